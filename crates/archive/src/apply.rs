@@ -1,0 +1,425 @@
+//! Applies one layer tar to an empty directory, in overlayfs form.
+//!
+//! The result is exactly what overlayfs expects of a lower (or upper) directory:
+//! OCI whiteouts (`.wh.NAME`) become 0/0 character devices and opaque markers
+//! (`.wh..wh..opq`) become the `trusted.overlay.opaque=y` xattr on their directory.
+//!
+//! Safety (the reason this is not `tar::Archive::unpack`): nothing is ever written outside
+//! the target directory. Entries with `..` components or absolute paths are refused, a
+//! path whose parent is a symlink is refused (links are never followed during
+//! extraction), hard links must name an earlier regular entry of the same archive, and
+//! device nodes are refused or skipped, never created. Every refusal names the entry.
+
+use crate::path::{normalize, PathProblem};
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, Mode, Timestamps, Timespec, CWD};
+
+/// What to do with character and block device entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevicePolicy {
+    /// Fail with a clear error naming the entry (`import`: a rootfs tar is user input).
+    Reject,
+    /// Leave them out and report them (image layers: the runtime creates `/dev` itself).
+    Skip,
+}
+
+/// Limits and policies for one layer.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub devices: DevicePolicy,
+    /// Maximum bytes of file content one layer may expand to (decompression bombs).
+    pub max_bytes: u64,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            devices: DevicePolicy::Skip,
+            max_bytes: 64 << 30,
+        }
+    }
+}
+
+/// What an apply wrote.
+#[derive(Debug, Default, Clone)]
+pub struct ApplyStats {
+    pub entries: u64,
+    /// Bytes of regular file content written.
+    pub bytes: u64,
+    pub skipped_devices: Vec<String>,
+}
+
+/// Why a single entry was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryProblem {
+    #[error(transparent)]
+    Path(#[from] PathProblem),
+    #[error("its parent {0:?} is a symlink; writing through it could escape the layer root")]
+    SymlinkParent(String),
+    #[error("its parent {0:?} is not a directory")]
+    ParentNotDir(String),
+    #[error("hard link to {target:?}: {reason}")]
+    HardLink { target: String, reason: String },
+    #[error(
+        "is a device node; image layers may not carry device nodes (the runtime creates /dev); \
+         remove them, e.g. tar --exclude='./dev/*'"
+    )]
+    Device,
+    #[error("duplicate entry: the path was already written by an earlier entry")]
+    Duplicate,
+    #[error("unsupported tar entry type {0:?}")]
+    UnsupportedType(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("tar entry {entry:?} {problem}")]
+    Entry { entry: String, problem: EntryProblem },
+    #[error("the tar stream is truncated: {0}")]
+    Truncated(#[source] io::Error),
+    #[error("the tar stream is corrupt: {0}")]
+    Corrupt(#[source] io::Error),
+    #[error("the layer expands to more than {limit} bytes of file content (decompression bomb limit)")]
+    TooLarge { limit: u64 },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ApplyError {
+    /// Classifies an error that came from reading (and decompressing) the stream.
+    pub fn from_read(e: io::Error) -> Self {
+        let msg = e.to_string();
+        if e.kind() == io::ErrorKind::UnexpectedEof
+            || msg.contains("entire block")
+            || msg.contains("EOF")
+        {
+            ApplyError::Truncated(e)
+        } else {
+            ApplyError::Corrupt(e)
+        }
+    }
+
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, ApplyError::Write { source, .. } if source.raw_os_error() == Some(28))
+    }
+}
+
+fn entry_err(entry: &[u8], problem: impl Into<EntryProblem>) -> ApplyError {
+    ApplyError::Entry {
+        entry: String::from_utf8_lossy(entry).into_owned(),
+        problem: problem.into(),
+    }
+}
+
+fn write_err(path: &Path) -> impl FnOnce(io::Error) -> ApplyError + '_ {
+    move |source| ApplyError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
+const WHITEOUT_PREFIX: &[u8] = b".wh.";
+
+/// Applies the tar stream `reader` to the directory `root` (which should be empty).
+/// The stream is read up to the tar end-of-archive marker; callers that hash the
+/// stream drain the rest themselves.
+pub fn apply_layer(reader: impl Read, root: &Path, opts: &ApplyOptions) -> Result<ApplyStats, ApplyError> {
+    let mut applier = Applier {
+        root,
+        opts,
+        seen: HashSet::new(),
+        dirs: HashSet::new(),
+        dir_times: Vec::new(),
+        stats: ApplyStats::default(),
+    };
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(ApplyError::from_read)? {
+        let entry = entry.map_err(ApplyError::from_read)?;
+        applier.entry(entry)?;
+    }
+    applier.finish()
+}
+
+struct Applier<'a> {
+    root: &'a Path,
+    opts: &'a ApplyOptions,
+    /// Normalized paths already written by an entry of this archive.
+    seen: HashSet<PathBuf>,
+    /// Relative directories known to be real directories (not symlinks) under root.
+    dirs: HashSet<PathBuf>,
+    /// Directory mtimes, applied last because creating children changes them.
+    dir_times: Vec<(PathBuf, i64)>,
+    stats: ApplyStats,
+}
+
+impl Applier<'_> {
+    fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), ApplyError> {
+        let raw = entry.path_bytes().into_owned();
+        let rel = normalize(&raw).map_err(|p| entry_err(&raw, p))?;
+        let kind = entry.header().entry_type();
+        self.stats.entries += 1;
+
+        if rel.as_os_str().is_empty() {
+            // The layer root itself ("./"): only its metadata applies.
+            self.set_dir_meta(&rel, &mut entry)?;
+            return Ok(());
+        }
+        let name = rel.file_name().expect("normalized path has a name").as_bytes();
+        if name.starts_with(WHITEOUT_PREFIX) {
+            return self.whiteout(&raw, &rel, name);
+        }
+        if matches!(kind, tar::EntryType::Char | tar::EntryType::Block) {
+            return match self.opts.devices {
+                DevicePolicy::Reject => Err(entry_err(&raw, EntryProblem::Device)),
+                DevicePolicy::Skip => {
+                    self.stats.skipped_devices.push(rel.display().to_string());
+                    Ok(())
+                }
+            };
+        }
+        self.ensure_parent(&raw, &rel)?;
+        let path = self.root.join(&rel);
+        let is_dir = kind == tar::EntryType::Directory;
+        if !self.claim(&rel, is_dir, &path) {
+            return Err(entry_err(&raw, EntryProblem::Duplicate));
+        }
+        match kind {
+            tar::EntryType::Directory => {
+                if !self.dirs.contains(&rel) {
+                    fs::DirBuilder::new().mode(0o700).create(&path).map_err(write_err(&path))?;
+                    self.dirs.insert(rel.clone());
+                }
+                self.set_dir_meta(&rel, &mut entry)?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                self.regular(&mut entry, &path)?
+            }
+            tar::EntryType::Symlink => {
+                let target = entry.link_name_bytes().unwrap_or_default().into_owned();
+                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), &path)
+                    .map_err(write_err(&path))?;
+                self.set_owner_and_times(&path, &entry, false)?;
+            }
+            tar::EntryType::Link => self.hard_link(&raw, &entry, &path)?,
+            tar::EntryType::Fifo => {
+                rustix::fs::mkfifoat(CWD, &path, Mode::from_raw_mode(0o600)).map_err(|e| write_err(&path)(e.into()))?;
+                self.set_owner_and_times(&path, &entry, true)?;
+            }
+            other => return Err(entry_err(&raw, EntryProblem::UnsupportedType(format!("{other:?}")))),
+        }
+        Ok(())
+    }
+
+    /// Records that `rel` is written by this entry. False for a duplicate: the same path
+    /// twice, unless both are directories (tar writers may repeat a directory).
+    fn claim(&mut self, rel: &Path, is_dir: bool, path: &Path) -> bool {
+        let existing = fs::symlink_metadata(path).ok();
+        self.seen.insert(rel.to_path_buf());
+        match existing {
+            None => true,
+            // Only a directory may be repeated, and only as a directory.
+            Some(meta) => is_dir && meta.is_dir(),
+        }
+    }
+
+    /// Creates missing parent directories of `rel`, refusing to go through symlinks.
+    fn ensure_parent(&mut self, raw: &[u8], rel: &Path) -> Result<(), ApplyError> {
+        let Some(parent) = rel.parent() else { return Ok(()) };
+        if parent.as_os_str().is_empty() || self.dirs.contains(parent) {
+            return Ok(());
+        }
+        let mut prefix = PathBuf::new();
+        for component in parent.components() {
+            prefix.push(component);
+            if self.dirs.contains(&prefix) {
+                continue;
+            }
+            let path = self.root.join(&prefix);
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(entry_err(raw, EntryProblem::SymlinkParent(prefix.display().to_string())))
+                }
+                Ok(m) if !m.is_dir() => {
+                    return Err(entry_err(raw, EntryProblem::ParentNotDir(prefix.display().to_string())))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    fs::DirBuilder::new().mode(0o755).create(&path).map_err(write_err(&path))?;
+                }
+                Err(e) => return Err(write_err(&path)(e)),
+            }
+            self.dirs.insert(prefix.clone());
+        }
+        Ok(())
+    }
+
+    fn regular<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, path: &Path) -> Result<(), ApplyError> {
+        let size = entry.header().size().unwrap_or(0);
+        if self.stats.bytes.saturating_add(size) > self.opts.max_bytes {
+            return Err(ApplyError::TooLarge {
+                limit: self.opts.max_bytes,
+            });
+        }
+        let mut file = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc_o_nofollow())
+            .open(path)
+            .map_err(write_err(path))?;
+        let written = io::copy(&mut entry.take(size), &mut file).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof || e.raw_os_error().is_none() {
+                ApplyError::from_read(e)
+            } else {
+                write_err(path)(e)
+            }
+        })?;
+        if written < size {
+            return Err(ApplyError::Truncated(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("entry {} ends after {written} of {size} bytes", path.display()),
+            )));
+        }
+        self.stats.bytes += written;
+        let header = entry.header();
+        let (uid, gid) = owner(entry);
+        std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(write_err(path))?;
+        // After chown: chown clears set-id bits.
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(header.mode().unwrap_or(0o644) & 0o7777))
+            .map_err(|e| write_err(path)(e.into()))?;
+        let t = timestamp(header.mtime().unwrap_or(0) as i64);
+        rustix::fs::futimens(&file, &Timestamps { last_access: t, last_modification: t })
+            .map_err(|e| write_err(path)(e.into()))?;
+        self.xattrs(entry, path)
+    }
+
+    fn hard_link<R: Read>(&mut self, raw: &[u8], entry: &tar::Entry<'_, R>, path: &Path) -> Result<(), ApplyError> {
+        let target_raw = entry.link_name_bytes().unwrap_or_default().into_owned();
+        let bad = |reason: &str| {
+            entry_err(
+                raw,
+                EntryProblem::HardLink {
+                    target: String::from_utf8_lossy(&target_raw).into_owned(),
+                    reason: reason.to_string(),
+                },
+            )
+        };
+        let target = normalize(&target_raw).map_err(|p| bad(&p.to_string()))?;
+        if !self.seen.contains(&target) {
+            return Err(bad("the target is not an earlier entry of this archive"));
+        }
+        let target_path = self.root.join(&target);
+        match fs::symlink_metadata(&target_path) {
+            Ok(m) if m.is_dir() => return Err(bad("the target is a directory")),
+            Ok(_) => {}
+            Err(_) => return Err(bad("the target does not exist in this layer")),
+        }
+        // linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
+        rustix::fs::linkat(CWD, &target_path, CWD, path, AtFlags::empty()).map_err(|e| write_err(path)(e.into()))?;
+        Ok(())
+    }
+
+    fn whiteout(&mut self, raw: &[u8], rel: &Path, name: &[u8]) -> Result<(), ApplyError> {
+        self.ensure_parent(raw, rel)?;
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        if name == OPAQUE_MARKER {
+            let dir = self.root.join(parent);
+            return rustix::fs::lsetxattr(&dir, "trusted.overlay.opaque", b"y", rustix::fs::XattrFlags::empty())
+                .map_err(|e| write_err(&dir)(e.into()));
+        }
+        if name.starts_with(b".wh..wh.") {
+            return Ok(()); // AUFS bookkeeping (.wh..wh.plnk etc.): meaningless here.
+        }
+        let hidden = parent.join(std::ffi::OsStr::from_bytes(&name[WHITEOUT_PREFIX.len()..]));
+        let path = self.root.join(&hidden);
+        if !self.claim(&hidden, false, &path) {
+            return Err(entry_err(raw, EntryProblem::Duplicate));
+        }
+        rustix::fs::mknodat(CWD, &path, FileType::CharacterDevice, Mode::empty(), 0)
+            .map_err(|e| write_err(&path)(e.into()))
+    }
+
+    fn set_dir_meta<R: Read>(&mut self, rel: &Path, entry: &mut tar::Entry<'_, R>) -> Result<(), ApplyError> {
+        let path = self.root.join(rel);
+        let header = entry.header();
+        let (uid, gid) = owner(entry);
+        std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).map_err(write_err(&path))?;
+        let mode = header.mode().unwrap_or(0o755) & 0o7777;
+        rustix::fs::chmodat(CWD, &path, Mode::from_raw_mode(mode), AtFlags::empty())
+            .map_err(|e| write_err(&path)(e.into()))?;
+        let mtime = header.mtime().unwrap_or(0) as i64;
+        self.xattrs(entry, &path)?;
+        self.dir_times.push((path, mtime));
+        Ok(())
+    }
+
+    fn set_owner_and_times<R: Read>(&self, path: &Path, entry: &tar::Entry<'_, R>, chmod: bool) -> Result<(), ApplyError> {
+        let (uid, gid) = owner(entry);
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(write_err(path))?;
+        if chmod {
+            let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
+            rustix::fs::chmodat(CWD, path, Mode::from_raw_mode(mode), AtFlags::empty())
+                .map_err(|e| write_err(path)(e.into()))?;
+        }
+        let t = timestamp(entry.header().mtime().unwrap_or(0) as i64);
+        rustix::fs::utimensat(CWD, path, &Timestamps { last_access: t, last_modification: t }, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| write_err(path)(e.into()))
+    }
+
+    /// PAX `SCHILY.xattr.*` records. `trusted.*` is refused: `trusted.overlay.*` from a tar
+    /// could forge overlayfs metadata (redirects, metacopy) in the store.
+    fn xattrs<R: Read>(&self, entry: &mut tar::Entry<'_, R>, path: &Path) -> Result<(), ApplyError> {
+        let Ok(Some(exts)) = entry.pax_extensions() else { return Ok(()) };
+        for ext in exts.flatten() {
+            let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") else { continue };
+            if name.starts_with(b"trusted.") {
+                continue;
+            }
+            rustix::fs::lsetxattr(path, std::ffi::OsStr::from_bytes(name), ext.value_bytes(), rustix::fs::XattrFlags::empty())
+                .map_err(|e| write_err(path)(e.into()))?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<ApplyStats, ApplyError> {
+        // Deepest first, so setting a child's time cannot disturb its parent's afterwards.
+        self.dir_times.sort_by(|a, b| b.0.as_os_str().len().cmp(&a.0.as_os_str().len()));
+        for (path, mtime) in &self.dir_times {
+            let t = timestamp(*mtime);
+            rustix::fs::utimensat(CWD, path, &Timestamps { last_access: t, last_modification: t }, AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| write_err(path)(e.into()))?;
+        }
+        Ok(self.stats)
+    }
+}
+
+fn owner<R: Read>(entry: &tar::Entry<'_, R>) -> (u32, u32) {
+    let h = entry.header();
+    (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32)
+}
+
+fn timestamp(secs: i64) -> Timespec {
+    Timespec {
+        tv_sec: secs,
+        tv_nsec: 0,
+    }
+}
+
+fn libc_o_nofollow() -> i32 {
+    rustix::fs::OFlags::NOFOLLOW.bits() as i32 | rustix::fs::OFlags::CLOEXEC.bits() as i32
+}
+
+#[cfg(test)]
+#[path = "apply_tests.rs"]
+mod tests;

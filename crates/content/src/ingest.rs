@@ -1,0 +1,107 @@
+//! A blob being written: hashed as it is written, committed by rename.
+
+use crate::{sync_dir, ContentError, ContentStore, Digest, Hasher, Result};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+/// A blob write in progress. Bytes are hashed as they are written; [`Ingest::commit`]
+/// verifies, fsyncs and renames the file into place. Dropping an uncommitted ingest
+/// removes its temporary file.
+pub struct Ingest {
+    store: ContentStore,
+    file: Option<io::BufWriter<File>>,
+    path: PathBuf,
+    hasher: Hasher,
+    size: u64,
+}
+
+impl Ingest {
+    pub(crate) fn start(store: ContentStore, expected: Option<&Digest>) -> Result<Self> {
+        let hasher = match expected {
+            Some(d) => Hasher::for_digest(d)?,
+            None => Hasher::sha256(),
+        };
+        let name = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
+        let path = store.root().join("ingest").join(name);
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| ContentError::io(&path, e))?;
+        Ok(Ingest {
+            store,
+            file: Some(io::BufWriter::with_capacity(1 << 20, file)),
+            path,
+            hasher,
+            size: 0,
+        })
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Verifies the bytes against `expected` (if given), makes them durable and publishes
+    /// the blob. Returns the blob's digest. Committing a blob that already exists is a
+    /// success that keeps the existing file.
+    pub fn commit(mut self, expected: Option<&Digest>) -> Result<Digest> {
+        let writer = self.file.take().expect("ingest committed once");
+        let file = writer
+            .into_inner()
+            .map_err(|e| ContentError::io(&self.path, e.into_error()))?;
+        let actual = self.hasher.clone().finish();
+        if let Some(expected) = expected {
+            if &actual != expected {
+                return Err(ContentError::DigestMismatch {
+                    what: "blob being written".into(),
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
+        }
+        let target = self.store.blob_path(&actual);
+        if target.exists() {
+            return Ok(actual); // Drop removes our copy.
+        }
+        file.sync_all().map_err(|e| ContentError::io(&self.path, e))?;
+        drop(file);
+        fs::rename(&self.path, &target).map_err(|e| ContentError::io(&target, e))?;
+        let dir = target.parent().expect("blob path has a parent");
+        sync_dir(dir).map_err(|e| ContentError::io(dir, e))?;
+        Ok(actual)
+    }
+
+    /// Digest of the bytes written so far.
+    pub fn digest(&self) -> Digest {
+        self.hasher.clone().finish()
+    }
+}
+
+impl Write for Ingest {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.as_mut().expect("ingest not committed").write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().expect("ingest not committed").flush()
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        // Committed ingests were renamed away; a failed or abandoned one leaves its file.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Whether the process that named an ingest file `<pid>-<random>` no longer runs.
+pub(crate) fn owner_is_gone(name: &str) -> bool {
+    let Some(pid) = name.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+        return true;
+    };
+    !PathBuf::from(format!("/proc/{pid}")).exists()
+}
