@@ -10,3 +10,9 @@ pub mod path;
 
 pub use apply::{apply_layer, ApplyError, ApplyOptions, ApplyStats, DevicePolicy};
 pub use compression::{decompress, Compression};
+pub mod image_archive;
+pub mod tar_index;
+pub mod writer;
+
+pub use image_archive::{read_archive, ArchiveError, ArchiveImage, Format, LayerSource};
+pub use tar_index::{IndexError, TarIndex};

@@ -1,1 +1,105 @@
+//! The metadata database: one SQLite file per strata root, in WAL mode, shared safely by
+//! any number of strata processes (busy timeout, short `BEGIN IMMEDIATE` transactions).
+//!
+//! The schema is versioned with `PRAGMA user_version`; [`Db::open`] applies the missing
+//! migrations in order, each in its own transaction, and refuses a database written by a
+//! newer strata.
+//!
+//! Invariant kept by the callers' ordering: a record here only ever points at content
+//! that is already durable on disk (blobs and snapshots are written first, records
+//! inserted last; records are deleted first, files last). A crash can therefore leave
+//! orphaned files, which GC removes, but never a record pointing at nothing.
 
+mod images;
+mod schema;
+
+pub use images::{ImageRecord, LayerRecord, NewImage, NewLayer, RemovedImage};
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error("metadata database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "metadata database {path} has schema version {found}, newer than this strata supports ({supported}); \
+         use a newer strata with this root"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("{0}")]
+    Conflict(String),
+}
+
+pub type Result<T, E = MetadataError> = std::result::Result<T, E>;
+
+/// A connection to the metadata database of one root.
+pub struct Db {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Db {
+    /// Opens (creating and migrating as needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let err = |source| MetadataError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        // Concurrent strata processes wait for each other instead of failing.
+        conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        let mut db = Db {
+            conn,
+            path: path.to_path_buf(),
+        };
+        schema::migrate(&mut db)?;
+        Ok(db)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn err(&self, source: rusqlite::Error) -> MetadataError {
+        MetadataError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Runs `f` in a write transaction taken up front (`BEGIN IMMEDIATE`), so concurrent
+    /// writers queue on the busy timeout instead of failing on lock upgrade.
+    pub(crate) fn write<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|source| MetadataError::Sqlite { path: path.clone(), source })?;
+        let value = f(&tx)?;
+        tx.commit().map_err(|source| MetadataError::Sqlite { path, source })?;
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,257 @@
+//! Snapshots: unpacked layers on disk, keyed by ChainID, shared by every image that has
+//! the layer.
+//!
+//! Layout under the snapshot root:
+//! - `committed/<alg>/<hex>/`: one directory per ChainID holding that layer's own changes
+//!   in overlayfs form (whiteouts as 0/0 character devices, opaque directories marked
+//!   with `trusted.overlay.opaque`), so a stack of them is directly an overlay lowerdir.
+//! - `unpack/<pid>-<random>/`: a layer being unpacked. It becomes visible only by an
+//!   atomic rename after its data reached the disk (`syncfs`); a crash leaves a stale
+//!   directory that [`Snapshotter::stale_unpacks`] reports and GC removes.
+//! - `trash/`: directories being deleted; renamed there first so a removal is atomic.
+//!
+//! The snapshotter never mounts anything itself: [`Snapshotter::mounts`] returns mount
+//! descriptions that the runtime performs.
 
+mod chain;
+
+pub use chain::{chain_ids, ChainId};
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("snapshot {chain} not found ({path})")]
+    NotFound { chain: ChainId, path: PathBuf },
+    #[error("snapshot store I/O on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl SnapshotError {
+    fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        SnapshotError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = SnapshotError> = std::result::Result<T, E>;
+
+/// A mount the runtime should perform (containerd's `mount.Mount`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mount {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub source: String,
+    pub options: Vec<String>,
+}
+
+/// The snapshot store of one strata root.
+#[derive(Debug, Clone)]
+pub struct Snapshotter {
+    root: PathBuf,
+}
+
+/// A layer being unpacked into a private directory.
+#[derive(Debug)]
+pub struct Unpack {
+    dir: PathBuf,
+    done: bool,
+}
+
+impl Unpack {
+    /// The directory to apply the layer into.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Unpack {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl Snapshotter {
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        for d in ["committed/sha256", "committed/sha512", "unpack", "trash"] {
+            let p = root.join(d);
+            fs::create_dir_all(&p).map_err(|e| SnapshotError::io(&p, e))?;
+        }
+        Ok(Snapshotter { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory of a committed snapshot (whether or not it exists).
+    pub fn path(&self, chain: &ChainId) -> PathBuf {
+        self.root
+            .join("committed")
+            .join(chain.digest().algorithm().as_ref())
+            .join(chain.digest().digest())
+    }
+
+    pub fn exists(&self, chain: &ChainId) -> bool {
+        self.path(chain).is_dir()
+    }
+
+    /// Starts unpacking a layer into a fresh private directory.
+    pub fn begin_unpack(&self) -> Result<Unpack> {
+        let name = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
+        let dir = self.root.join("unpack").join(name);
+        fs::create_dir(&dir).map_err(|e| SnapshotError::io(&dir, e))?;
+        Ok(Unpack { dir, done: false })
+    }
+
+    /// Publishes an unpacked layer as the snapshot `chain`: its data is flushed to disk
+    /// first, then the directory is renamed into place. If another process committed
+    /// the same chain meanwhile, ours is discarded and theirs kept (both succeed).
+    pub fn commit_unpack(&self, mut unpack: Unpack, chain: &ChainId) -> Result<()> {
+        let target = self.path(chain);
+        if target.exists() {
+            return Ok(()); // Drop discards ours.
+        }
+        let dir = fs::File::open(&unpack.dir).map_err(|e| SnapshotError::io(&unpack.dir, e))?;
+        rustix::fs::syncfs(&dir).map_err(|e| SnapshotError::io(&unpack.dir, e.into()))?;
+        match fs::rename(&unpack.dir, &target) {
+            Ok(()) => {}
+            // Lost a race with another committer of the same chain: keep theirs.
+            Err(e) if target.exists() => {
+                log::debug!("snapshot {chain} committed concurrently: {e}");
+                return Ok(());
+            }
+            Err(e) => return Err(SnapshotError::io(&target, e)),
+        }
+        unpack.done = true;
+        let parent = target.parent().expect("snapshot path has a parent");
+        fs::File::open(parent)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| SnapshotError::io(parent, e))
+    }
+
+    /// Removes a committed snapshot. Atomic: it is renamed away before deletion, so no
+    /// reader ever sees a half-deleted layer under its ChainID.
+    pub fn remove(&self, chain: &ChainId) -> Result<()> {
+        let path = self.path(chain);
+        let trash = self.root.join("trash").join(format!(
+            "{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        match fs::rename(&path, &trash) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(SnapshotError::io(&path, e)),
+        }
+        fs::remove_dir_all(&trash).map_err(|e| SnapshotError::io(&trash, e))
+    }
+
+    /// Every committed snapshot.
+    pub fn list(&self) -> Result<Vec<ChainId>> {
+        let mut out = Vec::new();
+        for alg in ["sha256", "sha512"] {
+            let dir = self.root.join("committed").join(alg);
+            for entry in fs::read_dir(&dir).map_err(|e| SnapshotError::io(&dir, e))? {
+                let entry = entry.map_err(|e| SnapshotError::io(&dir, e))?;
+                if let Ok(c) = ChainId::parse(&format!("{alg}:{}", entry.file_name().to_string_lossy())) {
+                    out.push(c);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Unpack and trash directories whose owning process is gone.
+    pub fn stale_unpacks(&self) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for d in ["unpack", "trash"] {
+            let dir = self.root.join(d);
+            for entry in fs::read_dir(&dir).map_err(|e| SnapshotError::io(&dir, e))? {
+                let entry = entry.map_err(|e| SnapshotError::io(&dir, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+                if pid.is_none_or(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                    out.push(entry.path());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Mounts that present the stack `chains` (bottom layer first) read-only: a bind
+    /// mount for one layer, an overlay for several.
+    pub fn view_mounts(&self, chains: &[ChainId]) -> Result<Vec<Mount>> {
+        let dirs = self.layer_dirs(chains)?;
+        if dirs.len() == 1 {
+            return Ok(vec![Mount {
+                kind: "bind".into(),
+                source: dirs[0].clone(),
+                options: vec!["ro".into(), "rbind".into()],
+            }]);
+        }
+        Ok(vec![Mount {
+            kind: "overlay".into(),
+            source: "overlay".into(),
+            options: vec![format!("lowerdir={}", lowerdir(&dirs))],
+        }])
+    }
+
+    /// The layer directories of a stack, top layer first (overlay's lowerdir order).
+    pub fn layer_dirs(&self, chains: &[ChainId]) -> Result<Vec<String>> {
+        chains
+            .iter()
+            .rev()
+            .map(|c| {
+                let p = self.path(c);
+                if p.is_dir() {
+                    Ok(p.to_string_lossy().into_owned())
+                } else {
+                    Err(SnapshotError::NotFound {
+                        chain: c.clone(),
+                        path: p,
+                    })
+                }
+            })
+            .collect()
+    }
+}
+
+fn lowerdir(dirs: &[String]) -> String {
+    dirs.join(":")
+}
+
+/// Bytes a directory tree occupies on disk (each inode counted once).
+pub fn disk_usage(dir: &Path) -> io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if seen.insert((meta.dev(), meta.ino())) {
+                total += meta.blocks() * 512;
+            }
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests;

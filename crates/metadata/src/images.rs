@@ -1,0 +1,339 @@
+//! Image, layer and tag records.
+
+use crate::{Db, MetadataError, Result};
+use rusqlite::{params, OptionalExtension, Transaction};
+use std::collections::BTreeSet;
+
+/// A layer of an image being recorded.
+#[derive(Debug, Clone)]
+pub struct NewLayer {
+    pub chain_id: String,
+    pub diff_id: String,
+    /// Bytes of file content in this layer.
+    pub size: i64,
+    pub blob_digest: String,
+    pub blob_media_type: String,
+    pub blob_size: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewImage {
+    pub id: String,
+    pub manifest_digest: String,
+    pub manifest_media_type: String,
+    pub created: Option<String>,
+    /// Bottom layer first.
+    pub layers: Vec<NewLayer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerRecord {
+    pub chain_id: String,
+    pub diff_id: String,
+    pub size: i64,
+    pub blob_digest: String,
+    pub blob_media_type: String,
+    pub blob_size: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRecord {
+    pub id: String,
+    pub manifest_digest: String,
+    pub manifest_media_type: String,
+    pub created: Option<String>,
+    pub size: i64,
+    pub added_at: String,
+    /// Fully qualified names, sorted.
+    pub tags: Vec<String>,
+    pub layers: Vec<LayerRecord>,
+}
+
+/// What removing an image freed: the caller deletes these files after the commit.
+#[derive(Debug, Default, Clone)]
+pub struct RemovedImage {
+    pub untagged: Vec<String>,
+    pub chains: Vec<String>,
+    pub blobs: Vec<String>,
+}
+
+fn sql(db_path: &std::path::Path) -> impl Fn(rusqlite::Error) -> MetadataError + '_ {
+    move |source| MetadataError::Sqlite {
+        path: db_path.to_path_buf(),
+        source,
+    }
+}
+
+impl Db {
+    /// Records an image with its layers, and points `tags` at it. Recording an image that
+    /// already exists only moves the tags. Returns the tags that moved away from another
+    /// image.
+    pub fn insert_image(&mut self, image: &NewImage, tags: &[String], added_at: &str) -> Result<Vec<(String, String)>> {
+        let path = self.path.clone();
+        let e = sql(&path);
+        self.write(|tx| {
+            let exists: bool = tx
+                .query_row("SELECT 1 FROM images WHERE id = ?1", [&image.id], |_| Ok(true))
+                .optional()
+                .map_err(&e)?
+                .unwrap_or(false);
+            if !exists {
+                insert_new_image(tx, image, added_at).map_err(&e)?;
+            }
+            let mut moved = Vec::new();
+            for tag in tags {
+                if let Some(prev) = set_tag(tx, tag, &image.id).map_err(&e)? {
+                    moved.push((tag.clone(), prev));
+                }
+            }
+            Ok(moved)
+        })
+    }
+
+    /// The image with exactly this ID.
+    pub fn image(&self, id: &str) -> Result<Option<ImageRecord>> {
+        let e = sql(&self.path);
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, manifest_digest, manifest_media_type, created, size, added_at FROM images WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(ImageRecord {
+                        id: r.get(0)?,
+                        manifest_digest: r.get(1)?,
+                        manifest_media_type: r.get(2)?,
+                        created: r.get(3)?,
+                        size: r.get(4)?,
+                        added_at: r.get(5)?,
+                        tags: Vec::new(),
+                        layers: Vec::new(),
+                    })
+                },
+            )
+            .optional()
+            .map_err(&e)?;
+        let Some(mut image) = row else { return Ok(None) };
+        image.tags = self.tags_of(id)?;
+        image.layers = self.layers_of(id)?;
+        Ok(Some(image))
+    }
+
+    /// Every image, newest first.
+    pub fn images(&self) -> Result<Vec<ImageRecord>> {
+        let e = sql(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM images ORDER BY created DESC, added_at DESC, id")
+            .map_err(&e)?;
+        let ids: Vec<String> = stmt.query_map([], |r| r.get(0)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(image) = self.image(&id)? {
+                out.push(image);
+            }
+        }
+        Ok(out)
+    }
+
+    fn tags_of(&self, id: &str) -> Result<Vec<String>> {
+        let e = sql(&self.path);
+        let mut stmt = self.conn.prepare("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name").map_err(&e)?;
+        let tags = stmt.query_map([id], |r| r.get(0)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+        Ok(tags)
+    }
+
+    fn layers_of(&self, id: &str) -> Result<Vec<LayerRecord>> {
+        let e = sql(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT l.chain_id, l.diff_id, l.size, il.blob_digest, b.media_type, b.size
+                 FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id
+                 JOIN layer_blobs b ON b.digest = il.blob_digest
+                 WHERE il.image_id = ?1 ORDER BY il.position",
+            )
+            .map_err(&e)?;
+        let layers = stmt
+            .query_map([id], |r| {
+                Ok(LayerRecord {
+                    chain_id: r.get(0)?,
+                    diff_id: r.get(1)?,
+                    size: r.get(2)?,
+                    blob_digest: r.get(3)?,
+                    blob_media_type: r.get(4)?,
+                    blob_size: r.get(5)?,
+                })
+            })
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        Ok(layers)
+    }
+
+    /// The image a fully qualified tag points at.
+    pub fn resolve_tag(&self, name: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Image IDs whose hex part starts with `prefix` (which may carry `sha256:`).
+    pub fn ids_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        let e = sql(&self.path);
+        let pattern = if prefix.contains(':') {
+            format!("{prefix}%")
+        } else {
+            format!("%:{prefix}%")
+        };
+        let mut stmt = self.conn.prepare("SELECT id FROM images WHERE id LIKE ?1").map_err(&e)?;
+        let ids = stmt.query_map([pattern], |r| r.get(0)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+        Ok(ids)
+    }
+
+    /// Points `name` at image `id`. Returns the image it pointed at before, if another.
+    pub fn tag(&mut self, name: &str, id: &str) -> Result<Option<String>> {
+        let path = self.path.clone();
+        self.write(|tx| set_tag(tx, name, id).map_err(sql(&path)))
+    }
+
+    /// Removes a tag. Returns the image it pointed at.
+    pub fn untag(&mut self, name: &str) -> Result<Option<String>> {
+        let path = self.path.clone();
+        let e = sql(&path);
+        self.write(|tx| {
+            let id: Option<String> = tx
+                .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0))
+                .optional()
+                .map_err(&e)?;
+            tx.execute("DELETE FROM tags WHERE name = ?1", [name]).map_err(&e)?;
+            Ok(id)
+        })
+    }
+
+    /// Deletes an image record, its tags and its share of each layer. Layers and blobs no
+    /// other image uses are returned for the caller to delete from disk.
+    pub fn remove_image(&mut self, id: &str) -> Result<RemovedImage> {
+        let path = self.path.clone();
+        let e = sql(&path);
+        self.write(|tx| {
+            let mut removed = RemovedImage::default();
+            let mut stmt = tx.prepare("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name").map_err(&e)?;
+            removed.untagged = stmt.query_map([id], |r| r.get(0)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+            drop(stmt);
+            let manifest: Option<String> = tx
+                .query_row("SELECT manifest_digest FROM images WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+                .map_err(&e)?;
+            let Some(manifest) = manifest else {
+                return Err(MetadataError::Conflict(format!("no such image: {id}")));
+            };
+            let mut stmt = tx
+                .prepare("SELECT chain_id, blob_digest FROM image_layers WHERE image_id = ?1 ORDER BY position DESC")
+                .map_err(&e)?;
+            let layers: Vec<(String, String)> = stmt
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(&e)?
+                .collect::<Result<_, _>>()
+                .map_err(&e)?;
+            drop(stmt);
+            tx.execute("DELETE FROM tags WHERE image_id = ?1", [id]).map_err(&e)?;
+            tx.execute("DELETE FROM image_layers WHERE image_id = ?1", [id]).map_err(&e)?;
+            tx.execute("DELETE FROM images WHERE id = ?1", [id]).map_err(&e)?;
+            // Top layer first: a parent is deleted only after its children.
+            for (chain, _) in &layers {
+                tx.execute("UPDATE layers SET refcount = refcount - 1 WHERE chain_id = ?1", [chain]).map_err(&e)?;
+                let gone = tx.execute("DELETE FROM layers WHERE chain_id = ?1 AND refcount <= 0", [chain]).map_err(&e)?;
+                if gone > 0 {
+                    removed.chains.push(chain.clone());
+                }
+            }
+            let candidates: BTreeSet<String> = layers
+                .into_iter()
+                .map(|(_, blob)| blob)
+                .chain([id.to_string(), manifest])
+                .collect();
+            for blob in candidates {
+                if !blob_in_use(tx, &blob).map_err(&e)? {
+                    tx.execute("DELETE FROM layer_blobs WHERE digest = ?1", [&blob]).map_err(&e)?;
+                    removed.blobs.push(blob);
+                }
+            }
+            Ok(removed)
+        })
+    }
+
+    /// Every layer record: (chain ID, refcount, size).
+    pub fn layers(&self) -> Result<Vec<(String, i64, i64)>> {
+        let e = sql(&self.path);
+        let mut stmt = self.conn.prepare("SELECT chain_id, refcount, size FROM layers ORDER BY chain_id").map_err(&e)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        Ok(rows)
+    }
+
+    /// Every blob digest some image needs (configs, manifests, layer blobs).
+    pub fn referenced_blobs(&self) -> Result<BTreeSet<String>> {
+        let e = sql(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id FROM images UNION SELECT manifest_digest FROM images
+                 UNION SELECT blob_digest FROM image_layers",
+            )
+            .map_err(&e)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+        Ok(rows)
+    }
+}
+
+fn insert_new_image(tx: &Transaction<'_>, image: &NewImage, added_at: &str) -> rusqlite::Result<()> {
+    let size: i64 = image.layers.iter().map(|l| l.size).sum();
+    tx.execute(
+        "INSERT INTO images (id, manifest_digest, manifest_media_type, created, size, added_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![image.id, image.manifest_digest, image.manifest_media_type, image.created, size, added_at],
+    )?;
+    let mut parent: Option<&str> = None;
+    for (position, layer) in image.layers.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO layers (chain_id, diff_id, parent, size, refcount) VALUES (?1, ?2, ?3, ?4, 1)
+             ON CONFLICT(chain_id) DO UPDATE SET refcount = refcount + 1",
+            params![layer.chain_id, layer.diff_id, parent, layer.size],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO layer_blobs (digest, diff_id, media_type, size) VALUES (?1, ?2, ?3, ?4)",
+            params![layer.blob_digest, layer.diff_id, layer.blob_media_type, layer.blob_size],
+        )?;
+        tx.execute(
+            "INSERT INTO image_layers (image_id, position, chain_id, blob_digest) VALUES (?1, ?2, ?3, ?4)",
+            params![image.id, position as i64, layer.chain_id, layer.blob_digest],
+        )?;
+        parent = Some(&layer.chain_id);
+    }
+    Ok(())
+}
+
+fn set_tag(tx: &Transaction<'_>, name: &str, id: &str) -> rusqlite::Result<Option<String>> {
+    let prev: Option<String> = tx
+        .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0))
+        .optional()?;
+    tx.execute(
+        "INSERT INTO tags (name, image_id) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+        params![name, id],
+    )?;
+    Ok(prev.filter(|p| p != id))
+}
+
+fn blob_in_use(tx: &Transaction<'_>, digest: &str) -> rusqlite::Result<bool> {
+    tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM images WHERE id = ?1 OR manifest_digest = ?1)
+              OR EXISTS (SELECT 1 FROM image_layers WHERE blob_digest = ?1)",
+        [digest],
+        |r| r.get(0),
+    )
+}

@@ -1,0 +1,78 @@
+//! Schema migrations. Append only: never edit a migration that has shipped.
+
+use crate::{Db, MetadataError, Result};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: images, their layers, tags.
+    r#"
+    CREATE TABLE layers (
+        chain_id  TEXT PRIMARY KEY,
+        diff_id   TEXT NOT NULL,
+        parent    TEXT REFERENCES layers(chain_id),
+        size      INTEGER NOT NULL,      -- bytes of file content in this layer
+        refcount  INTEGER NOT NULL       -- images whose stack contains this layer
+    );
+    CREATE TABLE layer_blobs (
+        digest     TEXT PRIMARY KEY,     -- the (possibly compressed) blob as distributed
+        diff_id    TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size       INTEGER NOT NULL
+    );
+    CREATE TABLE images (
+        id                  TEXT PRIMARY KEY,   -- config digest
+        manifest_digest     TEXT NOT NULL,
+        manifest_media_type TEXT NOT NULL,
+        created             TEXT,               -- from the config
+        size                INTEGER NOT NULL,   -- sum of layer sizes
+        added_at            TEXT NOT NULL
+    );
+    CREATE TABLE image_layers (
+        image_id    TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        chain_id    TEXT NOT NULL REFERENCES layers(chain_id),
+        blob_digest TEXT NOT NULL,
+        PRIMARY KEY (image_id, position)
+    );
+    CREATE INDEX image_layers_chain ON image_layers(chain_id);
+    CREATE INDEX image_layers_blob ON image_layers(blob_digest);
+    CREATE TABLE tags (
+        name     TEXT PRIMARY KEY,              -- fully qualified: docker.io/library/busybox:latest
+        image_id TEXT NOT NULL REFERENCES images(id)
+    );
+    CREATE INDEX tags_image ON tags(image_id);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn migrate(db: &mut Db) -> Result<()> {
+    let found = db.schema_version()?;
+    if found > CURRENT {
+        return Err(MetadataError::TooNew {
+            path: db.path.clone(),
+            found,
+            supported: CURRENT,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = i as i64 + 1;
+        db.write(|tx| {
+            // Re-check inside the write lock: another process may have migrated meanwhile.
+            let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| crate_err(tx, e))?;
+            if now >= version {
+                return Ok(());
+            }
+            tx.execute_batch(sql).map_err(|e| crate_err(tx, e))?;
+            tx.pragma_update(None, "user_version", version).map_err(|e| crate_err(tx, e))
+        })?;
+    }
+    Ok(())
+}
+
+fn crate_err(tx: &rusqlite::Transaction<'_>, source: rusqlite::Error) -> MetadataError {
+    MetadataError::Sqlite {
+        path: tx.path().map(Into::into).unwrap_or_default(),
+        source,
+    }
+}
