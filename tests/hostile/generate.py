@@ -903,7 +903,7 @@ def write(path: str, data: bytes) -> None:
 
 def main(argv) -> int:
     if len(argv) != 2:
-        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        print("usage: python3 tests/hostile/generate.py OUTDIR", file=sys.stderr)
         return 2
     outdir = argv[1]
     names = [n for n, *_ in CASES] + [n for n, *_ in CONTROLS]

@@ -1,1 +1,48 @@
-fn main(){}
+//! `strata`: the command line. It parses arguments, calls the `strata-images` library
+//! and prints what Docker would print. No engine logic lives here.
+
+mod commands;
+mod output;
+mod progress;
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A daemonless, Docker-compatible container image and container engine.
+#[derive(Parser)]
+#[command(name = "strata", version, propagate_version = true, disable_help_subcommand = false)]
+struct Cli {
+    /// Root directory of the store.
+    #[arg(long, global = true, env = "STRATA_ROOT", default_value = "/var/lib/strata")]
+    root: PathBuf,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, global = true, default_value = "warn")]
+    log_level: String,
+    #[command(subcommand)]
+    command: commands::Command,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                // Docker's CLI exits 125 on usage errors.
+                _ => 125,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    env_logger::Builder::new().parse_filters(&cli.log_level).init();
+    match commands::run(&cli.root, cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("Error: {}", output::error_chain(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+

@@ -1,1 +1,28 @@
+//! The image service: what `strata images`, `import`, `load`, `save`, `tag`, `rmi`,
+//! `inspect` and `history` do, as a library a CLI or a future Engine API socket calls.
+//!
+//! It moves bytes between the lower layers, which it alone ties together:
+//! `content` (blobs) → `snapshots` (unpacked layers) → `metadata` (records), with
+//! `archive` for the formats.
 
+pub mod config;
+pub mod error;
+pub mod import;
+pub mod inspect;
+pub mod load;
+mod lock;
+pub mod manifest;
+pub mod progress;
+pub mod reference;
+pub mod remove;
+pub mod save;
+pub mod store;
+mod unpack;
+pub mod usage;
+
+pub use error::{ImageError, Result};
+pub use load::{LoadReport, LoadSource};
+pub use progress::{LayerEvent, Progress, Silent};
+pub use reference::ImageRef;
+pub use store::{ImageStore, Resolved};
+pub use strata_metadata::ImageRecord;

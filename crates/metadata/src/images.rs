@@ -264,6 +264,29 @@ impl Db {
         })
     }
 
+    /// A stored blob of the layer with this DiffID: (digest, media type, size).
+    pub fn blob_for_diff(&self, diff_id: &str) -> Result<Vec<(String, String, i64)>> {
+        let e = sql(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT digest, media_type, size FROM layer_blobs WHERE diff_id = ?1 ORDER BY digest")
+            .map_err(&e)?;
+        let rows = stmt
+            .query_map([diff_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        Ok(rows)
+    }
+
+    /// Content size of a recorded layer.
+    pub fn layer_size(&self, chain_id: &str) -> Result<Option<i64>> {
+        self.conn
+            .query_row("SELECT size FROM layers WHERE chain_id = ?1", [chain_id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// Every layer record: (chain ID, refcount, size).
     pub fn layers(&self) -> Result<Vec<(String, i64, i64)>> {
         let e = sql(&self.path);

@@ -1,0 +1,41 @@
+//! `strata import FILE|- [REPO[:TAG]]`
+
+use crate::progress::LayerProgress;
+use anyhow::{bail, Result};
+use std::path::Path;
+use strata_images::import::{ImportOptions, ImportSource};
+use strata_images::ImageStore;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Tarball to import (plain, gzip, zstd or xz), or - for stdin
+    file: String,
+    /// Name the image REPOSITORY[:TAG]
+    reference: Option<String>,
+    /// Apply Dockerfile instruction to the created image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR)
+    #[arg(short, long)]
+    change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short, long)]
+    message: Option<String>,
+}
+
+pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
+    if args.file.starts_with("http://") || args.file.starts_with("https://") {
+        bail!("importing from a URL ({}) is not supported yet: download it first and import the file", args.file);
+    }
+    let source = if args.file == "-" {
+        ImportSource::Stdin
+    } else {
+        ImportSource::File(Path::new(&args.file))
+    };
+    let options = ImportOptions {
+        reference: args.reference,
+        changes: args.change,
+        message: args.message,
+    };
+    let progress = LayerProgress::new("Importing", false);
+    let id = store.import(source, &options, &progress)?;
+    println!("{id}");
+    Ok(0)
+}

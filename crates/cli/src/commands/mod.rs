@@ -1,0 +1,88 @@
+//! One module per command, each parsing its flags and printing Docker's output.
+
+mod history;
+mod images;
+mod import;
+mod inspect;
+mod load;
+mod rmi;
+mod save;
+mod system;
+
+use anyhow::Result;
+use clap::Subcommand;
+use std::path::Path;
+use strata_images::ImageStore;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// List images
+    Images(images::Args),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(import::Args),
+    /// Load an image from a tar archive or STDIN
+    Load(load::Args),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(save::Args),
+    /// Return low-level information on images
+    Inspect(inspect::Args),
+    /// Show the history of an image
+    History(history::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(rmi::TagArgs),
+    /// Remove one or more images
+    Rmi(rmi::Args),
+    /// Manage strata
+    #[command(subcommand)]
+    System(system::Command),
+    /// Show the strata version information
+    Version,
+}
+
+#[derive(Subcommand)]
+pub enum ImageCommand {
+    /// List images
+    #[command(alias = "list")]
+    Ls(images::Args),
+    /// Display detailed information on one or more images
+    Inspect(inspect::Args),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(import::Args),
+    /// Load an image from a tar archive or STDIN
+    Load(load::Args),
+    /// Save one or more images to a tar archive
+    Save(save::Args),
+    /// Show the history of an image
+    History(history::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(rmi::TagArgs),
+    /// Remove one or more images
+    Rm(rmi::Args),
+    /// Remove unused images
+    Prune(rmi::PruneArgs),
+}
+
+/// Runs a command; returns the process exit code.
+pub fn run(root: &Path, command: Command) -> Result<u8> {
+    if let Command::Version = command {
+        println!("strata version {}", env!("CARGO_PKG_VERSION"));
+        return Ok(0);
+    }
+    let store = ImageStore::open(root)?;
+    match command {
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(&store, a),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(&store, a),
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => load::run(&store, a),
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => save::run(&store, a),
+        Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => inspect::run(&store, a),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => history::run(&store, a),
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => rmi::tag(&store, a),
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(&store, a),
+        Command::Image(ImageCommand::Prune(a)) => rmi::prune(&store, a),
+        Command::System(c) => system::run(&store, c),
+        Command::Version => unreachable!("handled above"),
+    }
+}

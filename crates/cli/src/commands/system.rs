@@ -1,0 +1,85 @@
+//! `strata system df|info|prune`
+
+use crate::output::{human_size, table};
+use anyhow::Result;
+use clap::Subcommand;
+use strata_images::ImageStore;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Show disk usage
+    Df,
+    /// Display system-wide information
+    Info,
+    /// Remove unused data (dangling images, or all with -a; stale files of killed commands)
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
+    match command {
+        Command::Df => df(store),
+        Command::Info => info(store),
+        Command::Prune { all, force: _ } => {
+            let (events, bytes) = store.prune(all)?;
+            for e in events {
+                match e {
+                    strata_images::remove::RemoveEvent::Untagged(n) => println!("untagged: {n}"),
+                    strata_images::remove::RemoveEvent::Deleted(d) => println!("deleted: {d}"),
+                }
+            }
+            println!("Total reclaimed space: {}", human_size(bytes as i64));
+            Ok(0)
+        }
+    }
+}
+
+fn df(store: &ImageStore) -> Result<u8> {
+    let usage = store.disk_usage()?;
+    let pct = |part: u64, whole: u64| if whole == 0 { 0 } else { part * 100 / whole };
+    let rows = vec![
+        vec!["TYPE".into(), "TOTAL".into(), "ACTIVE".into(), "SIZE".into(), "RECLAIMABLE".into()],
+        vec![
+            "Images".into(),
+            usage.images.to_string(),
+            usage.tagged_images.to_string(),
+            human_size(usage.layer_bytes as i64),
+            format!(
+                "{} ({}%)",
+                human_size(usage.reclaimable_bytes as i64),
+                pct(usage.reclaimable_bytes, usage.layer_bytes)
+            ),
+        ],
+        vec![
+            "Layers".into(),
+            usage.layers.to_string(),
+            usage.layers.to_string(),
+            human_size(usage.layer_bytes as i64),
+            "0B (0%)".into(),
+        ],
+        vec!["Blobs".into(), usage.blobs.to_string(), usage.blobs.to_string(), human_size(usage.blob_bytes as i64), "0B (0%)".into()],
+    ];
+    print!("{}", table(&rows));
+    Ok(0)
+}
+
+fn info(store: &ImageStore) -> Result<u8> {
+    let usage = store.disk_usage()?;
+    println!("Server Version: strata {}", env!("CARGO_PKG_VERSION"));
+    println!("Storage Driver: overlay");
+    println!(" Backing Filesystem: {}", store.backing_filesystem());
+    println!(" Supports d_type: true");
+    println!("Images: {}", usage.images);
+    println!("Layers: {}", usage.layers);
+    println!("Root Dir: {}", store.root().display());
+    println!("Schema Version: {}", store.schema_version()?);
+    println!("Kernel Version: {}", rustix::system::uname().release().to_string_lossy());
+    println!("Operating System: linux");
+    println!("Architecture: {}", std::env::consts::ARCH);
+    println!("CPUs: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    Ok(0)
+}

@@ -1,0 +1,103 @@
+//! `import`: a single-layer image from a root filesystem tarball (plain, gzip, zstd or
+//! xz), with Docker's `--change` instructions and `--message`.
+
+use crate::config::import_config;
+use crate::error::{ImageError, Result};
+use crate::manifest::{oci_manifest, LayerBlob, OCI_MANIFEST};
+use crate::progress::Progress;
+use crate::reference::ImageRef;
+use crate::store::ImageStore;
+use crate::unpack::{unpack_layer, BlobForm, LayerInput};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use strata_archive::{ApplyOptions, DevicePolicy};
+use strata_metadata::{NewImage, NewLayer};
+use strata_snapshots::chain_ids;
+
+pub enum ImportSource<'a> {
+    File(&'a Path),
+    Stdin,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ImportOptions {
+    /// `REPO[:TAG]` to tag the image with.
+    pub reference: Option<String>,
+    pub changes: Vec<String>,
+    pub message: Option<String>,
+}
+
+impl ImageStore {
+    /// Imports a rootfs tarball as a new image and returns its ID. All or nothing: a
+    /// tarball with a hostile or damaged entry leaves the store as it was.
+    pub fn import(&self, source: ImportSource<'_>, options: &ImportOptions, progress: &dyn Progress) -> Result<String> {
+        let reference = options.reference.as_deref().map(ImageRef::parse).transpose()?;
+        // Validate --change before reading anything.
+        crate::config::validate_changes(&options.changes)?;
+        let (label, reader, total): (String, Box<dyn Read>, u64) = match source {
+            ImportSource::Stdin => ("-".into(), Box::new(io::stdin().lock()), 0),
+            ImportSource::File(path) => {
+                let file = File::open(path).map_err(|e| ImageError::io(format!("opening {}", path.display()), e))?;
+                let total = file.metadata().map_or(0, |m| m.len());
+                (path.display().to_string(), Box::new(file), total)
+            }
+        };
+        let _lock = self.lock_shared()?;
+        let apply = ApplyOptions {
+            devices: DevicePolicy::Reject,
+            ..Default::default()
+        };
+        let layer = unpack_layer(
+            self,
+            LayerInput {
+                reader,
+                total,
+                id: "rootfs",
+                archive: &label,
+                what: "rootfs tarball".into(),
+                expected_blob: None,
+                compression: None,
+                form: BlobForm::Uncompressed,
+                options: &apply,
+            },
+            progress,
+        )?;
+        let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let comment = options.message.clone().unwrap_or_else(|| "Imported from -".to_string());
+        let config = import_config(&layer.diff_id.to_string(), &options.changes, &comment, &created)?;
+        let config_bytes = serde_json::to_vec(&config).expect("configs serialize");
+        let chain = chain_ids(std::slice::from_ref(&layer.diff_id)).remove(0);
+
+        layer.ingest.commit(Some(&layer.blob))?;
+        self.snapshots().commit_unpack(layer.unpack, &chain)?;
+        let config_digest = self.content().put(&config_bytes)?;
+        let manifest = oci_manifest(
+            &config_digest,
+            config_bytes.len() as u64,
+            &[LayerBlob {
+                digest: &layer.blob,
+                media_type: layer.media_type,
+                size: layer.blob_size,
+            }],
+        );
+        let manifest_digest = self.content().put(&manifest)?;
+        let record = NewImage {
+            id: config_digest.to_string(),
+            manifest_digest: manifest_digest.to_string(),
+            manifest_media_type: OCI_MANIFEST.into(),
+            created: Some(created.clone()),
+            layers: vec![NewLayer {
+                chain_id: chain.to_string(),
+                diff_id: layer.diff_id.to_string(),
+                size: layer.stats.bytes as i64,
+                blob_digest: layer.blob.to_string(),
+                blob_media_type: layer.media_type.into(),
+                blob_size: layer.blob_size as i64,
+            }],
+        };
+        let tags: Vec<String> = reference.iter().map(|r| r.to_string()).collect();
+        self.db().insert_image(&record, &tags, &created)?;
+        Ok(record.id)
+    }
+}

@@ -1,0 +1,376 @@
+//! `load`: images from an archive (docker-archive of any Docker version, podman's and
+//! skopeo's archives, OCI layouts), plain or gzip/zstd/xz compressed.
+
+use crate::config;
+use crate::error::{ImageError, Result};
+use crate::manifest::{oci_manifest, LayerBlob, OCI_MANIFEST};
+use crate::progress::{short_id, LayerEvent, Progress};
+use crate::reference::ImageRef;
+use crate::store::{ImageStore, MAX_DOCUMENT_BYTES};
+use crate::unpack::{run_parallel, unpack_layer, BlobForm, LayerInput, UnpackedLayer};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use strata_archive::compression::{decompress, Compression};
+use strata_archive::{read_archive, ApplyOptions, ArchiveImage, DevicePolicy, TarIndex};
+use strata_content::{Digest, Hasher};
+use strata_metadata::{NewImage, NewLayer};
+use strata_snapshots::{chain_ids, ChainId};
+
+/// Where the archive comes from.
+pub enum LoadSource<'a> {
+    File(&'a Path),
+    Stdin,
+}
+
+/// What a load did.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Per image: its ID and the names (as Docker prints them) now pointing at it.
+    pub images: Vec<(String, Vec<String>)>,
+    /// Tags that moved away from another image: (name, previous image ID).
+    pub renamed: Vec<(String, String)>,
+    /// Device nodes left out of the unpacked layers.
+    pub skipped_devices: usize,
+}
+
+/// An archive as a seekable plain tar: the file itself, or a private copy made from a
+/// compressed file or from stdin (removed on drop).
+struct PlainArchive {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl Drop for PlainArchive {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn plain_archive(store: &ImageStore, source: &LoadSource<'_>, label: &str) -> Result<PlainArchive> {
+    let spool = |reader: Box<dyn Read + '_>| -> Result<PlainArchive> {
+        let path = store.root().join("tmp").join(format!("load-{}-{:016x}.tar", std::process::id(), rand_u64()));
+        let archive = PlainArchive {
+            path: path.clone(),
+            temporary: true,
+        };
+        let mut out = File::create(&path).map_err(|e| ImageError::io(format!("creating {}", path.display()), e))?;
+        let (_, mut plain) = decompress(reader).map_err(|e| ImageError::io(format!("reading {label}"), e))?;
+        io::copy(&mut plain, &mut out).map_err(|e| ImageError::io(format!("reading {label} (truncated or corrupt?)"), e))?;
+        Ok(archive)
+    };
+    match source {
+        LoadSource::Stdin => spool(Box::new(io::stdin().lock())),
+        LoadSource::File(path) => {
+            let file = File::open(path).map_err(|e| ImageError::io(format!("opening {}", path.display()), e))?;
+            let mut reader = BufReader::new(file);
+            let head = reader.fill_buf().map_err(|e| ImageError::io(format!("reading {}", path.display()), e))?;
+            if Compression::sniff(head) == Compression::None {
+                Ok(PlainArchive {
+                    path: path.to_path_buf(),
+                    temporary: false,
+                })
+            } else {
+                spool(Box::new(reader))
+            }
+        }
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.finish()
+}
+
+/// A layer of the archive to unpack, shared by every image that lists it.
+struct LayerTask {
+    member: String,
+    expected_blob: Option<Digest>,
+    compression: Option<Compression>,
+    diff_id: Digest,
+    chain: ChainId,
+}
+
+/// One image, checked and ready to record once its layers are in.
+struct PlannedImage {
+    config: Vec<u8>,
+    config_digest: Digest,
+    created: Option<String>,
+    diff_ids: Vec<Digest>,
+    names: Vec<ImageRef>,
+    manifest: Option<strata_archive::image_archive::ManifestSource>,
+    /// Per layer: task index, or None when the layer is already in the store.
+    layer_tasks: Vec<Option<usize>>,
+}
+
+impl ImageStore {
+    /// Loads every image of an archive. All or nothing: if any part of the archive is
+    /// bad, nothing is recorded and no file is left behind.
+    pub fn load(&self, source: LoadSource<'_>, progress: &dyn Progress) -> Result<LoadReport> {
+        let label = match &source {
+            LoadSource::File(p) => p.display().to_string(),
+            LoadSource::Stdin => "archive from stdin".to_string(),
+        };
+        let plain = plain_archive(self, &source, &label)?;
+        let index = TarIndex::open(&plain.path).map_err(|e| ImageError::Archive {
+            archive: label.clone(),
+            source: e.into(),
+        })?;
+        let (_, images) = read_archive(&index).map_err(|source| ImageError::Archive {
+            archive: label.clone(),
+            source,
+        })?;
+        let _lock = self.lock_shared()?;
+        let mut tasks: Vec<LayerTask> = Vec::new();
+        let mut planned = Vec::new();
+        for image in &images {
+            planned.push(self.plan_image(&index, &label, image, &mut tasks, progress)?);
+        }
+        let unpacked = self.unpack_tasks(&index, &label, &tasks, progress)?;
+        self.commit_load(planned, tasks, unpacked)
+    }
+
+    fn plan_image(
+        &self,
+        index: &TarIndex,
+        label: &str,
+        image: &ArchiveImage,
+        tasks: &mut Vec<LayerTask>,
+        progress: &dyn Progress,
+    ) -> Result<PlannedImage> {
+        let invalid = |what: &str, reason: String| ImageError::Invalid {
+            archive: label.to_string(),
+            what: what.to_string(),
+            reason,
+        };
+        let config_bytes = index
+            .read_member(&image.config.member, MAX_DOCUMENT_BYTES)
+            .map_err(|e| ImageError::Archive {
+                archive: label.to_string(),
+                source: e.into(),
+            })?;
+        let config_digest = strata_content::sha256(&config_bytes);
+        if let Some(expected) = &image.config.digest {
+            let actual = match expected.algorithm().as_ref() {
+                "sha256" => config_digest.clone(),
+                _ => {
+                    let mut h = Hasher::for_digest(expected).map_err(|e| invalid(&image.config.member, e.to_string()))?;
+                    h.update(&config_bytes);
+                    h.finish()
+                }
+            };
+            if &actual != expected {
+                return Err(invalid(
+                    &format!("config {}", image.config.member),
+                    format!("digest mismatch: the archive names it {expected}, its bytes hash to {actual}"),
+                ));
+            }
+        }
+        let what = format!("config {}", image.config.member);
+        let parsed = config::parse(&config_bytes, label, &what)?;
+        let diff_ids = parsed
+            .rootfs()
+            .diff_ids()
+            .iter()
+            .map(|d| strata_content::parse_digest(d).map_err(|e| invalid(&what, format!("rootfs.diff_ids: {e}"))))
+            .collect::<Result<Vec<_>>>()?;
+        if diff_ids.len() != image.layers.len() {
+            return Err(invalid(
+                &what,
+                format!("rootfs.diff_ids lists {} layers but the manifest has {}", diff_ids.len(), image.layers.len()),
+            ));
+        }
+        let names = image
+            .names
+            .iter()
+            .map(|n| ImageRef::parse(n).map_err(|e| invalid("image name", e.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        let chains = chain_ids(&diff_ids);
+        let mut layer_tasks = Vec::new();
+        for ((layer, diff_id), chain) in image.layers.iter().zip(&diff_ids).zip(&chains) {
+            if self.layer_present(chain, diff_id)? {
+                progress.layer(short_id(diff_id.digest()), LayerEvent::Exists);
+                layer_tasks.push(None);
+                continue;
+            }
+            // One unpack per ChainID, however many images of the archive share it.
+            let existing = tasks.iter().position(|t| &t.chain == chain);
+            let task = existing.unwrap_or_else(|| {
+                tasks.push(LayerTask {
+                    member: layer.blob.member.clone(),
+                    expected_blob: layer.blob.digest.clone(),
+                    compression: layer.compression,
+                    diff_id: diff_id.clone(),
+                    chain: chain.clone(),
+                });
+                tasks.len() - 1
+            });
+            layer_tasks.push(Some(task));
+        }
+        Ok(PlannedImage {
+            config: config_bytes,
+            config_digest,
+            created: parsed.created().clone(),
+            diff_ids,
+            names,
+            manifest: image.manifest.clone(),
+            layer_tasks,
+        })
+    }
+
+    /// A layer is present when its snapshot exists and a blob of it is stored.
+    pub(crate) fn layer_present(&self, chain: &strata_snapshots::ChainId, diff_id: &Digest) -> Result<bool> {
+        if !self.snapshots().exists(chain) {
+            return Ok(false);
+        }
+        let blobs = self.db().blob_for_diff(&diff_id.to_string())?;
+        Ok(blobs
+            .iter()
+            .any(|(d, _, _)| strata_content::parse_digest(d).is_ok_and(|d| self.content().exists(&d))))
+    }
+
+    fn unpack_tasks(&self, index: &TarIndex, label: &str, tasks: &[LayerTask], progress: &dyn Progress) -> Result<Vec<UnpackedLayer>> {
+        let options = ApplyOptions {
+            devices: DevicePolicy::Skip,
+            ..Default::default()
+        };
+        let jobs: Vec<_> = tasks
+            .iter()
+            .enumerate()
+            .map(|(i, task)| {
+                let options = &options;
+                move || -> Result<UnpackedLayer> {
+                    let (total, reader) = index.open_member(&task.member).map_err(|e| ImageError::Archive {
+                        archive: label.to_string(),
+                        source: e.into(),
+                    })?;
+                    let id = short_id(task.diff_id.digest()).to_string();
+                    let layer = unpack_layer(
+                        self,
+                        LayerInput {
+                            reader,
+                            total,
+                            id: &id,
+                            archive: label,
+                            what: format!("layer {} ({})", i + 1, task.member),
+                            expected_blob: task.expected_blob.clone(),
+                            compression: task.compression,
+                            form: BlobForm::AsGiven,
+                            options,
+                        },
+                        progress,
+                    )?;
+                    if layer.diff_id != task.diff_id {
+                        return Err(ImageError::Invalid {
+                            archive: label.to_string(),
+                            what: format!("layer {} ({})", i + 1, task.member),
+                            reason: format!(
+                                "diff ID mismatch: the config says {}, the layer's content hashes to {}",
+                                task.diff_id, layer.diff_id
+                            ),
+                        });
+                    }
+                    Ok(layer)
+                }
+            })
+            .collect();
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
+        run_parallel(jobs, threads).into_iter().collect()
+    }
+
+    /// Publishes the verified layers, then the documents, then the records.
+    fn commit_load(&self, planned: Vec<PlannedImage>, tasks: Vec<LayerTask>, unpacked: Vec<UnpackedLayer>) -> Result<LoadReport> {
+        let mut report = LoadReport::default();
+        let mut blob_of: HashMap<usize, (Digest, &'static str, u64, u64)> = HashMap::new();
+        for (i, layer) in unpacked.into_iter().enumerate() {
+            report.skipped_devices += layer.stats.skipped_devices.len();
+            let chain = &tasks[i].chain;
+            layer.ingest.commit(Some(&layer.blob))?;
+            self.snapshots().commit_unpack(layer.unpack, chain)?;
+            blob_of.insert(i, (layer.blob, layer.media_type, layer.blob_size, layer.stats.bytes));
+        }
+        let added_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        for image in planned {
+            let chains = chain_ids(&image.diff_ids);
+            let mut layers = Vec::new();
+            for (pos, task) in image.layer_tasks.iter().enumerate() {
+                let (blob, media_type, blob_size, size) = match task {
+                    Some(t) => {
+                        let (b, m, bs, s) = &blob_of[t];
+                        (b.clone(), m.to_string(), *bs, *s as i64)
+                    }
+                    None => self.existing_layer(&chains[pos], &image.diff_ids[pos])?,
+                };
+                layers.push(NewLayer {
+                    chain_id: chains[pos].to_string(),
+                    diff_id: image.diff_ids[pos].to_string(),
+                    size,
+                    blob_digest: blob.to_string(),
+                    blob_media_type: media_type,
+                    blob_size: blob_size as i64,
+                });
+            }
+            let config_digest = self.content().put(&image.config)?;
+            debug_assert_eq!(config_digest, image.config_digest);
+            let (manifest_digest, manifest_media_type) = match &image.manifest {
+                Some(m) => {
+                    let mut ingest = self.content().ingest(Some(&m.digest))?;
+                    io::Write::write_all(&mut ingest, &m.bytes).map_err(|e| ImageError::io("storing manifest", e))?;
+                    (ingest.commit(Some(&m.digest))?, m.media_type.clone())
+                }
+                None => {
+                    let blobs: Vec<_> = layers
+                        .iter()
+                        .map(|l| (strata_content::parse_digest(&l.blob_digest).expect("stored digest"), l.blob_media_type.clone(), l.blob_size as u64))
+                        .collect();
+                    let refs: Vec<_> = blobs
+                        .iter()
+                        .map(|(d, m, s)| LayerBlob {
+                            digest: d,
+                            media_type: m,
+                            size: *s,
+                        })
+                        .collect();
+                    let bytes = oci_manifest(&config_digest, image.config.len() as u64, &refs);
+                    (self.content().put(&bytes)?, OCI_MANIFEST.to_string())
+                }
+            };
+            let record = NewImage {
+                id: config_digest.to_string(),
+                manifest_digest: manifest_digest.to_string(),
+                manifest_media_type,
+                created: image.created.clone(),
+                layers,
+            };
+            let tags: Vec<String> = image.names.iter().map(|n| n.to_string()).collect();
+            let moved = self.db().insert_image(&record, &tags, &added_at)?;
+            report.renamed.extend(moved.into_iter().map(|(name, prev)| {
+                let familiar = ImageRef::parse(&name).map_or(name.clone(), |r| r.familiar());
+                (familiar, prev)
+            }));
+            report.images.push((record.id, image.names.iter().map(|n| n.familiar()).collect()));
+        }
+        Ok(report)
+    }
+
+    /// Blob and size of a layer already in the store.
+    pub(crate) fn existing_layer(&self, chain: &strata_snapshots::ChainId, diff_id: &Digest) -> Result<(Digest, String, u64, i64)> {
+        let db = self.db();
+        let size = db.layer_size(chain.as_str())?.unwrap_or(0);
+        let blobs = db.blob_for_diff(&diff_id.to_string())?;
+        drop(db);
+        for (d, media_type, blob_size) in blobs {
+            if let Ok(d) = strata_content::parse_digest(&d) {
+                if self.content().exists(&d) {
+                    return Ok((d, media_type, blob_size as u64, size));
+                }
+            }
+        }
+        Err(ImageError::Conflict(format!("layer {chain} vanished while it was being used; run the command again")))
+    }
+}

@@ -1,0 +1,148 @@
+//! `rmi`, `image prune` and garbage collection of unreferenced files.
+
+use crate::error::{ImageError, Result};
+use crate::progress::short_id;
+use crate::reference::ImageRef;
+use crate::store::{digest, ImageStore};
+use std::collections::BTreeSet;
+use strata_metadata::RemovedImage;
+use strata_snapshots::ChainId;
+
+/// One line of `rmi` output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoveEvent {
+    /// A name (as Docker prints it) no longer points at the image.
+    Untagged(String),
+    /// An image ID or a layer ChainID whose data was deleted.
+    Deleted(String),
+}
+
+/// What a garbage collection removed.
+#[derive(Debug, Default, Clone)]
+pub struct GcReport {
+    pub blobs: usize,
+    pub snapshots: usize,
+    pub stale: usize,
+    pub bytes: u64,
+}
+
+fn familiar(full: &str) -> String {
+    ImageRef::parse(full).map_or_else(|_| full.to_string(), |r| r.familiar())
+}
+
+impl ImageStore {
+    /// Removes a name, and the image itself when no name is left (Docker's `rmi`).
+    /// By ID, an image with several names needs `force`.
+    pub fn remove(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>> {
+        let resolved = self.resolve(name)?;
+        let image = resolved.image;
+        if let Some(reference) = resolved.reference {
+            if image.tags.len() > 1 {
+                self.db().untag(&reference.to_string())?;
+                return Ok(vec![RemoveEvent::Untagged(reference.familiar())]);
+            }
+        } else if image.tags.len() > 1 && !force {
+            return Err(ImageError::Conflict(format!(
+                "unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                short_id(&image.id)
+            )));
+        }
+        self.delete_image(&image.id)
+    }
+
+    /// Deletes an image record, then the layers and blobs nothing else uses.
+    fn delete_image(&self, id: &str) -> Result<Vec<RemoveEvent>> {
+        let _lock = self.lock_exclusive()?;
+        let removed = self.db().remove_image(id)?;
+        let mut events: Vec<_> = removed.untagged.iter().map(|t| RemoveEvent::Untagged(familiar(t))).collect();
+        events.push(RemoveEvent::Deleted(id.to_string()));
+        events.extend(removed.chains.iter().map(|c| RemoveEvent::Deleted(c.clone())));
+        self.delete_files(&removed)?;
+        Ok(events)
+    }
+
+    /// Records are gone already; a crash here only leaves orphans for GC.
+    fn delete_files(&self, removed: &RemovedImage) -> Result<u64> {
+        let mut bytes = 0;
+        for chain in &removed.chains {
+            if let Ok(chain) = ChainId::parse(chain) {
+                bytes += strata_snapshots::disk_usage(&self.snapshots().path(&chain)).unwrap_or(0);
+                self.snapshots().remove(&chain)?;
+            }
+        }
+        for blob in &removed.blobs {
+            let d = digest(blob)?;
+            bytes += self.content().size(&d).unwrap_or(0);
+            self.content().delete(&d)?;
+        }
+        Ok(bytes)
+    }
+
+    /// Removes dangling (untagged) images, or with `all` every image. Returns the events
+    /// and the bytes reclaimed.
+    pub fn prune(&self, all: bool) -> Result<(Vec<RemoveEvent>, u64)> {
+        let mut events = Vec::new();
+        let mut bytes = 0;
+        for image in self.list()? {
+            if !all && !image.tags.is_empty() {
+                continue;
+            }
+            let _lock = self.lock_exclusive()?;
+            let removed = self.db().remove_image(&image.id)?;
+            events.extend(removed.untagged.iter().map(|t| RemoveEvent::Untagged(familiar(t))));
+            events.push(RemoveEvent::Deleted(image.id.clone()));
+            events.extend(removed.chains.iter().map(|c| RemoveEvent::Deleted(c.clone())));
+            bytes += self.delete_files(&removed)?;
+        }
+        bytes += self.collect_garbage()?.bytes;
+        Ok((events, bytes))
+    }
+
+    /// Deletes what no record references: blobs, snapshots, and the leftovers of killed
+    /// commands (ingest files, unpack directories, spooled archives). Holds the store
+    /// lock exclusively, so nothing an operation in progress still needs is touched.
+    pub fn collect_garbage(&self) -> Result<GcReport> {
+        let _lock = self.lock_exclusive()?;
+        let mut report = GcReport::default();
+        let referenced = self.db().referenced_blobs()?;
+        for blob in self.content().list()? {
+            if !referenced.contains(&blob.to_string()) {
+                report.bytes += self.content().size(&blob).unwrap_or(0);
+                self.content().delete(&blob)?;
+                report.blobs += 1;
+            }
+        }
+        let layers: BTreeSet<String> = self.db().layers()?.into_iter().map(|(c, _, _)| c).collect();
+        for chain in self.snapshots().list()? {
+            if !layers.contains(chain.as_str()) {
+                report.bytes += strata_snapshots::disk_usage(&self.snapshots().path(&chain)).unwrap_or(0);
+                self.snapshots().remove(&chain)?;
+                report.snapshots += 1;
+            }
+        }
+        let mut stale = self.content().stale_ingests()?;
+        stale.extend(self.snapshots().stale_unpacks()?);
+        stale.extend(stale_spools(self)?);
+        for path in stale {
+            let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            removed.map_err(|e| ImageError::io(format!("removing stale {}", path.display()), e))?;
+            report.stale += 1;
+        }
+        Ok(report)
+    }
+}
+
+/// Spooled archives in `tmp/` whose owner process is gone (`load-<pid>-<random>.tar`).
+fn stale_spools(store: &ImageStore) -> Result<Vec<std::path::PathBuf>> {
+    let dir = store.root().join("tmp");
+    let entries = std::fs::read_dir(&dir).map_err(|e| ImageError::io(format!("reading {}", dir.display()), e))?;
+    Ok(entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name.split('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+            pid.is_none_or(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+        })
+        .map(|e| e.path())
+        .collect())
+}

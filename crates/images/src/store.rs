@@ -1,0 +1,173 @@
+//! The image store of one strata root: content, snapshots and metadata together.
+
+use crate::error::{ImageError, Result};
+use crate::lock::StoreLock;
+use crate::reference::ImageRef;
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use strata_content::{ContentStore, Digest};
+use strata_metadata::{Db, ImageRecord};
+use strata_snapshots::{ChainId, Snapshotter};
+
+/// JSON documents read from the store (configs, manifests) are at most this large.
+pub const MAX_DOCUMENT_BYTES: u64 = 4 << 20;
+
+pub struct ImageStore {
+    root: PathBuf,
+    pub(crate) content: ContentStore,
+    pub(crate) snapshots: Snapshotter,
+    db: Mutex<Db>,
+}
+
+/// How a user-supplied name resolved to an image.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub image: ImageRecord,
+    /// The reference, when the user named the image by a tag rather than by ID.
+    pub reference: Option<ImageRef>,
+}
+
+impl ImageStore {
+    /// Opens the store at `root`, creating its layout (mode 0700) on first use.
+    pub fn open(root: &Path) -> Result<Self> {
+        let mk = |p: &Path| {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(p)
+                .map_err(|e| ImageError::io(format!("creating store directory {}", p.display()), e))
+        };
+        mk(root)?;
+        mk(&root.join("tmp"))?;
+        let content = ContentStore::open(root.join("content"))?;
+        let snapshots = Snapshotter::open(root.join("snapshots"))?;
+        let db = Db::open(&root.join("metadata.db"))?;
+        Ok(ImageStore {
+            root: root.to_path_buf(),
+            content,
+            snapshots,
+            db: Mutex::new(db),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn content(&self) -> &ContentStore {
+        &self.content
+    }
+
+    pub fn snapshots(&self) -> &Snapshotter {
+        &self.snapshots
+    }
+
+    pub(crate) fn db(&self) -> MutexGuard<'_, Db> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn lock_shared(&self) -> Result<StoreLock> {
+        StoreLock::shared(&self.root)
+    }
+
+    pub(crate) fn lock_exclusive(&self) -> Result<StoreLock> {
+        StoreLock::exclusive(&self.root)
+    }
+
+    pub(crate) fn not_found(&self, name: &str) -> ImageError {
+        ImageError::NotFound {
+            name: name.to_string(),
+            root: self.root.clone(),
+        }
+    }
+
+    /// Every image, newest first.
+    pub fn list(&self) -> Result<Vec<ImageRecord>> {
+        Ok(self.db().images()?)
+    }
+
+    /// Finds an image by reference (`busybox`, `busybox:1`, `host/x@sha256:…`), by full
+    /// ID (`sha256:…`) or by a unique ID prefix (`1a2b3c`), as Docker does.
+    pub fn resolve(&self, name: &str) -> Result<Resolved> {
+        if let Some(image) = self.by_id(name)? {
+            return Ok(Resolved { image, reference: None });
+        }
+        let reference = ImageRef::parse(name)?;
+        let id = self.db().resolve_tag(&reference.to_string())?;
+        match id {
+            Some(id) => {
+                let image = self.db().image(&id)?.ok_or_else(|| self.not_found(name))?;
+                Ok(Resolved {
+                    image,
+                    reference: Some(reference),
+                })
+            }
+            None => Err(self.not_found(&reference.familiar())),
+        }
+    }
+
+    fn by_id(&self, name: &str) -> Result<Option<ImageRecord>> {
+        let is_hex = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        let prefix = match name.strip_prefix("sha256:") {
+            Some(hex) if is_hex(hex) => name,
+            // A bare hex string is an ID prefix only if no tag by that name exists.
+            None if is_hex(name) => {
+                if let Ok(r) = ImageRef::parse(name) {
+                    if self.db().resolve_tag(&r.to_string())?.is_some() {
+                        return Ok(None);
+                    }
+                }
+                name
+            }
+            _ => return Ok(None),
+        };
+        let ids = self.db().ids_with_prefix(prefix)?;
+        match ids.len() {
+            0 => Ok(None),
+            1 => Ok(self.db().image(&ids[0])?),
+            n => Err(ImageError::Ambiguous(format!(
+                "image ID prefix {name:?} is ambiguous: it matches {n} images; give more characters"
+            ))),
+        }
+    }
+
+    /// The raw config bytes of an image.
+    pub fn config_bytes(&self, image: &ImageRecord) -> Result<Vec<u8>> {
+        Ok(self.content.read_blob(&digest(&image.id)?, MAX_DOCUMENT_BYTES)?)
+    }
+
+    /// The directories of an image's layers, bottom first.
+    pub fn layer_dirs(&self, image: &ImageRecord) -> Vec<PathBuf> {
+        image
+            .layers
+            .iter()
+            .filter_map(|l| ChainId::parse(&l.chain_id).ok())
+            .map(|c| self.snapshots.path(&c))
+            .collect()
+    }
+
+    /// Points `target` at the image `source` names.
+    pub fn tag(&self, source: &str, target: &str) -> Result<()> {
+        let image = self.resolve(source)?.image;
+        let target = ImageRef::parse(target)?;
+        if target.digest().is_some() {
+            return Err(ImageError::Reference(crate::reference::ReferenceError::Invalid {
+                input: target.familiar(),
+                reason: "a tag cannot carry a digest".into(),
+            }));
+        }
+        self.db().tag(&target.to_string(), &image.id)?;
+        Ok(())
+    }
+}
+
+/// Parses a digest stored by strata itself.
+pub(crate) fn digest(s: &str) -> Result<Digest> {
+    strata_content::parse_digest(s).map_err(|e| ImageError::Invalid {
+        archive: "metadata".into(),
+        what: format!("stored digest {s:?}"),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,64 @@
+//! `system df` and `system info` figures.
+
+use crate::error::Result;
+use crate::store::ImageStore;
+use std::collections::HashSet;
+
+#[derive(Debug, Default, Clone)]
+pub struct DiskUsage {
+    pub images: usize,
+    pub tagged_images: usize,
+    pub layers: usize,
+    /// Bytes of file content over all layers, each layer counted once.
+    pub layer_bytes: u64,
+    /// Bytes of layers that no tagged image uses.
+    pub reclaimable_bytes: u64,
+    pub blobs: usize,
+    pub blob_bytes: u64,
+}
+
+impl ImageStore {
+    pub fn disk_usage(&self) -> Result<DiskUsage> {
+        let images = self.list()?;
+        let tagged_chains: HashSet<&str> = images
+            .iter()
+            .filter(|i| !i.tags.is_empty())
+            .flat_map(|i| i.layers.iter().map(|l| l.chain_id.as_str()))
+            .collect();
+        let layers = self.db().layers()?;
+        let mut usage = DiskUsage {
+            images: images.len(),
+            tagged_images: images.iter().filter(|i| !i.tags.is_empty()).count(),
+            layers: layers.len(),
+            ..Default::default()
+        };
+        for (chain, _, size) in &layers {
+            usage.layer_bytes += *size as u64;
+            if !tagged_chains.contains(chain.as_str()) {
+                usage.reclaimable_bytes += *size as u64;
+            }
+        }
+        for blob in self.content().list()? {
+            usage.blobs += 1;
+            usage.blob_bytes += self.content().size(&blob).unwrap_or(0);
+        }
+        Ok(usage)
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.db().schema_version()?)
+    }
+
+    /// The filesystem the store lives on, by name.
+    pub fn backing_filesystem(&self) -> String {
+        let Ok(stat) = rustix::fs::statfs(self.root()) else { return "unknown".into() };
+        match stat.f_type as u64 {
+            0xEF53 => "extfs".into(),
+            0x5846_5342 => "xfs".into(),
+            0x9123_683E => "btrfs".into(),
+            0x0102_1994 => "tmpfs".into(),
+            0x794C_7630 => "overlayfs".into(),
+            other => format!("0x{other:x}"),
+        }
+    }
+}
