@@ -64,22 +64,22 @@ pub enum EntryProblem {
     SymlinkParent(String),
     #[error("its parent {0:?} is not a directory")]
     ParentNotDir(String),
-    #[error("hard link to {target:?}: {reason}")]
+    #[error("it is a hard link to {target:?}: {reason}")]
     HardLink { target: String, reason: String },
     #[error(
-        "is a device node; image layers may not carry device nodes (the runtime creates /dev); \
+        "it is a device node; image layers may not carry device nodes (the runtime creates /dev); \
          remove them, e.g. tar --exclude='./dev/*'"
     )]
     Device,
-    #[error("duplicate entry: the path was already written by an earlier entry")]
+    #[error("it is a duplicate entry: an earlier entry already wrote that path")]
     Duplicate,
-    #[error("unsupported tar entry type {0:?}")]
+    #[error("its type {0:?} is not supported")]
     UnsupportedType(String),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("tar entry {entry:?} {problem}")]
+    #[error("tar entry {entry:?} is refused: {problem}")]
     Entry { entry: String, problem: EntryProblem },
     #[error("the tar stream is truncated: {0}")]
     Truncated(#[source] io::Error),
@@ -114,9 +114,18 @@ impl ApplyError {
     }
 }
 
+/// Entry names in messages are cut short: a hostile name may be kilobytes long.
+fn shown_name(entry: &[u8]) -> String {
+    let name = String::from_utf8_lossy(entry);
+    if name.chars().count() <= 120 {
+        return name.into_owned();
+    }
+    format!("{}…", name.chars().take(120).collect::<String>())
+}
+
 fn entry_err(entry: &[u8], problem: impl Into<EntryProblem>) -> ApplyError {
     ApplyError::Entry {
-        entry: String::from_utf8_lossy(entry).into_owned(),
+        entry: shown_name(entry),
         problem: problem.into(),
     }
 }

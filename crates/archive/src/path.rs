@@ -10,13 +10,13 @@ const PATH_MAX: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathProblem {
-    #[error("has a \"..\" component; entries must stay inside the layer root")]
+    #[error("it has a \"..\" component; entries must stay inside the layer root")]
     DotDot,
-    #[error("is an absolute path; layer entries must be relative to the layer root")]
+    #[error("it is an absolute path; layer entries must be relative to the layer root")]
     Absolute,
-    #[error("has a name too long: a component of {0} bytes (limit 255)")]
+    #[error("name too long: a component of {0} bytes (limit 255)")]
     ComponentTooLong(usize),
-    #[error("has a name too long: {0} bytes (limit 4096)")]
+    #[error("name too long: {0} bytes (limit 4096)")]
     PathTooLong(usize),
 }
 

@@ -2,6 +2,7 @@
 
 use crate::progress::LayerProgress;
 use anyhow::{bail, Result};
+use std::io::IsTerminal;
 use std::path::Path;
 use strata_images::import::{ImportOptions, ImportSource};
 use strata_images::ImageStore;
@@ -34,7 +35,8 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         changes: args.change,
         message: args.message,
     };
-    let progress = LayerProgress::new("Importing", false);
+    // Docker's import prints only the ID; the bar is shown on a terminal alone.
+    let progress = LayerProgress::new("Importing", !std::io::stderr().is_terminal());
     let id = store.import(source, &options, &progress)?;
     println!("{id}");
     Ok(0)

@@ -1,0 +1,124 @@
+//! A small harness in the manner of ripgrep's: every test gets its own store root in a
+//! temporary directory and drives the real `strata` binary against it.
+#![allow(dead_code)]
+
+pub mod images;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A temporary store root. Dropping it unmounts anything a test left mounted inside.
+pub struct TestRoot {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestRoot {
+    pub fn new() -> Self {
+        // Under /var/tmp (a real disk filesystem), not /tmp (maybe tmpfs): overlay and
+        // xattr behaviour should be what users get.
+        std::fs::create_dir_all("/var/tmp/strata-tests").unwrap();
+        let dir = tempfile::Builder::new().prefix("t").tempdir_in("/var/tmp/strata-tests").unwrap();
+        TestRoot { dir }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
+        c.arg("--root").arg(self.root());
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Runs strata with `args`; panics with its output unless it exits 0.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "strata {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs strata with `args`, expecting failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "strata {args:?} should have failed:\nstdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Everything the store holds on disk, as sorted relative paths (for "unchanged").
+    pub fn store_listing(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        walk(&self.root(), &self.root(), &mut out);
+        out.retain(|p| !p.starts_with("metadata.db") && p != "lock");
+        out.sort();
+        out
+    }
+
+    /// The image IDs `strata images -q --no-trunc` lists.
+    pub fn image_ids(&self) -> Vec<String> {
+        self.ok(&["images", "-q", "--no-trunc"]).lines().map(str::to_string).collect()
+    }
+
+    /// Bytes the store occupies (blocks actually allocated, hard links counted once).
+    pub fn disk_bytes(&self) -> u64 {
+        let out = Command::new("du").args(["-s", "-B1"]).arg(self.root()).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for TestRoot {
+    fn drop(&mut self) {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let base = self.dir.path().to_string_lossy().into_owned();
+        let mut points: Vec<&str> = mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|p| p.starts_with(&base)).collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = Command::new("umount").arg("-l").arg(p).status();
+        }
+    }
+}
+
+fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        out.push(p.strip_prefix(base).unwrap().display().to_string());
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            walk(base, &p, out);
+        }
+    }
+}
+
+/// Runs a program from the host, panicking with its output on failure.
+pub fn host(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is needed by this test ({e}); scripts/test.sh installs it"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
