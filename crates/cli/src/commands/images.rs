@@ -198,21 +198,19 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             }
         }
         Some(Format::Template { text, table: with_header }) => {
+            let mut lines: Vec<Vec<String>> = Vec::new();
             if with_header {
                 let header = json!({"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "CreatedSince": "CREATED",
                     "CreatedAt": "CREATED AT", "Size": "SIZE", "Digest": "DIGEST", "VirtualSize": "SIZE"});
-                print!("{}", table(&[render(&text, &header)?.split('\t').map(str::to_string).collect()]));
+                lines.push(render(&text, &header)?.split('\t').map(str::to_string).collect());
             }
-            let lines: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| Ok(render(&text, &as_json(r))?.split('\t').map(str::to_string).collect()))
-                .collect::<Result<_>>()?;
+            for r in &rows {
+                lines.push(render(&text, &as_json(r))?.split('\t').map(str::to_string).collect());
+            }
             if with_header {
                 print!("{}", table(&lines));
             } else {
-                for l in lines {
-                    println!("{}", l.join("\t"));
-                }
+                lines.iter().for_each(|l| println!("{}", l.join("\t")));
             }
         }
         None => {
