@@ -41,6 +41,19 @@ pub fn import_config(diff_id: &str, changes: &[String], comment: &str, created: 
         .expect("required config fields are set"))
 }
 
+/// Now, formatted as Go's `time.RFC3339Nano` (trailing zeros of the fraction dropped), as
+/// Docker and containers/image write it. Tools that re-encode a config (skopeo converting
+/// to OCI) then reproduce our bytes exactly, so the image ID survives the conversion.
+pub fn timestamp_now() -> String {
+    go_rfc3339_nano(chrono::Utc::now())
+}
+
+pub fn go_rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
+    let full = t.format("%Y-%m-%dT%H:%M:%S%.9f").to_string();
+    let trimmed = full.trim_end_matches('0').trim_end_matches('.');
+    format!("{trimmed}Z")
+}
+
 /// Checks `--change` instructions without applying them to anything.
 pub fn validate_changes(changes: &[String]) -> Result<()> {
     let mut scratch = Config::default();
@@ -211,6 +224,17 @@ mod tests {
             apply_change(&mut c, ch).unwrap();
         }
         c
+    }
+
+    #[test]
+    fn timestamps_drop_trailing_zeros_like_go() {
+        use chrono::TimeZone;
+        let t = chrono::Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
+        assert_eq!(go_rfc3339_nano(t), "2024-05-01T10:00:00Z");
+        let t = t + chrono::Duration::nanoseconds(120_000_000);
+        assert_eq!(go_rfc3339_nano(t), "2024-05-01T10:00:00.12Z");
+        let t = t + chrono::Duration::nanoseconds(5);
+        assert_eq!(go_rfc3339_nano(t), "2024-05-01T10:00:00.120000005Z");
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl ImageStore {
             },
             progress,
         )?;
-        let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let created = crate::config::timestamp_now();
         let comment = options.message.clone().unwrap_or_else(|| "Imported from -".to_string());
         let config = import_config(&layer.diff_id.to_string(), &options.changes, &comment, &created)?;
         let config_bytes = serde_json::to_vec(&config).expect("configs serialize");

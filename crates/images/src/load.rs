@@ -294,7 +294,7 @@ impl ImageStore {
             self.snapshots().commit_unpack(layer.unpack, chain)?;
             blob_of.insert(i, (layer.blob, layer.media_type, layer.blob_size, layer.stats.bytes));
         }
-        let added_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let added_at = crate::config::timestamp_now();
         for image in planned {
             let chains = chain_ids(&image.diff_ids);
             let mut layers = Vec::new();
