@@ -18,7 +18,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, FileType, Mode, Timestamps, Timespec, CWD};
+use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, CWD};
 
 /// What to do with character and block device entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,12 +80,17 @@ pub enum EntryProblem {
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("tar entry {entry:?} is refused: {problem}")]
-    Entry { entry: String, problem: EntryProblem },
+    Entry {
+        entry: String,
+        problem: EntryProblem,
+    },
     #[error("the tar stream is truncated: {0}")]
     Truncated(#[source] io::Error),
     #[error("the tar stream is corrupt: {0}")]
     Corrupt(#[source] io::Error),
-    #[error("the layer expands to more than {limit} bytes of file content (decompression bomb limit)")]
+    #[error(
+        "the layer expands to more than {limit} bytes of file content (decompression bomb limit)"
+    )]
     TooLarge { limit: u64 },
     #[error("writing {path}: {source}")]
     Write {
@@ -143,7 +148,11 @@ const WHITEOUT_PREFIX: &[u8] = b".wh.";
 /// Applies the tar stream `reader` to the directory `root` (which should be empty).
 /// The stream is read up to the tar end-of-archive marker; callers that hash the
 /// stream drain the rest themselves.
-pub fn apply_layer(reader: impl Read, root: &Path, opts: &ApplyOptions) -> Result<ApplyStats, ApplyError> {
+pub fn apply_layer(
+    reader: impl Read,
+    root: &Path,
+    opts: &ApplyOptions,
+) -> Result<ApplyStats, ApplyError> {
     let mut applier = Applier {
         root,
         opts,
@@ -184,7 +193,10 @@ impl Applier<'_> {
             self.set_dir_meta(&rel, &mut entry)?;
             return Ok(());
         }
-        let name = rel.file_name().expect("normalized path has a name").as_bytes();
+        let name = rel
+            .file_name()
+            .expect("normalized path has a name")
+            .as_bytes();
         if name.starts_with(WHITEOUT_PREFIX) {
             return self.whiteout(&raw, &rel, name);
         }
@@ -206,7 +218,10 @@ impl Applier<'_> {
         match kind {
             tar::EntryType::Directory => {
                 if !self.dirs.contains(&rel) {
-                    fs::DirBuilder::new().mode(0o700).create(&path).map_err(write_err(&path))?;
+                    fs::DirBuilder::new()
+                        .mode(0o700)
+                        .create(&path)
+                        .map_err(write_err(&path))?;
                     self.dirs.insert(rel.clone());
                 }
                 self.set_dir_meta(&rel, &mut entry)?;
@@ -222,10 +237,16 @@ impl Applier<'_> {
             }
             tar::EntryType::Link => self.hard_link(&raw, &entry, &path)?,
             tar::EntryType::Fifo => {
-                rustix::fs::mkfifoat(CWD, &path, Mode::from_raw_mode(0o600)).map_err(|e| write_err(&path)(e.into()))?;
+                rustix::fs::mkfifoat(CWD, &path, Mode::from_raw_mode(0o600))
+                    .map_err(|e| write_err(&path)(e.into()))?;
                 self.set_owner_and_times(&path, &entry, true)?;
             }
-            other => return Err(entry_err(&raw, EntryProblem::UnsupportedType(format!("{other:?}")))),
+            other => {
+                return Err(entry_err(
+                    &raw,
+                    EntryProblem::UnsupportedType(format!("{other:?}")),
+                ))
+            }
         }
         Ok(())
     }
@@ -244,7 +265,9 @@ impl Applier<'_> {
 
     /// Creates missing parent directories of `rel`, refusing to go through symlinks.
     fn ensure_parent(&mut self, raw: &[u8], rel: &Path) -> Result<(), ApplyError> {
-        let Some(parent) = rel.parent() else { return Ok(()) };
+        let Some(parent) = rel.parent() else {
+            return Ok(());
+        };
         if parent.as_os_str().is_empty() || self.dirs.contains(parent) {
             return Ok(());
         }
@@ -257,14 +280,23 @@ impl Applier<'_> {
             let path = self.root.join(&prefix);
             match fs::symlink_metadata(&path) {
                 Ok(m) if m.file_type().is_symlink() => {
-                    return Err(entry_err(raw, EntryProblem::SymlinkParent(prefix.display().to_string())))
+                    return Err(entry_err(
+                        raw,
+                        EntryProblem::SymlinkParent(prefix.display().to_string()),
+                    ))
                 }
                 Ok(m) if !m.is_dir() => {
-                    return Err(entry_err(raw, EntryProblem::ParentNotDir(prefix.display().to_string())))
+                    return Err(entry_err(
+                        raw,
+                        EntryProblem::ParentNotDir(prefix.display().to_string()),
+                    ))
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    fs::DirBuilder::new().mode(0o755).create(&path).map_err(write_err(&path))?;
+                    fs::DirBuilder::new()
+                        .mode(0o755)
+                        .create(&path)
+                        .map_err(write_err(&path))?;
                 }
                 Err(e) => return Err(write_err(&path)(e)),
             }
@@ -273,7 +305,11 @@ impl Applier<'_> {
         Ok(())
     }
 
-    fn regular<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, path: &Path) -> Result<(), ApplyError> {
+    fn regular<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        path: &Path,
+    ) -> Result<(), ApplyError> {
         let size = entry.header().size().unwrap_or(0);
         if self.stats.bytes.saturating_add(size) > self.opts.max_bytes {
             return Err(ApplyError::TooLarge {
@@ -297,7 +333,10 @@ impl Applier<'_> {
         if written < size {
             return Err(ApplyError::Truncated(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("entry {} ends after {written} of {size} bytes", path.display()),
+                format!(
+                    "entry {} ends after {written} of {size} bytes",
+                    path.display()
+                ),
             )));
         }
         self.stats.bytes += written;
@@ -305,15 +344,29 @@ impl Applier<'_> {
         let (uid, gid) = owner(entry);
         std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(write_err(path))?;
         // After chown: chown clears set-id bits.
-        rustix::fs::fchmod(&file, Mode::from_raw_mode(header.mode().unwrap_or(0o644) & 0o7777))
-            .map_err(|e| write_err(path)(e.into()))?;
+        rustix::fs::fchmod(
+            &file,
+            Mode::from_raw_mode(header.mode().unwrap_or(0o644) & 0o7777),
+        )
+        .map_err(|e| write_err(path)(e.into()))?;
         let t = timestamp(header.mtime().unwrap_or(0) as i64);
-        rustix::fs::futimens(&file, &Timestamps { last_access: t, last_modification: t })
-            .map_err(|e| write_err(path)(e.into()))?;
+        rustix::fs::futimens(
+            &file,
+            &Timestamps {
+                last_access: t,
+                last_modification: t,
+            },
+        )
+        .map_err(|e| write_err(path)(e.into()))?;
         self.xattrs(entry, path)
     }
 
-    fn hard_link<R: Read>(&mut self, raw: &[u8], entry: &tar::Entry<'_, R>, path: &Path) -> Result<(), ApplyError> {
+    fn hard_link<R: Read>(
+        &mut self,
+        raw: &[u8],
+        entry: &tar::Entry<'_, R>,
+        path: &Path,
+    ) -> Result<(), ApplyError> {
         let target_raw = entry.link_name_bytes().unwrap_or_default().into_owned();
         let bad = |reason: &str| {
             entry_err(
@@ -335,7 +388,8 @@ impl Applier<'_> {
             Err(_) => return Err(bad("the target does not exist in this layer")),
         }
         // linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
-        rustix::fs::linkat(CWD, &target_path, CWD, path, AtFlags::empty()).map_err(|e| write_err(path)(e.into()))?;
+        rustix::fs::linkat(CWD, &target_path, CWD, path, AtFlags::empty())
+            .map_err(|e| write_err(path)(e.into()))?;
         Ok(())
     }
 
@@ -344,8 +398,13 @@ impl Applier<'_> {
         let parent = rel.parent().unwrap_or(Path::new(""));
         if name == OPAQUE_MARKER {
             let dir = self.root.join(parent);
-            return rustix::fs::lsetxattr(&dir, "trusted.overlay.opaque", b"y", rustix::fs::XattrFlags::empty())
-                .map_err(|e| write_err(&dir)(e.into()));
+            return rustix::fs::lsetxattr(
+                &dir,
+                "trusted.overlay.opaque",
+                b"y",
+                rustix::fs::XattrFlags::empty(),
+            )
+            .map_err(|e| write_err(&dir)(e.into()));
         }
         if name.starts_with(b".wh..wh.") {
             return Ok(()); // AUFS bookkeeping (.wh..wh.plnk etc.): meaningless here.
@@ -359,7 +418,11 @@ impl Applier<'_> {
             .map_err(|e| write_err(&path)(e.into()))
     }
 
-    fn set_dir_meta<R: Read>(&mut self, rel: &Path, entry: &mut tar::Entry<'_, R>) -> Result<(), ApplyError> {
+    fn set_dir_meta<R: Read>(
+        &mut self,
+        rel: &Path,
+        entry: &mut tar::Entry<'_, R>,
+    ) -> Result<(), ApplyError> {
         let path = self.root.join(rel);
         let header = entry.header();
         let (uid, gid) = owner(entry);
@@ -373,7 +436,12 @@ impl Applier<'_> {
         Ok(())
     }
 
-    fn set_owner_and_times<R: Read>(&self, path: &Path, entry: &tar::Entry<'_, R>, chmod: bool) -> Result<(), ApplyError> {
+    fn set_owner_and_times<R: Read>(
+        &self,
+        path: &Path,
+        entry: &tar::Entry<'_, R>,
+        chmod: bool,
+    ) -> Result<(), ApplyError> {
         let (uid, gid) = owner(entry);
         std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(write_err(path))?;
         if chmod {
@@ -382,32 +450,62 @@ impl Applier<'_> {
                 .map_err(|e| write_err(path)(e.into()))?;
         }
         let t = timestamp(entry.header().mtime().unwrap_or(0) as i64);
-        rustix::fs::utimensat(CWD, path, &Timestamps { last_access: t, last_modification: t }, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| write_err(path)(e.into()))
+        rustix::fs::utimensat(
+            CWD,
+            path,
+            &Timestamps {
+                last_access: t,
+                last_modification: t,
+            },
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| write_err(path)(e.into()))
     }
 
     /// PAX `SCHILY.xattr.*` records. `trusted.*` is refused: `trusted.overlay.*` from a tar
     /// could forge overlayfs metadata (redirects, metacopy) in the store.
-    fn xattrs<R: Read>(&self, entry: &mut tar::Entry<'_, R>, path: &Path) -> Result<(), ApplyError> {
-        let Ok(Some(exts)) = entry.pax_extensions() else { return Ok(()) };
+    fn xattrs<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        path: &Path,
+    ) -> Result<(), ApplyError> {
+        let Ok(Some(exts)) = entry.pax_extensions() else {
+            return Ok(());
+        };
         for ext in exts.flatten() {
-            let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") else { continue };
+            let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") else {
+                continue;
+            };
             if name.starts_with(b"trusted.") {
                 continue;
             }
-            rustix::fs::lsetxattr(path, std::ffi::OsStr::from_bytes(name), ext.value_bytes(), rustix::fs::XattrFlags::empty())
-                .map_err(|e| write_err(path)(e.into()))?;
+            rustix::fs::lsetxattr(
+                path,
+                std::ffi::OsStr::from_bytes(name),
+                ext.value_bytes(),
+                rustix::fs::XattrFlags::empty(),
+            )
+            .map_err(|e| write_err(path)(e.into()))?;
         }
         Ok(())
     }
 
     fn finish(mut self) -> Result<ApplyStats, ApplyError> {
         // Deepest first, so setting a child's time cannot disturb its parent's afterwards.
-        self.dir_times.sort_by(|a, b| b.0.as_os_str().len().cmp(&a.0.as_os_str().len()));
+        self.dir_times
+            .sort_by_key(|d| std::cmp::Reverse(d.0.as_os_str().len()));
         for (path, mtime) in &self.dir_times {
             let t = timestamp(*mtime);
-            rustix::fs::utimensat(CWD, path, &Timestamps { last_access: t, last_modification: t }, AtFlags::SYMLINK_NOFOLLOW)
-                .map_err(|e| write_err(path)(e.into()))?;
+            rustix::fs::utimensat(
+                CWD,
+                path,
+                &Timestamps {
+                    last_access: t,
+                    last_modification: t,
+                },
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| write_err(path)(e.into()))?;
         }
         Ok(self.stats)
     }

@@ -65,10 +65,15 @@ fn apply(tar: Vec<u8>, opts: &ApplyOptions) -> (tempfile::TempDir, Result<ApplyS
 
 fn expect_entry_error(tar: Vec<u8>, entry: &str, reason: &str) -> tempfile::TempDir {
     let (dir, result) = apply(tar, &ApplyOptions::default());
-    let err = result.expect_err("hostile entry must be refused").to_string();
+    let err = result
+        .expect_err("hostile entry must be refused")
+        .to_string();
     assert!(err.contains(entry), "error should name {entry:?}: {err}");
     assert!(err.contains(reason), "error should say {reason:?}: {err}");
-    assert!(!dir.path().join("evil").exists(), "nothing may be written outside the root");
+    assert!(
+        !dir.path().join("evil").exists(),
+        "nothing may be written outside the root"
+    );
     dir
 }
 
@@ -90,10 +95,17 @@ fn files_dirs_links_keep_their_metadata() {
     assert_eq!((passwd.uid(), passwd.gid()), (1000, 1001));
     assert_eq!(passwd.mtime(), 1_600_000_000);
     assert_eq!(passwd.nlink(), 2, "hard link must share the inode");
-    assert_eq!(std::fs::read_link(root.join("etc/link")).unwrap(), PathBuf::from("/etc/passwd"));
+    assert_eq!(
+        std::fs::read_link(root.join("etc/link")).unwrap(),
+        PathBuf::from("/etc/passwd")
+    );
     let etc = std::fs::metadata(root.join("etc")).unwrap();
     assert_eq!(etc.permissions().mode() & 0o7777, 0o750);
-    assert_eq!(etc.mtime(), 1_600_000_000, "directory mtime is restored after its children");
+    assert_eq!(
+        etc.mtime(),
+        1_600_000_000,
+        "directory mtime is restored after its children"
+    );
     assert!(root.join("bin/implicit-parent").is_file());
 }
 
@@ -111,7 +123,9 @@ fn whiteouts_become_overlay_char_devices_and_opaque_xattrs() {
     result.unwrap();
     let root = dir.path().join("root");
     let motd = std::fs::symlink_metadata(root.join("etc/motd")).unwrap();
-    assert!(std::os::unix::fs::FileTypeExt::is_char_device(&motd.file_type()));
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(
+        &motd.file_type()
+    ));
     assert_eq!(motd.rdev(), 0);
     assert!(!root.join("etc/.wh.motd").exists());
     let opaque = xattr::get(root.join("opt"), "trusted.overlay.opaque").unwrap();
@@ -122,19 +136,34 @@ fn whiteouts_become_overlay_char_devices_and_opaque_xattrs() {
 
 #[test]
 fn dotdot_entry_is_refused() {
-    expect_entry_error(RawTar::new().file("../evil", b"x").bytes(), "../evil", "\"..\" component");
-    expect_entry_error(RawTar::new().file("a/../../evil", b"x").bytes(), "a/../../evil", "\"..\"");
+    expect_entry_error(
+        RawTar::new().file("../evil", b"x").bytes(),
+        "../evil",
+        "\"..\" component",
+    );
+    expect_entry_error(
+        RawTar::new().file("a/../../evil", b"x").bytes(),
+        "a/../../evil",
+        "\"..\"",
+    );
 }
 
 #[test]
 fn absolute_entry_is_refused() {
-    expect_entry_error(RawTar::new().file("/tmp/evil", b"x").bytes(), "/tmp/evil", "absolute path");
+    expect_entry_error(
+        RawTar::new().file("/tmp/evil", b"x").bytes(),
+        "/tmp/evil",
+        "absolute path",
+    );
 }
 
 #[test]
 fn write_through_symlink_parent_is_refused() {
     let dir = expect_entry_error(
-        RawTar::new().symlink("escape", "..").file("escape/evil", b"x").bytes(),
+        RawTar::new()
+            .symlink("escape", "..")
+            .file("escape/evil", b"x")
+            .bytes(),
         "escape/evil",
         "symlink",
     );
@@ -143,16 +172,35 @@ fn write_through_symlink_parent_is_refused() {
 
 #[test]
 fn symlink_chain_escape_is_refused() {
-    let tar = RawTar::new().symlink("a", "b").symlink("b", "/tmp").file("a/evil", b"x").bytes();
+    let tar = RawTar::new()
+        .symlink("a", "b")
+        .symlink("b", "/tmp")
+        .file("a/evil", b"x")
+        .bytes();
     expect_entry_error(tar, "a/evil", "symlink");
 }
 
 #[test]
 fn hard_link_escapes_are_refused() {
-    expect_entry_error(RawTar::new().hardlink("h", "/etc/passwd").bytes(), "/etc/passwd", "absolute");
-    expect_entry_error(RawTar::new().hardlink("h", "../outside").bytes(), "../outside", "\"..\"");
-    expect_entry_error(RawTar::new().hardlink("h", "missing").bytes(), "h", "not an earlier entry");
-    let through_symlink = RawTar::new().symlink("s", "/etc").hardlink("h", "s/passwd").bytes();
+    expect_entry_error(
+        RawTar::new().hardlink("h", "/etc/passwd").bytes(),
+        "/etc/passwd",
+        "absolute",
+    );
+    expect_entry_error(
+        RawTar::new().hardlink("h", "../outside").bytes(),
+        "../outside",
+        "\"..\"",
+    );
+    expect_entry_error(
+        RawTar::new().hardlink("h", "missing").bytes(),
+        "h",
+        "not an earlier entry",
+    );
+    let through_symlink = RawTar::new()
+        .symlink("s", "/etc")
+        .hardlink("h", "s/passwd")
+        .bytes();
     expect_entry_error(through_symlink, "s/passwd", "hard link");
 }
 
@@ -165,19 +213,40 @@ fn device_nodes_are_refused_or_skipped_never_created() {
     };
     let (_d, result) = apply(tar.clone(), &opts);
     let err = result.unwrap_err().to_string();
-    assert!(err.contains("dev/null") && err.contains("device node"), "{err}");
+    assert!(
+        err.contains("dev/null") && err.contains("device node"),
+        "{err}"
+    );
     let (dir, result) = apply(tar, &ApplyOptions::default());
-    assert_eq!(result.unwrap().skipped_devices, vec!["dev/null".to_string()]);
+    assert_eq!(
+        result.unwrap().skipped_devices,
+        vec!["dev/null".to_string()]
+    );
     assert!(!dir.path().join("root/dev/null").exists());
 }
 
 #[test]
 fn duplicate_entries_are_refused() {
-    expect_entry_error(RawTar::new().file("x", b"1").file("x", b"2").bytes(), "x", "duplicate");
-    expect_entry_error(RawTar::new().file("a", b"1").symlink("a", "/").bytes(), "a", "duplicate");
-    expect_entry_error(RawTar::new().file("d/f", b"1").symlink("d", "/").bytes(), "d", "duplicate");
+    expect_entry_error(
+        RawTar::new().file("x", b"1").file("x", b"2").bytes(),
+        "x",
+        "duplicate",
+    );
+    expect_entry_error(
+        RawTar::new().file("a", b"1").symlink("a", "/").bytes(),
+        "a",
+        "duplicate",
+    );
+    expect_entry_error(
+        RawTar::new().file("d/f", b"1").symlink("d", "/").bytes(),
+        "d",
+        "duplicate",
+    );
     // Repeating a directory is what some tar writers do: allowed.
-    let (_d, r) = apply(RawTar::new().dir("d/").dir("d/").bytes(), &ApplyOptions::default());
+    let (_d, r) = apply(
+        RawTar::new().dir("d/").dir("d/").bytes(),
+        &ApplyOptions::default(),
+    );
     r.unwrap();
 }
 
@@ -192,7 +261,10 @@ fn truncated_stream_is_reported_as_truncated() {
 
 #[test]
 fn expansion_over_the_limit_is_refused() {
-    let tar = RawTar::new().file("a", &[0u8; 4096]).file("b", &[0u8; 4096]).bytes();
+    let tar = RawTar::new()
+        .file("a", &[0u8; 4096])
+        .file("b", &[0u8; 4096])
+        .bytes();
     let opts = ApplyOptions {
         max_bytes: 5000,
         ..Default::default()
@@ -219,5 +291,8 @@ fn trusted_xattrs_from_the_tar_are_not_applied() {
     result.unwrap();
     let f = dir.path().join("root/f");
     assert_eq!(xattr::get(&f, "trusted.overlay.redirect").unwrap(), None);
-    assert_eq!(xattr::get(&f, "user.note").unwrap().as_deref(), Some(&b"kept"[..]));
+    assert_eq!(
+        xattr::get(&f, "user.note").unwrap().as_deref(),
+        Some(&b"kept"[..])
+    );
 }

@@ -67,7 +67,10 @@ mod tests {
         for (raw, want) in bad {
             assert_eq!(&normalize(raw).unwrap_err(), want, "{raw:?}");
         }
-        assert!(matches!(normalize(&[b'a'; 256]), Err(PathProblem::ComponentTooLong(256))));
+        assert!(matches!(
+            normalize(&[b'a'; 256]),
+            Err(PathProblem::ComponentTooLong(256))
+        ));
         let long = [b"abc/".as_slice(); 1100].concat();
         assert!(matches!(normalize(&long), Err(PathProblem::PathTooLong(_))));
     }

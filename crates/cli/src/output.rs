@@ -68,7 +68,10 @@ pub fn human_duration(secs: i64) -> String {
 /// "2 hours ago", or "N/A" when the time is unknown.
 pub fn since(created: Option<&str>) -> String {
     match created.and_then(|c| DateTime::parse_from_rfc3339(c).ok()) {
-        Some(t) => format!("{} ago", human_duration((Utc::now() - t.with_timezone(&Utc)).num_seconds())),
+        Some(t) => format!(
+            "{} ago",
+            human_duration((Utc::now() - t.with_timezone(&Utc)).num_seconds())
+        ),
         None => "N/A".into(),
     }
 }
@@ -77,7 +80,13 @@ pub fn since(created: Option<&str>) -> String {
 pub fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in rows {
@@ -140,9 +149,11 @@ pub fn render(template: &str, value: &serde_json::Value) -> anyhow::Result<Strin
         ("upper", upper_func as gtmpl_value::Func),
         ("lower", lower_func as gtmpl_value::Func),
     ]);
-    tmpl.parse(text.as_str()).map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
+    tmpl.parse(text.as_str())
+        .map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
     let ctx = gtmpl::Context::from(to_gtmpl(value));
-    tmpl.render(&ctx).map_err(|e| anyhow::anyhow!("template: {e}"))
+    tmpl.render(&ctx)
+        .map_err(|e| anyhow::anyhow!("template: {e}"))
 }
 
 pub fn to_gtmpl(v: &serde_json::Value) -> gtmpl_value::Value {
@@ -159,7 +170,11 @@ pub fn to_gtmpl(v: &serde_json::Value) -> gtmpl_value::Value {
         },
         J::String(s) => G::String(s.clone()),
         J::Array(a) => G::Array(a.iter().map(to_gtmpl).collect()),
-        J::Object(o) => G::Map(o.iter().map(|(k, v)| (k.clone(), to_gtmpl(v))).collect::<HashMap<_, _>>()),
+        J::Object(o) => G::Map(
+            o.iter()
+                .map(|(k, v)| (k.clone(), to_gtmpl(v)))
+                .collect::<HashMap<_, _>>(),
+        ),
     }
 }
 
@@ -178,15 +193,21 @@ fn from_gtmpl(v: &gtmpl_value::Value) -> serde_json::Value {
             .unwrap_or(J::Null),
         G::Array(a) => J::Array(a.iter().map(from_gtmpl).collect()),
         G::Object(o) | G::Map(o) => {
-            let sorted: std::collections::BTreeMap<_, _> = o.iter().map(|(k, v)| (k.clone(), from_gtmpl(v))).collect();
+            let sorted: std::collections::BTreeMap<_, _> =
+                o.iter().map(|(k, v)| (k.clone(), from_gtmpl(v))).collect();
             J::Object(sorted.into_iter().collect())
         }
     }
 }
 
 fn json_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_value::FuncError> {
-    let v = args.first().map(from_gtmpl).unwrap_or(serde_json::Value::Null);
-    Ok(gtmpl_value::Value::String(serde_json::to_string(&v).unwrap_or_default()))
+    let v = args
+        .first()
+        .map(from_gtmpl)
+        .unwrap_or(serde_json::Value::Null);
+    Ok(gtmpl_value::Value::String(
+        serde_json::to_string(&v).unwrap_or_default(),
+    ))
 }
 
 fn join_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_value::FuncError> {
@@ -198,11 +219,19 @@ fn join_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_va
 }
 
 fn upper_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_value::FuncError> {
-    Ok(gtmpl_value::Value::String(args.first().map(|a| a.to_string().to_uppercase()).unwrap_or_default()))
+    Ok(gtmpl_value::Value::String(
+        args.first()
+            .map(|a| a.to_string().to_uppercase())
+            .unwrap_or_default(),
+    ))
 }
 
 fn lower_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_value::FuncError> {
-    Ok(gtmpl_value::Value::String(args.first().map(|a| a.to_string().to_lowercase()).unwrap_or_default()))
+    Ok(gtmpl_value::Value::String(
+        args.first()
+            .map(|a| a.to_string().to_lowercase())
+            .unwrap_or_default(),
+    ))
 }
 
 #[cfg(test)]
@@ -246,7 +275,10 @@ mod tests {
     #[test]
     fn templates_render_fields_and_json() {
         let v = serde_json::json!({"Repository": "busybox", "Tag": "latest", "Layers": ["a", "b"]});
-        assert_eq!(render("{{.Repository}}:{{.Tag}}", &v).unwrap(), "busybox:latest");
+        assert_eq!(
+            render("{{.Repository}}:{{.Tag}}", &v).unwrap(),
+            "busybox:latest"
+        );
         assert_eq!(render("{{index .Layers 1}}", &v).unwrap(), "b");
         assert_eq!(render("{{json .Layers}}", &v).unwrap(), r#"["a","b"]"#);
         assert_eq!(render("{{join .Layers \",\"}}", &v).unwrap(), "a,b");
@@ -254,7 +286,10 @@ mod tests {
 
     #[test]
     fn table_pads_columns_by_three_spaces() {
-        let t = table(&[vec!["A".into(), "BB".into()], vec!["CCC".into(), "D".into()]]);
+        let t = table(&[
+            vec!["A".into(), "BB".into()],
+            vec!["CCC".into(), "D".into()],
+        ]);
         assert_eq!(t, "A     BB\nCCC   D\n");
     }
 }

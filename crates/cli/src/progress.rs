@@ -16,21 +16,30 @@ pub struct LayerProgress {
 impl LayerProgress {
     /// `verb` is Docker's word for the work: "Loading layer", "Importing".
     pub fn new(verb: &'static str, quiet: bool) -> Self {
-        let bars = (!quiet && std::io::stderr().is_terminal())
-            .then(|| (MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), Mutex::new(HashMap::new())));
+        let bars = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            (
+                MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                Mutex::new(HashMap::new()),
+            )
+        });
         LayerProgress { verb, bars, quiet }
     }
 
     fn bar(&self, id: &str, total: u64) {
-        let Some((multi, bars)) = &self.bars else { return };
+        let Some((multi, bars)) = &self.bars else {
+            return;
+        };
         let bar = multi.add(ProgressBar::new(total));
-        let style = ProgressStyle::with_template("{prefix}: {msg} [{bar:50}] {bytes}/{total_bytes}")
-            .expect("valid template")
-            .progress_chars("=> ");
+        let style =
+            ProgressStyle::with_template("{prefix}: {msg} [{bar:50}] {bytes}/{total_bytes}")
+                .expect("valid template")
+                .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(id.to_string());
         bar.set_message(self.verb);
-        bars.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), bar);
+        bars.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), bar);
     }
 }
 

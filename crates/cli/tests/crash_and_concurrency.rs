@@ -19,16 +19,28 @@ fn assert_consistent(t: &TestRoot) {
         if let Some(lower) = data["LowerDir"].as_str() {
             dirs.extend(lower.split(':'));
         }
-        assert_eq!(dirs.len(), doc[0]["RootFS"]["Layers"].as_array().unwrap().len(), "{id}");
+        assert_eq!(
+            dirs.len(),
+            doc[0]["RootFS"]["Layers"].as_array().unwrap().len(),
+            "{id}"
+        );
         for d in dirs {
-            assert!(std::path::Path::new(d).is_dir(), "image {id} lists a missing layer directory {d}");
+            assert!(
+                std::path::Path::new(d).is_dir(),
+                "image {id} lists a missing layer directory {d}"
+            );
         }
         t.ok(&["save", "-o", "/dev/null", &id]);
     }
 }
 
 fn no_leftovers(t: &TestRoot) {
-    for dir in ["content/ingest", "snapshots/unpack", "snapshots/trash", "tmp"] {
+    for dir in [
+        "content/ingest",
+        "snapshots/unpack",
+        "snapshots/trash",
+        "tmp",
+    ] {
         let n = std::fs::read_dir(t.root().join(dir)).unwrap().count();
         assert_eq!(n, 0, "{dir} still has {n} entries after prune");
     }
@@ -37,7 +49,14 @@ fn no_leftovers(t: &TestRoot) {
 fn big_archive(t: &TestRoot, name: &str, tag: &str, seed: u64) -> PathBuf {
     let layers: Vec<Vec<u8>> = (0..3)
         .map(|i| {
-            let files: Vec<(String, Vec<u8>)> = (0..40).map(|f| (format!("d{i}/f{f}"), noise(200_000, seed * 100 + i * 10 + f))).collect();
+            let files: Vec<(String, Vec<u8>)> = (0..40)
+                .map(|f| {
+                    (
+                        format!("d{i}/f{f}"),
+                        noise(200_000, seed * 100 + i * 10 + f),
+                    )
+                })
+                .collect();
             let entries: Vec<E<'_>> = files.iter().map(|(n, d)| E::File(n, d)).collect();
             layer(&entries)
         })
@@ -66,15 +85,30 @@ fn sigkill_at_any_moment_of_load_import_or_rmi_leaves_a_consistent_store() {
     for round in 0..36u64 {
         let delay = Duration::from_millis((round * 37) % 160);
         let args: Vec<String> = match round % 3 {
-            0 => vec!["load".into(), "-q".into(), "-i".into(), archive.display().to_string()],
-            1 => vec!["import".into(), rootfs.display().to_string(), format!("imported:{round}")],
+            0 => vec![
+                "load".into(),
+                "-q".into(),
+                "-i".into(),
+                archive.display().to_string(),
+            ],
+            1 => vec![
+                "import".into(),
+                rootfs.display().to_string(),
+                format!("imported:{round}"),
+            ],
             _ => {
                 // Something to remove: make sure big:1 exists, then kill its removal.
                 t.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);
                 vec!["rmi".into(), "big:1".into()]
             }
         };
-        let child = t.cmd().args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let child = t
+            .cmd()
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         runs += 1;
         if kill_after(child, delay) {
             killed += 1;
@@ -89,10 +123,23 @@ fn sigkill_at_any_moment_of_load_import_or_rmi_leaves_a_consistent_store() {
     t.ok(&["system", "prune", "-a", "-f"]);
     no_leftovers(&t);
     assert!(t.image_ids().is_empty());
-    assert_eq!(std::fs::read_dir(t.root().join("snapshots/committed/sha256")).unwrap().count(), 0);
-    assert_eq!(std::fs::read_dir(t.root().join("content/blobs/sha256")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(t.root().join("snapshots/committed/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(t.root().join("content/blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
     eprintln!("{killed} of {runs} commands were killed mid-flight");
-    assert!(killed >= runs / 3, "too few commands were actually interrupted ({killed}/{runs}): the test would prove little");
+    assert!(
+        killed >= runs / 3,
+        "too few commands were actually interrupted ({killed}/{runs}): the test would prove little"
+    );
 }
 
 #[test]
@@ -106,23 +153,58 @@ fn concurrent_loads_imports_and_removals_on_one_root() {
         let mut children = Vec::new();
         for i in 0..8 {
             let args: Vec<String> = match i % 4 {
-                0 => vec!["load".into(), "-q".into(), "-i".into(), a.display().to_string()],
-                1 => vec!["load".into(), "-q".into(), "-i".into(), b.display().to_string()],
-                2 => vec!["import".into(), rootfs.display().to_string(), format!("imp:{round}-{i}")],
+                0 => vec![
+                    "load".into(),
+                    "-q".into(),
+                    "-i".into(),
+                    a.display().to_string(),
+                ],
+                1 => vec![
+                    "load".into(),
+                    "-q".into(),
+                    "-i".into(),
+                    b.display().to_string(),
+                ],
+                2 => vec![
+                    "import".into(),
+                    rootfs.display().to_string(),
+                    format!("imp:{round}-{i}"),
+                ],
                 _ => vec!["images".into()],
             };
-            children.push((args.clone(), t.cmd().args(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()));
+            children.push((
+                args.clone(),
+                t.cmd()
+                    .args(&args)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            ));
         }
         // Removals racing with the loads: they may find nothing yet (a clear error), or
         // remove the image; neither may corrupt anything.
-        let rmi = t.cmd().args(["rmi", "a:1"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let rmi = t
+            .cmd()
+            .args(["rmi", "a:1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         for (args, child) in children {
             let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let out = rmi.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() || err.contains("No such image"), "rmi: {err}");
+        assert!(
+            out.status.success() || err.contains("No such image"),
+            "rmi: {err}"
+        );
         assert_consistent(&t);
     }
     t.ok(&["load", "-q", "-i", a.to_str().unwrap()]);

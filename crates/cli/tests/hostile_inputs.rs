@@ -20,7 +20,10 @@ struct Case {
 fn corpus(t: &TestRoot) -> PathBuf {
     let out = t.path("corpus");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/hostile/generate.py");
-    harness::host("python3", &[script.to_str().unwrap(), out.to_str().unwrap()]);
+    harness::host(
+        "python3",
+        &[script.to_str().unwrap(), out.to_str().unwrap()],
+    );
     out
 }
 
@@ -44,7 +47,14 @@ fn escape_witnesses(t: &TestRoot) -> Vec<PathBuf> {
         PathBuf::from("/evil"),
         t.path("evil"),
     ];
-    for sub in ["snapshots/unpack", "snapshots/committed/sha256", "snapshots", "content", "tmp", ""] {
+    for sub in [
+        "snapshots/unpack",
+        "snapshots/committed/sha256",
+        "snapshots",
+        "content",
+        "tmp",
+        "",
+    ] {
         w.push(t.root().join(sub).join("evil"));
     }
     w
@@ -59,9 +69,17 @@ fn every_hostile_case_is_refused_and_changes_nothing() {
     t.ok(&["import", base.to_str().unwrap(), "existing:1"]);
     let before_listing = t.store_listing();
     let before_images = t.ok(&["images", "--no-trunc"]);
-    let cases: Vec<Case> = serde_json::from_slice(&std::fs::read(dir.join("cases.json")).unwrap()).unwrap();
-    assert!(cases.len() >= 40, "the corpus should hold at least 40 cases, has {}", cases.len());
-    let witnesses: Vec<_> = escape_witnesses(&t).into_iter().filter(|w| !w.exists()).collect();
+    let cases: Vec<Case> =
+        serde_json::from_slice(&std::fs::read(dir.join("cases.json")).unwrap()).unwrap();
+    assert!(
+        cases.len() >= 40,
+        "the corpus should hold at least 40 cases, has {}",
+        cases.len()
+    );
+    let witnesses: Vec<_> = escape_witnesses(&t)
+        .into_iter()
+        .filter(|w| !w.exists())
+        .collect();
     let mut failures = Vec::new();
     for case in &cases {
         let out = run_case(&t, &dir, &case.command, &case.file);
@@ -69,36 +87,83 @@ fn every_hostile_case_is_refused_and_changes_nothing() {
         if out.status.success() {
             failures.push(format!("{}: was accepted", case.name));
         } else if out.status.code() != Some(1) {
-            failures.push(format!("{}: exit status {:?}, expected 1", case.name, out.status.code()));
+            failures.push(format!(
+                "{}: exit status {:?}, expected 1",
+                case.name,
+                out.status.code()
+            ));
         } else if !stderr.contains(&case.expect) {
-            failures.push(format!("{}: error lacks {:?}: {}", case.name, case.expect, stderr.trim()));
-        } else if !stderr.lines().last().unwrap_or_default().starts_with("error: ") {
-            failures.push(format!("{}: not a clear error line: {}", case.name, stderr.trim()));
+            failures.push(format!(
+                "{}: error lacks {:?}: {}",
+                case.name,
+                case.expect,
+                stderr.trim()
+            ));
+        } else if !stderr
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with("error: ")
+        {
+            failures.push(format!(
+                "{}: not a clear error line: {}",
+                case.name,
+                stderr.trim()
+            ));
         }
         if t.store_listing() != before_listing {
             failures.push(format!("{}: the store changed on disk", case.name));
         }
         for w in &witnesses {
             if w.exists() {
-                failures.push(format!("{}: wrote {} outside the store", case.name, w.display()));
+                failures.push(format!(
+                    "{}: wrote {} outside the store",
+                    case.name,
+                    w.display()
+                ));
                 let _ = std::fs::remove_file(w);
             }
         }
     }
     assert_eq!(t.ok(&["images", "--no-trunc"]), before_images);
-    assert!(failures.is_empty(), "{} of {} cases misbehaved:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases misbehaved:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn the_valid_controls_are_accepted() {
     let t = TestRoot::new();
     let dir = corpus(&t);
-    let controls: Vec<Case> = serde_json::from_slice(&std::fs::read(dir.join("controls.json")).unwrap()).unwrap();
+    let controls: Vec<Case> =
+        serde_json::from_slice(&std::fs::read(dir.join("controls.json")).unwrap()).unwrap();
     for c in &controls {
         let out = run_case(&t, &dir, &c.command, &c.file);
-        assert!(out.status.success(), "control {} refused: {}", c.name, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "control {} refused: {}",
+            c.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     // The loaded controls are real images: their files are there.
-    let listing = Command::new("sh").arg("-c").arg(format!("ls {}/snapshots/committed/sha256 | wc -l", t.root().display())).output().unwrap();
-    assert!(String::from_utf8_lossy(&listing.stdout).trim().parse::<u32>().unwrap() >= 2);
+    let listing = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ls {}/snapshots/committed/sha256 | wc -l",
+            t.root().display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listing.stdout)
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+            >= 2
+    );
 }

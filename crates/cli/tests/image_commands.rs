@@ -12,7 +12,17 @@ fn import_busybox(t: &TestRoot, name: &str) -> String {
     if !tar.exists() {
         busybox_rootfs(&tar);
     }
-    t.ok(&["import", "-c", "CMD [\"sh\"]", "-m", "seed import", tar.to_str().unwrap(), name]).trim().to_string()
+    t.ok(&[
+        "import",
+        "-c",
+        "CMD [\"sh\"]",
+        "-m",
+        "seed import",
+        tar.to_str().unwrap(),
+        name,
+    ])
+    .trim()
+    .to_string()
 }
 
 #[test]
@@ -24,15 +34,25 @@ fn import_lists_and_inspects_like_docker() {
     let images = t.ok(&["images"]);
     let mut lines = images.lines();
     let header = lines.next().unwrap();
-    assert!(header.starts_with("REPOSITORY   TAG     IMAGE ID       CREATED"), "{header}");
+    assert!(
+        header.starts_with("REPOSITORY   TAG     IMAGE ID       CREATED"),
+        "{header}"
+    );
     assert!(header.ends_with("SIZE"), "{header}");
-    let row: Vec<&str> = lines.next().unwrap().split("   ").map(str::trim).filter(|s| !s.is_empty()).collect();
+    let row: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     assert_eq!(row[0], "busybox");
     assert_eq!(row[1], "local");
     assert_eq!(row[2], &id[7..19]);
     assert!(row[3].ends_with("ago"), "{row:?}");
 
-    let doc: serde_json::Value = serde_json::from_str(&t.ok(&["inspect", "busybox:local"])).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&t.ok(&["inspect", "busybox:local"])).unwrap();
     let img = &doc[0];
     assert_eq!(img["Id"], id);
     assert_eq!(img["RepoTags"], serde_json::json!(["busybox:local"]));
@@ -40,17 +60,47 @@ fn import_lists_and_inspects_like_docker() {
     assert_eq!(img["Comment"], "seed import");
     assert_eq!(img["Os"], "linux");
     let tar_bytes = std::fs::read(t.path("busybox.tar")).unwrap();
-    assert_eq!(img["RootFS"]["Layers"], serde_json::json!([sha256(&tar_bytes)]), "the DiffID is the tar's digest");
+    assert_eq!(
+        img["RootFS"]["Layers"],
+        serde_json::json!([sha256(&tar_bytes)]),
+        "the DiffID is the tar's digest"
+    );
     let upper = img["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap();
     assert!(std::path::Path::new(upper).join("bin/busybox").is_file());
 
-    assert_eq!(t.ok(&["inspect", "--format", "{{.Os}}/{{.Architecture}}", &id[7..19]]).trim(), "linux/amd64");
-    assert_eq!(t.ok(&["image", "inspect", "-f", "{{index .RepoTags 0}}", "docker.io/library/busybox:local"]).trim(), "busybox:local");
+    assert_eq!(
+        t.ok(&[
+            "inspect",
+            "--format",
+            "{{.Os}}/{{.Architecture}}",
+            &id[7..19]
+        ])
+        .trim(),
+        "linux/amd64"
+    );
+    assert_eq!(
+        t.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{index .RepoTags 0}}",
+            "docker.io/library/busybox:local"
+        ])
+        .trim(),
+        "busybox:local"
+    );
 
     let history = t.ok(&["history", "busybox:local"]);
     assert!(history.starts_with("IMAGE          CREATED"), "{history}");
-    assert!(history.contains("seed import") && history.contains(&id[7..19]), "{history}");
-    assert_eq!(t.ok(&["history", "-q", "--no-trunc", "busybox:local"]).trim(), id);
+    assert!(
+        history.contains("seed import") && history.contains(&id[7..19]),
+        "{history}"
+    );
+    assert_eq!(
+        t.ok(&["history", "-q", "--no-trunc", "busybox:local"])
+            .trim(),
+        id
+    );
 }
 
 #[test]
@@ -72,16 +122,31 @@ fn import_reads_gzip_zstd_xz_and_stdin_to_the_same_layer() {
     ];
     for (name, bytes) in &inputs {
         std::fs::write(t.path(name), bytes).unwrap();
-        let id = t.ok(&["import", t.path(name).to_str().unwrap(), &format!("c:{}", name.replace('.', "-"))]);
+        let id = t.ok(&[
+            "import",
+            t.path(name).to_str().unwrap(),
+            &format!("c:{}", name.replace('.', "-")),
+        ]);
         let layers = t.ok(&["inspect", "-f", "{{index .RootFS.Layers 0}}", id.trim()]);
         assert_eq!(layers.trim(), diff, "{name}");
     }
-    let mut child = t.cmd().args(["import", "-", "c:stdin"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = t
+        .cmd()
+        .args(["import", "-", "c:stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(&inputs[1].1).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     // Five names, one layer stored once.
-    assert_eq!(std::fs::read_dir(t.root().join("snapshots/committed/sha256")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(t.root().join("snapshots/committed/sha256"))
+            .unwrap()
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -89,7 +154,15 @@ fn import_change_instructions_land_in_the_config() {
     let t = TestRoot::new();
     let tar = t.path("l.tar");
     std::fs::write(&tar, layer(&[E::File("f", b"x")])).unwrap();
-    let changes = ["ENV A=1", "WORKDIR /srv", "EXPOSE 8080", "USER nobody", "LABEL k=v", "ENTRYPOINT [\"/bin/sh\"]", "VOLUME /data"];
+    let changes = [
+        "ENV A=1",
+        "WORKDIR /srv",
+        "EXPOSE 8080",
+        "USER nobody",
+        "LABEL k=v",
+        "ENTRYPOINT [\"/bin/sh\"]",
+        "VOLUME /data",
+    ];
     let mut args = vec!["import"];
     for c in &changes {
         args.extend(["--change", c]);
@@ -118,28 +191,60 @@ fn tag_and_rmi_untag_before_deleting_and_keep_shared_layers() {
     let images = t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     let mut names: Vec<&str> = images.lines().collect();
     names.sort();
-    assert_eq!(names, ["127.0.0.1:5000/me/busybox:v1", "busybox:local", "other:latest"]);
+    assert_eq!(
+        names,
+        [
+            "127.0.0.1:5000/me/busybox:v1",
+            "busybox:local",
+            "other:latest"
+        ]
+    );
 
     // By ID with several names: Docker's conflict, exit 1, nothing removed.
     let err = t.fails(&["rmi", &id[7..19]]);
-    assert!(err.contains("conflict: unable to delete") && err.contains("must be forced"), "{err}");
+    assert!(
+        err.contains("conflict: unable to delete") && err.contains("must be forced"),
+        "{err}"
+    );
     // By name: only the name goes.
     assert_eq!(t.ok(&["rmi", "other"]).trim(), "Untagged: other:latest");
     assert_eq!(t.image_ids(), vec![id.clone()]);
 
     // A second image sharing the layer (same rootfs, other message) keeps it alive.
     let tar = t.path("busybox.tar");
-    let second = t.ok(&["import", "-m", "second", tar.to_str().unwrap(), "second:1"]).trim().to_string();
+    let second = t
+        .ok(&["import", "-m", "second", tar.to_str().unwrap(), "second:1"])
+        .trim()
+        .to_string();
     assert_ne!(second, id);
     let out = t.ok(&["rmi", "-f", &id]);
-    assert!(out.contains("Untagged: busybox:local") && out.contains(&format!("Deleted: {id}")), "{out}");
-    assert!(!out.contains("Deleted: sha256:") || out.matches("Deleted:").count() == 1, "shared layer must stay: {out}");
+    assert!(
+        out.contains("Untagged: busybox:local") && out.contains(&format!("Deleted: {id}")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("Deleted: sha256:") || out.matches("Deleted:").count() == 1,
+        "shared layer must stay: {out}"
+    );
     t.ok(&["inspect", "second:1"]);
     let out = t.ok(&["rmi", "second:1"]);
-    assert!(out.matches("Deleted:").count() == 2, "image and its layer: {out}");
+    assert!(
+        out.matches("Deleted:").count() == 2,
+        "image and its layer: {out}"
+    );
     assert!(t.image_ids().is_empty());
-    assert_eq!(std::fs::read_dir(t.root().join("snapshots/committed/sha256")).unwrap().count(), 0);
-    assert_eq!(std::fs::read_dir(t.root().join("content/blobs/sha256")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(t.root().join("snapshots/committed/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(t.root().join("content/blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[test]
@@ -149,31 +254,66 @@ fn images_filters_quiet_and_formats() {
     std::fs::write(&a, layer(&[E::File("a", b"a")])).unwrap();
     let b = t.path("b.tar");
     std::fs::write(&b, layer(&[E::File("b", b"b")])).unwrap();
-    let first = t.ok(&["import", a.to_str().unwrap(), "app:1"]).trim().to_string();
-    let second = t.ok(&["import", b.to_str().unwrap(), "tools:1"]).trim().to_string();
+    let first = t
+        .ok(&["import", a.to_str().unwrap(), "app:1"])
+        .trim()
+        .to_string();
+    let second = t
+        .ok(&["import", b.to_str().unwrap(), "tools:1"])
+        .trim()
+        .to_string();
     t.ok(&["tag", "tools:1", "app:2"]);
     // Importing over an existing tag leaves the old image dangling.
-    let third = t.ok(&["import", "-m", "again", a.to_str().unwrap(), "app:1"]).trim().to_string();
+    let third = t
+        .ok(&["import", "-m", "again", a.to_str().unwrap(), "app:1"])
+        .trim()
+        .to_string();
 
     let repo = t.ok(&["images", "app", "--format", "{{.Tag}}"]);
     let mut tags: Vec<&str> = repo.lines().collect();
     tags.sort();
     assert_eq!(tags, ["1", "2"]);
     assert_eq!(t.ok(&["images", "app:2", "-q"]).trim(), &second[7..19]);
-    assert_eq!(t.ok(&["images", "-q", "--no-trunc", "--filter", "dangling=true"]).trim(), first);
-    let refs = t.ok(&["images", "--filter", "reference=too*", "--format", "{{.Repository}}"]);
+    assert_eq!(
+        t.ok(&["images", "-q", "--no-trunc", "--filter", "dangling=true"])
+            .trim(),
+        first
+    );
+    let refs = t.ok(&[
+        "images",
+        "--filter",
+        "reference=too*",
+        "--format",
+        "{{.Repository}}",
+    ]);
     assert_eq!(refs.trim(), "tools");
     let json_lines = t.ok(&["images", "--format", "json", "app:1"]);
     let row: serde_json::Value = serde_json::from_str(json_lines.lines().next().unwrap()).unwrap();
     assert_eq!(row["ID"], &third[7..19]);
     assert_eq!(row["Repository"], "app");
-    let table = t.ok(&["images", "--format", "table {{.Repository}}\t{{.Tag}}", "tools"]);
+    let table = t.ok(&[
+        "images",
+        "--format",
+        "table {{.Repository}}\t{{.Tag}}",
+        "tools",
+    ]);
     assert_eq!(table, "REPOSITORY   TAG\ntools        1\n");
     let err = t.fails(&["images", "--filter", "color=red"]);
     assert!(err.contains("invalid filter 'color'"), "{err}");
     let digests = t.ok(&["images", "--digests", "tools"]);
-    let header: Vec<&str> = digests.lines().next().unwrap().split("   ").map(str::trim).filter(|s| !s.is_empty()).collect();
-    assert_eq!(header, ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"], "{digests}");
+    let header: Vec<&str> = digests
+        .lines()
+        .next()
+        .unwrap()
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        header,
+        ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"],
+        "{digests}"
+    );
 
     let pruned = t.ok(&["image", "prune", "-f"]);
     assert!(pruned.contains(&format!("deleted: {first}")), "{pruned}");
@@ -191,10 +331,17 @@ fn errors_are_clear_and_exit_like_docker() {
     assert!(err.contains("No such image: nosuch:1"), "{err}");
 
     let err = t.fails(&["rmi", "Bad:Name"]);
-    assert!(err.contains("invalid reference format") && err.contains("lowercase"), "{err}");
+    assert!(
+        err.contains("invalid reference format") && err.contains("lowercase"),
+        "{err}"
+    );
 
     let out = t.run(&["images", "--no-such-flag"]);
-    assert_eq!(out.status.code(), Some(125), "usage errors exit 125 like Docker's CLI");
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "usage errors exit 125 like Docker's CLI"
+    );
 
     let err = t.fails(&["import", "/nonexistent/file.tar"]);
     assert!(err.contains("/nonexistent/file.tar"), "{err}");
@@ -210,8 +357,18 @@ fn system_df_and_info_describe_the_store() {
     import_busybox(&t, "busybox:local");
     let df = t.ok(&["system", "df"]);
     assert!(df.starts_with("TYPE"), "{df}");
-    assert!(df.lines().any(|l| l.starts_with("Images") && l.contains(" 1 ")), "{df}");
+    assert!(
+        df.lines()
+            .any(|l| l.starts_with("Images") && l.contains(" 1 ")),
+        "{df}"
+    );
     let info = t.ok(&["system", "info"]);
-    assert!(info.contains("Storage Driver: overlay") && info.contains("Images: 1"), "{info}");
-    assert!(info.contains(&format!("Root Dir: {}", t.root().display())), "{info}");
+    assert!(
+        info.contains("Storage Driver: overlay") && info.contains("Images: 1"),
+        "{info}"
+    );
+    assert!(
+        info.contains(&format!("Root Dir: {}", t.root().display())),
+        "{info}"
+    );
 }

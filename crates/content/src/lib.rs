@@ -76,7 +76,11 @@ impl ContentStore {
     /// Opens (creating if needed) a content store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        for dir in [root.join("blobs/sha256"), root.join("blobs/sha512"), root.join("ingest")] {
+        for dir in [
+            root.join("blobs/sha256"),
+            root.join("blobs/sha512"),
+            root.join("ingest"),
+        ] {
             fs::create_dir_all(&dir).map_err(|e| ContentError::io(&dir, e))?;
         }
         Ok(ContentStore { root })
@@ -146,7 +150,8 @@ impl ContentStore {
     /// Writes `bytes` as a blob and returns its sha256 digest.
     pub fn put(&self, bytes: &[u8]) -> Result<Digest> {
         let mut ingest = self.ingest(None)?;
-        io::Write::write_all(&mut ingest, bytes).map_err(|e| ContentError::io(self.root.join("ingest"), e))?;
+        io::Write::write_all(&mut ingest, bytes)
+            .map_err(|e| ContentError::io(self.root.join("ingest"), e))?;
         ingest.commit(None)
     }
 
@@ -174,7 +179,7 @@ impl ContentStore {
                 }
             }
         }
-        out.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+        out.sort_by_key(|d| d.to_string());
         Ok(out)
     }
 
@@ -195,7 +200,8 @@ impl ContentStore {
     pub fn verify(&self, digest: &Digest) -> Result<()> {
         let mut file = self.open_blob(digest)?;
         let mut hasher = Hasher::for_digest(digest)?;
-        io::copy(&mut file, &mut hasher).map_err(|e| ContentError::io(self.blob_path(digest), e))?;
+        io::copy(&mut file, &mut hasher)
+            .map_err(|e| ContentError::io(self.blob_path(digest), e))?;
         let actual = hasher.finish();
         if &actual != digest {
             return Err(ContentError::DigestMismatch {

@@ -24,17 +24,21 @@ pub enum ImageError {
     Archive {
         archive: String,
         #[source]
-        source: strata_archive::ArchiveError,
+        source: Box<strata_archive::ArchiveError>,
     },
     #[error("{archive}: {what}: {source}")]
     Layer {
         archive: String,
         what: String,
         #[source]
-        source: strata_archive::ApplyError,
+        source: Box<strata_archive::ApplyError>,
     },
     #[error("{archive}: {what}: {reason}")]
-    Invalid { archive: String, what: String, reason: String },
+    Invalid {
+        archive: String,
+        what: String,
+        reason: String,
+    },
     #[error("{what}: {source}")]
     Io {
         what: String,

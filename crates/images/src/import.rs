@@ -31,14 +31,24 @@ pub struct ImportOptions {
 impl ImageStore {
     /// Imports a rootfs tarball as a new image and returns its ID. All or nothing: a
     /// tarball with a hostile or damaged entry leaves the store as it was.
-    pub fn import(&self, source: ImportSource<'_>, options: &ImportOptions, progress: &dyn Progress) -> Result<String> {
-        let reference = options.reference.as_deref().map(ImageRef::parse).transpose()?;
+    pub fn import(
+        &self,
+        source: ImportSource<'_>,
+        options: &ImportOptions,
+        progress: &dyn Progress,
+    ) -> Result<String> {
+        let reference = options
+            .reference
+            .as_deref()
+            .map(ImageRef::parse)
+            .transpose()?;
         // Validate --change before reading anything.
         crate::config::validate_changes(&options.changes)?;
         let (label, reader, total): (String, Box<dyn Read>, u64) = match source {
             ImportSource::Stdin => ("-".into(), Box::new(io::stdin().lock()), 0),
             ImportSource::File(path) => {
-                let file = File::open(path).map_err(|e| ImageError::io(format!("opening {}", path.display()), e))?;
+                let file = File::open(path)
+                    .map_err(|e| ImageError::io(format!("opening {}", path.display()), e))?;
                 let total = file.metadata().map_or(0, |m| m.len());
                 (path.display().to_string(), Box::new(file), total)
             }
@@ -64,8 +74,11 @@ impl ImageStore {
             progress,
         )?;
         let created = crate::config::timestamp_now();
-        let comment = options.message.clone().unwrap_or_else(|| "Imported from -".to_string());
-        let config = import_config(&layer.diff_id.to_string(), &options.changes, &comment, &created)?;
+        let comment = options
+            .message
+            .clone()
+            .unwrap_or_else(|| "Imported from -".to_string());
+        let config = import_config(layer.diff_id.as_ref(), &options.changes, &comment, &created)?;
         let config_bytes = serde_json::to_vec(&config).expect("configs serialize");
         let chain = chain_ids(std::slice::from_ref(&layer.diff_id)).remove(0);
 

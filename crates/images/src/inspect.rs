@@ -28,7 +28,10 @@ fn config_json(store: &ImageStore, image: &ImageRecord) -> Result<Value> {
 }
 
 fn text(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Docker's container-config shape: every field present, absent ones null or empty.
@@ -59,16 +62,30 @@ impl ImageStore {
             .iter()
             .map(|t| ImageRef::parse(t).map_or_else(|_| t.clone(), |r| r.familiar()))
             .collect();
-        let history = config.get("history").and_then(Value::as_array).cloned().unwrap_or_default();
+        let history = config
+            .get("history")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let comment = match config.get("comment").and_then(Value::as_str) {
             Some(c) => c.to_string(),
-            None => history.last().map(|h| text(h, "comment")).unwrap_or_default(),
+            None => history
+                .last()
+                .map(|h| text(h, "comment"))
+                .unwrap_or_default(),
         };
-        let dirs: Vec<String> = self.layer_dirs(image).iter().map(|p| p.display().to_string()).collect();
+        let dirs: Vec<String> = self
+            .layer_dirs(image)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         let mut graph = Map::new();
         if let Some((top, lower)) = dirs.split_last() {
             if !lower.is_empty() {
-                graph.insert("LowerDir".into(), json!(lower.iter().rev().cloned().collect::<Vec<_>>().join(":")));
+                graph.insert(
+                    "LowerDir".into(),
+                    json!(lower.iter().rev().cloned().collect::<Vec<_>>().join(":")),
+                );
             }
             graph.insert("UpperDir".into(), json!(top));
         }
@@ -102,7 +119,11 @@ impl ImageStore {
     /// `docker history`: the config's history, newest first, with layer sizes.
     pub fn history(&self, image: &ImageRecord) -> Result<Vec<HistoryEntry>> {
         let config = config_json(self, image)?;
-        let entries = config.get("history").and_then(Value::as_array).cloned().unwrap_or_default();
+        let entries = config
+            .get("history")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let mut sizes = image.layers.iter().map(|l| l.size);
         let mut rows: Vec<HistoryEntry> = if entries.is_empty() {
             // No history recorded: one anonymous row per layer.
@@ -122,7 +143,10 @@ impl ImageStore {
             entries
                 .iter()
                 .map(|h| {
-                    let empty = h.get("empty_layer").and_then(Value::as_bool).unwrap_or(false);
+                    let empty = h
+                        .get("empty_layer")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
                     HistoryEntry {
                         id: "<missing>".into(),
                         created: h.get("created").and_then(Value::as_str).map(str::to_string),

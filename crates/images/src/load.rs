@@ -52,22 +52,32 @@ impl Drop for PlainArchive {
 
 fn plain_archive(store: &ImageStore, source: &LoadSource<'_>, label: &str) -> Result<PlainArchive> {
     let spool = |reader: Box<dyn Read + '_>| -> Result<PlainArchive> {
-        let path = store.root().join("tmp").join(format!("load-{}-{:016x}.tar", std::process::id(), rand_u64()));
+        let path = store.root().join("tmp").join(format!(
+            "load-{}-{:016x}.tar",
+            std::process::id(),
+            rand_u64()
+        ));
         let archive = PlainArchive {
             path: path.clone(),
             temporary: true,
         };
-        let mut out = File::create(&path).map_err(|e| ImageError::io(format!("creating {}", path.display()), e))?;
-        let (_, mut plain) = decompress(reader).map_err(|e| ImageError::io(format!("reading {label}"), e))?;
-        io::copy(&mut plain, &mut out).map_err(|e| ImageError::io(format!("reading {label} (truncated or corrupt?)"), e))?;
+        let mut out = File::create(&path)
+            .map_err(|e| ImageError::io(format!("creating {}", path.display()), e))?;
+        let (_, mut plain) =
+            decompress(reader).map_err(|e| ImageError::io(format!("reading {label}"), e))?;
+        io::copy(&mut plain, &mut out)
+            .map_err(|e| ImageError::io(format!("reading {label} (truncated or corrupt?)"), e))?;
         Ok(archive)
     };
     match source {
         LoadSource::Stdin => spool(Box::new(io::stdin().lock())),
         LoadSource::File(path) => {
-            let file = File::open(path).map_err(|e| ImageError::io(format!("opening {}", path.display()), e))?;
+            let file = File::open(path)
+                .map_err(|e| ImageError::io(format!("opening {}", path.display()), e))?;
             let mut reader = BufReader::new(file);
-            let head = reader.fill_buf().map_err(|e| ImageError::io(format!("reading {}", path.display()), e))?;
+            let head = reader
+                .fill_buf()
+                .map_err(|e| ImageError::io(format!("reading {}", path.display()), e))?;
             if Compression::sniff(head) == Compression::None {
                 Ok(PlainArchive {
                     path: path.to_path_buf(),
@@ -83,7 +93,11 @@ fn plain_archive(store: &ImageStore, source: &LoadSource<'_>, label: &str) -> Re
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher as _};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     h.finish()
 }
 
@@ -119,11 +133,11 @@ impl ImageStore {
         let plain = plain_archive(self, &source, &label)?;
         let index = TarIndex::open(&plain.path).map_err(|e| ImageError::Archive {
             archive: label.clone(),
-            source: e.into(),
+            source: Box::new(e.into()),
         })?;
         let (_, images) = read_archive(&index).map_err(|source| ImageError::Archive {
             archive: label.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let _lock = self.lock_shared()?;
         let mut tasks: Vec<LayerTask> = Vec::new();
@@ -152,14 +166,15 @@ impl ImageStore {
             .read_member(&image.config.member, MAX_DOCUMENT_BYTES)
             .map_err(|e| ImageError::Archive {
                 archive: label.to_string(),
-                source: e.into(),
+                source: Box::new(e.into()),
             })?;
         let config_digest = strata_content::sha256(&config_bytes);
         if let Some(expected) = &image.config.digest {
             let actual = match expected.algorithm().as_ref() {
                 "sha256" => config_digest.clone(),
                 _ => {
-                    let mut h = Hasher::for_digest(expected).map_err(|e| invalid(&image.config.member, e.to_string()))?;
+                    let mut h = Hasher::for_digest(expected)
+                        .map_err(|e| invalid(&image.config.member, e.to_string()))?;
                     h.update(&config_bytes);
                     h.finish()
                 }
@@ -177,12 +192,19 @@ impl ImageStore {
             .rootfs()
             .diff_ids()
             .iter()
-            .map(|d| strata_content::parse_digest(d).map_err(|e| invalid(&what, format!("rootfs.diff_ids: {e}"))))
+            .map(|d| {
+                strata_content::parse_digest(d)
+                    .map_err(|e| invalid(&what, format!("rootfs.diff_ids: {e}")))
+            })
             .collect::<Result<Vec<_>>>()?;
         if diff_ids.len() != image.layers.len() {
             return Err(invalid(
                 &what,
-                format!("rootfs.diff_ids lists {} layers but the manifest has {}", diff_ids.len(), image.layers.len()),
+                format!(
+                    "rootfs.diff_ids lists {} layers but the manifest has {}",
+                    diff_ids.len(),
+                    image.layers.len()
+                ),
             ));
         }
         let names = image
@@ -224,17 +246,27 @@ impl ImageStore {
     }
 
     /// A layer is present when its snapshot exists and a blob of it is stored.
-    pub(crate) fn layer_present(&self, chain: &strata_snapshots::ChainId, diff_id: &Digest) -> Result<bool> {
+    pub(crate) fn layer_present(
+        &self,
+        chain: &strata_snapshots::ChainId,
+        diff_id: &Digest,
+    ) -> Result<bool> {
         if !self.snapshots().exists(chain) {
             return Ok(false);
         }
-        let blobs = self.db().blob_for_diff(&diff_id.to_string())?;
-        Ok(blobs
-            .iter()
-            .any(|(d, _, _)| strata_content::parse_digest(d).is_ok_and(|d| self.content().exists(&d))))
+        let blobs = self.db().blob_for_diff(diff_id.as_ref())?;
+        Ok(blobs.iter().any(|(d, _, _)| {
+            strata_content::parse_digest(d).is_ok_and(|d| self.content().exists(&d))
+        }))
     }
 
-    fn unpack_tasks(&self, index: &TarIndex, label: &str, tasks: &[LayerTask], progress: &dyn Progress) -> Result<Vec<UnpackedLayer>> {
+    fn unpack_tasks(
+        &self,
+        index: &TarIndex,
+        label: &str,
+        tasks: &[LayerTask],
+        progress: &dyn Progress,
+    ) -> Result<Vec<UnpackedLayer>> {
         let options = ApplyOptions {
             devices: DevicePolicy::Skip,
             ..Default::default()
@@ -247,7 +279,7 @@ impl ImageStore {
                 move || -> Result<UnpackedLayer> {
                     let (total, reader) = index.open_member(&task.member).map_err(|e| ImageError::Archive {
                         archive: label.to_string(),
-                        source: e.into(),
+                        source: Box::new(e.into()),
                     })?;
                     let id = short_id(task.diff_id.digest()).to_string();
                     let layer = unpack_layer(
@@ -279,12 +311,19 @@ impl ImageStore {
                 }
             })
             .collect();
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(4);
         run_parallel(jobs, threads).into_iter().collect()
     }
 
     /// Publishes the verified layers, then the documents, then the records.
-    fn commit_load(&self, planned: Vec<PlannedImage>, tasks: Vec<LayerTask>, unpacked: Vec<UnpackedLayer>) -> Result<LoadReport> {
+    fn commit_load(
+        &self,
+        planned: Vec<PlannedImage>,
+        tasks: Vec<LayerTask>,
+        unpacked: Vec<UnpackedLayer>,
+    ) -> Result<LoadReport> {
         let mut report = LoadReport::default();
         let mut blob_of: HashMap<usize, (Digest, &'static str, u64, u64)> = HashMap::new();
         for (i, layer) in unpacked.into_iter().enumerate() {
@@ -292,7 +331,15 @@ impl ImageStore {
             let chain = &tasks[i].chain;
             layer.ingest.commit(Some(&layer.blob))?;
             self.snapshots().commit_unpack(layer.unpack, chain)?;
-            blob_of.insert(i, (layer.blob, layer.media_type, layer.blob_size, layer.stats.bytes));
+            blob_of.insert(
+                i,
+                (
+                    layer.blob,
+                    layer.media_type,
+                    layer.blob_size,
+                    layer.stats.bytes,
+                ),
+            );
         }
         let added_at = crate::config::timestamp_now();
         for image in planned {
@@ -320,13 +367,21 @@ impl ImageStore {
             let (manifest_digest, manifest_media_type) = match &image.manifest {
                 Some(m) => {
                     let mut ingest = self.content().ingest(Some(&m.digest))?;
-                    io::Write::write_all(&mut ingest, &m.bytes).map_err(|e| ImageError::io("storing manifest", e))?;
+                    io::Write::write_all(&mut ingest, &m.bytes)
+                        .map_err(|e| ImageError::io("storing manifest", e))?;
                     (ingest.commit(Some(&m.digest))?, m.media_type.clone())
                 }
                 None => {
                     let blobs: Vec<_> = layers
                         .iter()
-                        .map(|l| (strata_content::parse_digest(&l.blob_digest).expect("stored digest"), l.blob_media_type.clone(), l.blob_size as u64))
+                        .map(|l| {
+                            (
+                                strata_content::parse_digest(&l.blob_digest)
+                                    .expect("stored digest"),
+                                l.blob_media_type.clone(),
+                                l.blob_size as u64,
+                            )
+                        })
                         .collect();
                     let refs: Vec<_> = blobs
                         .iter()
@@ -353,16 +408,23 @@ impl ImageStore {
                 let familiar = ImageRef::parse(&name).map_or(name.clone(), |r| r.familiar());
                 (familiar, prev)
             }));
-            report.images.push((record.id, image.names.iter().map(|n| n.familiar()).collect()));
+            report.images.push((
+                record.id,
+                image.names.iter().map(|n| n.familiar()).collect(),
+            ));
         }
         Ok(report)
     }
 
     /// Blob and size of a layer already in the store.
-    pub(crate) fn existing_layer(&self, chain: &strata_snapshots::ChainId, diff_id: &Digest) -> Result<(Digest, String, u64, i64)> {
+    pub(crate) fn existing_layer(
+        &self,
+        chain: &strata_snapshots::ChainId,
+        diff_id: &Digest,
+    ) -> Result<(Digest, String, u64, i64)> {
         let db = self.db();
         let size = db.layer_size(chain.as_str())?.unwrap_or(0);
-        let blobs = db.blob_for_diff(&diff_id.to_string())?;
+        let blobs = db.blob_for_diff(diff_id.as_ref())?;
         drop(db);
         for (d, media_type, blob_size) in blobs {
             if let Ok(d) = strata_content::parse_digest(&d) {
@@ -371,6 +433,8 @@ impl ImageStore {
                 }
             }
         }
-        Err(ImageError::Conflict(format!("layer {chain} vanished while it was being used; run the command again")))
+        Err(ImageError::Conflict(format!(
+            "layer {chain} vanished while it was being used; run the command again"
+        )))
     }
 }

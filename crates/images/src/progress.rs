@@ -8,9 +8,13 @@ pub enum LayerEvent {
     /// The layer is in the store already; nothing is read.
     Exists,
     /// Reading starts; `total` bytes are expected (0 when unknown).
-    Started { total: u64 },
+    Started {
+        total: u64,
+    },
     /// `done` bytes of the layer's input were read so far.
-    Advanced { done: u64 },
+    Advanced {
+        done: u64,
+    },
     Finished,
 }
 
@@ -53,7 +57,8 @@ impl<R: Read> Read for Counted<'_, R> {
         self.done += n as u64;
         if self.done - self.reported >= 256 << 10 || (n == 0 && self.done != self.reported) {
             self.reported = self.done;
-            self.progress.layer(self.id, LayerEvent::Advanced { done: self.done });
+            self.progress
+                .layer(self.id, LayerEvent::Advanced { done: self.done });
         }
         Ok(n)
     }

@@ -71,7 +71,10 @@ impl ImageRef {
         validate_domain(input, &domain)?;
         validate_path(input, &path)?;
         if domain.len() + 1 + path.len() > MAX_NAME_LEN {
-            return Err(invalid(input, "the repository name is longer than 255 characters"));
+            return Err(invalid(
+                input,
+                "the repository name is longer than 255 characters",
+            ));
         }
         Ok(ImageRef {
             domain,
@@ -102,7 +105,10 @@ impl ImageRef {
     /// The repository as Docker prints it: `busybox`, `user/repo`, `localhost:5000/x`.
     pub fn familiar_repository(&self) -> String {
         if self.domain == DEFAULT_DOMAIN {
-            self.path.strip_prefix(OFFICIAL_PREFIX).unwrap_or(&self.path).to_string()
+            self.path
+                .strip_prefix(OFFICIAL_PREFIX)
+                .unwrap_or(&self.path)
+                .to_string()
         } else {
             self.repository()
         }
@@ -148,8 +154,14 @@ impl fmt::Display for ImageRef {
 /// `localhost`; otherwise the name is on Docker Hub.
 fn split_domain(name: &str) -> (String, String) {
     match name.split_once('/') {
-        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            let domain = if first == "index.docker.io" { DEFAULT_DOMAIN } else { first };
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
+            let domain = if first == "index.docker.io" {
+                DEFAULT_DOMAIN
+            } else {
+                first
+            };
             let path = if domain == DEFAULT_DOMAIN && !rest.contains('/') {
                 format!("{OFFICIAL_PREFIX}{rest}")
             } else {
@@ -158,19 +170,30 @@ fn split_domain(name: &str) -> (String, String) {
             (domain.to_string(), path)
         }
         Some(_) => (DEFAULT_DOMAIN.to_string(), name.to_string()),
-        None => (DEFAULT_DOMAIN.to_string(), format!("{OFFICIAL_PREFIX}{name}")),
+        None => (
+            DEFAULT_DOMAIN.to_string(),
+            format!("{OFFICIAL_PREFIX}{name}"),
+        ),
     }
 }
 
 fn validate_tag(input: &str, tag: &str) -> Result<(), ReferenceError> {
     let ok = !tag.is_empty()
         && tag.len() <= 128
-        && tag.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        && tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        && tag
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(invalid(input, format!("tag {tag:?} must be 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'")))
+        Err(invalid(
+            input,
+            format!("tag {tag:?} must be 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'"),
+        ))
     }
 }
 
@@ -181,7 +204,10 @@ fn validate_domain(input: &str, domain: &str) -> Result<(), ReferenceError> {
     };
     if let Some(port) = port {
         if port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
-            return Err(invalid(input, format!("registry port {port:?} is not a number")));
+            return Err(invalid(
+                input,
+                format!("registry port {port:?} is not a number"),
+            ));
         }
     }
     let host_ok = !host.is_empty()
@@ -195,7 +221,10 @@ fn validate_domain(input: &str, domain: &str) -> Result<(), ReferenceError> {
     if host_ok || ipv6 {
         Ok(())
     } else {
-        Err(invalid(input, format!("registry host {host:?} is not a valid host name")))
+        Err(invalid(
+            input,
+            format!("registry host {host:?} is not a valid host name"),
+        ))
     }
 }
 
@@ -241,15 +270,51 @@ mod tests {
     #[test]
     fn normalization_table() {
         let cases = [
-            ("busybox", "docker.io/library/busybox:latest", "busybox:latest"),
-            ("busybox:1.36", "docker.io/library/busybox:1.36", "busybox:1.36"),
-            ("user/repo", "docker.io/user/repo:latest", "user/repo:latest"),
-            ("docker.io/busybox", "docker.io/library/busybox:latest", "busybox:latest"),
-            ("index.docker.io/library/busybox:x", "docker.io/library/busybox:x", "busybox:x"),
-            ("localhost/app", "localhost/app:latest", "localhost/app:latest"),
-            ("127.0.0.1:5000/a/b:v1", "127.0.0.1:5000/a/b:v1", "127.0.0.1:5000/a/b:v1"),
-            ("quay.io/org/img:tag-1.0_x", "quay.io/org/img:tag-1.0_x", "quay.io/org/img:tag-1.0_x"),
-            ("my-app__x.y", "docker.io/library/my-app__x.y:latest", "my-app__x.y:latest"),
+            (
+                "busybox",
+                "docker.io/library/busybox:latest",
+                "busybox:latest",
+            ),
+            (
+                "busybox:1.36",
+                "docker.io/library/busybox:1.36",
+                "busybox:1.36",
+            ),
+            (
+                "user/repo",
+                "docker.io/user/repo:latest",
+                "user/repo:latest",
+            ),
+            (
+                "docker.io/busybox",
+                "docker.io/library/busybox:latest",
+                "busybox:latest",
+            ),
+            (
+                "index.docker.io/library/busybox:x",
+                "docker.io/library/busybox:x",
+                "busybox:x",
+            ),
+            (
+                "localhost/app",
+                "localhost/app:latest",
+                "localhost/app:latest",
+            ),
+            (
+                "127.0.0.1:5000/a/b:v1",
+                "127.0.0.1:5000/a/b:v1",
+                "127.0.0.1:5000/a/b:v1",
+            ),
+            (
+                "quay.io/org/img:tag-1.0_x",
+                "quay.io/org/img:tag-1.0_x",
+                "quay.io/org/img:tag-1.0_x",
+            ),
+            (
+                "my-app__x.y",
+                "docker.io/library/my-app__x.y:latest",
+                "my-app__x.y:latest",
+            ),
         ];
         for (input, full, familiar) in cases {
             let r = ImageRef::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -278,7 +343,10 @@ mod tests {
             ("a/b-", "component"),
             ("host:port/x", "port"),
             ("busybox@sha256:zz", "invalid digest"),
-            ("busybox@md5:5d41402abc4b2a76b9719d911017c592", "unsupported"),
+            (
+                "busybox@md5:5d41402abc4b2a76b9719d911017c592",
+                "unsupported",
+            ),
         ];
         for (input, reason) in cases {
             let err = ImageRef::parse(input).expect_err(input).to_string();

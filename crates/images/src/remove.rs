@@ -54,9 +54,18 @@ impl ImageStore {
     fn delete_image(&self, id: &str) -> Result<Vec<RemoveEvent>> {
         let _lock = self.lock_exclusive()?;
         let removed = self.db().remove_image(id)?;
-        let mut events: Vec<_> = removed.untagged.iter().map(|t| RemoveEvent::Untagged(familiar(t))).collect();
+        let mut events: Vec<_> = removed
+            .untagged
+            .iter()
+            .map(|t| RemoveEvent::Untagged(familiar(t)))
+            .collect();
         events.push(RemoveEvent::Deleted(id.to_string()));
-        events.extend(removed.chains.iter().map(|c| RemoveEvent::Deleted(c.clone())));
+        events.extend(
+            removed
+                .chains
+                .iter()
+                .map(|c| RemoveEvent::Deleted(c.clone())),
+        );
         self.delete_files(&removed)?;
         Ok(events)
     }
@@ -89,9 +98,19 @@ impl ImageStore {
             }
             let _lock = self.lock_exclusive()?;
             let removed = self.db().remove_image(&image.id)?;
-            events.extend(removed.untagged.iter().map(|t| RemoveEvent::Untagged(familiar(t))));
+            events.extend(
+                removed
+                    .untagged
+                    .iter()
+                    .map(|t| RemoveEvent::Untagged(familiar(t))),
+            );
             events.push(RemoveEvent::Deleted(image.id.clone()));
-            events.extend(removed.chains.iter().map(|c| RemoveEvent::Deleted(c.clone())));
+            events.extend(
+                removed
+                    .chains
+                    .iter()
+                    .map(|c| RemoveEvent::Deleted(c.clone())),
+            );
             bytes += self.delete_files(&removed)?;
         }
         bytes += self.collect_garbage()?.bytes;
@@ -115,7 +134,8 @@ impl ImageStore {
         let layers: BTreeSet<String> = self.db().layers()?.into_iter().map(|(c, _, _)| c).collect();
         for chain in self.snapshots().list()? {
             if !layers.contains(chain.as_str()) {
-                report.bytes += strata_snapshots::disk_usage(&self.snapshots().path(&chain)).unwrap_or(0);
+                report.bytes +=
+                    strata_snapshots::disk_usage(&self.snapshots().path(&chain)).unwrap_or(0);
                 self.snapshots().remove(&chain)?;
                 report.snapshots += 1;
             }
@@ -124,7 +144,11 @@ impl ImageStore {
         stale.extend(self.snapshots().stale_unpacks()?);
         stale.extend(stale_spools(self)?);
         for path in stale {
-            let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
             removed.map_err(|e| ImageError::io(format!("removing stale {}", path.display()), e))?;
             report.stale += 1;
         }
@@ -135,7 +159,8 @@ impl ImageStore {
 /// Spooled archives in `tmp/` whose owner process is gone (`load-<pid>-<random>.tar`).
 fn stale_spools(store: &ImageStore) -> Result<Vec<std::path::PathBuf>> {
     let dir = store.root().join("tmp");
-    let entries = std::fs::read_dir(&dir).map_err(|e| ImageError::io(format!("reading {}", dir.display()), e))?;
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| ImageError::io(format!("reading {}", dir.display()), e))?;
     Ok(entries
         .flatten()
         .filter(|e| {

@@ -12,7 +12,11 @@ struct StoreBlobs<'a>(&'a ImageStore);
 
 impl BlobSource for StoreBlobs<'_> {
     fn open(&self, digest: &Digest) -> io::Result<(u64, Box<dyn Read + '_>)> {
-        let file = self.0.content().open_blob(digest).map_err(io::Error::other)?;
+        let file = self
+            .0
+            .content()
+            .open_blob(digest)
+            .map_err(io::Error::other)?;
         let size = file.metadata()?.len();
         Ok((size, Box::new(io::BufReader::with_capacity(1 << 20, file))))
     }
@@ -38,13 +42,19 @@ impl ImageStore {
                 continue;
             }
             let manifest_digest = digest(&image.manifest_digest)?;
-            let manifest = self.content().read_blob(&manifest_digest, crate::store::MAX_DOCUMENT_BYTES)?;
+            let manifest = self
+                .content()
+                .read_blob(&manifest_digest, crate::store::MAX_DOCUMENT_BYTES)?;
             out.push(SavedImage {
                 manifest_digest,
                 manifest_media_type: image.manifest_media_type.clone(),
                 manifest,
                 config: digest(&image.id)?,
-                layers: image.layers.iter().map(|l| digest(&l.blob_digest)).collect::<Result<_>>()?,
+                layers: image
+                    .layers
+                    .iter()
+                    .map(|l| digest(&l.blob_digest))
+                    .collect::<Result<_>>()?,
                 names: saved_name.into_iter().collect(),
             });
         }
@@ -54,23 +64,34 @@ impl ImageStore {
     /// Writes the archive of `names` to `out`.
     pub fn save(&self, names: &[String], out: impl Write) -> Result<()> {
         let images = self.saved_images(names)?;
-        let mut out = write_archive(out, &images, &StoreBlobs(self)).map_err(|e| ImageError::io("writing the archive", e))?;
-        out.flush().map_err(|e| ImageError::io("writing the archive", e))
+        let mut out = write_archive(out, &images, &StoreBlobs(self))
+            .map_err(|e| ImageError::io("writing the archive", e))?;
+        out.flush()
+            .map_err(|e| ImageError::io("writing the archive", e))
     }
 
     /// Writes the archive to `path` atomically: a reader never sees a partial file, and
     /// a failed save leaves an existing file as it was.
     pub fn save_to_file(&self, names: &[String], path: &Path) -> Result<()> {
         let images = self.saved_images(names)?;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let tmp = tempfile_in(dir, path)?;
         let result = (|| {
-            let file = File::create(&tmp).map_err(|e| ImageError::io(format!("creating {}", tmp.display()), e))?;
+            let file = File::create(&tmp)
+                .map_err(|e| ImageError::io(format!("creating {}", tmp.display()), e))?;
             let writer = io::BufWriter::with_capacity(1 << 20, file);
-            let writer = write_archive(writer, &images, &StoreBlobs(self)).map_err(|e| ImageError::io(format!("writing {}", path.display()), e))?;
-            let file = writer.into_inner().map_err(|e| ImageError::io(format!("writing {}", path.display()), e.into_error()))?;
-            file.sync_all().map_err(|e| ImageError::io(format!("syncing {}", path.display()), e))?;
-            fs::rename(&tmp, path).map_err(|e| ImageError::io(format!("renaming into {}", path.display()), e))
+            let writer = write_archive(writer, &images, &StoreBlobs(self))
+                .map_err(|e| ImageError::io(format!("writing {}", path.display()), e))?;
+            let file = writer.into_inner().map_err(|e| {
+                ImageError::io(format!("writing {}", path.display()), e.into_error())
+            })?;
+            file.sync_all()
+                .map_err(|e| ImageError::io(format!("syncing {}", path.display()), e))?;
+            fs::rename(&tmp, path)
+                .map_err(|e| ImageError::io(format!("renaming into {}", path.display()), e))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -80,6 +101,8 @@ impl ImageStore {
 }
 
 fn tempfile_in(dir: &Path, target: &Path) -> Result<std::path::PathBuf> {
-    let name = target.file_name().map_or("archive".into(), |n| n.to_string_lossy().into_owned());
+    let name = target
+        .file_name()
+        .map_or("archive".into(), |n| n.to_string_lossy().into_owned());
     Ok(dir.join(format!(".{name}.strata-{}.tmp", std::process::id())))
 }

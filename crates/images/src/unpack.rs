@@ -78,7 +78,11 @@ impl<R: Read> Read for Hashed<R> {
 }
 
 /// Runs one layer through the pipeline.
-pub(crate) fn unpack_layer<R: Read>(store: &ImageStore, input: LayerInput<'_, R>, progress: &dyn Progress) -> Result<UnpackedLayer> {
+pub(crate) fn unpack_layer<R: Read>(
+    store: &ImageStore,
+    input: LayerInput<'_, R>,
+    progress: &dyn Progress,
+) -> Result<UnpackedLayer> {
     let LayerInput {
         reader,
         total,
@@ -93,7 +97,7 @@ pub(crate) fn unpack_layer<R: Read>(store: &ImageStore, input: LayerInput<'_, R>
     let layer_err = |source| ImageError::Layer {
         archive: archive.to_string(),
         what: what.clone(),
-        source,
+        source: Box::new(source),
     };
     let read_err = |e| layer_err(ApplyError::from_read(e));
     progress.layer(id, LayerEvent::Started { total });
@@ -112,7 +116,9 @@ pub(crate) fn unpack_layer<R: Read>(store: &ImageStore, input: LayerInput<'_, R>
                 None => Compression::sniff(buffered.fill_buf().map_err(read_err)?),
             };
             // An uncompressed sha256 blob *is* the DiffID: skip the second hash pass.
-            let blob_is_sha256 = expected_blob.as_ref().is_none_or(|d| d.algorithm().as_ref() == "sha256");
+            let blob_is_sha256 = expected_blob
+                .as_ref()
+                .is_none_or(|d| d.algorithm().as_ref() == "sha256");
             let hash_diff = kind != Compression::None || !blob_is_sha256;
             let mut decoded = Hashed {
                 inner: decoder(kind, &mut buffered).map_err(read_err)?,
@@ -143,7 +149,9 @@ pub(crate) fn unpack_layer<R: Read>(store: &ImageStore, input: LayerInput<'_, R>
             return Err(ImageError::Invalid {
                 archive: archive.to_string(),
                 what,
-                reason: format!("digest mismatch: the archive names it {expected}, its bytes hash to {blob}"),
+                reason: format!(
+                    "digest mismatch: the archive names it {expected}, its bytes hash to {blob}"
+                ),
             });
         }
     }
@@ -164,7 +172,10 @@ pub(crate) fn unpack_layer<R: Read>(store: &ImageStore, input: LayerInput<'_, R>
 }
 
 /// Runs `jobs` on up to `threads` worker threads; results come back in job order.
-pub(crate) fn run_parallel<T: Send, F: FnOnce() -> T + Send>(jobs: Vec<F>, threads: usize) -> Vec<T> {
+pub(crate) fn run_parallel<T: Send, F: FnOnce() -> T + Send>(
+    jobs: Vec<F>,
+    threads: usize,
+) -> Vec<T> {
     use std::sync::Mutex;
     let n = jobs.len();
     let queue = Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>().into_iter());

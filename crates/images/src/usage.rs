@@ -51,7 +51,9 @@ impl ImageStore {
 
     /// The filesystem the store lives on, by name.
     pub fn backing_filesystem(&self) -> String {
-        let Ok(stat) = rustix::fs::statfs(self.root()) else { return "unknown".into() };
+        let Ok(stat) = rustix::fs::statfs(self.root()) else {
+            return "unknown".into();
+        };
         match stat.f_type as u64 {
             0xEF53 => "extfs".into(),
             0x5846_5342 => "xfs".into(),

@@ -68,12 +68,19 @@ impl Db {
     /// Records an image with its layers, and points `tags` at it. Recording an image that
     /// already exists only moves the tags. Returns the tags that moved away from another
     /// image.
-    pub fn insert_image(&mut self, image: &NewImage, tags: &[String], added_at: &str) -> Result<Vec<(String, String)>> {
+    pub fn insert_image(
+        &mut self,
+        image: &NewImage,
+        tags: &[String],
+        added_at: &str,
+    ) -> Result<Vec<(String, String)>> {
         let path = self.path.clone();
         let e = sql(&path);
         self.write(|tx| {
             let exists: bool = tx
-                .query_row("SELECT 1 FROM images WHERE id = ?1", [&image.id], |_| Ok(true))
+                .query_row("SELECT 1 FROM images WHERE id = ?1", [&image.id], |_| {
+                    Ok(true)
+                })
                 .optional()
                 .map_err(&e)?
                 .unwrap_or(false);
@@ -113,7 +120,9 @@ impl Db {
             )
             .optional()
             .map_err(&e)?;
-        let Some(mut image) = row else { return Ok(None) };
+        let Some(mut image) = row else {
+            return Ok(None);
+        };
         image.tags = self.tags_of(id)?;
         image.layers = self.layers_of(id)?;
         Ok(Some(image))
@@ -126,7 +135,11 @@ impl Db {
             .conn
             .prepare("SELECT id FROM images ORDER BY created DESC, added_at DESC, id")
             .map_err(&e)?;
-        let ids: Vec<String> = stmt.query_map([], |r| r.get(0)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(image) = self.image(&id)? {
@@ -138,8 +151,15 @@ impl Db {
 
     fn tags_of(&self, id: &str) -> Result<Vec<String>> {
         let e = sql(&self.path);
-        let mut stmt = self.conn.prepare("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name").map_err(&e)?;
-        let tags = stmt.query_map([id], |r| r.get(0)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name")
+            .map_err(&e)?;
+        let tags = stmt
+            .query_map([id], |r| r.get(0))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
         Ok(tags)
     }
 
@@ -174,7 +194,9 @@ impl Db {
     /// The image a fully qualified tag points at.
     pub fn resolve_tag(&self, name: &str) -> Result<Option<String>> {
         self.conn
-            .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -187,8 +209,15 @@ impl Db {
         } else {
             format!("%:{prefix}%")
         };
-        let mut stmt = self.conn.prepare("SELECT id FROM images WHERE id LIKE ?1").map_err(&e)?;
-        let ids = stmt.query_map([pattern], |r| r.get(0)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM images WHERE id LIKE ?1")
+            .map_err(&e)?;
+        let ids = stmt
+            .query_map([pattern], |r| r.get(0))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
         Ok(ids)
     }
 
@@ -204,10 +233,13 @@ impl Db {
         let e = sql(&path);
         self.write(|tx| {
             let id: Option<String> = tx
-                .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0))
+                .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(&e)?;
-            tx.execute("DELETE FROM tags WHERE name = ?1", [name]).map_err(&e)?;
+            tx.execute("DELETE FROM tags WHERE name = ?1", [name])
+                .map_err(&e)?;
             Ok(id)
         })
     }
@@ -282,7 +314,11 @@ impl Db {
     /// Content size of a recorded layer.
     pub fn layer_size(&self, chain_id: &str) -> Result<Option<i64>> {
         self.conn
-            .query_row("SELECT size FROM layers WHERE chain_id = ?1", [chain_id], |r| r.get(0))
+            .query_row(
+                "SELECT size FROM layers WHERE chain_id = ?1",
+                [chain_id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -290,7 +326,10 @@ impl Db {
     /// Every layer record: (chain ID, refcount, size).
     pub fn layers(&self) -> Result<Vec<(String, i64, i64)>> {
         let e = sql(&self.path);
-        let mut stmt = self.conn.prepare("SELECT chain_id, refcount, size FROM layers ORDER BY chain_id").map_err(&e)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT chain_id, refcount, size FROM layers ORDER BY chain_id")
+            .map_err(&e)?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(&e)?
@@ -309,17 +348,32 @@ impl Db {
                  UNION SELECT blob_digest FROM image_layers",
             )
             .map_err(&e)?;
-        let rows = stmt.query_map([], |r| r.get(0)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
         Ok(rows)
     }
 }
 
-fn insert_new_image(tx: &Transaction<'_>, image: &NewImage, added_at: &str) -> rusqlite::Result<()> {
+fn insert_new_image(
+    tx: &Transaction<'_>,
+    image: &NewImage,
+    added_at: &str,
+) -> rusqlite::Result<()> {
     let size: i64 = image.layers.iter().map(|l| l.size).sum();
     tx.execute(
         "INSERT INTO images (id, manifest_digest, manifest_media_type, created, size, added_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![image.id, image.manifest_digest, image.manifest_media_type, image.created, size, added_at],
+        params![
+            image.id,
+            image.manifest_digest,
+            image.manifest_media_type,
+            image.created,
+            size,
+            added_at
+        ],
     )?;
     let mut parent: Option<&str> = None;
     for (position, layer) in image.layers.iter().enumerate() {
@@ -343,7 +397,9 @@ fn insert_new_image(tx: &Transaction<'_>, image: &NewImage, added_at: &str) -> r
 
 fn set_tag(tx: &Transaction<'_>, name: &str, id: &str) -> rusqlite::Result<Option<String>> {
     let prev: Option<String> = tx
-        .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0))
+        .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
         .optional()?;
     tx.execute(
         "INSERT INTO tags (name, image_id) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",

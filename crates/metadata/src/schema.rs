@@ -59,12 +59,15 @@ pub(crate) fn migrate(db: &mut Db) -> Result<()> {
         let version = i as i64 + 1;
         db.write(|tx| {
             // Re-check inside the write lock: another process may have migrated meanwhile.
-            let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| crate_err(tx, e))?;
+            let now: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| crate_err(tx, e))?;
             if now >= version {
                 return Ok(());
             }
             tx.execute_batch(sql).map_err(|e| crate_err(tx, e))?;
-            tx.pragma_update(None, "user_version", version).map_err(|e| crate_err(tx, e))
+            tx.pragma_update(None, "user_version", version)
+                .map_err(|e| crate_err(tx, e))
         })?;
     }
     Ok(())

@@ -33,7 +33,13 @@ fn a_fresh_database_is_at_the_current_schema_version() {
     assert_eq!(db.schema_version().unwrap(), schema::CURRENT);
     drop(db);
     // Reopening migrates nothing and keeps the version.
-    assert_eq!(Db::open(&dir.path().join("meta.db")).unwrap().schema_version().unwrap(), schema::CURRENT);
+    assert_eq!(
+        Db::open(&dir.path().join("meta.db"))
+            .unwrap()
+            .schema_version()
+            .unwrap(),
+        schema::CURRENT
+    );
 }
 
 #[test]
@@ -42,22 +48,49 @@ fn a_database_from_a_newer_strata_is_refused() {
     db.conn.pragma_update(None, "user_version", 99).unwrap();
     drop(db);
     let err = Db::open(&dir.path().join("meta.db")).err().unwrap();
-    assert!(err.to_string().contains("newer than this strata supports"), "{err}");
+    assert!(
+        err.to_string().contains("newer than this strata supports"),
+        "{err}"
+    );
 }
 
 #[test]
 fn shared_layers_are_counted_and_freed_only_when_unused() {
     let (_d, mut db) = db();
-    db.insert_image(&image("sha256:base", &[1]), &["docker.io/library/base:1".into()], "t").unwrap();
-    db.insert_image(&image("sha256:app", &[1, 2]), &["docker.io/library/app:1".into()], "t").unwrap();
-    let counts: Vec<_> = db.layers().unwrap().into_iter().map(|(c, n, _)| (c, n)).collect();
-    assert_eq!(counts, vec![("sha256:c1".to_string(), 2), ("sha256:c2".to_string(), 1)]);
+    db.insert_image(
+        &image("sha256:base", &[1]),
+        &["docker.io/library/base:1".into()],
+        "t",
+    )
+    .unwrap();
+    db.insert_image(
+        &image("sha256:app", &[1, 2]),
+        &["docker.io/library/app:1".into()],
+        "t",
+    )
+    .unwrap();
+    let counts: Vec<_> = db
+        .layers()
+        .unwrap()
+        .into_iter()
+        .map(|(c, n, _)| (c, n))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![("sha256:c1".to_string(), 2), ("sha256:c2".to_string(), 1)]
+    );
 
     let removed = db.remove_image("sha256:app").unwrap();
     assert_eq!(removed.chains, vec!["sha256:c2".to_string()]);
     assert!(removed.blobs.contains(&"sha256:b2".to_string()));
-    assert!(!removed.blobs.contains(&"sha256:b1".to_string()), "base still uses b1");
-    assert_eq!(removed.untagged, vec!["docker.io/library/app:1".to_string()]);
+    assert!(
+        !removed.blobs.contains(&"sha256:b1".to_string()),
+        "base still uses b1"
+    );
+    assert_eq!(
+        removed.untagged,
+        vec!["docker.io/library/app:1".to_string()]
+    );
 
     let removed = db.remove_image("sha256:base").unwrap();
     assert_eq!(removed.chains, vec!["sha256:c1".to_string()]);
@@ -68,20 +101,31 @@ fn shared_layers_are_counted_and_freed_only_when_unused() {
 #[test]
 fn retagging_moves_the_tag_and_reports_the_previous_image() {
     let (_d, mut db) = db();
-    db.insert_image(&image("sha256:one", &[1]), &["r:t".into()], "t").unwrap();
-    let moved = db.insert_image(&image("sha256:two", &[2]), &["r:t".into()], "t").unwrap();
+    db.insert_image(&image("sha256:one", &[1]), &["r:t".into()], "t")
+        .unwrap();
+    let moved = db
+        .insert_image(&image("sha256:two", &[2]), &["r:t".into()], "t")
+        .unwrap();
     assert_eq!(moved, vec![("r:t".to_string(), "sha256:one".to_string())]);
-    assert_eq!(db.resolve_tag("r:t").unwrap().as_deref(), Some("sha256:two"));
+    assert_eq!(
+        db.resolve_tag("r:t").unwrap().as_deref(),
+        Some("sha256:two")
+    );
     assert!(db.image("sha256:one").unwrap().unwrap().tags.is_empty());
 }
 
 #[test]
 fn inserting_an_existing_image_does_not_double_count_layers() {
     let (_d, mut db) = db();
-    db.insert_image(&image("sha256:one", &[1]), &["a:1".into()], "t").unwrap();
-    db.insert_image(&image("sha256:one", &[1]), &["a:2".into()], "t").unwrap();
+    db.insert_image(&image("sha256:one", &[1]), &["a:1".into()], "t")
+        .unwrap();
+    db.insert_image(&image("sha256:one", &[1]), &["a:2".into()], "t")
+        .unwrap();
     assert_eq!(db.layers().unwrap()[0].1, 1);
-    assert_eq!(db.image("sha256:one").unwrap().unwrap().tags, vec!["a:1".to_string(), "a:2".to_string()]);
+    assert_eq!(
+        db.image("sha256:one").unwrap().unwrap().tags,
+        vec!["a:1".to_string(), "a:2".to_string()]
+    );
 }
 
 #[test]
@@ -96,7 +140,8 @@ fn concurrent_writers_from_several_connections_all_succeed() {
                 let mut db = Db::open(&path).unwrap();
                 for k in 0..10u8 {
                     let id = format!("sha256:img{n}-{k}");
-                    db.insert_image(&image(&id, &[1, n + 10]), &[format!("r{n}:{k}")], "t").unwrap();
+                    db.insert_image(&image(&id, &[1, n + 10]), &[format!("r{n}:{k}")], "t")
+                        .unwrap();
                 }
             })
         })
@@ -106,6 +151,14 @@ fn concurrent_writers_from_several_connections_all_succeed() {
     }
     let db = Db::open(&path).unwrap();
     assert_eq!(db.images().unwrap().len(), 80);
-    let base = db.layers().unwrap().into_iter().find(|l| l.0 == "sha256:c1").unwrap();
-    assert_eq!(base.1, 80, "every image's share of the base layer is counted exactly once");
+    let base = db
+        .layers()
+        .unwrap()
+        .into_iter()
+        .find(|l| l.0 == "sha256:c1")
+        .unwrap();
+    assert_eq!(
+        base.1, 80,
+        "every image's share of the base layer is counted exactly once"
+    );
 }

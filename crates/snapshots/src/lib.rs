@@ -165,7 +165,9 @@ impl Snapshotter {
             let dir = self.root.join("committed").join(alg);
             for entry in fs::read_dir(&dir).map_err(|e| SnapshotError::io(&dir, e))? {
                 let entry = entry.map_err(|e| SnapshotError::io(&dir, e))?;
-                if let Ok(c) = ChainId::parse(&format!("{alg}:{}", entry.file_name().to_string_lossy())) {
+                if let Ok(c) =
+                    ChainId::parse(&format!("{alg}:{}", entry.file_name().to_string_lossy()))
+                {
                     out.push(c);
                 }
             }

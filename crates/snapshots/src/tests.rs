@@ -23,8 +23,10 @@ fn chain_ids_follow_the_oci_definition() {
 fn unpack_commits_atomically_and_a_second_commit_keeps_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let s = Snapshotter::open(dir.path()).unwrap();
-    let chain = chain_ids(&[d("sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4")])
-        .remove(0);
+    let chain = chain_ids(&[d(
+        "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4",
+    )])
+    .remove(0);
     let first = s.begin_unpack().unwrap();
     fs::write(first.path().join("f"), "first").unwrap();
     let second = s.begin_unpack().unwrap();
@@ -32,7 +34,10 @@ fn unpack_commits_atomically_and_a_second_commit_keeps_the_first() {
     assert!(!s.exists(&chain));
     s.commit_unpack(first, &chain).unwrap();
     s.commit_unpack(second, &chain).unwrap();
-    assert_eq!(fs::read_to_string(s.path(&chain).join("f")).unwrap(), "first");
+    assert_eq!(
+        fs::read_to_string(s.path(&chain).join("f")).unwrap(),
+        "first"
+    );
     assert_eq!(fs::read_dir(dir.path().join("unpack")).unwrap().count(), 0);
     assert_eq!(s.list().unwrap(), vec![chain.clone()]);
     s.remove(&chain).unwrap();

@@ -39,7 +39,11 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         return Ok(0);
     }
     let fields = |r: &strata_images::inspect::HistoryEntry| {
-        let created_by = if args.no_trunc { r.created_by.clone() } else { ellipsis(&r.created_by, 45) };
+        let created_by = if args.no_trunc {
+            r.created_by.clone()
+        } else {
+            ellipsis(&r.created_by, 45)
+        };
         json!({
             "ID": id(&r.id),
             "CreatedSince": if args.human { since(r.created.as_deref()) } else { r.created.clone().unwrap_or_default() },
@@ -57,11 +61,23 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             }
         }
         None => {
-            let mut lines = vec![vec!["IMAGE".into(), "CREATED".into(), "CREATED BY".into(), "SIZE".into(), "COMMENT".into()]];
+            let mut lines = vec![vec![
+                "IMAGE".into(),
+                "CREATED".into(),
+                "CREATED BY".into(),
+                "SIZE".into(),
+                "COMMENT".into(),
+            ]];
             for r in &rows {
                 let f = fields(r);
                 let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
-                lines.push(vec![s("ID"), s("CreatedSince"), s("CreatedBy"), s("Size"), s("Comment")]);
+                lines.push(vec![
+                    s("ID"),
+                    s("CreatedSince"),
+                    s("CreatedBy"),
+                    s("Size"),
+                    s("Comment"),
+                ]);
             }
             print!("{}", table(&lines));
         }

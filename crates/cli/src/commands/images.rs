@@ -49,10 +49,17 @@ fn rows(images: &[ImageRecord]) -> Vec<Row<'_>> {
         }
         for t in &image.tags {
             let (repository, tag) = match ImageRef::parse(t) {
-                Ok(r) => (r.familiar_repository(), r.tag().unwrap_or("<none>").to_string()),
+                Ok(r) => (
+                    r.familiar_repository(),
+                    r.tag().unwrap_or("<none>").to_string(),
+                ),
                 Err(_) => (t.clone(), "<none>".into()),
             };
-            out.push(Row { image, repository, tag });
+            out.push(Row {
+                image,
+                repository,
+                tag,
+            });
         }
     }
     out
@@ -63,13 +70,18 @@ fn glob(pattern: &str, text: &str) -> bool {
     fn m(p: &[char], t: &[char]) -> bool {
         match (p.first(), t.first()) {
             (None, None) => true,
-            (Some('*'), _) => (0..=t.len()).take_while(|&i| i == 0 || t[i - 1] != '/').any(|i| m(&p[1..], &t[i..])),
+            (Some('*'), _) => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != '/')
+                .any(|i| m(&p[1..], &t[i..])),
             (Some('?'), Some(c)) if *c != '/' => m(&p[1..], &t[1..]),
             (Some(a), Some(b)) if a == b => m(&p[1..], &t[1..]),
             _ => false,
         }
     }
-    m(&pattern.chars().collect::<Vec<_>>(), &text.chars().collect::<Vec<_>>())
+    m(
+        &pattern.chars().collect::<Vec<_>>(),
+        &text.chars().collect::<Vec<_>>(),
+    )
 }
 
 struct Filters {
@@ -125,12 +137,18 @@ fn keep(store: &ImageStore, row: &Row<'_>, f: &Filters, wanted: Option<&ImageRef
     }
     if !f.references.is_empty() {
         let name = format!("{}:{}", row.repository, row.tag);
-        if !f.references.iter().any(|p| glob(p, &name) || glob(p, &row.repository)) {
+        if !f
+            .references
+            .iter()
+            .any(|p| glob(p, &name) || glob(p, &row.repository))
+        {
             return false;
         }
     }
     let created = row.image.created.as_deref().unwrap_or("");
-    if f.before.as_deref().is_some_and(|b| created >= b) || f.since.as_deref().is_some_and(|s| created <= s) {
+    if f.before.as_deref().is_some_and(|b| created >= b)
+        || f.since.as_deref().is_some_and(|s| created <= s)
+    {
         return false;
     }
     if !f.labels.is_empty() {
@@ -162,7 +180,11 @@ fn short(id: &str, no_trunc: bool) -> String {
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     let images = store.list()?;
     let filters = parse_filters(store, &args.filter)?;
-    let wanted = args.repository.as_deref().map(ImageRef::parse_untagged).transpose()?;
+    let wanted = args
+        .repository
+        .as_deref()
+        .map(ImageRef::parse_untagged)
+        .transpose()?;
     let rows: Vec<_> = rows(&images)
         .into_iter()
         .filter(|r| keep(store, r, &filters, wanted.as_ref()))
@@ -197,15 +219,28 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
                 println!("{}", as_json(r));
             }
         }
-        Some(Format::Template { text, table: with_header }) => {
+        Some(Format::Template {
+            text,
+            table: with_header,
+        }) => {
             let mut lines: Vec<Vec<String>> = Vec::new();
             if with_header {
                 let header = json!({"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "CreatedSince": "CREATED",
                     "CreatedAt": "CREATED AT", "Size": "SIZE", "Digest": "DIGEST", "VirtualSize": "SIZE"});
-                lines.push(render(&text, &header)?.split('\t').map(str::to_string).collect());
+                lines.push(
+                    render(&text, &header)?
+                        .split('\t')
+                        .map(str::to_string)
+                        .collect(),
+                );
             }
             for r in &rows {
-                lines.push(render(&text, &as_json(r))?.split('\t').map(str::to_string).collect());
+                lines.push(
+                    render(&text, &as_json(r))?
+                        .split('\t')
+                        .map(str::to_string)
+                        .collect(),
+                );
             }
             if with_header {
                 print!("{}", table(&lines));
@@ -225,7 +260,11 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
                 if args.digests {
                     line.push("<none>".into());
                 }
-                line.extend([short(&r.image.id, args.no_trunc), since(r.image.created.as_deref()), human_size(r.image.size)]);
+                line.extend([
+                    short(&r.image.id, args.no_trunc),
+                    since(r.image.created.as_deref()),
+                    human_size(r.image.size),
+                ]);
                 lines.push(line);
             }
             print!("{}", table(&lines));

@@ -23,7 +23,10 @@ pub struct Args {
 
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     if args.file.starts_with("http://") || args.file.starts_with("https://") {
-        bail!("importing from a URL ({}) is not supported yet: download it first and import the file", args.file);
+        bail!(
+            "importing from a URL ({}) is not supported yet: download it first and import the file",
+            args.file
+        );
     }
     let source = if args.file == "-" {
         ImportSource::Stdin

@@ -23,7 +23,10 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
                 bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
             }
             let stdout = std::io::stdout().lock();
-            store.save(&args.images, std::io::BufWriter::with_capacity(1 << 20, stdout))?;
+            store.save(
+                &args.images,
+                std::io::BufWriter::with_capacity(1 << 20, stdout),
+            )?;
         }
     }
     Ok(0)

@@ -40,9 +40,15 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
 
 fn df(store: &ImageStore) -> Result<u8> {
     let usage = store.disk_usage()?;
-    let pct = |part: u64, whole: u64| if whole == 0 { 0 } else { part * 100 / whole };
+    let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     let rows = vec![
-        vec!["TYPE".into(), "TOTAL".into(), "ACTIVE".into(), "SIZE".into(), "RECLAIMABLE".into()],
+        vec![
+            "TYPE".into(),
+            "TOTAL".into(),
+            "ACTIVE".into(),
+            "SIZE".into(),
+            "RECLAIMABLE".into(),
+        ],
         vec![
             "Images".into(),
             usage.images.to_string(),
@@ -61,7 +67,13 @@ fn df(store: &ImageStore) -> Result<u8> {
             human_size(usage.layer_bytes as i64),
             "0B (0%)".into(),
         ],
-        vec!["Blobs".into(), usage.blobs.to_string(), usage.blobs.to_string(), human_size(usage.blob_bytes as i64), "0B (0%)".into()],
+        vec![
+            "Blobs".into(),
+            usage.blobs.to_string(),
+            usage.blobs.to_string(),
+            human_size(usage.blob_bytes as i64),
+            "0B (0%)".into(),
+        ],
     ];
     print!("{}", table(&rows));
     Ok(0)
@@ -77,9 +89,15 @@ fn info(store: &ImageStore) -> Result<u8> {
     println!("Layers: {}", usage.layers);
     println!("Root Dir: {}", store.root().display());
     println!("Schema Version: {}", store.schema_version()?);
-    println!("Kernel Version: {}", rustix::system::uname().release().to_string_lossy());
+    println!(
+        "Kernel Version: {}",
+        rustix::system::uname().release().to_string_lossy()
+    );
     println!("Operating System: linux");
     println!("Architecture: {}", std::env::consts::ARCH);
-    println!("CPUs: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "CPUs: {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     Ok(0)
 }

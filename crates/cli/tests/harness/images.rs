@@ -28,7 +28,11 @@ pub fn layer(entries: &[E<'_>]) -> Vec<u8> {
         match e {
             E::File(name, data) | E::Exec(name, data) => {
                 h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(if matches!(e, E::Exec(..)) { 0o755 } else { 0o644 });
+                h.set_mode(if matches!(e, E::Exec(..)) {
+                    0o755
+                } else {
+                    0o644
+                });
                 h.set_size(data.len() as u64);
                 b.append_data(&mut h, name, *data).unwrap();
             }
@@ -57,7 +61,9 @@ pub fn layer(entries: &[E<'_>]) -> Vec<u8> {
 
 /// Deterministic pseudo-random bytes (incompressible test data without a RNG crate).
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -108,15 +114,28 @@ pub fn docker_archive(layers: &[Vec<u8>], tag: &str, created: &str) -> Vec<u8> {
 
 /// A busybox root filesystem tarball from the host's static busybox (busybox-static).
 pub fn busybox_rootfs(out: &Path) {
-    let busybox = std::fs::read("/bin/busybox").expect("/bin/busybox is needed (Debian busybox-static; scripts/test.sh installs it)");
-    let mut entries = vec![E::Dir("bin/"), E::Dir("etc/"), E::Dir("tmp/"), E::Dir("var/"), E::Dir("var/www/")];
+    let busybox = std::fs::read("/bin/busybox")
+        .expect("/bin/busybox is needed (Debian busybox-static; scripts/test.sh installs it)");
+    let mut entries = vec![
+        E::Dir("bin/"),
+        E::Dir("etc/"),
+        E::Dir("tmp/"),
+        E::Dir("var/"),
+        E::Dir("var/www/"),
+    ];
     entries.push(E::Exec("bin/busybox", &busybox));
-    let applets = ["sh", "ls", "cat", "echo", "true", "rm", "httpd", "sleep", "mkdir", "touch", "id", "hostname"];
+    let applets = [
+        "sh", "ls", "cat", "echo", "true", "rm", "httpd", "sleep", "mkdir", "touch", "id",
+        "hostname",
+    ];
     let links: Vec<String> = applets.iter().map(|a| format!("bin/{a}")).collect();
     for l in &links {
         entries.push(E::Symlink(l, "busybox"));
     }
-    entries.push(E::File("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"));
+    entries.push(E::File(
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    ));
     entries.push(E::File("etc/group", b"root:x:0:\nnobody:x:65534:\n"));
     entries.push(E::File("var/www/index.html", b"<h1>hello</h1>\n"));
     std::fs::write(out, layer(&entries)).unwrap();

@@ -17,7 +17,10 @@ impl TestRoot {
         // Under /var/tmp (a real disk filesystem), not /tmp (maybe tmpfs): overlay and
         // xattr behaviour should be what users get.
         std::fs::create_dir_all("/var/tmp/strata-tests").unwrap();
-        let dir = tempfile::Builder::new().prefix("t").tempdir_in("/var/tmp/strata-tests").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("t")
+            .tempdir_in("/var/tmp/strata-tests")
+            .unwrap();
         TestRoot { dir }
     }
 
@@ -75,13 +78,25 @@ impl TestRoot {
 
     /// The image IDs `strata images -q --no-trunc` lists.
     pub fn image_ids(&self) -> Vec<String> {
-        self.ok(&["images", "-q", "--no-trunc"]).lines().map(str::to_string).collect()
+        self.ok(&["images", "-q", "--no-trunc"])
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     /// Bytes the store occupies (blocks actually allocated, hard links counted once).
     pub fn disk_bytes(&self) -> u64 {
-        let out = Command::new("du").args(["-s", "-B1"]).arg(self.root()).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().parse().unwrap()
+        let out = Command::new("du")
+            .args(["-s", "-B1"])
+            .arg(self.root())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 }
 
@@ -89,7 +104,11 @@ impl Drop for TestRoot {
     fn drop(&mut self) {
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let base = self.dir.path().to_string_lossy().into_owned();
-        let mut points: Vec<&str> = mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|p| p.starts_with(&base)).collect();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|p| p.starts_with(&base))
+            .collect();
         points.sort_by_key(|p| std::cmp::Reverse(p.len()));
         for p in points {
             let _ = Command::new("umount").arg("-l").arg(p).status();
@@ -98,7 +117,9 @@ impl Drop for TestRoot {
 }
 
 fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         out.push(p.strip_prefix(base).unwrap().display().to_string());
@@ -113,7 +134,9 @@ pub fn host(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("{program} is needed by this test ({e}); scripts/test.sh installs it"));
+        .unwrap_or_else(|e| {
+            panic!("{program} is needed by this test ({e}); scripts/test.sh installs it")
+        });
     assert!(
         out.status.success(),
         "{program} {args:?} failed:\nstdout: {}\nstderr: {}",

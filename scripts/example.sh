@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The main job on the bundled example, with no network image: build strata, make a
+# busybox rootfs from Debian's busybox-static, import it, list and inspect it, and show
+# that save/load keeps the image ID.
+# Usage: scripts/example.sh            (root is /var/tmp/strata-example unless STRATA_ROOT is set)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x /bin/busybox ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+fi
+cargo build --release -q -p strata
+strata=$PWD/target/release/strata
+export STRATA_ROOT=${STRATA_ROOT:-/var/tmp/strata-example}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+step() { printf '\n$ %s\n' "$*"; "$@"; }
+examples/busybox/make-rootfs.sh "$work/busybox.tar"
+step "$strata" import -c 'CMD ["sh"]' -m "busybox from Debian's busybox-static" "$work/busybox.tar" busybox:example
+step "$strata" images busybox
+step "$strata" inspect --format '{{.Id}} {{.Os}}/{{.Architecture}} layers={{len .RootFS.Layers}} cmd={{json .Config.Cmd}}' busybox:example
+step "$strata" history busybox:example
+step "$strata" save -o "$work/busybox-saved.tar" busybox:example
+id=$("$strata" inspect -f '{{.Id}}' busybox:example)
+step "$strata" rmi busybox:example
+step "$strata" load -i "$work/busybox-saved.tar"
+[ "$("$strata" inspect -f '{{.Id}}' busybox:example)" = "$id" ] && printf '\nimage ID unchanged by save/rmi/load: %s\n' "$id"
