@@ -80,17 +80,12 @@ pub enum EntryProblem {
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("tar entry {entry:?} is refused: {problem}")]
-    Entry {
-        entry: String,
-        problem: EntryProblem,
-    },
+    Entry { entry: String, problem: EntryProblem },
     #[error("the tar stream is truncated: {0}")]
     Truncated(#[source] io::Error),
     #[error("the tar stream is corrupt: {0}")]
     Corrupt(#[source] io::Error),
-    #[error(
-        "the layer expands to more than {limit} bytes of file content (decompression bomb limit)"
-    )]
+    #[error("the layer expands to more than {limit} bytes of file content (decompression bomb limit)")]
     TooLarge { limit: u64 },
     #[error("writing {path}: {source}")]
     Write {
@@ -104,10 +99,7 @@ impl ApplyError {
     /// Classifies an error that came from reading (and decompressing) the stream.
     pub fn from_read(e: io::Error) -> Self {
         let msg = e.to_string();
-        if e.kind() == io::ErrorKind::UnexpectedEof
-            || msg.contains("entire block")
-            || msg.contains("EOF")
-        {
+        if e.kind() == io::ErrorKind::UnexpectedEof || msg.contains("entire block") || msg.contains("EOF") {
             ApplyError::Truncated(e)
         } else {
             ApplyError::Corrupt(e)
@@ -148,11 +140,7 @@ const WHITEOUT_PREFIX: &[u8] = b".wh.";
 /// Applies the tar stream `reader` to the directory `root` (which should be empty).
 /// The stream is read up to the tar end-of-archive marker; callers that hash the
 /// stream drain the rest themselves.
-pub fn apply_layer(
-    reader: impl Read,
-    root: &Path,
-    opts: &ApplyOptions,
-) -> Result<ApplyStats, ApplyError> {
+pub fn apply_layer(reader: impl Read, root: &Path, opts: &ApplyOptions) -> Result<ApplyStats, ApplyError> {
     let mut applier = Applier {
         root,
         opts,
@@ -193,10 +181,7 @@ impl Applier<'_> {
             self.set_dir_meta(&rel, &mut entry)?;
             return Ok(());
         }
-        let name = rel
-            .file_name()
-            .expect("normalized path has a name")
-            .as_bytes();
+        let name = rel.file_name().expect("normalized path has a name").as_bytes();
         if name.starts_with(WHITEOUT_PREFIX) {
             return self.whiteout(&raw, &rel, name);
         }
@@ -231,22 +216,15 @@ impl Applier<'_> {
             }
             tar::EntryType::Symlink => {
                 let target = entry.link_name_bytes().unwrap_or_default().into_owned();
-                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), &path)
-                    .map_err(write_err(&path))?;
+                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), &path).map_err(write_err(&path))?;
                 self.set_owner_and_times(&path, &entry, false)?;
             }
             tar::EntryType::Link => self.hard_link(&raw, &entry, &path)?,
             tar::EntryType::Fifo => {
-                rustix::fs::mkfifoat(CWD, &path, Mode::from_raw_mode(0o600))
-                    .map_err(|e| write_err(&path)(e.into()))?;
+                rustix::fs::mkfifoat(CWD, &path, Mode::from_raw_mode(0o600)).map_err(|e| write_err(&path)(e.into()))?;
                 self.set_owner_and_times(&path, &entry, true)?;
             }
-            other => {
-                return Err(entry_err(
-                    &raw,
-                    EntryProblem::UnsupportedType(format!("{other:?}")),
-                ))
-            }
+            other => return Err(entry_err(&raw, EntryProblem::UnsupportedType(format!("{other:?}")))),
         }
         Ok(())
     }
@@ -286,10 +264,7 @@ impl Applier<'_> {
                     ))
                 }
                 Ok(m) if !m.is_dir() => {
-                    return Err(entry_err(
-                        raw,
-                        EntryProblem::ParentNotDir(prefix.display().to_string()),
-                    ))
+                    return Err(entry_err(raw, EntryProblem::ParentNotDir(prefix.display().to_string())))
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -305,11 +280,7 @@ impl Applier<'_> {
         Ok(())
     }
 
-    fn regular<R: Read>(
-        &mut self,
-        entry: &mut tar::Entry<'_, R>,
-        path: &Path,
-    ) -> Result<(), ApplyError> {
+    fn regular<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, path: &Path) -> Result<(), ApplyError> {
         let size = entry.header().size().unwrap_or(0);
         if self.stats.bytes.saturating_add(size) > self.opts.max_bytes {
             return Err(ApplyError::TooLarge {
@@ -333,10 +304,7 @@ impl Applier<'_> {
         if written < size {
             return Err(ApplyError::Truncated(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!(
-                    "entry {} ends after {written} of {size} bytes",
-                    path.display()
-                ),
+                format!("entry {} ends after {written} of {size} bytes", path.display()),
             )));
         }
         self.stats.bytes += written;
@@ -344,11 +312,8 @@ impl Applier<'_> {
         let (uid, gid) = owner(entry);
         std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(write_err(path))?;
         // After chown: chown clears set-id bits.
-        rustix::fs::fchmod(
-            &file,
-            Mode::from_raw_mode(header.mode().unwrap_or(0o644) & 0o7777),
-        )
-        .map_err(|e| write_err(path)(e.into()))?;
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(header.mode().unwrap_or(0o644) & 0o7777))
+            .map_err(|e| write_err(path)(e.into()))?;
         let t = timestamp(header.mtime().unwrap_or(0) as i64);
         rustix::fs::futimens(
             &file,
@@ -361,12 +326,7 @@ impl Applier<'_> {
         self.xattrs(entry, path)
     }
 
-    fn hard_link<R: Read>(
-        &mut self,
-        raw: &[u8],
-        entry: &tar::Entry<'_, R>,
-        path: &Path,
-    ) -> Result<(), ApplyError> {
+    fn hard_link<R: Read>(&mut self, raw: &[u8], entry: &tar::Entry<'_, R>, path: &Path) -> Result<(), ApplyError> {
         let target_raw = entry.link_name_bytes().unwrap_or_default().into_owned();
         let bad = |reason: &str| {
             entry_err(
@@ -388,8 +348,7 @@ impl Applier<'_> {
             Err(_) => return Err(bad("the target does not exist in this layer")),
         }
         // linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
-        rustix::fs::linkat(CWD, &target_path, CWD, path, AtFlags::empty())
-            .map_err(|e| write_err(path)(e.into()))?;
+        rustix::fs::linkat(CWD, &target_path, CWD, path, AtFlags::empty()).map_err(|e| write_err(path)(e.into()))?;
         Ok(())
     }
 
@@ -398,13 +357,8 @@ impl Applier<'_> {
         let parent = rel.parent().unwrap_or(Path::new(""));
         if name == OPAQUE_MARKER {
             let dir = self.root.join(parent);
-            return rustix::fs::lsetxattr(
-                &dir,
-                "trusted.overlay.opaque",
-                b"y",
-                rustix::fs::XattrFlags::empty(),
-            )
-            .map_err(|e| write_err(&dir)(e.into()));
+            return rustix::fs::lsetxattr(&dir, "trusted.overlay.opaque", b"y", rustix::fs::XattrFlags::empty())
+                .map_err(|e| write_err(&dir)(e.into()));
         }
         if name.starts_with(b".wh..wh.") {
             return Ok(()); // AUFS bookkeeping (.wh..wh.plnk etc.): meaningless here.
@@ -418,11 +372,7 @@ impl Applier<'_> {
             .map_err(|e| write_err(&path)(e.into()))
     }
 
-    fn set_dir_meta<R: Read>(
-        &mut self,
-        rel: &Path,
-        entry: &mut tar::Entry<'_, R>,
-    ) -> Result<(), ApplyError> {
+    fn set_dir_meta<R: Read>(&mut self, rel: &Path, entry: &mut tar::Entry<'_, R>) -> Result<(), ApplyError> {
         let path = self.root.join(rel);
         let header = entry.header();
         let (uid, gid) = owner(entry);
@@ -464,11 +414,7 @@ impl Applier<'_> {
 
     /// PAX `SCHILY.xattr.*` records. `trusted.*` is refused: `trusted.overlay.*` from a tar
     /// could forge overlayfs metadata (redirects, metacopy) in the store.
-    fn xattrs<R: Read>(
-        &self,
-        entry: &mut tar::Entry<'_, R>,
-        path: &Path,
-    ) -> Result<(), ApplyError> {
+    fn xattrs<R: Read>(&self, entry: &mut tar::Entry<'_, R>, path: &Path) -> Result<(), ApplyError> {
         let Ok(Some(exts)) = entry.pax_extensions() else {
             return Ok(());
         };
@@ -492,8 +438,7 @@ impl Applier<'_> {
 
     fn finish(mut self) -> Result<ApplyStats, ApplyError> {
         // Deepest first, so setting a child's time cannot disturb its parent's afterwards.
-        self.dir_times
-            .sort_by_key(|d| std::cmp::Reverse(d.0.as_os_str().len()));
+        self.dir_times.sort_by_key(|d| std::cmp::Reverse(d.0.as_os_str().len()));
         for (path, mtime) in &self.dir_times {
             let t = timestamp(*mtime);
             rustix::fs::utimensat(

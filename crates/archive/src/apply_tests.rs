@@ -65,9 +65,7 @@ fn apply(tar: Vec<u8>, opts: &ApplyOptions) -> (tempfile::TempDir, Result<ApplyS
 
 fn expect_entry_error(tar: Vec<u8>, entry: &str, reason: &str) -> tempfile::TempDir {
     let (dir, result) = apply(tar, &ApplyOptions::default());
-    let err = result
-        .expect_err("hostile entry must be refused")
-        .to_string();
+    let err = result.expect_err("hostile entry must be refused").to_string();
     assert!(err.contains(entry), "error should name {entry:?}: {err}");
     assert!(err.contains(reason), "error should say {reason:?}: {err}");
     assert!(
@@ -123,9 +121,7 @@ fn whiteouts_become_overlay_char_devices_and_opaque_xattrs() {
     result.unwrap();
     let root = dir.path().join("root");
     let motd = std::fs::symlink_metadata(root.join("etc/motd")).unwrap();
-    assert!(std::os::unix::fs::FileTypeExt::is_char_device(
-        &motd.file_type()
-    ));
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(&motd.file_type()));
     assert_eq!(motd.rdev(), 0);
     assert!(!root.join("etc/.wh.motd").exists());
     let opaque = xattr::get(root.join("opt"), "trusted.overlay.opaque").unwrap();
@@ -160,10 +156,7 @@ fn absolute_entry_is_refused() {
 #[test]
 fn write_through_symlink_parent_is_refused() {
     let dir = expect_entry_error(
-        RawTar::new()
-            .symlink("escape", "..")
-            .file("escape/evil", b"x")
-            .bytes(),
+        RawTar::new().symlink("escape", "..").file("escape/evil", b"x").bytes(),
         "escape/evil",
         "symlink",
     );
@@ -197,10 +190,7 @@ fn hard_link_escapes_are_refused() {
         "h",
         "not an earlier entry",
     );
-    let through_symlink = RawTar::new()
-        .symlink("s", "/etc")
-        .hardlink("h", "s/passwd")
-        .bytes();
+    let through_symlink = RawTar::new().symlink("s", "/etc").hardlink("h", "s/passwd").bytes();
     expect_entry_error(through_symlink, "s/passwd", "hard link");
 }
 
@@ -213,25 +203,15 @@ fn device_nodes_are_refused_or_skipped_never_created() {
     };
     let (_d, result) = apply(tar.clone(), &opts);
     let err = result.unwrap_err().to_string();
-    assert!(
-        err.contains("dev/null") && err.contains("device node"),
-        "{err}"
-    );
+    assert!(err.contains("dev/null") && err.contains("device node"), "{err}");
     let (dir, result) = apply(tar, &ApplyOptions::default());
-    assert_eq!(
-        result.unwrap().skipped_devices,
-        vec!["dev/null".to_string()]
-    );
+    assert_eq!(result.unwrap().skipped_devices, vec!["dev/null".to_string()]);
     assert!(!dir.path().join("root/dev/null").exists());
 }
 
 #[test]
 fn duplicate_entries_are_refused() {
-    expect_entry_error(
-        RawTar::new().file("x", b"1").file("x", b"2").bytes(),
-        "x",
-        "duplicate",
-    );
+    expect_entry_error(RawTar::new().file("x", b"1").file("x", b"2").bytes(), "x", "duplicate");
     expect_entry_error(
         RawTar::new().file("a", b"1").symlink("a", "/").bytes(),
         "a",
@@ -243,10 +223,7 @@ fn duplicate_entries_are_refused() {
         "duplicate",
     );
     // Repeating a directory is what some tar writers do: allowed.
-    let (_d, r) = apply(
-        RawTar::new().dir("d/").dir("d/").bytes(),
-        &ApplyOptions::default(),
-    );
+    let (_d, r) = apply(RawTar::new().dir("d/").dir("d/").bytes(), &ApplyOptions::default());
     r.unwrap();
 }
 
@@ -261,10 +238,7 @@ fn truncated_stream_is_reported_as_truncated() {
 
 #[test]
 fn expansion_over_the_limit_is_refused() {
-    let tar = RawTar::new()
-        .file("a", &[0u8; 4096])
-        .file("b", &[0u8; 4096])
-        .bytes();
+    let tar = RawTar::new().file("a", &[0u8; 4096]).file("b", &[0u8; 4096]).bytes();
     let opts = ApplyOptions {
         max_bytes: 5000,
         ..Default::default()
@@ -291,8 +265,5 @@ fn trusted_xattrs_from_the_tar_are_not_applied() {
     result.unwrap();
     let f = dir.path().join("root/f");
     assert_eq!(xattr::get(&f, "trusted.overlay.redirect").unwrap(), None);
-    assert_eq!(
-        xattr::get(&f, "user.note").unwrap().as_deref(),
-        Some(&b"kept"[..])
-    );
+    assert_eq!(xattr::get(&f, "user.note").unwrap().as_deref(), Some(&b"kept"[..]));
 }

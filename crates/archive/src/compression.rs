@@ -86,10 +86,7 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(b"payload").unwrap();
         roundtrip(Compression::Gzip, gz.finish().unwrap());
-        roundtrip(
-            Compression::Zstd,
-            zstd::encode_all(&b"payload"[..], 1).unwrap(),
-        );
+        roundtrip(Compression::Zstd, zstd::encode_all(&b"payload"[..], 1).unwrap());
         let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
         xz.write_all(b"payload").unwrap();
         roundtrip(Compression::Xz, xz.finish().unwrap());

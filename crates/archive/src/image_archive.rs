@@ -103,15 +103,12 @@ fn read_json_member<T: for<'de> Deserialize<'de>>(
     index: &TarIndex,
     member: &str,
 ) -> Result<(Vec<u8>, T), ArchiveError> {
-    let bytes = index
-        .read_member(member, MAX_JSON_BYTES)
-        .map_err(|e| match e {
-            IndexError::Member { reason, .. } if reason.contains("too large") => invalid(
-                member,
-                format!("is too large (over {MAX_JSON_BYTES} bytes)"),
-            ),
-            other => other.into(),
-        })?;
+    let bytes = index.read_member(member, MAX_JSON_BYTES).map_err(|e| match e {
+        IndexError::Member { reason, .. } if reason.contains("too large") => {
+            invalid(member, format!("is too large (over {MAX_JSON_BYTES} bytes)"))
+        }
+        other => other.into(),
+    })?;
     let value = serde_json::from_slice(&bytes).map_err(|source| ArchiveError::Json {
         what: member.to_string(),
         source,
@@ -187,28 +184,17 @@ fn blob_member(digest: &Digest) -> String {
 }
 
 /// Reads a blob named by a descriptor and checks its digest and size.
-fn read_descriptor(
-    index: &TarIndex,
-    desc: &Descriptor,
-    what: &str,
-) -> Result<Vec<u8>, ArchiveError> {
+fn read_descriptor(index: &TarIndex, desc: &Descriptor, what: &str) -> Result<Vec<u8>, ArchiveError> {
     let digest = desc.digest();
     strata_content::Algorithm::of(digest).map_err(|e| invalid(what, e.to_string()))?;
     let member = blob_member(digest);
     if !index.contains(&member) {
-        return Err(invalid(
-            what,
-            format!("blob {digest} is missing from the archive"),
-        ));
+        return Err(invalid(what, format!("blob {digest} is missing from the archive")));
     }
-    let bytes = index
-        .read_member(&member, MAX_JSON_BYTES)
-        .map_err(|e| match e {
-            IndexError::Member { reason, .. } if reason.contains("too large") => {
-                invalid(what, "is too large")
-            }
-            other => other.into(),
-        })?;
+    let bytes = index.read_member(&member, MAX_JSON_BYTES).map_err(|e| match e {
+        IndexError::Member { reason, .. } if reason.contains("too large") => invalid(what, "is too large"),
+        other => other.into(),
+    })?;
     let mut hasher = Hasher::for_digest(digest).map_err(|e| invalid(what, e.to_string()))?;
     hasher.update(&bytes);
     let actual = hasher.finish();
@@ -222,11 +208,7 @@ fn read_descriptor(
     if bytes.len() as u64 != desc.size() {
         return Err(invalid(
             what,
-            format!(
-                "is {} bytes, the descriptor says {}",
-                bytes.len(),
-                desc.size()
-            ),
+            format!("is {} bytes, the descriptor says {}", bytes.len(), desc.size()),
         ));
     }
     Ok(bytes)
@@ -247,10 +229,7 @@ fn read_oci_layout(index: &TarIndex) -> Result<Vec<ArchiveImage>, ArchiveError> 
         collect_manifests(index, desc, names, 0, &mut images)?;
     }
     if images.is_empty() {
-        return Err(invalid(
-            "index.json",
-            "lists no image manifests for this platform",
-        ));
+        return Err(invalid("index.json", "lists no image manifests for this platform"));
     }
     Ok(images)
 }
@@ -312,13 +291,11 @@ fn collect_manifests(
 }
 
 fn is_index(mt: &MediaType) -> bool {
-    matches!(mt, MediaType::ImageIndex)
-        || mt.to_string() == "application/vnd.docker.distribution.manifest.list.v2+json"
+    matches!(mt, MediaType::ImageIndex) || mt.to_string() == "application/vnd.docker.distribution.manifest.list.v2+json"
 }
 
 fn is_manifest(mt: &MediaType) -> bool {
-    matches!(mt, MediaType::ImageManifest)
-        || mt.to_string() == "application/vnd.docker.distribution.manifest.v2+json"
+    matches!(mt, MediaType::ImageManifest) || mt.to_string() == "application/vnd.docker.distribution.manifest.v2+json"
 }
 
 /// The host's platform in OCI terms.
@@ -335,9 +312,7 @@ fn select_platform(manifests: &[Descriptor]) -> Vec<&Descriptor> {
         .iter()
         .filter(|d| match d.platform() {
             None => true,
-            Some(p) => {
-                p.os().to_string() == "linux" && p.architecture().to_string() == host_architecture()
-            }
+            Some(p) => p.os().to_string() == "linux" && p.architecture().to_string() == host_architecture(),
         })
         .collect();
     matching.into_iter().take(1).collect()
@@ -355,10 +330,7 @@ fn manifest_image(
     if !index.contains(&config_member) {
         return Err(invalid(
             &what,
-            format!(
-                "config blob {} is missing from the archive",
-                manifest.config().digest()
-            ),
+            format!("config blob {} is missing from the archive", manifest.config().digest()),
         ));
     }
     let layers = manifest
@@ -366,11 +338,10 @@ fn manifest_image(
         .iter()
         .map(|layer| {
             let media_type = layer.media_type().to_string();
-            let compression =
-                from_media_type(&media_type).ok_or_else(|| ArchiveError::MediaType {
-                    what: format!("layer {} of {what}", layer.digest()),
-                    media_type: media_type.clone(),
-                })?;
+            let compression = from_media_type(&media_type).ok_or_else(|| ArchiveError::MediaType {
+                what: format!("layer {} of {what}", layer.digest()),
+                media_type: media_type.clone(),
+            })?;
             let member = blob_member(layer.digest());
             if !index.contains(&member) {
                 return Err(invalid(

@@ -115,8 +115,8 @@ impl TarIndex {
                     // Relative to the link's directory; hard links are relative to the root.
                     let base = Path::new(&current).parent().unwrap_or(Path::new(""));
                     let joined = base.join(String::from_utf8_lossy(target).as_ref());
-                    current = lexical_clean(&joined)
-                        .ok_or_else(|| self.member_err(name, "links outside the archive"))?;
+                    current =
+                        lexical_clean(&joined).ok_or_else(|| self.member_err(name, "links outside the archive"))?;
                 }
             }
         }
@@ -140,18 +140,13 @@ impl TarIndex {
     pub fn read_member(&self, name: &str, limit: u64) -> Result<Vec<u8>, IndexError> {
         let (size, mut reader) = self.open_member(name)?;
         if size > limit {
-            return Err(self.member_err(
-                name,
-                &format!("is too large ({size} bytes; the limit is {limit})"),
-            ));
+            return Err(self.member_err(name, &format!("is too large ({size} bytes; the limit is {limit})")));
         }
         let mut buf = Vec::with_capacity(size as usize);
-        reader
-            .read_to_end(&mut buf)
-            .map_err(|source| IndexError::Read {
-                archive: self.path.clone(),
-                source,
-            })?;
+        reader.read_to_end(&mut buf).map_err(|source| IndexError::Read {
+            archive: self.path.clone(),
+            source,
+        })?;
         if (buf.len() as u64) < size {
             return Err(self.member_err(name, "is truncated"));
         }
@@ -172,11 +167,5 @@ fn lexical_clean(path: &Path) -> Option<String> {
             _ => return None,
         }
     }
-    Some(
-        parts
-            .iter()
-            .map(|p| p.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/"),
-    )
+    Some(parts.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>().join("/"))
 }

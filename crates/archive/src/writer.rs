@@ -41,22 +41,14 @@ fn member(digest: &Digest) -> String {
 }
 
 /// Writes `images` as one archive to `out`.
-pub fn write_archive<W: Write>(
-    out: W,
-    images: &[SavedImage],
-    blobs: &dyn BlobSource,
-) -> io::Result<W> {
+pub fn write_archive<W: Write>(out: W, images: &[SavedImage], blobs: &dyn BlobSource) -> io::Result<W> {
     let mut tar = tar::Builder::new(out);
     tar.mode(tar::HeaderMode::Deterministic);
     let mut written = HashSet::new();
     add_dir(&mut tar, "blobs/")?;
     for alg in images
         .iter()
-        .flat_map(|i| {
-            std::iter::once(&i.config)
-                .chain(&i.layers)
-                .chain([&i.manifest_digest])
-        })
+        .flat_map(|i| std::iter::once(&i.config).chain(&i.layers).chain([&i.manifest_digest]))
         .map(|d| d.algorithm().to_string())
         .collect::<std::collections::BTreeSet<_>>()
     {
@@ -74,11 +66,7 @@ pub fn write_archive<W: Write>(
         }
     }
     add_bytes(&mut tar, "index.json", &to_json(&oci_index(images)))?;
-    add_bytes(
-        &mut tar,
-        "manifest.json",
-        &to_json(&docker_manifest(images)),
-    )?;
+    add_bytes(&mut tar, "manifest.json", &to_json(&docker_manifest(images)))?;
     add_bytes(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     add_bytes(&mut tar, "repositories", &to_json(&repositories(images)))?;
     tar.into_inner()
@@ -171,12 +159,7 @@ fn add_bytes<W: Write>(tar: &mut tar::Builder<W>, name: &str, bytes: &[u8]) -> i
     add_file(tar, name, bytes.len() as u64, bytes)
 }
 
-fn add_file<W: Write>(
-    tar: &mut tar::Builder<W>,
-    name: &str,
-    size: u64,
-    reader: impl Read,
-) -> io::Result<()> {
+fn add_file<W: Write>(tar: &mut tar::Builder<W>, name: &str, size: u64, reader: impl Read) -> io::Result<()> {
     let mut h = header(tar::EntryType::Regular, size, 0o644);
     let mut limited = reader.take(size);
     tar.append_data(&mut h, name, &mut limited)?;

@@ -11,20 +11,10 @@ use std::process::ExitCode;
 
 /// A daemonless, Docker-compatible container image and container engine.
 #[derive(Parser)]
-#[command(
-    name = "strata",
-    version,
-    propagate_version = true,
-    disable_help_subcommand = false
-)]
+#[command(name = "strata", version, propagate_version = true, disable_help_subcommand = false)]
 struct Cli {
     /// Root directory of the store.
-    #[arg(
-        long,
-        global = true,
-        env = "STRATA_ROOT",
-        default_value = "/var/lib/strata"
-    )]
+    #[arg(long, global = true, env = "STRATA_ROOT", default_value = "/var/lib/strata")]
     root: PathBuf,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, global = true, default_value = "warn")]
@@ -46,9 +36,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    env_logger::Builder::new()
-        .parse_filters(&cli.log_level)
-        .init();
+    env_logger::Builder::new().parse_filters(&cli.log_level).init();
     match commands::run(&cli.root, cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -152,8 +152,7 @@ pub fn render(template: &str, value: &serde_json::Value) -> anyhow::Result<Strin
     tmpl.parse(text.as_str())
         .map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
     let ctx = gtmpl::Context::from(to_gtmpl(value));
-    tmpl.render(&ctx)
-        .map_err(|e| anyhow::anyhow!("template: {e}"))
+    tmpl.render(&ctx).map_err(|e| anyhow::anyhow!("template: {e}"))
 }
 
 pub fn to_gtmpl(v: &serde_json::Value) -> gtmpl_value::Value {
@@ -193,18 +192,14 @@ fn from_gtmpl(v: &gtmpl_value::Value) -> serde_json::Value {
             .unwrap_or(J::Null),
         G::Array(a) => J::Array(a.iter().map(from_gtmpl).collect()),
         G::Object(o) | G::Map(o) => {
-            let sorted: std::collections::BTreeMap<_, _> =
-                o.iter().map(|(k, v)| (k.clone(), from_gtmpl(v))).collect();
+            let sorted: std::collections::BTreeMap<_, _> = o.iter().map(|(k, v)| (k.clone(), from_gtmpl(v))).collect();
             J::Object(sorted.into_iter().collect())
         }
     }
 }
 
 fn json_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_value::FuncError> {
-    let v = args
-        .first()
-        .map(from_gtmpl)
-        .unwrap_or(serde_json::Value::Null);
+    let v = args.first().map(from_gtmpl).unwrap_or(serde_json::Value::Null);
     Ok(gtmpl_value::Value::String(
         serde_json::to_string(&v).unwrap_or_default(),
     ))
@@ -220,17 +215,13 @@ fn join_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_va
 
 fn upper_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_value::FuncError> {
     Ok(gtmpl_value::Value::String(
-        args.first()
-            .map(|a| a.to_string().to_uppercase())
-            .unwrap_or_default(),
+        args.first().map(|a| a.to_string().to_uppercase()).unwrap_or_default(),
     ))
 }
 
 fn lower_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_value::FuncError> {
     Ok(gtmpl_value::Value::String(
-        args.first()
-            .map(|a| a.to_string().to_lowercase())
-            .unwrap_or_default(),
+        args.first().map(|a| a.to_string().to_lowercase()).unwrap_or_default(),
     ))
 }
 
@@ -275,10 +266,7 @@ mod tests {
     #[test]
     fn templates_render_fields_and_json() {
         let v = serde_json::json!({"Repository": "busybox", "Tag": "latest", "Layers": ["a", "b"]});
-        assert_eq!(
-            render("{{.Repository}}:{{.Tag}}", &v).unwrap(),
-            "busybox:latest"
-        );
+        assert_eq!(render("{{.Repository}}:{{.Tag}}", &v).unwrap(), "busybox:latest");
         assert_eq!(render("{{index .Layers 1}}", &v).unwrap(), "b");
         assert_eq!(render("{{json .Layers}}", &v).unwrap(), r#"["a","b"]"#);
         assert_eq!(render("{{join .Layers \",\"}}", &v).unwrap(), "a,b");
@@ -286,10 +274,7 @@ mod tests {
 
     #[test]
     fn table_pads_columns_by_three_spaces() {
-        let t = table(&[
-            vec!["A".into(), "BB".into()],
-            vec!["CCC".into(), "D".into()],
-        ]);
+        let t = table(&[vec!["A".into(), "BB".into()], vec!["CCC".into(), "D".into()]]);
         assert_eq!(t, "A     BB\nCCC   D\n");
     }
 }

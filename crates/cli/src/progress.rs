@@ -30,10 +30,9 @@ impl LayerProgress {
             return;
         };
         let bar = multi.add(ProgressBar::new(total));
-        let style =
-            ProgressStyle::with_template("{prefix}: {msg} [{bar:50}] {bytes}/{total_bytes}")
-                .expect("valid template")
-                .progress_chars("=> ");
+        let style = ProgressStyle::with_template("{prefix}: {msg} [{bar:50}] {decimal_bytes}/{decimal_total_bytes}")
+            .expect("valid template")
+            .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(id.to_string());
         bar.set_message(self.verb);

@@ -38,11 +38,7 @@ fn two_layer_archive(t: &TestRoot, name: &str, tag: &str, seed: u64) -> std::pat
         E::File("opt/new", &noise(1000, seed)),
     ]);
     let path = t.path(name);
-    std::fs::write(
-        &path,
-        docker_archive(&[base, top], tag, "2024-05-01T10:00:00Z"),
-    )
-    .unwrap();
+    std::fs::write(&path, docker_archive(&[base, top], tag, "2024-05-01T10:00:00Z")).unwrap();
     path
 }
 
@@ -52,10 +48,7 @@ fn save_then_load_keeps_ids_and_bytes_and_saves_deterministically() {
     let src = two_layer_archive(&t, "in.tar", "app:1", 1);
     let out = t.ok(&["load", "-i", src.to_str().unwrap()]);
     assert_eq!(out.trim(), "Loaded image: app:1");
-    let id = t
-        .ok(&["inspect", "-f", "{{.Id}}", "app:1"])
-        .trim()
-        .to_string();
+    let id = t.ok(&["inspect", "-f", "{{.Id}}", "app:1"]).trim().to_string();
     let layers = t.ok(&["inspect", "-f", "{{json .RootFS.Layers}}", "app:1"]);
 
     let saved = t.path("saved.tar");
@@ -67,12 +60,7 @@ fn save_then_load_keeps_ids_and_bytes_and_saves_deterministically() {
         std::fs::read(&again).unwrap(),
         "save is deterministic"
     );
-    let stdout = t
-        .cmd()
-        .args(["save", "app:1"])
-        .stdout(Stdio::piped())
-        .output()
-        .unwrap();
+    let stdout = t.cmd().args(["save", "app:1"]).stdout(Stdio::piped()).output().unwrap();
     assert_eq!(
         stdout.stdout,
         std::fs::read(&saved).unwrap(),
@@ -81,16 +69,11 @@ fn save_then_load_keeps_ids_and_bytes_and_saves_deterministically() {
 
     let other = TestRoot::new();
     assert_eq!(
-        other
-            .ok(&["load", "-q", "-i", saved.to_str().unwrap()])
-            .trim(),
+        other.ok(&["load", "-q", "-i", saved.to_str().unwrap()]).trim(),
         "Loaded image: app:1"
     );
     assert_eq!(other.ok(&["inspect", "-f", "{{.Id}}", "app:1"]).trim(), id);
-    assert_eq!(
-        other.ok(&["inspect", "-f", "{{json .RootFS.Layers}}", "app:1"]),
-        layers
-    );
+    assert_eq!(other.ok(&["inspect", "-f", "{{json .RootFS.Layers}}", "app:1"]), layers);
     let resaved = other.path("resaved.tar");
     other.ok(&["save", "-o", resaved.to_str().unwrap(), "app:1"]);
     assert_eq!(
@@ -117,25 +100,15 @@ fn saved_archive_is_docker_archive_and_oci_layout_at_once() {
     let m = tar_members(&saved);
     assert_eq!(m["oci-layout"], br#"{"imageLayoutVersion":"1.0.0"}"#);
     // Every blob is named by its own digest.
-    for (name, data) in m
-        .iter()
-        .filter(|(n, _)| n.starts_with("blobs/sha256/") && n.len() > 13)
-    {
+    for (name, data) in m.iter().filter(|(n, _)| n.starts_with("blobs/sha256/") && n.len() > 13) {
         assert_eq!(sha256(data)[7..], name[13..], "{name}");
     }
     let manifest: serde_json::Value = serde_json::from_slice(&m["manifest.json"]).unwrap();
-    assert_eq!(
-        manifest.as_array().unwrap().len(),
-        1,
-        "one image, two names"
-    );
+    assert_eq!(manifest.as_array().unwrap().len(), 1, "one image, two names");
     let tags = manifest[0]["RepoTags"].as_array().unwrap();
     assert_eq!(tags.len(), 2, "{manifest}");
     let config = manifest[0]["Config"].as_str().unwrap();
-    let id = t
-        .ok(&["inspect", "-f", "{{.Id}}", "app:1"])
-        .trim()
-        .to_string();
+    let id = t.ok(&["inspect", "-f", "{{.Id}}", "app:1"]).trim().to_string();
     assert_eq!(config, format!("blobs/sha256/{}", &id[7..]));
     for l in manifest[0]["Layers"].as_array().unwrap() {
         assert!(m.contains_key(l.as_str().unwrap()), "{l}");
@@ -145,16 +118,9 @@ fn saved_archive_is_docker_archive_and_oci_layout_at_once() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| {
-            d["annotations"]["io.containerd.image.name"]
-                .as_str()
-                .unwrap()
-        })
+        .map(|d| d["annotations"]["io.containerd.image.name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        names,
-        ["docker.io/library/app:1", "127.0.0.1:5000/team/app:v2"]
-    );
+    assert_eq!(names, ["docker.io/library/app:1", "127.0.0.1:5000/team/app:v2"]);
     let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
     let oci: serde_json::Value =
         serde_json::from_slice(&m[&format!("blobs/sha256/{}", &manifest_digest[7..])]).unwrap();
@@ -175,14 +141,7 @@ fn loaded_layers_stack_on_a_real_overlay_mount_with_whiteouts() {
     let opts = format!("lowerdir={}:{}", upper.trim(), lower.trim());
     harness::host(
         "mount",
-        &[
-            "-t",
-            "overlay",
-            "overlay",
-            "-o",
-            &opts,
-            mnt.to_str().unwrap(),
-        ],
+        &["-t", "overlay", "overlay", "-o", &opts, mnt.to_str().unwrap()],
     );
     let motd_gone = !mnt.join("etc/motd").exists();
     let opt: Vec<String> = std::fs::read_dir(mnt.join("opt"))
@@ -191,11 +150,7 @@ fn loaded_layers_stack_on_a_real_overlay_mount_with_whiteouts() {
         .collect();
     harness::host("umount", &[mnt.to_str().unwrap()]);
     assert!(motd_gone, "the whiteout hides /etc/motd");
-    assert_eq!(
-        opt,
-        ["new"],
-        "the opaque /opt hides the lower layer's files"
-    );
+    assert_eq!(opt, ["new"], "the opaque /opt hides the lower layer's files");
 }
 
 #[test]
@@ -205,11 +160,7 @@ fn a_shared_base_layer_is_stored_once_and_not_read_again() {
     let one = t.path("one.tar");
     std::fs::write(
         &one,
-        docker_archive(
-            std::slice::from_ref(&base),
-            "base:1",
-            "2024-01-01T00:00:00Z",
-        ),
+        docker_archive(std::slice::from_ref(&base), "base:1", "2024-01-01T00:00:00Z"),
     )
     .unwrap();
     let two = t.path("two.tar");
@@ -224,11 +175,7 @@ fn a_shared_base_layer_is_stored_once_and_not_read_again() {
     .unwrap();
     t.ok(&["load", "-i", one.to_str().unwrap()]);
     let before = t.disk_bytes();
-    let out = t
-        .cmd()
-        .args(["load", "-i", two.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = t.cmd().args(["load", "-i", two.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success());
     let grew = t.disk_bytes() - before;
     assert!(
@@ -287,24 +234,14 @@ fn load_reads_compressed_archives_and_stdin() {
         .write_all(&zstd::encode_all(&raw[..], 1).unwrap())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "Loaded image: app:1"
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Loaded image: app:1");
     assert_eq!(
         t.ok(&["inspect", "-f", "{{.Id}}", "app:1"]),
         other.ok(&["inspect", "-f", "{{.Id}}", "app:1"])
     );
     // The spooled copy of stdin is gone.
-    assert_eq!(
-        std::fs::read_dir(other.root().join("tmp")).unwrap().count(),
-        0
-    );
+    assert_eq!(std::fs::read_dir(other.root().join("tmp")).unwrap().count(), 0);
 }
 
 #[test]
@@ -313,10 +250,7 @@ fn loading_over_a_tag_renames_the_old_image_like_docker() {
     let a = two_layer_archive(&t, "a.tar", "app:1", 5);
     let b = two_layer_archive(&t, "b.tar", "app:1", 6);
     t.ok(&["load", "-i", a.to_str().unwrap()]);
-    let old = t
-        .ok(&["inspect", "-f", "{{.Id}}", "app:1"])
-        .trim()
-        .to_string();
+    let old = t.ok(&["inspect", "-f", "{{.Id}}", "app:1"]).trim().to_string();
     let out = t.ok(&["load", "-i", b.to_str().unwrap()]);
     assert!(
         out.contains(&format!(
@@ -333,10 +267,7 @@ fn save_by_id_writes_no_names_and_loads_untagged() {
     let t = TestRoot::new();
     let src = two_layer_archive(&t, "in.tar", "app:1", 8);
     t.ok(&["load", "-i", src.to_str().unwrap()]);
-    let id = t
-        .ok(&["inspect", "-f", "{{.Id}}", "app:1"])
-        .trim()
-        .to_string();
+    let id = t.ok(&["inspect", "-f", "{{.Id}}", "app:1"]).trim().to_string();
     let saved = t.path("byid.tar");
     t.ok(&["save", "-o", saved.to_str().unwrap(), &id[7..19]]);
     let other = TestRoot::new();

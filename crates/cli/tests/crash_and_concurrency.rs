@@ -19,11 +19,7 @@ fn assert_consistent(t: &TestRoot) {
         if let Some(lower) = data["LowerDir"].as_str() {
             dirs.extend(lower.split(':'));
         }
-        assert_eq!(
-            dirs.len(),
-            doc[0]["RootFS"]["Layers"].as_array().unwrap().len(),
-            "{id}"
-        );
+        assert_eq!(dirs.len(), doc[0]["RootFS"]["Layers"].as_array().unwrap().len(), "{id}");
         for d in dirs {
             assert!(
                 std::path::Path::new(d).is_dir(),
@@ -35,12 +31,7 @@ fn assert_consistent(t: &TestRoot) {
 }
 
 fn no_leftovers(t: &TestRoot) {
-    for dir in [
-        "content/ingest",
-        "snapshots/unpack",
-        "snapshots/trash",
-        "tmp",
-    ] {
+    for dir in ["content/ingest", "snapshots/unpack", "snapshots/trash", "tmp"] {
         let n = std::fs::read_dir(t.root().join(dir)).unwrap().count();
         assert_eq!(n, 0, "{dir} still has {n} entries after prune");
     }
@@ -50,12 +41,7 @@ fn big_archive(t: &TestRoot, name: &str, tag: &str, seed: u64) -> PathBuf {
     let layers: Vec<Vec<u8>> = (0..3)
         .map(|i| {
             let files: Vec<(String, Vec<u8>)> = (0..40)
-                .map(|f| {
-                    (
-                        format!("d{i}/f{f}"),
-                        noise(200_000, seed * 100 + i * 10 + f),
-                    )
-                })
+                .map(|f| (format!("d{i}/f{f}"), noise(200_000, seed * 100 + i * 10 + f)))
                 .collect();
             let entries: Vec<E<'_>> = files.iter().map(|(n, d)| E::File(n, d)).collect();
             layer(&entries)
@@ -85,12 +71,7 @@ fn sigkill_at_any_moment_of_load_import_or_rmi_leaves_a_consistent_store() {
     for round in 0..36u64 {
         let delay = Duration::from_millis((round * 37) % 160);
         let args: Vec<String> = match round % 3 {
-            0 => vec![
-                "load".into(),
-                "-q".into(),
-                "-i".into(),
-                archive.display().to_string(),
-            ],
+            0 => vec!["load".into(), "-q".into(), "-i".into(), archive.display().to_string()],
             1 => vec![
                 "import".into(),
                 rootfs.display().to_string(),
@@ -153,18 +134,8 @@ fn concurrent_loads_imports_and_removals_on_one_root() {
         let mut children = Vec::new();
         for i in 0..8 {
             let args: Vec<String> = match i % 4 {
-                0 => vec![
-                    "load".into(),
-                    "-q".into(),
-                    "-i".into(),
-                    a.display().to_string(),
-                ],
-                1 => vec![
-                    "load".into(),
-                    "-q".into(),
-                    "-i".into(),
-                    b.display().to_string(),
-                ],
+                0 => vec!["load".into(), "-q".into(), "-i".into(), a.display().to_string()],
+                1 => vec!["load".into(), "-q".into(), "-i".into(), b.display().to_string()],
                 2 => vec![
                     "import".into(),
                     rootfs.display().to_string(),
@@ -201,10 +172,7 @@ fn concurrent_loads_imports_and_removals_on_one_root() {
         }
         let out = rmi.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() || err.contains("No such image"),
-            "rmi: {err}"
-        );
+        assert!(out.status.success() || err.contains("No such image"), "rmi: {err}");
         assert_consistent(&t);
     }
     t.ok(&["load", "-q", "-i", a.to_str().unwrap()]);

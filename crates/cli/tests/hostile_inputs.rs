@@ -20,10 +20,7 @@ struct Case {
 fn corpus(t: &TestRoot) -> PathBuf {
     let out = t.path("corpus");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/hostile/generate.py");
-    harness::host(
-        "python3",
-        &[script.to_str().unwrap(), out.to_str().unwrap()],
-    );
+    harness::host("python3", &[script.to_str().unwrap(), out.to_str().unwrap()]);
     out
 }
 
@@ -69,17 +66,13 @@ fn every_hostile_case_is_refused_and_changes_nothing() {
     t.ok(&["import", base.to_str().unwrap(), "existing:1"]);
     let before_listing = t.store_listing();
     let before_images = t.ok(&["images", "--no-trunc"]);
-    let cases: Vec<Case> =
-        serde_json::from_slice(&std::fs::read(dir.join("cases.json")).unwrap()).unwrap();
+    let cases: Vec<Case> = serde_json::from_slice(&std::fs::read(dir.join("cases.json")).unwrap()).unwrap();
     assert!(
         cases.len() >= 40,
         "the corpus should hold at least 40 cases, has {}",
         cases.len()
     );
-    let witnesses: Vec<_> = escape_witnesses(&t)
-        .into_iter()
-        .filter(|w| !w.exists())
-        .collect();
+    let witnesses: Vec<_> = escape_witnesses(&t).into_iter().filter(|w| !w.exists()).collect();
     let mut failures = Vec::new();
     for case in &cases {
         let out = run_case(&t, &dir, &case.command, &case.file);
@@ -99,28 +92,15 @@ fn every_hostile_case_is_refused_and_changes_nothing() {
                 case.expect,
                 stderr.trim()
             ));
-        } else if !stderr
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .starts_with("error: ")
-        {
-            failures.push(format!(
-                "{}: not a clear error line: {}",
-                case.name,
-                stderr.trim()
-            ));
+        } else if !stderr.lines().last().unwrap_or_default().starts_with("error: ") {
+            failures.push(format!("{}: not a clear error line: {}", case.name, stderr.trim()));
         }
         if t.store_listing() != before_listing {
             failures.push(format!("{}: the store changed on disk", case.name));
         }
         for w in &witnesses {
             if w.exists() {
-                failures.push(format!(
-                    "{}: wrote {} outside the store",
-                    case.name,
-                    w.display()
-                ));
+                failures.push(format!("{}: wrote {} outside the store", case.name, w.display()));
                 let _ = std::fs::remove_file(w);
             }
         }
@@ -139,8 +119,7 @@ fn every_hostile_case_is_refused_and_changes_nothing() {
 fn the_valid_controls_are_accepted() {
     let t = TestRoot::new();
     let dir = corpus(&t);
-    let controls: Vec<Case> =
-        serde_json::from_slice(&std::fs::read(dir.join("controls.json")).unwrap()).unwrap();
+    let controls: Vec<Case> = serde_json::from_slice(&std::fs::read(dir.join("controls.json")).unwrap()).unwrap();
     for c in &controls {
         let out = run_case(&t, &dir, &c.command, &c.file);
         assert!(
@@ -153,17 +132,8 @@ fn the_valid_controls_are_accepted() {
     // The loaded controls are real images: their files are there.
     let listing = Command::new("sh")
         .arg("-c")
-        .arg(format!(
-            "ls {}/snapshots/committed/sha256 | wc -l",
-            t.root().display()
-        ))
+        .arg(format!("ls {}/snapshots/committed/sha256 | wc -l", t.root().display()))
         .output()
         .unwrap();
-    assert!(
-        String::from_utf8_lossy(&listing.stdout)
-            .trim()
-            .parse::<u32>()
-            .unwrap()
-            >= 2
-    );
+    assert!(String::from_utf8_lossy(&listing.stdout).trim().parse::<u32>().unwrap() >= 2);
 }

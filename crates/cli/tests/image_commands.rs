@@ -51,8 +51,7 @@ fn import_lists_and_inspects_like_docker() {
     assert_eq!(row[2], &id[7..19]);
     assert!(row[3].ends_with("ago"), "{row:?}");
 
-    let doc: serde_json::Value =
-        serde_json::from_str(&t.ok(&["inspect", "busybox:local"])).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&t.ok(&["inspect", "busybox:local"])).unwrap();
     let img = &doc[0];
     assert_eq!(img["Id"], id);
     assert_eq!(img["RepoTags"], serde_json::json!(["busybox:local"]));
@@ -69,13 +68,8 @@ fn import_lists_and_inspects_like_docker() {
     assert!(std::path::Path::new(upper).join("bin/busybox").is_file());
 
     assert_eq!(
-        t.ok(&[
-            "inspect",
-            "--format",
-            "{{.Os}}/{{.Architecture}}",
-            &id[7..19]
-        ])
-        .trim(),
+        t.ok(&["inspect", "--format", "{{.Os}}/{{.Architecture}}", &id[7..19]])
+            .trim(),
         "linux/amd64"
     );
     assert_eq!(
@@ -96,11 +90,7 @@ fn import_lists_and_inspects_like_docker() {
         history.contains("seed import") && history.contains(&id[7..19]),
         "{history}"
     );
-    assert_eq!(
-        t.ok(&["history", "-q", "--no-trunc", "busybox:local"])
-            .trim(),
-        id
-    );
+    assert_eq!(t.ok(&["history", "-q", "--no-trunc", "busybox:local"]).trim(), id);
 }
 
 #[test]
@@ -191,14 +181,7 @@ fn tag_and_rmi_untag_before_deleting_and_keep_shared_layers() {
     let images = t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     let mut names: Vec<&str> = images.lines().collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "127.0.0.1:5000/me/busybox:v1",
-            "busybox:local",
-            "other:latest"
-        ]
-    );
+    assert_eq!(names, ["127.0.0.1:5000/me/busybox:v1", "busybox:local", "other:latest"]);
 
     // By ID with several names: Docker's conflict, exit 1, nothing removed.
     let err = t.fails(&["rmi", &id[7..19]]);
@@ -228,10 +211,7 @@ fn tag_and_rmi_untag_before_deleting_and_keep_shared_layers() {
     );
     t.ok(&["inspect", "second:1"]);
     let out = t.ok(&["rmi", "second:1"]);
-    assert!(
-        out.matches("Deleted:").count() == 2,
-        "image and its layer: {out}"
-    );
+    assert!(out.matches("Deleted:").count() == 2, "image and its layer: {out}");
     assert!(t.image_ids().is_empty());
     assert_eq!(
         std::fs::read_dir(t.root().join("snapshots/committed/sha256"))
@@ -254,14 +234,8 @@ fn images_filters_quiet_and_formats() {
     std::fs::write(&a, layer(&[E::File("a", b"a")])).unwrap();
     let b = t.path("b.tar");
     std::fs::write(&b, layer(&[E::File("b", b"b")])).unwrap();
-    let first = t
-        .ok(&["import", a.to_str().unwrap(), "app:1"])
-        .trim()
-        .to_string();
-    let second = t
-        .ok(&["import", b.to_str().unwrap(), "tools:1"])
-        .trim()
-        .to_string();
+    let first = t.ok(&["import", a.to_str().unwrap(), "app:1"]).trim().to_string();
+    let second = t.ok(&["import", b.to_str().unwrap(), "tools:1"]).trim().to_string();
     t.ok(&["tag", "tools:1", "app:2"]);
     // Importing over an existing tag leaves the old image dangling.
     let third = t
@@ -279,24 +253,13 @@ fn images_filters_quiet_and_formats() {
             .trim(),
         first
     );
-    let refs = t.ok(&[
-        "images",
-        "--filter",
-        "reference=too*",
-        "--format",
-        "{{.Repository}}",
-    ]);
+    let refs = t.ok(&["images", "--filter", "reference=too*", "--format", "{{.Repository}}"]);
     assert_eq!(refs.trim(), "tools");
     let json_lines = t.ok(&["images", "--format", "json", "app:1"]);
     let row: serde_json::Value = serde_json::from_str(json_lines.lines().next().unwrap()).unwrap();
     assert_eq!(row["ID"], &third[7..19]);
     assert_eq!(row["Repository"], "app");
-    let table = t.ok(&[
-        "images",
-        "--format",
-        "table {{.Repository}}\t{{.Tag}}",
-        "tools",
-    ]);
+    let table = t.ok(&["images", "--format", "table {{.Repository}}\t{{.Tag}}", "tools"]);
     assert_eq!(table, "REPOSITORY   TAG\ntools        1\n");
     let err = t.fails(&["images", "--filter", "color=red"]);
     assert!(err.contains("invalid filter 'color'"), "{err}");
@@ -337,11 +300,7 @@ fn errors_are_clear_and_exit_like_docker() {
     );
 
     let out = t.run(&["images", "--no-such-flag"]);
-    assert_eq!(
-        out.status.code(),
-        Some(125),
-        "usage errors exit 125 like Docker's CLI"
-    );
+    assert_eq!(out.status.code(), Some(125), "usage errors exit 125 like Docker's CLI");
 
     let err = t.fails(&["import", "/nonexistent/file.tar"]);
     assert!(err.contains("/nonexistent/file.tar"), "{err}");
@@ -357,18 +316,55 @@ fn system_df_and_info_describe_the_store() {
     import_busybox(&t, "busybox:local");
     let df = t.ok(&["system", "df"]);
     assert!(df.starts_with("TYPE"), "{df}");
-    assert!(
-        df.lines()
-            .any(|l| l.starts_with("Images") && l.contains(" 1 ")),
-        "{df}"
-    );
+    assert!(df.lines().any(|l| l.starts_with("Images") && l.contains(" 1 ")), "{df}");
     let info = t.ok(&["system", "info"]);
     assert!(
         info.contains("Storage Driver: overlay") && info.contains("Images: 1"),
         "{info}"
     );
-    assert!(
-        info.contains(&format!("Root Dir: {}", t.root().display())),
-        "{info}"
+    assert!(info.contains(&format!("Root Dir: {}", t.root().display())), "{info}");
+}
+
+/// Serves `body` with `status` to the requests that arrive (loopback only).
+fn serve_once(status: &'static str, body: Vec<u8>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut conn, _)) = listener.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut conn, &mut buf);
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(&body);
+        }
+    });
+    format!("http://{addr}/rootfs.tar.gz")
+}
+
+#[test]
+fn import_streams_from_a_url_and_names_it_in_the_comment() {
+    let t = TestRoot::new();
+    let plain = layer(&[E::File("from-url", b"yes")]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let url = serve_once("200 OK", gz.finish().unwrap());
+    let id = t.ok(&["import", &url, "fromurl:1"]);
+    assert_eq!(
+        t.ok(&["inspect", "-f", "{{index .RootFS.Layers 0}}", id.trim()]).trim(),
+        sha256(&plain)
     );
+    assert_eq!(
+        t.ok(&["inspect", "-f", "{{.Comment}}", "fromurl:1"]).trim(),
+        format!("Imported from {url}")
+    );
+
+    let missing = serve_once("404 Not Found", b"no".to_vec());
+    let err = t.fails(&["import", &missing]);
+    assert!(err.contains(&missing) && err.contains("HTTP 404"), "{err}");
+    let err = t.fails(&["import", "ftp://127.0.0.1/x.tar"]);
+    assert!(err.contains("only http:// and https://"), "{err}");
+    assert_eq!(t.image_ids().len(), 1);
 }

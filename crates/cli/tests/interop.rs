@@ -11,13 +11,7 @@ fn saved_busybox(t: &TestRoot) -> (String, std::path::PathBuf) {
     let tar = t.path("busybox.tar");
     busybox_rootfs(&tar);
     let id = t
-        .ok(&[
-            "import",
-            "-c",
-            "CMD [\"sh\"]",
-            tar.to_str().unwrap(),
-            "busybox:interop",
-        ])
+        .ok(&["import", "-c", "CMD [\"sh\"]", tar.to_str().unwrap(), "busybox:interop"])
         .trim()
         .to_string();
     let saved = t.path("saved.tar");
@@ -45,11 +39,8 @@ fn skopeo_reads_strata_archives_as_docker_archive_and_oci_archive() {
     let s = saved.to_str().unwrap();
     assert_eq!(skopeo_config_digest(&format!("docker-archive:{s}")), id);
     assert_eq!(skopeo_config_digest(&format!("oci-archive:{s}")), id);
-    let inspect: serde_json::Value = serde_json::from_str(&host(
-        "skopeo",
-        &["inspect", &format!("docker-archive:{s}")],
-    ))
-    .unwrap();
+    let inspect: serde_json::Value =
+        serde_json::from_str(&host("skopeo", &["inspect", &format!("docker-archive:{s}")])).unwrap();
     assert_eq!(inspect["Layers"].as_array().unwrap().len(), 1);
     let oci_dir = t.path("oci");
     host(
@@ -74,14 +65,8 @@ fn strata_loads_what_skopeo_writes() {
         ("oci-archive", "skopeo-oci.tar"),
     ] {
         let out = t.path(file);
-        let dest = format!(
-            "{transport}:{}:example.com/copied/busybox:v1",
-            out.display()
-        );
-        host(
-            "skopeo",
-            &["copy", "-q", &format!("docker-archive:{s}"), &dest],
-        );
+        let dest = format!("{transport}:{}:example.com/copied/busybox:v1", out.display());
+        host("skopeo", &["copy", "-q", &format!("docker-archive:{s}"), &dest]);
         let fresh = TestRoot::new();
         let loaded = fresh.ok(&["load", "-i", out.to_str().unwrap()]);
         assert_eq!(
@@ -122,11 +107,7 @@ fn strata_loads_what_skopeo_writes() {
     );
     let again = host(
         "skopeo",
-        &[
-            "inspect",
-            "--raw",
-            &format!("oci-archive:{}", resaved.display()),
-        ],
+        &["inspect", "--raw", &format!("oci-archive:{}", resaved.display())],
     );
     assert_eq!(
         sha256(original.as_bytes()),
@@ -160,10 +141,7 @@ fn podman_loads_strata_archives_and_strata_loads_podman_saves() {
     let t = TestRoot::new();
     let (id, saved) = saved_busybox(&t);
     let out = podman(&t, &["load", "-i", saved.to_str().unwrap()]);
-    assert!(
-        out.contains("Loaded image: docker.io/library/busybox:interop"),
-        "{out}"
-    );
+    assert!(out.contains("Loaded image: docker.io/library/busybox:interop"), "{out}");
     let pid = podman(
         &t,
         &[

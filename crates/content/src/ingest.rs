@@ -65,8 +65,7 @@ impl Ingest {
         if target.exists() {
             return Ok(actual); // Drop removes our copy.
         }
-        file.sync_all()
-            .map_err(|e| ContentError::io(&self.path, e))?;
+        file.sync_all().map_err(|e| ContentError::io(&self.path, e))?;
         drop(file);
         fs::rename(&self.path, &target).map_err(|e| ContentError::io(&target, e))?;
         let dir = target.parent().expect("blob path has a parent");
@@ -82,11 +81,7 @@ impl Ingest {
 
 impl Write for Ingest {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self
-            .file
-            .as_mut()
-            .expect("ingest not committed")
-            .write(buf)?;
+        let n = self.file.as_mut().expect("ingest not committed").write(buf)?;
         self.hasher.update(&buf[..n]);
         self.size += n as u64;
         Ok(n)

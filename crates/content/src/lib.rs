@@ -35,11 +35,7 @@ pub enum ContentError {
         actual: Digest,
     },
     #[error("size mismatch for {what}: expected {expected} bytes, got {actual}")]
-    SizeMismatch {
-        what: String,
-        expected: u64,
-        actual: u64,
-    },
+    SizeMismatch { what: String, expected: u64, actual: u64 },
     #[error(transparent)]
     Digest(#[from] DigestError),
     #[error("content store I/O on {path}: {source}")]
@@ -150,8 +146,7 @@ impl ContentStore {
     /// Writes `bytes` as a blob and returns its sha256 digest.
     pub fn put(&self, bytes: &[u8]) -> Result<Digest> {
         let mut ingest = self.ingest(None)?;
-        io::Write::write_all(&mut ingest, bytes)
-            .map_err(|e| ContentError::io(self.root.join("ingest"), e))?;
+        io::Write::write_all(&mut ingest, bytes).map_err(|e| ContentError::io(self.root.join("ingest"), e))?;
         ingest.commit(None)
     }
 
@@ -200,8 +195,7 @@ impl ContentStore {
     pub fn verify(&self, digest: &Digest) -> Result<()> {
         let mut file = self.open_blob(digest)?;
         let mut hasher = Hasher::for_digest(digest)?;
-        io::copy(&mut file, &mut hasher)
-            .map_err(|e| ContentError::io(self.blob_path(digest), e))?;
+        io::copy(&mut file, &mut hasher).map_err(|e| ContentError::io(self.blob_path(digest), e))?;
         let actual = hasher.finish();
         if &actual != digest {
             return Err(ContentError::DigestMismatch {

@@ -48,10 +48,7 @@ fn sha512_blobs_are_verified_with_sha512() {
 #[test]
 fn unsupported_algorithm_is_a_clear_error() {
     let err = parse_digest("md5:5d41402abc4b2a76b9719d911017c592").unwrap_err();
-    assert!(
-        err.to_string().contains("unsupported digest algorithm"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("unsupported digest algorithm"), "{err}");
 }
 
 #[test]

@@ -2,9 +2,7 @@
 //! writes, and Docker's `--change` instructions.
 
 use crate::error::{ImageError, Result};
-use oci_spec::image::{
-    Arch, Config, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder, Os, RootFsBuilder,
-};
+use oci_spec::image::{Arch, Config, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder, Os, RootFsBuilder};
 use std::collections::HashMap;
 
 /// Parses a config document, naming `what` in errors.
@@ -17,12 +15,7 @@ pub fn parse(bytes: &[u8], archive: &str, what: &str) -> Result<ImageConfigurati
 }
 
 /// The config of a single-layer image made by `import`.
-pub fn import_config(
-    diff_id: &str,
-    changes: &[String],
-    comment: &str,
-    created: &str,
-) -> Result<ImageConfiguration> {
+pub fn import_config(diff_id: &str, changes: &[String], comment: &str, created: &str) -> Result<ImageConfiguration> {
     let mut config = Config::default();
     for change in changes {
         apply_change(&mut config, change)?;
@@ -64,9 +57,7 @@ pub fn go_rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
 /// Checks `--change` instructions without applying them to anything.
 pub fn validate_changes(changes: &[String]) -> Result<()> {
     let mut scratch = Config::default();
-    changes
-        .iter()
-        .try_for_each(|c| apply_change(&mut scratch, c))
+    changes.iter().try_for_each(|c| apply_change(&mut scratch, c))
 }
 
 fn host_arch() -> Arch {
@@ -83,9 +74,7 @@ fn change_err(change: &str, reason: impl Into<String>) -> ImageError {
 /// Applies one Dockerfile-style instruction, as `docker import -c` / `commit -c` do.
 pub fn apply_change(config: &mut Config, change: &str) -> Result<()> {
     let change = change.trim();
-    let (instruction, args) = change
-        .split_once(char::is_whitespace)
-        .unwrap_or((change, ""));
+    let (instruction, args) = change.split_once(char::is_whitespace).unwrap_or((change, ""));
     let args = args.trim();
     match instruction.to_ascii_uppercase().as_str() {
         "CMD" => {
@@ -172,18 +161,14 @@ fn command_form(args: &str, change: &str) -> Result<Vec<String>> {
 }
 
 fn json_list(args: &str, change: &str) -> Result<Vec<String>> {
-    serde_json::from_str(args)
-        .map_err(|e| change_err(change, format!("not a JSON array of strings: {e}")))
+    serde_json::from_str(args).map_err(|e| change_err(change, format!("not a JSON array of strings: {e}")))
 }
 
 /// `k=v k2="v 2"` pairs, or the legacy single `k v` form.
 fn key_values(args: &str, change: &str) -> Result<HashMap<String, String>> {
     let words = shell_words(args);
     if words.is_empty() {
-        return Err(change_err(
-            change,
-            "the instruction needs key=value arguments",
-        ));
+        return Err(change_err(change, "the instruction needs key=value arguments"));
     }
     if !words[0].contains('=') {
         let (k, v) = args
@@ -211,9 +196,7 @@ fn shell_words(s: &str) -> Vec<String> {
     while let Some(c) = chars.next() {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
-            (Some('"'), '\\') if chars.peek() == Some(&'"') => {
-                cur.push(chars.next().expect("peeked"))
-            }
+            (Some('"'), '\\') if chars.peek() == Some(&'"') => cur.push(chars.next().expect("peeked")),
             (Some(_), c) => cur.push(c),
             (None, '"' | '\'') => {
                 quote = Some(c);
@@ -303,9 +286,7 @@ mod tests {
             ("EXPOSE http", "invalid port"),
             ("WORKDIR", "needs an argument"),
         ] {
-            let err = apply_change(&mut Config::default(), change)
-                .unwrap_err()
-                .to_string();
+            let err = apply_change(&mut Config::default(), change).unwrap_err().to_string();
             assert!(err.contains(reason), "{change}: {err}");
         }
     }

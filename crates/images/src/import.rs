@@ -18,6 +18,8 @@ use strata_snapshots::chain_ids;
 pub enum ImportSource<'a> {
     File(&'a Path),
     Stdin,
+    /// An http(s) URL, streamed (never saved whole) through the import.
+    Url(&'a str),
 }
 
 #[derive(Debug, Default, Clone)]
@@ -31,24 +33,18 @@ pub struct ImportOptions {
 impl ImageStore {
     /// Imports a rootfs tarball as a new image and returns its ID. All or nothing: a
     /// tarball with a hostile or damaged entry leaves the store as it was.
-    pub fn import(
-        &self,
-        source: ImportSource<'_>,
-        options: &ImportOptions,
-        progress: &dyn Progress,
-    ) -> Result<String> {
-        let reference = options
-            .reference
-            .as_deref()
-            .map(ImageRef::parse)
-            .transpose()?;
+    pub fn import(&self, source: ImportSource<'_>, options: &ImportOptions, progress: &dyn Progress) -> Result<String> {
+        let reference = options.reference.as_deref().map(ImageRef::parse).transpose()?;
         // Validate --change before reading anything.
         crate::config::validate_changes(&options.changes)?;
         let (label, reader, total): (String, Box<dyn Read>, u64) = match source {
             ImportSource::Stdin => ("-".into(), Box::new(io::stdin().lock()), 0),
+            ImportSource::Url(url) => {
+                let (total, reader) = fetch(url)?;
+                (url.to_string(), reader, total)
+            }
             ImportSource::File(path) => {
-                let file = File::open(path)
-                    .map_err(|e| ImageError::io(format!("opening {}", path.display()), e))?;
+                let file = File::open(path).map_err(|e| ImageError::io(format!("opening {}", path.display()), e))?;
                 let total = file.metadata().map_or(0, |m| m.len());
                 (path.display().to_string(), Box::new(file), total)
             }
@@ -74,10 +70,12 @@ impl ImageStore {
             progress,
         )?;
         let created = crate::config::timestamp_now();
+        // Docker's comment names the URL, and "-" for a file or stdin (its CLI streams both).
+        let from = if label.contains("://") { label.as_str() } else { "-" };
         let comment = options
             .message
             .clone()
-            .unwrap_or_else(|| "Imported from -".to_string());
+            .unwrap_or_else(|| format!("Imported from {from}"));
         let config = import_config(layer.diff_id.as_ref(), &options.changes, &comment, &created)?;
         let config_bytes = serde_json::to_vec(&config).expect("configs serialize");
         let chain = chain_ids(std::slice::from_ref(&layer.diff_id)).remove(0);
@@ -113,4 +111,17 @@ impl ImageStore {
         self.db().insert_image(&record, &tags, &created)?;
         Ok(record.id)
     }
+}
+
+/// Opens an http(s) URL for streaming, with its length when the server states it.
+fn fetch(url: &str) -> Result<(u64, Box<dyn Read>)> {
+    let response = ureq::get(url).call().map_err(|e| match e {
+        ureq::Error::StatusCode(code) => ImageError::io(
+            format!("downloading {url}"),
+            io::Error::other(format!("the server answered HTTP {code}")),
+        ),
+        other => ImageError::io(format!("downloading {url}"), io::Error::other(other.to_string())),
+    })?;
+    let total = response.body().content_length().unwrap_or(0);
+    Ok((total, Box::new(response.into_body().into_reader())))
 }

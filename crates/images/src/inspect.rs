@@ -28,10 +28,7 @@ fn config_json(store: &ImageStore, image: &ImageRecord) -> Result<Value> {
 }
 
 fn text(v: &Value, key: &str) -> String {
-    v.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 /// Docker's container-config shape: every field present, absent ones null or empty.
@@ -69,16 +66,9 @@ impl ImageStore {
             .unwrap_or_default();
         let comment = match config.get("comment").and_then(Value::as_str) {
             Some(c) => c.to_string(),
-            None => history
-                .last()
-                .map(|h| text(h, "comment"))
-                .unwrap_or_default(),
+            None => history.last().map(|h| text(h, "comment")).unwrap_or_default(),
         };
-        let dirs: Vec<String> = self
-            .layer_dirs(image)
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
+        let dirs: Vec<String> = self.layer_dirs(image).iter().map(|p| p.display().to_string()).collect();
         let mut graph = Map::new();
         if let Some((top, lower)) = dirs.split_last() {
             if !lower.is_empty() {
@@ -143,10 +133,7 @@ impl ImageStore {
             entries
                 .iter()
                 .map(|h| {
-                    let empty = h
-                        .get("empty_layer")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
+                    let empty = h.get("empty_layer").and_then(Value::as_bool).unwrap_or(false);
                     HistoryEntry {
                         id: "<missing>".into(),
                         created: h.get("created").and_then(Value::as_str).map(str::to_string),

@@ -52,19 +52,16 @@ impl Drop for PlainArchive {
 
 fn plain_archive(store: &ImageStore, source: &LoadSource<'_>, label: &str) -> Result<PlainArchive> {
     let spool = |reader: Box<dyn Read + '_>| -> Result<PlainArchive> {
-        let path = store.root().join("tmp").join(format!(
-            "load-{}-{:016x}.tar",
-            std::process::id(),
-            rand_u64()
-        ));
+        let path = store
+            .root()
+            .join("tmp")
+            .join(format!("load-{}-{:016x}.tar", std::process::id(), rand_u64()));
         let archive = PlainArchive {
             path: path.clone(),
             temporary: true,
         };
-        let mut out = File::create(&path)
-            .map_err(|e| ImageError::io(format!("creating {}", path.display()), e))?;
-        let (_, mut plain) =
-            decompress(reader).map_err(|e| ImageError::io(format!("reading {label}"), e))?;
+        let mut out = File::create(&path).map_err(|e| ImageError::io(format!("creating {}", path.display()), e))?;
+        let (_, mut plain) = decompress(reader).map_err(|e| ImageError::io(format!("reading {label}"), e))?;
         io::copy(&mut plain, &mut out)
             .map_err(|e| ImageError::io(format!("reading {label} (truncated or corrupt?)"), e))?;
         Ok(archive)
@@ -72,8 +69,7 @@ fn plain_archive(store: &ImageStore, source: &LoadSource<'_>, label: &str) -> Re
     match source {
         LoadSource::Stdin => spool(Box::new(io::stdin().lock())),
         LoadSource::File(path) => {
-            let file = File::open(path)
-                .map_err(|e| ImageError::io(format!("opening {}", path.display()), e))?;
+            let file = File::open(path).map_err(|e| ImageError::io(format!("opening {}", path.display()), e))?;
             let mut reader = BufReader::new(file);
             let head = reader
                 .fill_buf()
@@ -173,8 +169,8 @@ impl ImageStore {
             let actual = match expected.algorithm().as_ref() {
                 "sha256" => config_digest.clone(),
                 _ => {
-                    let mut h = Hasher::for_digest(expected)
-                        .map_err(|e| invalid(&image.config.member, e.to_string()))?;
+                    let mut h =
+                        Hasher::for_digest(expected).map_err(|e| invalid(&image.config.member, e.to_string()))?;
                     h.update(&config_bytes);
                     h.finish()
                 }
@@ -192,10 +188,7 @@ impl ImageStore {
             .rootfs()
             .diff_ids()
             .iter()
-            .map(|d| {
-                strata_content::parse_digest(d)
-                    .map_err(|e| invalid(&what, format!("rootfs.diff_ids: {e}")))
-            })
+            .map(|d| strata_content::parse_digest(d).map_err(|e| invalid(&what, format!("rootfs.diff_ids: {e}"))))
             .collect::<Result<Vec<_>>>()?;
         if diff_ids.len() != image.layers.len() {
             return Err(invalid(
@@ -246,18 +239,14 @@ impl ImageStore {
     }
 
     /// A layer is present when its snapshot exists and a blob of it is stored.
-    pub(crate) fn layer_present(
-        &self,
-        chain: &strata_snapshots::ChainId,
-        diff_id: &Digest,
-    ) -> Result<bool> {
+    pub(crate) fn layer_present(&self, chain: &strata_snapshots::ChainId, diff_id: &Digest) -> Result<bool> {
         if !self.snapshots().exists(chain) {
             return Ok(false);
         }
         let blobs = self.db().blob_for_diff(diff_id.as_ref())?;
-        Ok(blobs.iter().any(|(d, _, _)| {
-            strata_content::parse_digest(d).is_ok_and(|d| self.content().exists(&d))
-        }))
+        Ok(blobs
+            .iter()
+            .any(|(d, _, _)| strata_content::parse_digest(d).is_ok_and(|d| self.content().exists(&d))))
     }
 
     fn unpack_tasks(
@@ -311,9 +300,7 @@ impl ImageStore {
                 }
             })
             .collect();
-        let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .min(4);
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
         run_parallel(jobs, threads).into_iter().collect()
     }
 
@@ -331,15 +318,7 @@ impl ImageStore {
             let chain = &tasks[i].chain;
             layer.ingest.commit(Some(&layer.blob))?;
             self.snapshots().commit_unpack(layer.unpack, chain)?;
-            blob_of.insert(
-                i,
-                (
-                    layer.blob,
-                    layer.media_type,
-                    layer.blob_size,
-                    layer.stats.bytes,
-                ),
-            );
+            blob_of.insert(i, (layer.blob, layer.media_type, layer.blob_size, layer.stats.bytes));
         }
         let added_at = crate::config::timestamp_now();
         for image in planned {
@@ -367,8 +346,7 @@ impl ImageStore {
             let (manifest_digest, manifest_media_type) = match &image.manifest {
                 Some(m) => {
                     let mut ingest = self.content().ingest(Some(&m.digest))?;
-                    io::Write::write_all(&mut ingest, &m.bytes)
-                        .map_err(|e| ImageError::io("storing manifest", e))?;
+                    io::Write::write_all(&mut ingest, &m.bytes).map_err(|e| ImageError::io("storing manifest", e))?;
                     (ingest.commit(Some(&m.digest))?, m.media_type.clone())
                 }
                 None => {
@@ -376,8 +354,7 @@ impl ImageStore {
                         .iter()
                         .map(|l| {
                             (
-                                strata_content::parse_digest(&l.blob_digest)
-                                    .expect("stored digest"),
+                                strata_content::parse_digest(&l.blob_digest).expect("stored digest"),
                                 l.blob_media_type.clone(),
                                 l.blob_size as u64,
                             )
@@ -408,10 +385,9 @@ impl ImageStore {
                 let familiar = ImageRef::parse(&name).map_or(name.clone(), |r| r.familiar());
                 (familiar, prev)
             }));
-            report.images.push((
-                record.id,
-                image.names.iter().map(|n| n.familiar()).collect(),
-            ));
+            report
+                .images
+                .push((record.id, image.names.iter().map(|n| n.familiar()).collect()));
         }
         Ok(report)
     }

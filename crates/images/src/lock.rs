@@ -34,8 +34,7 @@ impl StoreLock {
             .map_err(|e| ImageError::io(format!("opening store lock {}", path.display()), e))?;
         // flock is released by the kernel when the process dies: a killed strata never
         // leaves the store locked.
-        rustix::fs::flock(&file, op)
-            .map_err(|e| ImageError::io(format!("locking {}", path.display()), e.into()))?;
+        rustix::fs::flock(&file, op).map_err(|e| ImageError::io(format!("locking {}", path.display()), e.into()))?;
         Ok(StoreLock { _file: file })
     }
 }

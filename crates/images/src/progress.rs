@@ -57,8 +57,7 @@ impl<R: Read> Read for Counted<'_, R> {
         self.done += n as u64;
         if self.done - self.reported >= 256 << 10 || (n == 0 && self.done != self.reported) {
             self.reported = self.done;
-            self.progress
-                .layer(self.id, LayerEvent::Advanced { done: self.done });
+            self.progress.layer(self.id, LayerEvent::Advanced { done: self.done });
         }
         Ok(n)
     }

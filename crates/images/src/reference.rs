@@ -71,10 +71,7 @@ impl ImageRef {
         validate_domain(input, &domain)?;
         validate_path(input, &path)?;
         if domain.len() + 1 + path.len() > MAX_NAME_LEN {
-            return Err(invalid(
-                input,
-                "the repository name is longer than 255 characters",
-            ));
+            return Err(invalid(input, "the repository name is longer than 255 characters"));
         }
         Ok(ImageRef {
             domain,
@@ -154,9 +151,7 @@ impl fmt::Display for ImageRef {
 /// `localhost`; otherwise the name is on Docker Hub.
 fn split_domain(name: &str) -> (String, String) {
     match name.split_once('/') {
-        Some((first, rest))
-            if first.contains('.') || first.contains(':') || first == "localhost" =>
-        {
+        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
             let domain = if first == "index.docker.io" {
                 DEFAULT_DOMAIN
             } else {
@@ -170,10 +165,7 @@ fn split_domain(name: &str) -> (String, String) {
             (domain.to_string(), path)
         }
         Some(_) => (DEFAULT_DOMAIN.to_string(), name.to_string()),
-        None => (
-            DEFAULT_DOMAIN.to_string(),
-            format!("{OFFICIAL_PREFIX}{name}"),
-        ),
+        None => (DEFAULT_DOMAIN.to_string(), format!("{OFFICIAL_PREFIX}{name}")),
     }
 }
 
@@ -184,9 +176,7 @@ fn validate_tag(input: &str, tag: &str) -> Result<(), ReferenceError> {
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        && tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        && tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if ok {
         Ok(())
     } else {
@@ -204,10 +194,7 @@ fn validate_domain(input: &str, domain: &str) -> Result<(), ReferenceError> {
     };
     if let Some(port) = port {
         if port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
-            return Err(invalid(
-                input,
-                format!("registry port {port:?} is not a number"),
-            ));
+            return Err(invalid(input, format!("registry port {port:?} is not a number")));
         }
     }
     let host_ok = !host.is_empty()
@@ -270,21 +257,9 @@ mod tests {
     #[test]
     fn normalization_table() {
         let cases = [
-            (
-                "busybox",
-                "docker.io/library/busybox:latest",
-                "busybox:latest",
-            ),
-            (
-                "busybox:1.36",
-                "docker.io/library/busybox:1.36",
-                "busybox:1.36",
-            ),
-            (
-                "user/repo",
-                "docker.io/user/repo:latest",
-                "user/repo:latest",
-            ),
+            ("busybox", "docker.io/library/busybox:latest", "busybox:latest"),
+            ("busybox:1.36", "docker.io/library/busybox:1.36", "busybox:1.36"),
+            ("user/repo", "docker.io/user/repo:latest", "user/repo:latest"),
             (
                 "docker.io/busybox",
                 "docker.io/library/busybox:latest",
@@ -295,11 +270,7 @@ mod tests {
                 "docker.io/library/busybox:x",
                 "busybox:x",
             ),
-            (
-                "localhost/app",
-                "localhost/app:latest",
-                "localhost/app:latest",
-            ),
+            ("localhost/app", "localhost/app:latest", "localhost/app:latest"),
             (
                 "127.0.0.1:5000/a/b:v1",
                 "127.0.0.1:5000/a/b:v1",
@@ -343,10 +314,7 @@ mod tests {
             ("a/b-", "component"),
             ("host:port/x", "port"),
             ("busybox@sha256:zz", "invalid digest"),
-            (
-                "busybox@md5:5d41402abc4b2a76b9719d911017c592",
-                "unsupported",
-            ),
+            ("busybox@md5:5d41402abc4b2a76b9719d911017c592", "unsupported"),
         ];
         for (input, reason) in cases {
             let err = ImageRef::parse(input).expect_err(input).to_string();

@@ -60,12 +60,7 @@ impl ImageStore {
             .map(|t| RemoveEvent::Untagged(familiar(t)))
             .collect();
         events.push(RemoveEvent::Deleted(id.to_string()));
-        events.extend(
-            removed
-                .chains
-                .iter()
-                .map(|c| RemoveEvent::Deleted(c.clone())),
-        );
+        events.extend(removed.chains.iter().map(|c| RemoveEvent::Deleted(c.clone())));
         self.delete_files(&removed)?;
         Ok(events)
     }
@@ -98,19 +93,9 @@ impl ImageStore {
             }
             let _lock = self.lock_exclusive()?;
             let removed = self.db().remove_image(&image.id)?;
-            events.extend(
-                removed
-                    .untagged
-                    .iter()
-                    .map(|t| RemoveEvent::Untagged(familiar(t))),
-            );
+            events.extend(removed.untagged.iter().map(|t| RemoveEvent::Untagged(familiar(t))));
             events.push(RemoveEvent::Deleted(image.id.clone()));
-            events.extend(
-                removed
-                    .chains
-                    .iter()
-                    .map(|c| RemoveEvent::Deleted(c.clone())),
-            );
+            events.extend(removed.chains.iter().map(|c| RemoveEvent::Deleted(c.clone())));
             bytes += self.delete_files(&removed)?;
         }
         bytes += self.collect_garbage()?.bytes;
@@ -134,8 +119,7 @@ impl ImageStore {
         let layers: BTreeSet<String> = self.db().layers()?.into_iter().map(|(c, _, _)| c).collect();
         for chain in self.snapshots().list()? {
             if !layers.contains(chain.as_str()) {
-                report.bytes +=
-                    strata_snapshots::disk_usage(&self.snapshots().path(&chain)).unwrap_or(0);
+                report.bytes += strata_snapshots::disk_usage(&self.snapshots().path(&chain)).unwrap_or(0);
                 self.snapshots().remove(&chain)?;
                 report.snapshots += 1;
             }
@@ -159,8 +143,7 @@ impl ImageStore {
 /// Spooled archives in `tmp/` whose owner process is gone (`load-<pid>-<random>.tar`).
 fn stale_spools(store: &ImageStore) -> Result<Vec<std::path::PathBuf>> {
     let dir = store.root().join("tmp");
-    let entries = std::fs::read_dir(&dir)
-        .map_err(|e| ImageError::io(format!("reading {}", dir.display()), e))?;
+    let entries = std::fs::read_dir(&dir).map_err(|e| ImageError::io(format!("reading {}", dir.display()), e))?;
     Ok(entries
         .flatten()
         .filter(|e| {

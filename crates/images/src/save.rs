@@ -1,6 +1,7 @@
 //! `save`: images to one archive that docker, podman and skopeo all read.
 
 use crate::error::{ImageError, Result};
+use crate::progress::{short_id, LayerEvent, Progress};
 use crate::store::{digest, ImageStore};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -8,17 +9,49 @@ use std::path::Path;
 use strata_archive::writer::{write_archive, BlobSource, SavedImage, SavedName};
 use strata_content::Digest;
 
-struct StoreBlobs<'a>(&'a ImageStore);
+struct StoreBlobs<'a> {
+    store: &'a ImageStore,
+    progress: &'a dyn Progress,
+}
 
 impl BlobSource for StoreBlobs<'_> {
     fn open(&self, digest: &Digest) -> io::Result<(u64, Box<dyn Read + '_>)> {
-        let file = self
-            .0
-            .content()
-            .open_blob(digest)
-            .map_err(io::Error::other)?;
+        let file = self.store.content().open_blob(digest).map_err(io::Error::other)?;
         let size = file.metadata()?.len();
-        Ok((size, Box::new(io::BufReader::with_capacity(1 << 20, file))))
+        let id = short_id(digest.as_ref()).to_string();
+        self.progress.layer(&id, LayerEvent::Started { total: size });
+        let reader = Reported {
+            inner: io::BufReader::with_capacity(1 << 20, file),
+            id,
+            progress: self.progress,
+            done: 0,
+            total: size,
+        };
+        Ok((size, Box::new(reader)))
+    }
+}
+
+/// Reports a blob's progress as the archive writer reads it, and its end.
+struct Reported<'a, R> {
+    inner: R,
+    id: String,
+    progress: &'a dyn Progress,
+    done: u64,
+    total: u64,
+}
+
+impl<R: Read> Read for Reported<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let before = self.done;
+        self.done += n as u64;
+        if self.done / (1 << 20) != before / (1 << 20) || self.done == self.total {
+            self.progress.layer(&self.id, LayerEvent::Advanced { done: self.done });
+        }
+        if n > 0 && self.done == self.total {
+            self.progress.layer(&self.id, LayerEvent::Finished);
+        }
+        Ok(n)
     }
 }
 
@@ -62,17 +95,16 @@ impl ImageStore {
     }
 
     /// Writes the archive of `names` to `out`.
-    pub fn save(&self, names: &[String], out: impl Write) -> Result<()> {
+    pub fn save(&self, names: &[String], out: impl Write, progress: &dyn Progress) -> Result<()> {
         let images = self.saved_images(names)?;
-        let mut out = write_archive(out, &images, &StoreBlobs(self))
+        let mut out = write_archive(out, &images, &StoreBlobs { store: self, progress })
             .map_err(|e| ImageError::io("writing the archive", e))?;
-        out.flush()
-            .map_err(|e| ImageError::io("writing the archive", e))
+        out.flush().map_err(|e| ImageError::io("writing the archive", e))
     }
 
     /// Writes the archive to `path` atomically: a reader never sees a partial file, and
     /// a failed save leaves an existing file as it was.
-    pub fn save_to_file(&self, names: &[String], path: &Path) -> Result<()> {
+    pub fn save_to_file(&self, names: &[String], path: &Path, progress: &dyn Progress) -> Result<()> {
         let images = self.saved_images(names)?;
         let dir = path
             .parent()
@@ -80,18 +112,16 @@ impl ImageStore {
             .unwrap_or(Path::new("."));
         let tmp = tempfile_in(dir, path)?;
         let result = (|| {
-            let file = File::create(&tmp)
-                .map_err(|e| ImageError::io(format!("creating {}", tmp.display()), e))?;
+            let file = File::create(&tmp).map_err(|e| ImageError::io(format!("creating {}", tmp.display()), e))?;
             let writer = io::BufWriter::with_capacity(1 << 20, file);
-            let writer = write_archive(writer, &images, &StoreBlobs(self))
+            let writer = write_archive(writer, &images, &StoreBlobs { store: self, progress })
                 .map_err(|e| ImageError::io(format!("writing {}", path.display()), e))?;
-            let file = writer.into_inner().map_err(|e| {
-                ImageError::io(format!("writing {}", path.display()), e.into_error())
-            })?;
+            let file = writer
+                .into_inner()
+                .map_err(|e| ImageError::io(format!("writing {}", path.display()), e.into_error()))?;
             file.sync_all()
                 .map_err(|e| ImageError::io(format!("syncing {}", path.display()), e))?;
-            fs::rename(&tmp, path)
-                .map_err(|e| ImageError::io(format!("renaming into {}", path.display()), e))
+            fs::rename(&tmp, path).map_err(|e| ImageError::io(format!("renaming into {}", path.display()), e))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);

@@ -92,10 +92,7 @@ impl ImageStore {
     /// ID (`sha256:…`) or by a unique ID prefix (`1a2b3c`), as Docker does.
     pub fn resolve(&self, name: &str) -> Result<Resolved> {
         if let Some(image) = self.by_id(name)? {
-            return Ok(Resolved {
-                image,
-                reference: None,
-            });
+            return Ok(Resolved { image, reference: None });
         }
         let reference = ImageRef::parse(name)?;
         let id = self.db().resolve_tag(&reference.to_string())?;
@@ -113,10 +110,7 @@ impl ImageStore {
 
     fn by_id(&self, name: &str) -> Result<Option<ImageRecord>> {
         let is_hex = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         };
         let prefix = match name.strip_prefix("sha256:") {
             Some(hex) if is_hex(hex) => name,
@@ -143,9 +137,7 @@ impl ImageStore {
 
     /// The raw config bytes of an image.
     pub fn config_bytes(&self, image: &ImageRecord) -> Result<Vec<u8>> {
-        Ok(self
-            .content
-            .read_blob(&digest(&image.id)?, MAX_DOCUMENT_BYTES)?)
+        Ok(self.content.read_blob(&digest(&image.id)?, MAX_DOCUMENT_BYTES)?)
     }
 
     /// The directories of an image's layers, bottom first.
@@ -163,12 +155,10 @@ impl ImageStore {
         let image = self.resolve(source)?.image;
         let target = ImageRef::parse(target)?;
         if target.digest().is_some() {
-            return Err(ImageError::Reference(
-                crate::reference::ReferenceError::Invalid {
-                    input: target.familiar(),
-                    reason: "a tag cannot carry a digest".into(),
-                },
-            ));
+            return Err(ImageError::Reference(crate::reference::ReferenceError::Invalid {
+                input: target.familiar(),
+                reason: "a tag cannot carry a digest".into(),
+            }));
         }
         self.db().tag(&target.to_string(), &image.id)?;
         Ok(())

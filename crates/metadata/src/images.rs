@@ -68,19 +68,12 @@ impl Db {
     /// Records an image with its layers, and points `tags` at it. Recording an image that
     /// already exists only moves the tags. Returns the tags that moved away from another
     /// image.
-    pub fn insert_image(
-        &mut self,
-        image: &NewImage,
-        tags: &[String],
-        added_at: &str,
-    ) -> Result<Vec<(String, String)>> {
+    pub fn insert_image(&mut self, image: &NewImage, tags: &[String], added_at: &str) -> Result<Vec<(String, String)>> {
         let path = self.path.clone();
         let e = sql(&path);
         self.write(|tx| {
             let exists: bool = tx
-                .query_row("SELECT 1 FROM images WHERE id = ?1", [&image.id], |_| {
-                    Ok(true)
-                })
+                .query_row("SELECT 1 FROM images WHERE id = ?1", [&image.id], |_| Ok(true))
                 .optional()
                 .map_err(&e)?
                 .unwrap_or(false);
@@ -194,9 +187,7 @@ impl Db {
     /// The image a fully qualified tag points at.
     pub fn resolve_tag(&self, name: &str) -> Result<Option<String>> {
         self.conn
-            .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
+            .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0))
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -233,13 +224,10 @@ impl Db {
         let e = sql(&path);
         self.write(|tx| {
             let id: Option<String> = tx
-                .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
+                .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0))
                 .optional()
                 .map_err(&e)?;
-            tx.execute("DELETE FROM tags WHERE name = ?1", [name])
-                .map_err(&e)?;
+            tx.execute("DELETE FROM tags WHERE name = ?1", [name]).map_err(&e)?;
             Ok(id)
         })
     }
@@ -251,8 +239,14 @@ impl Db {
         let e = sql(&path);
         self.write(|tx| {
             let mut removed = RemovedImage::default();
-            let mut stmt = tx.prepare("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name").map_err(&e)?;
-            removed.untagged = stmt.query_map([id], |r| r.get(0)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+            let mut stmt = tx
+                .prepare("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name")
+                .map_err(&e)?;
+            removed.untagged = stmt
+                .query_map([id], |r| r.get(0))
+                .map_err(&e)?
+                .collect::<Result<_, _>>()
+                .map_err(&e)?;
             drop(stmt);
             let manifest: Option<String> = tx
                 .query_row("SELECT manifest_digest FROM images WHERE id = ?1", [id], |r| r.get(0))
@@ -271,12 +265,16 @@ impl Db {
                 .map_err(&e)?;
             drop(stmt);
             tx.execute("DELETE FROM tags WHERE image_id = ?1", [id]).map_err(&e)?;
-            tx.execute("DELETE FROM image_layers WHERE image_id = ?1", [id]).map_err(&e)?;
+            tx.execute("DELETE FROM image_layers WHERE image_id = ?1", [id])
+                .map_err(&e)?;
             tx.execute("DELETE FROM images WHERE id = ?1", [id]).map_err(&e)?;
             // Top layer first: a parent is deleted only after its children.
             for (chain, _) in &layers {
-                tx.execute("UPDATE layers SET refcount = refcount - 1 WHERE chain_id = ?1", [chain]).map_err(&e)?;
-                let gone = tx.execute("DELETE FROM layers WHERE chain_id = ?1 AND refcount <= 0", [chain]).map_err(&e)?;
+                tx.execute("UPDATE layers SET refcount = refcount - 1 WHERE chain_id = ?1", [chain])
+                    .map_err(&e)?;
+                let gone = tx
+                    .execute("DELETE FROM layers WHERE chain_id = ?1 AND refcount <= 0", [chain])
+                    .map_err(&e)?;
                 if gone > 0 {
                     removed.chains.push(chain.clone());
                 }
@@ -288,7 +286,8 @@ impl Db {
                 .collect();
             for blob in candidates {
                 if !blob_in_use(tx, &blob).map_err(&e)? {
-                    tx.execute("DELETE FROM layer_blobs WHERE digest = ?1", [&blob]).map_err(&e)?;
+                    tx.execute("DELETE FROM layer_blobs WHERE digest = ?1", [&blob])
+                        .map_err(&e)?;
                     removed.blobs.push(blob);
                 }
             }
@@ -314,11 +313,7 @@ impl Db {
     /// Content size of a recorded layer.
     pub fn layer_size(&self, chain_id: &str) -> Result<Option<i64>> {
         self.conn
-            .query_row(
-                "SELECT size FROM layers WHERE chain_id = ?1",
-                [chain_id],
-                |r| r.get(0),
-            )
+            .query_row("SELECT size FROM layers WHERE chain_id = ?1", [chain_id], |r| r.get(0))
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -357,11 +352,7 @@ impl Db {
     }
 }
 
-fn insert_new_image(
-    tx: &Transaction<'_>,
-    image: &NewImage,
-    added_at: &str,
-) -> rusqlite::Result<()> {
+fn insert_new_image(tx: &Transaction<'_>, image: &NewImage, added_at: &str) -> rusqlite::Result<()> {
     let size: i64 = image.layers.iter().map(|l| l.size).sum();
     tx.execute(
         "INSERT INTO images (id, manifest_digest, manifest_media_type, created, size, added_at)
@@ -397,9 +388,7 @@ fn insert_new_image(
 
 fn set_tag(tx: &Transaction<'_>, name: &str, id: &str) -> rusqlite::Result<Option<String>> {
     let prev: Option<String> = tx
-        .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
+        .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0))
         .optional()?;
     tx.execute(
         "INSERT INTO tags (name, image_id) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",

@@ -31,11 +31,7 @@ pub enum MetadataError {
         "metadata database {path} has schema version {found}, newer than this strata supports ({supported}); \
          use a newer strata with this root"
     )]
-    TooNew {
-        path: PathBuf,
-        found: i64,
-        supported: i64,
-    },
+    TooNew { path: PathBuf, found: i64, supported: i64 },
     #[error("{0}")]
     Conflict(String),
 }
@@ -58,12 +54,9 @@ impl Db {
         let conn = Connection::open(path).map_err(err)?;
         // Concurrent strata processes wait for each other instead of failing.
         conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
         let mut db = Db {
             conn,
             path: path.to_path_buf(),
@@ -92,10 +85,7 @@ impl Db {
 
     /// Runs `f` in a write transaction taken up front (`BEGIN IMMEDIATE`), so concurrent
     /// writers queue on the busy timeout instead of failing on lock upgrade.
-    pub(crate) fn write<T>(
-        &mut self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
-    ) -> Result<T> {
+    pub(crate) fn write<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.clone();
         let tx = self
             .conn
@@ -105,8 +95,7 @@ impl Db {
                 source,
             })?;
         let value = f(&tx)?;
-        tx.commit()
-            .map_err(|source| MetadataError::Sqlite { path, source })?;
+        tx.commit().map_err(|source| MetadataError::Sqlite { path, source })?;
         Ok(value)
     }
 }

@@ -34,10 +34,7 @@ fn a_fresh_database_is_at_the_current_schema_version() {
     drop(db);
     // Reopening migrates nothing and keeps the version.
     assert_eq!(
-        Db::open(&dir.path().join("meta.db"))
-            .unwrap()
-            .schema_version()
-            .unwrap(),
+        Db::open(&dir.path().join("meta.db")).unwrap().schema_version().unwrap(),
         schema::CURRENT
     );
 }
@@ -48,49 +45,24 @@ fn a_database_from_a_newer_strata_is_refused() {
     db.conn.pragma_update(None, "user_version", 99).unwrap();
     drop(db);
     let err = Db::open(&dir.path().join("meta.db")).err().unwrap();
-    assert!(
-        err.to_string().contains("newer than this strata supports"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("newer than this strata supports"), "{err}");
 }
 
 #[test]
 fn shared_layers_are_counted_and_freed_only_when_unused() {
     let (_d, mut db) = db();
-    db.insert_image(
-        &image("sha256:base", &[1]),
-        &["docker.io/library/base:1".into()],
-        "t",
-    )
-    .unwrap();
-    db.insert_image(
-        &image("sha256:app", &[1, 2]),
-        &["docker.io/library/app:1".into()],
-        "t",
-    )
-    .unwrap();
-    let counts: Vec<_> = db
-        .layers()
-        .unwrap()
-        .into_iter()
-        .map(|(c, n, _)| (c, n))
-        .collect();
-    assert_eq!(
-        counts,
-        vec![("sha256:c1".to_string(), 2), ("sha256:c2".to_string(), 1)]
-    );
+    db.insert_image(&image("sha256:base", &[1]), &["docker.io/library/base:1".into()], "t")
+        .unwrap();
+    db.insert_image(&image("sha256:app", &[1, 2]), &["docker.io/library/app:1".into()], "t")
+        .unwrap();
+    let counts: Vec<_> = db.layers().unwrap().into_iter().map(|(c, n, _)| (c, n)).collect();
+    assert_eq!(counts, vec![("sha256:c1".to_string(), 2), ("sha256:c2".to_string(), 1)]);
 
     let removed = db.remove_image("sha256:app").unwrap();
     assert_eq!(removed.chains, vec!["sha256:c2".to_string()]);
     assert!(removed.blobs.contains(&"sha256:b2".to_string()));
-    assert!(
-        !removed.blobs.contains(&"sha256:b1".to_string()),
-        "base still uses b1"
-    );
-    assert_eq!(
-        removed.untagged,
-        vec!["docker.io/library/app:1".to_string()]
-    );
+    assert!(!removed.blobs.contains(&"sha256:b1".to_string()), "base still uses b1");
+    assert_eq!(removed.untagged, vec!["docker.io/library/app:1".to_string()]);
 
     let removed = db.remove_image("sha256:base").unwrap();
     assert_eq!(removed.chains, vec!["sha256:c1".to_string()]);
@@ -107,10 +79,7 @@ fn retagging_moves_the_tag_and_reports_the_previous_image() {
         .insert_image(&image("sha256:two", &[2]), &["r:t".into()], "t")
         .unwrap();
     assert_eq!(moved, vec![("r:t".to_string(), "sha256:one".to_string())]);
-    assert_eq!(
-        db.resolve_tag("r:t").unwrap().as_deref(),
-        Some("sha256:two")
-    );
+    assert_eq!(db.resolve_tag("r:t").unwrap().as_deref(), Some("sha256:two"));
     assert!(db.image("sha256:one").unwrap().unwrap().tags.is_empty());
 }
 
@@ -151,12 +120,7 @@ fn concurrent_writers_from_several_connections_all_succeed() {
     }
     let db = Db::open(&path).unwrap();
     assert_eq!(db.images().unwrap().len(), 80);
-    let base = db
-        .layers()
-        .unwrap()
-        .into_iter()
-        .find(|l| l.0 == "sha256:c1")
-        .unwrap();
+    let base = db.layers().unwrap().into_iter().find(|l| l.0 == "sha256:c1").unwrap();
     assert_eq!(
         base.1, 80,
         "every image's share of the base layer is counted exactly once"

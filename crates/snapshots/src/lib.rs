@@ -145,11 +145,10 @@ impl Snapshotter {
     /// reader ever sees a half-deleted layer under its ChainID.
     pub fn remove(&self, chain: &ChainId) -> Result<()> {
         let path = self.path(chain);
-        let trash = self.root.join("trash").join(format!(
-            "{}-{:016x}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
+        let trash = self
+            .root
+            .join("trash")
+            .join(format!("{}-{:016x}", std::process::id(), rand::random::<u64>()));
         match fs::rename(&path, &trash) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -165,9 +164,7 @@ impl Snapshotter {
             let dir = self.root.join("committed").join(alg);
             for entry in fs::read_dir(&dir).map_err(|e| SnapshotError::io(&dir, e))? {
                 let entry = entry.map_err(|e| SnapshotError::io(&dir, e))?;
-                if let Ok(c) =
-                    ChainId::parse(&format!("{alg}:{}", entry.file_name().to_string_lossy()))
-                {
+                if let Ok(c) = ChainId::parse(&format!("{alg}:{}", entry.file_name().to_string_lossy())) {
                     out.push(c);
                 }
             }

@@ -34,10 +34,7 @@ fn unpack_commits_atomically_and_a_second_commit_keeps_the_first() {
     assert!(!s.exists(&chain));
     s.commit_unpack(first, &chain).unwrap();
     s.commit_unpack(second, &chain).unwrap();
-    assert_eq!(
-        fs::read_to_string(s.path(&chain).join("f")).unwrap(),
-        "first"
-    );
+    assert_eq!(fs::read_to_string(s.path(&chain).join("f")).unwrap(), "first");
     assert_eq!(fs::read_dir(dir.path().join("unpack")).unwrap().count(), 0);
     assert_eq!(s.list().unwrap(), vec![chain.clone()]);
     s.remove(&chain).unwrap();

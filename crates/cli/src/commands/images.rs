@@ -49,17 +49,10 @@ fn rows(images: &[ImageRecord]) -> Vec<Row<'_>> {
         }
         for t in &image.tags {
             let (repository, tag) = match ImageRef::parse(t) {
-                Ok(r) => (
-                    r.familiar_repository(),
-                    r.tag().unwrap_or("<none>").to_string(),
-                ),
+                Ok(r) => (r.familiar_repository(), r.tag().unwrap_or("<none>").to_string()),
                 Err(_) => (t.clone(), "<none>".into()),
             };
-            out.push(Row {
-                image,
-                repository,
-                tag,
-            });
+            out.push(Row { image, repository, tag });
         }
     }
     out
@@ -78,10 +71,7 @@ fn glob(pattern: &str, text: &str) -> bool {
             _ => false,
         }
     }
-    m(
-        &pattern.chars().collect::<Vec<_>>(),
-        &text.chars().collect::<Vec<_>>(),
-    )
+    m(&pattern.chars().collect::<Vec<_>>(), &text.chars().collect::<Vec<_>>())
 }
 
 struct Filters {
@@ -137,18 +127,12 @@ fn keep(store: &ImageStore, row: &Row<'_>, f: &Filters, wanted: Option<&ImageRef
     }
     if !f.references.is_empty() {
         let name = format!("{}:{}", row.repository, row.tag);
-        if !f
-            .references
-            .iter()
-            .any(|p| glob(p, &name) || glob(p, &row.repository))
-        {
+        if !f.references.iter().any(|p| glob(p, &name) || glob(p, &row.repository)) {
             return false;
         }
     }
     let created = row.image.created.as_deref().unwrap_or("");
-    if f.before.as_deref().is_some_and(|b| created >= b)
-        || f.since.as_deref().is_some_and(|s| created <= s)
-    {
+    if f.before.as_deref().is_some_and(|b| created >= b) || f.since.as_deref().is_some_and(|s| created <= s) {
         return false;
     }
     if !f.labels.is_empty() {
@@ -180,11 +164,7 @@ fn short(id: &str, no_trunc: bool) -> String {
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     let images = store.list()?;
     let filters = parse_filters(store, &args.filter)?;
-    let wanted = args
-        .repository
-        .as_deref()
-        .map(ImageRef::parse_untagged)
-        .transpose()?;
+    let wanted = args.repository.as_deref().map(ImageRef::parse_untagged).transpose()?;
     let rows: Vec<_> = rows(&images)
         .into_iter()
         .filter(|r| keep(store, r, &filters, wanted.as_ref()))
@@ -227,20 +207,10 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             if with_header {
                 let header = json!({"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "CreatedSince": "CREATED",
                     "CreatedAt": "CREATED AT", "Size": "SIZE", "Digest": "DIGEST", "VirtualSize": "SIZE"});
-                lines.push(
-                    render(&text, &header)?
-                        .split('\t')
-                        .map(str::to_string)
-                        .collect(),
-                );
+                lines.push(render(&text, &header)?.split('\t').map(str::to_string).collect());
             }
             for r in &rows {
-                lines.push(
-                    render(&text, &as_json(r))?
-                        .split('\t')
-                        .map(str::to_string)
-                        .collect(),
-                );
+                lines.push(render(&text, &as_json(r))?.split('\t').map(str::to_string).collect());
             }
             if with_header {
                 print!("{}", table(&lines));

@@ -9,7 +9,7 @@ use strata_images::ImageStore;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Tarball to import (plain, gzip, zstd or xz), or - for stdin
+    /// Tarball to import (plain, gzip, zstd or xz): a file, an http(s) URL, or - for stdin
     file: String,
     /// Name the image REPOSITORY[:TAG]
     reference: Option<String>,
@@ -22,14 +22,15 @@ pub struct Args {
 }
 
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
-    if args.file.starts_with("http://") || args.file.starts_with("https://") {
-        bail!(
-            "importing from a URL ({}) is not supported yet: download it first and import the file",
-            args.file
-        );
-    }
     let source = if args.file == "-" {
         ImportSource::Stdin
+    } else if args.file.starts_with("http://") || args.file.starts_with("https://") {
+        ImportSource::Url(&args.file)
+    } else if args.file.contains("://") {
+        bail!(
+            "cannot import from {}: only http:// and https:// URLs, files and - (stdin) are supported",
+            args.file
+        );
     } else {
         ImportSource::File(Path::new(&args.file))
     };

@@ -1,5 +1,6 @@
 //! `strata save [-o FILE] IMAGE...`
 
+use crate::progress::LayerProgress;
 use anyhow::{bail, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -16,8 +17,10 @@ pub struct Args {
 }
 
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
+    // Bars on a terminal only: a piped save prints nothing but the archive.
+    let progress = LayerProgress::new("Saving", !std::io::stderr().is_terminal());
     match &args.output {
-        Some(path) => store.save_to_file(&args.images, path)?,
+        Some(path) => store.save_to_file(&args.images, path, &progress)?,
         None => {
             if std::io::stdout().is_terminal() {
                 bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
@@ -26,6 +29,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             store.save(
                 &args.images,
                 std::io::BufWriter::with_capacity(1 << 20, stdout),
+                &progress,
             )?;
         }
     }

@@ -95,9 +95,6 @@ fn info(store: &ImageStore) -> Result<u8> {
     );
     println!("Operating System: linux");
     println!("Architecture: {}", std::env::consts::ARCH);
-    println!(
-        "CPUs: {}",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
+    println!("CPUs: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
     Ok(0)
 }

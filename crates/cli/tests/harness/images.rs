@@ -28,11 +28,7 @@ pub fn layer(entries: &[E<'_>]) -> Vec<u8> {
         match e {
             E::File(name, data) | E::Exec(name, data) => {
                 h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(if matches!(e, E::Exec(..)) {
-                    0o755
-                } else {
-                    0o644
-                });
+                h.set_mode(if matches!(e, E::Exec(..)) { 0o755 } else { 0o644 });
                 h.set_size(data.len() as u64);
                 b.append_data(&mut h, name, *data).unwrap();
             }
@@ -61,9 +57,7 @@ pub fn layer(entries: &[E<'_>]) -> Vec<u8> {
 
 /// Deterministic pseudo-random bytes (incompressible test data without a RNG crate).
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -107,7 +101,8 @@ pub fn docker_archive(layers: &[Vec<u8>], tag: &str, created: &str) -> Vec<u8> {
         layer_paths.push(path);
     }
     add(&format!("{config_hex}.json"), &config);
-    let manifest = serde_json::json!([{"Config": format!("{config_hex}.json"), "RepoTags": [tag], "Layers": layer_paths}]);
+    let manifest =
+        serde_json::json!([{"Config": format!("{config_hex}.json"), "RepoTags": [tag], "Layers": layer_paths}]);
     add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
     b.into_inner().unwrap()
 }
@@ -125,8 +120,7 @@ pub fn busybox_rootfs(out: &Path) {
     ];
     entries.push(E::Exec("bin/busybox", &busybox));
     let applets = [
-        "sh", "ls", "cat", "echo", "true", "rm", "httpd", "sleep", "mkdir", "touch", "id",
-        "hostname",
+        "sh", "ls", "cat", "echo", "true", "rm", "httpd", "sleep", "mkdir", "touch", "id", "hostname",
     ];
     let links: Vec<String> = applets.iter().map(|a| format!("bin/{a}")).collect();
     for l in &links {

@@ -134,9 +134,7 @@ pub fn host(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
         .args(args)
         .output()
-        .unwrap_or_else(|e| {
-            panic!("{program} is needed by this test ({e}); scripts/test.sh installs it")
-        });
+        .unwrap_or_else(|e| panic!("{program} is needed by this test ({e}); scripts/test.sh installs it"));
     assert!(
         out.status.success(),
         "{program} {args:?} failed:\nstdout: {}\nstderr: {}",
