@@ -26,3 +26,4 @@ pub use progress::{LayerEvent, Progress, Silent};
 pub use reference::ImageRef;
 pub use store::{ImageStore, Resolved};
 pub use strata_metadata::ImageRecord;
+pub use store::digest as parse_stored_digest;

@@ -64,7 +64,8 @@ impl ImageStore {
         &self.snapshots
     }
 
-    pub(crate) fn db(&self) -> MutexGuard<'_, Db> {
+    /// The metadata database (shared with the containers service).
+    pub fn db(&self) -> MutexGuard<'_, Db> {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -166,7 +167,7 @@ impl ImageStore {
 }
 
 /// Parses a digest stored by strata itself.
-pub(crate) fn digest(s: &str) -> Result<Digest> {
+pub fn digest(s: &str) -> Result<Digest> {
     strata_content::parse_digest(s).map_err(|e| ImageError::Invalid {
         archive: "metadata".into(),
         what: format!("stored digest {s:?}"),

@@ -10,9 +10,11 @@
 //! inserted last; records are deleted first, files last). A crash can therefore leave
 //! orphaned files, which GC removes, but never a record pointing at nothing.
 
+mod containers;
 mod images;
 mod schema;
 
+pub use containers::{ContainerRecord, ContainerState};
 pub use images::{ImageRecord, LayerRecord, NewImage, NewLayer, RemovedImage};
 
 use rusqlite::Connection;

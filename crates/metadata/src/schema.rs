@@ -41,6 +41,23 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX tags_image ON tags(image_id);
     "#,
+    // 2: containers: the writable layer over an image, and the process state.
+    r#"
+    CREATE TABLE containers (
+        id          TEXT PRIMARY KEY,          -- 64 hex
+        name        TEXT NOT NULL UNIQUE,
+        image_id    TEXT NOT NULL REFERENCES images(id),
+        image_name  TEXT NOT NULL,             -- as the user gave it
+        config      TEXT NOT NULL,             -- JSON: command, env, mounts, ... (strata's container config)
+        created     TEXT NOT NULL,
+        state       TEXT NOT NULL,             -- created | running | exited
+        pid         INTEGER,
+        exit_code   INTEGER,
+        started_at  TEXT,
+        finished_at TEXT
+    );
+    CREATE INDEX containers_image ON containers(image_id);
+    "#,
 ];
 
 /// The schema version this build writes.

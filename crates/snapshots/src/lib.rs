@@ -84,7 +84,7 @@ impl Drop for Unpack {
 impl Snapshotter {
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        for d in ["committed/sha256", "committed/sha512", "unpack", "trash"] {
+        for d in ["committed/sha256", "committed/sha512", "unpack", "trash", "active"] {
             let p = root.join(d);
             fs::create_dir_all(&p).map_err(|e| SnapshotError::io(&p, e))?;
         }
@@ -229,6 +229,58 @@ impl Snapshotter {
 
 fn lowerdir(dirs: &[String]) -> String {
     dirs.join(":")
+}
+
+impl Snapshotter {
+    /// The directory of an active (writable) snapshot: `upper/` and `work/` inside.
+    pub fn active_path(&self, key: &str) -> PathBuf {
+        self.root.join("active").join(key)
+    }
+
+    /// Creates the writable layer `key` (a container's): an empty `upper` for its
+    /// changes and the `work` directory overlayfs needs on the same filesystem.
+    pub fn prepare(&self, key: &str) -> Result<PathBuf> {
+        let dir = self.active_path(key);
+        for sub in ["upper", "work"] {
+            let p = dir.join(sub);
+            fs::create_dir_all(&p).map_err(|e| SnapshotError::io(&p, e))?;
+        }
+        Ok(dir)
+    }
+
+    /// The overlay mount that presents `chains` (bottom first) with the writable layer
+    /// `key` on top.
+    pub fn active_mounts(&self, key: &str, chains: &[ChainId]) -> Result<Vec<Mount>> {
+        let dir = self.active_path(key);
+        let mut options = Vec::new();
+        let dirs = self.layer_dirs(chains)?;
+        options.push(format!("lowerdir={}", lowerdir(&dirs)));
+        options.push(format!("upperdir={}", dir.join("upper").display()));
+        options.push(format!("workdir={}", dir.join("work").display()));
+        Ok(vec![Mount {
+            kind: "overlay".into(),
+            source: "overlay".into(),
+            options,
+        }])
+    }
+
+    /// Removes a writable layer and everything written in it.
+    pub fn remove_active(&self, key: &str) -> Result<()> {
+        let path = self.active_path(key);
+        let trash = self.root.join("trash").join(format!("{}-{:016x}", std::process::id(), rand::random::<u64>()));
+        match fs::rename(&path, &trash) {
+            Ok(()) => fs::remove_dir_all(&trash).map_err(|e| SnapshotError::io(&trash, e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(SnapshotError::io(&path, e)),
+        }
+    }
+
+    /// Keys of every writable layer.
+    pub fn active_keys(&self) -> Result<Vec<String>> {
+        let dir = self.root.join("active");
+        let entries = fs::read_dir(&dir).map_err(|e| SnapshotError::io(&dir, e))?;
+        Ok(entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+    }
 }
 
 /// Bytes a directory tree occupies on disk (each inode counted once).

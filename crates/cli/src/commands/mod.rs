@@ -5,7 +5,10 @@ mod images;
 mod import;
 mod inspect;
 mod load;
+mod ps;
+mod rm;
 mod rmi;
+mod run;
 mod save;
 mod system;
 
@@ -38,6 +41,16 @@ pub enum Command {
     /// Manage strata
     #[command(subcommand)]
     System(system::Command),
+    /// Create and run a new container from an image
+    Run(run::CreateArgs),
+    /// Create a new container
+    Create(run::CreateArgs),
+    /// Start one or more stopped containers
+    Start(run::StartArgs),
+    /// List containers
+    Ps(ps::Args),
+    /// Remove one or more containers
+    Rm(rm::Args),
     /// Show the strata version information
     Version,
 }
@@ -83,6 +96,11 @@ pub fn run(root: &Path, command: Command) -> Result<u8> {
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(&store, a),
         Command::Image(ImageCommand::Prune(a)) => rmi::prune(&store, a),
         Command::System(c) => system::run(&store, c),
+        Command::Run(a) => run::run(&store, a),
+        Command::Create(a) => run::create(&store, a),
+        Command::Start(a) => run::start(&store, a),
+        Command::Ps(a) => ps::run(&store, a),
+        Command::Rm(a) => rm::run(&store, a),
         Command::Version => unreachable!("handled above"),
     }
 }

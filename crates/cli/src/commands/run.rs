@@ -1,0 +1,144 @@
+//! `strata run`, `create`, `start`
+
+use anyhow::{bail, Result};
+use strata_containers::{Containers, CreateOptions};
+use strata_images::ImageStore;
+use strata_runtime::{lifecycle, RuntimeError};
+
+#[derive(clap::Args)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Print help (-h is --hostname, as in Docker)
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Assign a name to the container
+    #[arg(long)]
+    name: Option<String>,
+    /// Set environment variables
+    #[arg(short, long)]
+    env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long)]
+    env_file: Vec<std::path::PathBuf>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Bind mount a volume (/host/path:/container/path[:ro])
+    #[arg(short, long)]
+    volume: Vec<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    hostname: Option<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    read_only: bool,
+    /// Connect a container to a network (none, host, or the default private one)
+    #[arg(long, alias = "net")]
+    network: Option<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    tty: bool,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    rm: bool,
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    detach: bool,
+    image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+impl CreateArgs {
+    fn options(&self) -> Result<CreateOptions> {
+        let mut env = Vec::new();
+        for file in &self.env_file {
+            let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("reading env file {}: {e}", file.display()))?;
+            env.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string));
+        }
+        env.extend(self.env.iter().cloned());
+        Ok(CreateOptions {
+            image: self.image.clone(),
+            name: self.name.clone(),
+            cmd: self.command.clone(),
+            entrypoint: self.entrypoint.clone(),
+            env,
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            hostname: self.hostname.clone(),
+            volumes: self.volume.clone(),
+            read_only: self.read_only,
+            network: self.network.clone(),
+            auto_remove: self.rm,
+            tty: self.tty,
+            interactive: self.interactive,
+        })
+    }
+}
+
+#[derive(clap::Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short, long)]
+    attach: bool,
+    /// Attach container's STDIN
+    #[arg(short, long)]
+    interactive: bool,
+    containers: Vec<String>,
+}
+
+/// Engine failures end the CLI with 125, start failures with 126/127, as Docker's.
+fn exit_code(e: &RuntimeError) -> u8 {
+    e.exit_code().clamp(1, 255) as u8
+}
+
+pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
+    if args.detach {
+        bail!("detached containers (-d) are not supported yet: run in the foreground");
+    }
+    let containers = Containers::new(store);
+    let options = args.options()?;
+    match lifecycle::run(&containers, &options) {
+        Ok((_, code)) => Ok(code.clamp(0, 255) as u8),
+        Err(e) => {
+            let code = exit_code(&e);
+            eprintln!("strata: Error: {}", crate::output::error_chain(&anyhow::Error::from(e)));
+            Ok(code)
+        }
+    }
+}
+
+pub fn create(store: &ImageStore, args: CreateArgs) -> Result<u8> {
+    let record = Containers::new(store).create(&args.options()?)?;
+    println!("{}", record.id);
+    Ok(0)
+}
+
+pub fn start(store: &ImageStore, args: StartArgs) -> Result<u8> {
+    let containers = Containers::new(store);
+    let mut status = 0;
+    for name in &args.containers {
+        let record = containers.resolve(name)?;
+        if !args.attach && !args.interactive {
+            bail!("starting without -a is not supported yet (no detached containers): use start -a");
+        }
+        match lifecycle::start_attached(&containers, &record) {
+            Ok(code) => status = code.clamp(0, 255) as u8,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                status = exit_code(&e);
+            }
+        }
+    }
+    Ok(status)
+}

@@ -1,0 +1,201 @@
+//! A container's configuration: the image's defaults merged with the user's options,
+//! by Docker's rules.
+
+use crate::error::{ContainerError, Result};
+use serde::{Deserialize, Serialize};
+
+/// A host path (or named volume, later) bound into the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bind {
+    pub source: String,
+    pub destination: String,
+    pub readonly: bool,
+}
+
+impl Bind {
+    /// `-v /host:/ctr[:ro|rw]`.
+    pub fn parse(spec: &str) -> Result<Bind> {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (source, destination, mode) = match parts.as_slice() {
+            [s, d] => (*s, *d, "rw"),
+            [s, d, m] => (*s, *d, *m),
+            _ => return Err(ContainerError::Invalid(format!("invalid volume specification: {spec:?} (expected /host/path:/container/path[:ro])"))),
+        };
+        if !source.starts_with('/') {
+            return Err(ContainerError::Invalid(format!(
+                "invalid volume specification {spec:?}: named volumes are not supported yet; give an absolute host path"
+            )));
+        }
+        if !destination.starts_with('/') {
+            return Err(ContainerError::Invalid(format!("invalid volume specification {spec:?}: the container path must be absolute")));
+        }
+        let readonly = match mode {
+            "ro" => true,
+            "rw" => false,
+            m => return Err(ContainerError::Invalid(format!("invalid volume specification {spec:?}: unknown mode {m:?}"))),
+        };
+        Ok(Bind { source: source.into(), destination: destination.into(), readonly })
+    }
+}
+
+/// What the user asked for (`create`/`run` flags).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub image: String,
+    pub name: Option<String>,
+    /// Arguments after the image name.
+    pub cmd: Vec<String>,
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub volumes: Vec<String>,
+    pub read_only: bool,
+    /// none | host | private (default: a private network namespace with loopback only).
+    pub network: Option<String>,
+    pub auto_remove: bool,
+    pub tty: bool,
+    pub interactive: bool,
+}
+
+/// The resolved configuration a container runs with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub user: String,
+    pub hostname: String,
+    pub binds: Vec<Bind>,
+    pub read_only: bool,
+    pub network: String,
+    pub auto_remove: bool,
+    pub tty: bool,
+    pub interactive: bool,
+    pub volumes: Vec<String>,
+    pub stop_signal: Option<String>,
+}
+
+impl ContainerConfig {
+    /// The process arguments: entrypoint then cmd.
+    pub fn args(&self) -> Vec<String> {
+        self.entrypoint.iter().chain(&self.cmd).cloned().collect()
+    }
+}
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn strings(v: &serde_json::Value, key: &str) -> Option<Vec<String>> {
+    v.get(key)?.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+}
+
+/// Merges image config (`config` object of the image config JSON) and options.
+pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Result<ContainerConfig> {
+    let (entrypoint, cmd) = match &opts.entrypoint {
+        // --entrypoint resets the image's CMD too (Docker's rule).
+        Some(e) if e.is_empty() => (Vec::new(), opts.cmd.clone()),
+        Some(e) => (vec![e.clone()], opts.cmd.clone()),
+        None => {
+            let entrypoint = strings(image, "Entrypoint").unwrap_or_default();
+            let cmd = if opts.cmd.is_empty() { strings(image, "Cmd").unwrap_or_default() } else { opts.cmd.clone() };
+            (entrypoint, cmd)
+        }
+    };
+    if entrypoint.is_empty() && cmd.is_empty() {
+        return Err(ContainerError::Invalid("no command specified: the image has no CMD or ENTRYPOINT; give one after the image name".into()));
+    }
+    let mut env = strings(image, "Env").unwrap_or_default();
+    for e in &opts.env {
+        let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+        env.retain(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) != key);
+        // `-e NAME` without a value takes it from the caller's environment, as Docker does.
+        match e.split_once('=') {
+            Some(_) => env.push(e.clone()),
+            None => {
+                if let Ok(v) = std::env::var(e) {
+                    env.push(format!("{e}={v}"));
+                }
+            }
+        }
+    }
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, DEFAULT_PATH.into());
+    }
+    if opts.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    let image_workdir = image.get("WorkingDir").and_then(|w| w.as_str()).filter(|w| !w.is_empty());
+    let working_dir = opts.workdir.clone().or(image_workdir.map(str::to_string)).unwrap_or_else(|| "/".into());
+    if !working_dir.starts_with('/') {
+        return Err(ContainerError::Invalid(format!("the working directory {working_dir:?} is invalid, it needs to be an absolute path")));
+    }
+    let network = opts.network.clone().unwrap_or_else(|| "private".into());
+    if !matches!(network.as_str(), "none" | "host" | "private" | "default" | "bridge") {
+        return Err(ContainerError::Invalid(format!("network {network} not found (strata has none, host and the default private network)")));
+    }
+    Ok(ContainerConfig {
+        entrypoint,
+        cmd,
+        env,
+        working_dir,
+        user: opts.user.clone().or_else(|| image.get("User").and_then(|u| u.as_str()).map(str::to_string)).unwrap_or_default(),
+        hostname: opts.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
+        binds: opts.volumes.iter().map(|v| Bind::parse(v)).collect::<Result<_>>()?,
+        read_only: opts.read_only,
+        network,
+        auto_remove: opts.auto_remove,
+        tty: opts.tty,
+        interactive: opts.interactive,
+        volumes: image.get("Volumes").and_then(|v| v.as_object()).map(|m| m.keys().cloned().collect()).unwrap_or_default(),
+        stop_signal: image.get("StopSignal").and_then(|s| s.as_str()).map(str::to_string),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn opts(cmd: &[&str], entrypoint: Option<&str>) -> CreateOptions {
+        CreateOptions {
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            entrypoint: entrypoint.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn entrypoint_and_cmd_combine_as_docker_does() {
+        let id = "0123456789abcdef";
+        let image = json!({"Entrypoint": ["/entry"], "Cmd": ["default"]});
+        let args = |o| merge(&image, &o, id).unwrap().args();
+        assert_eq!(args(opts(&[], None)), ["/entry", "default"]);
+        assert_eq!(args(opts(&["x"], None)), ["/entry", "x"]);
+        assert_eq!(args(opts(&[], Some("/other"))), ["/other"], "--entrypoint drops the image CMD");
+        assert_eq!(args(opts(&["y"], Some("/other"))), ["/other", "y"]);
+        assert_eq!(args(opts(&["sh"], Some(""))), ["sh"]);
+        let cmd_only = json!({"Cmd": ["sh"]});
+        assert_eq!(merge(&cmd_only, &opts(&["ls", "-l"], None), id).unwrap().args(), ["ls", "-l"]);
+        let err = merge(&json!({}), &opts(&[], None), id).unwrap_err().to_string();
+        assert!(err.contains("no command specified"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_by_key_and_path_has_a_default() {
+        let image = json!({"Cmd": ["sh"], "Env": ["A=1", "B=2"]});
+        let mut o = opts(&[], None);
+        o.env = vec!["A=9".into(), "C=3".into()];
+        let env = merge(&image, &o, "0123456789abcdef").unwrap().env;
+        assert_eq!(env, [DEFAULT_PATH, "B=2", "A=9", "C=3"]);
+    }
+
+    #[test]
+    fn bind_specs_are_checked() {
+        assert_eq!(Bind::parse("/a:/b:ro").unwrap(), Bind { source: "/a".into(), destination: "/b".into(), readonly: true });
+        assert!(Bind::parse("vol:/b").unwrap_err().to_string().contains("named volumes"));
+        assert!(Bind::parse("/a:b").is_err());
+        assert!(Bind::parse("/a:/b:zz").is_err());
+    }
+}

@@ -1,0 +1,29 @@
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("No such container: {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Images(#[from] strata_images::ImageError),
+    #[error(transparent)]
+    Metadata(#[from] strata_metadata::MetadataError),
+    #[error(transparent)]
+    Snapshot(#[from] strata_snapshots::SnapshotError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ContainerError {
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        ContainerError::Io { what: what.into(), source }
+    }
+}
+
+pub type Result<T, E = ContainerError> = std::result::Result<T, E>;

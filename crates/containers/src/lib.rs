@@ -1,0 +1,13 @@
+//! Containers as records and writable layers: what `create`, `ps`, `rm`, `diff`,
+//! `commit` and `export` need, without any process. The runtime crate starts and stops
+//! the processes.
+
+mod config;
+mod error;
+mod names;
+mod service;
+
+pub use config::{Bind, ContainerConfig, CreateOptions};
+pub use error::{ContainerError, Result};
+pub use service::Containers;
+pub use strata_metadata::{ContainerRecord, ContainerState};

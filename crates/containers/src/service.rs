@@ -1,0 +1,168 @@
+//! The containers of one store root.
+
+use crate::config::{merge, ContainerConfig, CreateOptions};
+use crate::error::{ContainerError, Result};
+use crate::names::{random_name, valid_name};
+use std::fs;
+use std::path::PathBuf;
+use strata_images::ImageStore;
+use strata_metadata::{ContainerRecord, ContainerState};
+use strata_snapshots::{ChainId, Mount};
+
+/// Container operations over an image store. Every container has a record, a writable
+/// layer (active snapshot keyed by its ID) and a directory `containers/<id>/` for its
+/// bundle, its generated /etc files and the mount point of its root.
+pub struct Containers<'a> {
+    store: &'a ImageStore,
+}
+
+impl<'a> Containers<'a> {
+    pub fn new(store: &'a ImageStore) -> Self {
+        Containers { store }
+    }
+
+    pub fn store(&self) -> &'a ImageStore {
+        self.store
+    }
+
+    /// `containers/<id>/`.
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.store.root().join("containers").join(id)
+    }
+
+    /// Where the container's root filesystem is mounted while it runs.
+    pub fn rootfs(&self, id: &str) -> PathBuf {
+        self.dir(id).join("rootfs")
+    }
+
+    /// Creates a container (record, writable layer, files) in state `created`.
+    pub fn create(&self, opts: &CreateOptions) -> Result<ContainerRecord> {
+        let resolved = self.store.resolve(&opts.image)?;
+        let config_bytes = self.store.config_bytes(&resolved.image)?;
+        let image_config: serde_json::Value = serde_json::from_slice(&config_bytes)
+            .map_err(|e| ContainerError::Invalid(format!("image config of {}: {e}", opts.image)))?;
+        let id: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
+        let config = merge(image_config.get("config").unwrap_or(&serde_json::Value::Null), opts, &id)?;
+        let name = match &opts.name {
+            Some(n) if !valid_name(n) => {
+                return Err(ContainerError::Invalid(format!(
+                    "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                )))
+            }
+            Some(n) => n.clone(),
+            None => random_name(),
+        };
+        let record = ContainerRecord {
+            id: id.clone(),
+            name,
+            image_id: resolved.image.id.clone(),
+            image_name: opts.image.clone(),
+            config: serde_json::to_string(&config).expect("configs serialize"),
+            created: strata_images::config::timestamp_now(),
+            state: ContainerState::Created,
+            pid: None,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+        };
+        self.store.snapshots().prepare(&id)?;
+        let result = self.write_files(&id, &config).and_then(|()| Ok(self.store.db().insert_container(&record)?));
+        if let Err(e) = result {
+            let _ = self.store.snapshots().remove_active(&id);
+            let _ = fs::remove_dir_all(self.dir(&id));
+            return Err(e);
+        }
+        Ok(record)
+    }
+
+    /// /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted into the container
+    /// (and so never part of its writable layer or a commit).
+    fn write_files(&self, id: &str, config: &ContainerConfig) -> Result<()> {
+        let dir = self.dir(id);
+        fs::create_dir_all(dir.join("rootfs")).map_err(|e| ContainerError::io(format!("creating {}", dir.display()), e))?;
+        let write = |name: &str, text: String| {
+            fs::write(dir.join(name), text).map_err(|e| ContainerError::io(format!("writing {name} of container {id}"), e))
+        };
+        write("hostname", format!("{}\n", config.hostname))?;
+        write(
+            "hosts",
+            format!(
+                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
+                config.hostname
+            ),
+        )?;
+        write("resolv.conf", resolv_conf())
+    }
+
+    pub fn list(&self) -> Result<Vec<ContainerRecord>> {
+        Ok(self.store.db().containers()?)
+    }
+
+    /// By exact name, exact ID, or unique ID prefix.
+    pub fn resolve(&self, name: &str) -> Result<ContainerRecord> {
+        let all = self.list()?;
+        let wanted = name.trim_start_matches('/');
+        if let Some(c) = all.iter().find(|c| c.name == wanted || c.id == wanted) {
+            return Ok(c.clone());
+        }
+        let matches: Vec<_> = all.iter().filter(|c| c.id.starts_with(wanted)).collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(ContainerError::NotFound(name.to_string())),
+            _ => Err(ContainerError::Invalid(format!("multiple containers match the ID prefix {name:?}; give more characters"))),
+        }
+    }
+
+    pub fn config(&self, record: &ContainerRecord) -> Result<ContainerConfig> {
+        serde_json::from_str(&record.config).map_err(|e| ContainerError::Invalid(format!("stored config of container {}: {e}", record.id)))
+    }
+
+    /// The image layers under the container, bottom first.
+    pub fn chains(&self, record: &ContainerRecord) -> Result<Vec<ChainId>> {
+        let image = self
+            .store
+            .db()
+            .image(&record.image_id)?
+            .ok_or_else(|| ContainerError::Invalid(format!("the image {} of container {} is gone", record.image_id, record.name)))?;
+        image
+            .layers
+            .iter()
+            .map(|l| ChainId::parse(&l.chain_id).map_err(ContainerError::Invalid))
+            .collect()
+    }
+
+    /// The overlay mount of the container's root: image layers plus its writable layer.
+    pub fn mounts(&self, record: &ContainerRecord) -> Result<Vec<Mount>> {
+        Ok(self.store.snapshots().active_mounts(&record.id, &self.chains(record)?)?)
+    }
+
+    pub fn set_state(&self, id: &str, state: ContainerState, pid: Option<i64>, exit_code: Option<i64>) -> Result<()> {
+        let at = strata_images::config::timestamp_now();
+        Ok(self.store.db().set_container_state(id, state, pid, exit_code, &at)?)
+    }
+
+    /// Deletes a container that is not running: its record, writable layer and files.
+    pub fn remove(&self, record: &ContainerRecord) -> Result<()> {
+        self.store.db().remove_container(&record.id)?;
+        self.store.snapshots().remove_active(&record.id)?;
+        let dir = self.dir(&record.id);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ContainerError::io(format!("removing {}", dir.display()), e)),
+        }
+    }
+}
+
+/// The host's resolv.conf, with loopback resolvers (unreachable from the container's
+/// own network namespace) dropped.
+fn resolv_conf() -> String {
+    let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    host.lines()
+        .filter(|l| {
+            let mut words = l.split_whitespace();
+            !(words.next() == Some("nameserver") && words.next().is_some_and(|a| a.starts_with("127.") || a == "::1"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}

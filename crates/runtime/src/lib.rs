@@ -1,0 +1,10 @@
+//! strata's runtime: the OCI runtime that runs a bundle (namespaces, mounts,
+//! processes), and the container lifecycle on top of it (start, run, wait).
+
+mod error;
+pub mod lifecycle;
+pub mod linux;
+pub mod rootfs;
+pub mod spec;
+
+pub use error::{Result, RuntimeError};

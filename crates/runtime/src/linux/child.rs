@@ -1,0 +1,226 @@
+//! What runs in the new process between clone and exec. It may only report failure
+//! through the error pipe (as "CODE\nMESSAGE") and exit: nothing it does reaches the
+//! parent's memory.
+
+use super::mounts;
+use nix::mount::{mount, MsFlags};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// A failure before exec: the exit code the container reports (125 setup, 126 not
+/// executable, 127 not found) and a message for the user.
+#[derive(Debug)]
+pub struct ChildError {
+    pub code: i32,
+    pub message: String,
+}
+
+pub trait Fail<T> {
+    fn fail(self, code: i32, what: impl Into<String>) -> Result<T, ChildError>;
+}
+
+impl<T, E: std::fmt::Display> Fail<T> for Result<T, E> {
+    fn fail(self, code: i32, what: impl Into<String>) -> Result<T, ChildError> {
+        self.map_err(|e| ChildError {
+            code,
+            message: format!("{}: {e}", what.into()),
+        })
+    }
+}
+
+/// The child's whole life: set up, then exec. Returns only on failure.
+pub fn init(spec: &Spec, rootfs: &Path, error_pipe: &OwnedFd) -> isize {
+    let err = match setup(spec, rootfs).and_then(|()| exec(spec)) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let report = format!("{}\n{}", err.code, err.message);
+    let _ = nix::unistd::write(error_pipe, report.as_bytes());
+    err.code as isize
+}
+
+fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == kind))
+}
+
+fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
+    close_inherited_fds()?;
+    // Nothing we mount may propagate back to the host.
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>).fail(125, "making / a slave mount")?;
+    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).fail(125, "binding the rootfs")?;
+    for m in spec.mounts().clone().unwrap_or_default() {
+        mounts::mount_entry(rootfs, &m)?;
+    }
+    mounts::create_devices(rootfs)?;
+    mounts::pivot_root(rootfs)?;
+    mounts::mask_and_protect(spec)?;
+    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        mounts::readonly_root()?;
+    }
+    if has_namespace(spec, LinuxNamespaceType::Uts) {
+        if let Some(h) = spec.hostname() {
+            nix::unistd::sethostname(h).fail(125, "setting the hostname")?;
+        }
+    }
+    if has_namespace(spec, LinuxNamespaceType::Network) {
+        loopback_up()?;
+    }
+    let process = spec.process().clone().unwrap_or_default();
+    for r in process.rlimits().clone().unwrap_or_default() {
+        let resource = rlimit_resource(&serde_json::to_string(&r.typ()).unwrap_or_default())
+            .ok_or_else(|| ChildError { code: 125, message: format!("unknown rlimit {:?}", r.typ()) })?;
+        nix::sys::resource::setrlimit(resource, r.soft(), r.hard()).fail(125, format!("setting rlimit {:?}", r.typ()))?;
+    }
+    set_user_and_capabilities(spec)?;
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().fail(125, "setting no_new_privs")?;
+    }
+    std::env::set_current_dir(process.cwd()).fail(125, format!("chdir to cwd ({:?}) set in config.json failed", process.cwd()))
+}
+
+/// Marks every inherited descriptor above stderr close-on-exec, so no engine file (a
+/// database, a directory of the host) reaches the container (CVE-2024-21626 class).
+fn close_inherited_fds() -> Result<(), ChildError> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes descriptor flags.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).fail(125, "close_range");
+    }
+    Ok(())
+}
+
+fn rlimit_resource(name: &str) -> Option<nix::sys::resource::Resource> {
+    use nix::sys::resource::Resource as R;
+    Some(match name.trim_matches('"') {
+        "RLIMIT_NOFILE" => R::RLIMIT_NOFILE,
+        "RLIMIT_NPROC" => R::RLIMIT_NPROC,
+        "RLIMIT_CORE" => R::RLIMIT_CORE,
+        "RLIMIT_STACK" => R::RLIMIT_STACK,
+        "RLIMIT_MEMLOCK" => R::RLIMIT_MEMLOCK,
+        "RLIMIT_FSIZE" => R::RLIMIT_FSIZE,
+        "RLIMIT_CPU" => R::RLIMIT_CPU,
+        "RLIMIT_AS" => R::RLIMIT_AS,
+        "RLIMIT_DATA" => R::RLIMIT_DATA,
+        "RLIMIT_NICE" => R::RLIMIT_NICE,
+        "RLIMIT_RTPRIO" => R::RLIMIT_RTPRIO,
+        "RLIMIT_MSGQUEUE" => R::RLIMIT_MSGQUEUE,
+        "RLIMIT_SIGPENDING" => R::RLIMIT_SIGPENDING,
+        _ => return None,
+    })
+}
+
+/// Brings up `lo` in the container's new network namespace.
+fn loopback_up() -> Result<(), ChildError> {
+    // SAFETY: plain socket/ioctl calls on a zeroed, correctly sized ifreq.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error()).fail(125, "socket for lo");
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo\0".iter().enumerate() {
+            req.ifr_name[i] = *b as libc::c_char;
+        }
+        let mut rc = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req);
+        if rc == 0 {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            rc = libc::ioctl(fd, libc::SIOCSIFFLAGS, &req);
+        }
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        if rc != 0 {
+            return Err(err).fail(125, "bringing up lo");
+        }
+    }
+    Ok(())
+}
+
+fn capability_set(names: &Option<std::collections::HashSet<oci_spec::runtime::Capability>>) -> caps::CapsHashSet {
+    names
+        .iter()
+        .flatten()
+        .filter_map(|c| serde_json::to_string(c).ok())
+        .filter_map(|s| s.trim_matches('"').parse::<caps::Capability>().ok())
+        .collect()
+}
+
+/// Switches to the spec's user and leaves exactly the spec's capabilities.
+fn set_user_and_capabilities(spec: &Spec) -> Result<(), ChildError> {
+    let process = spec.process().clone().unwrap_or_default();
+    let user = process.user();
+    let wanted = process.capabilities().clone().unwrap_or_default();
+    let bounding = capability_set(wanted.bounding());
+    for cap in caps::all() {
+        if !bounding.contains(&cap) {
+            caps::drop(None, caps::CapSet::Bounding, cap).fail(125, format!("dropping {cap} from the bounding set"))?;
+        }
+    }
+    // Keep permitted capabilities across the uid change; the sets are set just below.
+    nix::sys::prctl::set_keepcaps(true).fail(125, "PR_SET_KEEPCAPS")?;
+    let groups: Vec<Gid> = user.additional_gids().clone().unwrap_or_default().into_iter().map(Gid::from_raw).collect();
+    nix::unistd::setgroups(&groups).fail(125, "setgroups")?;
+    let gid = Gid::from_raw(user.gid());
+    nix::unistd::setresgid(gid, gid, gid).fail(125, format!("setgid {}", user.gid()))?;
+    let uid = Uid::from_raw(user.uid());
+    nix::unistd::setresuid(uid, uid, uid).fail(125, format!("setuid {}", user.uid()))?;
+    // Ambient capabilities the engine itself may have inherited must not reach the container.
+    caps::clear(None, caps::CapSet::Ambient).fail(125, "clearing ambient capabilities")?;
+    caps::set(None, caps::CapSet::Inheritable, &capability_set(wanted.inheritable())).fail(125, "setting inheritable capabilities")?;
+    caps::set(None, caps::CapSet::Effective, &capability_set(wanted.effective())).fail(125, "setting effective capabilities")?;
+    caps::set(None, caps::CapSet::Permitted, &capability_set(wanted.permitted())).fail(125, "setting permitted capabilities")?;
+    let ambient = capability_set(wanted.ambient());
+    if !ambient.is_empty() {
+        caps::set(None, caps::CapSet::Ambient, &ambient).fail(125, "setting ambient capabilities")?;
+    }
+    Ok(())
+}
+
+/// Finds the program as the container's shell would, and execs it.
+fn exec(spec: &Spec) -> Result<std::convert::Infallible, ChildError> {
+    let process = spec.process().clone().unwrap_or_default();
+    let args = process.args().clone().unwrap_or_default();
+    let Some(program) = args.first() else {
+        return Err(ChildError { code: 125, message: "no command specified".into() });
+    };
+    let env = process.env().clone().unwrap_or_default();
+    let path = resolve_program(program, &env)?;
+    let c = |s: &str| CString::new(s).fail(125, "argument with a NUL byte");
+    let argv: Vec<CString> = args.iter().map(|a| c(a)).collect::<Result<_, _>>()?;
+    let envp: Vec<CString> = env.iter().map(|e| c(e)).collect::<Result<_, _>>()?;
+    let path_c = CString::new(path.as_os_str().as_encoded_bytes()).fail(125, "path with a NUL byte")?;
+    let e = nix::unistd::execve(&path_c, &argv, &envp).unwrap_err();
+    let code = if e == nix::errno::Errno::ENOENT { 127 } else { 126 };
+    Err(ChildError {
+        code,
+        message: format!("exec: {:?}: {}", program, e.desc().to_lowercase()),
+    })
+}
+
+fn resolve_program(program: &str, env: &[String]) -> Result<PathBuf, ChildError> {
+    if program.contains('/') {
+        return Ok(PathBuf::from(program));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let candidate = Path::new(dir).join(program);
+        if let Ok(meta) = std::fs::metadata(&candidate) {
+            if meta.is_file() && nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok() {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(ChildError {
+        code: 127,
+        message: format!("exec: {program:?}: executable file not found in $PATH"),
+    })
+}

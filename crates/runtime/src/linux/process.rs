@@ -1,0 +1,88 @@
+//! Starting a bundle's process and collecting its exit status.
+
+use super::child;
+use crate::error::{Result, RuntimeError};
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::io::Read;
+use std::path::Path;
+
+/// A container process that passed exec.
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    pub pid: i32,
+}
+
+fn clone_flags(spec: &Spec) -> Result<CloneFlags> {
+    let mut flags = CloneFlags::empty();
+    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    for ns in namespaces {
+        if ns.path().is_some() {
+            return Err(RuntimeError::Unsupported(format!("joining an existing {:?} namespace", ns.typ())));
+        }
+        flags |= match ns.typ() {
+            LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+            LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+            LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+            LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+            LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+            LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+            other => return Err(RuntimeError::Unsupported(format!("{other:?} namespaces"))),
+        };
+    }
+    if !flags.contains(CloneFlags::CLONE_NEWNS) {
+        return Err(RuntimeError::Unsupported("a container without its own mount namespace".into()));
+    }
+    Ok(flags)
+}
+
+/// Starts the process of the bundle whose spec is `spec` and whose root is mounted at
+/// `rootfs`. Returns once the process has exec'ed its program; a failure before that
+/// (a missing program, a bad user or directory) is returned as an error with the exit
+/// code Docker gives it, and the process is reaped.
+///
+/// The caller must be single-threaded: the child is a copy of this process.
+pub fn start(spec: &Spec, rootfs: &Path) -> Result<Started> {
+    let flags = clone_flags(spec)?;
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
+    let mut stack = vec![0u8; 1 << 20];
+    let callback = Box::new(|| child::init(spec, rootfs, &write_end));
+    // SAFETY: the child runs on its own stack in a copy of this (single-threaded)
+    // process and ends in exec or exit; it never returns into our frames.
+    let pid = unsafe { nix::sched::clone(callback, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
+        .map_err(|e| RuntimeError::Sys("clone", e))?;
+    drop(write_end);
+    let mut report = String::new();
+    let _ = std::fs::File::from(read_end).read_to_string(&mut report);
+    if report.is_empty() {
+        return Ok(Started { pid: pid.as_raw() });
+    }
+    let _ = waitpid(pid, None);
+    let (code, message) = report.split_once('\n').unwrap_or(("125", report.as_str()));
+    Err(RuntimeError::Start {
+        code: code.parse().unwrap_or(125),
+        message: message.to_string(),
+    })
+}
+
+/// Waits for the process and returns its exit code the way Docker reports it: the
+/// process's own status, or 128 + N after signal N.
+pub fn wait(pid: i32) -> Result<i32> {
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(RuntimeError::Sys("waitpid", e)),
+        }
+    }
+}
+
+/// Sends `signal` to the process.
+pub fn kill(pid: i32, signal: Signal) -> Result<()> {
+    nix::sys::signal::kill(Pid::from_raw(pid), signal).map_err(|e| RuntimeError::Sys("kill", e))
+}

@@ -1,0 +1,221 @@
+//! The OCI runtime spec (`config.json`) for a container, with Docker's defaults:
+//! namespaces, mounts, masked and read-only paths, and its capability set.
+
+use crate::error::{Result, RuntimeError};
+use crate::linux::path::secure_join;
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder,
+    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use strata_containers::ContainerConfig;
+
+/// Docker's default capabilities (moby `oci/caps/defaults.go`).
+pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::Fsetid,
+    Capability::Fowner,
+    Capability::Mknod,
+    Capability::NetRaw,
+    Capability::Setgid,
+    Capability::Setuid,
+    Capability::Setfcap,
+    Capability::Setpcap,
+    Capability::NetBindService,
+    Capability::SysChroot,
+    Capability::Kill,
+    Capability::AuditWrite,
+];
+
+/// Docker's masked paths.
+const MASKED: [&str; 10] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+
+/// Docker's read-only paths.
+const READONLY: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+/// A user resolved against the image's /etc/passwd and /etc/group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+}
+
+fn read_db(rootfs: &Path, file: &str) -> String {
+    secure_join(rootfs, Path::new(file)).ok().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+}
+
+/// `user[:group]`, each a name or a number, as Docker resolves them in the image.
+pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
+    let passwd = read_db(rootfs, "/etc/passwd");
+    let group = read_db(rootfs, "/etc/group");
+    let (user, grp) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let user = if user.is_empty() { "0" } else { user };
+    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() >= 4 && (f[0] == user || f[2] == user));
+    let (uid, mut gid, name) = match (&entry, user.parse::<u32>()) {
+        (Some(f), _) => (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0), Some(f[0].to_string())),
+        (None, Ok(n)) => (n, 0, None),
+        (None, Err(_)) => {
+            return Err(RuntimeError::Start {
+                code: 125,
+                message: format!("unable to find user {user}: no matching entries in passwd file"),
+            })
+        }
+    };
+    let groups: Vec<Vec<&str>> = group.lines().map(|l| l.split(':').collect()).filter(|f: &Vec<&str>| f.len() >= 3).collect();
+    if let Some(g) = grp {
+        gid = match (groups.iter().find(|f| f[0] == g), g.parse::<u32>()) {
+            (Some(f), _) => f[2].parse().unwrap_or(0),
+            (None, Ok(n)) => n,
+            (None, Err(_)) => {
+                return Err(RuntimeError::Start {
+                    code: 125,
+                    message: format!("unable to find group {g}: no matching entries in group file"),
+                })
+            }
+        };
+    }
+    let additional_gids = match (&name, grp) {
+        (Some(n), None) => groups
+            .iter()
+            .filter(|f| f.get(3).is_some_and(|m| m.split(',').any(|x| x == n)))
+            .filter_map(|f| f[2].parse().ok())
+            .filter(|g| *g != gid)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(ResolvedUser { uid, gid, additional_gids })
+}
+
+fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
+    MountBuilder::default()
+        .destination(dest)
+        .typ(typ)
+        .source(source)
+        .options(options.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .build()
+        .expect("mount fields are set")
+}
+
+fn bind(dest: &str, source: &Path, readonly: bool) -> Mount {
+    let mut options = vec!["rbind", "rprivate"];
+    if readonly {
+        options.push("ro");
+    }
+    mount(dest, "bind", &source.to_string_lossy(), &options)
+}
+
+/// The spec for `config`, whose bundle directory is `bundle` (rootfs at `bundle/rootfs`).
+pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser) -> Result<Spec> {
+    let host_network = config.network == "host";
+    let mut mounts = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
+        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
+    ];
+    // sysfs can only be mounted by the owner of the network namespace.
+    mounts.push(if host_network {
+        bind("/sys", Path::new("/sys"), true)
+    } else {
+        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"])
+    });
+    for file in ["hostname", "hosts", "resolv.conf"] {
+        mounts.push(bind(&format!("/etc/{file}"), &bundle.join(file), false));
+    }
+    for b in &config.binds {
+        mounts.push(bind(&b.destination, Path::new(&b.source), b.readonly));
+    }
+    let caps: HashSet<Capability> = DEFAULT_CAPABILITIES.into_iter().collect();
+    let capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(caps.clone())
+        .effective(caps.clone())
+        .permitted(caps)
+        // Explicitly empty: the builder's defaults would add runc's three.
+        .inheritable(HashSet::new())
+        .ambient(HashSet::new())
+        .build()
+        .expect("capability sets are set");
+    let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap_or((1024, 1024));
+    let nofile = PosixRlimitBuilder::default().typ(PosixRlimitType::RlimitNofile).soft(soft).hard(hard).build().expect("rlimit");
+    let process = ProcessBuilder::default()
+        .terminal(config.tty)
+        .args(config.args())
+        .env(config.env.clone())
+        .cwd(PathBuf::from(&config.working_dir))
+        .user(
+            UserBuilder::default()
+                .uid(user.uid)
+                .gid(user.gid)
+                .additional_gids(user.additional_gids.clone())
+                .build()
+                .expect("user"),
+        )
+        .capabilities(capabilities)
+        .rlimits(vec![nofile])
+        .no_new_privileges(false)
+        .build()
+        .expect("process fields are set");
+    let mut kinds = vec![LinuxNamespaceType::Pid, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts, LinuxNamespaceType::Mount];
+    if !host_network {
+        kinds.push(LinuxNamespaceType::Network);
+    }
+    let namespaces: Vec<_> = kinds.into_iter().map(|k| LinuxNamespaceBuilder::default().typ(k).build().expect("namespace")).collect();
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .masked_paths(MASKED.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .readonly_paths(READONLY.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .build()
+        .expect("linux fields are set");
+    Ok(SpecBuilder::default()
+        .version("1.0.2")
+        .root(RootBuilder::default().path("rootfs").readonly(config.read_only).build().expect("root"))
+        .hostname(config.hostname.clone())
+        .mounts(mounts)
+        .process(process)
+        .linux(linux)
+        .build()
+        .expect("spec fields are set"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rootfs() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/var/www:/bin/false\n").unwrap();
+        std::fs::write(dir.path().join("etc/group"), "root:x:0:\nwww:x:33:\nstaff:x:50:web,other\n").unwrap();
+        dir
+    }
+
+    #[test]
+    fn users_resolve_by_name_or_number_with_groups() {
+        let r = rootfs();
+        let u = |s: &str| resolve_user(r.path(), s);
+        assert_eq!(u("").unwrap(), ResolvedUser { uid: 0, gid: 0, additional_gids: vec![] });
+        assert_eq!(u("web").unwrap(), ResolvedUser { uid: 33, gid: 33, additional_gids: vec![50] });
+        assert_eq!(u("web:staff").unwrap(), ResolvedUser { uid: 33, gid: 50, additional_gids: vec![] });
+        assert_eq!(u("1234:55").unwrap(), ResolvedUser { uid: 1234, gid: 55, additional_gids: vec![] });
+        assert!(u("nobody-here").unwrap_err().to_string().contains("unable to find user nobody-here"));
+        assert!(u("web:nogroup").unwrap_err().to_string().contains("unable to find group"));
+    }
+}
