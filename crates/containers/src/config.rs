@@ -19,7 +19,11 @@ impl Bind {
         let (source, destination, mode) = match parts.as_slice() {
             [s, d] => (*s, *d, "rw"),
             [s, d, m] => (*s, *d, *m),
-            _ => return Err(ContainerError::Invalid(format!("invalid volume specification: {spec:?} (expected /host/path:/container/path[:ro])"))),
+            _ => {
+                return Err(ContainerError::Invalid(format!(
+                    "invalid volume specification: {spec:?} (expected /host/path:/container/path[:ro])"
+                )))
+            }
         };
         if !source.starts_with('/') {
             return Err(ContainerError::Invalid(format!(
@@ -27,14 +31,24 @@ impl Bind {
             )));
         }
         if !destination.starts_with('/') {
-            return Err(ContainerError::Invalid(format!("invalid volume specification {spec:?}: the container path must be absolute")));
+            return Err(ContainerError::Invalid(format!(
+                "invalid volume specification {spec:?}: the container path must be absolute"
+            )));
         }
         let readonly = match mode {
             "ro" => true,
             "rw" => false,
-            m => return Err(ContainerError::Invalid(format!("invalid volume specification {spec:?}: unknown mode {m:?}"))),
+            m => {
+                return Err(ContainerError::Invalid(format!(
+                    "invalid volume specification {spec:?}: unknown mode {m:?}"
+                )))
+            }
         };
-        Ok(Bind { source: source.into(), destination: destination.into(), readonly })
+        Ok(Bind {
+            source: source.into(),
+            destination: destination.into(),
+            readonly,
+        })
     }
 }
 
@@ -88,7 +102,9 @@ impl ContainerConfig {
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 fn strings(v: &serde_json::Value, key: &str) -> Option<Vec<String>> {
-    v.get(key)?.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+    v.get(key)?
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
 }
 
 /// Merges image config (`config` object of the image config JSON) and options.
@@ -99,12 +115,18 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         Some(e) => (vec![e.clone()], opts.cmd.clone()),
         None => {
             let entrypoint = strings(image, "Entrypoint").unwrap_or_default();
-            let cmd = if opts.cmd.is_empty() { strings(image, "Cmd").unwrap_or_default() } else { opts.cmd.clone() };
+            let cmd = if opts.cmd.is_empty() {
+                strings(image, "Cmd").unwrap_or_default()
+            } else {
+                opts.cmd.clone()
+            };
             (entrypoint, cmd)
         }
     };
     if entrypoint.is_empty() && cmd.is_empty() {
-        return Err(ContainerError::Invalid("no command specified: the image has no CMD or ENTRYPOINT; give one after the image name".into()));
+        return Err(ContainerError::Invalid(
+            "no command specified: the image has no CMD or ENTRYPOINT; give one after the image name".into(),
+        ));
     }
     let mut env = strings(image, "Env").unwrap_or_default();
     for e in &opts.env {
@@ -126,21 +148,36 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
     if opts.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
-    let image_workdir = image.get("WorkingDir").and_then(|w| w.as_str()).filter(|w| !w.is_empty());
-    let working_dir = opts.workdir.clone().or(image_workdir.map(str::to_string)).unwrap_or_else(|| "/".into());
+    let image_workdir = image
+        .get("WorkingDir")
+        .and_then(|w| w.as_str())
+        .filter(|w| !w.is_empty());
+    let working_dir = opts
+        .workdir
+        .clone()
+        .or(image_workdir.map(str::to_string))
+        .unwrap_or_else(|| "/".into());
     if !working_dir.starts_with('/') {
-        return Err(ContainerError::Invalid(format!("the working directory {working_dir:?} is invalid, it needs to be an absolute path")));
+        return Err(ContainerError::Invalid(format!(
+            "the working directory {working_dir:?} is invalid, it needs to be an absolute path"
+        )));
     }
     let network = opts.network.clone().unwrap_or_else(|| "private".into());
     if !matches!(network.as_str(), "none" | "host" | "private" | "default" | "bridge") {
-        return Err(ContainerError::Invalid(format!("network {network} not found (strata has none, host and the default private network)")));
+        return Err(ContainerError::Invalid(format!(
+            "network {network} not found (strata has none, host and the default private network)"
+        )));
     }
     Ok(ContainerConfig {
         entrypoint,
         cmd,
         env,
         working_dir,
-        user: opts.user.clone().or_else(|| image.get("User").and_then(|u| u.as_str()).map(str::to_string)).unwrap_or_default(),
+        user: opts
+            .user
+            .clone()
+            .or_else(|| image.get("User").and_then(|u| u.as_str()).map(str::to_string))
+            .unwrap_or_default(),
         hostname: opts.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
         binds: opts.volumes.iter().map(|v| Bind::parse(v)).collect::<Result<_>>()?,
         read_only: opts.read_only,
@@ -148,7 +185,11 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         auto_remove: opts.auto_remove,
         tty: opts.tty,
         interactive: opts.interactive,
-        volumes: image.get("Volumes").and_then(|v| v.as_object()).map(|m| m.keys().cloned().collect()).unwrap_or_default(),
+        volumes: image
+            .get("Volumes")
+            .and_then(|v| v.as_object())
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default(),
         stop_signal: image.get("StopSignal").and_then(|s| s.as_str()).map(str::to_string),
     })
 }
@@ -173,11 +214,18 @@ mod tests {
         let args = |o| merge(&image, &o, id).unwrap().args();
         assert_eq!(args(opts(&[], None)), ["/entry", "default"]);
         assert_eq!(args(opts(&["x"], None)), ["/entry", "x"]);
-        assert_eq!(args(opts(&[], Some("/other"))), ["/other"], "--entrypoint drops the image CMD");
+        assert_eq!(
+            args(opts(&[], Some("/other"))),
+            ["/other"],
+            "--entrypoint drops the image CMD"
+        );
         assert_eq!(args(opts(&["y"], Some("/other"))), ["/other", "y"]);
         assert_eq!(args(opts(&["sh"], Some(""))), ["sh"]);
         let cmd_only = json!({"Cmd": ["sh"]});
-        assert_eq!(merge(&cmd_only, &opts(&["ls", "-l"], None), id).unwrap().args(), ["ls", "-l"]);
+        assert_eq!(
+            merge(&cmd_only, &opts(&["ls", "-l"], None), id).unwrap().args(),
+            ["ls", "-l"]
+        );
         let err = merge(&json!({}), &opts(&[], None), id).unwrap_err().to_string();
         assert!(err.contains("no command specified"), "{err}");
     }
@@ -193,7 +241,14 @@ mod tests {
 
     #[test]
     fn bind_specs_are_checked() {
-        assert_eq!(Bind::parse("/a:/b:ro").unwrap(), Bind { source: "/a".into(), destination: "/b".into(), readonly: true });
+        assert_eq!(
+            Bind::parse("/a:/b:ro").unwrap(),
+            Bind {
+                source: "/a".into(),
+                destination: "/b".into(),
+                readonly: true
+            }
+        );
         assert!(Bind::parse("vol:/b").unwrap_err().to_string().contains("named volumes"));
         assert!(Bind::parse("/a:b").is_err());
         assert!(Bind::parse("/a:/b:zz").is_err());

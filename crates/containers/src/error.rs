@@ -22,7 +22,10 @@ pub enum ContainerError {
 
 impl ContainerError {
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
-        ContainerError::Io { what: what.into(), source }
+        ContainerError::Io {
+            what: what.into(),
+            source,
+        }
     }
 }
 

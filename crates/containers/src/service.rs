@@ -42,7 +42,11 @@ impl<'a> Containers<'a> {
         let image_config: serde_json::Value = serde_json::from_slice(&config_bytes)
             .map_err(|e| ContainerError::Invalid(format!("image config of {}: {e}", opts.image)))?;
         let id: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
-        let config = merge(image_config.get("config").unwrap_or(&serde_json::Value::Null), opts, &id)?;
+        let config = merge(
+            image_config.get("config").unwrap_or(&serde_json::Value::Null),
+            opts,
+            &id,
+        )?;
         let name = match &opts.name {
             Some(n) if !valid_name(n) => {
                 return Err(ContainerError::Invalid(format!(
@@ -66,7 +70,9 @@ impl<'a> Containers<'a> {
             finished_at: None,
         };
         self.store.snapshots().prepare(&id)?;
-        let result = self.write_files(&id, &config).and_then(|()| Ok(self.store.db().insert_container(&record)?));
+        let result = self
+            .write_files(&id, &config)
+            .and_then(|()| Ok(self.store.db().insert_container(&record)?));
         if let Err(e) = result {
             let _ = self.store.snapshots().remove_active(&id);
             let _ = fs::remove_dir_all(self.dir(&id));
@@ -79,9 +85,11 @@ impl<'a> Containers<'a> {
     /// (and so never part of its writable layer or a commit).
     fn write_files(&self, id: &str, config: &ContainerConfig) -> Result<()> {
         let dir = self.dir(id);
-        fs::create_dir_all(dir.join("rootfs")).map_err(|e| ContainerError::io(format!("creating {}", dir.display()), e))?;
+        fs::create_dir_all(dir.join("rootfs"))
+            .map_err(|e| ContainerError::io(format!("creating {}", dir.display()), e))?;
         let write = |name: &str, text: String| {
-            fs::write(dir.join(name), text).map_err(|e| ContainerError::io(format!("writing {name} of container {id}"), e))
+            fs::write(dir.join(name), text)
+                .map_err(|e| ContainerError::io(format!("writing {name} of container {id}"), e))
         };
         write("hostname", format!("{}\n", config.hostname))?;
         write(
@@ -109,21 +117,25 @@ impl<'a> Containers<'a> {
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(ContainerError::NotFound(name.to_string())),
-            _ => Err(ContainerError::Invalid(format!("multiple containers match the ID prefix {name:?}; give more characters"))),
+            _ => Err(ContainerError::Invalid(format!(
+                "multiple containers match the ID prefix {name:?}; give more characters"
+            ))),
         }
     }
 
     pub fn config(&self, record: &ContainerRecord) -> Result<ContainerConfig> {
-        serde_json::from_str(&record.config).map_err(|e| ContainerError::Invalid(format!("stored config of container {}: {e}", record.id)))
+        serde_json::from_str(&record.config)
+            .map_err(|e| ContainerError::Invalid(format!("stored config of container {}: {e}", record.id)))
     }
 
     /// The image layers under the container, bottom first.
     pub fn chains(&self, record: &ContainerRecord) -> Result<Vec<ChainId>> {
-        let image = self
-            .store
-            .db()
-            .image(&record.image_id)?
-            .ok_or_else(|| ContainerError::Invalid(format!("the image {} of container {} is gone", record.image_id, record.name)))?;
+        let image = self.store.db().image(&record.image_id)?.ok_or_else(|| {
+            ContainerError::Invalid(format!(
+                "the image {} of container {} is gone",
+                record.image_id, record.name
+            ))
+        })?;
         image
             .layers
             .iter()
@@ -133,7 +145,10 @@ impl<'a> Containers<'a> {
 
     /// The overlay mount of the container's root: image layers plus its writable layer.
     pub fn mounts(&self, record: &ContainerRecord) -> Result<Vec<Mount>> {
-        Ok(self.store.snapshots().active_mounts(&record.id, &self.chains(record)?)?)
+        Ok(self
+            .store
+            .snapshots()
+            .active_mounts(&record.id, &self.chains(record)?)?)
     }
 
     pub fn set_state(&self, id: &str, state: ContainerState, pid: Option<i64>, exit_code: Option<i64>) -> Result<()> {

@@ -24,6 +24,6 @@ pub use error::{ImageError, Result};
 pub use load::{LoadReport, LoadSource};
 pub use progress::{LayerEvent, Progress, Silent};
 pub use reference::ImageRef;
+pub use store::digest as parse_stored_digest;
 pub use store::{ImageStore, Resolved};
 pub use strata_metadata::ImageRecord;
-pub use store::digest as parse_stored_digest;

@@ -47,7 +47,26 @@ impl ImageStore {
                 short_id(&image.id)
             )));
         }
+        self.ensure_unused(&image.id)?;
         self.delete_image(&image.id)
+    }
+
+    /// Docker's rule: an image a container was created from stays (even with -f).
+    fn ensure_unused(&self, id: &str) -> Result<()> {
+        let users = self.db().containers_of_image(id)?;
+        if let Some(c) = users.first() {
+            let state = if c.state == strata_metadata::ContainerState::Running {
+                "running"
+            } else {
+                "stopped"
+            };
+            return Err(ImageError::Conflict(format!(
+                "unable to delete {} - image is being used by {state} container {}",
+                short_id(id),
+                &c.id[..12]
+            )));
+        }
+        Ok(())
     }
 
     /// Deletes an image record, then the layers and blobs nothing else uses.
@@ -88,7 +107,7 @@ impl ImageStore {
         let mut events = Vec::new();
         let mut bytes = 0;
         for image in self.list()? {
-            if !all && !image.tags.is_empty() {
+            if (!all && !image.tags.is_empty()) || !self.db().containers_of_image(&image.id)?.is_empty() {
                 continue;
             }
             let _lock = self.lock_exclusive()?;

@@ -72,7 +72,10 @@ impl Db {
             let taken: Option<String> = tx
                 .query_row("SELECT id FROM containers WHERE name = ?1", [&c.name], |r| r.get(0))
                 .optional()
-                .map_err(|source| MetadataError::Sqlite { path: path.clone(), source })?;
+                .map_err(|source| MetadataError::Sqlite {
+                    path: path.clone(),
+                    source,
+                })?;
             if let Some(other) = taken {
                 return Err(MetadataError::Conflict(format!(
                     "Conflict. The container name \"/{}\" is already in use by container \"{other}\". \
@@ -96,7 +99,10 @@ impl Db {
                     c.finished_at
                 ],
             )
-            .map_err(|source| MetadataError::Sqlite { path: path.clone(), source })?;
+            .map_err(|source| MetadataError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
             Ok(())
         })
     }
@@ -112,7 +118,11 @@ impl Db {
 
     pub fn container(&self, id: &str) -> Result<Option<ContainerRecord>> {
         self.conn
-            .query_row(&format!("SELECT {COLUMNS} FROM containers WHERE id = ?1"), [id], from_row)
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM containers WHERE id = ?1"),
+                [id],
+                from_row,
+            )
             .optional()
             .map_err(|e| self.err(e))
     }

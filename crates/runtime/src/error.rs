@@ -26,7 +26,10 @@ pub enum RuntimeError {
 
 impl RuntimeError {
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
-        RuntimeError::Io { what: what.into(), source }
+        RuntimeError::Io {
+            what: what.into(),
+            source,
+        }
     }
 
     /// The exit status a CLI should end with for this error (Docker's convention).

@@ -25,10 +25,9 @@ pub fn run(containers: &Containers<'_>, opts: &CreateOptions) -> Result<(Contain
 /// Starts a created or exited container with the caller's stdio and waits for it.
 pub fn start_attached(containers: &Containers<'_>, record: &ContainerRecord) -> Result<i32> {
     if record.state == ContainerState::Running && pid_alive(record.pid) {
-        return Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(format!(
-            "container {} is already running",
-            record.name
-        ))));
+        return Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(
+            format!("container {} is already running", record.name),
+        )));
     }
     let rootfs = containers.rootfs(&record.id);
     mount_all(&containers.mounts(record)?, &rootfs)?;
@@ -46,8 +45,10 @@ fn start_and_wait(containers: &Containers<'_>, record: &ContainerRecord, rootfs:
     let config = containers.config(record)?;
     let user = resolve_user(rootfs, &config.user)?;
     // Docker creates a missing working directory.
-    let workdir = secure_join(rootfs, Path::new(&config.working_dir)).map_err(|e| RuntimeError::io("resolving the working directory", e))?;
-    std::fs::create_dir_all(&workdir).map_err(|e| RuntimeError::io(format!("creating working directory {}", config.working_dir), e))?;
+    let workdir = secure_join(rootfs, Path::new(&config.working_dir))
+        .map_err(|e| RuntimeError::io("resolving the working directory", e))?;
+    std::fs::create_dir_all(&workdir)
+        .map_err(|e| RuntimeError::io(format!("creating working directory {}", config.working_dir), e))?;
     let bundle = containers.dir(&record.id);
     let spec = build(&config, &bundle, &user)?;
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
@@ -75,7 +76,10 @@ fn with_signals_forwarded<T>(pid: i32, f: impl FnOnce() -> T) -> T {
     FORWARD_TO.store(pid, Ordering::SeqCst);
     let signals = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
     // SAFETY: the handler only reads an atomic and calls kill.
-    let previous: Vec<_> = signals.iter().map(|s| unsafe { nix::sys::signal::signal(*s, SigHandler::Handler(forward)) }).collect();
+    let previous: Vec<_> = signals
+        .iter()
+        .map(|s| unsafe { nix::sys::signal::signal(*s, SigHandler::Handler(forward)) })
+        .collect();
     let out = f();
     for (s, p) in signals.iter().zip(previous) {
         if let Ok(p) = p {

@@ -4,7 +4,10 @@
 //! the kernel's 500 layers).
 
 use crate::error::{Result, RuntimeError};
-use rustix::mount::{fsconfig_create, fsconfig_set_string, fsmount, fsopen, move_mount, FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags};
+use rustix::mount::{
+    fsconfig_create, fsconfig_set_string, fsmount, fsopen, move_mount, FsMountFlags, FsOpenFlags, MountAttrFlags,
+    MoveMountFlags,
+};
 use std::path::Path;
 use strata_snapshots::Mount;
 
@@ -19,11 +22,19 @@ pub fn mount_all(mounts: &[Mount], target: &Path) -> Result<()> {
             "overlay" => mount_overlay(&m.options, target)?,
             "bind" => {
                 let ro = m.options.iter().any(|o| o == "ro");
-                nix::mount::mount(Some(m.source.as_str()), target, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
-                    .map_err(|e| RuntimeError::Sys("bind mount", e))?;
+                nix::mount::mount(
+                    Some(m.source.as_str()),
+                    target,
+                    None::<&str>,
+                    nix::mount::MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .map_err(|e| RuntimeError::Sys("bind mount", e))?;
                 if ro {
-                    let flags = nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REMOUNT | nix::mount::MsFlags::MS_RDONLY;
-                    nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>).map_err(|e| RuntimeError::Sys("remount ro", e))?;
+                    let flags =
+                        nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REMOUNT | nix::mount::MsFlags::MS_RDONLY;
+                    nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+                        .map_err(|e| RuntimeError::Sys("remount ro", e))?;
                 }
             }
             other => return Err(RuntimeError::Unsupported(format!("mount type {other}"))),
@@ -48,7 +59,14 @@ fn mount_overlay(options: &[String], target: &Path) -> Result<()> {
     }
     fsconfig_create(&fs).map_err(sys(what()))?;
     let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty()).map_err(sys(what()))?;
-    move_mount(&mnt, "", rustix::fs::CWD, target, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH).map_err(sys(what()))
+    move_mount(
+        &mnt,
+        "",
+        rustix::fs::CWD,
+        target,
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .map_err(sys(what()))
 }
 
 /// Unmounts the container root (lazily: a process that still holds it keeps it alive

@@ -55,7 +55,10 @@ pub struct ResolvedUser {
 }
 
 fn read_db(rootfs: &Path, file: &str) -> String {
-    secure_join(rootfs, Path::new(file)).ok().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+    secure_join(rootfs, Path::new(file))
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default()
 }
 
 /// `user[:group]`, each a name or a number, as Docker resolves them in the image.
@@ -67,9 +70,16 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
         None => (spec, None),
     };
     let user = if user.is_empty() { "0" } else { user };
-    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() >= 4 && (f[0] == user || f[2] == user));
+    let entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 4 && (f[0] == user || f[2] == user));
     let (uid, mut gid, name) = match (&entry, user.parse::<u32>()) {
-        (Some(f), _) => (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0), Some(f[0].to_string())),
+        (Some(f), _) => (
+            f[2].parse().unwrap_or(0),
+            f[3].parse().unwrap_or(0),
+            Some(f[0].to_string()),
+        ),
         (None, Ok(n)) => (n, 0, None),
         (None, Err(_)) => {
             return Err(RuntimeError::Start {
@@ -78,7 +88,11 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
             })
         }
     };
-    let groups: Vec<Vec<&str>> = group.lines().map(|l| l.split(':').collect()).filter(|f: &Vec<&str>| f.len() >= 3).collect();
+    let groups: Vec<Vec<&str>> = group
+        .lines()
+        .map(|l| l.split(':').collect())
+        .filter(|f: &Vec<&str>| f.len() >= 3)
+        .collect();
     if let Some(g) = grp {
         gid = match (groups.iter().find(|f| f[0] == g), g.parse::<u32>()) {
             (Some(f), _) => f[2].parse().unwrap_or(0),
@@ -100,7 +114,11 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
             .collect(),
         _ => Vec::new(),
     };
-    Ok(ResolvedUser { uid, gid, additional_gids })
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids,
+    })
 }
 
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
@@ -126,9 +144,24 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser) -> Re
     let host_network = config.network == "host";
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
-        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
-        mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
-        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        ),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        ),
         mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
     ];
     // sysfs can only be mounted by the owner of the network namespace.
@@ -153,8 +186,14 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser) -> Re
         .ambient(HashSet::new())
         .build()
         .expect("capability sets are set");
-    let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap_or((1024, 1024));
-    let nofile = PosixRlimitBuilder::default().typ(PosixRlimitType::RlimitNofile).soft(soft).hard(hard).build().expect("rlimit");
+    let (soft, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap_or((1024, 1024));
+    let nofile = PosixRlimitBuilder::default()
+        .typ(PosixRlimitType::RlimitNofile)
+        .soft(soft)
+        .hard(hard)
+        .build()
+        .expect("rlimit");
     let process = ProcessBuilder::default()
         .terminal(config.tty)
         .args(config.args())
@@ -173,11 +212,19 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser) -> Re
         .no_new_privileges(false)
         .build()
         .expect("process fields are set");
-    let mut kinds = vec![LinuxNamespaceType::Pid, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts, LinuxNamespaceType::Mount];
+    let mut kinds = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ];
     if !host_network {
         kinds.push(LinuxNamespaceType::Network);
     }
-    let namespaces: Vec<_> = kinds.into_iter().map(|k| LinuxNamespaceBuilder::default().typ(k).build().expect("namespace")).collect();
+    let namespaces: Vec<_> = kinds
+        .into_iter()
+        .map(|k| LinuxNamespaceBuilder::default().typ(k).build().expect("namespace"))
+        .collect();
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .masked_paths(MASKED.iter().map(|s| s.to_string()).collect::<Vec<_>>())
@@ -186,7 +233,13 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser) -> Re
         .expect("linux fields are set");
     Ok(SpecBuilder::default()
         .version("1.0.2")
-        .root(RootBuilder::default().path("rootfs").readonly(config.read_only).build().expect("root"))
+        .root(
+            RootBuilder::default()
+                .path("rootfs")
+                .readonly(config.read_only)
+                .build()
+                .expect("root"),
+        )
         .hostname(config.hostname.clone())
         .mounts(mounts)
         .process(process)
@@ -202,8 +255,16 @@ mod tests {
     fn rootfs() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("etc")).unwrap();
-        std::fs::write(dir.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/var/www:/bin/false\n").unwrap();
-        std::fs::write(dir.path().join("etc/group"), "root:x:0:\nwww:x:33:\nstaff:x:50:web,other\n").unwrap();
+        std::fs::write(
+            dir.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/var/www:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("etc/group"),
+            "root:x:0:\nwww:x:33:\nstaff:x:50:web,other\n",
+        )
+        .unwrap();
         dir
     }
 
@@ -211,11 +272,45 @@ mod tests {
     fn users_resolve_by_name_or_number_with_groups() {
         let r = rootfs();
         let u = |s: &str| resolve_user(r.path(), s);
-        assert_eq!(u("").unwrap(), ResolvedUser { uid: 0, gid: 0, additional_gids: vec![] });
-        assert_eq!(u("web").unwrap(), ResolvedUser { uid: 33, gid: 33, additional_gids: vec![50] });
-        assert_eq!(u("web:staff").unwrap(), ResolvedUser { uid: 33, gid: 50, additional_gids: vec![] });
-        assert_eq!(u("1234:55").unwrap(), ResolvedUser { uid: 1234, gid: 55, additional_gids: vec![] });
-        assert!(u("nobody-here").unwrap_err().to_string().contains("unable to find user nobody-here"));
-        assert!(u("web:nogroup").unwrap_err().to_string().contains("unable to find group"));
+        assert_eq!(
+            u("").unwrap(),
+            ResolvedUser {
+                uid: 0,
+                gid: 0,
+                additional_gids: vec![]
+            }
+        );
+        assert_eq!(
+            u("web").unwrap(),
+            ResolvedUser {
+                uid: 33,
+                gid: 33,
+                additional_gids: vec![50]
+            }
+        );
+        assert_eq!(
+            u("web:staff").unwrap(),
+            ResolvedUser {
+                uid: 33,
+                gid: 50,
+                additional_gids: vec![]
+            }
+        );
+        assert_eq!(
+            u("1234:55").unwrap(),
+            ResolvedUser {
+                uid: 1234,
+                gid: 55,
+                additional_gids: vec![]
+            }
+        );
+        assert!(u("nobody-here")
+            .unwrap_err()
+            .to_string()
+            .contains("unable to find user nobody-here"));
+        assert!(u("web:nogroup")
+            .unwrap_err()
+            .to_string()
+            .contains("unable to find group"));
     }
 }

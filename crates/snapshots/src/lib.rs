@@ -267,7 +267,10 @@ impl Snapshotter {
     /// Removes a writable layer and everything written in it.
     pub fn remove_active(&self, key: &str) -> Result<()> {
         let path = self.active_path(key);
-        let trash = self.root.join("trash").join(format!("{}-{:016x}", std::process::id(), rand::random::<u64>()));
+        let trash = self
+            .root
+            .join("trash")
+            .join(format!("{}-{:016x}", std::process::id(), rand::random::<u64>()));
         match fs::rename(&path, &trash) {
             Ok(()) => fs::remove_dir_all(&trash).map_err(|e| SnapshotError::io(&trash, e)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -279,7 +282,10 @@ impl Snapshotter {
     pub fn active_keys(&self) -> Result<Vec<String>> {
         let dir = self.root.join("active");
         let entries = fs::read_dir(&dir).map_err(|e| SnapshotError::io(&dir, e))?;
-        Ok(entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        Ok(entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect())
     }
 }
 

@@ -45,7 +45,11 @@ pub fn status(c: &ContainerRecord) -> String {
     match c.state {
         ContainerState::Created => "Created".into(),
         ContainerState::Running => format!("Up {}", ago(c.started_at.as_deref())),
-        ContainerState::Exited => format!("Exited ({}) {} ago", c.exit_code.unwrap_or(0), ago(c.finished_at.as_deref())),
+        ContainerState::Exited => format!(
+            "Exited ({}) {} ago",
+            c.exit_code.unwrap_or(0),
+            ago(c.finished_at.as_deref())
+        ),
     }
 }
 
@@ -71,7 +75,11 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     let filters: Vec<(String, String)> = args
         .filter
         .iter()
-        .map(|f| f.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value): {f:?}")))
+        .map(|f| {
+            f.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value): {f:?}"))
+        })
         .collect::<Result<_>>()?;
     let show_all = args.all || args.latest || args.last >= 0;
     let mut kept = Vec::new();
@@ -85,7 +93,13 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     } else if args.last >= 0 {
         kept.truncate(args.last as usize);
     }
-    let id = |c: &ContainerRecord| if args.no_trunc { c.id.clone() } else { c.id[..12].to_string() };
+    let id = |c: &ContainerRecord| {
+        if args.no_trunc {
+            c.id.clone()
+        } else {
+            c.id[..12].to_string()
+        }
+    };
     if args.quiet {
         kept.iter().for_each(|c| println!("{}", id(c)));
         return Ok(0);
@@ -93,7 +107,11 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     let row = |c: &ContainerRecord| {
         let config = containers.config(c).ok().unwrap_or_default();
         let command = config.args().join(" ");
-        let command = if args.no_trunc { format!("\"{command}\"") } else { format!("\"{}\"", ellipsis(&command, 20)) };
+        let command = if args.no_trunc {
+            format!("\"{command}\"")
+        } else {
+            format!("\"{}\"", ellipsis(&command, 20))
+        };
         json!({
             "ID": id(c),
             "Image": c.image_name,
@@ -114,11 +132,29 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             }
         }
         None => {
-            let mut lines = vec![["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"].map(String::from).to_vec()];
+            let mut lines = vec![[
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NAMES",
+            ]
+            .map(String::from)
+            .to_vec()];
             for c in &kept {
                 let r = row(c);
                 let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
-                lines.push(vec![s("ID"), s("Image"), s("Command"), s("RunningFor"), s("Status"), s("Ports"), s("Names")]);
+                lines.push(vec![
+                    s("ID"),
+                    s("Image"),
+                    s("Command"),
+                    s("RunningFor"),
+                    s("Status"),
+                    s("Ports"),
+                    s("Names"),
+                ]);
             }
             print!("{}", table(&lines));
         }

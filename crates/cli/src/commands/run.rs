@@ -63,8 +63,14 @@ impl CreateArgs {
     fn options(&self) -> Result<CreateOptions> {
         let mut env = Vec::new();
         for file in &self.env_file {
-            let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("reading env file {}: {e}", file.display()))?;
-            env.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string));
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("reading env file {}: {e}", file.display()))?;
+            env.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_string),
+            );
         }
         env.extend(self.env.iter().cloned());
         Ok(CreateOptions {

@@ -119,9 +119,15 @@ pub fn busybox_rootfs(out: &Path) {
         E::Dir("var/www/"),
     ];
     entries.push(E::Exec("bin/busybox", &busybox));
-    let applets = [
-        "sh", "ls", "cat", "echo", "true", "rm", "httpd", "sleep", "mkdir", "touch", "id", "hostname",
-    ];
+    let list = std::process::Command::new("/bin/busybox")
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
+    let applets: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter(|a| *a != "busybox")
+        .map(str::to_string)
+        .collect();
     let links: Vec<String> = applets.iter().map(|a| format!("bin/{a}")).collect();
     for l in &links {
         entries.push(E::Symlink(l, "busybox"));

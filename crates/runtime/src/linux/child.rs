@@ -52,8 +52,22 @@ fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
 fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
     close_inherited_fds()?;
     // Nothing we mount may propagate back to the host.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>).fail(125, "making / a slave mount")?;
-    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).fail(125, "binding the rootfs")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .fail(125, "making / a slave mount")?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .fail(125, "binding the rootfs")?;
     for m in spec.mounts().clone().unwrap_or_default() {
         mounts::mount_entry(rootfs, &m)?;
     }
@@ -73,15 +87,22 @@ fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
     }
     let process = spec.process().clone().unwrap_or_default();
     for r in process.rlimits().clone().unwrap_or_default() {
-        let resource = rlimit_resource(&serde_json::to_string(&r.typ()).unwrap_or_default())
-            .ok_or_else(|| ChildError { code: 125, message: format!("unknown rlimit {:?}", r.typ()) })?;
-        nix::sys::resource::setrlimit(resource, r.soft(), r.hard()).fail(125, format!("setting rlimit {:?}", r.typ()))?;
+        let resource =
+            rlimit_resource(&serde_json::to_string(&r.typ()).unwrap_or_default()).ok_or_else(|| ChildError {
+                code: 125,
+                message: format!("unknown rlimit {:?}", r.typ()),
+            })?;
+        nix::sys::resource::setrlimit(resource, r.soft(), r.hard())
+            .fail(125, format!("setting rlimit {:?}", r.typ()))?;
     }
     set_user_and_capabilities(spec)?;
     if process.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs().fail(125, "setting no_new_privs")?;
     }
-    std::env::set_current_dir(process.cwd()).fail(125, format!("chdir to cwd ({:?}) set in config.json failed", process.cwd()))
+    std::env::set_current_dir(process.cwd()).fail(
+        125,
+        format!("chdir to cwd ({:?}) set in config.json failed", process.cwd()),
+    )
 }
 
 /// Marks every inherited descriptor above stderr close-on-exec, so no engine file (a
@@ -89,7 +110,14 @@ fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
 fn close_inherited_fds() -> Result<(), ChildError> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range only changes descriptor flags.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
     if rc != 0 {
         return Err(std::io::Error::last_os_error()).fail(125, "close_range");
     }
@@ -164,7 +192,13 @@ fn set_user_and_capabilities(spec: &Spec) -> Result<(), ChildError> {
     }
     // Keep permitted capabilities across the uid change; the sets are set just below.
     nix::sys::prctl::set_keepcaps(true).fail(125, "PR_SET_KEEPCAPS")?;
-    let groups: Vec<Gid> = user.additional_gids().clone().unwrap_or_default().into_iter().map(Gid::from_raw).collect();
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Gid::from_raw)
+        .collect();
     nix::unistd::setgroups(&groups).fail(125, "setgroups")?;
     let gid = Gid::from_raw(user.gid());
     nix::unistd::setresgid(gid, gid, gid).fail(125, format!("setgid {}", user.gid()))?;
@@ -172,9 +206,12 @@ fn set_user_and_capabilities(spec: &Spec) -> Result<(), ChildError> {
     nix::unistd::setresuid(uid, uid, uid).fail(125, format!("setuid {}", user.uid()))?;
     // Ambient capabilities the engine itself may have inherited must not reach the container.
     caps::clear(None, caps::CapSet::Ambient).fail(125, "clearing ambient capabilities")?;
-    caps::set(None, caps::CapSet::Inheritable, &capability_set(wanted.inheritable())).fail(125, "setting inheritable capabilities")?;
-    caps::set(None, caps::CapSet::Effective, &capability_set(wanted.effective())).fail(125, "setting effective capabilities")?;
-    caps::set(None, caps::CapSet::Permitted, &capability_set(wanted.permitted())).fail(125, "setting permitted capabilities")?;
+    caps::set(None, caps::CapSet::Inheritable, &capability_set(wanted.inheritable()))
+        .fail(125, "setting inheritable capabilities")?;
+    caps::set(None, caps::CapSet::Effective, &capability_set(wanted.effective()))
+        .fail(125, "setting effective capabilities")?;
+    caps::set(None, caps::CapSet::Permitted, &capability_set(wanted.permitted()))
+        .fail(125, "setting permitted capabilities")?;
     let ambient = capability_set(wanted.ambient());
     if !ambient.is_empty() {
         caps::set(None, caps::CapSet::Ambient, &ambient).fail(125, "setting ambient capabilities")?;
@@ -187,7 +224,10 @@ fn exec(spec: &Spec) -> Result<std::convert::Infallible, ChildError> {
     let process = spec.process().clone().unwrap_or_default();
     let args = process.args().clone().unwrap_or_default();
     let Some(program) = args.first() else {
-        return Err(ChildError { code: 125, message: "no command specified".into() });
+        return Err(ChildError {
+            code: 125,
+            message: "no command specified".into(),
+        });
     };
     let env = process.env().clone().unwrap_or_default();
     let path = resolve_program(program, &env)?;

@@ -42,12 +42,21 @@ fn parse_options(options: &[String]) -> (MsFlags, MsFlags, String) {
 
 /// Performs one of the spec's mounts inside `rootfs`.
 pub fn mount_entry(rootfs: &Path, m: &Mount) -> Result<(), ChildError> {
-    let dest = secure_join(rootfs, m.destination()).fail(125, format!("resolving mount destination {}", m.destination().display()))?;
+    let dest = secure_join(rootfs, m.destination()).fail(
+        125,
+        format!("resolving mount destination {}", m.destination().display()),
+    )?;
     let options = m.options().clone().unwrap_or_default();
     let (flags, propagation, data) = parse_options(&options);
     let typ = m.typ().clone().unwrap_or_default();
     let is_bind = flags.contains(MsFlags::MS_BIND) || typ == "bind";
-    let what = || format!("mounting {} on {}", m.source().as_ref().map_or("none".into(), |s| s.display().to_string()), m.destination().display());
+    let what = || {
+        format!(
+            "mounting {} on {}",
+            m.source().as_ref().map_or("none".into(), |s| s.display().to_string()),
+            m.destination().display()
+        )
+    };
     if is_bind {
         let source = m.source().clone().unwrap_or_default();
         if source.is_dir() {
@@ -65,7 +74,14 @@ pub fn mount_entry(rootfs: &Path, m: &Mount) -> Result<(), ChildError> {
         // Bind mounts take their flags (ro, nosuid, …) only on a remount.
         let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
         if !extra.is_empty() {
-            mount(None::<&str>, &dest, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra, None::<&str>).fail(125, what())?;
+            mount(
+                None::<&str>,
+                &dest,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
+                None::<&str>,
+            )
+            .fail(125, what())?;
         }
     } else {
         std::fs::create_dir_all(&dest).fail(125, what())?;
@@ -83,15 +99,32 @@ pub fn mount_entry(rootfs: &Path, m: &Mount) -> Result<(), ChildError> {
 /// conventional links in `/dev`.
 pub fn create_devices(rootfs: &Path) -> Result<(), ChildError> {
     let dev = rootfs.join("dev");
-    for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
         let path = dev.join(name);
-        match mknod(&path, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor)) {
+        match mknod(
+            &path,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(major, minor),
+        ) {
             Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
             Err(e) => return Err(e).fail(125, format!("creating /dev/{name}")),
         }
         // mknod's mode is subject to the umask.
-        nix::sys::stat::fchmodat(nix::fcntl::AT_FDCWD, &path, Mode::from_bits_truncate(0o666), nix::sys::stat::FchmodatFlags::FollowSymlink)
-            .fail(125, format!("chmod /dev/{name}"))?;
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            &path,
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .fail(125, format!("chmod /dev/{name}"))?;
     }
     for (link, target) in [
         ("fd", "/proc/self/fd"),
@@ -137,8 +170,20 @@ pub fn mask_and_protect(spec: &Spec) -> Result<(), ChildError> {
         if !p.exists() {
             continue;
         }
-        mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).fail(125, format!("protecting {path}"))?;
-        let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        mount(
+            Some(p),
+            p,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .fail(125, format!("protecting {path}"))?;
+        let ro = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC;
         mount(None::<&str>, p, None::<&str>, ro, None::<&str>).fail(125, format!("protecting {path}"))?;
     }
     Ok(())

@@ -67,8 +67,14 @@ mod tests {
         symlink("../../../../..", root.join("up")).unwrap();
         symlink("real/dir", root.join("rel")).unwrap();
         symlink("loop", root.join("loop")).unwrap();
-        assert_eq!(secure_join(root, Path::new("/abs/passwd")).unwrap(), root.join("etc/passwd"));
-        assert_eq!(secure_join(root, Path::new("up/etc/shadow")).unwrap(), root.join("etc/shadow"));
+        assert_eq!(
+            secure_join(root, Path::new("/abs/passwd")).unwrap(),
+            root.join("etc/passwd")
+        );
+        assert_eq!(
+            secure_join(root, Path::new("up/etc/shadow")).unwrap(),
+            root.join("etc/shadow")
+        );
         assert_eq!(secure_join(root, Path::new("/rel/x")).unwrap(), root.join("real/dir/x"));
         assert_eq!(secure_join(root, Path::new("../../x")).unwrap(), root.join("x"));
         assert!(secure_join(root, Path::new("loop/x")).is_err());

@@ -18,10 +18,17 @@ pub struct Started {
 
 fn clone_flags(spec: &Spec) -> Result<CloneFlags> {
     let mut flags = CloneFlags::empty();
-    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
     for ns in namespaces {
         if ns.path().is_some() {
-            return Err(RuntimeError::Unsupported(format!("joining an existing {:?} namespace", ns.typ())));
+            return Err(RuntimeError::Unsupported(format!(
+                "joining an existing {:?} namespace",
+                ns.typ()
+            )));
         }
         flags |= match ns.typ() {
             LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
@@ -34,7 +41,9 @@ fn clone_flags(spec: &Spec) -> Result<CloneFlags> {
         };
     }
     if !flags.contains(CloneFlags::CLONE_NEWNS) {
-        return Err(RuntimeError::Unsupported("a container without its own mount namespace".into()));
+        return Err(RuntimeError::Unsupported(
+            "a container without its own mount namespace".into(),
+        ));
     }
     Ok(flags)
 }
@@ -47,7 +56,8 @@ fn clone_flags(spec: &Spec) -> Result<CloneFlags> {
 /// The caller must be single-threaded: the child is a copy of this process.
 pub fn start(spec: &Spec, rootfs: &Path) -> Result<Started> {
     let flags = clone_flags(spec)?;
-    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
+    let (read_end, write_end) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     let mut stack = vec![0u8; 1 << 20];
     let callback = Box::new(|| child::init(spec, rootfs, &write_end));
     // SAFETY: the child runs on its own stack in a copy of this (single-threaded)

@@ -1,0 +1,251 @@
+//! Containers on real overlayfs and real namespaces: what the process sees, exit codes,
+//! the writable layer, volumes, and cleanup.
+
+mod harness;
+
+use harness::images::busybox_rootfs;
+use harness::TestRoot;
+use std::process::Output;
+
+fn with_busybox() -> TestRoot {
+    let t = TestRoot::new();
+    let tar = t.path("busybox.tar");
+    busybox_rootfs(&tar);
+    t.ok(&["import", "-c", "CMD [\"sh\"]", tar.to_str().unwrap(), "busybox:test"]);
+    t
+}
+
+fn run(t: &TestRoot, args: &[&str]) -> Output {
+    let mut all = vec!["run", "--rm"];
+    all.extend_from_slice(args);
+    t.run(&all)
+}
+
+fn stdout_of(t: &TestRoot, args: &[&str]) -> String {
+    let out = run(t, args);
+    assert!(
+        out.status.success(),
+        "run {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn exit_codes_follow_docker() {
+    let t = with_busybox();
+    assert_eq!(
+        stdout_of(&t, &["busybox:test", "echo", "hello", "world"]),
+        "hello world\n"
+    );
+    assert_eq!(run(&t, &["busybox:test", "sh", "-c", "exit 7"]).status.code(), Some(7));
+    let missing = run(&t, &["busybox:test", "no-such-command"]);
+    assert_eq!(missing.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("executable file not found in $PATH"));
+    let not_exec = run(&t, &["busybox:test", "/etc/passwd"]);
+    assert_eq!(
+        not_exec.status.code(),
+        Some(126),
+        "{}",
+        String::from_utf8_lossy(&not_exec.stderr)
+    );
+    // Killed from outside with SIGKILL: 128 + 9. (From inside, PID 1 ignores it, as in Docker.)
+    let child = t
+        .cmd()
+        .args(["run", "--rm", "busybox:test", "sleep", "31.25"])
+        .spawn()
+        .unwrap();
+    let mut killed = false;
+    for _ in 0..200 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if std::process::Command::new("pkill")
+            .args(["-KILL", "-f", "^sleep 31.25$"])
+            .status()
+            .unwrap()
+            .success()
+        {
+            killed = true;
+            break;
+        }
+    }
+    assert!(killed, "the container process was never seen");
+    assert_eq!(
+        child.wait_with_output().unwrap().status.code(),
+        Some(137),
+        "128 + SIGKILL"
+    );
+    let bad_user = run(&t, &["-u", "ghost", "busybox:test", "true"]);
+    assert_eq!(bad_user.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&bad_user.stderr).contains("unable to find user ghost"));
+    assert_eq!(
+        run(&t, &["nosuch:image", "true"]).status.code(),
+        Some(125),
+        "engine errors exit 125"
+    );
+}
+
+#[test]
+fn the_process_sees_a_docker_like_container() {
+    let t = with_busybox();
+    let script = "echo pid=$$; hostname; id -u; pwd; echo A=$A; grep CapEff /proc/self/status; ls /sys/class/net; ls /proc/self/fd | tr '\\n' ' '";
+    let out = stdout_of(
+        &t,
+        &[
+            "--hostname",
+            "box",
+            "-e",
+            "A=1",
+            "-w",
+            "/work/dir",
+            "busybox:test",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "pid=1", "{out}");
+    assert_eq!(lines[1], "box");
+    assert_eq!(lines[2], "0");
+    assert_eq!(lines[3], "/work/dir", "a missing working directory is created");
+    assert_eq!(lines[4], "A=1");
+    assert_eq!(lines[5], "CapEff:\t00000000a80425fb", "Docker's default capability set");
+    assert_eq!(lines[6], "lo", "a private network namespace with loopback only");
+    assert_eq!(
+        lines[7].trim(),
+        "0 1 2 3",
+        "no engine descriptor leaks into the container (3 is ls's own)"
+    );
+    assert_eq!(
+        stdout_of(&t, &["-u", "nobody", "busybox:test", "id"]).trim(),
+        "uid=65534(nobody) gid=65534(nobody)"
+    );
+    let host_net = stdout_of(&t, &["--network", "host", "busybox:test", "ls", "/sys/class/net"]);
+    assert!(
+        host_net.lines().count() > 1,
+        "--network host shares the host's interfaces: {host_net}"
+    );
+}
+
+#[test]
+fn masked_and_read_only_paths_are_enforced() {
+    let t = with_busybox();
+    // /proc/timer_list exists on this kernel and has content on the host.
+    assert!(!std::fs::read_to_string("/proc/timer_list").unwrap().is_empty());
+    assert_eq!(
+        stdout_of(&t, &["busybox:test", "sh", "-c", "wc -c < /proc/timer_list"]).trim(),
+        "0",
+        "/proc/timer_list is masked"
+    );
+    assert_eq!(
+        stdout_of(&t, &["busybox:test", "ls", "/sys/firmware"]).trim(),
+        "",
+        "/sys/firmware is masked"
+    );
+    let write = run(
+        &t,
+        &["busybox:test", "sh", "-c", "echo 1 > /proc/sys/kernel/domainname"],
+    );
+    assert!(!write.status.success(), "/proc/sys is read-only");
+    assert!(
+        !run(&t, &["--read-only", "busybox:test", "touch", "/x"])
+            .status
+            .success(),
+        "--read-only root"
+    );
+    assert!(run(&t, &["busybox:test", "touch", "/x"]).status.success());
+}
+
+#[test]
+fn writes_go_to_the_container_layer_and_the_image_is_unchanged() {
+    let t = with_busybox();
+    let out = t.run(&[
+        "run",
+        "--name",
+        "writer",
+        "busybox:test",
+        "sh",
+        "-c",
+        "echo new > /newfile; rm /etc/group; echo changed > /etc/passwd",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ps = t.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with("writer Exited (0)"), "{ps}");
+    let upper = std::fs::read_dir(t.root().join("snapshots/active"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("upper");
+    assert_eq!(std::fs::read_to_string(upper.join("newfile")).unwrap(), "new\n");
+    let wh = std::fs::symlink_metadata(upper.join("etc/group")).unwrap();
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_char_device(&wh.file_type()),
+        "the deletion is a whiteout in the upper layer"
+    );
+    // A fresh container of the same image sees the original files.
+    assert!(stdout_of(&t, &["busybox:test", "cat", "/etc/group"]).contains("root:x:0:"));
+    assert!(!stdout_of(&t, &["busybox:test", "ls", "/"]).contains("newfile"));
+    // The image cannot go while a container uses it.
+    let err = t.fails(&["rmi", "busybox:test"]);
+    assert!(err.contains("conflict") && err.contains("container"), "{err}");
+    assert_eq!(t.ok(&["rm", "writer"]).trim(), "writer");
+    assert!(t.ok(&["ps", "-aq"]).is_empty());
+    assert_eq!(std::fs::read_dir(t.root().join("snapshots/active")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(t.root().join("containers")).unwrap().count(), 0);
+}
+
+#[test]
+fn bind_volumes_and_rm_cleanup() {
+    let t = with_busybox();
+    let host = t.path("data");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("in"), "from host").unwrap();
+    let vol = format!("{}:/data", host.display());
+    assert_eq!(
+        stdout_of(
+            &t,
+            &[
+                "-v",
+                &vol,
+                "busybox:test",
+                "sh",
+                "-c",
+                "cat /data/in; echo out > /data/out"
+            ]
+        ),
+        "from host"
+    );
+    assert_eq!(std::fs::read_to_string(host.join("out")).unwrap(), "out\n");
+    let ro = format!("{}:/data:ro", host.display());
+    assert!(!run(&t, &["-v", &ro, "busybox:test", "touch", "/data/x"])
+        .status
+        .success());
+    assert!(!host.join("x").exists());
+    // --rm leaves no container, layer, directory or mount behind.
+    assert!(t.ok(&["ps", "-aq"]).is_empty());
+    assert_eq!(std::fs::read_dir(t.root().join("snapshots/active")).unwrap().count(), 0);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(t.root().to_str().unwrap()),
+        "no mount left under the store"
+    );
+    let err = t.fails(&["run", "-v", "relative:/x", "busybox:test", "true"]);
+    assert!(err.contains("named volumes are not supported yet"), "{err}");
+}
+
+#[test]
+fn container_names_are_unique_and_resolvable() {
+    let t = with_busybox();
+    t.ok(&["create", "--name", "one", "busybox:test", "echo", "started"]);
+    let err = t.fails(&["create", "--name", "one", "busybox:test"]);
+    assert!(err.contains("is already in use"), "{err}");
+    let out = t.run(&["start", "-a", "one"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "started\n");
+    let id = t.ok(&["ps", "-aq", "--no-trunc"]).trim().to_string();
+    assert_eq!(id.len(), 64);
+    t.ok(&["rm", &id[..6]]);
+    let err = t.fails(&["rm", "one"]);
+    assert!(err.contains("No such container: one"), "{err}");
+}
