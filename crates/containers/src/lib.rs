@@ -2,12 +2,14 @@
 //! `commit` and `export` need, without any process. The runtime crate starts and stops
 //! the processes.
 
+mod changes;
 mod config;
 mod error;
 mod names;
 mod service;
 
+pub use changes::{write_layer, Change, Exclusions};
 pub use config::{Bind, ContainerConfig, CreateOptions};
 pub use error::{ContainerError, Result};
-pub use service::Containers;
+pub use service::{CommitOptions, Containers};
 pub use strata_metadata::{ContainerRecord, ContainerState};

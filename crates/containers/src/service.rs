@@ -1,5 +1,6 @@
 //! The containers of one store root.
 
+use crate::changes::{self, Change, Exclusions};
 use crate::config::{merge, ContainerConfig, CreateOptions};
 use crate::error::{ContainerError, Result};
 use crate::names::{random_name, valid_name};
@@ -167,6 +168,140 @@ impl<'a> Containers<'a> {
             Err(e) => Err(ContainerError::io(format!("removing {}", dir.display()), e)),
         }
     }
+}
+
+/// `commit` options (Docker's `-a`, `-m`, `-c`).
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    pub author: Option<String>,
+    pub message: Option<String>,
+    pub changes: Vec<String>,
+    pub reference: Option<String>,
+}
+
+impl Containers<'_> {
+    /// The container's writable layer.
+    pub fn upper(&self, id: &str) -> PathBuf {
+        self.store.snapshots().active_path(id).join("upper")
+    }
+
+    /// The image layer directories under the container, top first.
+    fn lowers(&self, record: &ContainerRecord) -> Result<Vec<PathBuf>> {
+        let chains = self.chains(record)?;
+        Ok(chains.iter().rev().map(|c| self.store.snapshots().path(c)).collect())
+    }
+
+    /// What diff, commit and export leave out: the runtime's own bind-mounted files,
+    /// volume and bind-mount contents, and the kernel filesystems' mount points.
+    pub fn exclusions(&self, config: &ContainerConfig) -> Exclusions {
+        let mut contents_of: Vec<String> = ["/proc", "/sys", "/dev"].map(String::from).to_vec();
+        contents_of.extend(config.volumes.iter().cloned());
+        contents_of.extend(config.binds.iter().map(|b| b.destination.clone()));
+        let mut files: Vec<String> = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]
+            .map(String::from)
+            .to_vec();
+        files.extend(
+            config
+                .binds
+                .iter()
+                .map(|b| b.destination.clone())
+                .filter(|d| !d.ends_with('/')),
+        );
+        Exclusions { files, contents_of }
+    }
+
+    /// Docker's `diff`.
+    pub fn diff(&self, record: &ContainerRecord) -> Result<Vec<Change>> {
+        let config = self.config(record)?;
+        changes::diff(
+            &self.upper(&record.id),
+            &self.lowers(record)?,
+            &self.exclusions(&config),
+        )
+    }
+
+    /// Makes an image of the container: its image plus one layer of its changes, with
+    /// the container's command, environment and working directory as the new config.
+    pub fn commit(&self, record: &ContainerRecord, opts: &CommitOptions) -> Result<String> {
+        let config = self.config(record)?;
+        let parent = self
+            .store
+            .db()
+            .image(&record.image_id)?
+            .ok_or_else(|| ContainerError::Invalid(format!("the image of container {} is gone", record.name)))?;
+        let mut image_config: serde_json::Value = serde_json::from_slice(&self.store.config_bytes(&parent)?)
+            .map_err(|e| ContainerError::Invalid(format!("image config: {e}")))?;
+        let now = strata_images::config::timestamp_now();
+        image_config["config"] = committed_config(image_config.get("config"), &config, &opts.changes)?;
+        image_config["created"] = now.clone().into();
+        if let Some(a) = &opts.author {
+            image_config["author"] = a.clone().into();
+        }
+        image_config["comment"] = opts.message.clone().unwrap_or_default().into();
+        let mut entry = serde_json::json!({ "created": now, "created_by": config.args().join(" ") });
+        if let Some(a) = &opts.author {
+            entry["author"] = a.clone().into();
+        }
+        if let Some(m) = &opts.message {
+            entry["comment"] = m.clone().into();
+        }
+        match image_config.get_mut("history").and_then(|h| h.as_array_mut()) {
+            Some(h) => h.push(entry),
+            None => image_config["history"] = serde_json::json!([entry]),
+        }
+        let tmp = self.store.root().join("tmp").join(format!(
+            "commit-{}-{:016x}.tar",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        let result = (|| {
+            let file =
+                fs::File::create(&tmp).map_err(|e| ContainerError::io(format!("creating {}", tmp.display()), e))?;
+            let out = changes::write_layer(
+                &self.upper(&record.id),
+                &self.exclusions(&config),
+                std::io::BufWriter::new(file),
+            )?;
+            out.into_inner()
+                .map_err(|e| ContainerError::io("writing the layer", e.into_error()))?;
+            Ok(self
+                .store
+                .add_layer(&parent, &tmp, image_config, opts.reference.as_deref())?)
+        })();
+        let _ = fs::remove_file(&tmp);
+        result
+    }
+
+    /// Mount options of a read-only view of the container (upper over the image).
+    pub fn view_lowerdirs(&self, record: &ContainerRecord) -> Result<Vec<PathBuf>> {
+        let mut dirs = vec![self.upper(&record.id)];
+        dirs.extend(self.lowers(record)?);
+        Ok(dirs)
+    }
+}
+
+/// The image config's `config` for a commit: the image's, with the container's command,
+/// environment, user and working directory, then the `-c` changes.
+fn committed_config(
+    base: Option<&serde_json::Value>,
+    c: &ContainerConfig,
+    changes: &[String],
+) -> Result<serde_json::Value> {
+    let mut cfg: oci_spec::image::Config = base
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| ContainerError::Invalid(format!("image config: {e}")))?
+        .unwrap_or_default();
+    cfg.set_cmd((!c.cmd.is_empty()).then(|| c.cmd.clone()));
+    cfg.set_entrypoint((!c.entrypoint.is_empty()).then(|| c.entrypoint.clone()));
+    cfg.set_env(Some(c.env.clone()));
+    cfg.set_working_dir((c.working_dir != "/").then(|| c.working_dir.clone()));
+    cfg.set_user((!c.user.is_empty()).then(|| c.user.clone()));
+    for change in changes {
+        strata_images::config::apply_change(&mut cfg, change)?;
+    }
+    Ok(serde_json::to_value(cfg).expect("configs serialize"))
 }
 
 /// The host's resolv.conf, with loopback resolvers (unreachable from the container's

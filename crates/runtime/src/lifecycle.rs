@@ -138,3 +138,35 @@ pub fn remove(containers: &Containers<'_>, record: &ContainerRecord, force: bool
     }
     Ok(containers.remove(record)?)
 }
+
+/// `export`: the container's whole filesystem, flattened, as a tar. A running
+/// container is read through its mounted root; a stopped one through a read-only
+/// overlay of its layer over the image, mounted for the purpose.
+pub fn export<W: std::io::Write>(containers: &Containers<'_>, record: &ContainerRecord, out: W) -> Result<W> {
+    let rootfs = containers.rootfs(&record.id);
+    if is_mounted(&rootfs) {
+        return Ok(strata_containers::write_layer(&rootfs, &Default::default(), out)?);
+    }
+    let view = containers
+        .store()
+        .root()
+        .join("tmp")
+        .join(format!("export-{}", record.id));
+    std::fs::create_dir_all(&view).map_err(|e| RuntimeError::io(format!("creating {}", view.display()), e))?;
+    let lowers: Vec<String> = containers
+        .view_lowerdirs(record)?
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let mount = strata_snapshots::Mount {
+        kind: "overlay".into(),
+        source: "overlay".into(),
+        options: vec![format!("lowerdir={}", lowers.join(":"))],
+    };
+    mount_all(&[mount], &view)?;
+    let written = strata_containers::write_layer(&view, &Default::default(), out);
+    let unmounted = unmount(&view);
+    let _ = std::fs::remove_dir(&view);
+    unmounted?;
+    Ok(written?)
+}

@@ -1,5 +1,6 @@
 //! One module per command, each parsing its flags and printing Docker's output.
 
+mod changes;
 mod history;
 mod images;
 mod import;
@@ -51,6 +52,12 @@ pub enum Command {
     Ps(ps::Args),
     /// Remove one or more containers
     Rm(rm::Args),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(changes::DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(changes::CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(changes::ExportArgs),
     /// Show the strata version information
     Version,
 }
@@ -101,6 +108,9 @@ pub fn run(root: &Path, command: Command) -> Result<u8> {
         Command::Start(a) => run::start(&store, a),
         Command::Ps(a) => ps::run(&store, a),
         Command::Rm(a) => rm::run(&store, a),
+        Command::Diff(a) => changes::diff(&store, a),
+        Command::Commit(a) => changes::commit(&store, a),
+        Command::Export(a) => changes::export(&store, a),
         Command::Version => unreachable!("handled above"),
     }
 }

@@ -1,0 +1,111 @@
+//! Adding one layer on top of an image (what `commit`, and later `build`, do).
+
+use crate::error::{ImageError, Result};
+use crate::manifest::{oci_manifest, LayerBlob, OCI_MANIFEST};
+use crate::progress::Silent;
+use crate::reference::ImageRef;
+use crate::store::{digest, ImageStore};
+use crate::unpack::{unpack_layer, BlobForm, LayerInput};
+use std::path::Path;
+use strata_archive::{ApplyOptions, DevicePolicy};
+use strata_metadata::{ImageRecord, NewImage, NewLayer};
+use strata_snapshots::chain_ids;
+
+impl ImageStore {
+    /// Records a new image: `parent`'s layers plus the layer tar at `layer`, with the
+    /// image config `config` (whose `rootfs.diff_ids` gets the new layer appended).
+    /// Returns the new image ID. The layer is stored and unpacked like any other.
+    pub fn add_layer(
+        &self,
+        parent: &ImageRecord,
+        layer: &Path,
+        mut config: serde_json::Value,
+        reference: Option<&str>,
+    ) -> Result<String> {
+        let reference = reference.map(ImageRef::parse).transpose()?;
+        let _lock = self.lock_shared()?;
+        let file = std::fs::File::open(layer).map_err(|e| ImageError::io(format!("opening {}", layer.display()), e))?;
+        let total = file.metadata().map_or(0, |m| m.len());
+        let options = ApplyOptions {
+            devices: DevicePolicy::Skip,
+            ..Default::default()
+        };
+        let label = layer.display().to_string();
+        let unpacked = unpack_layer(
+            self,
+            LayerInput {
+                reader: file,
+                total,
+                id: "layer",
+                archive: &label,
+                what: "new layer".into(),
+                expected_blob: None,
+                compression: None,
+                form: BlobForm::AsGiven,
+                options: &options,
+            },
+            &Silent,
+        )?;
+        let mut diff_ids: Vec<_> = parent
+            .layers
+            .iter()
+            .map(|l| digest(&l.diff_id))
+            .collect::<Result<_>>()?;
+        diff_ids.push(unpacked.diff_id.clone());
+        let diff_strings: Vec<String> = diff_ids.iter().map(|d| d.to_string()).collect();
+        config["rootfs"] = serde_json::json!({ "type": "layers", "diff_ids": diff_strings });
+        let config_bytes = serde_json::to_vec(&config).expect("configs serialize");
+        let chains = chain_ids(&diff_ids);
+        let top = chains.last().expect("at least the new layer");
+
+        unpacked.ingest.commit(Some(&unpacked.blob))?;
+        self.snapshots().commit_unpack(unpacked.unpack, top)?;
+        let config_digest = self.content().put(&config_bytes)?;
+        let mut layers: Vec<NewLayer> = parent
+            .layers
+            .iter()
+            .map(|l| NewLayer {
+                chain_id: l.chain_id.clone(),
+                diff_id: l.diff_id.clone(),
+                size: l.size,
+                blob_digest: l.blob_digest.clone(),
+                blob_media_type: l.blob_media_type.clone(),
+                blob_size: l.blob_size,
+            })
+            .collect();
+        layers.push(NewLayer {
+            chain_id: top.to_string(),
+            diff_id: unpacked.diff_id.to_string(),
+            size: unpacked.stats.bytes as i64,
+            blob_digest: unpacked.blob.to_string(),
+            blob_media_type: unpacked.media_type.into(),
+            blob_size: unpacked.blob_size as i64,
+        });
+        let blobs: Vec<_> = layers
+            .iter()
+            .map(|l| Ok((digest(&l.blob_digest)?, l.blob_media_type.clone(), l.blob_size as u64)))
+            .collect::<Result<_>>()?;
+        let refs: Vec<_> = blobs
+            .iter()
+            .map(|(d, m, s)| LayerBlob {
+                digest: d,
+                media_type: m,
+                size: *s,
+            })
+            .collect();
+        let manifest = oci_manifest(&config_digest, config_bytes.len() as u64, &refs);
+        let manifest_digest = self.content().put(&manifest)?;
+        let created = config.get("created").and_then(|c| c.as_str()).map(str::to_string);
+        let record = NewImage {
+            id: config_digest.to_string(),
+            manifest_digest: manifest_digest.to_string(),
+            manifest_media_type: OCI_MANIFEST.into(),
+            created: created.clone(),
+            layers,
+        };
+        let tags: Vec<String> = reference.iter().map(|r| r.to_string()).collect();
+        self.db()
+            .insert_image(&record, &tags, &created.unwrap_or_else(crate::config::timestamp_now))?;
+        Ok(record.id)
+    }
+}
