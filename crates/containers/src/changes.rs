@@ -105,11 +105,27 @@ fn in_lowers(lowers: &[PathBuf], path: &str) -> bool {
 /// Docker's `diff`: A added, C changed, D deleted, sorted by path.
 pub fn diff(upper: &Path, lowers: &[PathBuf], skip: &Exclusions) -> Result<Vec<Change>> {
     let mut out = Vec::new();
-    for (path, _, meta) in walk(upper)? {
+    let entries = walk(upper)?;
+    let kept: Vec<&str> = entries
+        .iter()
+        .map(|(p, _, _)| p.as_str())
+        .filter(|p| !skip.excludes(p))
+        .collect();
+    for (path, _, meta) in &entries {
+        let path = path.clone();
         if skip.excludes(&path) {
             continue;
         }
-        out.push(if is_whiteout(&meta) {
+        // A directory that only holds left-out entries (/etc for the runtime's own
+        // /etc/hosts mount point) is not a change of the user's.
+        let prefix = format!("{path}/");
+        let holds_excluded = entries
+            .iter()
+            .any(|(p, _, _)| p.starts_with(&prefix) && skip.excludes(p));
+        if meta.is_dir() && holds_excluded && !kept.iter().any(|p| p.starts_with(&prefix)) && in_lowers(lowers, &path) {
+            continue;
+        }
+        out.push(if is_whiteout(meta) {
             Change::Deleted(path)
         } else if in_lowers(lowers, &path) {
             Change::Changed(path)

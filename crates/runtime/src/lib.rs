@@ -4,6 +4,7 @@
 mod error;
 pub mod lifecycle;
 pub mod linux;
+pub mod monitor;
 pub mod rootfs;
 pub mod spec;
 

@@ -24,6 +24,16 @@ pub fn run(containers: &Containers<'_>, opts: &CreateOptions) -> Result<(Contain
 
 /// Starts a created or exited container with the caller's stdio and waits for it.
 pub fn start_attached(containers: &Containers<'_>, record: &ContainerRecord) -> Result<i32> {
+    let started = start(containers, record)?;
+    let code = with_signals_forwarded(started.pid, || linux::wait(started.pid));
+    finish(containers, record, code.as_ref().ok().copied())?;
+    code
+}
+
+/// Mounts the container's root and starts its process with the caller's stdio (the
+/// monitor of a detached container points that stdio at its log pipes first). On a
+/// start failure the container is recorded as exited with Docker's code and unmounted.
+pub fn start(containers: &Containers<'_>, record: &ContainerRecord) -> Result<linux::Started> {
     if record.state == ContainerState::Running && pid_alive(record.pid) {
         return Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(
             format!("container {} is already running", record.name),
@@ -31,17 +41,31 @@ pub fn start_attached(containers: &Containers<'_>, record: &ContainerRecord) -> 
     }
     let rootfs = containers.rootfs(&record.id);
     mount_all(&containers.mounts(record)?, &rootfs)?;
-    let result = start_and_wait(containers, record, &rootfs);
-    let unmounted = unmount(&rootfs);
-    if let Err(RuntimeError::Start { code, .. }) = &result {
-        containers.set_state(&record.id, ContainerState::Exited, None, Some(*code as i64))?;
+    match start_process(containers, record, &rootfs) {
+        Ok(started) => {
+            containers.set_state(&record.id, ContainerState::Running, Some(started.pid as i64), None)?;
+            Ok(started)
+        }
+        Err(e) => {
+            let _ = unmount(&rootfs);
+            containers.set_state(&record.id, ContainerState::Exited, None, Some(e.exit_code() as i64))?;
+            Err(e)
+        }
     }
-    let code = result?;
-    unmounted?;
-    Ok(code)
 }
 
-fn start_and_wait(containers: &Containers<'_>, record: &ContainerRecord, rootfs: &Path) -> Result<i32> {
+/// Records the exit and unmounts the root.
+pub fn finish(containers: &Containers<'_>, record: &ContainerRecord, code: Option<i32>) -> Result<()> {
+    containers.set_state(
+        &record.id,
+        ContainerState::Exited,
+        None,
+        Some(code.unwrap_or(255) as i64),
+    )?;
+    unmount(&containers.rootfs(&record.id))
+}
+
+fn start_process(containers: &Containers<'_>, record: &ContainerRecord, rootfs: &Path) -> Result<linux::Started> {
     let config = containers.config(record)?;
     let user = resolve_user(rootfs, &config.user)?;
     // Docker creates a missing working directory.
@@ -53,11 +77,7 @@ fn start_and_wait(containers: &Containers<'_>, record: &ContainerRecord, rootfs:
     let spec = build(&config, &bundle, &user)?;
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
     std::fs::write(bundle.join("config.json"), json).map_err(|e| RuntimeError::io("writing config.json", e))?;
-    let started = linux::start(&spec, rootfs)?;
-    containers.set_state(&record.id, ContainerState::Running, Some(started.pid as i64), None)?;
-    let code = with_signals_forwarded(started.pid, || linux::wait(started.pid))?;
-    containers.set_state(&record.id, ContainerState::Exited, None, Some(code as i64))?;
-    Ok(code)
+    linux::start(&spec, rootfs)
 }
 
 static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
@@ -93,7 +113,7 @@ fn with_signals_forwarded<T>(pid: i32, f: impl FnOnce() -> T) -> T {
     out
 }
 
-fn pid_alive(pid: Option<i64>) -> bool {
+pub fn pid_alive(pid: Option<i64>) -> bool {
     pid.is_some_and(|p| p > 0 && Path::new(&format!("/proc/{p}")).exists())
 }
 
@@ -169,4 +189,142 @@ pub fn export<W: std::io::Write>(containers: &Containers<'_>, record: &Container
     let _ = std::fs::remove_dir(&view);
     unmounted?;
     Ok(written?)
+}
+
+/// Options of `exec`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub command: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub detach: bool,
+}
+
+/// The running container's process ID, or Docker's conflict error.
+fn running_pid(containers: &Containers<'_>, record: &ContainerRecord) -> Result<i32> {
+    let fresh = containers.resolve(&record.id)?;
+    match fresh.pid {
+        Some(pid) if fresh.state == ContainerState::Running && pid_alive(Some(pid)) => Ok(pid as i32),
+        _ => Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(
+            format!("Container {} is not running", record.id),
+        ))),
+    }
+}
+
+/// `exec`: runs a command in a running container, in its namespaces, with its
+/// environment (plus `-e`), user and working directory unless overridden.
+pub fn exec(containers: &Containers<'_>, record: &ContainerRecord, opts: &ExecOptions) -> Result<i32> {
+    let pid = running_pid(containers, record)?;
+    let bundle = containers.dir(&record.id).join("config.json");
+    let text =
+        std::fs::read_to_string(&bundle).map_err(|e| RuntimeError::io(format!("reading {}", bundle.display()), e))?;
+    let mut spec: oci_spec::runtime::Spec = serde_json::from_str(&text).map_err(|e| RuntimeError::Bundle {
+        path: bundle.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut process = spec.process().clone().unwrap_or_default();
+    if opts.command.is_empty() {
+        return Err(RuntimeError::Start {
+            code: 125,
+            message: "exec needs a command to run".into(),
+        });
+    }
+    process.set_args(Some(opts.command.clone()));
+    let mut env = process.env().clone().unwrap_or_default();
+    for e in &opts.env {
+        let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+        env.retain(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) != key);
+        env.push(e.clone());
+    }
+    process.set_env(Some(env));
+    if let Some(w) = &opts.workdir {
+        process.set_cwd(w.into());
+    }
+    if let Some(u) = &opts.user {
+        // The container's own /etc/passwd, seen through its root.
+        let user = resolve_user(Path::new(&format!("/proc/{pid}/root")), u)?;
+        let mut spec_user = process.user().clone();
+        spec_user.set_uid(user.uid);
+        spec_user.set_gid(user.gid);
+        spec_user.set_additional_gids(Some(user.additional_gids));
+        process.set_user(spec_user);
+    }
+    spec.set_process(Some(process));
+    linux::exec(pid, &spec, opts.detach)
+}
+
+/// Parses `SIGTERM`, `TERM` or `15`.
+pub fn parse_signal(s: &str) -> Result<Signal> {
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| RuntimeError::Start {
+            code: 125,
+            message: format!("invalid signal: {s}"),
+        });
+    }
+    name.parse::<Signal>().map_err(|_| RuntimeError::Start {
+        code: 125,
+        message: format!("invalid signal: {s}"),
+    })
+}
+
+/// `kill`: sends a signal to the container's main process.
+pub fn kill(containers: &Containers<'_>, record: &ContainerRecord, signal: Signal) -> Result<()> {
+    let pid = running_pid(containers, record)?;
+    linux::kill(pid, signal)
+}
+
+/// Waits until the container is recorded as exited (by whoever started it) or its
+/// process is gone; returns the exit code. `limit` bounds the wait.
+pub fn wait_exit(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    limit: Option<std::time::Duration>,
+) -> Result<Option<i64>> {
+    let start = std::time::Instant::now();
+    loop {
+        let fresh = containers.resolve(&record.id)?;
+        if fresh.state != ContainerState::Running {
+            return Ok(fresh.exit_code);
+        }
+        if !pid_alive(fresh.pid) {
+            // Nobody recorded it within a grace period: reconcile.
+            if start.elapsed() > std::time::Duration::from_secs(2) {
+                return Ok(reconcile(containers)?
+                    .into_iter()
+                    .find(|c| c.id == record.id)
+                    .and_then(|c| c.exit_code));
+            }
+        }
+        if limit.is_some_and(|l| start.elapsed() >= l) {
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `stop`: the stop signal (image STOPSIGNAL or SIGTERM), then SIGKILL after `timeout`.
+pub fn stop(containers: &Containers<'_>, record: &ContainerRecord, timeout: std::time::Duration) -> Result<()> {
+    let Ok(pid) = running_pid(containers, record) else {
+        return Ok(());
+    };
+    let config = containers.config(record)?;
+    let signal = config
+        .stop_signal
+        .as_deref()
+        .map(parse_signal)
+        .transpose()?
+        .unwrap_or(Signal::SIGTERM);
+    let _ = linux::kill(pid, signal);
+    if wait_exit(containers, record, Some(timeout))?.is_none() {
+        let _ = linux::kill(pid, Signal::SIGKILL);
+        wait_exit(containers, record, Some(std::time::Duration::from_secs(10)))?;
+    }
+    Ok(())
 }

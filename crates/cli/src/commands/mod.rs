@@ -6,6 +6,7 @@ mod images;
 mod import;
 mod inspect;
 mod load;
+mod process;
 mod ps;
 mod rm;
 mod rmi;
@@ -58,6 +59,19 @@ pub enum Command {
     Commit(changes::CommitArgs),
     /// Export a container's filesystem as a tar archive
     Export(changes::ExportArgs),
+    /// Execute a command in a running container
+    Exec(process::ExecArgs),
+    /// Fetch the logs of a container
+    Logs(process::LogsArgs),
+    /// Stop one or more running containers
+    Stop(process::StopArgs),
+    /// Kill one or more running containers
+    Kill(process::KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(process::WaitArgs),
+    /// The monitor a detached container runs under (internal)
+    #[command(name = "__monitor", hide = true)]
+    Monitor { id: String },
     /// Show the strata version information
     Version,
 }
@@ -108,6 +122,12 @@ pub fn run(root: &Path, command: Command) -> Result<u8> {
         Command::Start(a) => run::start(&store, a),
         Command::Ps(a) => ps::run(&store, a),
         Command::Rm(a) => rm::run(&store, a),
+        Command::Exec(a) => process::exec(&store, a),
+        Command::Logs(a) => process::logs(&store, a),
+        Command::Stop(a) => process::stop(&store, a),
+        Command::Kill(a) => process::kill(&store, a),
+        Command::Wait(a) => process::wait(&store, a),
+        Command::Monitor { id } => run::monitor(&store, &id),
         Command::Diff(a) => changes::diff(&store, a),
         Command::Commit(a) => changes::commit(&store, a),
         Command::Export(a) => changes::export(&store, a),

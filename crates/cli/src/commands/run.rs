@@ -1,9 +1,9 @@
 //! `strata run`, `create`, `start`
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use strata_containers::{Containers, CreateOptions};
 use strata_images::ImageStore;
-use strata_runtime::{lifecycle, RuntimeError};
+use strata_runtime::{lifecycle, monitor, RuntimeError};
 
 #[derive(clap::Args)]
 #[command(disable_help_flag = true)]
@@ -109,11 +109,28 @@ fn exit_code(e: &RuntimeError) -> u8 {
 }
 
 pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
-    if args.detach {
-        bail!("detached containers (-d) are not supported yet: run in the foreground");
-    }
     let containers = Containers::new(store);
     let options = args.options()?;
+    if args.detach {
+        let record = match containers.create(&options) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("strata: Error: {}", crate::output::error_chain(&anyhow::Error::from(e)));
+                return Ok(125);
+            }
+        };
+        return match monitor::spawn(&containers, &record, &std::env::current_exe()?) {
+            Ok(()) => {
+                println!("{}", record.id);
+                Ok(0)
+            }
+            Err(e) => {
+                let code = exit_code(&e);
+                eprintln!("strata: Error: {}", crate::output::error_chain(&anyhow::Error::from(e)));
+                Ok(code)
+            }
+        };
+    }
     match lifecycle::run(&containers, &options) {
         Ok((_, code)) => Ok(code.clamp(0, 255) as u8),
         Err(e) => {
@@ -135,11 +152,16 @@ pub fn start(store: &ImageStore, args: StartArgs) -> Result<u8> {
     let mut status = 0;
     for name in &args.containers {
         let record = containers.resolve(name)?;
-        if !args.attach && !args.interactive {
-            bail!("starting without -a is not supported yet (no detached containers): use start -a");
-        }
-        match lifecycle::start_attached(&containers, &record) {
-            Ok(code) => status = code.clamp(0, 255) as u8,
+        let outcome = if args.attach || args.interactive {
+            lifecycle::start_attached(&containers, &record).map(|code| code.clamp(0, 255) as u8)
+        } else {
+            monitor::spawn(&containers, &record, &std::env::current_exe()?).map(|()| {
+                println!("{name}");
+                0
+            })
+        };
+        match outcome {
+            Ok(code) => status = code,
             Err(e) => {
                 eprintln!("Error: {e}");
                 status = exit_code(&e);
@@ -147,4 +169,10 @@ pub fn start(store: &ImageStore, args: StartArgs) -> Result<u8> {
         }
     }
     Ok(status)
+}
+
+/// The hidden `__monitor ID` command a detached container runs under.
+pub fn monitor(store: &ImageStore, id: &str) -> Result<u8> {
+    monitor::run(&Containers::new(store), id)?;
+    Ok(0)
 }

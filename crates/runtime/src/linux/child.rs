@@ -42,6 +42,24 @@ pub fn init(spec: &Spec, rootfs: &Path, error_pipe: &OwnedFd) -> isize {
     err.code as isize
 }
 
+/// The life of a process `exec`'ed into a running container (already in its
+/// namespaces): drop to the spec's user and capabilities, change directory, exec.
+pub fn enter(spec: &Spec, error_pipe: &OwnedFd) -> isize {
+    let result = close_inherited_fds()
+        .and_then(|()| set_user_and_capabilities(spec))
+        .and_then(|()| {
+            let process = spec.process().clone().unwrap_or_default();
+            std::env::set_current_dir(process.cwd()).fail(126, format!("chdir to {:?}", process.cwd()))
+        })
+        .and_then(|()| exec(spec));
+    let err = match result {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = nix::unistd::write(error_pipe, format!("{}\n{}", err.code, err.message).as_bytes());
+    err.code as isize
+}
+
 fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
     spec.linux()
         .as_ref()

@@ -3,8 +3,10 @@
 //! measured faster than crun and runc on this machine (see the containers issue).
 
 mod child;
+mod exec;
 mod mounts;
 pub mod path;
 mod process;
 
+pub use exec::exec;
 pub use process::{kill, start, wait, Started};

@@ -1,0 +1,211 @@
+//! `strata exec`, `logs`, `stop`, `kill`, `wait`
+
+use anyhow::Result;
+use std::io::{BufRead, Read, Seek, Write};
+use std::time::Duration;
+use strata_containers::{ContainerState, Containers};
+use strata_images::ImageStore;
+use strata_runtime::lifecycle::{self, ExecOptions};
+use strata_runtime::monitor::log_path;
+
+#[derive(clap::Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY (not yet: the command runs without one)
+    #[arg(short, long)]
+    tty: bool,
+    /// Set environment variables
+    #[arg(short, long)]
+    env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    user: Option<String>,
+    container: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    command: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    follow: bool,
+    /// Number of lines to show from the end of the logs ("all" for all)
+    #[arg(short = 'n', long, default_value = "all")]
+    tail: String,
+    /// Show timestamps
+    #[arg(short, long)]
+    timestamps: bool,
+    /// Show logs since timestamp (RFC 3339, e.g. 2024-01-02T13:23:37Z)
+    #[arg(long)]
+    since: Option<String>,
+    container: String,
+}
+
+#[derive(clap::Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short, long, default_value_t = 10)]
+    time: u64,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct WaitArgs {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn exec(store: &ImageStore, args: ExecArgs) -> Result<u8> {
+    let containers = Containers::new(store);
+    let record = containers.resolve(&args.container)?;
+    let _ = (args.interactive, args.tty);
+    let opts = ExecOptions {
+        command: args.command,
+        env: args.env,
+        workdir: args.workdir,
+        user: args.user,
+        detach: args.detach,
+    };
+    match lifecycle::exec(&containers, &record, &opts) {
+        Ok(code) => Ok(code.clamp(0, 255) as u8),
+        Err(e) => {
+            let code = e.exit_code().clamp(1, 255) as u8;
+            eprintln!("Error: {e}");
+            Ok(code)
+        }
+    }
+}
+
+/// One record of a json-file log.
+#[derive(serde::Deserialize)]
+struct LogRecord {
+    log: String,
+    stream: String,
+    time: String,
+}
+
+fn print_record(line: &str, timestamps: bool, since: Option<&str>) {
+    let Ok(r) = serde_json::from_str::<LogRecord>(line) else {
+        return;
+    };
+    if since.is_some_and(|s| r.time.as_str() < s) {
+        return;
+    }
+    let text = if timestamps {
+        format!("{} {}", r.time, r.log)
+    } else {
+        r.log
+    };
+    if r.stream == "stderr" {
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    } else {
+        let _ = std::io::stdout().write_all(text.as_bytes());
+    }
+}
+
+pub fn logs(store: &ImageStore, args: LogsArgs) -> Result<u8> {
+    let containers = Containers::new(store);
+    let record = containers.resolve(&args.container)?;
+    let path = log_path(&containers, &record.id);
+    let Ok(file) = std::fs::File::open(&path) else {
+        return Ok(0);
+    };
+    let mut reader = std::io::BufReader::new(file);
+    let lines: Vec<String> = reader.by_ref().lines().map_while(|l| l.ok()).collect();
+    let skip = match args.tail.as_str() {
+        "all" => 0,
+        n => lines.len().saturating_sub(
+            n.parse::<usize>()
+                .map_err(|_| anyhow::anyhow!("invalid --tail value {n:?}"))?,
+        ),
+    };
+    for line in &lines[skip..] {
+        print_record(line, args.timestamps, args.since.as_deref());
+    }
+    let _ = std::io::stdout().flush();
+    while args.follow {
+        let mut line = String::new();
+        let pos = reader.stream_position()?;
+        if reader.read_line(&mut line)? > 0 && line.ends_with('\n') {
+            print_record(line.trim_end(), args.timestamps, args.since.as_deref());
+            let _ = std::io::stdout().flush();
+            continue;
+        }
+        reader.seek(std::io::SeekFrom::Start(pos))?;
+        let fresh = lifecycle::reconcile(&containers)?
+            .into_iter()
+            .find(|c| c.id == record.id);
+        if fresh.is_none_or(|c| c.state != ContainerState::Running) {
+            // Drain what the monitor wrote before recording the exit.
+            for l in reader.by_ref().lines().map_while(|l| l.ok()) {
+                print_record(&l, args.timestamps, args.since.as_deref());
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(0)
+}
+
+fn each(
+    store: &ImageStore,
+    names: &[String],
+    f: impl Fn(&Containers<'_>, &strata_containers::ContainerRecord) -> Result<()>,
+) -> Result<u8> {
+    let containers = Containers::new(store);
+    let mut status = 0;
+    for name in names {
+        match containers
+            .resolve(name)
+            .map_err(anyhow::Error::from)
+            .and_then(|c| f(&containers, &c))
+        {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("Error: {}", crate::output::error_chain(&e));
+                status = 1;
+            }
+        }
+    }
+    Ok(status)
+}
+
+pub fn stop(store: &ImageStore, args: StopArgs) -> Result<u8> {
+    each(store, &args.containers, |c, r| {
+        Ok(lifecycle::stop(c, r, Duration::from_secs(args.time))?)
+    })
+}
+
+pub fn kill(store: &ImageStore, args: KillArgs) -> Result<u8> {
+    let signal = lifecycle::parse_signal(&args.signal)?;
+    each(store, &args.containers, |c, r| Ok(lifecycle::kill(c, r, signal)?))
+}
+
+pub fn wait(store: &ImageStore, args: WaitArgs) -> Result<u8> {
+    let containers = Containers::new(store);
+    for name in &args.containers {
+        let record = containers.resolve(name)?;
+        let code = lifecycle::wait_exit(&containers, &record, None)?;
+        println!("{}", code.unwrap_or(255));
+    }
+    Ok(0)
+}

@@ -1,0 +1,86 @@
+//! Running another process in a running container (`exec`): join its namespaces, then
+//! start the process as the container's own would be.
+
+use super::child;
+use crate::error::{Result, RuntimeError};
+use nix::sched::{setns, CloneFlags};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult};
+use oci_spec::runtime::Spec;
+use std::fs::File;
+use std::io::Read;
+
+/// Namespaces joined, in order: the mount namespace last, because joining it changes
+/// what /proc paths mean (the fds are all opened first anyway).
+const NAMESPACES: [(&str, CloneFlags); 5] = [
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+/// Runs `spec`'s process inside the namespaces of `pid`. With `detach`, returns once the
+/// process runs (exit code 0); otherwise waits and returns its exit code. A failure to
+/// start it is an error carrying Docker's code (126, 127).
+pub fn exec(pid: i32, spec: &Spec, detach: bool) -> Result<i32> {
+    let namespaces: Vec<(File, CloneFlags)> = NAMESPACES
+        .iter()
+        .map(|(name, flag)| {
+            let path = format!("/proc/{pid}/ns/{name}");
+            File::open(&path)
+                .map(|f| (f, *flag))
+                .map_err(|e| RuntimeError::io(format!("opening {path}"), e))
+        })
+        .collect::<Result<_>>()?;
+    let (read_end, write_end) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
+    // SAFETY: the caller is single-threaded; the child only makes syscalls and execs or exits.
+    match unsafe { fork() }.map_err(|e| RuntimeError::Sys("fork", e))? {
+        ForkResult::Child => {
+            for (file, flag) in &namespaces {
+                if let Err(e) = setns(file, *flag) {
+                    let _ = nix::unistd::write(
+                        &write_end,
+                        format!("125\njoining the container's namespaces: {e}").as_bytes(),
+                    );
+                    std::process::exit(125);
+                }
+            }
+            // Joining a PID namespace applies to children: fork once more.
+            match unsafe { fork() } {
+                Ok(ForkResult::Child) => std::process::exit(child::enter(spec, &write_end) as i32),
+                Ok(ForkResult::Parent { child }) => {
+                    drop(write_end);
+                    if detach {
+                        std::process::exit(0);
+                    }
+                    let code = match waitpid(child, None) {
+                        Ok(WaitStatus::Exited(_, c)) => c,
+                        Ok(WaitStatus::Signaled(_, s, _)) => 128 + s as i32,
+                        _ => 125,
+                    };
+                    std::process::exit(code);
+                }
+                Err(_) => std::process::exit(125),
+            }
+        }
+        ForkResult::Parent { child } => {
+            drop(write_end);
+            let mut report = String::new();
+            let _ = File::from(read_end).read_to_string(&mut report);
+            let code = match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, c)) => c,
+                Ok(WaitStatus::Signaled(_, s, _)) => 128 + s as i32,
+                _ => 125,
+            };
+            if let Some((c, message)) = report.split_once('\n') {
+                return Err(RuntimeError::Start {
+                    code: c.parse().unwrap_or(125),
+                    message: message.to_string(),
+                });
+            }
+            Ok(code)
+        }
+    }
+}

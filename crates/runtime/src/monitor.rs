@@ -1,0 +1,172 @@
+//! The monitor of a detached container (podman's conmon, in strata's own binary): it
+//! owns the container's stdout and stderr, writes them to a log in Docker's json-file
+//! format, waits for the exit, records it, unmounts, and removes `--rm` containers. It
+//! runs in its own session, so it outlives the command that started it.
+
+use crate::error::{Result, RuntimeError};
+use crate::lifecycle::{finish, start};
+use crate::linux;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use strata_containers::{ContainerRecord, Containers};
+
+/// The fd number on which a monitor reports "started" (or why not) to its launcher.
+const READY_FD: i32 = 3;
+
+/// Docker's json-file log of a container.
+pub fn log_path(containers: &Containers<'_>, id: &str) -> PathBuf {
+    containers.dir(id).join(format!("{id}-json.log"))
+}
+
+/// Starts the container under a new monitor process (`exe __monitor ID`) and returns
+/// once the container's program runs, or with the reason it could not start.
+pub fn spawn(containers: &Containers<'_>, record: &ContainerRecord, exe: &Path) -> Result<()> {
+    let (ready_r, ready_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("--root")
+        .arg(containers.store().root())
+        .arg("__monitor")
+        .arg(&record.id);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&ready_w);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            if libc::dup2(raw, READY_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .map_err(|e| RuntimeError::io(format!("starting the monitor {}", exe.display()), e))?;
+    drop(ready_w);
+    let mut report = String::new();
+    let _ = File::from(ready_r).read_to_string(&mut report);
+    match report.split_once('\n') {
+        Some(("ok", _)) => Ok(()),
+        Some((code, message)) => Err(RuntimeError::Start {
+            code: code.parse().unwrap_or(125),
+            message: message.to_string(),
+        }),
+        None => Err(RuntimeError::Unsupported(format!(
+            "the monitor of container {} ended before starting it; see {}",
+            record.name,
+            log_path(containers, &record.id).display()
+        ))),
+    }
+}
+
+fn dup_onto(fd: &impl AsFd, target: i32) -> Result<()> {
+    // SAFETY: dup2 onto a standard descriptor number this process owns.
+    if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&fd.as_fd()), target) } < 0 {
+        return Err(RuntimeError::io("dup2", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// The monitor's body (`strata __monitor ID`).
+pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
+    // SAFETY: fd 3 was set up by `spawn` for this process alone.
+    let ready = unsafe { File::from(OwnedFd::from_raw_fd(READY_FD)) };
+    let record = containers.resolve(id)?;
+    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
+    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
+    // The container inherits fds 1 and 2: point them at the pipes for the start.
+    dup_onto(&out_w, 1)?;
+    dup_onto(&err_w, 2)?;
+    drop((out_w, err_w));
+    let started = start(containers, &record);
+    // From here only the container holds the write ends: EOF means it is done.
+    let null = File::options()
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| RuntimeError::io("/dev/null", e))?;
+    dup_onto(&null, 1)?;
+    dup_onto(&null, 2)?;
+    let mut ready = ready;
+    let started = match started {
+        Ok(s) => {
+            let _ = ready.write_all(b"ok\n");
+            s
+        }
+        Err(e) => {
+            let _ = write!(ready, "{}\n{e}", e.exit_code());
+            return Err(e);
+        }
+    };
+    drop(ready);
+    let logged = copy_to_log(&log_path(containers, &record.id), out_r, err_r);
+    let code = linux::wait(started.pid);
+    finish(containers, &record, code.as_ref().ok().copied())?;
+    if containers.config(&record)?.auto_remove {
+        containers.remove(&record)?;
+    }
+    logged.and(code.map(|_| ()))
+}
+
+/// Copies both streams into the json-file log, one record per line, until both end.
+fn copy_to_log(path: &Path, out: OwnedFd, err: OwnedFd) -> Result<()> {
+    let mut log = File::options()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| RuntimeError::io(format!("opening {}", path.display()), e))?;
+    let mut streams = [
+        (File::from(out), "stdout", Vec::new(), true),
+        (File::from(err), "stderr", Vec::new(), true),
+    ];
+    let mut buf = vec![0u8; 64 << 10];
+    while streams.iter().any(|s| s.3) {
+        let mut fds: Vec<PollFd> = streams
+            .iter()
+            .filter(|s| s.3)
+            .map(|s| PollFd::new(s.0.as_fd(), PollFlags::POLLIN))
+            .collect();
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(RuntimeError::Sys("poll", e)),
+            Ok(_) => {}
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        drop(fds);
+        let mut k = 0;
+        for s in streams.iter_mut().filter(|s| s.3) {
+            let is_ready = ready[k];
+            k += 1;
+            if !is_ready {
+                continue;
+            }
+            let n = s.0.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                s.3 = false;
+                if !s.2.is_empty() {
+                    write_record(&mut log, s.1, &std::mem::take(&mut s.2))?;
+                }
+                continue;
+            }
+            s.2.extend_from_slice(&buf[..n]);
+            while let Some(pos) = s.2.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = s.2.drain(..=pos).collect();
+                write_record(&mut log, s.1, &line)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_record(log: &mut File, stream: &str, line: &[u8]) -> Result<()> {
+    let record = serde_json::json!({
+        "log": String::from_utf8_lossy(line),
+        "stream": stream,
+        "time": strata_images::config::timestamp_now(),
+    });
+    writeln!(log, "{record}").map_err(|e| RuntimeError::io("writing the container log", e))
+}
