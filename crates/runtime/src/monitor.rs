@@ -137,11 +137,8 @@ fn copy_to_log(path: &Path, out: OwnedFd, err: OwnedFd) -> Result<()> {
         }
         let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
         drop(fds);
-        let mut k = 0;
-        for s in streams.iter_mut().filter(|s| s.3) {
-            let is_ready = ready[k];
-            k += 1;
-            if !is_ready {
+        for (k, s) in streams.iter_mut().filter(|s| s.3).enumerate() {
+            if !ready[k] {
                 continue;
             }
             let n = s.0.read(&mut buf).unwrap_or(0);

@@ -87,10 +87,14 @@ pub fn exec(store: &ImageStore, args: ExecArgs) -> Result<u8> {
     };
     match lifecycle::exec(&containers, &record, &opts) {
         Ok(code) => Ok(code.clamp(0, 255) as u8),
-        Err(e) => {
-            let code = e.exit_code().clamp(1, 255) as u8;
+        // Docker: 126/127 when the command cannot run, 1 for anything else.
+        Err(e @ strata_runtime::RuntimeError::Start { .. }) => {
             eprintln!("Error: {e}");
-            Ok(code)
+            Ok(e.exit_code().clamp(1, 255) as u8)
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            Ok(1)
         }
     }
 }
@@ -142,26 +146,8 @@ pub fn logs(store: &ImageStore, args: LogsArgs) -> Result<u8> {
         print_record(line, args.timestamps, args.since.as_deref());
     }
     let _ = std::io::stdout().flush();
-    while args.follow {
-        let mut line = String::new();
-        let pos = reader.stream_position()?;
-        if reader.read_line(&mut line)? > 0 && line.ends_with('\n') {
-            print_record(line.trim_end(), args.timestamps, args.since.as_deref());
-            let _ = std::io::stdout().flush();
-            continue;
-        }
-        reader.seek(std::io::SeekFrom::Start(pos))?;
-        let fresh = lifecycle::reconcile(&containers)?
-            .into_iter()
-            .find(|c| c.id == record.id);
-        if fresh.is_none_or(|c| c.state != ContainerState::Running) {
-            // Drain what the monitor wrote before recording the exit.
-            for l in reader.by_ref().lines().map_while(|l| l.ok()) {
-                print_record(&l, args.timestamps, args.since.as_deref());
-            }
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if args.follow {
+        follow(&containers, &record.id, &mut reader, &args)?;
     }
     Ok(0)
 }
@@ -208,4 +194,33 @@ pub fn wait(store: &ImageStore, args: WaitArgs) -> Result<u8> {
         println!("{}", code.unwrap_or(255));
     }
     Ok(0)
+}
+
+/// `logs -f`: prints records as the monitor appends them, until the container ends.
+fn follow(
+    containers: &Containers<'_>,
+    id: &str,
+    reader: &mut std::io::BufReader<std::fs::File>,
+    args: &LogsArgs,
+) -> Result<()> {
+    loop {
+        let mut line = String::new();
+        let pos = reader.stream_position()?;
+        if reader.read_line(&mut line)? > 0 && line.ends_with('\n') {
+            print_record(line.trim_end(), args.timestamps, args.since.as_deref());
+            let _ = std::io::stdout().flush();
+            continue;
+        }
+        reader.seek(std::io::SeekFrom::Start(pos))?;
+        let fresh = lifecycle::reconcile(containers)?.into_iter().find(|c| c.id == id);
+        if fresh.is_none_or(|c| c.state != ContainerState::Running) {
+            // Drain what the monitor wrote before recording the exit.
+            for l in reader.by_ref().lines().map_while(|l| l.ok()) {
+                print_record(&l, args.timestamps, args.since.as_deref());
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
 }
