@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled example, with no network image: build strata, make a
-# busybox rootfs from Debian's busybox-static, import it, list and inspect it, and show
-# that save/load keeps the image ID.
+# busybox rootfs from Debian's busybox-static, import it, list and inspect it, show
+# that save/load keeps the image ID, then run containers: a one-off command, and the
+# seeds' flow (a detached web server, exec, commit, run the committed image).
 # Usage: scripts/example.sh            (root is /var/tmp/strata-example unless STRATA_ROOT is set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,3 +26,17 @@ id=$("$strata" inspect -f '{{.Id}}' busybox:example)
 step "$strata" rmi busybox:example
 step "$strata" load -i "$work/busybox-saved.tar"
 [ "$("$strata" inspect -f '{{.Id}}' busybox:example)" = "$id" ] && printf '\nimage ID unchanged by save/rmi/load: %s\n' "$id"
+
+# A container: the image plus a writable layer on overlayfs, in its own namespaces.
+step "$strata" run --rm busybox:example sh -c 'echo "hello from $(hostname), PID $$"; ls /'
+"$strata" rm -f example-web >/dev/null 2>&1 || true
+step "$strata" run -d --name example-web busybox:example httpd -f -p 8080 -h /var/www
+step "$strata" exec example-web sh -c 'echo "<h1>changed in the container</h1>" > /var/www/index.html'
+step "$strata" exec example-web wget -qO- http://127.0.0.1:8080/
+step "$strata" diff example-web
+step "$strata" commit -a "strata example" -m "changed the page" example-web busybox:example-web
+step "$strata" history busybox:example-web
+step "$strata" run --rm busybox:example-web cat /var/www/index.html
+step "$strata" stop -t 1 example-web
+step "$strata" ps -a
+"$strata" rm example-web >/dev/null
