@@ -102,6 +102,20 @@ impl TestRoot {
 
 impl Drop for TestRoot {
     fn drop(&mut self) {
+        // A failed test may leave detached containers: kill their monitors' children
+        // (the containers) and the monitors, found by the root on their command line.
+        let root = self.root().to_string_lossy().into_owned();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains("__monitor") && cmdline.contains(&root) {
+                let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+                for child in children.split_whitespace().chain([pid.as_str()]) {
+                    let _ = Command::new("kill").args(["-9", child]).status();
+                }
+            }
+        }
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let base = self.dir.path().to_string_lossy().into_owned();
         let mut points: Vec<&str> = mounts
