@@ -20,6 +20,7 @@ source "$REF/env.sh"            # $DOCKER $IMG $A start_dockerd ...
 
 RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-1}
+SETTLE=${SETTLE:-370}            # seconds to let pass after this script's last deletions (see below)
 STRATA=${STRATA:-$REPO/target/release/strata}
 B=${STRATA_BENCH_DIR:-/var/tmp/strata-bench}
 OUT=$B/results                   # kept
@@ -70,7 +71,7 @@ if [ -n "${TABLE_ONLY:-}" ]; then print_table; cat "$OUT/sizes.txt" 2>/dev/null 
 # ------------------------------------------------------------------ preconditions
 [ "$(id -u)" = 0 ] || die "run as root (docker socket, docker data dir)"
 case "$(realpath -m "$B")/" in "$(realpath "$REPO")/"*) die "STRATA_BENCH_DIR=$B is inside the git repo";; esac
-[[ "$RUNS" =~ ^[1-9][0-9]*$ && "$WARMUP" =~ ^[0-9]+$ ]] || die "RUNS must be >= 1, WARMUP >= 0"
+[[ "$RUNS" =~ ^[1-9][0-9]*$ && "$WARMUP" =~ ^[0-9]+$ && "$SETTLE" =~ ^[0-9]+$ ]] || die "RUNS must be >= 1, WARMUP and SETTLE >= 0"
 for t in hyperfine skopeo python3; do command -v $t >/dev/null || die "$t missing (run $REF/setup.sh)"; done
 if [ ! -x "$STRATA" ]; then
   echo "== building strata (cargo build --release -p strata)"
@@ -115,14 +116,15 @@ if [ ! -s "$NODEV" ] || [ "$IMG/debian.tar" -nt "$NODEV" ]; then
 fi
 
 # ------------------------------------------------------------------ no deletions near timed runs
-# This ext4 has no journal. Then, for ~60 s after inodes are freed, every file creation in that inode
-# group skips them one buffer lookup at a time ("recently deleted"): loading ~6000 files right after
-# someone (docker's rmi or an rm -rf of the last strata root) freed ~6000 inodes took strata 2-3x longer.
+# This ext4 has no journal. Then, for 60 s after inodes are freed (360 s while their inode-table block
+# is dirty, i.e. while new files are being created next to them), every file creation in that inode
+# group skips them one buffer lookup at a time (kernel: recently_deleted()): loading ~6000 files soon
+# after someone (docker's rmi, an rm -rf of the last strata root) freed ~6000 inodes took strata 2-3x longer.
 # So nothing is deleted while timing:
 #  - strata: every run gets a fresh root; the previous one is moved to $TRASH (deleted at exit);
 #  - docker: instead of `rmi` before each run, each round loads/imports its own variant of the input
 #    (one extra small file in one layer => new DiffID/ChainIDs => as cold as after rmi), all removed at exit;
-#  - a run started < 65 s after the previous one's final deletions waits first.
+#  - a run started < SETTLE s after the previous run's final deletions waits first.
 discard() { local d; for d in "$@"; do [ ! -e "$d" ] || mv "$d" "$TRASH/$(basename "$d").$(date +%s%N)"; done; }
 discard_prep() { echo "if [ -e $1 ]; then mv $1 $TRASH/$(basename "$1").\$\$.\$(date +%s%N); fi; sync"; }
 bench_images() { $DOCKER images --format '{{.Repository}}:{{.Tag}}' | grep '^strata-bench/' || true; }
@@ -143,10 +145,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 left=$(bench_images)       # leftovers of an interrupted run
 if [ -n "$left" ]; then $DOCKER rmi $left >/dev/null; date +%s >"$B/.last-delete"; fi
-if [ -n "$(ls -A "$TRASH")" ]; then rm -rf "${TRASH:?}"/*; date +%s >"$B/.last-delete"; fi
-if [ -s "$B/.last-delete" ]; then
+if [ -s "$B/.last-delete" ]; then      # (leftover trash is left for the exit cleanup)
   ago=$(( $(date +%s) - $(cat "$B/.last-delete") ))
-  if [ "$ago" -ge 0 ] && [ "$ago" -lt 65 ]; then echo "== last deletion ${ago}s ago: waiting $((65 - ago))s (ext4 recently-deleted inodes)"; sleep $((65 - ago)); fi
+  if [ "$ago" -ge 0 ] && [ "$ago" -lt "$SETTLE" ]; then
+    echo "== last deletion ${ago}s ago: waiting $((SETTLE - ago))s (ext4 recently-deleted inodes; SETTLE=0 skips)"; sleep $((SETTLE - ago))
+  fi
 fi
 
 # variants KIND: $V/KIND-r<round>.tar for every round. KIND: cold (layer 0 changed: nothing of it is

@@ -189,9 +189,21 @@ fn logs_stop_kill_wait_and_rm_of_detached_containers() {
     t.ok(&["rm", "talker", "sleeper"]);
 
     // logs -f follows until the container ends, missing nothing.
-    t.ok(&["run", "-d", "--name", "counter", "busybox:seed", "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done"]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "counter",
+        "busybox:seed",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo $i; sleep 0.2; done",
+    ]);
     assert_eq!(t.ok(&["logs", "-f", "counter"]), "1\n2\n3\n");
-    assert!(t.ok(&["logs", "-t", "counter"]).lines().all(|l| l.contains('T') && l.contains("Z ")));
+    assert!(t
+        .ok(&["logs", "-t", "counter"])
+        .lines()
+        .all(|l| l.contains('T') && l.contains("Z ")));
     t.ok(&["rm", "counter"]);
 
     // --rm with -d: the monitor removes the container when it ends.

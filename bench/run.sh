@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# strata vs docker, podman, crun and runc: `run --rm IMAGE true` latency, and `commit` of a
+# container that wrote 100 MB. Interleaved rounds (each engine once per round), medians and
+# ratios; other work on the 2 cores hits every engine alike. Not a test: no thresholds.
+#
+#   bash bench/run.sh                 # RUNS=20 rounds for run, RUNS_COMMIT=5 for commit
+#   RUNS=10 bash bench/run.sh run     # groups: run commit
+#
+# Needs root and the reference systems of /work/shared/reference (setup.sh is run if the
+# busybox image or the crun/runc bundles are missing). Results: /var/tmp/strata-bench/run/
+{
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+REF=${REFERENCE_SCRIPTS:-/work/shared/reference}
+source "$REF/env.sh"
+RUNS=${RUNS:-20}
+RUNS_COMMIT=${RUNS_COMMIT:-5}
+GROUPS_=${*:-run commit}
+STRATA=${STRATA:-$REPO/target/release/strata}
+OUT=/var/tmp/strata-bench/run
+ROOT=$OUT/root
+mkdir -p "$OUT"
+have() { [[ " $GROUPS_ " == *" $1 "* ]]; }
+
+[ -x "$STRATA" ] || (cd "$REPO" && cargo build --release -q -p strata)
+if ! $DOCKER image inspect busybox:local >/dev/null 2>&1 || [ ! -e "$A/bundle-crun/config.json" ]; then
+  bash "$REF/setup.sh" >/dev/null
+fi
+start_dockerd
+rm -rf "$ROOT"
+"$STRATA" --root "$ROOT" import -c 'CMD ["sh"]' "$IMG/busybox.tar" busybox:local >/dev/null
+
+# time_ms CMD...: wall time of one run in milliseconds (stdout/stderr discarded).
+time_ms() {
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; return 1; }
+  t1=$(date +%s%N)
+  echo $(( (t1 - t0) / 1000 ))
+}
+
+# rounds NAME RUNS "label|prepare|command" ...: interleaved rounds; writes $OUT/NAME.tsv
+rounds() {
+  local name=$1 runs=$2; shift 2
+  : >"$OUT/$name.tsv"
+  for _ in $(seq 1 "$runs"); do
+    for spec in "$@"; do
+      IFS='|' read -r label prepare command <<<"$spec"
+      [ -z "$prepare" ] || bash -c "$prepare" >/dev/null 2>&1 || true
+      us=$(time_ms bash -c "$command") && printf '%s\t%s\n' "$label" "$us" >>"$OUT/$name.tsv"
+    done
+  done
+}
+
+summary() {
+python3 - "$OUT/$1.tsv" "$2" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
+import sys, statistics, collections
+path, base, load = sys.argv[1], sys.argv[2], sys.argv[3]
+t = collections.defaultdict(list)
+for line in open(path):
+    label, us = line.split("\t"); t[label].append(int(us) / 1000)
+med = {k: statistics.median(v) for k, v in t.items()}
+print(f"| {path.rsplit('/',1)[1][:-4]} | runs | median ms | min ms | strata / this |")
+print("|---|---:|---:|---:|---:|")
+for k, v in t.items():
+    ratio = med[base] / med[k] if k != base else 1.0
+    print(f"| {k} | {len(v)} | {med[k]:.1f} | {min(v):.1f} | {ratio:.2f} |")
+print(f"(load average at the end: {load})")
+PY
+}
+
+if have run; then
+  B=$A/bundle-crun; BR=$A/bundle-runc
+  rounds run "$RUNS" \
+    "strata||$STRATA --root $ROOT run --rm busybox:local true" \
+    "docker||$DOCKER run --rm --network none busybox:local true" \
+    "podman||$PODMAN run --rm --network none localhost/busybox:local true" \
+    "crun||crun run --bundle $B bench-crun" \
+    "runc||runc run --bundle $BR bench-runc"
+  summary run strata | tee "$OUT/run.md"
+fi
+
+if have commit; then
+  W='dd if=/dev/urandom of=/big bs=1M count=100 status=none'
+  "$STRATA" --root "$ROOT" rm -f c100 >/dev/null 2>&1 || true
+  $DOCKER rm -f c100 >/dev/null 2>&1 || true
+  "$STRATA" --root "$ROOT" run --name c100 busybox:local sh -c "$W"
+  $DOCKER run --name c100 --network none busybox:local sh -c "$W"
+  rounds commit "$RUNS_COMMIT" \
+    "strata|$STRATA --root $ROOT rmi big:1; $STRATA --root $ROOT image prune -f; sync|$STRATA --root $ROOT commit c100 big:1" \
+    "docker|$DOCKER rmi big:1; sync|$DOCKER commit c100 big:1"
+  summary commit strata | tee "$OUT/commit.md"
+  "$STRATA" --root "$ROOT" rm -f c100 >/dev/null; $DOCKER rm -f c100 >/dev/null; $DOCKER rmi big:1 >/dev/null 2>&1 || true
+fi
+exit
+}
