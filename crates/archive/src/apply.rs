@@ -11,12 +11,15 @@
 //! device nodes are refused or skipped, never created. Every refusal names the entry.
 
 use crate::path::{normalize, PathProblem};
+use crate::tar_split::SplitWriter;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, CWD};
 
@@ -141,6 +144,57 @@ const WHITEOUT_PREFIX: &[u8] = b".wh.";
 /// The stream is read up to the tar end-of-archive marker; callers that hash the
 /// stream drain the rest themselves.
 pub fn apply_layer(reader: impl Read, root: &Path, opts: &ApplyOptions) -> Result<ApplyStats, ApplyError> {
+    apply_inner(reader, root, opts, None)
+}
+
+/// Like [`apply_layer`], also recording the stream's tar-split (see [`crate::tar_split`])
+/// so the exact tar can be reassembled from `root` later. Sparse entries are refused:
+/// their stored bytes are not the file's contents.
+pub fn apply_layer_split(
+    reader: impl Read,
+    root: &Path,
+    opts: &ApplyOptions,
+    split: SplitWriter,
+) -> Result<(ApplyStats, SplitWriter), ApplyError> {
+    let shared = Rc::new(Recorder {
+        split: RefCell::new(split),
+        in_data: Cell::new(false),
+    });
+    let stats = apply_inner(reader, root, opts, Some(shared.clone()))?;
+    let recorder = Rc::try_unwrap(shared).ok().expect("the applier is gone");
+    Ok((stats, recorder.split.into_inner()))
+}
+
+/// The split being recorded, and whether the bytes being read are file contents.
+struct Recorder {
+    split: RefCell<SplitWriter>,
+    in_data: Cell<bool>,
+}
+
+/// Passes every byte read to the recorder, except file contents.
+struct Recording<R> {
+    inner: R,
+    recorder: Option<Rc<Recorder>>,
+}
+
+impl<R: Read> Read for Recording<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(r) = &self.recorder {
+            if !r.in_data.get() {
+                r.split.borrow_mut().raw(&buf[..n]);
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn apply_inner(
+    reader: impl Read,
+    root: &Path,
+    opts: &ApplyOptions,
+    recorder: Option<Rc<Recorder>>,
+) -> Result<ApplyStats, ApplyError> {
     let mut applier = Applier {
         root,
         opts,
@@ -148,12 +202,19 @@ pub fn apply_layer(reader: impl Read, root: &Path, opts: &ApplyOptions) -> Resul
         dirs: HashSet::new(),
         dir_times: Vec::new(),
         stats: ApplyStats::default(),
+        recorder: recorder.clone(),
     };
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = tar::Archive::new(Recording {
+        inner: reader,
+        recorder,
+    });
     for entry in archive.entries().map_err(ApplyError::from_read)? {
         let entry = entry.map_err(ApplyError::from_read)?;
         applier.entry(entry)?;
     }
+    // Read to the end: the end-of-archive blocks and anything after belong to the
+    // stream's digest (and to its tar-split).
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(ApplyError::from_read)?;
     applier.finish()
 }
 
@@ -167,6 +228,7 @@ struct Applier<'a> {
     /// Directory mtimes, applied last because creating children changes them.
     dir_times: Vec<(PathBuf, i64)>,
     stats: ApplyStats,
+    recorder: Option<Rc<Recorder>>,
 }
 
 impl Applier<'_> {
@@ -211,8 +273,11 @@ impl Applier<'_> {
                 }
                 self.set_dir_meta(&rel, &mut entry)?;
             }
+            tar::EntryType::GNUSparse if self.recorder.is_some() => {
+                return Err(entry_err(&raw, EntryProblem::UnsupportedType("GNU sparse file".into())));
+            }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                self.regular(&mut entry, &path)?
+                self.regular(&mut entry, &path, &rel)?
             }
             tar::EntryType::Symlink => {
                 let target = entry.link_name_bytes().unwrap_or_default().into_owned();
@@ -280,8 +345,8 @@ impl Applier<'_> {
         Ok(())
     }
 
-    fn regular<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, path: &Path) -> Result<(), ApplyError> {
-        let size = entry.header().size().unwrap_or(0);
+    fn regular<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, path: &Path, rel: &Path) -> Result<(), ApplyError> {
+        let size = entry.size();
         if self.stats.bytes.saturating_add(size) > self.opts.max_bytes {
             return Err(ApplyError::TooLarge {
                 limit: self.opts.max_bytes,
@@ -294,7 +359,15 @@ impl Applier<'_> {
             .custom_flags(libc_o_nofollow())
             .open(path)
             .map_err(write_err(path))?;
-        let written = io::copy(&mut entry.take(size), &mut file).map_err(|e| {
+        if let Some(r) = &self.recorder {
+            r.split.borrow_mut().file(rel, size).map_err(write_err(path))?;
+            r.in_data.set(true);
+        }
+        let copied = io::copy(&mut entry.take(size), &mut file);
+        if let Some(r) = &self.recorder {
+            r.in_data.set(false);
+        }
+        let written = copied.map_err(|e| {
             if e.kind() == io::ErrorKind::UnexpectedEof || e.raw_os_error().is_none() {
                 ApplyError::from_read(e)
             } else {

@@ -8,10 +8,11 @@ pub mod apply;
 pub mod compression;
 pub mod path;
 
-pub use apply::{apply_layer, ApplyError, ApplyOptions, ApplyStats, DevicePolicy};
+pub use apply::{apply_layer, apply_layer_split, ApplyError, ApplyOptions, ApplyStats, DevicePolicy};
 pub use compression::{decompress, Compression};
 pub mod image_archive;
 pub mod tar_index;
+pub mod tar_split;
 pub mod writer;
 
 pub use image_archive::{read_archive, ArchiveError, ArchiveImage, Format, LayerSource};

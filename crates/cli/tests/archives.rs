@@ -292,3 +292,45 @@ fn a_failed_save_leaves_no_partial_file() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&leftovers.stdout).trim(), "0");
 }
+
+#[test]
+fn an_uncompressed_layer_is_stored_once_and_reassembled_exactly() {
+    let t = TestRoot::new();
+    let big = layer(&[E::File("big", &noise(8 << 20, 11)), E::File("small", b"s")]);
+    let src = t.path("one.tar");
+    std::fs::write(
+        &src,
+        docker_archive(std::slice::from_ref(&big), "once:1", "2024-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    t.ok(&["load", "-i", src.to_str().unwrap()]);
+    let stored = t.disk_bytes();
+    assert!(
+        stored < (8 << 20) * 3 / 2,
+        "an 8 MiB layer took {stored} bytes: it is kept twice"
+    );
+    // save reassembles the layer tar from the snapshot: the same bytes, so the same digest.
+    let saved = t.path("saved.tar");
+    t.ok(&["save", "-o", saved.to_str().unwrap(), "once:1"]);
+    let m = tar_members(&saved);
+    assert_eq!(m[&format!("blobs/sha256/{}", &sha256(&big)[7..])], big);
+}
+
+#[test]
+fn a_damaged_snapshot_fails_save_cleanly() {
+    let t = TestRoot::new();
+    let src = t.path("one.tar");
+    std::fs::write(
+        &src,
+        docker_archive(&[layer(&[E::File("f", b"original")])], "dmg:1", "2024-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    t.ok(&["load", "-i", src.to_str().unwrap()]);
+    let upper = t.ok(&["inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "dmg:1"]);
+    // Same size, other bytes: only the digest check can notice.
+    std::fs::write(std::path::Path::new(upper.trim()).join("f"), b"tampered").unwrap();
+    let out = t.path("out.tar");
+    let err = t.fails(&["save", "-o", out.to_str().unwrap(), "dmg:1"]);
+    assert!(err.contains("its snapshot was changed"), "{err}");
+    assert!(!out.exists(), "no partial archive");
+}

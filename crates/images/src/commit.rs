@@ -58,8 +58,14 @@ impl ImageStore {
         let chains = chain_ids(&diff_ids);
         let top = chains.last().expect("at least the new layer");
 
-        unpacked.ingest.commit(Some(&unpacked.blob))?;
-        self.snapshots().commit_unpack(unpacked.unpack, top)?;
+        let (blob, blob_size, media_type, diff_id, size) = (
+            unpacked.blob.clone(),
+            unpacked.blob_size,
+            unpacked.media_type,
+            unpacked.diff_id.clone(),
+            unpacked.stats.bytes,
+        );
+        unpacked.commit(self, top)?;
         let config_digest = self.content().put(&config_bytes)?;
         let mut layers: Vec<NewLayer> = parent
             .layers
@@ -75,11 +81,11 @@ impl ImageStore {
             .collect();
         layers.push(NewLayer {
             chain_id: top.to_string(),
-            diff_id: unpacked.diff_id.to_string(),
-            size: unpacked.stats.bytes as i64,
-            blob_digest: unpacked.blob.to_string(),
-            blob_media_type: unpacked.media_type.into(),
-            blob_size: unpacked.blob_size as i64,
+            diff_id: diff_id.to_string(),
+            size: size as i64,
+            blob_digest: blob.to_string(),
+            blob_media_type: media_type.into(),
+            blob_size: blob_size as i64,
         });
         let blobs: Vec<_> = layers
             .iter()

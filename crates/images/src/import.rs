@@ -80,16 +80,22 @@ impl ImageStore {
         let config_bytes = serde_json::to_vec(&config).expect("configs serialize");
         let chain = chain_ids(std::slice::from_ref(&layer.diff_id)).remove(0);
 
-        layer.ingest.commit(Some(&layer.blob))?;
-        self.snapshots().commit_unpack(layer.unpack, &chain)?;
+        let (blob, blob_size, media_type, diff_id, size) = (
+            layer.blob.clone(),
+            layer.blob_size,
+            layer.media_type,
+            layer.diff_id.clone(),
+            layer.stats.bytes,
+        );
+        layer.commit(self, &chain)?;
         let config_digest = self.content().put(&config_bytes)?;
         let manifest = oci_manifest(
             &config_digest,
             config_bytes.len() as u64,
             &[LayerBlob {
-                digest: &layer.blob,
-                media_type: layer.media_type,
-                size: layer.blob_size,
+                digest: &blob,
+                media_type,
+                size: blob_size,
             }],
         );
         let manifest_digest = self.content().put(&manifest)?;
@@ -100,11 +106,11 @@ impl ImageStore {
             created: Some(created.clone()),
             layers: vec![NewLayer {
                 chain_id: chain.to_string(),
-                diff_id: layer.diff_id.to_string(),
-                size: layer.stats.bytes as i64,
-                blob_digest: layer.blob.to_string(),
-                blob_media_type: layer.media_type.into(),
-                blob_size: layer.blob_size as i64,
+                diff_id: diff_id.to_string(),
+                size: size as i64,
+                blob_digest: blob.to_string(),
+                blob_media_type: media_type.into(),
+                blob_size: blob_size as i64,
             }],
         };
         let tags: Vec<String> = reference.iter().map(|r| r.to_string()).collect();

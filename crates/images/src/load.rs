@@ -116,6 +116,8 @@ struct PlannedImage {
     manifest: Option<strata_archive::image_archive::ManifestSource>,
     /// Per layer: task index, or None when the layer is already in the store.
     layer_tasks: Vec<Option<usize>>,
+    /// Per layer: the blob the archive names (its DiffID when it names none).
+    wanted_blobs: Vec<Digest>,
 }
 
 impl ImageStore {
@@ -207,8 +209,11 @@ impl ImageStore {
             .collect::<Result<Vec<_>>>()?;
         let chains = chain_ids(&diff_ids);
         let mut layer_tasks = Vec::new();
+        let mut wanted_blobs = Vec::new();
         for ((layer, diff_id), chain) in image.layers.iter().zip(&diff_ids).zip(&chains) {
-            if self.layer_present(chain, diff_id)? {
+            let wanted = layer.blob.digest.clone().unwrap_or_else(|| diff_id.clone());
+            wanted_blobs.push(wanted.clone());
+            if self.stored_layer(chain, diff_id, &wanted)?.is_some() {
                 progress.layer(short_id(diff_id.digest()), LayerEvent::Exists);
                 layer_tasks.push(None);
                 continue;
@@ -235,18 +240,37 @@ impl ImageStore {
             names,
             manifest: image.manifest.clone(),
             layer_tasks,
+            wanted_blobs,
         })
     }
 
-    /// A layer is present when its snapshot exists and a blob of it is stored.
-    pub(crate) fn layer_present(&self, chain: &strata_snapshots::ChainId, diff_id: &Digest) -> Result<bool> {
+    /// The stored form of a layer, when its snapshot exists and the exact blob `wanted`
+    /// can be produced: as a blob in the content store, or (an uncompressed layer, whose
+    /// blob is its DiffID) reassembled from the snapshot's tar-split.
+    /// Returns (blob digest, media type, blob size, content size).
+    pub(crate) fn stored_layer(
+        &self,
+        chain: &strata_snapshots::ChainId,
+        diff_id: &Digest,
+        wanted: &Digest,
+    ) -> Result<Option<(Digest, String, u64, i64)>> {
         if !self.snapshots().exists(chain) {
-            return Ok(false);
+            return Ok(None);
         }
-        let blobs = self.db().blob_for_diff(diff_id.as_ref())?;
-        Ok(blobs
-            .iter()
-            .any(|(d, _, _)| strata_content::parse_digest(d).is_ok_and(|d| self.content().exists(&d))))
+        let db = self.db();
+        let size = db.layer_size(chain.as_str())?.unwrap_or(0);
+        let rows = db.blob_for_diff(diff_id.as_ref())?;
+        drop(db);
+        for (d, media_type, blob_size) in rows {
+            if d != wanted.as_ref() {
+                continue;
+            }
+            let producible = self.content().exists(wanted) || (wanted == diff_id && self.snapshots().has_split(chain));
+            if producible {
+                return Ok(Some((wanted.clone(), media_type, blob_size as u64, size)));
+            }
+        }
+        Ok(None)
     }
 
     fn unpack_tasks(
@@ -316,9 +340,11 @@ impl ImageStore {
         for (i, layer) in unpacked.into_iter().enumerate() {
             report.skipped_devices += layer.stats.skipped_devices.len();
             let chain = &tasks[i].chain;
-            layer.ingest.commit(Some(&layer.blob))?;
-            self.snapshots().commit_unpack(layer.unpack, chain)?;
-            blob_of.insert(i, (layer.blob, layer.media_type, layer.blob_size, layer.stats.bytes));
+            blob_of.insert(
+                i,
+                (layer.blob.clone(), layer.media_type, layer.blob_size, layer.stats.bytes),
+            );
+            layer.commit(self, chain)?;
         }
         let added_at = crate::config::timestamp_now();
         for image in planned {
@@ -330,7 +356,7 @@ impl ImageStore {
                         let (b, m, bs, s) = &blob_of[t];
                         (b.clone(), m.to_string(), *bs, *s as i64)
                     }
-                    None => self.existing_layer(&chains[pos], &image.diff_ids[pos])?,
+                    None => self.existing_layer(&chains[pos], &image.diff_ids[pos], &image.wanted_blobs[pos])?,
                 };
                 layers.push(NewLayer {
                     chain_id: chains[pos].to_string(),
@@ -397,20 +423,12 @@ impl ImageStore {
         &self,
         chain: &strata_snapshots::ChainId,
         diff_id: &Digest,
+        wanted: &Digest,
     ) -> Result<(Digest, String, u64, i64)> {
-        let db = self.db();
-        let size = db.layer_size(chain.as_str())?.unwrap_or(0);
-        let blobs = db.blob_for_diff(diff_id.as_ref())?;
-        drop(db);
-        for (d, media_type, blob_size) in blobs {
-            if let Ok(d) = strata_content::parse_digest(&d) {
-                if self.content().exists(&d) {
-                    return Ok((d, media_type, blob_size as u64, size));
-                }
-            }
-        }
-        Err(ImageError::Conflict(format!(
-            "layer {chain} vanished while it was being used; run the command again"
-        )))
+        self.stored_layer(chain, diff_id, wanted)?.ok_or_else(|| {
+            ImageError::Conflict(format!(
+                "layer {chain} vanished while it was being used; run the command again"
+            ))
+        })
     }
 }

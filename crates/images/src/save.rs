@@ -3,31 +3,91 @@
 use crate::error::{ImageError, Result};
 use crate::progress::{short_id, LayerEvent, Progress};
 use crate::store::{digest, ImageStore};
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::Path;
 use strata_archive::writer::{write_archive, BlobSource, SavedImage, SavedName};
-use strata_content::Digest;
+use strata_content::{Digest, Hasher};
+use strata_snapshots::ChainId;
 
 struct StoreBlobs<'a> {
     store: &'a ImageStore,
     progress: &'a dyn Progress,
+    /// Layer blobs by digest: the snapshot that can reassemble it, and its size.
+    layers: HashMap<String, (ChainId, u64)>,
+}
+
+impl StoreBlobs<'_> {
+    /// A blob's bytes: from the content store, or reassembled from a snapshot's
+    /// tar-split (and checked against its digest as it streams).
+    fn bytes(&self, digest: &Digest) -> io::Result<(u64, Box<dyn Read + '_>)> {
+        if self.store.content().exists(digest) {
+            let file = self.store.content().open_blob(digest).map_err(io::Error::other)?;
+            let size = file.metadata()?.len();
+            return Ok((size, Box::new(io::BufReader::with_capacity(1 << 20, file))));
+        }
+        let missing = || {
+            io::Error::other(format!("blob {digest} is neither stored nor reassemblable; run \"strata system prune\" and load the image again"))
+        };
+        let (chain, size) = self.layers.get(digest.as_ref()).ok_or_else(missing)?;
+        let split = self.store.snapshots().layer_tar(chain)?.ok_or_else(missing)?;
+        Ok((
+            *size,
+            Box::new(Verified {
+                inner: split,
+                hasher: Some(Hasher::for_digest(digest).map_err(io::Error::other)?),
+                expected: digest.clone(),
+                remaining: *size,
+            }),
+        ))
+    }
 }
 
 impl BlobSource for StoreBlobs<'_> {
     fn open(&self, digest: &Digest) -> io::Result<(u64, Box<dyn Read + '_>)> {
-        let file = self.store.content().open_blob(digest).map_err(io::Error::other)?;
-        let size = file.metadata()?.len();
+        let (size, inner) = self.bytes(digest)?;
         let id = short_id(digest.as_ref()).to_string();
         self.progress.layer(&id, LayerEvent::Started { total: size });
         let reader = Reported {
-            inner: io::BufReader::with_capacity(1 << 20, file),
+            inner,
             id,
             progress: self.progress,
             done: 0,
             total: size,
         };
         Ok((size, Box::new(reader)))
+    }
+}
+
+/// Fails the read that reaches the end if the bytes do not hash to `expected`: a
+/// damaged snapshot never yields a layer with a wrong digest.
+struct Verified<R> {
+    inner: R,
+    hasher: Option<Hasher>,
+    expected: Digest,
+    /// Bytes still to come: the check runs on the read that delivers the last one (the
+    /// archive writer reads exactly the blob's size, never to EOF).
+    remaining: u64,
+}
+
+impl<R: Read> Read for Verified<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let Some(h) = &mut self.hasher else { return Ok(n) };
+        h.update(&buf[..n]);
+        self.remaining = self.remaining.saturating_sub(n as u64);
+        if self.remaining == 0 || (n == 0 && !buf.is_empty()) {
+            let actual = h.clone().finish();
+            self.hasher = None;
+            if actual != self.expected || n == 0 && self.remaining > 0 {
+                return Err(io::Error::other(format!(
+                    "layer {} reassembled to {actual}: its snapshot was changed; run \"strata system prune\" and load the image again",
+                    self.expected
+                )));
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -56,6 +116,22 @@ impl<R: Read> Read for Reported<'_, R> {
 }
 
 impl ImageStore {
+    /// Which snapshot can reassemble each layer blob of `images`, and the blob's size.
+    fn layer_sources(&self, images: &[SavedImage]) -> Result<HashMap<String, (ChainId, u64)>> {
+        let mut out = HashMap::new();
+        for saved in images {
+            let Some(image) = self.db().image(saved.config.as_ref())? else {
+                continue;
+            };
+            for l in image.layers {
+                if let Ok(chain) = ChainId::parse(&l.chain_id) {
+                    out.insert(l.blob_digest.clone(), (chain, l.blob_size as u64));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Describes the named images for the archive writer. Images named by tag are saved
     /// under that tag; images named by ID are saved without names, as Docker does.
     fn saved_images(&self, names: &[String]) -> Result<Vec<SavedImage>> {
@@ -97,8 +173,16 @@ impl ImageStore {
     /// Writes the archive of `names` to `out`.
     pub fn save(&self, names: &[String], out: impl Write, progress: &dyn Progress) -> Result<()> {
         let images = self.saved_images(names)?;
-        let mut out = write_archive(out, &images, &StoreBlobs { store: self, progress })
-            .map_err(|e| ImageError::io("writing the archive", e))?;
+        let mut out = write_archive(
+            out,
+            &images,
+            &StoreBlobs {
+                store: self,
+                progress,
+                layers: self.layer_sources(&images)?,
+            },
+        )
+        .map_err(|e| ImageError::io("writing the archive", e))?;
         out.flush().map_err(|e| ImageError::io("writing the archive", e))
     }
 
@@ -114,8 +198,16 @@ impl ImageStore {
         let result = (|| {
             let file = File::create(&tmp).map_err(|e| ImageError::io(format!("creating {}", tmp.display()), e))?;
             let writer = io::BufWriter::with_capacity(1 << 20, file);
-            let writer = write_archive(writer, &images, &StoreBlobs { store: self, progress })
-                .map_err(|e| ImageError::io(format!("writing {}", path.display()), e))?;
+            let writer = write_archive(
+                writer,
+                &images,
+                &StoreBlobs {
+                    store: self,
+                    progress,
+                    layers: self.layer_sources(&images)?,
+                },
+            )
+            .map_err(|e| ImageError::io(format!("writing {}", path.display()), e))?;
             let file = writer
                 .into_inner()
                 .map_err(|e| ImageError::io(format!("writing {}", path.display()), e.into_error()))?;

@@ -6,9 +6,10 @@
 use crate::error::{ImageError, Result};
 use crate::progress::{Counted, LayerEvent, Progress};
 use crate::store::ImageStore;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use strata_archive::compression::{decoder, decompress, Compression};
-use strata_archive::{apply_layer, ApplyError, ApplyOptions, ApplyStats};
+use std::io::{self, BufReader, Read, Write};
+use strata_archive::compression::{decoder, Compression};
+use strata_archive::tar_split::SplitWriter;
+use strata_archive::{apply_layer, apply_layer_split, ApplyError, ApplyOptions, ApplyStats};
 use strata_content::{Digest, Hasher, Ingest};
 use strata_snapshots::Unpack;
 
@@ -36,6 +37,15 @@ pub(crate) struct LayerInput<'a, R> {
     pub options: &'a ApplyOptions,
 }
 
+/// How a layer's exact bytes are kept for save and push.
+pub(crate) enum Kept {
+    /// The blob as given (compressed layers: their bytes cannot be made again).
+    Blob(Box<Ingest>),
+    /// Only the tar-split beside the snapshot: the uncompressed tar is reassembled from
+    /// it and the unpacked files, so the layer is on disk once.
+    Split,
+}
+
 /// A verified but not yet committed layer.
 pub(crate) struct UnpackedLayer {
     pub blob: Digest,
@@ -43,8 +53,19 @@ pub(crate) struct UnpackedLayer {
     pub media_type: &'static str,
     pub diff_id: Digest,
     pub stats: ApplyStats,
-    pub ingest: Ingest,
+    pub kept: Kept,
     pub unpack: Unpack,
+}
+
+impl UnpackedLayer {
+    /// Publishes the blob (when kept) and the snapshot as `chain`.
+    pub fn commit(self, store: &ImageStore, chain: &strata_snapshots::ChainId) -> Result<()> {
+        if let Kept::Blob(ingest) = self.kept {
+            ingest.commit(Some(&self.blob))?;
+        }
+        store.snapshots().commit_unpack(self.unpack, chain)?;
+        Ok(())
+    }
 }
 
 /// Copies everything read from `inner` into `sink`.
@@ -61,10 +82,11 @@ impl<R: Read> Read for Tee<'_, R> {
     }
 }
 
-/// Hashes what is read through it (None: the caller knows the digest already).
+/// Hashes and counts what is read through it.
 struct Hashed<R> {
     inner: R,
     hasher: Option<Hasher>,
+    count: u64,
 }
 
 impl<R: Read> Read for Hashed<R> {
@@ -73,6 +95,7 @@ impl<R: Read> Read for Hashed<R> {
         if let Some(h) = &mut self.hasher {
             h.update(&buf[..n]);
         }
+        self.count += n as u64;
         Ok(n)
     }
 }
@@ -101,49 +124,65 @@ pub(crate) fn unpack_layer<R: Read>(
     };
     let read_err = |e| layer_err(ApplyError::from_read(e));
     progress.layer(id, LayerEvent::Started { total });
-    let mut ingest = store.content().ingest(expected_blob.as_ref())?;
     let unpack = store.snapshots().begin_unpack()?;
-    let source = Counted::new(reader, id, progress);
-    let (kind, diff_hasher, stats) = match form {
-        BlobForm::AsGiven => {
-            let mut tee = Tee {
-                inner: source,
-                sink: &mut ingest,
-            };
-            let mut buffered = BufReader::with_capacity(1 << 20, &mut tee);
-            let kind = match compression {
-                Some(c) => c,
-                None => Compression::sniff(buffered.fill_buf().map_err(read_err)?),
-            };
-            // An uncompressed sha256 blob *is* the DiffID: skip the second hash pass.
-            let blob_is_sha256 = expected_blob
-                .as_ref()
-                .is_none_or(|d| d.algorithm().as_ref() == "sha256");
-            let hash_diff = kind != Compression::None || !blob_is_sha256;
-            let mut decoded = Hashed {
-                inner: decoder(kind, &mut buffered).map_err(read_err)?,
-                hasher: hash_diff.then(Hasher::sha256),
-            };
-            let stats = apply_layer(&mut decoded, unpack.path(), options).map_err(layer_err)?;
-            // Read to the end: trailing tar padding and the compressed stream's checksum.
-            io::copy(&mut decoded, &mut io::sink()).map_err(read_err)?;
-            let hasher = decoded.hasher.take();
-            drop(decoded);
-            io::copy(&mut buffered, &mut io::sink()).map_err(read_err)?;
-            (kind, hasher, stats)
+    let mut source = Counted::new(reader, id, progress);
+    // Peek at the magic bytes to learn the compression, then put them back in front.
+    let mut head = [0u8; 6];
+    let mut seen = 0;
+    while seen < head.len() {
+        match source.read(&mut head[seen..]).map_err(read_err)? {
+            0 => break,
+            n => seen += n,
         }
-        BlobForm::Uncompressed => {
-            let (kind, decoded) = decompress(source).map_err(read_err)?;
-            let mut tee = Tee {
-                inner: decoded,
-                sink: &mut ingest,
-            };
-            let stats = apply_layer(&mut tee, unpack.path(), options).map_err(layer_err)?;
-            io::copy(&mut tee, &mut io::sink()).map_err(read_err)?;
-            (kind, None, stats)
-        }
+    }
+    let kind = match (form, compression) {
+        (BlobForm::AsGiven, Some(c)) => c,
+        _ => Compression::sniff(&head[..seen]),
     };
-    let blob = ingest.digest();
+    let stream = io::Cursor::new(head[..seen].to_vec()).chain(source);
+    let blob_is_sha256 = expected_blob
+        .as_ref()
+        .is_none_or(|d| d.algorithm().as_ref() == "sha256");
+    let split = form == BlobForm::Uncompressed || (kind == Compression::None && blob_is_sha256);
+    let (blob, blob_size, diff_id, stats, kept) = if split {
+        // The uncompressed tar is both the blob and the DiffID: hash it once, keep its
+        // tar-split, write no blob.
+        let decoded = decoder(kind, BufReader::with_capacity(1 << 20, stream)).map_err(read_err)?;
+        let mut hashed = Hashed {
+            inner: decoded,
+            hasher: Some(Hasher::sha256()),
+            count: 0,
+        };
+        let writer =
+            SplitWriter::create(&unpack.split_path()).map_err(|e| ImageError::io("creating the tar-split", e))?;
+        let (stats, writer) = apply_layer_split(&mut hashed, unpack.path(), options, writer).map_err(layer_err)?;
+        io::copy(&mut hashed, &mut io::sink()).map_err(read_err)?;
+        writer
+            .finish()
+            .map_err(|e| ImageError::io("writing the tar-split", e))?;
+        let digest = hashed.hasher.take().expect("hashing").finish();
+        (digest.clone(), hashed.count, digest, stats, Kept::Split)
+    } else {
+        let mut ingest = store.content().ingest(expected_blob.as_ref())?;
+        let mut tee = Tee {
+            inner: stream,
+            sink: &mut ingest,
+        };
+        let mut buffered = BufReader::with_capacity(1 << 20, &mut tee);
+        let mut decoded = Hashed {
+            inner: decoder(kind, &mut buffered).map_err(read_err)?,
+            hasher: Some(Hasher::sha256()),
+            count: 0,
+        };
+        let stats = apply_layer(&mut decoded, unpack.path(), options).map_err(layer_err)?;
+        // Read to the end: the compressed stream's checksum, and anything after it.
+        io::copy(&mut decoded, &mut io::sink()).map_err(read_err)?;
+        let diff = decoded.hasher.take().expect("hashing").finish();
+        drop(decoded);
+        io::copy(&mut buffered, &mut io::sink()).map_err(read_err)?;
+        drop(buffered);
+        (ingest.digest(), ingest.size(), diff, stats, Kept::Blob(Box::new(ingest)))
+    };
     if let Some(expected) = &expected_blob {
         if &blob != expected {
             return Err(ImageError::Invalid {
@@ -153,18 +192,19 @@ pub(crate) fn unpack_layer<R: Read>(
             });
         }
     }
-    let diff_id = diff_hasher.map_or_else(|| blob.clone(), Hasher::finish);
     progress.layer(id, LayerEvent::Finished);
+    let media_type = if split {
+        Compression::None.layer_media_type()
+    } else {
+        kind.layer_media_type()
+    };
     Ok(UnpackedLayer {
-        blob_size: ingest.size(),
         blob,
-        media_type: match form {
-            BlobForm::Uncompressed => Compression::None.layer_media_type(),
-            BlobForm::AsGiven => kind.layer_media_type(),
-        },
+        blob_size,
+        media_type,
         diff_id,
         stats,
-        ingest,
+        kept,
         unpack,
     })
 }

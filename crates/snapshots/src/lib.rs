@@ -2,9 +2,11 @@
 //! the layer.
 //!
 //! Layout under the snapshot root:
-//! - `committed/<alg>/<hex>/`: one directory per ChainID holding that layer's own changes
-//!   in overlayfs form (whiteouts as 0/0 character devices, opaque directories marked
-//!   with `trusted.overlay.opaque`), so a stack of them is directly an overlay lowerdir.
+//! - `committed/<alg>/<hex>/fs/`: one directory per ChainID holding that layer's own
+//!   changes in overlayfs form (whiteouts as 0/0 character devices, opaque directories
+//!   marked with `trusted.overlay.opaque`), so a stack of them is directly an overlay
+//!   lowerdir; beside it, `tar-split` when the layer's exact tar can be reassembled from
+//!   `fs/` (so an uncompressed layer is stored once, not also as a blob).
 //! - `unpack/<pid>-<random>/`: a layer being unpacked. It becomes visible only by an
 //!   atomic rename after its data reached the disk (`syncfs`); a crash leaves a stale
 //!   directory that [`Snapshotter::stale_unpacks`] reports and GC removes.
@@ -63,13 +65,19 @@ pub struct Snapshotter {
 #[derive(Debug)]
 pub struct Unpack {
     dir: PathBuf,
+    fs: PathBuf,
     done: bool,
 }
 
 impl Unpack {
     /// The directory to apply the layer into.
     pub fn path(&self) -> &Path {
-        &self.dir
+        &self.fs
+    }
+
+    /// Where to record the layer's tar-split.
+    pub fn split_path(&self) -> PathBuf {
+        self.dir.join("tar-split")
     }
 }
 
@@ -95,12 +103,31 @@ impl Snapshotter {
         &self.root
     }
 
-    /// The directory of a committed snapshot (whether or not it exists).
-    pub fn path(&self, chain: &ChainId) -> PathBuf {
+    /// The directory holding a committed snapshot and its bookkeeping.
+    fn dir(&self, chain: &ChainId) -> PathBuf {
         self.root
             .join("committed")
             .join(chain.digest().algorithm().as_ref())
             .join(chain.digest().digest())
+    }
+
+    /// The layer root of a committed snapshot (whether or not it exists).
+    pub fn path(&self, chain: &ChainId) -> PathBuf {
+        self.dir(chain).join("fs")
+    }
+
+    /// The layer's exact tar, reassembled from its tar-split and files; None when the
+    /// layer was not recorded that way (its blob is kept instead).
+    pub fn layer_tar(&self, chain: &ChainId) -> io::Result<Option<strata_archive::tar_split::SplitReader>> {
+        let split = self.dir(chain).join("tar-split");
+        if !split.exists() {
+            return Ok(None);
+        }
+        strata_archive::tar_split::SplitReader::open(&split, &self.path(chain)).map(Some)
+    }
+
+    pub fn has_split(&self, chain: &ChainId) -> bool {
+        self.dir(chain).join("tar-split").is_file()
     }
 
     pub fn exists(&self, chain: &ChainId) -> bool {
@@ -112,14 +139,16 @@ impl Snapshotter {
         let name = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
         let dir = self.root.join("unpack").join(name);
         fs::create_dir(&dir).map_err(|e| SnapshotError::io(&dir, e))?;
-        Ok(Unpack { dir, done: false })
+        let fs = dir.join("fs");
+        fs::create_dir(&fs).map_err(|e| SnapshotError::io(&fs, e))?;
+        Ok(Unpack { dir, fs, done: false })
     }
 
     /// Publishes an unpacked layer as the snapshot `chain`: its data is flushed to disk
     /// first, then the directory is renamed into place. If another process committed
     /// the same chain meanwhile, ours is discarded and theirs kept (both succeed).
     pub fn commit_unpack(&self, mut unpack: Unpack, chain: &ChainId) -> Result<()> {
-        let target = self.path(chain);
+        let target = self.dir(chain);
         if target.exists() {
             return Ok(()); // Drop discards ours.
         }
@@ -144,7 +173,7 @@ impl Snapshotter {
     /// Removes a committed snapshot. Atomic: it is renamed away before deletion, so no
     /// reader ever sees a half-deleted layer under its ChainID.
     pub fn remove(&self, chain: &ChainId) -> Result<()> {
-        let path = self.path(chain);
+        let path = self.dir(chain);
         let trash = self
             .root
             .join("trash")
