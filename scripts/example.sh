@@ -12,6 +12,12 @@ fi
 cargo build --release -q -p strata
 strata=$PWD/target/release/strata
 export STRATA_ROOT=${STRATA_ROOT:-/var/tmp/strata-example}
+# The example's own store starts empty each time (stopping what a killed run left).
+if [ -d "$STRATA_ROOT" ] && [ "$STRATA_ROOT" = /var/tmp/strata-example ]; then
+  "$strata" rm -f example-web >/dev/null 2>&1 || true
+  grep -q " $STRATA_ROOT/" /proc/self/mountinfo && grep " $STRATA_ROOT/" /proc/self/mountinfo | awk '{print $5}' | xargs -r umount -l
+  rm -rf "$STRATA_ROOT"
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -305,6 +305,13 @@ fn errors_are_clear_and_exit_like_docker() {
     let err = t.fails(&["import", "/nonexistent/file.tar"]);
     assert!(err.contains("/nonexistent/file.tar"), "{err}");
 
+    // A store from an older layout is refused, not misread.
+    let old = TestRoot::new();
+    std::fs::create_dir_all(old.root()).unwrap();
+    std::fs::write(old.root().join("metadata.db"), b"").unwrap();
+    let err = old.fails(&["images"]);
+    assert!(err.contains("written by an older strata"), "{err}");
+
     let help = t.ok(&["help"]);
     assert!(help.contains("import") && help.contains("load") && help.contains("save"));
     assert!(t.ok(&["--version"]).starts_with("strata "));

@@ -40,6 +40,7 @@ impl ImageStore {
                 .map_err(|e| ImageError::io(format!("creating store directory {}", p.display()), e))
         };
         mk(root)?;
+        check_layout(root)?;
         mk(&root.join("tmp"))?;
         let content = ContentStore::open(root.join("content"))?;
         let snapshots = Snapshotter::open(root.join("snapshots"))?;
@@ -163,6 +164,33 @@ impl ImageStore {
         }
         self.db().tag(&target.to_string(), &image.id)?;
         Ok(())
+    }
+}
+
+/// The on-disk layout this strata writes (snapshots with `fs/` and tar-splits).
+const LAYOUT: &str = "strata-store-layout 2\n";
+
+/// Refuses a root written in another layout instead of misreading it.
+fn check_layout(root: &Path) -> Result<()> {
+    let marker = root.join("LAYOUT");
+    match fs::read_to_string(&marker) {
+        Ok(found) if found == LAYOUT => Ok(()),
+        Ok(found) => Err(ImageError::Conflict(format!(
+            "the store at {} has layout {:?}, this strata uses {:?}; use another --root",
+            root.display(),
+            found.trim(),
+            LAYOUT.trim()
+        ))),
+        Err(_) if root.join("metadata.db").exists() => Err(ImageError::Conflict(format!(
+            "the store at {} was written by an older strata (layout 1); remove it or use another --root",
+            root.display()
+        ))),
+        Err(_) => {
+            let tmp = root.join(format!(".LAYOUT.{}", std::process::id()));
+            fs::write(&tmp, LAYOUT)
+                .and_then(|()| fs::rename(&tmp, &marker))
+                .map_err(|e| ImageError::io(format!("writing {}", marker.display()), e))
+        }
     }
 }
 

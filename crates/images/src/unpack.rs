@@ -181,7 +181,13 @@ pub(crate) fn unpack_layer<R: Read>(
         drop(decoded);
         io::copy(&mut buffered, &mut io::sink()).map_err(read_err)?;
         drop(buffered);
-        (ingest.digest(), ingest.size(), diff, stats, Kept::Blob(Box::new(ingest)))
+        (
+            ingest.digest(),
+            ingest.size(),
+            diff,
+            stats,
+            Kept::Blob(Box::new(ingest)),
+        )
     };
     if let Some(expected) = &expected_blob {
         if &blob != expected {

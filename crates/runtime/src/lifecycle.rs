@@ -24,6 +24,17 @@ pub fn run(containers: &Containers<'_>, opts: &CreateOptions) -> Result<(Contain
 
 /// Starts a created or exited container with the caller's stdio and waits for it.
 pub fn start_attached(containers: &Containers<'_>, record: &ContainerRecord) -> Result<i32> {
+    let config = containers.config(record)?;
+    if config.tty {
+        let pty = linux::tty::open_pty()?;
+        let started = start_with_console(containers, record, Some(&pty.slave))?;
+        drop(pty.slave);
+        let proxied = linux::tty::proxy(pty.master, config.interactive);
+        let code = linux::wait(started.pid);
+        finish(containers, record, code.as_ref().ok().copied())?;
+        proxied?;
+        return code;
+    }
     let started = start(containers, record)?;
     let code = with_signals_forwarded(started.pid, || linux::wait(started.pid));
     finish(containers, record, code.as_ref().ok().copied())?;
@@ -34,6 +45,14 @@ pub fn start_attached(containers: &Containers<'_>, record: &ContainerRecord) -> 
 /// monitor of a detached container points that stdio at its log pipes first). On a
 /// start failure the container is recorded as exited with Docker's code and unmounted.
 pub fn start(containers: &Containers<'_>, record: &ContainerRecord) -> Result<linux::Started> {
+    start_with_console(containers, record, None)
+}
+
+fn start_with_console(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    console: Option<&std::os::fd::OwnedFd>,
+) -> Result<linux::Started> {
     if record.state == ContainerState::Running && pid_alive(record.pid) {
         return Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(
             format!("container {} is already running", record.name),
@@ -41,7 +60,7 @@ pub fn start(containers: &Containers<'_>, record: &ContainerRecord) -> Result<li
     }
     let rootfs = containers.rootfs(&record.id);
     mount_all(&containers.mounts(record)?, &rootfs)?;
-    match start_process(containers, record, &rootfs) {
+    match start_process(containers, record, &rootfs, console) {
         Ok(started) => {
             containers.set_state(&record.id, ContainerState::Running, Some(started.pid as i64), None)?;
             Ok(started)
@@ -65,7 +84,12 @@ pub fn finish(containers: &Containers<'_>, record: &ContainerRecord, code: Optio
     unmount(&containers.rootfs(&record.id))
 }
 
-fn start_process(containers: &Containers<'_>, record: &ContainerRecord, rootfs: &Path) -> Result<linux::Started> {
+fn start_process(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    rootfs: &Path,
+    console: Option<&std::os::fd::OwnedFd>,
+) -> Result<linux::Started> {
     let config = containers.config(record)?;
     let user = resolve_user(rootfs, &config.user)?;
     // Docker creates a missing working directory.
@@ -77,7 +101,7 @@ fn start_process(containers: &Containers<'_>, record: &ContainerRecord, rootfs: 
     let spec = build(&config, &bundle, &user)?;
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
     std::fs::write(bundle.join("config.json"), json).map_err(|e| RuntimeError::io("writing config.json", e))?;
-    linux::start(&spec, rootfs)
+    linux::start(&spec, rootfs, console)
 }
 
 static FORWARD_TO: AtomicI32 = AtomicI32::new(0);

@@ -32,8 +32,12 @@ impl<T, E: std::fmt::Display> Fail<T> for Result<T, E> {
 }
 
 /// The child's whole life: set up, then exec. Returns only on failure.
-pub fn init(spec: &Spec, rootfs: &Path, error_pipe: &OwnedFd) -> isize {
-    let err = match setup(spec, rootfs).and_then(|()| exec(spec)) {
+pub fn init(spec: &Spec, rootfs: &Path, error_pipe: &OwnedFd, console: Option<&OwnedFd>) -> isize {
+    let attached = match console {
+        Some(slave) => super::tty::attach_child(slave).fail(125, "attaching the terminal"),
+        None => Ok(()),
+    };
+    let err = match attached.and_then(|()| setup(spec, rootfs)).and_then(|()| exec(spec)) {
         Ok(never) => match never {},
         Err(e) => e,
     };

@@ -7,6 +7,7 @@ mod exec;
 mod mounts;
 pub mod path;
 mod process;
+pub mod tty;
 
 pub use exec::exec;
 pub use process::{kill, start, wait, Started};

@@ -54,12 +54,12 @@ fn clone_flags(spec: &Spec) -> Result<CloneFlags> {
 /// code Docker gives it, and the process is reaped.
 ///
 /// The caller must be single-threaded: the child is a copy of this process.
-pub fn start(spec: &Spec, rootfs: &Path) -> Result<Started> {
+pub fn start(spec: &Spec, rootfs: &Path, console: Option<&std::os::fd::OwnedFd>) -> Result<Started> {
     let flags = clone_flags(spec)?;
     let (read_end, write_end) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     let mut stack = vec![0u8; 1 << 20];
-    let callback = Box::new(|| child::init(spec, rootfs, &write_end));
+    let callback = Box::new(|| child::init(spec, rootfs, &write_end, console));
     // SAFETY: the child runs on its own stack in a copy of this (single-threaded)
     // process and ends in exec or exit; it never returns into our frames.
     let pid = unsafe { nix::sched::clone(callback, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }

@@ -1,0 +1,79 @@
+//! `run -it IMAGE sh` as a person uses it: a real pseudo-terminal drives strata, types
+//! into the container's shell and reads its screen.
+
+mod harness;
+
+use harness::images::busybox_rootfs;
+use harness::TestRoot;
+
+/// Drives `strata ARGS` on a pty of size 30x100: types `input`, returns (output, status).
+const DRIVER: &str = r#"
+import fcntl, os, pty, select, struct, sys, termios, time
+argv, typed = sys.argv[1:-1], sys.argv[-1].encode().decode('unicode_escape').encode()
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 30, 100, 0, 0))
+    os.execv(argv[0], argv)
+out, sent, deadline = b'', False, time.time() + 60
+while time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 0.2)
+    if r:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    elif not sent:
+        os.write(fd, typed); sent = True
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors='replace'))
+sys.stdout.write('\nSTATUS %d\n' % os.waitstatus_to_exitcode(status))
+"#;
+
+#[test]
+fn run_it_gives_an_interactive_shell_on_a_terminal() {
+    let t = TestRoot::new();
+    let tar = t.path("busybox.tar");
+    busybox_rootfs(&tar);
+    t.ok(&["import", "-c", "CMD [\"sh\"]", tar.to_str().unwrap(), "busybox:tty"]);
+    let strata = env!("CARGO_BIN_EXE_strata");
+    let root = t.root();
+    // The session ID shows the container has its own terminal: `-t` makes PID 1 a session
+    // leader on a new pty (without -t it would inherit the caller's, and show 0).
+    let typed =
+        "test -t 0 && echo INTERACTIVE; echo SID=$(cut -d' ' -f6 /proc/self/stat); stty size; echo $((6*7)); exit 5\\n";
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            DRIVER,
+            strata,
+            "--root",
+            root.to_str().unwrap(),
+            "run",
+            "-it",
+            "--rm",
+            "busybox:tty",
+            "sh",
+            typed,
+        ])
+        .output()
+        .expect("python3");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("INTERACTIVE"), "stdin is a terminal inside: {screen}");
+    assert!(
+        screen.contains("SID=1"),
+        "the container's shell leads its own terminal session: {screen}"
+    );
+    assert!(
+        screen.contains("30 100"),
+        "the window size reaches the container: {screen}"
+    );
+    assert!(screen.contains("42"), "{screen}");
+    assert!(
+        screen.trim_end().ends_with("STATUS 5"),
+        "the shell's exit status is run's: {screen}"
+    );
+    assert!(t.ok(&["ps", "-aq"]).is_empty());
+}

@@ -1,0 +1,145 @@
+//! `-t`: the container's stdio on a pseudo-terminal, proxied to the user's terminal
+//! (raw mode, window size changes forwarded), like `docker run -it`.
+
+use crate::error::{Result, RuntimeError};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use std::io::{IsTerminal, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A pseudo-terminal: the container gets `slave` as its stdio; strata keeps `master`.
+pub struct Pty {
+    pub master: OwnedFd,
+    pub slave: OwnedFd,
+}
+
+pub fn open_pty() -> Result<Pty> {
+    let pty = nix::pty::openpty(None, None).map_err(|e| RuntimeError::Sys("openpty", e))?;
+    nix::fcntl::fcntl(
+        &pty.master,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(|e| RuntimeError::Sys("fcntl", e))?;
+    copy_window_size(&pty.master);
+    Ok(Pty {
+        master: pty.master,
+        slave: pty.slave,
+    })
+}
+
+/// Copies the user's terminal size (stdin) to the container's terminal.
+fn copy_window_size(master: &OwnedFd) {
+    // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write a winsize struct we own.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+/// Makes the current process's stdio the container terminal's slave end (in the child,
+/// before exec): a new session with the terminal as its controlling terminal.
+pub fn attach_child(slave: &OwnedFd) -> std::io::Result<()> {
+    nix::unistd::setsid().map_err(std::io::Error::from)?;
+    // SAFETY: TIOCSCTTY on a terminal fd this process holds.
+    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    for target in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors.
+        if unsafe { libc::dup2(slave.as_raw_fd(), target) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Restores the user's terminal settings when dropped.
+struct RawMode(Option<Termios>);
+
+impl RawMode {
+    fn enter() -> RawMode {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            return RawMode(None);
+        }
+        let Ok(saved) = tcgetattr(stdin.as_fd()) else {
+            return RawMode(None);
+        };
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw);
+        RawMode(Some(saved))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.0 {
+            let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, saved);
+        }
+    }
+}
+
+static WINCH: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_winch(_: libc::c_int) {
+    WINCH.store(true, Ordering::SeqCst);
+}
+
+/// Proxies the user's stdin to the terminal and the terminal to stdout until the
+/// container side closes (all its processes exited). `interactive`: forward stdin.
+pub fn proxy(master: OwnedFd, interactive: bool) -> Result<()> {
+    let _raw = if interactive { Some(RawMode::enter()) } else { None };
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGWINCH,
+            nix::sys::signal::SigHandler::Handler(on_winch),
+        );
+    }
+    let mut master = std::fs::File::from(master);
+    let mut stdin = std::io::stdin();
+    let mut stdout = std::io::stdout();
+    let mut buf = vec![0u8; 32 << 10];
+    let mut stdin_open = interactive;
+    loop {
+        if WINCH.swap(false, Ordering::SeqCst) {
+            copy_window_size(&OwnedFd::from(
+                master.try_clone().map_err(|e| RuntimeError::io("dup", e))?,
+            ));
+        }
+        let mut fds = vec![PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(RuntimeError::Sys("poll", e)),
+            Ok(_) => {}
+        }
+        let master_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+        let stdin_ready = fds.get(1).is_some_and(|f| f.revents().is_some_and(|r| !r.is_empty()));
+        drop(fds);
+        if master_ready {
+            match master.read(&mut buf) {
+                // EIO: the last process holding the slave end is gone.
+                Ok(0) | Err(_) => return Ok(()),
+                Ok(n) => {
+                    let _ = stdout.write_all(&buf[..n]);
+                    let _ = stdout.flush();
+                }
+            }
+        }
+        if stdin_ready {
+            match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => stdin_open = false,
+                Ok(n) => {
+                    let _ = master.write_all(&buf[..n]);
+                }
+            }
+        }
+    }
+}
