@@ -249,27 +249,26 @@ impl Containers<'_> {
             Some(h) => h.push(entry),
             None => image_config["history"] = serde_json::json!([entry]),
         }
-        let tmp = self.store.root().join("tmp").join(format!(
-            "commit-{}-{:016x}.tar",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        let result = (|| {
-            let file =
-                fs::File::create(&tmp).map_err(|e| ContainerError::io(format!("creating {}", tmp.display()), e))?;
-            let out = changes::write_layer(
-                &self.upper(&record.id),
-                &self.exclusions(&config),
-                std::io::BufWriter::new(file),
-            )?;
-            out.into_inner()
-                .map_err(|e| ContainerError::io("writing the layer", e.into_error()))?;
+        // The layer streams from a writer thread straight into the store: no temporary
+        // copy of the changes is written.
+        let (reader, writer) = std::io::pipe().map_err(|e| ContainerError::io("creating a pipe", e))?;
+        let upper = self.upper(&record.id);
+        let skip = self.exclusions(&config);
+        std::thread::scope(|scope| {
+            let producer = scope.spawn(move || -> Result<()> {
+                let out = changes::write_layer(&upper, &skip, std::io::BufWriter::with_capacity(1 << 20, writer))?;
+                out.into_inner()
+                    .map_err(|e| ContainerError::io("writing the layer", e.into_error()))?;
+                Ok(())
+            });
+            let layer = Produced {
+                inner: reader,
+                producer: Some(producer),
+            };
             Ok(self
                 .store
-                .add_layer(&parent, &tmp, image_config, opts.reference.as_deref())?)
-        })();
-        let _ = fs::remove_file(&tmp);
-        result
+                .add_layer(&parent, layer, image_config, opts.reference.as_deref())?)
+        })
     }
 
     /// Mount options of a read-only view of the container (upper over the image).
@@ -302,6 +301,29 @@ fn committed_config(
         strata_images::config::apply_change(&mut cfg, change)?;
     }
     Ok(serde_json::to_value(cfg).expect("configs serialize"))
+}
+
+/// A pipe's read end that, at its end, fails unless the writer thread succeeded: a
+/// layer cut short by a write error is never taken for a complete one.
+struct Produced<'scope> {
+    inner: std::io::PipeReader,
+    producer: Option<std::thread::ScopedJoinHandle<'scope, Result<()>>>,
+}
+
+impl std::io::Read for Produced<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            if let Some(producer) = self.producer.take() {
+                match producer.join() {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(std::io::Error::other(e.to_string())),
+                    Err(_) => return Err(std::io::Error::other("the layer writer panicked")),
+                }
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// The host's resolv.conf, with loopback resolvers (unreachable from the container's

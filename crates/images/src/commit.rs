@@ -1,41 +1,39 @@
 //! Adding one layer on top of an image (what `commit`, and later `build`, do).
 
-use crate::error::{ImageError, Result};
+use crate::error::Result;
 use crate::manifest::{oci_manifest, LayerBlob, OCI_MANIFEST};
 use crate::progress::Silent;
 use crate::reference::ImageRef;
 use crate::store::{digest, ImageStore};
 use crate::unpack::{unpack_layer, BlobForm, LayerInput};
-use std::path::Path;
+use std::io::Read;
 use strata_archive::{ApplyOptions, DevicePolicy};
 use strata_metadata::{ImageRecord, NewImage, NewLayer};
 use strata_snapshots::chain_ids;
 
 impl ImageStore {
-    /// Records a new image: `parent`'s layers plus the layer tar at `layer`, with the
+    /// Records a new image: `parent`'s layers plus the layer tar read from `layer`, with the
     /// image config `config` (whose `rootfs.diff_ids` gets the new layer appended).
     /// Returns the new image ID. The layer is stored and unpacked like any other.
     pub fn add_layer(
         &self,
         parent: &ImageRecord,
-        layer: &Path,
+        layer: impl Read,
         mut config: serde_json::Value,
         reference: Option<&str>,
     ) -> Result<String> {
         let reference = reference.map(ImageRef::parse).transpose()?;
         let _lock = self.lock_shared()?;
-        let file = std::fs::File::open(layer).map_err(|e| ImageError::io(format!("opening {}", layer.display()), e))?;
-        let total = file.metadata().map_or(0, |m| m.len());
         let options = ApplyOptions {
             devices: DevicePolicy::Skip,
             ..Default::default()
         };
-        let label = layer.display().to_string();
+        let label = "the new layer".to_string();
         let unpacked = unpack_layer(
             self,
             LayerInput {
-                reader: file,
-                total,
+                reader: layer,
+                total: 0,
                 id: "layer",
                 archive: &label,
                 what: "new layer".into(),
