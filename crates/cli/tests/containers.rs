@@ -249,3 +249,65 @@ fn container_names_are_unique_and_resolvable() {
     let err = t.fails(&["rm", "one"]);
     assert!(err.contains("No such container: one"), "{err}");
 }
+
+#[test]
+fn container_inspect_and_prune() {
+    let t = with_busybox();
+    let host = t.path("v");
+    std::fs::create_dir(&host).unwrap();
+    let vol = format!("{}:/v:ro", host.display());
+    let out = t.run(&[
+        "run",
+        "--name",
+        "done",
+        "-v",
+        &vol,
+        "-e",
+        "K=V",
+        "busybox:test",
+        "sh",
+        "-c",
+        "echo hi > /f; exit 4",
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    let doc: serde_json::Value = serde_json::from_str(&t.ok(&["inspect", "done"])).unwrap();
+    let c = &doc[0];
+    assert_eq!(c["Name"], "/done");
+    assert_eq!(c["State"]["Status"], "exited");
+    assert_eq!(c["State"]["ExitCode"], 4);
+    assert_eq!(c["Path"], "sh");
+    assert_eq!(c["Config"]["Image"], "busybox:test");
+    assert!(c["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("K=V")));
+    assert_eq!(c["Mounts"][0]["Destination"], "/v");
+    assert_eq!(c["Mounts"][0]["RW"], false);
+    let upper = c["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(std::path::Path::new(upper).join("f")).unwrap(),
+        "hi\n"
+    );
+    assert_eq!(
+        t.ok(&["container", "inspect", "-f", "{{.State.Status}}", "done"])
+            .trim(),
+        "exited"
+    );
+    // --type image skips the container of that name.
+    assert!(t
+        .fails(&["inspect", "--type", "image", "done"])
+        .contains("No such image"));
+    assert!(t
+        .ok(&["inspect", "-f", "{{.Id}}", "busybox:test"])
+        .starts_with("sha256:"));
+
+    t.ok(&["run", "-d", "--name", "alive", "busybox:test", "sleep", "1000"]);
+    let pruned = t.ok(&["container", "prune", "-f"]);
+    assert!(pruned.starts_with("Deleted Containers:"), "{pruned}");
+    assert_eq!(
+        t.ok(&["ps", "-a", "--format", "{{.Names}}"]).trim(),
+        "alive",
+        "running containers stay"
+    );
+    t.ok(&["rm", "-f", "alive"]);
+}

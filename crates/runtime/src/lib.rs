@@ -2,6 +2,7 @@
 //! processes), and the container lifecycle on top of it (start, run, wait).
 
 mod error;
+pub mod inspect;
 pub mod lifecycle;
 pub mod linux;
 pub mod monitor;

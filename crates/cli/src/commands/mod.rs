@@ -40,6 +40,9 @@ pub enum Command {
     Tag(rmi::TagArgs),
     /// Remove one or more images
     Rmi(rmi::Args),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// Manage strata
     #[command(subcommand)]
     System(system::Command),
@@ -99,6 +102,19 @@ pub enum ImageCommand {
     Prune(rmi::PruneArgs),
 }
 
+#[derive(Subcommand)]
+pub enum ContainerCommand {
+    /// List containers
+    #[command(alias = "list", alias = "ps")]
+    Ls(ps::Args),
+    /// Display detailed information on one or more containers
+    Inspect(inspect::Args),
+    /// Remove one or more containers
+    Rm(rm::Args),
+    /// Remove all stopped containers
+    Prune(rm::PruneArgs),
+}
+
 /// Runs a command; returns the process exit code.
 pub fn run(root: &Path, command: Command) -> Result<u8> {
     if let Command::Version = command {
@@ -111,7 +127,12 @@ pub fn run(root: &Path, command: Command) -> Result<u8> {
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(&store, a),
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => load::run(&store, a),
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => save::run(&store, a),
-        Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => inspect::run(&store, a),
+        Command::Inspect(a) => inspect::run(&store, a),
+        Command::Image(ImageCommand::Inspect(a)) => inspect::run(&store, a.only(inspect::Kind::Image)),
+        Command::Container(ContainerCommand::Inspect(a)) => inspect::run(&store, a.only(inspect::Kind::Container)),
+        Command::Container(ContainerCommand::Ls(a)) => ps::run(&store, a),
+        Command::Container(ContainerCommand::Rm(a)) => rm::run(&store, a),
+        Command::Container(ContainerCommand::Prune(a)) => rm::prune(&store, a),
         Command::History(a) | Command::Image(ImageCommand::History(a)) => history::run(&store, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => rmi::tag(&store, a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(&store, a),

@@ -37,3 +37,32 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     }
     Ok(status)
 }
+
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+/// `container prune`: removes every container that is not running.
+pub fn prune(store: &ImageStore, args: PruneArgs) -> Result<u8> {
+    let _ = args.force; // strata never prompts.
+    let containers = Containers::new(store);
+    let mut removed = Vec::new();
+    let mut bytes = 0;
+    for c in lifecycle::reconcile(&containers)? {
+        if c.state != strata_containers::ContainerState::Running {
+            bytes += strata_snapshots::disk_usage(&containers.upper(&c.id)).unwrap_or(0);
+            lifecycle::remove(&containers, &c, false)?;
+            removed.push(c.id);
+        }
+    }
+    if !removed.is_empty() {
+        println!("Deleted Containers:");
+        removed.iter().for_each(|id| println!("{id}"));
+        println!();
+    }
+    println!("Total reclaimed space: {}", crate::output::human_size(bytes as i64));
+    Ok(0)
+}
