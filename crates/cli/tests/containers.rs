@@ -311,3 +311,85 @@ fn container_inspect_and_prune() {
     );
     t.ok(&["rm", "-f", "alive"]);
 }
+
+/// The container's cgroup file, read from the host (v1 layout on this machine, v2 too).
+fn cgroup_file(controller: &str, id: &str, file: &str) -> String {
+    let v1 = format!("/sys/fs/cgroup/{controller}/strata/{id}/{file}");
+    let v2 = format!("/sys/fs/cgroup/strata/{id}/{file}");
+    std::fs::read_to_string(&v1)
+        .or_else(|_| std::fs::read_to_string(&v2))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn cgroup_limits_devices_and_pause() {
+    let t = with_busybox();
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "limited",
+        "-m",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "12",
+        "busybox:test",
+        "sleep",
+        "1000",
+    ]);
+    let id = t.ok(&["ps", "-q", "--no-trunc"]).trim().to_string();
+    let memory = cgroup_file("memory", &id, "memory.limit_in_bytes");
+    let memory = if memory.is_empty() {
+        cgroup_file("memory", &id, "memory.max")
+    } else {
+        memory
+    };
+    assert_eq!(memory, (64 << 20).to_string());
+    let quota = cgroup_file("cpu", &id, "cpu.cfs_quota_us");
+    assert!(
+        quota == "50000" || cgroup_file("cpu", &id, "cpu.max") == "50000 100000",
+        "cpu quota {quota}"
+    );
+    assert_eq!(cgroup_file("pids", &id, "pids.max"), "12");
+    // Devices are deny-by-default: a block device node can be made but not opened.
+    let dev = t.run(&[
+        "exec",
+        "limited",
+        "sh",
+        "-c",
+        "mknod /dev/sdz b 8 0 && head -c1 /dev/sdz",
+    ]);
+    assert!(!dev.status.success());
+    assert!(
+        String::from_utf8_lossy(&dev.stderr).contains("Operation not permitted"),
+        "{}",
+        String::from_utf8_lossy(&dev.stderr)
+    );
+    t.ok(&["pause", "limited"]);
+    assert!(t.ok(&["ps", "--format", "{{.Status}}"]).contains("(Paused)"));
+    t.ok(&["unpause", "limited"]);
+    assert!(!t.ok(&["ps", "--format", "{{.Status}}"]).contains("Paused"));
+    // The pids limit holds for exec'd processes too: they join the container's groups.
+    let forks = t.run(&[
+        "exec",
+        "limited",
+        "sh",
+        "-c",
+        "for i in $(seq 20); do sleep 1 & done; wait",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&forks.stderr).contains("can't fork"),
+        "the 12-process limit must bite"
+    );
+    t.ok(&["rm", "-f", "limited"]);
+    assert!(
+        cgroup_file("pids", &id, "pids.max").is_empty(),
+        "the groups are removed with the container"
+    );
+    let err = t.fails(&["run", "-m", "lots", "busybox:test", "true"]);
+    assert!(err.contains("invalid size"), "{err}");
+}

@@ -71,6 +71,11 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     pub tty: bool,
     pub interactive: bool,
+    /// `--memory` in bytes.
+    pub memory: Option<i64>,
+    /// `--cpus` in billionths of a CPU (Docker's NanoCpus).
+    pub nano_cpus: Option<i64>,
+    pub pids_limit: Option<i64>,
 }
 
 /// The resolved configuration a container runs with.
@@ -90,6 +95,12 @@ pub struct ContainerConfig {
     pub interactive: bool,
     pub volumes: Vec<String>,
     pub stop_signal: Option<String>,
+    #[serde(default)]
+    pub memory: Option<i64>,
+    #[serde(default)]
+    pub nano_cpus: Option<i64>,
+    #[serde(default)]
+    pub pids_limit: Option<i64>,
 }
 
 impl ContainerConfig {
@@ -191,6 +202,9 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default(),
         stop_signal: image.get("StopSignal").and_then(|s| s.as_str()).map(str::to_string),
+        memory: opts.memory,
+        nano_cpus: opts.nano_cpus,
+        pids_limit: opts.pids_limit,
     })
 }
 

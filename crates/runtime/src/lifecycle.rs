@@ -75,6 +75,7 @@ fn start_with_console(
 
 /// Records the exit and unmounts the root.
 pub fn finish(containers: &Containers<'_>, record: &ContainerRecord, code: Option<i32>) -> Result<()> {
+    crate::cgroups::Cgroup::new(&record.id).remove();
     containers.set_state(
         &record.id,
         ContainerState::Exited,
@@ -101,7 +102,22 @@ fn start_process(
     let spec = build(&config, &bundle, &user)?;
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
     std::fs::write(bundle.join("config.json"), json).map_err(|e| RuntimeError::io("writing config.json", e))?;
-    linux::start(&spec, rootfs, console)
+    let cgroup = crate::cgroups::Cgroup::new(&record.id);
+    cgroup.create(&limits(&config))?;
+    let started = linux::start(&spec, rootfs, console, &|pid| cgroup.add(pid));
+    if started.is_err() {
+        cgroup.remove();
+    }
+    started
+}
+
+/// The cgroup limits of a container's configuration.
+fn limits(config: &strata_containers::ContainerConfig) -> crate::cgroups::Limits {
+    crate::cgroups::Limits {
+        memory_bytes: config.memory,
+        cpus: config.nano_cpus.map(|n| n as f64 / 1e9),
+        pids: config.pids_limit,
+    }
 }
 
 static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
@@ -148,6 +164,7 @@ pub fn reconcile(containers: &Containers<'_>) -> Result<Vec<ContainerRecord>> {
     for mut record in containers.list()? {
         if record.state == ContainerState::Running && !pid_alive(record.pid) {
             let _ = unmount(&containers.rootfs(&record.id));
+            crate::cgroups::Cgroup::new(&record.id).remove();
             containers.set_state(&record.id, ContainerState::Exited, None, Some(255))?;
             record.state = ContainerState::Exited;
             record.exit_code = Some(255);
@@ -180,6 +197,7 @@ pub fn remove(containers: &Containers<'_>, record: &ContainerRecord, force: bool
     if is_mounted(&rootfs) {
         unmount(&rootfs)?;
     }
+    crate::cgroups::Cgroup::new(&record.id).remove();
     Ok(containers.remove(record)?)
 }
 
@@ -275,7 +293,8 @@ pub fn exec(containers: &Containers<'_>, record: &ContainerRecord, opts: &ExecOp
         process.set_user(spec_user);
     }
     spec.set_process(Some(process));
-    linux::exec(pid, &spec, opts.detach)
+    let cgroup = crate::cgroups::Cgroup::new(&record.id);
+    linux::exec(pid, &spec, opts.detach, &|p| cgroup.add(p))
 }
 
 /// Parses `SIGTERM`, `TERM` or `15`.
@@ -351,4 +370,10 @@ pub fn stop(containers: &Containers<'_>, record: &ContainerRecord, timeout: std:
         wait_exit(containers, record, Some(std::time::Duration::from_secs(10)))?;
     }
     Ok(())
+}
+
+/// `pause` / `unpause`: freezes or thaws every process of a running container.
+pub fn pause(containers: &Containers<'_>, record: &ContainerRecord, frozen: bool) -> Result<()> {
+    running_pid(containers, record)?;
+    crate::cgroups::Cgroup::new(&record.id).freeze(frozen)
 }

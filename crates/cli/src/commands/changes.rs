@@ -23,7 +23,7 @@ pub struct CommitArgs {
     /// Apply Dockerfile instruction to the created image
     #[arg(short, long)]
     change: Vec<String>,
-    /// Pause container during commit (accepted; strata does not freeze the container yet)
+    /// Pause container during commit
     #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pause: bool,
     container: String,
@@ -51,8 +51,9 @@ pub fn diff(store: &ImageStore, args: DiffArgs) -> Result<u8> {
 pub fn commit(store: &ImageStore, args: CommitArgs) -> Result<u8> {
     let containers = Containers::new(store);
     let record = containers.resolve(&args.container)?;
-    let _ = args.pause;
-    let id = containers.commit(
+    // Like Docker: the container is frozen while its layer is read (when it runs).
+    let paused = args.pause && lifecycle::pause(&containers, &record, true).is_ok();
+    let committed = containers.commit(
         &record,
         &CommitOptions {
             author: args.author,
@@ -60,7 +61,11 @@ pub fn commit(store: &ImageStore, args: CommitArgs) -> Result<u8> {
             changes: args.change,
             reference: args.reference,
         },
-    )?;
+    );
+    if paused {
+        lifecycle::pause(&containers, &record, false)?;
+    }
+    let id = committed?;
     println!("{id}");
     Ok(0)
 }

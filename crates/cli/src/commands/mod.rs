@@ -72,6 +72,10 @@ pub enum Command {
     Kill(process::KillArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(process::WaitArgs),
+    /// Pause all processes within one or more containers
+    Pause(process::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(process::PauseArgs),
     /// The monitor a detached container runs under (internal)
     #[command(name = "__monitor", hide = true)]
     Monitor { id: String },
@@ -148,6 +152,8 @@ pub fn run(root: &Path, command: Command) -> Result<u8> {
         Command::Stop(a) => process::stop(&store, a),
         Command::Kill(a) => process::kill(&store, a),
         Command::Wait(a) => process::wait(&store, a),
+        Command::Pause(a) => process::pause(&store, a, true),
+        Command::Unpause(a) => process::pause(&store, a, false),
         Command::Monitor { id } => run::monitor(&store, &id),
         Command::Diff(a) => changes::diff(&store, a),
         Command::Commit(a) => changes::commit(&store, a),

@@ -224,3 +224,14 @@ fn follow(
     }
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct PauseArgs {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// `pause` (freeze all processes of the container) and `unpause`.
+pub fn pause(store: &ImageStore, args: PauseArgs, frozen: bool) -> Result<u8> {
+    each(store, &args.containers, |c, r| Ok(lifecycle::pause(c, r, frozen)?))
+}

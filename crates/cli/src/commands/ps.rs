@@ -44,6 +44,9 @@ fn ago(t: Option<&str>) -> String {
 pub fn status(c: &ContainerRecord) -> String {
     match c.state {
         ContainerState::Created => "Created".into(),
+        ContainerState::Running if strata_runtime::cgroups::Cgroup::new(&c.id).is_frozen() => {
+            format!("Up {} (Paused)", ago(c.started_at.as_deref()))
+        }
         ContainerState::Running => format!("Up {}", ago(c.started_at.as_deref())),
         ContainerState::Exited => format!(
             "Exited ({}) {} ago",

@@ -23,7 +23,7 @@ const NAMESPACES: [(&str, CloneFlags); 5] = [
 /// Runs `spec`'s process inside the namespaces of `pid`. With `detach`, returns once the
 /// process runs (exit code 0); otherwise waits and returns its exit code. A failure to
 /// start it is an error carrying Docker's code (126, 127).
-pub fn exec(pid: i32, spec: &Spec, detach: bool) -> Result<i32> {
+pub fn exec(pid: i32, spec: &Spec, detach: bool, join_cgroups: &dyn Fn(i32) -> Result<()>) -> Result<i32> {
     let namespaces: Vec<(File, CloneFlags)> = NAMESPACES
         .iter()
         .map(|(name, flag)| {
@@ -38,6 +38,13 @@ pub fn exec(pid: i32, spec: &Spec, detach: bool) -> Result<i32> {
     // SAFETY: the caller is single-threaded; the child only makes syscalls and execs or exits.
     match unsafe { fork() }.map_err(|e| RuntimeError::Sys("fork", e))? {
         ForkResult::Child => {
+            if let Err(e) = join_cgroups(std::process::id() as i32) {
+                let _ = nix::unistd::write(
+                    &write_end,
+                    format!("125\njoining the container's cgroups: {e}").as_bytes(),
+                );
+                std::process::exit(125);
+            }
             for (file, flag) in &namespaces {
                 if let Err(e) = setns(file, *flag) {
                     let _ = nix::unistd::write(

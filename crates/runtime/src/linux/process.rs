@@ -54,17 +54,38 @@ fn clone_flags(spec: &Spec) -> Result<CloneFlags> {
 /// code Docker gives it, and the process is reaped.
 ///
 /// The caller must be single-threaded: the child is a copy of this process.
-pub fn start(spec: &Spec, rootfs: &Path, console: Option<&std::os::fd::OwnedFd>) -> Result<Started> {
+pub fn start(
+    spec: &Spec,
+    rootfs: &Path,
+    console: Option<&std::os::fd::OwnedFd>,
+    placed: &dyn Fn(i32) -> Result<()>,
+) -> Result<Started> {
     let flags = clone_flags(spec)?;
     let (read_end, write_end) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     let mut stack = vec![0u8; 1 << 20];
-    let callback = Box::new(|| child::init(spec, rootfs, &write_end, console));
+    // The child waits on `go` until `placed` (cgroups) has run for its PID.
+    let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
+    let callback = Box::new(|| {
+        let mut byte = [0u8; 1];
+        if nix::unistd::read(&go_r, &mut byte) != Ok(1) {
+            return 125;
+        }
+        child::init(spec, rootfs, &write_end, console)
+    });
     // SAFETY: the child runs on its own stack in a copy of this (single-threaded)
     // process and ends in exec or exit; it never returns into our frames.
     let pid = unsafe { nix::sched::clone(callback, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
         .map_err(|e| RuntimeError::Sys("clone", e))?;
     drop(write_end);
+    drop(go_r);
+    if let Err(e) = placed(pid.as_raw()) {
+        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        return Err(e);
+    }
+    let _ = nix::unistd::write(&go_w, b"g");
+    drop(go_w);
     let mut report = String::new();
     let _ = std::fs::File::from(read_end).read_to_string(&mut report);
     if report.is_empty() {

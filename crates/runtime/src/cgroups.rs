@@ -1,0 +1,175 @@
+//! Control groups for containers: resource limits (`--memory`, `--cpus`,
+//! `--pids-limit`), device access deny-by-default, and freezing (`pause`). cgroup v2 when
+//! the unified hierarchy is the only one; otherwise v1, one directory per controller
+//! (this machine is hybrid v1). Each container's group is `strata/<id>`.
+
+use crate::error::{Result, RuntimeError};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const ROOT: &str = "/sys/fs/cgroup";
+
+/// The limits a container asked for.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Limits {
+    pub memory_bytes: Option<i64>,
+    /// CPUs as Docker's `--cpus` (1.5 = one and a half CPUs).
+    pub cpus: Option<f64>,
+    pub pids: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+fn version() -> Version {
+    if Path::new(ROOT).join("cgroup.controllers").exists() {
+        Version::V2
+    } else {
+        Version::V1
+    }
+}
+
+/// Docker's default device rules: only these character devices may be used.
+const ALLOWED_DEVICES: &[&str] = &[
+    "c 1:3 rwm",    // null
+    "c 1:5 rwm",    // zero
+    "c 1:7 rwm",    // full
+    "c 1:8 rwm",    // random
+    "c 1:9 rwm",    // urandom
+    "c 5:0 rwm",    // tty
+    "c 5:1 rwm",    // console
+    "c 5:2 rwm",    // ptmx
+    "c 136:* rwm",  // pts
+    "c 10:200 rwm", // tun
+    "c *:* m",
+    "b *:* m",
+];
+
+/// A container's control groups.
+#[derive(Debug, Clone)]
+pub struct Cgroup {
+    id: String,
+    version: Version,
+}
+
+fn write(path: PathBuf, value: &str) -> Result<()> {
+    fs::write(&path, value).map_err(|e| RuntimeError::io(format!("writing {value:?} to {}", path.display()), e))
+}
+
+impl Cgroup {
+    pub fn new(id: &str) -> Self {
+        Cgroup {
+            id: id.to_string(),
+            version: version(),
+        }
+    }
+
+    fn dir(&self, controller: &str) -> PathBuf {
+        match self.version {
+            Version::V1 => Path::new(ROOT).join(controller).join("strata").join(&self.id),
+            Version::V2 => Path::new(ROOT).join("strata").join(&self.id),
+        }
+    }
+
+    fn controllers(&self) -> &'static [&'static str] {
+        match self.version {
+            Version::V1 => &["memory", "cpu", "pids", "freezer", "devices"],
+            Version::V2 => &[""],
+        }
+    }
+
+    /// Creates the groups and applies `limits` and the device rules.
+    pub fn create(&self, limits: &Limits) -> Result<()> {
+        if self.version == Version::V2 {
+            // Let children of strata/ use the controllers.
+            let parent = Path::new(ROOT).join("strata");
+            fs::create_dir_all(&parent).map_err(|e| RuntimeError::io(format!("creating {}", parent.display()), e))?;
+            let _ = fs::write(Path::new(ROOT).join("cgroup.subtree_control"), "+memory +cpu +pids");
+            let _ = fs::write(parent.join("cgroup.subtree_control"), "+memory +cpu +pids");
+        }
+        for c in self.controllers() {
+            let dir = self.dir(c);
+            fs::create_dir_all(&dir).map_err(|e| RuntimeError::io(format!("creating cgroup {}", dir.display()), e))?;
+        }
+        match self.version {
+            Version::V1 => {
+                if let Some(m) = limits.memory_bytes {
+                    write(self.dir("memory").join("memory.limit_in_bytes"), &m.to_string())?;
+                }
+                if let Some(cpus) = limits.cpus {
+                    write(self.dir("cpu").join("cpu.cfs_period_us"), "100000")?;
+                    write(
+                        self.dir("cpu").join("cpu.cfs_quota_us"),
+                        &((cpus * 100_000.0) as i64).to_string(),
+                    )?;
+                }
+                if let Some(p) = limits.pids {
+                    write(self.dir("pids").join("pids.max"), &p.to_string())?;
+                }
+                write(self.dir("devices").join("devices.deny"), "a")?;
+                for rule in ALLOWED_DEVICES {
+                    write(self.dir("devices").join("devices.allow"), rule)?;
+                }
+            }
+            Version::V2 => {
+                let dir = self.dir("");
+                if let Some(m) = limits.memory_bytes {
+                    write(dir.join("memory.max"), &m.to_string())?;
+                }
+                if let Some(cpus) = limits.cpus {
+                    write(dir.join("cpu.max"), &format!("{} 100000", (cpus * 100_000.0) as i64))?;
+                }
+                if let Some(p) = limits.pids {
+                    write(dir.join("pids.max"), &p.to_string())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts a process (the container's init, before it runs anything) in the groups.
+    pub fn add(&self, pid: i32) -> Result<()> {
+        for c in self.controllers() {
+            write(self.dir(c).join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// `pause` (true) and `unpause` (false).
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        match self.version {
+            Version::V1 => write(
+                self.dir("freezer").join("freezer.state"),
+                if frozen { "FROZEN" } else { "THAWED" },
+            ),
+            Version::V2 => write(self.dir("").join("cgroup.freeze"), if frozen { "1" } else { "0" }),
+        }
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        match self.version {
+            Version::V1 => {
+                fs::read_to_string(self.dir("freezer").join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+            }
+            Version::V2 => fs::read_to_string(self.dir("").join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1"),
+        }
+    }
+
+    /// A limit file's value, for `inspect` and tests (`memory.limit_in_bytes`, …).
+    pub fn read(&self, controller: &str, file: &str) -> Option<String> {
+        let c = if self.version == Version::V2 { "" } else { controller };
+        fs::read_to_string(self.dir(c).join(file))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
+    /// Removes the groups (once their processes are gone). Missing groups are fine.
+    pub fn remove(&self) {
+        for c in self.controllers() {
+            let _ = fs::remove_dir(self.dir(c));
+        }
+    }
+}
