@@ -77,3 +77,42 @@ fn run_it_gives_an_interactive_shell_on_a_terminal() {
     );
     assert!(t.ok(&["ps", "-aq"]).is_empty());
 }
+
+#[test]
+fn exec_it_gives_a_shell_in_a_running_container() {
+    let t = TestRoot::new();
+    let tar = t.path("busybox.tar");
+    busybox_rootfs(&tar);
+    t.ok(&["import", tar.to_str().unwrap(), "busybox:tty"]);
+    t.ok(&["run", "-d", "--name", "box", "busybox:tty", "sleep", "1000"]);
+    let strata = env!("CARGO_BIN_EXE_strata");
+    let root = t.root();
+    let typed = "test -t 0 && echo INTERACTIVE; echo SID=$(cut -d' ' -f6 /proc/self/stat); echo PID1=$(cat /proc/1/comm); exit 3\\n";
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            DRIVER,
+            strata,
+            "--root",
+            root.to_str().unwrap(),
+            "exec",
+            "-it",
+            "box",
+            "sh",
+            typed,
+        ])
+        .output()
+        .expect("python3");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("INTERACTIVE"), "{screen}");
+    assert!(
+        screen.contains("PID1=sleep"),
+        "the shell runs inside the container: {screen}"
+    );
+    assert!(
+        !screen.contains("SID=0"),
+        "the exec'd shell leads its own terminal session: {screen}"
+    );
+    assert!(screen.trim_end().ends_with("STATUS 3"), "{screen}");
+    t.ok(&["rm", "-f", "box"]);
+}

@@ -241,6 +241,8 @@ pub struct ExecOptions {
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub detach: bool,
+    /// `-t`: the command gets its own pseudo-terminal, proxied to the caller's.
+    pub tty: bool,
 }
 
 /// The running container's process ID, or Docker's conflict error.
@@ -294,7 +296,12 @@ pub fn exec(containers: &Containers<'_>, record: &ContainerRecord, opts: &ExecOp
     }
     spec.set_process(Some(process));
     let cgroup = crate::cgroups::Cgroup::new(&record.id);
-    linux::exec(pid, &spec, opts.detach, &|p| cgroup.add(p))
+    let pty = if opts.tty && !opts.detach {
+        Some(linux::tty::open_pty()?)
+    } else {
+        None
+    };
+    linux::exec(pid, &spec, opts.detach, pty, &|p| cgroup.add(p))
 }
 
 /// Parses `SIGTERM`, `TERM` or `15`.

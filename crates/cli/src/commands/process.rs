@@ -16,7 +16,7 @@ pub struct ExecArgs {
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     interactive: bool,
-    /// Allocate a pseudo-TTY (not yet: the command runs without one)
+    /// Allocate a pseudo-TTY
     #[arg(short, long)]
     tty: bool,
     /// Set environment variables
@@ -77,13 +77,14 @@ pub struct WaitArgs {
 pub fn exec(store: &ImageStore, args: ExecArgs) -> Result<u8> {
     let containers = Containers::new(store);
     let record = containers.resolve(&args.container)?;
-    let _ = (args.interactive, args.tty);
+    let _ = args.interactive;
     let opts = ExecOptions {
         command: args.command,
         env: args.env,
         workdir: args.workdir,
         user: args.user,
         detach: args.detach,
+        tty: args.tty,
     };
     match lifecycle::exec(&containers, &record, &opts) {
         Ok(code) => Ok(code.clamp(0, 255) as u8),

@@ -23,7 +23,13 @@ const NAMESPACES: [(&str, CloneFlags); 5] = [
 /// Runs `spec`'s process inside the namespaces of `pid`. With `detach`, returns once the
 /// process runs (exit code 0); otherwise waits and returns its exit code. A failure to
 /// start it is an error carrying Docker's code (126, 127).
-pub fn exec(pid: i32, spec: &Spec, detach: bool, join_cgroups: &dyn Fn(i32) -> Result<()>) -> Result<i32> {
+pub fn exec(
+    pid: i32,
+    spec: &Spec,
+    detach: bool,
+    pty: Option<super::tty::Pty>,
+    join_cgroups: &dyn Fn(i32) -> Result<()>,
+) -> Result<i32> {
     let namespaces: Vec<(File, CloneFlags)> = NAMESPACES
         .iter()
         .map(|(name, flag)| {
@@ -56,7 +62,16 @@ pub fn exec(pid: i32, spec: &Spec, detach: bool, join_cgroups: &dyn Fn(i32) -> R
             }
             // Joining a PID namespace applies to children: fork once more.
             match unsafe { fork() } {
-                Ok(ForkResult::Child) => std::process::exit(child::enter(spec, &write_end) as i32),
+                Ok(ForkResult::Child) => {
+                    if let Some(pty) = &pty {
+                        if let Err(e) = super::tty::attach_child(&pty.slave) {
+                            let _ =
+                                nix::unistd::write(&write_end, format!("125\nattaching the terminal: {e}").as_bytes());
+                            std::process::exit(125);
+                        }
+                    }
+                    std::process::exit(child::enter(spec, &write_end) as i32)
+                }
                 Ok(ForkResult::Parent { child }) => {
                     drop(write_end);
                     if detach {
@@ -74,8 +89,13 @@ pub fn exec(pid: i32, spec: &Spec, detach: bool, join_cgroups: &dyn Fn(i32) -> R
         }
         ForkResult::Parent { child } => {
             drop(write_end);
+            // The terminal's slave end stays with the container process only.
+            let master = pty.map(|p| p.master);
             let mut report = String::new();
             let _ = File::from(read_end).read_to_string(&mut report);
+            if let (Some(master), true) = (master, report.is_empty() && !detach) {
+                super::tty::proxy(master, true)?;
+            }
             let code = match waitpid(child, None) {
                 Ok(WaitStatus::Exited(_, c)) => c,
                 Ok(WaitStatus::Signaled(_, s, _)) => 128 + s as i32,
