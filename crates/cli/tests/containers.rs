@@ -393,3 +393,28 @@ fn cgroup_limits_devices_and_pause() {
     let err = t.fails(&["run", "-m", "lots", "busybox:test", "true"]);
     assert!(err.contains("invalid size"), "{err}");
 }
+
+#[test]
+fn rename_and_top() {
+    let t = with_busybox();
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "first",
+        "busybox:test",
+        "sh",
+        "-c",
+        "sleep 1001 & sleep 1002",
+    ]);
+    t.ok(&["run", "-d", "--name", "other", "busybox:test", "sleep", "1003"]);
+    t.ok(&["rename", "first", "second"]);
+    assert!(t.fails(&["rename", "second", "other"]).contains("already in use"));
+    let top = t.ok(&["top", "second"]);
+    assert!(
+        top.starts_with("UID") && top.contains("sleep 1001") && top.contains("sleep 1002"),
+        "{top}"
+    );
+    assert!(!top.contains("sleep 1003"), "only this container's processes: {top}");
+    t.ok(&["rm", "-f", "second", "other"]);
+}

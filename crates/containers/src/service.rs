@@ -157,6 +157,16 @@ impl<'a> Containers<'a> {
         Ok(self.store.db().set_container_state(id, state, pid, exit_code, &at)?)
     }
 
+    /// `rename`.
+    pub fn rename(&self, record: &ContainerRecord, name: &str) -> Result<()> {
+        if !valid_name(name) {
+            return Err(ContainerError::Invalid(format!(
+                "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        Ok(self.store.db().rename_container(&record.id, name)?)
+    }
+
     /// Deletes a container that is not running: its record, writable layer and files.
     pub fn remove(&self, record: &ContainerRecord) -> Result<()> {
         self.store.db().remove_container(&record.id)?;

@@ -150,6 +150,30 @@ impl Db {
         })
     }
 
+    /// Renames a container; a name in use is Docker's conflict.
+    pub fn rename_container(&mut self, id: &str, name: &str) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let e = |source| MetadataError::Sqlite {
+                path: path.clone(),
+                source,
+            };
+            let taken: Option<String> = tx
+                .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| r.get(0))
+                .optional()
+                .map_err(e)?;
+            if let Some(other) = taken {
+                return Err(MetadataError::Conflict(format!(
+                    "Conflict. The container name \"/{name}\" is already in use by container \"{other}\". \
+                     You have to remove (or rename) that container to be able to reuse that name."
+                )));
+            }
+            tx.execute("UPDATE containers SET name = ?2 WHERE id = ?1", params![id, name])
+                .map_err(e)?;
+            Ok(())
+        })
+    }
+
     pub fn remove_container(&mut self, id: &str) -> Result<()> {
         let path = self.path.clone();
         self.write(|tx| {

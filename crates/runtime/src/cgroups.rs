@@ -166,6 +166,16 @@ impl Cgroup {
             .map(|s| s.trim().to_string())
     }
 
+    /// The PIDs (host view) of every process in the container.
+    pub fn pids(&self) -> Vec<i32> {
+        let c = if self.version == Version::V2 { "" } else { "pids" };
+        fs::read_to_string(self.dir(c).join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
     /// Removes the groups (once their processes are gone). Missing groups are fine.
     pub fn remove(&self) {
         for c in self.controllers() {

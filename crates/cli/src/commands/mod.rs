@@ -72,6 +72,10 @@ pub enum Command {
     Kill(process::KillArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(process::WaitArgs),
+    /// Rename a container
+    Rename(process::RenameArgs),
+    /// Display the running processes of a container
+    Top(process::TopArgs),
     /// Pause all processes within one or more containers
     Pause(process::PauseArgs),
     /// Unpause all processes within one or more containers
@@ -153,6 +157,8 @@ pub fn run(root: &Path, command: Command) -> Result<u8> {
         Command::Kill(a) => process::kill(&store, a),
         Command::Wait(a) => process::wait(&store, a),
         Command::Pause(a) => process::pause(&store, a, true),
+        Command::Rename(a) => process::rename(&store, a),
+        Command::Top(a) => process::top(&store, a),
         Command::Unpause(a) => process::pause(&store, a, false),
         Command::Monitor { id } => run::monitor(&store, &id),
         Command::Diff(a) => changes::diff(&store, a),

@@ -236,3 +236,49 @@ pub struct PauseArgs {
 pub fn pause(store: &ImageStore, args: PauseArgs, frozen: bool) -> Result<u8> {
     each(store, &args.containers, |c, r| Ok(lifecycle::pause(c, r, frozen)?))
 }
+
+#[derive(clap::Args)]
+pub struct RenameArgs {
+    container: String,
+    new_name: String,
+}
+
+pub fn rename(store: &ImageStore, args: RenameArgs) -> Result<u8> {
+    let containers = Containers::new(store);
+    let record = containers.resolve(&args.container)?;
+    containers.rename(&record, &args.new_name)?;
+    Ok(0)
+}
+
+#[derive(clap::Args)]
+pub struct TopArgs {
+    container: String,
+    /// ps options (default: -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    ps_args: Vec<String>,
+}
+
+/// `top`: the host's `ps` over the container's processes (its cgroup), as Docker does.
+pub fn top(store: &ImageStore, args: TopArgs) -> Result<u8> {
+    let containers = Containers::new(store);
+    let record = containers.resolve(&args.container)?;
+    let fresh = lifecycle::reconcile(&containers)?
+        .into_iter()
+        .find(|c| c.id == record.id);
+    if fresh.is_none_or(|c| c.state != ContainerState::Running) {
+        anyhow::bail!("container {} is not running", record.name);
+    }
+    let pids: Vec<String> = strata_runtime::cgroups::Cgroup::new(&record.id)
+        .pids()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let mut ps = std::process::Command::new("ps");
+    if args.ps_args.is_empty() {
+        ps.arg("-f");
+    } else {
+        ps.args(&args.ps_args);
+    }
+    let status = ps.arg("-p").arg(pids.join(",")).status()?;
+    Ok(if status.success() { 0 } else { 1 })
+}
