@@ -231,8 +231,8 @@ fn bind_volumes_and_rm_cleanup() {
         !mounts.contains(t.root().to_str().unwrap()),
         "no mount left under the store"
     );
-    let err = t.fails(&["run", "-v", "relative:/x", "busybox:test", "true"]);
-    assert!(err.contains("named volumes are not supported yet"), "{err}");
+    let err = t.fails(&["run", "-v", "/host:relative", "busybox:test", "true"]);
+    assert!(err.contains("must be absolute"), "{err}");
 }
 
 #[test]
@@ -417,4 +417,71 @@ fn rename_and_top() {
     );
     assert!(!top.contains("sleep 1003"), "only this container's processes: {top}");
     t.ok(&["rm", "-f", "second", "other"]);
+}
+
+#[test]
+fn named_and_anonymous_volumes() {
+    let t = with_busybox();
+    // A new named volume is filled from the image at its path, then keeps its own data.
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "site:/var/www",
+        "busybox:test",
+        "sh",
+        "-c",
+        "cat /var/www/index.html; echo more > /var/www/more",
+    ]);
+    assert_eq!(out, "<h1>hello</h1>\n");
+    assert_eq!(
+        t.ok(&["run", "--rm", "-v", "site:/srv", "busybox:test", "cat", "/srv/more"]),
+        "more\n"
+    );
+    assert_eq!(t.ok(&["volume", "ls", "-q"]).trim(), "site", "--rm keeps named volumes");
+    let doc: serde_json::Value = serde_json::from_str(&t.ok(&["volume", "inspect", "site"])).unwrap();
+    let mountpoint = doc[0]["Mountpoint"].as_str().unwrap().to_string();
+    assert_eq!(
+        std::fs::read_to_string(std::path::Path::new(&mountpoint).join("more")).unwrap(),
+        "more\n"
+    );
+    // In use: not removable; its contents never reach a commit.
+    t.ok(&[
+        "run",
+        "--name",
+        "user",
+        "-v",
+        "site:/data",
+        "busybox:test",
+        "sh",
+        "-c",
+        "echo secret > /data/s",
+    ]);
+    assert!(t.fails(&["volume", "rm", "site"]).contains("volume is in use"));
+    t.ok(&["commit", "user", "with-volume:1"]);
+    assert!(!t
+        .run(&["run", "--rm", "with-volume:1", "test", "-e", "/data/s"])
+        .status
+        .success());
+    // Anonymous volumes: made for -v /path, removed by rm -v (and by --rm).
+    t.ok(&[
+        "run",
+        "--name",
+        "anon",
+        "-v",
+        "/scratch",
+        "busybox:test",
+        "touch",
+        "/scratch/x",
+    ]);
+    assert_eq!(t.ok(&["volume", "ls", "-q"]).lines().count(), 2);
+    t.ok(&["rm", "-v", "anon"]);
+    assert_eq!(t.ok(&["volume", "ls", "-q"]).lines().count(), 1);
+    t.ok(&["run", "--rm", "-v", "/scratch", "busybox:test", "true"]);
+    assert_eq!(t.ok(&["volume", "ls", "-q"]).lines().count(), 1);
+    t.ok(&["rm", "user"]);
+    t.ok(&["rmi", "with-volume:1"]);
+    assert_eq!(t.ok(&["volume", "prune", "-f"]), "", "named volumes stay without -a");
+    assert!(t.ok(&["volume", "prune", "-a", "-f"]).contains("site"));
+    assert!(t.ok(&["volume", "ls", "-q"]).is_empty());
 }

@@ -10,13 +10,18 @@ pub struct Bind {
     pub source: String,
     pub destination: String,
     pub readonly: bool,
+    /// The volume behind `source`, for named and anonymous volumes.
+    #[serde(default)]
+    pub volume: Option<String>,
 }
 
 impl Bind {
-    /// `-v /host:/ctr[:ro|rw]`.
+    /// `-v /host:/ctr[:ro|rw]`, `-v name:/ctr[:ro|rw]` (a named volume) or `-v /ctr` (an
+    /// anonymous volume). A volume's `source` is filled in when the container is created.
     pub fn parse(spec: &str) -> Result<Bind> {
         let parts: Vec<&str> = spec.split(':').collect();
         let (source, destination, mode) = match parts.as_slice() {
+            [d] => ("", *d, "rw"),
             [s, d] => (*s, *d, "rw"),
             [s, d, m] => (*s, *d, *m),
             _ => {
@@ -25,11 +30,6 @@ impl Bind {
                 )))
             }
         };
-        if !source.starts_with('/') {
-            return Err(ContainerError::Invalid(format!(
-                "invalid volume specification {spec:?}: named volumes are not supported yet; give an absolute host path"
-            )));
-        }
         if !destination.starts_with('/') {
             return Err(ContainerError::Invalid(format!(
                 "invalid volume specification {spec:?}: the container path must be absolute"
@@ -44,10 +44,18 @@ impl Bind {
                 )))
             }
         };
+        // A source that is no absolute path names a volume ("" for an anonymous one).
+        let volume = (!source.starts_with('/')).then(|| source.to_string());
+        let source = if volume.is_some() {
+            String::new()
+        } else {
+            source.to_string()
+        };
         Ok(Bind {
-            source: source.into(),
+            source,
             destination: destination.into(),
             readonly,
+            volume,
         })
     }
 }
@@ -260,10 +268,12 @@ mod tests {
             Bind {
                 source: "/a".into(),
                 destination: "/b".into(),
-                readonly: true
+                readonly: true,
+                volume: None
             }
         );
-        assert!(Bind::parse("vol:/b").unwrap_err().to_string().contains("named volumes"));
+        assert_eq!(Bind::parse("data:/b").unwrap().volume.as_deref(), Some("data"));
+        assert_eq!(Bind::parse("/b").unwrap().volume.as_deref(), Some(""));
         assert!(Bind::parse("/a:b").is_err());
         assert!(Bind::parse("/a:/b:zz").is_err());
     }

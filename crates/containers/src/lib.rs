@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod names;
 mod service;
+pub mod volumes;
 
 pub use changes::{write_layer, Change, Exclusions};
 pub use config::{Bind, ContainerConfig, CreateOptions};

@@ -4,6 +4,7 @@ use crate::changes::{self, Change, Exclusions};
 use crate::config::{merge, ContainerConfig, CreateOptions};
 use crate::error::{ContainerError, Result};
 use crate::names::{random_name, valid_name};
+use crate::volumes::Volumes;
 use std::fs;
 use std::path::PathBuf;
 use strata_images::ImageStore;
@@ -43,11 +44,12 @@ impl<'a> Containers<'a> {
         let image_config: serde_json::Value = serde_json::from_slice(&config_bytes)
             .map_err(|e| ContainerError::Invalid(format!("image config of {}: {e}", opts.image)))?;
         let id: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
-        let config = merge(
+        let mut config = merge(
             image_config.get("config").unwrap_or(&serde_json::Value::Null),
             opts,
             &id,
         )?;
+        self.attach_volumes(&mut config)?;
         let name = match &opts.name {
             Some(n) if !valid_name(n) => {
                 return Err(ContainerError::Invalid(format!(
@@ -80,6 +82,44 @@ impl<'a> Containers<'a> {
             return Err(e);
         }
         Ok(record)
+    }
+
+    /// Gives every volume bind its directory, creating volumes as needed, and an
+    /// anonymous volume for each image VOLUME no bind covers (Docker's rule).
+    fn attach_volumes(&self, config: &mut ContainerConfig) -> Result<()> {
+        let volumes = Volumes::new(self.store.root());
+        for path in config.volumes.clone() {
+            if !config.binds.iter().any(|b| b.destination == path) {
+                config.binds.push(crate::config::Bind {
+                    source: String::new(),
+                    destination: path,
+                    readonly: false,
+                    volume: Some(String::new()),
+                });
+            }
+        }
+        for bind in &mut config.binds {
+            if let Some(name) = &bind.volume {
+                let meta = if name.is_empty() {
+                    volumes.create(None, true)?
+                } else {
+                    volumes.create(Some(name), false)?
+                };
+                bind.source = volumes.data(&meta.name).display().to_string();
+                bind.volume = Some(meta.name);
+            }
+        }
+        Ok(())
+    }
+
+    /// Volumes the container uses: (name, destination).
+    pub fn volumes_of(&self, record: &ContainerRecord) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .config(record)?
+            .binds
+            .into_iter()
+            .filter_map(|b| b.volume.map(|v| (v, b.destination)))
+            .collect())
     }
 
     /// /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted into the container
@@ -167,9 +207,19 @@ impl<'a> Containers<'a> {
         Ok(self.store.db().rename_container(&record.id, name)?)
     }
 
-    /// Deletes a container that is not running: its record, writable layer and files.
-    pub fn remove(&self, record: &ContainerRecord) -> Result<()> {
+    /// Deletes a container that is not running: its record, writable layer and files;
+    /// with `anonymous_volumes` also the anonymous volumes it used (`rm -v`, `--rm`).
+    pub fn remove(&self, record: &ContainerRecord, anonymous_volumes: bool) -> Result<()> {
+        let volumes = self.volumes_of(record).unwrap_or_default();
         self.store.db().remove_container(&record.id)?;
+        if anonymous_volumes {
+            let store = Volumes::new(self.store.root());
+            for (name, _) in volumes {
+                if store.get(&name)?.is_some_and(|m| m.anonymous) {
+                    store.remove(&name)?;
+                }
+            }
+        }
         self.store.snapshots().remove_active(&record.id)?;
         let dir = self.dir(&record.id);
         match fs::remove_dir_all(&dir) {

@@ -17,7 +17,7 @@ pub fn run(containers: &Containers<'_>, opts: &CreateOptions) -> Result<(Contain
     let record = containers.create(opts)?;
     let outcome = start_attached(containers, &record);
     if opts.auto_remove {
-        containers.remove(&record)?;
+        containers.remove(&record, true)?;
     }
     outcome.map(|code| (record, code))
 }
@@ -98,6 +98,15 @@ fn start_process(
         .map_err(|e| RuntimeError::io("resolving the working directory", e))?;
     std::fs::create_dir_all(&workdir)
         .map_err(|e| RuntimeError::io(format!("creating working directory {}", config.working_dir), e))?;
+    // A new, empty volume gets the image's content at its path.
+    let volumes = strata_containers::volumes::Volumes::new(containers.store().root());
+    for bind in &config.binds {
+        if let Some(name) = &bind.volume {
+            let source = secure_join(rootfs, Path::new(&bind.destination))
+                .map_err(|e| RuntimeError::io("resolving a volume path", e))?;
+            volumes.populate(name, &source)?;
+        }
+    }
     let bundle = containers.dir(&record.id);
     let spec = build(&config, &bundle, &user)?;
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
@@ -176,7 +185,7 @@ pub fn reconcile(containers: &Containers<'_>) -> Result<Vec<ContainerRecord>> {
 }
 
 /// Removes a container; a running one only with `force` (it is killed first).
-pub fn remove(containers: &Containers<'_>, record: &ContainerRecord, force: bool) -> Result<()> {
+pub fn remove(containers: &Containers<'_>, record: &ContainerRecord, force: bool, volumes: bool) -> Result<()> {
     if record.state == ContainerState::Running && pid_alive(record.pid) {
         if !force {
             return Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(format!(
@@ -198,7 +207,7 @@ pub fn remove(containers: &Containers<'_>, record: &ContainerRecord, force: bool
         unmount(&rootfs)?;
     }
     crate::cgroups::Cgroup::new(&record.id).remove();
-    Ok(containers.remove(record)?)
+    Ok(containers.remove(record, volumes)?)
 }
 
 /// `export`: the container's whole filesystem, flattened, as a tar. A running

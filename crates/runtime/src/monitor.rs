@@ -107,7 +107,7 @@ pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
     let code = linux::wait(started.pid);
     finish(containers, &record, code.as_ref().ok().copied())?;
     if containers.config(&record)?.auto_remove {
-        containers.remove(&record)?;
+        containers.remove(&record, true)?;
     }
     logged.and(code.map(|_| ()))
 }

@@ -13,6 +13,7 @@ mod rmi;
 mod run;
 mod save;
 mod system;
+mod volume;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -43,6 +44,9 @@ pub enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::Command),
     /// Manage strata
     #[command(subcommand)]
     System(system::Command),
@@ -146,6 +150,7 @@ pub fn run(root: &Path, command: Command) -> Result<u8> {
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(&store, a),
         Command::Image(ImageCommand::Prune(a)) => rmi::prune(&store, a),
         Command::System(c) => system::run(&store, c),
+        Command::Volume(c) => volume::run(&store, c),
         Command::Run(a) => run::run(&store, a),
         Command::Create(a) => run::create(&store, a),
         Command::Start(a) => run::start(&store, a),

@@ -10,7 +10,7 @@ pub struct Args {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     force: bool,
-    /// Remove anonymous volumes associated with the container (strata makes none yet)
+    /// Remove anonymous volumes associated with the container
     #[arg(short, long)]
     volumes: bool,
     #[arg(required = true)]
@@ -19,14 +19,13 @@ pub struct Args {
 
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     let containers = Containers::new(store);
-    let _ = args.volumes;
     lifecycle::reconcile(&containers)?;
     let mut status = 0;
     for name in &args.containers {
         let outcome = containers
             .resolve(name)
             .map_err(anyhow::Error::from)
-            .and_then(|c| lifecycle::remove(&containers, &c, args.force).map_err(anyhow::Error::from));
+            .and_then(|c| lifecycle::remove(&containers, &c, args.force, args.volumes).map_err(anyhow::Error::from));
         match outcome {
             Ok(()) => println!("{name}"),
             Err(e) => {
@@ -54,7 +53,7 @@ pub fn prune(store: &ImageStore, args: PruneArgs) -> Result<u8> {
     for c in lifecycle::reconcile(&containers)? {
         if c.state != strata_containers::ContainerState::Running {
             bytes += strata_snapshots::disk_usage(&containers.upper(&c.id)).unwrap_or(0);
-            lifecycle::remove(&containers, &c, false)?;
+            lifecycle::remove(&containers, &c, false, false)?;
             removed.push(c.id);
         }
     }

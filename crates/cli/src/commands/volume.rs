@@ -1,0 +1,151 @@
+//! `strata volume create|ls|inspect|rm|prune`
+
+use crate::output::{render, table, Format};
+use anyhow::{bail, Result};
+use clap::Subcommand;
+use serde_json::json;
+use strata_containers::volumes::{VolumeMeta, Volumes};
+use strata_containers::Containers;
+use strata_images::ImageStore;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a volume
+    Create { name: Option<String> },
+    /// List volumes
+    #[command(alias = "list")]
+    Ls {
+        /// Only display volume names
+        #[arg(short, long)]
+        quiet: bool,
+        /// Format output using a Go template, or "json"
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Display detailed information on one or more volumes
+    Inspect {
+        #[arg(short, long)]
+        format: Option<String>,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove one or more volumes
+    #[command(alias = "remove")]
+    Rm {
+        /// Accepted for compatibility (volumes in use are never removed)
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove unused volumes (anonymous ones; all with -a)
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+fn doc(volumes: &Volumes, v: &VolumeMeta) -> serde_json::Value {
+    json!({
+        "CreatedAt": v.created,
+        "Driver": "local",
+        "Labels": if v.anonymous { json!({"com.docker.volume.anonymous": ""}) } else { json!({}) },
+        "Mountpoint": volumes.data(&v.name),
+        "Name": v.name,
+        "Options": {},
+        "Scope": "local",
+    })
+}
+
+/// Names of the containers (any state) that use each volume.
+fn users(store: &ImageStore) -> Result<Vec<(String, String)>> {
+    let containers = Containers::new(store);
+    let mut out = Vec::new();
+    for c in containers.list()? {
+        for (volume, _) in containers.volumes_of(&c)? {
+            out.push((volume, c.id.clone()));
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
+    let volumes = Volumes::new(store.root());
+    match command {
+        Command::Create { name } => println!("{}", volumes.create(name.as_deref(), name.is_none())?.name),
+        Command::Ls { quiet, format } => {
+            let all = volumes.list()?;
+            if quiet {
+                all.iter().for_each(|v| println!("{}", v.name));
+            } else {
+                match format.as_deref().map(Format::parse) {
+                    Some(Format::Json) => all.iter().for_each(|v| println!("{}", doc(&volumes, v))),
+                    Some(Format::Template { text, .. }) => {
+                        for v in &all {
+                            println!("{}", render(&text, &doc(&volumes, v))?);
+                        }
+                    }
+                    None => {
+                        let mut rows = vec![vec!["DRIVER".to_string(), "VOLUME NAME".to_string()]];
+                        rows.extend(all.iter().map(|v| vec!["local".to_string(), v.name.clone()]));
+                        print!("{}", table(&rows));
+                    }
+                }
+            }
+        }
+        Command::Inspect { format, names } => {
+            let mut docs = Vec::new();
+            for n in &names {
+                match volumes.get(n)? {
+                    Some(v) => docs.push(doc(&volumes, &v)),
+                    None => bail!("get {n}: no such volume"),
+                }
+            }
+            match format.as_deref().map(Format::parse) {
+                None | Some(Format::Json) => println!("{}", serde_json::to_string_pretty(&docs)?),
+                Some(Format::Template { text, .. }) => {
+                    for d in &docs {
+                        println!("{}", render(&text, d)?);
+                    }
+                }
+            }
+        }
+        Command::Rm { force: _, names } => {
+            let users = users(store)?;
+            let mut status = 0;
+            for n in &names {
+                if let Some((_, c)) = users.iter().find(|(v, _)| v == n) {
+                    eprintln!("Error: remove {n}: volume is in use - [{c}]");
+                    status = 1;
+                    continue;
+                }
+                match volumes.remove(n) {
+                    Ok(()) => println!("{n}"),
+                    Err(_) => {
+                        eprintln!("Error: get {n}: no such volume");
+                        status = 1;
+                    }
+                }
+            }
+            return Ok(status);
+        }
+        Command::Prune { all, force: _ } => {
+            let users = users(store)?;
+            let mut removed = Vec::new();
+            for v in volumes.list()? {
+                if (all || v.anonymous) && !users.iter().any(|(u, _)| *u == v.name) {
+                    volumes.remove(&v.name)?;
+                    removed.push(v.name);
+                }
+            }
+            if !removed.is_empty() {
+                println!("Deleted Volumes:");
+                removed.iter().for_each(|n| println!("{n}"));
+                println!();
+            }
+        }
+    }
+    Ok(0)
+}
