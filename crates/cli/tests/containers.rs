@@ -485,3 +485,50 @@ fn named_and_anonymous_volumes() {
     assert!(t.ok(&["volume", "prune", "-a", "-f"]).contains("site"));
     assert!(t.ok(&["volume", "ls", "-q"]).is_empty());
 }
+
+#[test]
+fn cp_in_both_directions_never_follows_links_out_of_the_root() {
+    let t = with_busybox();
+    // The container plants links that point at the host's root if followed naively.
+    t.ok(&[
+        "run",
+        "--name",
+        "trap",
+        "busybox:test",
+        "sh",
+        "-c",
+        "ln -s / /evil; ln -s /etc/hostsfile-of-host /etc/trap; echo inside > /etc/marker",
+    ]);
+    let out = t.path("out");
+    std::fs::create_dir(&out).unwrap();
+    // CVE-2018-15664 class: /evil/etc/passwd is the container's passwd, not the host's.
+    t.ok(&["cp", "trap:/evil/etc/passwd", out.join("passwd").to_str().unwrap()]);
+    let copied = std::fs::read_to_string(out.join("passwd")).unwrap();
+    assert_eq!(
+        copied,
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
+    );
+    // Into the container through the same link: lands in the container's /tmp.
+    let host_file = t.path("note");
+    std::fs::write(&host_file, "from host").unwrap();
+    let witness = std::path::Path::new("/tmp/note");
+    let _ = std::fs::remove_file(witness);
+    t.ok(&["cp", host_file.to_str().unwrap(), "trap:/evil/tmp/"]);
+    assert!(
+        !witness.exists(),
+        "cp wrote through the container's symlink onto the host"
+    );
+    // A directory, with its mode, out of a stopped container.
+    t.ok(&["cp", "trap:/etc", out.join("etc").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(out.join("etc/marker")).unwrap(), "inside\n");
+    assert!(
+        std::fs::symlink_metadata(out.join("etc/trap"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "links are copied as links"
+    );
+    let diff = t.ok(&["diff", "trap"]);
+    assert!(diff.contains("A /tmp/note"), "{diff}");
+    t.ok(&["rm", "trap"]);
+}

@@ -2,6 +2,7 @@
 //! processes), and the container lifecycle on top of it (start, run, wait).
 
 pub mod cgroups;
+pub mod copy;
 mod error;
 pub mod inspect;
 pub mod lifecycle;

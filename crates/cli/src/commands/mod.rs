@@ -76,6 +76,8 @@ pub enum Command {
     Kill(process::KillArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(process::WaitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(process::CpArgs),
     /// Rename a container
     Rename(process::RenameArgs),
     /// Display the running processes of a container
@@ -163,6 +165,7 @@ pub fn run(root: &Path, command: Command) -> Result<u8> {
         Command::Wait(a) => process::wait(&store, a),
         Command::Pause(a) => process::pause(&store, a, true),
         Command::Rename(a) => process::rename(&store, a),
+        Command::Cp(a) => process::cp(&store, a),
         Command::Top(a) => process::top(&store, a),
         Command::Unpause(a) => process::pause(&store, a, false),
         Command::Monitor { id } => run::monitor(&store, &id),

@@ -282,3 +282,32 @@ pub fn top(store: &ImageStore, args: TopArgs) -> Result<u8> {
     let status = ps.arg("-p").arg(pids.join(",")).status()?;
     Ok(if status.success() { 0 } else { 1 })
 }
+
+#[derive(clap::Args)]
+pub struct CpArgs {
+    /// CONTAINER:SRC_PATH or a host path
+    source: String,
+    /// CONTAINER:DEST_PATH or a host path
+    destination: String,
+}
+
+/// `cp`: exactly one side names a container (`NAME:PATH`).
+pub fn cp(store: &ImageStore, args: CpArgs) -> Result<u8> {
+    let containers = Containers::new(store);
+    let split = |s: &str| -> Option<(String, String)> {
+        let (name, path) = s.split_once(':')?;
+        (!name.is_empty() && !name.contains('/')).then(|| (name.to_string(), path.to_string()))
+    };
+    match (split(&args.source), split(&args.destination)) {
+        (Some((name, path)), None) => {
+            let record = containers.resolve(&name)?;
+            strata_runtime::copy::copy_out(&containers, &record, &path, std::path::Path::new(&args.destination))?;
+        }
+        (None, Some((name, path))) => {
+            let record = containers.resolve(&name)?;
+            strata_runtime::copy::copy_in(&containers, &record, std::path::Path::new(&args.source), &path)?;
+        }
+        _ => anyhow::bail!("copying between containers or between host paths is not supported: name exactly one side as CONTAINER:PATH"),
+    }
+    Ok(0)
+}
