@@ -84,6 +84,10 @@ pub struct CreateOptions {
     /// `--cpus` in billionths of a CPU (Docker's NanoCpus).
     pub nano_cpus: Option<i64>,
     pub pids_limit: Option<i64>,
+    /// `--tmpfs /path[:options]`.
+    pub tmpfs: Vec<String>,
+    /// `--runtime`: strata's own (default) or `runc`, given the same bundle.
+    pub runtime: Option<String>,
 }
 
 /// The resolved configuration a container runs with.
@@ -109,6 +113,10 @@ pub struct ContainerConfig {
     pub nano_cpus: Option<i64>,
     #[serde(default)]
     pub pids_limit: Option<i64>,
+    #[serde(default)]
+    pub tmpfs: Vec<String>,
+    #[serde(default)]
+    pub runtime: Option<String>,
 }
 
 impl ContainerConfig {
@@ -124,6 +132,16 @@ fn strings(v: &serde_json::Value, key: &str) -> Option<Vec<String>> {
     v.get(key)?
         .as_array()
         .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+}
+
+/// `--tmpfs /path[:opt,opt]`: the path must be absolute.
+fn check_tmpfs(spec: &str) -> Result<String> {
+    if !spec.starts_with('/') {
+        return Err(ContainerError::Invalid(format!(
+            "invalid --tmpfs {spec:?}: the container path must be absolute"
+        )));
+    }
+    Ok(spec.to_string())
 }
 
 /// Merges image config (`config` object of the image config JSON) and options.
@@ -213,6 +231,16 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         memory: opts.memory,
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,
+        tmpfs: opts.tmpfs.iter().map(|t| check_tmpfs(t)).collect::<Result<_>>()?,
+        runtime: match opts.runtime.as_deref() {
+            None | Some("strata") => None,
+            Some("runc") => Some("runc".into()),
+            Some(other) => {
+                return Err(ContainerError::Invalid(format!(
+                    "unknown runtime {other:?}: use strata or runc"
+                )))
+            }
+        },
     })
 }
 

@@ -257,6 +257,12 @@ impl Containers<'_> {
         let mut contents_of: Vec<String> = ["/proc", "/sys", "/dev"].map(String::from).to_vec();
         contents_of.extend(config.volumes.iter().cloned());
         contents_of.extend(config.binds.iter().map(|b| b.destination.clone()));
+        contents_of.extend(
+            config
+                .tmpfs
+                .iter()
+                .map(|t| t.split(':').next().unwrap_or_default().to_string()),
+        );
         let mut files: Vec<String> = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]
             .map(String::from)
             .to_vec();

@@ -111,6 +111,9 @@ fn start_process(
     let spec = build(&config, &bundle, &user)?;
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
     std::fs::write(bundle.join("config.json"), json).map_err(|e| RuntimeError::io("writing config.json", e))?;
+    if config.runtime.as_deref() == Some("runc") {
+        return start_with_runc(&bundle, &record.id, console);
+    }
     let cgroup = crate::cgroups::Cgroup::new(&record.id);
     cgroup.create(&limits(&config))?;
     let started = linux::start(&spec, rootfs, console, &|pid| cgroup.add(pid));
@@ -118,6 +121,23 @@ fn start_process(
         cgroup.remove();
     }
     started
+}
+
+/// `--runtime runc`: the same bundle (config.json and the mounted root) run by runc,
+/// in the foreground; its exit status is the container's. runc manages its own cgroups,
+/// so strata's limits and `pause` do not apply to such a container.
+fn start_with_runc(bundle: &Path, id: &str, console: Option<&std::os::fd::OwnedFd>) -> Result<linux::Started> {
+    if console.is_some() {
+        return Err(RuntimeError::Unsupported("-t with --runtime runc".into()));
+    }
+    let child = std::process::Command::new("runc")
+        .args(["run", "--bundle"])
+        .arg(bundle)
+        .arg(format!("strata-{}", &id[..12]))
+        .spawn()
+        .map_err(|e| RuntimeError::io("starting runc (apt-get install runc)", e))?;
+    // Reaped by `linux::wait` like strata's own init.
+    Ok(linux::Started { pid: child.id() as i32 })
 }
 
 /// The cgroup limits of a container's configuration.

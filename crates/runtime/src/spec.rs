@@ -52,6 +52,8 @@ pub struct ResolvedUser {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
+    /// The home directory from the image's /etc/passwd ("/" when unknown), for HOME.
+    pub home: String,
 }
 
 fn read_db(rootfs: &Path, file: &str) -> String {
@@ -74,6 +76,11 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
         .lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
         .find(|f| f.len() >= 4 && (f[0] == user || f[2] == user));
+    let home = entry
+        .as_ref()
+        .and_then(|f| f.get(5))
+        .filter(|h| !h.is_empty())
+        .map_or("/".to_string(), |h| h.to_string());
     let (uid, mut gid, name) = match (&entry, user.parse::<u32>()) {
         (Some(f), _) => (
             f[2].parse().unwrap_or(0),
@@ -118,7 +125,17 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
         uid,
         gid,
         additional_gids,
+        home,
     })
+}
+
+/// HOME from the user's passwd entry unless the environment sets it (as runc does).
+fn with_home(env: &[String], user: &ResolvedUser) -> Vec<String> {
+    let mut env = env.to_vec();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user.home));
+    }
+    env
 }
 
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
@@ -176,6 +193,12 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser) -> Re
     for b in &config.binds {
         mounts.push(bind(&b.destination, Path::new(&b.source), b.readonly));
     }
+    for t in &config.tmpfs {
+        let (dest, extra) = t.split_once(':').unwrap_or((t.as_str(), ""));
+        let mut options = vec!["nosuid", "nodev", "noexec"];
+        options.extend(extra.split(',').filter(|o| !o.is_empty()));
+        mounts.push(mount(dest, "tmpfs", "tmpfs", &options));
+    }
     let caps: HashSet<Capability> = DEFAULT_CAPABILITIES.into_iter().collect();
     let capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(caps.clone())
@@ -197,7 +220,7 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser) -> Re
     let process = ProcessBuilder::default()
         .terminal(config.tty)
         .args(config.args())
-        .env(config.env.clone())
+        .env(with_home(&config.env, user))
         .cwd(PathBuf::from(&config.working_dir))
         .user(
             UserBuilder::default()
@@ -277,7 +300,8 @@ mod tests {
             ResolvedUser {
                 uid: 0,
                 gid: 0,
-                additional_gids: vec![]
+                additional_gids: vec![],
+                home: "/root".into()
             }
         );
         assert_eq!(
@@ -285,7 +309,8 @@ mod tests {
             ResolvedUser {
                 uid: 33,
                 gid: 33,
-                additional_gids: vec![50]
+                additional_gids: vec![50],
+                home: "/var/www".into()
             }
         );
         assert_eq!(
@@ -293,7 +318,8 @@ mod tests {
             ResolvedUser {
                 uid: 33,
                 gid: 50,
-                additional_gids: vec![]
+                additional_gids: vec![],
+                home: "/var/www".into()
             }
         );
         assert_eq!(
@@ -301,7 +327,8 @@ mod tests {
             ResolvedUser {
                 uid: 1234,
                 gid: 55,
-                additional_gids: vec![]
+                additional_gids: vec![],
+                home: "/".into()
             }
         );
         assert!(u("nobody-here")

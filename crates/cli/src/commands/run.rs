@@ -44,6 +44,12 @@ pub struct CreateArgs {
     /// Number of CPUs (e.g. 1.5)
     #[arg(long)]
     cpus: Option<f64>,
+    /// Mount a tmpfs directory (/path[:options])
+    #[arg(long)]
+    tmpfs: Vec<String>,
+    /// Runtime to use for this container: strata (default) or runc, given the same bundle
+    #[arg(long)]
+    runtime: Option<String>,
     /// Tune container pids limit (-1 for unlimited)
     #[arg(long, allow_hyphen_values = true)]
     pids_limit: Option<i64>,
@@ -100,6 +106,8 @@ impl CreateArgs {
             memory: self.memory.as_deref().map(parse_bytes).transpose()?,
             nano_cpus: self.cpus.map(|c| (c * 1e9) as i64),
             pids_limit: self.pids_limit.filter(|p| *p > 0),
+            tmpfs: self.tmpfs.clone(),
+            runtime: self.runtime.clone(),
         })
     }
 }

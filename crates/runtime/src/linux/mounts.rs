@@ -134,6 +134,10 @@ pub fn create_devices(rootfs: &Path) -> Result<(), ChildError> {
         ("ptmx", "pts/ptmx"),
         ("core", "/proc/kcore"),
     ] {
+        // As runc: /dev/core only where the kernel has /proc/kcore.
+        if link == "core" && !Path::new("/proc/kcore").exists() {
+            continue;
+        }
         match symlink(target, dev.join(link)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -160,7 +164,7 @@ pub fn mask_and_protect(spec: &Spec) -> Result<(), ChildError> {
         let p = Path::new(&path);
         let result = match std::fs::metadata(p) {
             Err(_) => continue,
-            Ok(m) if m.is_dir() => mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k")),
+            Ok(m) if m.is_dir() => mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>),
             Ok(_) => mount(Some("/dev/null"), p, None::<&str>, MsFlags::MS_BIND, None::<&str>),
         };
         result.fail(125, format!("masking {path}"))?;
