@@ -532,3 +532,40 @@ fn cp_in_both_directions_never_follows_links_out_of_the_root() {
     assert!(diff.contains("A /tmp/note"), "{diff}");
     t.ok(&["rm", "trap"]);
 }
+
+#[test]
+fn no_new_privileges_and_nothing_of_the_engine_inside() {
+    let t = with_busybox();
+    let nnp = stdout_of(
+        &t,
+        &[
+            "--security-opt",
+            "no-new-privileges",
+            "busybox:test",
+            "grep",
+            "NoNewPrivs",
+            "/proc/self/status",
+        ],
+    );
+    assert_eq!(nnp.trim(), "NoNewPrivs:\t1");
+    assert_eq!(
+        stdout_of(&t, &["busybox:test", "grep", "NoNewPrivs", "/proc/self/status"]).trim(),
+        "NoNewPrivs:\t0"
+    );
+    assert!(t
+        .fails(&["run", "--security-opt", "seccomp=x", "busybox:test", "true"])
+        .contains("invalid --security-opt"));
+    // Every process in the container, the exec'd ones too, is the container's program:
+    // no /proc/PID/exe inside leads to the engine's binary.
+    t.ok(&["run", "-d", "--name", "probe", "busybox:test", "sleep", "1000"]);
+    let exes = t.ok(&[
+        "exec",
+        "probe",
+        "sh",
+        "-c",
+        "for p in /proc/[0-9]*; do readlink $p/exe; done",
+    ]);
+    assert!(!exes.is_empty());
+    assert!(exes.lines().all(|l| l == "/bin/busybox"), "{exes}");
+    t.ok(&["rm", "-f", "probe"]);
+}

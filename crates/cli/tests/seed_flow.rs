@@ -254,3 +254,52 @@ fn export_writes_the_flattened_filesystem() {
     t.ok(&["import", out.to_str().unwrap(), "exported:1"]);
     assert_eq!(t.ok(&["run", "--rm", "exported:1", "cat", "/added"]), "new\n");
 }
+
+#[test]
+fn restart_policies_restart_until_told_to_stop() {
+    let t = with_busybox();
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox:seed",
+        "sh",
+        "-c",
+        "echo run; exit 3",
+    ]);
+    eventually("three runs of the failing container", || {
+        let logs = t.ok(&["logs", "flaky"]);
+        let status = t.ok(&["ps", "-a", "--format", "{{.Status}}", "--filter", "name=flaky"]);
+        (logs.lines().count() == 3 && status.starts_with("Exited (3)")).then_some(())
+    });
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "steady",
+        "--restart",
+        "always",
+        "busybox:seed",
+        "sh",
+        "-c",
+        "echo up; sleep 0.2",
+    ]);
+    eventually("a restart", || {
+        (t.ok(&["logs", "steady"]).lines().count() >= 2).then_some(())
+    });
+    t.ok(&["stop", "-t", "1", "steady"]);
+    let after_stop = t.ok(&["logs", "steady"]).lines().count();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        t.ok(&["logs", "steady"]).lines().count(),
+        after_stop,
+        "a stopped container is not restarted"
+    );
+    assert!(!t.ok(&["ps", "--format", "{{.Names}}"]).contains("steady"));
+    let err = t.fails(&["run", "--rm", "--restart", "always", "busybox:seed", "true"]);
+    assert!(err.contains("cannot specify both --restart and --rm"), "{err}");
+    t.ok(&["rm", "-f", "flaky", "steady"]);
+}

@@ -88,6 +88,10 @@ pub struct CreateOptions {
     pub tmpfs: Vec<String>,
     /// `--runtime`: strata's own (default) or `runc`, given the same bundle.
     pub runtime: Option<String>,
+    /// `--restart no|always|unless-stopped|on-failure[:N]` (detached containers).
+    pub restart: Option<String>,
+    /// `--security-opt`: `no-new-privileges[:true|false]` is supported.
+    pub security_opt: Vec<String>,
 }
 
 /// The resolved configuration a container runs with.
@@ -117,6 +121,10 @@ pub struct ContainerConfig {
     pub tmpfs: Vec<String>,
     #[serde(default)]
     pub runtime: Option<String>,
+    #[serde(default)]
+    pub restart: Option<String>,
+    #[serde(default)]
+    pub no_new_privileges: bool,
 }
 
 impl ContainerConfig {
@@ -132,6 +140,44 @@ fn strings(v: &serde_json::Value, key: &str) -> Option<Vec<String>> {
     v.get(key)?
         .as_array()
         .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+}
+
+fn no_new_privileges(opts: &[String]) -> Result<bool> {
+    let mut on = false;
+    for o in opts {
+        on = match o.as_str() {
+            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => true,
+            "no-new-privileges:false" | "no-new-privileges=false" => false,
+            other => {
+                return Err(ContainerError::Invalid(format!(
+                    "invalid --security-opt {other:?}: strata supports no-new-privileges[:true|false]"
+                )))
+            }
+        };
+    }
+    Ok(on)
+}
+
+/// `--restart`: Docker's policies; like Docker, not together with `--rm`.
+fn check_restart(opts: &CreateOptions) -> Result<Option<String>> {
+    let Some(policy) = opts.restart.as_deref().filter(|p| *p != "no") else {
+        return Ok(None);
+    };
+    let valid = matches!(policy, "always" | "unless-stopped" | "on-failure")
+        || policy
+            .strip_prefix("on-failure:")
+            .is_some_and(|n| n.parse::<u32>().is_ok());
+    if !valid {
+        return Err(ContainerError::Invalid(format!(
+            "invalid restart policy {policy:?}: use no, always, unless-stopped or on-failure[:N]"
+        )));
+    }
+    if opts.auto_remove {
+        return Err(ContainerError::Invalid(
+            "conflicting options: cannot specify both --restart and --rm".into(),
+        ));
+    }
+    Ok(Some(policy.to_string()))
 }
 
 /// `--tmpfs /path[:opt,opt]`: the path must be absolute.
@@ -232,6 +278,8 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,
         tmpfs: opts.tmpfs.iter().map(|t| check_tmpfs(t)).collect::<Result<_>>()?,
+        restart: check_restart(opts)?,
+        no_new_privileges: no_new_privileges(&opts.security_opt)?,
         runtime: match opts.runtime.as_deref() {
             None | Some("strata") => None,
             Some("runc") => Some("runc".into()),

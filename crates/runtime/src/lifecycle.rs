@@ -214,6 +214,7 @@ pub fn remove(containers: &Containers<'_>, record: &ContainerRecord, force: bool
             ))));
         }
         let pid = record.pid.unwrap_or(0) as i32;
+        mark_stopped(containers, record);
         let _ = linux::kill(pid, Signal::SIGKILL);
         for _ in 0..200 {
             if !pid_alive(record.pid) {
@@ -356,6 +357,7 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
 /// `kill`: sends a signal to the container's main process.
 pub fn kill(containers: &Containers<'_>, record: &ContainerRecord, signal: Signal) -> Result<()> {
     let pid = running_pid(containers, record)?;
+    mark_stopped(containers, record);
     linux::kill(pid, signal)
 }
 
@@ -390,6 +392,8 @@ pub fn wait_exit(
 
 /// `stop`: the stop signal (image STOPSIGNAL or SIGTERM), then SIGKILL after `timeout`.
 pub fn stop(containers: &Containers<'_>, record: &ContainerRecord, timeout: std::time::Duration) -> Result<()> {
+    // Marked first: a container between restarts must not come back either.
+    mark_stopped(containers, record);
     let Ok(pid) = running_pid(containers, record) else {
         return Ok(());
     };
@@ -412,4 +416,9 @@ pub fn stop(containers: &Containers<'_>, record: &ContainerRecord, timeout: std:
 pub fn pause(containers: &Containers<'_>, record: &ContainerRecord, frozen: bool) -> Result<()> {
     running_pid(containers, record)?;
     crate::cgroups::Cgroup::new(&record.id).freeze(frozen)
+}
+
+/// Tells the container's monitor that the user stopped it: no restart policy applies.
+fn mark_stopped(containers: &Containers<'_>, record: &ContainerRecord) {
+    let _ = std::fs::write(crate::monitor::stop_marker(containers, &record.id), b"");
 }

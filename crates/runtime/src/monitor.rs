@@ -75,15 +75,56 @@ fn dup_onto(fd: &impl AsFd, target: i32) -> Result<()> {
 /// The monitor's body (`strata __monitor ID`).
 pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
     // SAFETY: fd 3 was set up by `spawn` for this process alone.
-    let ready = unsafe { File::from(OwnedFd::from_raw_fd(READY_FD)) };
+    let mut ready = Some(unsafe { File::from(OwnedFd::from_raw_fd(READY_FD)) });
     let record = containers.resolve(id)?;
+    let policy = RestartPolicy::parse(containers.config(&record)?.restart.as_deref().unwrap_or("no"))?;
+    let _ = std::fs::remove_file(stop_marker(containers, id));
+    let mut restarts = 0u32;
+    loop {
+        let (started, out_r, err_r) = start_logged(containers, &record)?;
+        let started = match (started, ready.take()) {
+            (Ok(s), Some(mut r)) => {
+                let _ = r.write_all(b"ok\n");
+                s
+            }
+            (Ok(s), None) => s,
+            (Err(e), Some(mut r)) => {
+                let _ = write!(r, "{}\n{e}", e.exit_code());
+                return Err(e);
+            }
+            (Err(e), None) => return Err(e),
+        };
+        let logged = copy_to_log(&log_path(containers, &record.id), out_r, err_r);
+        let code = linux::wait(started.pid);
+        finish(containers, &record, code.as_ref().ok().copied())?;
+        logged?;
+        let stopped_by_user = stop_marker(containers, id).exists();
+        if stopped_by_user || !policy.restarts(code.as_ref().copied().unwrap_or(255), restarts) {
+            break;
+        }
+        restarts += 1;
+        // Docker's back-off: 100 ms, doubling, at most 1 s here.
+        std::thread::sleep(std::time::Duration::from_millis((100u64 << restarts.min(4)).min(1000)));
+    }
+    if containers.config(&record)?.auto_remove {
+        containers.remove(&record, true)?;
+    }
+    Ok(())
+}
+
+/// Starts the container with its stdout and stderr on fresh pipes; returns the read ends.
+fn start_logged(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+) -> Result<(Result<linux::Started>, OwnedFd, OwnedFd)> {
     let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     // The container inherits fds 1 and 2: point them at the pipes for the start.
     dup_onto(&out_w, 1)?;
     dup_onto(&err_w, 2)?;
     drop((out_w, err_w));
-    let started = start(containers, &record);
+    let fresh = containers.resolve(&record.id)?;
+    let started = start(containers, &fresh);
     // From here only the container holds the write ends: EOF means it is done.
     let null = File::options()
         .write(true)
@@ -91,25 +132,44 @@ pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
         .map_err(|e| RuntimeError::io("/dev/null", e))?;
     dup_onto(&null, 1)?;
     dup_onto(&null, 2)?;
-    let mut ready = ready;
-    let started = match started {
-        Ok(s) => {
-            let _ = ready.write_all(b"ok\n");
-            s
-        }
-        Err(e) => {
-            let _ = write!(ready, "{}\n{e}", e.exit_code());
-            return Err(e);
-        }
-    };
-    drop(ready);
-    let logged = copy_to_log(&log_path(containers, &record.id), out_r, err_r);
-    let code = linux::wait(started.pid);
-    finish(containers, &record, code.as_ref().ok().copied())?;
-    if containers.config(&record)?.auto_remove {
-        containers.remove(&record, true)?;
+    Ok((started, out_r, err_r))
+}
+
+/// Written by `stop`, `kill` and `rm -f`: the monitor must not restart the container.
+pub fn stop_marker(containers: &Containers<'_>, id: &str) -> PathBuf {
+    containers.dir(id).join("stopped-by-user")
+}
+
+/// `--restart no|always|unless-stopped|on-failure[:N]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    No,
+    Always,
+    OnFailure(Option<u32>),
+}
+
+impl RestartPolicy {
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = || RuntimeError::Start {
+            code: 125,
+            message: format!("invalid restart policy {s:?}: use no, always, unless-stopped or on-failure[:N]"),
+        };
+        Ok(match s.split_once(':') {
+            None if s == "no" || s.is_empty() => RestartPolicy::No,
+            None if s == "always" || s == "unless-stopped" => RestartPolicy::Always,
+            None if s == "on-failure" => RestartPolicy::OnFailure(None),
+            Some(("on-failure", n)) => RestartPolicy::OnFailure(Some(n.parse().map_err(|_| bad())?)),
+            _ => return Err(bad()),
+        })
     }
-    logged.and(code.map(|_| ()))
+
+    fn restarts(self, code: i32, done: u32) -> bool {
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::Always => true,
+            RestartPolicy::OnFailure(limit) => code != 0 && limit.is_none_or(|n| done < n),
+        }
+    }
 }
 
 /// Copies both streams into the json-file log, one record per line, until both end.

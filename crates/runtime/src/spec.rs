@@ -232,7 +232,7 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser) -> Re
         )
         .capabilities(capabilities)
         .rlimits(vec![nofile])
-        .no_new_privileges(false)
+        .no_new_privileges(config.no_new_privileges)
         .build()
         .expect("process fields are set");
     let mut kinds = vec![

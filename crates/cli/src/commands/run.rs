@@ -44,6 +44,12 @@ pub struct CreateArgs {
     /// Number of CPUs (e.g. 1.5)
     #[arg(long)]
     cpus: Option<f64>,
+    /// Security options (no-new-privileges)
+    #[arg(long)]
+    security_opt: Vec<String>,
+    /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])
+    #[arg(long)]
+    restart: Option<String>,
     /// Mount a tmpfs directory (/path[:options])
     #[arg(long)]
     tmpfs: Vec<String>,
@@ -108,6 +114,8 @@ impl CreateArgs {
             pids_limit: self.pids_limit.filter(|p| *p > 0),
             tmpfs: self.tmpfs.clone(),
             runtime: self.runtime.clone(),
+            restart: self.restart.clone(),
+            security_opt: self.security_opt.clone(),
         })
     }
 }

@@ -49,7 +49,8 @@ pub fn init(spec: &Spec, rootfs: &Path, error_pipe: &OwnedFd, console: Option<&O
 /// The life of a process `exec`'ed into a running container (already in its
 /// namespaces): drop to the spec's user and capabilities, change directory, exec.
 pub fn enter(spec: &Spec, error_pipe: &OwnedFd) -> isize {
-    let result = close_inherited_fds()
+    let result = non_dumpable()
+        .and_then(|()| close_inherited_fds())
         .and_then(|()| set_user_and_capabilities(spec))
         .and_then(|()| {
             let process = spec.process().clone().unwrap_or_default();
@@ -72,6 +73,7 @@ fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
 }
 
 fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
+    non_dumpable()?;
     close_inherited_fds()?;
     // Nothing we mount may propagate back to the host.
     mount(
@@ -125,6 +127,13 @@ fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
         125,
         format!("chdir to cwd ({:?}) set in config.json failed", process.cwd()),
     )
+}
+
+/// Until exec, this process is strata's binary: non-dumpable, no process of the
+/// container may open its /proc/PID/exe (or memory) and write to the engine's binary
+/// (CVE-2019-5736 class). exec makes the container's program dumpable again.
+fn non_dumpable() -> Result<(), ChildError> {
+    nix::sys::prctl::set_dumpable(false).fail(125, "PR_SET_DUMPABLE")
 }
 
 /// Marks every inherited descriptor above stderr close-on-exec, so no engine file (a

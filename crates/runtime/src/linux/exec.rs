@@ -44,6 +44,9 @@ pub fn exec(
     // SAFETY: the caller is single-threaded; the child only makes syscalls and execs or exits.
     match unsafe { fork() }.map_err(|e| RuntimeError::Sys("fork", e))? {
         ForkResult::Child => {
+            // Before entering the container: its processes must never get at this copy of
+            // strata through /proc/PID/exe (CVE-2019-5736 class); fork keeps the flag.
+            let _ = nix::sys::prctl::set_dumpable(false);
             if let Err(e) = join_cgroups(std::process::id() as i32) {
                 let _ = nix::unistd::write(
                     &write_end,
