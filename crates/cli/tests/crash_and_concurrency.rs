@@ -95,6 +95,12 @@ fn sigkill_at_any_moment_of_load_import_or_rmi_leaves_a_consistent_store() {
             killed += 1;
         }
         assert_consistent(&t);
+        let check = t.run(&["system", "check", "--quick"]);
+        assert!(
+            check.status.success(),
+            "after a kill: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
         // Whatever was killed, running the command again succeeds.
         if round % 3 == 0 {
             t.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);

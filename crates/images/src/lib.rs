@@ -5,6 +5,7 @@
 //! `content` (blobs) → `snapshots` (unpacked layers) → `metadata` (records), with
 //! `archive` for the formats.
 
+pub mod check;
 pub mod commit;
 pub mod config;
 pub mod error;

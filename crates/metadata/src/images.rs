@@ -318,6 +318,26 @@ impl Db {
             .map_err(|e| self.err(e))
     }
 
+    /// SQLite's own integrity check ("ok" when sound).
+    pub fn integrity_check(&self) -> Result<String> {
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Sets a layer's reference count (repair).
+    pub fn set_refcount(&mut self, chain_id: &str, count: i64) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE layers SET refcount = ?2 WHERE chain_id = ?1",
+                params![chain_id, count],
+            )
+            .map_err(|source| MetadataError::Sqlite { path, source })?;
+            Ok(())
+        })
+    }
+
     /// Every layer record: (chain ID, refcount, size).
     pub fn layers(&self) -> Result<Vec<(String, i64, i64)>> {
         let e = sql(&self.path);

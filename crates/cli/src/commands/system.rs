@@ -11,6 +11,15 @@ pub enum Command {
     Df,
     /// Display system-wide information
     Info,
+    /// Verify the store: records, blobs (re-hashed), snapshots, reference counts, leftovers
+    Check {
+        /// Skip re-hashing blobs and reassembling layers
+        #[arg(long)]
+        quick: bool,
+        /// Fix what can be fixed: remove garbage, recount, unpack damaged layers again
+        #[arg(long)]
+        repair: bool,
+    },
     /// Remove unused data (dangling images, or all with -a; stale files of killed commands)
     Prune {
         #[arg(short, long)]
@@ -23,6 +32,7 @@ pub enum Command {
 pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
     match command {
         Command::Df => df(store),
+        Command::Check { quick, repair } => check(store, quick, repair),
         Command::Info => info(store),
         Command::Prune { all, force: _ } => {
             let (events, bytes) = store.prune(all)?;
@@ -97,4 +107,22 @@ fn info(store: &ImageStore) -> Result<u8> {
     println!("Architecture: {}", std::env::consts::ARCH);
     println!("CPUs: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
     Ok(0)
+}
+
+fn check(store: &ImageStore, quick: bool, repair: bool) -> Result<u8> {
+    let report = store.check(!quick, repair)?;
+    println!(
+        "checked {} images, {} layers; {} blobs and layers re-hashed",
+        report.images, report.layers, report.blobs_verified
+    );
+    report.problems.iter().for_each(|p| println!("problem: {p}"));
+    report.garbage.iter().for_each(|g| println!("garbage: {g}"));
+    report.repaired.iter().for_each(|r| println!("repaired: {r}"));
+    if report.problems.is_empty() {
+        println!("the store is consistent");
+        Ok(0)
+    } else {
+        println!("{} problem(s) found", report.problems.len());
+        Ok(1)
+    }
 }
