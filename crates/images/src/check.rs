@@ -91,12 +91,13 @@ impl ImageStore {
             }
         }
         for l in &image.layers {
-            let chain = ChainId::parse(&l.chain_id).map_err(|e| crate::ImageError::Conflict(e))?;
+            let chain = ChainId::parse(&l.chain_id).map_err(crate::ImageError::Conflict)?;
             let blob = digest(&l.blob_digest)?;
             let snapshot_ok = self.snapshots().exists(&chain);
             let blob_kept = self.content().exists(&blob);
             let split = self.snapshots().has_split(&chain);
-            if !blob_kept && !(split && l.blob_digest == l.diff_id) {
+            let reproducible = blob_kept || (split && l.blob_digest == l.diff_id);
+            if !reproducible {
                 report.problems.push(format!(
                     "image {}: layer {} can be neither read nor reassembled (blob {blob})",
                     image.id, l.chain_id
