@@ -334,3 +334,26 @@ fn a_damaged_snapshot_fails_save_cleanly() {
     assert!(err.contains("its snapshot was changed"), "{err}");
     assert!(!out.exists(), "no partial archive");
 }
+
+// Regression: `save -o /dev/null` once renamed a regular file over /dev/null.
+#[test]
+fn save_and_export_to_a_device_write_through_it_and_keep_it() {
+    let t = TestRoot::new();
+    let src = two_layer_archive(&t, "in.tar", "app:1", 12);
+    t.ok(&["load", "-i", src.to_str().unwrap()]);
+    let node = t.path("null-device");
+    harness::host("mknod", &["-m", "666", node.to_str().unwrap(), "c", "1", "3"]);
+    let is_char_device = |p: &std::path::Path| {
+        std::os::unix::fs::FileTypeExt::is_char_device(&std::fs::metadata(p).unwrap().file_type())
+    };
+    t.ok(&["save", "-o", node.to_str().unwrap(), "app:1"]);
+    assert!(is_char_device(&node), "save replaced the device with a file");
+    t.ok(&["create", "--name", "exp", "app:1", "true"]);
+    t.ok(&["export", "-o", node.to_str().unwrap(), "exp"]);
+    assert!(is_char_device(&node), "export replaced the device with a file");
+    assert!(std::fs::read_dir(t.dir.path()).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains(".tmp")));
+}

@@ -190,36 +190,48 @@ impl ImageStore {
     /// a failed save leaves an existing file as it was.
     pub fn save_to_file(&self, names: &[String], path: &Path, progress: &dyn Progress) -> Result<()> {
         let images = self.saved_images(names)?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let tmp = tempfile_in(dir, path)?;
-        let result = (|| {
-            let file = File::create(&tmp).map_err(|e| ImageError::io(format!("creating {}", tmp.display()), e))?;
+        let blobs = StoreBlobs {
+            store: self,
+            progress,
+            layers: self.layer_sources(&images)?,
+        };
+        write_file_atomically(path, |file| {
             let writer = io::BufWriter::with_capacity(1 << 20, file);
-            let writer = write_archive(
-                writer,
-                &images,
-                &StoreBlobs {
-                    store: self,
-                    progress,
-                    layers: self.layer_sources(&images)?,
-                },
-            )
-            .map_err(|e| ImageError::io(format!("writing {}", path.display()), e))?;
-            let file = writer
-                .into_inner()
-                .map_err(|e| ImageError::io(format!("writing {}", path.display()), e.into_error()))?;
-            file.sync_all()
-                .map_err(|e| ImageError::io(format!("syncing {}", path.display()), e))?;
-            fs::rename(&tmp, path).map_err(|e| ImageError::io(format!("renaming into {}", path.display()), e))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+            let writer = write_archive(writer, &images, &blobs)?;
+            writer.into_inner().map_err(|e| e.into_error())
+        })
     }
+}
+
+/// Writes `path` through `write`: a regular file (or a new one) atomically, by a
+/// temporary file beside it, fsync and rename, so no reader sees a partial file and a
+/// failure leaves the old one; anything else (`/dev/null`, a FIFO, a terminal) directly,
+/// since renaming over it would replace a device with a file.
+pub fn write_file_atomically(path: &Path, write: impl FnOnce(File) -> io::Result<File>) -> Result<()> {
+    let what = |verb: &str| format!("{verb} {}", path.display());
+    if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let file = File::options()
+            .write(true)
+            .open(path)
+            .map_err(|e| ImageError::io(what("opening"), e))?;
+        write(file).map_err(|e| ImageError::io(what("writing"), e))?;
+        return Ok(());
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile_in(dir, path)?;
+    let result = (|| {
+        let file = File::create(&tmp).map_err(|e| ImageError::io(format!("creating {}", tmp.display()), e))?;
+        let file = write(file).map_err(|e| ImageError::io(what("writing"), e))?;
+        file.sync_all().map_err(|e| ImageError::io(what("syncing"), e))?;
+        fs::rename(&tmp, path).map_err(|e| ImageError::io(what("renaming into"), e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 fn tempfile_in(dir: &Path, target: &Path) -> Result<std::path::PathBuf> {

@@ -74,22 +74,11 @@ pub fn export(store: &ImageStore, args: ExportArgs) -> Result<u8> {
     let containers = Containers::new(store);
     let record = containers.resolve(&args.container)?;
     match &args.output {
-        Some(path) => {
-            // Written beside the target and renamed: never a partial file under its name.
-            let tmp = path.with_extension("strata-export.tmp");
-            let file = std::fs::File::create(&tmp)?;
-            let result = lifecycle::export(&containers, &record, std::io::BufWriter::new(file));
-            match result {
-                Ok(w) => {
-                    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-                    std::fs::rename(&tmp, path)?;
-                }
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(e.into());
-                }
-            }
-        }
+        Some(path) => strata_images::save::write_file_atomically(path, |file| {
+            let out = lifecycle::export(&containers, &record, std::io::BufWriter::new(file))
+                .map_err(std::io::Error::other)?;
+            out.into_inner().map_err(|e| e.into_error())
+        })?,
         None => {
             if std::io::stdout().is_terminal() {
                 bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");

@@ -73,6 +73,15 @@ pub fn exec(
                             std::process::exit(125);
                         }
                     }
+                    if detach {
+                        // `exec -d`: the process outlives this command; it gets no terminal.
+                        if let Ok(null) = std::fs::File::options().read(true).write(true).open("/dev/null") {
+                            for fd in 0..3 {
+                                // SAFETY: dup2 onto the standard descriptors of this child.
+                                unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) };
+                            }
+                        }
+                    }
                     std::process::exit(child::enter(spec, &write_end) as i32)
                 }
                 Ok(ForkResult::Parent { child }) => {
