@@ -63,6 +63,7 @@ impl ImageStore {
             unpacked.diff_id.clone(),
             unpacked.stats.bytes,
         );
+        crate::failpoint::hit("commit:unpacked");
         unpacked.commit(self, top)?;
         let config_digest = self.content().put(&config_bytes)?;
         let mut layers: Vec<NewLayer> = parent
@@ -108,6 +109,7 @@ impl ImageStore {
             layers,
         };
         let tags: Vec<String> = reference.iter().map(|r| r.to_string()).collect();
+        crate::failpoint::hit("commit:before-record");
         self.db()
             .insert_image(&record, &tags, &created.unwrap_or_else(crate::config::timestamp_now))?;
         Ok(record.id)

@@ -87,7 +87,9 @@ impl ImageStore {
             layer.diff_id.clone(),
             layer.stats.bytes,
         );
+        crate::failpoint::hit("import:unpacked");
         layer.commit(self, &chain)?;
+        crate::failpoint::hit("import:layer-published");
         let config_digest = self.content().put(&config_bytes)?;
         let manifest = oci_manifest(
             &config_digest,
@@ -99,6 +101,7 @@ impl ImageStore {
             }],
         );
         let manifest_digest = self.content().put(&manifest)?;
+        crate::failpoint::hit("import:config-stored");
         let record = NewImage {
             id: config_digest.to_string(),
             manifest_digest: manifest_digest.to_string(),

@@ -9,6 +9,7 @@ pub mod check;
 pub mod commit;
 pub mod config;
 pub mod error;
+pub mod failpoint;
 pub mod import;
 pub mod inspect;
 pub mod load;

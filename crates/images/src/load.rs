@@ -344,7 +344,9 @@ impl ImageStore {
                 i,
                 (layer.blob.clone(), layer.media_type, layer.blob_size, layer.stats.bytes),
             );
+            crate::failpoint::hit("load:unpacked");
             layer.commit(self, chain)?;
+            crate::failpoint::hit("load:layer-published");
         }
         let added_at = crate::config::timestamp_now();
         for image in planned {
@@ -406,6 +408,7 @@ impl ImageStore {
                 layers,
             };
             let tags: Vec<String> = image.names.iter().map(|n| n.to_string()).collect();
+            crate::failpoint::hit("load:before-record");
             let moved = self.db().insert_image(&record, &tags, &added_at)?;
             report.renamed.extend(moved.into_iter().map(|(name, prev)| {
                 let familiar = ImageRef::parse(&name).map_or(name.clone(), |r| r.familiar());

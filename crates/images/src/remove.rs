@@ -73,6 +73,7 @@ impl ImageStore {
     fn delete_image(&self, id: &str) -> Result<Vec<RemoveEvent>> {
         let _lock = self.lock_exclusive()?;
         let removed = self.db().remove_image(id)?;
+        crate::failpoint::hit("remove:record-removed");
         let mut events: Vec<_> = removed
             .untagged
             .iter()
@@ -87,7 +88,10 @@ impl ImageStore {
     /// Records are gone already; a crash here only leaves orphans for GC.
     fn delete_files(&self, removed: &RemovedImage) -> Result<u64> {
         let mut bytes = 0;
-        for chain in &removed.chains {
+        for (i, chain) in removed.chains.iter().enumerate() {
+            if i == 1 {
+                crate::failpoint::hit("remove:files-half-deleted");
+            }
             if let Ok(chain) = ChainId::parse(chain) {
                 bytes += strata_snapshots::disk_usage(&self.snapshots().path(&chain)).unwrap_or(0);
                 self.snapshots().remove(&chain)?;

@@ -162,6 +162,7 @@ impl ImageStore {
                 reason: "a tag cannot carry a digest".into(),
             }));
         }
+        crate::failpoint::hit("tag:before-record");
         self.db().tag(&target.to_string(), &image.id)?;
         Ok(())
     }

@@ -56,7 +56,7 @@ impl Db {
         let conn = Connection::open(path).map_err(err)?;
         // Concurrent strata processes wait for each other instead of failing.
         conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        set_wal(&conn).map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
         let mut db = Db {
@@ -99,6 +99,24 @@ impl Db {
         let value = f(&tx)?;
         tx.commit().map_err(|source| MetadataError::Sqlite { path, source })?;
         Ok(value)
+    }
+}
+
+/// Switches to WAL. Changing the journal mode of a new database needs an exclusive lock,
+/// which SQLite does not wait for: processes opening one new root together retry.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
     }
 }
 

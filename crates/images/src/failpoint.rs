@@ -1,0 +1,27 @@
+//! Failure points for crash tests: with `STRATA_FAILPOINT=<name>` in the environment,
+//! the process aborts (as if killed) when it reaches that point. Tests use them to
+//! prove that a crash at any step leaves the store consistent; they cost one
+//! environment lookup when unused.
+
+/// Aborts the process here if `STRATA_FAILPOINT` names this point.
+pub fn hit(name: &str) {
+    if std::env::var_os("STRATA_FAILPOINT").is_some_and(|v| v == name) {
+        eprintln!("strata: failpoint {name}: aborting");
+        std::process::abort();
+    }
+}
+
+/// Every failure point, for tests to iterate over.
+pub const ALL: &[&str] = &[
+    "import:unpacked",
+    "import:layer-published",
+    "import:config-stored",
+    "load:unpacked",
+    "load:layer-published",
+    "load:before-record",
+    "commit:unpacked",
+    "commit:before-record",
+    "remove:record-removed",
+    "remove:files-half-deleted",
+    "tag:before-record",
+];
