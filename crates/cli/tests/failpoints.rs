@@ -7,21 +7,8 @@ mod harness;
 use harness::images::{busybox_rootfs, docker_archive, layer, noise, E};
 use harness::TestRoot;
 
-/// The failure points (kept in step with strata_images::failpoint::ALL by the test
-/// below, which fails if a point is never reached).
-const POINTS: &[&str] = &[
-    "import:unpacked",
-    "import:layer-published",
-    "import:config-stored",
-    "load:unpacked",
-    "load:layer-published",
-    "load:before-record",
-    "commit:unpacked",
-    "commit:before-record",
-    "remove:record-removed",
-    "remove:files-half-deleted",
-    "tag:before-record",
-];
+/// Every failure point strata has.
+use strata_images::failpoint::ALL as POINTS;
 const ROUNDS: usize = 19;
 
 fn crash(t: &TestRoot, point: &str, args: &[&str]) {

@@ -1,7 +1,7 @@
 //! Adding one layer on top of an image (what `commit`, and later `build`, do).
 
 use crate::error::Result;
-use crate::manifest::{oci_manifest, LayerBlob, OCI_MANIFEST};
+use crate::manifest::{manifest_for_layers, OCI_MANIFEST};
 use crate::progress::Silent;
 use crate::reference::ImageRef;
 use crate::store::{digest, ImageStore};
@@ -86,19 +86,7 @@ impl ImageStore {
             blob_media_type: media_type.into(),
             blob_size: blob_size as i64,
         });
-        let blobs: Vec<_> = layers
-            .iter()
-            .map(|l| Ok((digest(&l.blob_digest)?, l.blob_media_type.clone(), l.blob_size as u64)))
-            .collect::<Result<_>>()?;
-        let refs: Vec<_> = blobs
-            .iter()
-            .map(|(d, m, s)| LayerBlob {
-                digest: d,
-                media_type: m,
-                size: *s,
-            })
-            .collect();
-        let manifest = oci_manifest(&config_digest, config_bytes.len() as u64, &refs);
+        let manifest = manifest_for_layers(&config_digest, config_bytes.len() as u64, &layers)?;
         let manifest_digest = self.content().put(&manifest)?;
         let created = config.get("created").and_then(|c| c.as_str()).map(str::to_string);
         let record = NewImage {

@@ -3,7 +3,7 @@
 
 use crate::config;
 use crate::error::{ImageError, Result};
-use crate::manifest::{oci_manifest, LayerBlob, OCI_MANIFEST};
+use crate::manifest::{manifest_for_layers, OCI_MANIFEST};
 use crate::progress::{short_id, LayerEvent, Progress};
 use crate::reference::ImageRef;
 use crate::store::{ImageStore, MAX_DOCUMENT_BYTES};
@@ -378,25 +378,7 @@ impl ImageStore {
                     (ingest.commit(Some(&m.digest))?, m.media_type.clone())
                 }
                 None => {
-                    let blobs: Vec<_> = layers
-                        .iter()
-                        .map(|l| {
-                            (
-                                strata_content::parse_digest(&l.blob_digest).expect("stored digest"),
-                                l.blob_media_type.clone(),
-                                l.blob_size as u64,
-                            )
-                        })
-                        .collect();
-                    let refs: Vec<_> = blobs
-                        .iter()
-                        .map(|(d, m, s)| LayerBlob {
-                            digest: d,
-                            media_type: m,
-                            size: *s,
-                        })
-                        .collect();
-                    let bytes = oci_manifest(&config_digest, image.config.len() as u64, &refs);
+                    let bytes = manifest_for_layers(&config_digest, image.config.len() as u64, &layers)?;
                     (self.content().put(&bytes)?, OCI_MANIFEST.to_string())
                 }
             };

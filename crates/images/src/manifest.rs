@@ -37,4 +37,31 @@ pub fn oci_manifest(config: &Digest, config_size: u64, layers: &[LayerBlob<'_>])
     serde_json::to_vec(&manifest).expect("manifests serialize")
 }
 
+/// The manifest of a config and its recorded layers.
+pub fn manifest_for_layers(
+    config: &Digest,
+    config_size: u64,
+    layers: &[strata_metadata::NewLayer],
+) -> crate::Result<Vec<u8>> {
+    let blobs: Vec<(Digest, &str, u64)> = layers
+        .iter()
+        .map(|l| {
+            Ok((
+                crate::store::digest(&l.blob_digest)?,
+                l.blob_media_type.as_str(),
+                l.blob_size as u64,
+            ))
+        })
+        .collect::<crate::Result<_>>()?;
+    let refs: Vec<LayerBlob<'_>> = blobs
+        .iter()
+        .map(|(d, m, s)| LayerBlob {
+            digest: d,
+            media_type: m,
+            size: *s,
+        })
+        .collect();
+    Ok(oci_manifest(config, config_size, &refs))
+}
+
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
