@@ -472,17 +472,7 @@ impl Applier<'_> {
             rustix::fs::chmodat(CWD, path, Mode::from_raw_mode(mode), AtFlags::empty())
                 .map_err(|e| write_err(path)(e.into()))?;
         }
-        let t = timestamp(entry.header().mtime().unwrap_or(0) as i64);
-        rustix::fs::utimensat(
-            CWD,
-            path,
-            &Timestamps {
-                last_access: t,
-                last_modification: t,
-            },
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| write_err(path)(e.into()))
+        set_times(path, entry.header().mtime().unwrap_or(0) as i64)
     }
 
     /// PAX `SCHILY.xattr.*` records. `trusted.*` is refused: `trusted.overlay.*` from a tar
@@ -513,17 +503,7 @@ impl Applier<'_> {
         // Deepest first, so setting a child's time cannot disturb its parent's afterwards.
         self.dir_times.sort_by_key(|d| std::cmp::Reverse(d.0.as_os_str().len()));
         for (path, mtime) in &self.dir_times {
-            let t = timestamp(*mtime);
-            rustix::fs::utimensat(
-                CWD,
-                path,
-                &Timestamps {
-                    last_access: t,
-                    last_modification: t,
-                },
-                AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .map_err(|e| write_err(path)(e.into()))?;
+            set_times(path, *mtime)?;
         }
         Ok(self.stats)
     }
@@ -532,6 +512,16 @@ impl Applier<'_> {
 fn owner<R: Read>(entry: &tar::Entry<'_, R>) -> (u32, u32) {
     let h = entry.header();
     (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32)
+}
+
+/// Sets a path's access and modification times without following a symlink.
+fn set_times(path: &Path, secs: i64) -> Result<(), ApplyError> {
+    let t = timestamp(secs);
+    let times = Timestamps {
+        last_access: t,
+        last_modification: t,
+    };
+    rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| write_err(path)(e.into()))
 }
 
 fn timestamp(secs: i64) -> Timespec {

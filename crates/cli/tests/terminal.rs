@@ -32,35 +32,36 @@ sys.stdout.write(out.decode(errors='replace'))
 sys.stdout.write('\nSTATUS %d\n' % os.waitstatus_to_exitcode(status))
 "#;
 
+/// Runs `strata --root ROOT ARGS` on a pty through DRIVER, typing `typed`; the screen.
+fn drive(t: &TestRoot, args: &[&str], typed: &str) -> String {
+    let root = t.root();
+    let mut all = vec![
+        "-c",
+        DRIVER,
+        env!("CARGO_BIN_EXE_strata"),
+        "--root",
+        root.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    all.push(typed);
+    let out = std::process::Command::new("python3")
+        .args(&all)
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn run_it_gives_an_interactive_shell_on_a_terminal() {
     let t = TestRoot::new();
     let tar = t.path("busybox.tar");
     busybox_rootfs(&tar);
     t.ok(&["import", "-c", "CMD [\"sh\"]", tar.to_str().unwrap(), "busybox:tty"]);
-    let strata = env!("CARGO_BIN_EXE_strata");
-    let root = t.root();
     // The session ID shows the container has its own terminal: `-t` makes PID 1 a session
     // leader on a new pty (without -t it would inherit the caller's, and show 0).
     let typed =
         "test -t 0 && echo INTERACTIVE; echo SID=$(cut -d' ' -f6 /proc/self/stat); stty size; echo $((6*7)); exit 5\\n";
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            DRIVER,
-            strata,
-            "--root",
-            root.to_str().unwrap(),
-            "run",
-            "-it",
-            "--rm",
-            "busybox:tty",
-            "sh",
-            typed,
-        ])
-        .output()
-        .expect("python3");
-    let screen = String::from_utf8_lossy(&out.stdout);
+    let screen = drive(&t, &["run", "-it", "--rm", "busybox:tty", "sh"], typed);
     assert!(screen.contains("INTERACTIVE"), "stdin is a terminal inside: {screen}");
     assert!(
         screen.contains("SID=1"),
@@ -85,25 +86,8 @@ fn exec_it_gives_a_shell_in_a_running_container() {
     busybox_rootfs(&tar);
     t.ok(&["import", tar.to_str().unwrap(), "busybox:tty"]);
     t.ok(&["run", "-d", "--name", "box", "busybox:tty", "sleep", "1000"]);
-    let strata = env!("CARGO_BIN_EXE_strata");
-    let root = t.root();
     let typed = "test -t 0 && echo INTERACTIVE; echo SID=$(cut -d' ' -f6 /proc/self/stat); echo PID1=$(cat /proc/1/comm); exit 3\\n";
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            DRIVER,
-            strata,
-            "--root",
-            root.to_str().unwrap(),
-            "exec",
-            "-it",
-            "box",
-            "sh",
-            typed,
-        ])
-        .output()
-        .expect("python3");
-    let screen = String::from_utf8_lossy(&out.stdout);
+    let screen = drive(&t, &["exec", "-it", "box", "sh"], typed);
     assert!(screen.contains("INTERACTIVE"), "{screen}");
     assert!(
         screen.contains("PID1=sleep"),

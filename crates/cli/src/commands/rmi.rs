@@ -33,7 +33,7 @@ pub struct PruneArgs {
     force: bool,
 }
 
-fn print_event(e: &RemoveEvent, lowercase: bool) {
+pub fn print_event(e: &RemoveEvent, lowercase: bool) {
     match (e, lowercase) {
         (RemoveEvent::Untagged(n), false) => println!("Untagged: {n}"),
         (RemoveEvent::Deleted(d), false) => println!("Deleted: {d}"),

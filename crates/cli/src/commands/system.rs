@@ -36,12 +36,7 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
         Command::Info => info(store),
         Command::Prune { all, force: _ } => {
             let (events, bytes) = store.prune(all)?;
-            for e in events {
-                match e {
-                    strata_images::remove::RemoveEvent::Untagged(n) => println!("untagged: {n}"),
-                    strata_images::remove::RemoveEvent::Deleted(d) => println!("deleted: {d}"),
-                }
-            }
+            events.iter().for_each(|e| super::rmi::print_event(e, true));
             println!("Total reclaimed space: {}", human_size(bytes as i64));
             Ok(0)
         }
