@@ -1,0 +1,71 @@
+//! A full disk: import, load and commit on a small tmpfs fail with a clear "no space
+//! left on device" error, and the store stays consistent (nothing partial listed,
+//! `system check` clean) and usable once space is back.
+
+mod harness;
+
+use harness::images::{busybox_rootfs, docker_archive, layer, noise, E};
+use harness::TestRoot;
+
+/// Mounts a 12 MiB tmpfs as the store root (unmounted by the TestRoot's drop).
+fn small_root() -> TestRoot {
+    let t = TestRoot::new();
+    std::fs::create_dir_all(t.root()).unwrap();
+    harness::host(
+        "mount",
+        &["-t", "tmpfs", "-o", "size=12m", "tmpfs", t.root().to_str().unwrap()],
+    );
+    t
+}
+
+fn assert_no_space(err: &str) {
+    assert!(
+        err.to_lowercase().contains("no space left on device"),
+        "not a clear disk-full error: {err}"
+    );
+}
+
+fn assert_consistent(t: &TestRoot) {
+    let check = t.run(&["system", "check", "--quick"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+}
+
+#[test]
+fn a_full_disk_fails_cleanly_and_leaves_the_store_consistent() {
+    let t = small_root();
+    let big = layer(&[E::File("big", &noise(16 << 20, 5))]);
+    let rootfs = t.path("big.tar");
+    std::fs::write(&rootfs, &big).unwrap();
+    assert_no_space(&t.fails(&["import", rootfs.to_str().unwrap(), "big:1"]));
+    assert_consistent(&t);
+    assert!(t.image_ids().is_empty());
+
+    let archive = t.path("big-image.tar");
+    std::fs::write(&archive, docker_archive(&[big], "big:1", "2024-01-01T00:00:00Z")).unwrap();
+    assert_no_space(&t.fails(&["load", "-i", archive.to_str().unwrap()]));
+    assert_consistent(&t);
+    assert!(t.image_ids().is_empty());
+
+    // A container filling the disk, then committed: no space for the new layer.
+    let bb = t.path("busybox.tar");
+    busybox_rootfs(&bb);
+    t.ok(&["import", bb.to_str().unwrap(), "busybox:small"]);
+    let fill = t.run(&[
+        "run",
+        "--name",
+        "filler",
+        "busybox:small",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/fill bs=1M count=6 2>/dev/null; true",
+    ]);
+    assert!(fill.status.success());
+    let before = t.image_ids();
+    assert_no_space(&t.fails(&["commit", "filler", "filled:1"]));
+    assert_consistent(&t);
+    assert_eq!(t.image_ids(), before, "no partial image after a failed commit");
+    // Space back (the container goes): the store works again.
+    t.ok(&["rm", "filler"]);
+    t.ok(&["system", "prune", "-f"]);
+    t.ok(&["run", "--rm", "busybox:small", "true"]);
+}
