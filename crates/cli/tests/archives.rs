@@ -187,20 +187,10 @@ fn a_shared_base_layer_is_stored_once_and_not_read_again() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        std::fs::read_dir(t.root().join("snapshots/committed/sha256"))
-            .unwrap()
-            .count(),
-        2
-    );
+    assert_eq!(t.entries("snapshots/committed/sha256"), 2);
     // Removing the base image keeps the layer the app image still uses.
     t.ok(&["rmi", "base:1"]);
-    assert_eq!(
-        std::fs::read_dir(t.root().join("snapshots/committed/sha256"))
-            .unwrap()
-            .count(),
-        2
-    );
+    assert_eq!(t.entries("snapshots/committed/sha256"), 2);
     let saved = t.path("app.tar");
     t.ok(&["save", "-o", saved.to_str().unwrap(), "app:1"]);
 }

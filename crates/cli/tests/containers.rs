@@ -192,8 +192,8 @@ fn writes_go_to_the_container_layer_and_the_image_is_unchanged() {
     assert!(err.contains("conflict") && err.contains("container"), "{err}");
     assert_eq!(t.ok(&["rm", "writer"]).trim(), "writer");
     assert!(t.ok(&["ps", "-aq"]).is_empty());
-    assert_eq!(std::fs::read_dir(t.root().join("snapshots/active")).unwrap().count(), 0);
-    assert_eq!(std::fs::read_dir(t.root().join("containers")).unwrap().count(), 0);
+    assert_eq!(t.entries("snapshots/active"), 0);
+    assert_eq!(t.entries("containers"), 0);
 }
 
 #[test]
@@ -225,7 +225,7 @@ fn bind_volumes_and_rm_cleanup() {
     assert!(!host.join("x").exists());
     // --rm leaves no container, layer, directory or mount behind.
     assert!(t.ok(&["ps", "-aq"]).is_empty());
-    assert_eq!(std::fs::read_dir(t.root().join("snapshots/active")).unwrap().count(), 0);
+    assert_eq!(t.entries("snapshots/active"), 0);
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
         !mounts.contains(t.root().to_str().unwrap()),
@@ -568,4 +568,41 @@ fn no_new_privileges_and_nothing_of_the_engine_inside() {
     assert!(!exes.is_empty());
     assert!(exes.lines().all(|l| l == "/bin/busybox"), "{exes}");
     t.ok(&["rm", "-f", "probe"]);
+}
+
+// Regression: GC took a running export's view (`tmp/export-<container id>`) for garbage,
+// and could not remove a killed export's still-mounted view.
+#[test]
+fn gc_spares_live_exports_and_clears_killed_ones() {
+    let t = with_busybox();
+    t.ok(&["run", "--name", "src", "busybox:test", "sh", "-c", "echo kept > /kept"]);
+    let upper = t
+        .ok(&["inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "src"])
+        .trim()
+        .to_string();
+    let lower = t
+        .ok(&["inspect", "-f", "{{.GraphDriver.Data.LowerDir}}", "src"])
+        .trim()
+        .to_string();
+    // A killed export: its owner PID is gone and its read-only view is still mounted.
+    let killed = t.root().join("tmp/export-999999999-src");
+    std::fs::create_dir_all(&killed).unwrap();
+    let view = format!("lowerdir={upper}:{lower}");
+    harness::host(
+        "mount",
+        &["-t", "overlay", "overlay", "-o", &view, killed.to_str().unwrap()],
+    );
+    // A running export: its owner (this test process) is alive.
+    let live = t.root().join(format!("tmp/export-{}-src", std::process::id()));
+    std::fs::create_dir_all(&live).unwrap();
+    t.ok(&["system", "prune", "-f"]);
+    assert!(!killed.exists(), "the killed export's view is cleared");
+    assert!(live.exists(), "a running export's view is left alone");
+    assert_eq!(
+        std::fs::read_to_string(std::path::Path::new(&upper).join("kept")).unwrap(),
+        "kept\n"
+    );
+    assert!(t.ok(&["diff", "src"]).contains("A /kept"));
+    std::fs::remove_dir(&live).unwrap();
+    t.ok(&["rm", "src"]);
 }

@@ -32,7 +32,7 @@ fn assert_consistent(t: &TestRoot) {
 
 fn no_leftovers(t: &TestRoot) {
     for dir in ["content/ingest", "snapshots/unpack", "snapshots/trash", "tmp"] {
-        let n = std::fs::read_dir(t.root().join(dir)).unwrap().count();
+        let n = t.entries(dir);
         assert_eq!(n, 0, "{dir} still has {n} entries after prune");
     }
 }
@@ -127,18 +127,8 @@ fn sigkill_at_any_moment_of_load_import_or_rmi_leaves_a_consistent_store() {
     t.ok(&["system", "prune", "-a", "-f"]);
     no_leftovers(&t);
     assert!(t.image_ids().is_empty());
-    assert_eq!(
-        std::fs::read_dir(t.root().join("snapshots/committed/sha256"))
-            .unwrap()
-            .count(),
-        0
-    );
-    assert_eq!(
-        std::fs::read_dir(t.root().join("content/blobs/sha256"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(t.entries("snapshots/committed/sha256"), 0);
+    assert_eq!(t.entries("content/blobs/sha256"), 0);
     eprintln!("{killed} of {runs} commands were killed mid-flight");
     assert!(
         killed >= 1,

@@ -131,12 +131,7 @@ fn import_reads_gzip_zstd_xz_and_stdin_to_the_same_layer() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     // Five names, one layer stored once.
-    assert_eq!(
-        std::fs::read_dir(t.root().join("snapshots/committed/sha256"))
-            .unwrap()
-            .count(),
-        1
-    );
+    assert_eq!(t.entries("snapshots/committed/sha256"), 1);
 }
 
 #[test]
@@ -213,18 +208,8 @@ fn tag_and_rmi_untag_before_deleting_and_keep_shared_layers() {
     let out = t.ok(&["rmi", "second:1"]);
     assert!(out.matches("Deleted:").count() == 2, "image and its layer: {out}");
     assert!(t.image_ids().is_empty());
-    assert_eq!(
-        std::fs::read_dir(t.root().join("snapshots/committed/sha256"))
-            .unwrap()
-            .count(),
-        0
-    );
-    assert_eq!(
-        std::fs::read_dir(t.root().join("content/blobs/sha256"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(t.entries("snapshots/committed/sha256"), 0);
+    assert_eq!(t.entries("content/blobs/sha256"), 0);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! Docker does.
 
 use crate::error::{ContainerError, Result};
+use crate::names::valid_name;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,13 +22,6 @@ pub struct VolumeMeta {
 /// The volumes of one store root.
 pub struct Volumes {
     root: PathBuf,
-}
-
-fn valid(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() >= 2
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 impl Volumes {
@@ -65,7 +59,7 @@ impl Volumes {
     /// Creates a volume (idempotent for an existing name, like `docker volume create`).
     pub fn create(&self, name: Option<&str>, anonymous: bool) -> Result<VolumeMeta> {
         let name = match name {
-            Some(n) if !valid(n) => {
+            Some(n) if !valid_name(n) => {
                 return Err(ContainerError::Invalid(format!(
                     "invalid volume name {n:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
                 )))

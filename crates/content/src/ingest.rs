@@ -98,9 +98,11 @@ impl Drop for Ingest {
     }
 }
 
-/// Whether the process that named an ingest file `<pid>-<random>` no longer runs.
-pub(crate) fn owner_is_gone(name: &str) -> bool {
-    let Some(pid) = name.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+/// Whether the process that named a work file or directory no longer runs. Work names
+/// carry the owner's PID as their `field`-th `-`-separated part (`<pid>-<random>`,
+/// `load-<pid>-<random>.tar`); a name without one counts as abandoned.
+pub fn owner_is_gone(name: &str, field: usize) -> bool {
+    let Some(pid) = name.split('-').nth(field).and_then(|p| p.parse::<u32>().ok()) else {
         return true;
     };
     !PathBuf::from(format!("/proc/{pid}")).exists()

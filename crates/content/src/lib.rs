@@ -16,7 +16,7 @@ mod digest;
 mod ingest;
 
 pub use digest::{parse as parse_digest, sha256, Algorithm, DigestError, Hasher};
-pub use ingest::Ingest;
+pub use ingest::{owner_is_gone, Ingest};
 pub use oci_spec::image::Digest;
 
 use std::fs::{self, File};
@@ -184,7 +184,7 @@ impl ContentStore {
         let mut out = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| ContentError::io(&dir, e))? {
             let entry = entry.map_err(|e| ContentError::io(&dir, e))?;
-            if ingest::owner_is_gone(&entry.file_name().to_string_lossy()) {
+            if owner_is_gone(&entry.file_name().to_string_lossy(), 0) {
                 out.push(entry.path());
             }
         }

@@ -151,6 +151,9 @@ impl ImageStore {
         stale.extend(self.snapshots().stale_unpacks()?);
         stale.extend(stale_spools(self)?);
         for path in stale {
+            // A killed export may have left its read-only view mounted here: detach it, so
+            // the removal deletes the leftover directory and never reaches into layers.
+            let _ = rustix::mount::unmount(&path, rustix::mount::UnmountFlags::DETACH);
             let removed = if path.is_dir() {
                 std::fs::remove_dir_all(&path)
             } else {
@@ -163,17 +166,14 @@ impl ImageStore {
     }
 }
 
-/// Spooled archives in `tmp/` whose owner process is gone (`load-<pid>-<random>.tar`).
+/// Work files in `tmp/` whose owner process is gone (`load-<pid>-<random>.tar`,
+/// `export-<pid>-<container>/`).
 fn stale_spools(store: &ImageStore) -> Result<Vec<std::path::PathBuf>> {
     let dir = store.root().join("tmp");
     let entries = std::fs::read_dir(&dir).map_err(|e| ImageError::io(format!("reading {}", dir.display()), e))?;
     Ok(entries
         .flatten()
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let pid = name.split('-').nth(1).and_then(|p| p.parse::<u32>().ok());
-            pid.is_none_or(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
-        })
+        .filter(|e| strata_content::owner_is_gone(&e.file_name().to_string_lossy(), 1))
         .map(|e| e.path())
         .collect())
 }

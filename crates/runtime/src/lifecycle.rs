@@ -243,7 +243,8 @@ pub fn export<W: std::io::Write>(containers: &Containers<'_>, record: &Container
         .store()
         .root()
         .join("tmp")
-        .join(format!("export-{}", record.id));
+        // The PID in the name tells GC whether the export is still running.
+        .join(format!("export-{}-{}", std::process::id(), record.id));
     std::fs::create_dir_all(&view).map_err(|e| RuntimeError::io(format!("creating {}", view.display()), e))?;
     let lowers: Vec<String> = containers
         .view_lowerdirs(record)?

@@ -208,9 +208,7 @@ impl Snapshotter {
             let dir = self.root.join(d);
             for entry in fs::read_dir(&dir).map_err(|e| SnapshotError::io(&dir, e))? {
                 let entry = entry.map_err(|e| SnapshotError::io(&dir, e))?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
-                if pid.is_none_or(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                if strata_content::owner_is_gone(&entry.file_name().to_string_lossy(), 0) {
                     out.push(entry.path());
                 }
             }

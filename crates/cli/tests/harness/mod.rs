@@ -76,6 +76,11 @@ impl TestRoot {
         out
     }
 
+    /// How many entries a directory of the store holds (e.g. "snapshots/active").
+    pub fn entries(&self, rel: &str) -> usize {
+        std::fs::read_dir(self.root().join(rel)).unwrap().count()
+    }
+
     /// The image IDs `strata images -q --no-trunc` lists.
     pub fn image_ids(&self) -> Vec<String> {
         self.ok(&["images", "-q", "--no-trunc"])
