@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine of this kind: installs the system packages the
-# tests drive (real skopeo, podman, busybox), then runs every crate's tests.
+# tests drive (real skopeo, podman, busybox, docker-registry), then runs every crate's tests.
+# The tests start their own registries on 127.0.0.1 (free ports, private storage).
 # Must run as root: tests mount real overlayfs and write trusted.* xattrs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(skopeo podman crun runc uidmap busybox-static python3 tar procps)
+packages=(skopeo podman crun runc uidmap busybox-static python3 tar procps docker-registry apache2-utils openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

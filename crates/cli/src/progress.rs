@@ -6,9 +6,14 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use strata_images::{LayerEvent, Progress};
 
-/// Draws layer progress on stderr, leaving stdout for results.
+/// Draws layer progress: on stderr for commands whose stdout is a result (load,
+/// import), on stdout for pull and push, as Docker does.
 pub struct LayerProgress {
     verb: &'static str,
+    waiting: &'static str,
+    done: &'static str,
+    exists: &'static str,
+    to_stdout: bool,
     bars: Option<(MultiProgress, Mutex<HashMap<String, ProgressBar>>)>,
     quiet: bool,
 }
@@ -16,13 +21,60 @@ pub struct LayerProgress {
 impl LayerProgress {
     /// `verb` is Docker's word for the work: "Loading layer", "Importing".
     pub fn new(verb: &'static str, quiet: bool) -> Self {
-        let bars = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            (
-                MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
-                Mutex::new(HashMap::new()),
-            )
+        Self::build(verb, quiet, false)
+    }
+
+    /// Progress on stdout (pull, push).
+    pub fn stdout(verb: &'static str, quiet: bool) -> Self {
+        Self::build(verb, quiet, true)
+    }
+
+    fn build(verb: &'static str, quiet: bool, to_stdout: bool) -> Self {
+        let terminal = if to_stdout {
+            std::io::stdout().is_terminal()
+        } else {
+            std::io::stderr().is_terminal()
+        };
+        let bars = (!quiet && terminal).then(|| {
+            let target = if to_stdout {
+                ProgressDrawTarget::stdout()
+            } else {
+                ProgressDrawTarget::stderr()
+            };
+            (MultiProgress::with_draw_target(target), Mutex::new(HashMap::new()))
         });
-        LayerProgress { verb, bars, quiet }
+        LayerProgress {
+            verb,
+            waiting: "Waiting",
+            done: "Done",
+            exists: "Already exists",
+            to_stdout,
+            bars,
+            quiet,
+        }
+    }
+
+    /// Docker's words for a queued and a finished layer ("Pulling fs layer", "Pull complete").
+    pub fn words(mut self, waiting: &'static str, done: &'static str) -> Self {
+        self.waiting = waiting;
+        self.done = done;
+        self
+    }
+
+    /// Docker's words for a layer that needs no transfer ("Layer already exists").
+    pub fn exists(mut self, exists: &'static str) -> Self {
+        self.exists = exists;
+        self
+    }
+
+    fn line(&self, id: &str, status: &str) {
+        match &self.bars {
+            Some((multi, _)) => {
+                let _ = multi.println(format!("{id}: {status}"));
+            }
+            None if self.to_stdout => println!("{id}: {status}"),
+            None => eprintln!("{id}: {status}"),
+        }
     }
 
     fn bar(&self, id: &str, total: u64) {
@@ -40,6 +92,14 @@ impl LayerProgress {
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), bar);
     }
+
+    fn with_bar(&self, id: &str, f: impl FnOnce(&ProgressBar)) {
+        if let Some((_, bars)) = &self.bars {
+            if let Some(b) = bars.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+                f(b);
+            }
+        }
+    }
 }
 
 impl Progress for LayerProgress {
@@ -47,25 +107,18 @@ impl Progress for LayerProgress {
         if self.quiet {
             return;
         }
-        match (&self.bars, event) {
-            (Some(_), LayerEvent::Started { total }) => self.bar(id, total),
-            (Some((_, bars)), LayerEvent::Advanced { done }) => {
-                if let Some(b) = bars.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
-                    b.set_position(done);
-                }
-            }
-            (Some((_, bars)), LayerEvent::Finished) => {
-                if let Some(b) = bars.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
-                    b.finish();
-                }
-            }
-            (Some((multi, _)), LayerEvent::Exists) => {
-                let _ = multi.println(format!("{id}: Already exists"));
-            }
-            (None, LayerEvent::Started { .. }) => eprintln!("{id}: {}", self.verb),
-            (None, LayerEvent::Finished) => eprintln!("{id}: Done"),
-            (None, LayerEvent::Exists) => eprintln!("{id}: Already exists"),
-            (None, LayerEvent::Advanced { .. }) => {}
+        match (self.bars.is_some(), event) {
+            (_, LayerEvent::Exists) => self.line(id, self.exists),
+            (_, LayerEvent::Waiting) => self.line(id, self.waiting),
+            (true, LayerEvent::Started { total }) => self.bar(id, total),
+            (true, LayerEvent::Advanced { done }) => self.with_bar(id, |b| b.set_position(done)),
+            (true, LayerEvent::Finished) => self.with_bar(id, |b| {
+                b.set_message(self.done);
+                b.finish();
+            }),
+            (false, LayerEvent::Started { .. }) => self.line(id, self.verb),
+            (false, LayerEvent::Finished) => self.line(id, self.done),
+            (false, LayerEvent::Advanced { .. }) => {}
         }
     }
 }

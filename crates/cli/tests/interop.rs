@@ -4,7 +4,7 @@
 mod harness;
 
 use harness::images::{busybox_rootfs, sha256};
-use harness::{host, TestRoot};
+use harness::{host, podman, TestRoot};
 use std::process::Command;
 
 fn saved_busybox(t: &TestRoot) -> (String, std::path::PathBuf) {
@@ -114,26 +114,6 @@ fn strata_loads_what_skopeo_writes() {
         sha256(again.as_bytes()),
         "manifest digest preserved"
     );
-}
-
-/// podman with a private store under the test directory.
-fn podman(t: &TestRoot, args: &[&str]) -> String {
-    let root = t.path("podman-root");
-    let runroot = t.path("podman-run");
-    let mut all = vec![
-        "--root",
-        root.to_str().unwrap(),
-        "--runroot",
-        runroot.to_str().unwrap(),
-        "--storage-driver",
-        "vfs",
-        "--cgroup-manager",
-        "cgroupfs",
-        "--events-backend",
-        "file",
-    ];
-    all.extend_from_slice(args);
-    host("podman", &all)
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod lock;
 pub mod manifest;
 pub mod progress;
 pub mod reference;
+pub mod remote;
 pub mod remove;
 pub mod save;
 pub mod store;
@@ -25,8 +26,10 @@ pub mod usage;
 
 pub use error::{ImageError, Result};
 pub use load::{LoadReport, LoadSource};
+pub use lock::StoreLock;
 pub use progress::{LayerEvent, Progress, Silent};
 pub use reference::ImageRef;
 pub use store::digest as parse_stored_digest;
 pub use store::{ImageStore, Resolved};
 pub use strata_metadata::ImageRecord;
+pub use unpack::run_parallel;

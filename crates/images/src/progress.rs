@@ -7,6 +7,8 @@ use std::io::{self, Read};
 pub enum LayerEvent {
     /// The layer is in the store already; nothing is read.
     Exists,
+    /// The layer is queued (a pull's "Pulling fs layer", a push's "Preparing").
+    Waiting,
     /// Reading starts; `total` bytes are expected (0 when unknown).
     Started {
         total: u64,

@@ -22,23 +22,38 @@ impl StoreBlobs<'_> {
     /// A blob's bytes: from the content store, or reassembled from a snapshot's
     /// tar-split (and checked against its digest as it streams).
     fn bytes(&self, digest: &Digest) -> io::Result<(u64, Box<dyn Read + '_>)> {
-        if self.store.content().exists(digest) {
-            let file = self.store.content().open_blob(digest).map_err(io::Error::other)?;
+        let snapshot = self.layers.get(digest.as_ref()).map(|(chain, size)| (chain, *size));
+        let (size, reader) = self.store.open_layer_blob(digest, snapshot)?;
+        Ok((size, reader))
+    }
+}
+
+impl ImageStore {
+    /// A layer blob's bytes: from the content store, or reassembled from the tar-split
+    /// of `snapshot` (its ChainID and the blob's size) and checked against its digest
+    /// as it streams.
+    pub fn open_layer_blob(
+        &self,
+        digest: &Digest,
+        snapshot: Option<(&ChainId, u64)>,
+    ) -> io::Result<(u64, Box<dyn Read + Send + '_>)> {
+        if self.content().exists(digest) {
+            let file = self.content().open_blob(digest).map_err(io::Error::other)?;
             let size = file.metadata()?.len();
             return Ok((size, Box::new(io::BufReader::with_capacity(1 << 20, file))));
         }
         let missing = || {
             io::Error::other(format!("blob {digest} is neither stored nor reassemblable; run \"strata system prune\" and load the image again"))
         };
-        let (chain, size) = self.layers.get(digest.as_ref()).ok_or_else(missing)?;
-        let split = self.store.snapshots().layer_tar(chain)?.ok_or_else(missing)?;
+        let (chain, size) = snapshot.ok_or_else(missing)?;
+        let split = self.snapshots().layer_tar(chain)?.ok_or_else(missing)?;
         Ok((
-            *size,
+            size,
             Box::new(Verified {
                 inner: split,
                 hasher: Some(Hasher::for_digest(digest).map_err(io::Error::other)?),
                 expected: digest.clone(),
-                remaining: *size,
+                remaining: size,
             }),
         ))
     }

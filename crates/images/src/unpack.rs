@@ -216,7 +216,7 @@ pub(crate) fn unpack_layer<R: Read>(
 }
 
 /// Runs `jobs` on up to `threads` worker threads; results come back in job order.
-pub(crate) fn run_parallel<T: Send, F: FnOnce() -> T + Send>(jobs: Vec<F>, threads: usize) -> Vec<T> {
+pub fn run_parallel<T: Send, F: FnOnce() -> T + Send>(jobs: Vec<F>, threads: usize) -> Vec<T> {
     use std::sync::Mutex;
     let n = jobs.len();
     let queue = Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>().into_iter());

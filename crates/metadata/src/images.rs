@@ -310,6 +310,62 @@ impl Db {
         Ok(rows)
     }
 
+    /// The compressed form of an uncompressed layer made by an earlier push:
+    /// (digest, size).
+    pub fn pushed_blob(&self, diff_id: &str, media_type: &str) -> Result<Option<(String, i64)>> {
+        self.conn
+            .query_row(
+                "SELECT digest, size FROM pushed_blobs WHERE diff_id = ?1 AND media_type = ?2",
+                [diff_id, media_type],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Remembers the compressed form a push made of a layer.
+    pub fn record_pushed_blob(&mut self, diff_id: &str, media_type: &str, digest: &str, size: i64) -> Result<()> {
+        let path = self.path.clone();
+        let e = sql(&path);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO pushed_blobs (diff_id, media_type, digest, size) VALUES (?1, ?2, ?3, ?4)",
+                params![diff_id, media_type, digest, size],
+            )
+            .map_err(&e)?;
+            Ok(())
+        })
+    }
+
+    /// Notes that `registry/repository` holds the blob `digest`.
+    pub fn record_blob_source(&mut self, digest: &str, registry: &str, repository: &str) -> Result<()> {
+        let path = self.path.clone();
+        let e = sql(&path);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO blob_sources (digest, registry, repository) VALUES (?1, ?2, ?3)",
+                params![digest, registry, repository],
+            )
+            .map_err(&e)?;
+            Ok(())
+        })
+    }
+
+    /// Repositories of `registry` known to hold the blob `digest`.
+    pub fn blob_sources(&self, digest: &str, registry: &str) -> Result<Vec<String>> {
+        let e = sql(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT repository FROM blob_sources WHERE digest = ?1 AND registry = ?2 ORDER BY repository")
+            .map_err(&e)?;
+        let rows = stmt
+            .query_map([digest, registry], |r| r.get(0))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        Ok(rows)
+    }
+
     /// Content size of a recorded layer.
     pub fn layer_size(&self, chain_id: &str) -> Result<Option<i64>> {
         self.conn

@@ -58,6 +58,24 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX containers_image ON containers(image_id);
     "#,
+    // 3: compressed forms of uncompressed layers made for a push, so the next push can
+    // ask the registry for the blob before compressing again (Docker's v2metadata).
+    r#"
+    CREATE TABLE pushed_blobs (
+        diff_id     TEXT NOT NULL,
+        media_type  TEXT NOT NULL,             -- the compressed form
+        digest      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        PRIMARY KEY (diff_id, media_type)
+    );
+    -- Repositories a blob is known to exist in, for cross-repository mounts on push.
+    CREATE TABLE blob_sources (
+        digest      TEXT NOT NULL,
+        registry    TEXT NOT NULL,
+        repository  TEXT NOT NULL,
+        PRIMARY KEY (digest, registry, repository)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,6 +8,7 @@ mod inspect;
 mod load;
 mod process;
 mod ps;
+mod registry;
 mod rm;
 mod rmi;
 mod run;
@@ -33,6 +34,16 @@ pub enum Command {
     Load(load::Args),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(save::Args),
+    /// Download an image from a registry
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry
+    Push(registry::PushArgs),
+    /// Log in to a registry
+    Login(registry::LoginArgs),
+    /// Log out from a registry
+    Logout(registry::LogoutArgs),
+    /// Search a registry for images
+    Search(registry::SearchArgs),
     /// Return low-level information on images
     Inspect(inspect::Args),
     /// Show the history of an image
@@ -106,6 +117,10 @@ pub enum ImageCommand {
     Load(load::Args),
     /// Save one or more images to a tar archive
     Save(save::Args),
+    /// Download an image from a registry
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry
+    Push(registry::PushArgs),
     /// Show the history of an image
     History(history::Args),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -135,8 +150,16 @@ pub fn run(root: &Path, command: Command) -> Result<u8> {
         println!("strata version {}", env!("CARGO_PKG_VERSION"));
         return Ok(0);
     }
+    let command = match command {
+        Command::Login(a) => return registry::login(a),
+        Command::Logout(a) => return registry::logout(a),
+        Command::Search(a) => return registry::search(a),
+        other => other,
+    };
     let store = ImageStore::open(root)?;
     match command {
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(&store, a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry::push(&store, a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(&store, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(&store, a),
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => load::run(&store, a),
@@ -172,6 +195,8 @@ pub fn run(root: &Path, command: Command) -> Result<u8> {
         Command::Diff(a) => changes::diff(&store, a),
         Command::Commit(a) => changes::commit(&store, a),
         Command::Export(a) => changes::export(&store, a),
-        Command::Version => unreachable!("handled above"),
+        Command::Version | Command::Login(_) | Command::Logout(_) | Command::Search(_) => {
+            unreachable!("handled above")
+        }
     }
 }

@@ -74,6 +74,9 @@ pub struct CreateArgs {
     /// Run container in background and print container ID
     #[arg(short, long)]
     detach: bool,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, default_value = "missing")]
+    pull: String,
     image: String,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -137,6 +140,10 @@ fn exit_code(e: &RuntimeError) -> u8 {
 }
 
 pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
+    if let Err(e) = super::registry::ensure_image(store, &args.image, &args.pull) {
+        eprintln!("strata: Error: {}", crate::output::error_chain(&e));
+        return Ok(125);
+    }
     let containers = Containers::new(store);
     let options = args.options()?;
     if args.detach {
@@ -170,6 +177,7 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
 }
 
 pub fn create(store: &ImageStore, args: CreateArgs) -> Result<u8> {
+    super::registry::ensure_image(store, &args.image, &args.pull)?;
     let record = Containers::new(store).create(&args.options()?)?;
     println!("{}", record.id);
     Ok(0)

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod images;
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -35,6 +36,9 @@ impl TestRoot {
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
         c.arg("--root").arg(self.root());
+        // Registry credentials and CA files of this test only; never the host's.
+        c.env("STRATA_CONFIG", self.path("config"));
+        c.env("DOCKER_CONFIG", self.path("docker-config"));
         c.stdin(Stdio::null());
         c
     }
@@ -161,4 +165,24 @@ pub fn host(program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// podman with a private store under the test directory.
+pub fn podman(t: &TestRoot, args: &[&str]) -> String {
+    let root = t.path("podman-root");
+    let runroot = t.path("podman-run");
+    let mut all = vec![
+        "--root",
+        root.to_str().unwrap(),
+        "--runroot",
+        runroot.to_str().unwrap(),
+        "--storage-driver",
+        "vfs",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "file",
+    ];
+    all.extend_from_slice(args);
+    host("podman", &all)
 }

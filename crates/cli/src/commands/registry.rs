@@ -1,0 +1,411 @@
+//! `strata pull`, `push`, `login`, `logout`, `search`
+
+use crate::output;
+use crate::progress::LayerProgress;
+use anyhow::{bail, Context, Result};
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::time::Duration;
+use strata_images::{ImageRef, ImageStore};
+use strata_registry::{Client, ClientOptions, CredentialStore, Credentials, Platform, PushCompression, PushOptions};
+
+/// Settings shared by the commands that talk to registries.
+#[derive(clap::Args, Clone)]
+pub struct ConnectArgs {
+    /// Require HTTPS and verify certificates (false: accept any certificate)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    tls_verify: bool,
+}
+
+/// strata's configuration directory: `$STRATA_CONFIG`, else `~/.strata`.
+fn config_dir() -> PathBuf {
+    std::env::var_os("STRATA_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".strata")))
+        .unwrap_or_else(|| PathBuf::from("/root/.strata"))
+}
+
+fn client_options(connect: &ConnectArgs) -> ClientOptions {
+    let config = config_dir();
+    ClientOptions {
+        credentials: CredentialStore::new(&config),
+        cert_dirs: vec![
+            config.join("certs.d"),
+            PathBuf::from("/etc/docker/certs.d"),
+            PathBuf::from("/etc/containers/certs.d"),
+        ],
+        // Docker's daemon flag, as an environment variable for a daemonless engine.
+        insecure: std::env::var("STRATA_INSECURE_REGISTRIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        tls_verify: connect.tls_verify,
+        read_timeout: Duration::from_secs(
+            std::env::var("STRATA_REGISTRY_TIMEOUT")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(60),
+        ),
+    }
+}
+
+#[derive(clap::Args)]
+pub struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long)]
+    all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    quiet: bool,
+    /// Set platform if server is multi-platform capable (os/arch[/variant])
+    #[arg(long)]
+    platform: Option<String>,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// NAME[:TAG|@DIGEST]
+    name: String,
+}
+
+pub fn pull(store: &ImageStore, args: PullArgs) -> Result<u8> {
+    let platform = match &args.platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let given = ImageRef::parse_untagged(&args.name)?;
+    let client = Client::connect(given.domain(), &client_options(&args.connect))?;
+    let references = if args.all_tags {
+        if given.tag().is_some() || given.digest().is_some() {
+            bail!("tag can't be used with --all-tags/-a");
+        }
+        let tags = client.tags(given.path())?;
+        if !args.quiet {
+            println!("Pulling all tags of {}", given.familiar_repository());
+        }
+        tags.iter().map(|t| given.with_tag(t)).collect()
+    } else {
+        if given.tag().is_none() && given.digest().is_none() && !args.quiet {
+            println!("Using default tag: latest");
+        }
+        vec![ImageRef::parse(&args.name)?]
+    };
+    for reference in &references {
+        pull_one(store, &client, reference, &platform, args.quiet)?;
+    }
+    Ok(0)
+}
+
+fn pull_one(store: &ImageStore, client: &Client, reference: &ImageRef, platform: &Platform, quiet: bool) -> Result<()> {
+    let label = reference.digest().or(reference.tag()).unwrap_or("latest");
+    if !quiet {
+        println!("{label}: Pulling from {}", reference.path());
+    }
+    let progress = LayerProgress::stdout("Downloading", quiet).words("Pulling fs layer", "Pull complete");
+    let pulled = strata_registry::pull(store, client, reference, platform, &progress)?;
+    drop(progress);
+    if quiet {
+        println!("{reference}");
+        return Ok(());
+    }
+    println!("Digest: {}", pulled.digest);
+    if pulled.new {
+        println!("Status: Downloaded newer image for {}", reference.familiar());
+    } else {
+        println!("Status: Image is up to date for {}", reference.familiar());
+    }
+    println!("{reference}");
+    Ok(())
+}
+
+/// For `run` and `create`: pulls `name` when it is not stored (`--pull missing`), always
+/// (`--pull always`) or never. Docker's messages go to stderr.
+pub fn ensure_image(store: &ImageStore, name: &str, policy: &str) -> Result<()> {
+    let stored = match store.resolve(name) {
+        Ok(_) => true,
+        Err(strata_images::ImageError::NotFound { .. }) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let pull = match policy {
+        "missing" => !stored,
+        "always" => true,
+        "never" => false,
+        other => bail!("invalid pull option: {other:?}: must be one of \"always\", \"missing\" or \"never\""),
+    };
+    if !pull {
+        return Ok(());
+    }
+    let reference = ImageRef::parse(name)?;
+    if !stored {
+        eprintln!("Unable to find image '{}' locally", reference.familiar());
+    }
+    let client = Client::connect(reference.domain(), &client_options(&ConnectArgs { tls_verify: true }))?;
+    let label = reference.digest().or(reference.tag()).unwrap_or("latest");
+    eprintln!("{label}: Pulling from {}", reference.path());
+    let progress = LayerProgress::new("Downloading", false).words("Pulling fs layer", "Pull complete");
+    let pulled = strata_registry::pull(store, &client, &reference, &Platform::host(), &progress)?;
+    eprintln!("Digest: {}", pulled.digest);
+    let status = if pulled.new {
+        "Downloaded newer image for"
+    } else {
+        "Image is up to date for"
+    };
+    eprintln!("Status: {status} {}", reference.familiar());
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct PushArgs {
+    /// Push all tags of the repository
+    #[arg(short = 'a', long)]
+    all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    quiet: bool,
+    /// Compression for layers stored uncompressed: gzip or zstd
+    #[arg(long, default_value = "gzip", value_parser = ["gzip", "zstd"])]
+    compression_format: String,
+    /// Compression level (gzip 1-9, zstd 1-19)
+    #[arg(long)]
+    compression_level: Option<u32>,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// NAME[:TAG]
+    name: String,
+}
+
+pub fn push(store: &ImageStore, args: PushArgs) -> Result<u8> {
+    let given = ImageRef::parse_untagged(&args.name)?;
+    let references: Vec<ImageRef> = if args.all_tags {
+        let repository = given.repository();
+        let mut refs: Vec<ImageRef> = store
+            .list()?
+            .iter()
+            .flat_map(|i| i.tags.clone())
+            .filter_map(|t| ImageRef::parse(&t).ok())
+            .filter(|r| r.repository() == repository)
+            .collect();
+        refs.sort_by(|a, b| a.tag().cmp(&b.tag()));
+        if refs.is_empty() {
+            bail!(
+                "An image does not exist locally with the tag: {}",
+                given.familiar_repository()
+            );
+        }
+        refs
+    } else {
+        vec![ImageRef::parse(&args.name)?]
+    };
+    if given.domain() == strata_images::reference::DEFAULT_DOMAIN {
+        log::info!("pushing to Docker Hub");
+    }
+    let client = Client::connect(given.domain(), &client_options(&args.connect))?;
+    let options = PushOptions {
+        compression: match args.compression_format.as_str() {
+            "zstd" => PushCompression::Zstd,
+            _ => PushCompression::Gzip,
+        },
+        level: args.compression_level,
+    };
+    if !args.quiet {
+        println!("The push refers to repository [{}]", given.repository());
+    }
+    for reference in &references {
+        let progress = LayerProgress::stdout("Pushing", args.quiet)
+            .words("Preparing", "Pushed")
+            .exists("Layer already exists");
+        let pushed = match strata_registry::push(store, &client, reference, options, &progress) {
+            Err(strata_registry::RegistryError::Image(strata_images::ImageError::NotFound { .. })) => {
+                bail!("An image does not exist locally with the tag: {}", reference.familiar())
+            }
+            other => other?,
+        };
+        drop(progress);
+        if args.quiet {
+            println!("{reference}");
+        } else {
+            println!("{}: digest: {} size: {}", pushed.tag, pushed.digest, pushed.size);
+        }
+    }
+    Ok(0)
+}
+
+#[derive(clap::Args)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short, long)]
+    username: Option<String>,
+    /// Password (prefer --password-stdin)
+    #[arg(short, long)]
+    password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long)]
+    password_stdin: bool,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Registry (default: Docker Hub)
+    server: Option<String>,
+}
+
+pub fn login(args: LoginArgs) -> Result<u8> {
+    let server = args.server.clone().unwrap_or_else(|| "docker.io".to_string());
+    let server = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    if args.password.is_some() && args.password_stdin {
+        bail!("--password and --password-stdin are mutually exclusive");
+    }
+    let username = match args.username {
+        Some(u) => u,
+        None if args.password_stdin => bail!("Must provide --username with --password-stdin"),
+        None => prompt("Username: ")?,
+    };
+    let password = match (args.password, args.password_stdin) {
+        (Some(p), _) => {
+            eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
+            p
+        }
+        (None, true) => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim_end_matches(['\n', '\r']).to_string()
+        }
+        (None, false) => prompt("Password: ")?,
+    };
+    if username.is_empty() || password.is_empty() {
+        bail!("Error: Username and password are required");
+    }
+    let options = client_options(&args.connect);
+    let credentials = Credentials { username, password };
+    let client = Client::connect_with(&server, &options, credentials.clone())?;
+    client.check_login()?;
+    options.credentials.store(&server, &credentials)?;
+    println!("Login Succeeded");
+    Ok(0)
+}
+
+fn prompt(label: &str) -> Result<String> {
+    if !std::io::stdin().is_terminal() {
+        bail!("Cannot perform an interactive login from a non TTY device; use --username and --password-stdin");
+    }
+    eprint!("{label}");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+#[derive(clap::Args)]
+pub struct LogoutArgs {
+    /// Registry (default: Docker Hub)
+    server: Option<String>,
+}
+
+pub fn logout(args: LogoutArgs) -> Result<u8> {
+    let server = args.server.unwrap_or_else(|| "docker.io".to_string());
+    let store = CredentialStore::new(&config_dir());
+    if store.erase(&server)? {
+        println!("Removing login credentials for {server}");
+    } else {
+        println!("Not logged in to {server}");
+    }
+    Ok(0)
+}
+
+#[derive(clap::Args)]
+pub struct SearchArgs {
+    /// Max number of search results
+    #[arg(long, default_value_t = 25)]
+    limit: usize,
+    /// Filter output based on conditions provided (stars=N, is-official=BOOL, is-automated=BOOL)
+    #[arg(short, long)]
+    filter: Vec<String>,
+    /// Pretty-print search using a Go template, or json
+    #[arg(long)]
+    format: Option<String>,
+    /// Don't truncate output
+    #[arg(long)]
+    no_trunc: bool,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// [REGISTRY/]TERM
+    term: String,
+}
+
+pub fn search(args: SearchArgs) -> Result<u8> {
+    let (registry, term) = strata_registry::search::split_term(&args.term);
+    let client = Client::connect(&registry, &client_options(&args.connect))?;
+    let mut results = client.search(&term, args.limit)?;
+    for filter in &args.filter {
+        let (key, value) = filter
+            .split_once('=')
+            .with_context(|| format!("bad format of filter (expected name=value): {filter}"))?;
+        match key {
+            "stars" => {
+                let min: u64 = value
+                    .parse()
+                    .with_context(|| format!("invalid filter 'stars={value}'"))?;
+                results.retain(|r| r.stars >= min);
+            }
+            "is-official" => {
+                let want: bool = value.parse().with_context(|| format!("invalid filter '{filter}'"))?;
+                results.retain(|r| r.official == want);
+            }
+            "is-automated" => {
+                let want: bool = value.parse().with_context(|| format!("invalid filter '{filter}'"))?;
+                results.retain(|r| r.automated == want);
+            }
+            other => bail!("invalid filter '{other}'"),
+        }
+    }
+    match args.format.as_deref() {
+        Some("json") => {
+            for r in &results {
+                println!("{}", serde_json::to_string(&search_row(r))?);
+            }
+        }
+        Some(template) => {
+            for r in &results {
+                println!("{}", output::render(template, &search_row(r))?);
+            }
+        }
+        None => {
+            let mut rows = vec![vec![
+                "NAME".to_string(),
+                "DESCRIPTION".to_string(),
+                "STARS".to_string(),
+                "OFFICIAL".to_string(),
+                "AUTOMATED".to_string(),
+            ]];
+            for r in &results {
+                let description = if args.no_trunc {
+                    r.description.clone()
+                } else {
+                    output::ellipsis(&r.description, 45)
+                };
+                rows.push(vec![
+                    r.name.clone(),
+                    description,
+                    r.stars.to_string(),
+                    if r.official { "[OK]".into() } else { String::new() },
+                    if r.automated { "[OK]".into() } else { String::new() },
+                ]);
+            }
+            print!("{}", output::table(&rows));
+        }
+    }
+    Ok(0)
+}
+
+/// A search result with Docker's template field names.
+fn search_row(r: &strata_registry::SearchResult) -> serde_json::Value {
+    serde_json::json!({
+        "Name": r.name,
+        "Description": r.description,
+        "StarCount": r.stars,
+        "IsOfficial": r.official,
+        "IsAutomated": r.automated,
+    })
+}

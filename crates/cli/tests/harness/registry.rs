@@ -1,0 +1,178 @@
+//! Real registries for the tests: Debian's `docker-registry` (distribution 2.8) on a
+//! free port of 127.0.0.1 with private storage, plain HTTP, TLS with a CA the test
+//! makes, or htpasswd basic auth.
+
+use super::host;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub enum Setup {
+    Plain,
+    /// TLS with a certificate for 127.0.0.1 signed by a fresh CA (its file: `ca_cert`).
+    Tls,
+    /// htpasswd basic auth with one user.
+    Basic {
+        user: &'static str,
+        password: &'static str,
+    },
+}
+
+pub struct Registry {
+    /// `127.0.0.1:PORT`
+    pub addr: String,
+    /// The CA that signed the server certificate (TLS set-ups).
+    pub ca_cert: Option<PathBuf>,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Registry {
+    /// Starts a registry in `dir` (its config, storage and log live there).
+    pub fn start(dir: &Path, setup: Setup) -> Registry {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut extra = String::new();
+        let mut ca_cert = None;
+        match setup {
+            Setup::Plain => {}
+            Setup::Tls => {
+                let (ca, cert, key) = make_certificates(dir);
+                extra = format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    cert.display(),
+                    key.display()
+                );
+                ca_cert = Some(ca);
+            }
+            Setup::Basic { user, password } => {
+                let file = dir.join("htpasswd");
+                let line = host("htpasswd", &["-Bbn", user, password]);
+                std::fs::write(&file, line.trim()).unwrap();
+                extra = format!(
+                    "auth:\n  htpasswd:\n    realm: strata-test\n    path: {}\n",
+                    file.display()
+                );
+            }
+        }
+        for _ in 0..5 {
+            let port = free_port();
+            let addr = format!("127.0.0.1:{port}");
+            let (http_extra, auth_extra) = if extra.starts_with("auth:") {
+                (String::new(), extra.clone())
+            } else {
+                (extra.clone(), String::new())
+            };
+            let config = format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{http_extra}{auth_extra}",
+                dir.join("data").display()
+            );
+            let config_path = dir.join("config.yml");
+            std::fs::write(&config_path, config).unwrap();
+            let log = std::fs::File::create(dir.join("registry.log")).unwrap();
+            let child = Command::new("docker-registry")
+                .arg("serve")
+                .arg(&config_path)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("docker-registry is needed (scripts/test.sh installs it)");
+            let mut registry = Registry {
+                addr,
+                ca_cert: ca_cert.clone(),
+                dir: dir.to_path_buf(),
+                child,
+            };
+            if registry.wait_ready() {
+                return registry;
+            }
+        }
+        panic!(
+            "docker-registry did not start; see {}",
+            dir.join("registry.log").display()
+        );
+    }
+
+    /// Waits until the port accepts connections; false if the process died (port taken).
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if TcpStream::connect(&self.addr).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
+    }
+
+    /// The registry's log, for failure messages.
+    pub fn log(&self) -> String {
+        let mut s = String::new();
+        let _ = std::fs::File::open(self.dir.join("registry.log")).and_then(|mut f| f.read_to_string(&mut s));
+        s
+    }
+
+    /// Blobs the registry stores.
+    pub fn blob_count(&self) -> usize {
+        let blobs = self.dir.join("data/docker/registry/v2/blobs/sha256");
+        let mut n = 0;
+        for prefix in std::fs::read_dir(blobs).into_iter().flatten().flatten() {
+            n += std::fs::read_dir(prefix.path()).map_or(0, |d| d.count());
+        }
+        n
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A CA and a server certificate for 127.0.0.1 it signed, made with the openssl tool.
+fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let mut args = vec!["req", "-x509", "-days", "2", "-subj", "/CN=strata test CA"];
+    args.extend(ec);
+    let (ca_key, ca_crt) = (p("ca.key"), p("ca.crt"));
+    args.extend(["-keyout", &ca_key, "-out", &ca_crt]);
+    host("openssl", &args);
+    let (key, csr, crt, ext) = (p("server.key"), p("server.csr"), p("server.crt"), p("server.ext"));
+    let mut args = vec!["req", "-subj", "/CN=127.0.0.1"];
+    args.extend(ec);
+    args.extend(["-keyout", &key, "-out", &csr]);
+    host("openssl", &args);
+    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    host(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-days",
+            "2",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_crt,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-extfile",
+            &ext,
+        ],
+    );
+    (dir.join("ca.crt"), dir.join("server.crt"), dir.join("server.key"))
+}

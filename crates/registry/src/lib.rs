@@ -1,0 +1,22 @@
+//! The OCI distribution client: `pull`, `push`, `login` and `search` against
+//! registries, on top of the image store. Speaks HTTP through ureq (rustls), streams
+//! every blob, and trusts nothing it has not checked against a digest.
+
+mod blobs;
+pub mod challenge;
+pub mod client;
+pub mod credentials;
+pub mod error;
+pub mod manifest;
+pub mod pull;
+pub mod push;
+pub mod search;
+pub mod transport;
+
+pub use client::{Client, ClientOptions};
+pub use credentials::{CredentialStore, Credentials};
+pub use error::{RegistryError, Result};
+pub use manifest::Platform;
+pub use pull::{pull, Pulled};
+pub use push::{push, PushCompression, PushOptions, Pushed};
+pub use search::SearchResult;
