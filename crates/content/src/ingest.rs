@@ -14,6 +14,10 @@ pub struct Ingest {
     path: PathBuf,
     hasher: Hasher,
     size: u64,
+    /// Bytes that were already there when a resumable ingest was reopened.
+    resumed: u64,
+    /// A resumable ingest keeps its bytes when abandoned, for the next attempt.
+    keep: bool,
 }
 
 impl Ingest {
@@ -35,7 +39,56 @@ impl Ingest {
             path,
             hasher,
             size: 0,
+            resumed: 0,
+            keep: false,
         })
+    }
+
+    /// Reopens (or starts) the resumable ingest of `digest`: its bytes so far are hashed
+    /// again and new bytes are appended. None while another process holds it (the lock
+    /// dies with its holder).
+    pub(crate) fn resume(store: ContentStore, digest: &Digest) -> Result<Option<Self>> {
+        let path = store.partial_path(digest);
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| ContentError::io(&path, e))?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+            Err(e) => return Err(ContentError::io(&path, e.into())),
+        }
+        let mut hasher = Hasher::for_digest(digest)?;
+        let size = io::copy(&mut file, &mut hasher).map_err(|e| ContentError::io(&path, e))?;
+        Ok(Some(Ingest {
+            store,
+            file: Some(io::BufWriter::with_capacity(1 << 20, file)),
+            path,
+            hasher,
+            size,
+            resumed: size,
+            keep: true,
+        }))
+    }
+
+    /// Bytes a resumed ingest already held when it was reopened.
+    pub fn resumed(&self) -> u64 {
+        self.resumed
+    }
+
+    /// The bytes a resumed ingest already held, to feed again to whatever consumes the
+    /// blob as it arrives.
+    pub fn resumed_bytes(&self) -> Result<io::Take<File>> {
+        let file = File::open(&self.path).map_err(|e| ContentError::io(&self.path, e))?;
+        Ok(io::Read::take(file, self.resumed))
+    }
+
+    /// Abandons the ingest and its bytes, even a resumable one (they proved wrong).
+    pub fn discard(mut self) {
+        self.keep = false;
     }
 
     /// Bytes written so far.
@@ -54,6 +107,7 @@ impl Ingest {
         let actual = self.hasher.clone().finish();
         if let Some(expected) = expected {
             if &actual != expected {
+                self.keep = false;
                 return Err(ContentError::DigestMismatch {
                     what: "blob being written".into(),
                     expected: expected.clone(),
@@ -93,6 +147,12 @@ impl Write for Ingest {
 
 impl Drop for Ingest {
     fn drop(&mut self) {
+        if self.keep {
+            if let Some(mut writer) = self.file.take() {
+                let _ = writer.flush();
+            }
+            return;
+        }
         // Committed ingests were renamed away; a failed or abandoned one leaves its file.
         let _ = fs::remove_file(&self.path);
     }

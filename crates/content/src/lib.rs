@@ -62,6 +62,9 @@ impl ContentError {
 
 pub type Result<T, E = ContentError> = std::result::Result<T, E>;
 
+/// Names of resumable downloads in `ingest/`.
+const PARTIAL_PREFIX: &str = "partial-";
+
 /// A content-addressed blob store rooted at one directory.
 #[derive(Debug, Clone)]
 pub struct ContentStore {
@@ -143,6 +146,46 @@ impl ContentStore {
         Ingest::start(self.clone(), expected)
     }
 
+    /// A download of `digest` that survives failures: its bytes so far stay in
+    /// `ingest/partial-<alg>-<hex>` for the next attempt to continue from. None while
+    /// another process writes it.
+    pub fn resumable_ingest(&self, digest: &Digest) -> Result<Option<Ingest>> {
+        Ingest::resume(self.clone(), digest)
+    }
+
+    pub(crate) fn partial_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("ingest").join(format!(
+            "{PARTIAL_PREFIX}{}-{}",
+            digest.algorithm().as_ref(),
+            digest.digest()
+        ))
+    }
+
+    /// Removes the partial download of `digest` unless someone is writing it.
+    pub fn discard_partial(&self, digest: &Digest) -> Result<()> {
+        if let Some(ingest) = self.resumable_ingest(digest)? {
+            ingest.discard();
+        }
+        Ok(())
+    }
+
+    /// Partial downloads no process is writing now (`system prune` removes them).
+    pub fn idle_partials(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.root.join("ingest");
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| ContentError::io(&dir, e))? {
+            let entry = entry.map_err(|e| ContentError::io(&dir, e))?;
+            if !entry.file_name().to_string_lossy().starts_with(PARTIAL_PREFIX) {
+                continue;
+            }
+            let Ok(file) = File::open(entry.path()) else { continue };
+            if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared).is_ok() {
+                out.push(entry.path());
+            }
+        }
+        Ok(out)
+    }
+
     /// Writes `bytes` as a blob and returns its sha256 digest.
     pub fn put(&self, bytes: &[u8]) -> Result<Digest> {
         let mut ingest = self.ingest(None)?;
@@ -184,7 +227,9 @@ impl ContentStore {
         let mut out = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| ContentError::io(&dir, e))? {
             let entry = entry.map_err(|e| ContentError::io(&dir, e))?;
-            if owner_is_gone(&entry.file_name().to_string_lossy(), 0) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Partial downloads are kept for the next pull to resume.
+            if !name.starts_with(PARTIAL_PREFIX) && owner_is_gone(&name, 0) {
                 out.push(entry.path());
             }
         }

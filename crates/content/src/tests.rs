@@ -91,3 +91,40 @@ fn ingest_file_of_a_dead_process_is_stale() {
     assert_eq!(stale.len(), 1, "{stale:?}");
     drop(live);
 }
+
+#[test]
+fn resumable_ingest_keeps_its_bytes_and_continues_where_it_stopped() {
+    let (_d, s) = store();
+    let whole = b"0123456789abcdef".repeat(1000);
+    let digest = crate::sha256(&whole);
+    {
+        let mut first = s.resumable_ingest(&digest).unwrap().unwrap();
+        assert!(s.resumable_ingest(&digest).unwrap().is_none(), "one writer at a time");
+        first.write_all(&whole[..7000]).unwrap();
+    }
+    assert!(
+        s.stale_ingests().unwrap().is_empty(),
+        "a partial download is not garbage"
+    );
+    assert_eq!(s.idle_partials().unwrap().len(), 1);
+    let mut again = s.resumable_ingest(&digest).unwrap().unwrap();
+    assert_eq!(again.resumed(), 7000);
+    let mut prefix = Vec::new();
+    std::io::Read::read_to_end(&mut again.resumed_bytes().unwrap(), &mut prefix).unwrap();
+    assert_eq!(prefix, &whole[..7000]);
+    again.write_all(&whole[7000..]).unwrap();
+    assert_eq!(again.commit(Some(&digest)).unwrap(), digest);
+    assert_eq!(fs::read(s.blob_path(&digest)).unwrap(), whole);
+    assert_eq!(fs::read_dir(s.root().join("ingest")).unwrap().count(), 0);
+}
+
+#[test]
+fn resumable_ingest_with_wrong_bytes_is_discarded_at_commit() {
+    let (_d, s) = store();
+    let digest = crate::sha256(b"right");
+    let mut ingest = s.resumable_ingest(&digest).unwrap().unwrap();
+    ingest.write_all(b"wrong").unwrap();
+    assert!(ingest.commit(Some(&digest)).is_err());
+    assert_eq!(fs::read_dir(s.root().join("ingest")).unwrap().count(), 0);
+    assert!(!s.exists(&digest));
+}

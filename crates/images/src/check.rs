@@ -180,6 +180,7 @@ impl ImageStore {
                 compression: strata_archive::compression::from_media_type(media_type),
                 form: crate::unpack::BlobForm::AsGiven,
                 options: &options,
+                resumed: None,
             },
             &Silent,
         )?;

@@ -41,6 +41,7 @@ impl ImageStore {
                 compression: None,
                 form: BlobForm::AsGiven,
                 options: &options,
+                resumed: None,
             },
             &Silent,
         )?;

@@ -66,6 +66,7 @@ impl ImageStore {
                 compression: None,
                 form: BlobForm::Uncompressed,
                 options: &apply,
+                resumed: None,
             },
             progress,
         )?;

@@ -307,6 +307,7 @@ impl ImageStore {
                             compression: task.compression,
                             form: BlobForm::AsGiven,
                             options,
+                            resumed: None,
                         },
                         progress,
                     )?;

@@ -29,6 +29,9 @@ pub struct RemoteLayer<'a, R> {
     pub blob: &'a Digest,
     pub media_type: &'a str,
     pub diff_id: &'a Digest,
+    /// A resumed download whose bytes lead `reader` (see
+    /// [`strata_content::ContentStore::resumable_ingest`]).
+    pub resumed: Option<strata_content::Ingest>,
 }
 
 /// A layer of an image being recorded: fetched now, or already in the store.
@@ -105,6 +108,7 @@ impl ImageStore {
                 compression: Some(compression),
                 form: BlobForm::AsGiven,
                 options: &options,
+                resumed: layer.resumed,
             },
             progress,
         )?;

@@ -125,6 +125,17 @@ impl ImageStore {
         Ok((events, bytes))
     }
 
+    /// Removes the partial downloads no pull is resuming now (`system prune`). Returns
+    /// the bytes reclaimed.
+    pub fn remove_partial_downloads(&self) -> Result<u64> {
+        let mut bytes = 0;
+        for path in self.content().idle_partials()? {
+            bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+            std::fs::remove_file(&path).map_err(|e| ImageError::io(format!("removing {}", path.display()), e))?;
+        }
+        Ok(bytes)
+    }
+
     /// Deletes what no record references: blobs, snapshots, and the leftovers of killed
     /// commands (ingest files, unpack directories, spooled archives). Holds the store
     /// lock exclusively, so nothing an operation in progress still needs is touched.

@@ -35,6 +35,8 @@ pub(crate) struct LayerInput<'a, R> {
     pub compression: Option<Compression>,
     pub form: BlobForm,
     pub options: &'a ApplyOptions,
+    /// A resumed download: its bytes so far lead `reader` and are not written again.
+    pub resumed: Option<Ingest>,
 }
 
 /// How a layer's exact bytes are kept for save and push.
@@ -68,16 +70,20 @@ impl UnpackedLayer {
     }
 }
 
-/// Copies everything read from `inner` into `sink`.
+/// Copies what is read from `inner` into `sink`, except the first `skip` bytes (a
+/// resumed ingest holds them already).
 struct Tee<'a, R> {
     inner: R,
     sink: &'a mut Ingest,
+    skip: u64,
 }
 
 impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.sink.write_all(&buf[..n])?;
+        let held = self.skip.min(n as u64) as usize;
+        self.skip -= held as u64;
+        self.sink.write_all(&buf[held..n])?;
         Ok(n)
     }
 }
@@ -116,6 +122,7 @@ pub(crate) fn unpack_layer<R: Read>(
         compression,
         form,
         options,
+        resumed,
     } = input;
     let layer_err = |source| ImageError::Layer {
         archive: archive.to_string(),
@@ -163,10 +170,15 @@ pub(crate) fn unpack_layer<R: Read>(
         let digest = hashed.hasher.take().expect("hashing").finish();
         (digest.clone(), hashed.count, digest, stats, Kept::Split)
     } else {
-        let mut ingest = store.content().ingest(expected_blob.as_ref())?;
+        let mut ingest = match resumed {
+            Some(i) => i,
+            None => store.content().ingest(expected_blob.as_ref())?,
+        };
+        let skip = ingest.resumed();
         let mut tee = Tee {
             inner: stream,
             sink: &mut ingest,
+            skip,
         };
         let mut buffered = BufReader::with_capacity(1 << 20, &mut tee);
         let mut decoded = Hashed {
@@ -191,6 +203,9 @@ pub(crate) fn unpack_layer<R: Read>(
     };
     if let Some(expected) = &expected_blob {
         if &blob != expected {
+            if let Kept::Blob(ingest) = kept {
+                ingest.discard();
+            }
             return Err(ImageError::Invalid {
                 archive: archive.to_string(),
                 what,

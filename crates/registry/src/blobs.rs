@@ -4,6 +4,7 @@
 use crate::client::{Client, Payload, Scope};
 use crate::error::{RegistryError, Result};
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use strata_content::{Digest, Hasher};
 use ureq::BodyReader;
@@ -22,6 +23,8 @@ pub struct BlobReader<'a> {
     offset: u64,
     body: Option<BodyReader<'static>>,
     failures: u32,
+    /// Set when the download gave up on the network (its bytes so far are worth keeping).
+    gave_up: Option<&'a AtomicBool>,
 }
 
 impl<'a> BlobReader<'a> {
@@ -34,7 +37,20 @@ impl<'a> BlobReader<'a> {
             offset: 0,
             body: None,
             failures: 0,
+            gave_up: None,
         }
+    }
+
+    /// Starts at byte `offset` (the bytes before it are already here).
+    pub fn starting_at(mut self, offset: u64) -> Self {
+        self.offset = offset.min(self.size);
+        self
+    }
+
+    /// Sets `flag` when the download fails for the network's sake.
+    pub fn reporting(mut self, flag: &'a AtomicBool) -> Self {
+        self.gave_up = Some(flag);
+        self
     }
 
     fn open(&mut self) -> io::Result<BodyReader<'static>> {
@@ -103,13 +119,16 @@ impl Read for BlobReader<'_> {
                     self.body = None;
                     self.failures += 1;
                     if self.failures > RESUMES {
+                        if let Some(flag) = self.gave_up {
+                            flag.store(true, Ordering::Relaxed);
+                        }
                         return Err(io::Error::new(
                             e.kind(),
                             format!("downloading {} failed {} times, last: {e}", self.digest, self.failures),
                         ));
                     }
                     log::warn!("downloading {}: {e}; resuming at byte {}", self.digest, self.offset);
-                    std::thread::sleep(Duration::from_millis(200 << self.failures.min(4)));
+                    std::thread::sleep(Duration::from_millis(100 * u64::from(self.failures)));
                 }
             }
         }

@@ -9,9 +9,12 @@ use crate::error::{RegistryError, Result};
 use crate::manifest::{classify, select, Document, Platform};
 use oci_spec::image::ImageManifest;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use strata_archive::compression::{from_media_type, Compression};
 use strata_content::Digest;
 use strata_images::progress::short_id;
-use strata_images::remote::{RemoteImage, RemoteImageLayer, RemoteLayer};
+use strata_images::remote::{FetchedLayer, RemoteImage, RemoteImageLayer, RemoteLayer};
+use strata_images::ImageError;
 use strata_images::{ImageRef, ImageStore, LayerEvent, Progress};
 use strata_snapshots::chain_ids;
 
@@ -208,25 +211,7 @@ pub fn pull(
         .map(|&i| {
             let (blob, diff_id, source) = (&blobs[i], &diff_ids[i], &source);
             let desc = &manifest.layers()[i];
-            move || {
-                let id = short_id(blob.as_ref()).to_string();
-                let reader = BlobReader::new(client, repository, blob, desc.size());
-                let media_type = desc.media_type().to_string();
-                store
-                    .fetch_layer(
-                        RemoteLayer {
-                            reader,
-                            size: desc.size(),
-                            id: &id,
-                            source,
-                            blob,
-                            media_type: &media_type,
-                            diff_id,
-                        },
-                        progress,
-                    )
-                    .map_err(RegistryError::from)
-            }
+            move || fetch_one(store, client, repository, blob, diff_id, desc, source, progress)
         })
         .collect();
     let mut fetched_layers = strata_images::run_parallel(jobs, PARALLEL_LAYERS).into_iter();
@@ -257,4 +242,60 @@ pub fn pull(
         digest: fetched.digest,
         new: recorded.new,
     })
+}
+
+/// Downloads one layer into the store. A compressed blob is downloaded resumably: a pull
+/// that dies on the network leaves its bytes for the next pull, which continues with a
+/// Range request; any other failure discards them.
+#[allow(clippy::too_many_arguments)]
+fn fetch_one(
+    store: &ImageStore,
+    client: &Client,
+    repository: &str,
+    blob: &Digest,
+    diff_id: &Digest,
+    desc: &oci_spec::image::Descriptor,
+    source: &str,
+    progress: &dyn Progress,
+) -> Result<FetchedLayer> {
+    let id = short_id(blob.as_ref()).to_string();
+    let media_type = desc.media_type().to_string();
+    let compressed = from_media_type(&media_type).is_some_and(|c| c != Compression::None);
+    let mut resumed = match compressed {
+        true => store.content().resumable_ingest(blob).map_err(ImageError::from)?,
+        false => None,
+    };
+    if resumed.as_ref().is_some_and(|i| i.resumed() > desc.size()) {
+        resumed.take().expect("checked").discard();
+        resumed = store.content().resumable_ingest(blob).map_err(ImageError::from)?;
+    }
+    let offset = resumed.as_ref().map_or(0, |i| i.resumed());
+    if offset > 0 {
+        log::info!("{blob}: resuming the download at byte {offset}");
+    }
+    let prefix: Box<dyn Read + Send> = match &resumed {
+        Some(i) => Box::new(i.resumed_bytes().map_err(ImageError::from)?),
+        None => Box::new(std::io::empty()),
+    };
+    let gave_up = AtomicBool::new(false);
+    let network = BlobReader::new(client, repository, blob, desc.size())
+        .starting_at(offset)
+        .reporting(&gave_up);
+    let result = store.fetch_layer(
+        RemoteLayer {
+            reader: prefix.chain(network),
+            size: desc.size(),
+            id: &id,
+            source,
+            blob,
+            media_type: &media_type,
+            diff_id,
+            resumed,
+        },
+        progress,
+    );
+    if result.is_err() && compressed && !gave_up.load(Ordering::Relaxed) {
+        store.content().discard_partial(blob).map_err(ImageError::from)?;
+    }
+    Ok(result?)
 }

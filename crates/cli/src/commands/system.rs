@@ -35,7 +35,8 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
         Command::Check { quick, repair } => check(store, quick, repair),
         Command::Info => info(store),
         Command::Prune { all, force: _ } => {
-            let (events, bytes) = store.prune(all)?;
+            let (events, mut bytes) = store.prune(all)?;
+            bytes += store.remove_partial_downloads()?;
             events.iter().for_each(|e| super::rmi::print_event(e, true));
             println!("Total reclaimed space: {}", human_size(bytes as i64));
             Ok(0)

@@ -176,3 +176,83 @@ fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     );
     (dir.join("ca.crt"), dir.join("server.crt"), dir.join("server.key"))
 }
+
+/// `tests/registry/misbehaving.py`: a registry that breaks the protocol in one way.
+pub struct Misbehaving {
+    pub addr: String,
+    pub log: PathBuf,
+    port: u16,
+    child: Child,
+}
+
+impl Misbehaving {
+    pub fn start(dir: &Path, mode: &str) -> Misbehaving {
+        std::fs::create_dir_all(dir).unwrap();
+        let log = dir.join(format!("{mode}.log"));
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Self::spawn(port, &log, mode);
+            let mut server = Misbehaving {
+                addr: format!("127.0.0.1:{port}"),
+                log: log.clone(),
+                port,
+                child,
+            };
+            if server.wait_ready() {
+                return server;
+            }
+        }
+        panic!("misbehaving.py did not start");
+    }
+
+    fn spawn(port: u16, log: &Path, mode: &str) -> Child {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/registry/misbehaving.py");
+        Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(log)
+            .arg(mode)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("python3 is needed (scripts/test.sh installs it)")
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if TcpStream::connect(&self.addr).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Waits for the server to exit by itself (mode `die`), then starts it again on the
+    /// same port in `mode`.
+    pub fn restart(&mut self, mode: &str) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(self.port, &self.log, mode);
+        assert!(self.wait_ready(), "misbehaving.py did not restart");
+    }
+
+    /// The requests it received: `METHOD PATH range=R auth=yes|no`.
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Misbehaving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
