@@ -20,6 +20,7 @@ Modes:
   stall-manifest  manifest requests stall
   flaky           the first two requests for each blob answer 503
   die             the first blob download stops halfway and the server exits
+  hub-search      offers Docker Hub's search API (/v1/search)
 """
 
 import gzip
@@ -125,6 +126,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path == "/token":
             return self.reply(200, b'{"token":"never-accepted"}', [("Content-Type", "application/json")])
+        if path == "/v1/search" and MODE == "hub-search":
+            return self.hub_search()
         if path.startswith("/external/"):
             return self.send_blob(path.rsplit("/", 1)[1])
         if not path.startswith("/v2/"):
@@ -150,6 +153,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reply(503, b'{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}')
             return self.send_blob(name)
         self.reply(404)
+
+    def hub_search(self):
+        query = dict(p.split("=", 1) for p in self.path.split("?", 1)[1].split("&"))
+        rows = [
+            {"name": "library/busybox", "description": "Busybox base image.", "star_count": 3000,
+             "is_official": True, "is_automated": False},
+            {"name": "someone/busybox-httpd", "description": "A static web server built on busybox, "
+             "with a long description that a table truncates", "star_count": 12,
+             "is_official": False, "is_automated": True},
+            {"name": "someone/alpine", "description": "not a match", "star_count": 1,
+             "is_official": False, "is_automated": False},
+        ]
+        found = [r for r in rows if query.get("q", "") in r["name"]][: int(query.get("n", "25"))]
+        body = json.dumps({"num_results": len(found), "query": query.get("q"), "results": found}).encode()
+        self.reply(200, body, [("Content-Type", "application/json")])
 
     def send_blob(self, name):
         blob = BLOBS.get(name)

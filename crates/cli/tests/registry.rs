@@ -135,6 +135,20 @@ fn push_and_pull_round_trip_skip_present_layers_and_run() {
     assert!(!search.contains("/app"), "{search}");
     let json = v.ok(&["search", "--format", "{{.Name}}", &format!("{a}/app")]);
     assert_eq!(json.trim(), format!("{a}/app"));
+
+    // zstd on request; the registry keeps the media type and strata pulls it back.
+    t.ok(&["tag", "app:1", &format!("{a}/zst:1")]);
+    t.ok(&["push", "--compression-format", "zstd", &format!("{a}/zst:1")]);
+    let raw = host(
+        "skopeo",
+        &["inspect", "--raw", "--tls-verify=false", &format!("docker://{a}/zst:1")],
+    );
+    assert_eq!(raw.matches("tar+zstd").count(), 2, "{raw}");
+    v.ok(&["pull", &format!("{a}/zst:1")]);
+    assert_eq!(
+        v.ok(&["run", "--rm", &format!("{a}/zst:1"), "cat", "/app.txt"]).trim(),
+        "from-app"
+    );
 }
 
 #[test]
@@ -415,4 +429,35 @@ fn corrupt_or_truncated_blobs_are_refused_and_nothing_is_listed() {
     assert_eq!(u.ok(&["images", "-q"]).lines().count(), 1);
     assert_eq!(u.entries("content/ingest"), 0);
     u.ok(&["system", "check"]);
+}
+
+#[test]
+fn bearer_tokens_allow_anonymous_pulls_and_pushes_after_login() {
+    let t = TestRoot::new();
+    let reg = Registry::start(
+        &t.path("registry"),
+        Setup::Bearer {
+            user: "carol",
+            password: "tok3n",
+        },
+    );
+    let a = &reg.addr;
+    two_images(&t);
+    t.ok(&["tag", "app:1", &format!("{a}/app:1")]);
+    let err = t.fails(&["push", &format!("{a}/app:1")]);
+    assert!(err.contains("unauthorized"), "anonymous tokens only pull: {err}");
+    let wrong = login(&t, a, "carol", "nope");
+    assert!(!wrong.status.success(), "{}", String::from_utf8_lossy(&wrong.stdout));
+    let ok = login(&t, a, "carol", "tok3n");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    t.ok(&["push", &format!("{a}/app:1")]);
+    assert!(t.ok(&["search", &format!("{a}/ap")]).contains(&format!("{a}/app")));
+
+    // Another machine without credentials pulls anonymously and runs the image.
+    let u = TestRoot::new();
+    u.ok(&["pull", &format!("{a}/app:1")]);
+    assert_eq!(
+        u.ok(&["run", "--rm", &format!("{a}/app:1"), "cat", "/app.txt"]).trim(),
+        "from-app"
+    );
 }

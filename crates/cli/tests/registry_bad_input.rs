@@ -156,3 +156,33 @@ fn registry_dying_mid_pull_leaves_a_partial_download_the_next_pull_resumes() {
     assert_eq!(t.entries("content/ingest"), 0, "the partial became the blob");
     t.ok(&["system", "check"]);
 }
+
+#[test]
+fn search_uses_the_hub_search_api_where_a_registry_offers_it() {
+    let t = TestRoot::new();
+    let server = Misbehaving::start(&t.path("server"), "hub-search");
+    let term = format!("{}/busybox", server.addr);
+    let table = t.ok(&["search", &term]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "DESCRIPTION", "STARS", "OFFICIAL", "AUTOMATED"]
+    );
+    assert!(lines[1].starts_with("library/busybox") && lines[1].contains("3000") && lines[1].contains("[OK]"));
+    assert!(lines[2].contains("…"), "long descriptions are cut: {table}");
+    let official = t.ok(&[
+        "search",
+        "--filter",
+        "is-official=true",
+        "--format",
+        "{{.Name}} {{.StarCount}}",
+        &term,
+    ]);
+    assert_eq!(official.trim(), "library/busybox 3000");
+    let limited = t.ok(&["search", "--limit", "1", "--format", "{{.Name}}", &term]);
+    assert_eq!(limited.lines().count(), 1);
+    assert!(t
+        .fails(&["search", "--filter", "color=red", &term])
+        .contains("invalid filter"));
+}

@@ -18,6 +18,11 @@ pub enum Setup {
         user: &'static str,
         password: &'static str,
     },
+    /// Bearer tokens from tests/registry/token_server.py: anonymous pulls, the user pushes.
+    Bearer {
+        user: &'static str,
+        password: &'static str,
+    },
 }
 
 pub struct Registry {
@@ -27,19 +32,21 @@ pub struct Registry {
     pub ca_cert: Option<PathBuf>,
     dir: PathBuf,
     child: Child,
+    token_server: Option<Child>,
 }
 
 impl Registry {
     /// Starts a registry in `dir` (its config, storage and log live there).
     pub fn start(dir: &Path, setup: Setup) -> Registry {
         std::fs::create_dir_all(dir).unwrap();
-        let mut extra = String::new();
+        let (mut http_extra, mut auth_extra) = (String::new(), String::new());
         let mut ca_cert = None;
+        let mut token_server = None;
         match setup {
             Setup::Plain => {}
             Setup::Tls => {
                 let (ca, cert, key) = make_certificates(dir);
-                extra = format!(
+                http_extra = format!(
                     "  tls:\n    certificate: {}\n    key: {}\n",
                     cert.display(),
                     key.display()
@@ -50,20 +57,23 @@ impl Registry {
                 let file = dir.join("htpasswd");
                 let line = host("htpasswd", &["-Bbn", user, password]);
                 std::fs::write(&file, line.trim()).unwrap();
-                extra = format!(
+                auth_extra = format!(
                     "auth:\n  htpasswd:\n    realm: strata-test\n    path: {}\n",
                     file.display()
+                );
+            }
+            Setup::Bearer { user, password } => {
+                let (port, child) = start_token_server(dir, user, password);
+                token_server = Some(child);
+                auth_extra = format!(
+                    "auth:\n  token:\n    realm: http://127.0.0.1:{port}/token\n    service: strata-test-registry\n    issuer: strata-test-issuer\n    rootcertbundle: {}\n",
+                    dir.join("token.crt").display()
                 );
             }
         }
         for _ in 0..5 {
             let port = free_port();
             let addr = format!("127.0.0.1:{port}");
-            let (http_extra, auth_extra) = if extra.starts_with("auth:") {
-                (String::new(), extra.clone())
-            } else {
-                (extra.clone(), String::new())
-            };
             let config = format!(
                 "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{http_extra}{auth_extra}",
                 dir.join("data").display()
@@ -84,8 +94,10 @@ impl Registry {
                 ca_cert: ca_cert.clone(),
                 dir: dir.to_path_buf(),
                 child,
+                token_server: None,
             };
             if registry.wait_ready() {
+                registry.token_server = token_server;
                 return registry;
             }
         }
@@ -130,9 +142,56 @@ impl Registry {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.token_server.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
+}
+
+/// Starts the token service with a fresh signing certificate (`DIR/token.crt`).
+fn start_token_server(dir: &Path, user: &str, password: &str) -> (u16, Child) {
+    let (key, crt) = (dir.join("token.key"), dir.join("token.crt"));
+    host(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=strata test tokens",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            crt.to_str().unwrap(),
+        ],
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/registry/token_server.py");
+    let port = free_port();
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(&key)
+        .arg(&crt)
+        .args([
+            "strata-test-issuer",
+            "strata-test-registry",
+            &format!("{user}:{password}"),
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("python3 is needed (scripts/test.sh installs it)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "token_server.py did not start");
+        assert!(child.try_wait().unwrap().is_none(), "token_server.py exited");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (port, child)
 }
 
 fn free_port() -> u16 {
