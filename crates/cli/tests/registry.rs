@@ -97,6 +97,12 @@ fn push_and_pull_round_trip_skip_present_layers_and_run() {
     u.ok(&["tag", &format!("{a}/bb:1"), &format!("{a}/bb:copy")]);
     let repush = u.ok(&["push", &format!("{a}/bb:copy")]);
     assert_eq!(digest_line(&repush), bb_digest, "{repush}");
+    // Pulled blobs are mounted from the repository they came from, not sent again.
+    u.ok(&["tag", &format!("{a}/app:1"), &format!("{a}/app2:1")]);
+    let blobs_before = reg.blob_count();
+    let mounted = u.ok(&["push", &format!("{a}/app2:1")]);
+    assert_eq!(mounted.matches("Layer already exists").count(), 2, "{mounted}");
+    assert_eq!(reg.blob_count(), blobs_before, "nothing new is stored");
 
     // By digest, all tags, and a tag that does not exist.
     let by_digest = format!("{a}/bb@{bb_digest}");
@@ -134,7 +140,10 @@ fn push_and_pull_round_trip_skip_present_layers_and_run() {
     );
     assert!(!search.contains("/app"), "{search}");
     let json = v.ok(&["search", "--format", "{{.Name}}", &format!("{a}/app")]);
-    assert_eq!(json.trim(), format!("{a}/app"));
+    assert_eq!(
+        json.lines().collect::<Vec<_>>(),
+        [format!("{a}/app"), format!("{a}/app2")]
+    );
 
     // zstd on request; the registry keeps the media type and strata pulls it back.
     t.ok(&["tag", "app:1", &format!("{a}/zst:1")]);

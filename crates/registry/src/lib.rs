@@ -7,6 +7,7 @@ pub mod challenge;
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod gzip;
 pub mod manifest;
 pub mod pull;
 pub mod push;

@@ -237,6 +237,14 @@ pub fn pull(
         layers,
         tags: reference.tag().map(|_| reference.clone()).into_iter().collect(),
     })?;
+    // Remember where the blobs live, so a push to another repository of this registry
+    // can mount them instead of sending them.
+    let mut db = store.db();
+    for layer in manifest.layers() {
+        db.record_blob_source(layer.digest().as_ref(), client.registry(), repository)
+            .map_err(ImageError::from)?;
+    }
+    drop(db);
     Ok(Pulled {
         id: recorded.id,
         digest: fetched.digest,

@@ -2,7 +2,7 @@
 //! repository of the same registry where possible), the config, then the manifest.
 //! A pulled image is sent byte for byte, so its manifest digest is unchanged; layers
 //! stored only uncompressed (commit, import, docker-archive loads) are compressed on
-//! the fly on all cores and streamed to the registry.
+//! the fly on all cores (see `gzip`) and streamed to the registry.
 
 use crate::client::{Client, Payload, Scope};
 use crate::error::{RegistryError, Result};
@@ -268,16 +268,9 @@ fn upload_compressed(
 fn compress(reader: &mut dyn Read, out: io::PipeWriter, options: PushOptions) -> io::Result<()> {
     match options.compression {
         PushCompression::Gzip => {
-            use gzp::{deflate::Gzip, par::compress::ParCompressBuilder, ZWriter};
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-            let level = gzp::Compression::new(options.level.unwrap_or(6).clamp(1, 9));
-            let mut writer = ParCompressBuilder::<Gzip>::new()
-                .num_threads(threads)
-                .map_err(io::Error::other)?
-                .compression_level(level)
-                .from_writer(out);
-            io::copy(reader, &mut writer)?;
-            writer.finish().map_err(io::Error::other)?;
+            let mut out = out;
+            crate::gzip::compress(reader, &mut out, options.level.unwrap_or(6), threads)?;
         }
         PushCompression::Zstd => {
             let level = options.level.unwrap_or(3).clamp(1, 19) as i32;
