@@ -356,7 +356,21 @@ fn basic_auth_needs_login_and_credentials_are_kept_private() {
 
     t.ok(&["push", &format!("{a}/bb:1")]);
     t.ok(&["rmi", &format!("{a}/bb:1")]);
-    t.ok(&["pull", &format!("{a}/bb:1")]);
+    let traced = t.run(&["--log-level", "trace", "pull", &format!("{a}/bb:1")]);
+    assert!(traced.status.success());
+    let everything = format!(
+        "{}{}",
+        String::from_utf8_lossy(&traced.stdout),
+        String::from_utf8_lossy(&traced.stderr)
+    );
+    assert!(
+        everything.contains("TRACE") || everything.contains("DEBUG"),
+        "tracing is on"
+    );
+    assert!(
+        !everything.contains("s3cret") && !everything.contains("YWxpY2U6czNjcmV0OnB3"),
+        "credentials never reach a log"
+    );
     assert!(t
         .ok(&["logout", a])
         .contains(&format!("Removing login credentials for {a}")));

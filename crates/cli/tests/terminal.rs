@@ -100,3 +100,23 @@ fn exec_it_gives_a_shell_in_a_running_container() {
     assert!(screen.trim_end().ends_with("STATUS 3"), "{screen}");
     t.ok(&["rm", "-f", "box"]);
 }
+
+#[test]
+fn pull_on_a_terminal_draws_a_progress_bar_per_layer() {
+    let t = TestRoot::new();
+    let registry = harness::registry::Registry::start(&t.path("registry"), harness::registry::Setup::Plain);
+    let tar = t.path("busybox.tar");
+    busybox_rootfs(&tar);
+    let name = format!("{}/bb:1", registry.addr);
+    t.ok(&["import", tar.to_str().unwrap(), &name]);
+    t.ok(&["push", &name]);
+    t.ok(&["rmi", &name]);
+    let screen = drive(&t, &["pull", &name], "");
+    assert!(screen.contains(": Pulling fs layer"), "{screen}");
+    assert!(
+        screen.contains(": Pull complete [=====") && screen.contains(" MB/"),
+        "{screen}"
+    );
+    assert!(screen.contains("Status: Downloaded newer image"), "{screen}");
+    assert!(screen.contains("STATUS 0"), "{screen}");
+}
