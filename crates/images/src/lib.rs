@@ -31,5 +31,5 @@ pub use progress::{LayerEvent, Progress, Silent};
 pub use reference::ImageRef;
 pub use store::digest as parse_stored_digest;
 pub use store::{ImageStore, Resolved};
-pub use strata_metadata::ImageRecord;
+pub use strata_metadata::{ImageRecord, MetadataError};
 pub use unpack::run_parallel;

@@ -1,0 +1,41 @@
+//! Build errors. Dockerfile errors carry the file and line; the others name the step.
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{file}:{line}: {message}")]
+    Syntax { file: String, line: usize, message: String },
+    #[error("{file}:{line}: {instruction}: {message}")]
+    Step {
+        file: String,
+        line: usize,
+        instruction: String,
+        message: String,
+    },
+    #[error("build context {path}: {message}")]
+    Context { path: String, message: String },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Image(#[from] strata_images::ImageError),
+    #[error(transparent)]
+    Container(#[from] strata_containers::ContainerError),
+    #[error(transparent)]
+    Runtime(#[from] strata_runtime::RuntimeError),
+    #[error(transparent)]
+    Metadata(#[from] strata_images::MetadataError),
+}
+
+impl BuildError {
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        BuildError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = BuildError> = std::result::Result<T, E>;
