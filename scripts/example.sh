@@ -2,7 +2,8 @@
 # The main job on the bundled example, with no network image: build strata, make a
 # busybox rootfs from Debian's busybox-static, import it, list and inspect it, show
 # that save/load keeps the image ID, then run containers: a one-off command, and the
-# seeds' flow (a detached web server, exec, commit, run the committed image).
+# seeds' flow (a detached web server, exec, commit, run the committed image); finally
+# build the seeds' hello world (a static C binary, FROM scratch) and run it.
 # Usage: scripts/example.sh            (root is /var/tmp/strata-example unless STRATA_ROOT is set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,3 +47,16 @@ step "$strata" run --rm busybox:example-web cat /var/www/index.html
 step "$strata" stop -t 1 example-web
 step "$strata" ps -a
 "$strata" rm example-web >/dev/null
+
+# The seeds' hello world: a static C program, built into an image FROM scratch.
+if ! command -v gcc >/dev/null || [ ! -e /usr/lib/x86_64-linux-gnu/libc.a ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
+fi
+cp -r examples/hello "$work/hello"
+gcc -static -O2 -o "$work/hello/hello" "$work/hello/hello.c"
+step cat "$work/hello/Dockerfile"
+step "$strata" build -t hello:latest "$work/hello"
+step "$strata" run --rm hello
+step "$strata" build -t hello:latest "$work/hello"
+step "$strata" images hello
+step "$strata" history hello

@@ -24,9 +24,15 @@ pub enum BuildError {
     #[error(transparent)]
     Container(#[from] strata_containers::ContainerError),
     #[error(transparent)]
-    Runtime(#[from] strata_runtime::RuntimeError),
+    Runtime(Box<strata_runtime::RuntimeError>),
     #[error(transparent)]
     Metadata(#[from] strata_images::MetadataError),
+}
+
+impl From<strata_runtime::RuntimeError> for BuildError {
+    fn from(e: strata_runtime::RuntimeError) -> Self {
+        BuildError::Runtime(Box::new(e))
+    }
 }
 
 impl BuildError {

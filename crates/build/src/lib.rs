@@ -1,9 +1,18 @@
 //! `strata build`: Dockerfiles parsed by our own parser (heredocs, the escape directive),
 //! run step by step through strata's image store and runtime, with a build cache.
 
+mod builder;
+pub mod context;
+mod copy;
 pub mod error;
+pub mod ignore;
 pub mod instruction;
+mod layer;
 pub mod parser;
+mod steps;
+mod view;
 pub mod words;
 
+pub use builder::{build, BuildOptions, Built};
+pub use context::Context;
 pub use error::{BuildError, Result};

@@ -315,6 +315,19 @@ impl Containers<'_> {
             Some(h) => h.push(entry),
             None => image_config["history"] = serde_json::json!([entry]),
         }
+        self.commit_with_config(record, &parent, image_config, opts.reference.as_deref())
+    }
+
+    /// Records the container's changes as one layer on `parent` (its image), with the
+    /// image config `image_config` (a build step writes its own). Returns the image ID.
+    pub fn commit_with_config(
+        &self,
+        record: &ContainerRecord,
+        parent: &strata_images::ImageRecord,
+        image_config: serde_json::Value,
+        reference: Option<&str>,
+    ) -> Result<String> {
+        let config = self.config(record)?;
         // The layer streams from a writer thread straight into the store: no temporary
         // copy of the changes is written.
         let (reader, writer) = std::io::pipe().map_err(|e| ContainerError::io("creating a pipe", e))?;
@@ -331,9 +344,7 @@ impl Containers<'_> {
                 inner: reader,
                 producer: Some(producer),
             };
-            Ok(self
-                .store
-                .add_layer(&parent, layer, image_config, opts.reference.as_deref())?)
+            Ok(self.store.add_layer(parent, layer, image_config, reference)?)
         })
     }
 

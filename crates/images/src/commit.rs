@@ -53,10 +53,8 @@ impl ImageStore {
         diff_ids.push(unpacked.diff_id.clone());
         let diff_strings: Vec<String> = diff_ids.iter().map(|d| d.to_string()).collect();
         config["rootfs"] = serde_json::json!({ "type": "layers", "diff_ids": diff_strings });
-        let config_bytes = serde_json::to_vec(&config).expect("configs serialize");
         let chains = chain_ids(&diff_ids);
         let top = chains.last().expect("at least the new layer");
-
         let (blob, blob_size, media_type, diff_id, size) = (
             unpacked.blob.clone(),
             unpacked.blob_size,
@@ -66,19 +64,7 @@ impl ImageStore {
         );
         crate::failpoint::hit("commit:unpacked");
         unpacked.commit(self, top)?;
-        let config_digest = self.content().put(&config_bytes)?;
-        let mut layers: Vec<NewLayer> = parent
-            .layers
-            .iter()
-            .map(|l| NewLayer {
-                chain_id: l.chain_id.clone(),
-                diff_id: l.diff_id.clone(),
-                size: l.size,
-                blob_digest: l.blob_digest.clone(),
-                blob_media_type: l.blob_media_type.clone(),
-                blob_size: l.blob_size,
-            })
-            .collect();
+        let mut layers = parent_layers(parent);
         layers.push(NewLayer {
             chain_id: top.to_string(),
             diff_id: diff_id.to_string(),
@@ -87,6 +73,24 @@ impl ImageStore {
             blob_media_type: media_type.into(),
             blob_size: blob_size as i64,
         });
+        self.record_config(layers, &config, reference.as_ref())
+    }
+
+    /// Records an image with `parent`'s layers and a new config (a build step that
+    /// changes only metadata: ENV, CMD, LABEL, …). Returns the image ID.
+    pub fn add_config(&self, parent: &ImageRecord, config: serde_json::Value) -> Result<String> {
+        let _lock = self.lock_shared()?;
+        self.record_config(parent_layers(parent), &config, None)
+    }
+
+    fn record_config(
+        &self,
+        layers: Vec<NewLayer>,
+        config: &serde_json::Value,
+        reference: Option<&ImageRef>,
+    ) -> Result<String> {
+        let config_bytes = serde_json::to_vec(config).expect("configs serialize");
+        let config_digest = self.content().put(&config_bytes)?;
         let manifest = manifest_for_layers(&config_digest, config_bytes.len() as u64, &layers)?;
         let manifest_digest = self.content().put(&manifest)?;
         let created = config.get("created").and_then(|c| c.as_str()).map(str::to_string);
@@ -103,4 +107,19 @@ impl ImageStore {
             .insert_image(&record, &tags, &created.unwrap_or_else(crate::config::timestamp_now))?;
         Ok(record.id)
     }
+}
+
+fn parent_layers(parent: &ImageRecord) -> Vec<NewLayer> {
+    parent
+        .layers
+        .iter()
+        .map(|l| NewLayer {
+            chain_id: l.chain_id.clone(),
+            diff_id: l.diff_id.clone(),
+            size: l.size,
+            blob_digest: l.blob_digest.clone(),
+            blob_media_type: l.blob_media_type.clone(),
+            blob_size: l.blob_size,
+        })
+        .collect()
 }

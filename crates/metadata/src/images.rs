@@ -268,6 +268,8 @@ impl Db {
             tx.execute("DELETE FROM image_layers WHERE image_id = ?1", [id])
                 .map_err(&e)?;
             tx.execute("DELETE FROM images WHERE id = ?1", [id]).map_err(&e)?;
+            tx.execute("DELETE FROM build_cache WHERE image_id = ?1", [id])
+                .map_err(&e)?;
             // Top layer first: a parent is deleted only after its children.
             for (chain, _) in &layers {
                 tx.execute("UPDATE layers SET refcount = refcount - 1 WHERE chain_id = ?1", [chain])
@@ -364,6 +366,90 @@ impl Db {
             .collect::<Result<_, _>>()
             .map_err(&e)?;
         Ok(rows)
+    }
+
+    /// The image a build step with this cache key made, if it is still stored.
+    pub fn cache_get(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT c.image_id FROM build_cache c JOIN images i ON i.id = c.image_id WHERE c.key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records the image a build step made.
+    pub fn cache_put(&mut self, key: &str, image_id: &str, created: &str) -> Result<()> {
+        let path = self.path.clone();
+        let e = sql(&path);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO build_cache (key, image_id, intermediate, created) VALUES (?1, ?2, 1, ?3)
+                 ON CONFLICT(key) DO UPDATE SET image_id = excluded.image_id",
+                params![key, image_id, created],
+            )
+            .map_err(&e)?;
+            Ok(())
+        })
+    }
+
+    /// Marks an image as a build's result: `images` lists it even untagged.
+    pub fn cache_mark_final(&mut self, image_id: &str) -> Result<()> {
+        let path = self.path.clone();
+        let e = sql(&path);
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE build_cache SET intermediate = 0 WHERE image_id = ?1",
+                [image_id],
+            )
+            .map_err(&e)?;
+            Ok(())
+        })
+    }
+
+    /// The digest recorded for a context file with this identity.
+    pub fn file_sum(&self, path: &str, identity: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT digest FROM file_sums WHERE path = ?1 AND identity = ?2",
+                [path, identity],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a context file's digest for its current identity.
+    pub fn put_file_sums(&mut self, sums: &[(String, String, String)]) -> Result<()> {
+        let path = self.path.clone();
+        let e = sql(&path);
+        self.write(|tx| {
+            for (p, identity, digest) in sums {
+                tx.execute(
+                    "INSERT OR REPLACE INTO file_sums (path, identity, digest) VALUES (?1, ?2, ?3)",
+                    params![p, identity, digest],
+                )
+                .map_err(&e)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Images that only exist as intermediate build steps.
+    pub fn intermediate_images(&self) -> Result<BTreeSet<String>> {
+        let e = sql(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT image_id FROM build_cache GROUP BY image_id HAVING MIN(intermediate) = 1")
+            .map_err(&e)?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        Ok(ids)
     }
 
     /// Content size of a recorded layer.

@@ -76,6 +76,24 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (digest, registry, repository)
     );
     "#,
+    // 4: the build cache: a step's key (parent image, instruction, inputs) to the image
+    // it made. Intermediate images are hidden from `images` unless `-a`.
+    r#"
+    CREATE TABLE build_cache (
+        key          TEXT PRIMARY KEY,
+        image_id     TEXT NOT NULL,
+        intermediate INTEGER NOT NULL DEFAULT 1,
+        created      TEXT NOT NULL
+    );
+    CREATE INDEX build_cache_image ON build_cache(image_id);
+    -- Content digests of build-context files, trusted while the file's identity and
+    -- change time stay the same (BuildKit keeps the same kind of cache).
+    CREATE TABLE file_sums (
+        path     TEXT PRIMARY KEY,
+        identity TEXT NOT NULL,   -- dev:ino:size:mtime_ns:ctime_ns
+        digest   TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

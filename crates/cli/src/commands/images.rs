@@ -9,9 +9,8 @@ use strata_images::{ImageRecord, ImageRef, ImageStore};
 pub struct Args {
     /// Only images of this repository (and tag)
     repository: Option<String>,
-    /// Show all images (strata keeps no intermediate images, so this lists the same)
+    /// Show all images (default hides intermediate images of builds)
     #[arg(short, long)]
-    #[allow(dead_code)]
     all: bool,
     /// Only show image IDs
     #[arg(short, long)]
@@ -162,7 +161,11 @@ fn short(id: &str, no_trunc: bool) -> String {
 }
 
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
-    let images = store.list()?;
+    let mut images = store.list()?;
+    if !args.all {
+        let intermediate = store.db().intermediate_images()?;
+        images.retain(|i| !i.tags.is_empty() || !intermediate.contains(&i.id));
+    }
     let filters = parse_filters(store, &args.filter)?;
     let wanted = args.repository.as_deref().map(ImageRef::parse_untagged).transpose()?;
     let rows: Vec<_> = rows(&images)

@@ -1,5 +1,6 @@
 //! One module per command, each parsing its flags and printing Docker's output.
 
+mod build;
 mod changes;
 mod history;
 mod images;
@@ -38,6 +39,8 @@ pub enum Command {
     Pull(registry::PullArgs),
     /// Upload an image to a registry
     Push(registry::PushArgs),
+    /// Build an image from a Dockerfile
+    Build(build::Args),
     /// Log in to a registry
     Login(registry::LoginArgs),
     /// Log out from a registry
@@ -121,6 +124,8 @@ pub enum ImageCommand {
     Pull(registry::PullArgs),
     /// Upload an image to a registry
     Push(registry::PushArgs),
+    /// Build an image from a Dockerfile
+    Build(build::Args),
     /// Show the history of an image
     History(history::Args),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -159,6 +164,7 @@ pub fn run(root: &Path, command: Command) -> Result<u8> {
     let store = ImageStore::open(root)?;
     match command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(&store, a),
+        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => build::run(&store, a),
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry::push(&store, a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(&store, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(&store, a),

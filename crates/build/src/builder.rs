@@ -1,0 +1,546 @@
+//! Runs a parsed Dockerfile: stages, steps, cache. Filesystem steps make one layer each
+//! (RUN through a container of strata's runtime, COPY/ADD/WORKDIR as a written tar);
+//! metadata steps make a new config with an `empty_layer` history entry. Every step's
+//! result is an image recorded in the store and in the build cache.
+
+use crate::context::Context;
+use crate::error::{BuildError, Result};
+use crate::instruction::{Command, Instruction};
+use crate::parser::{self, Dockerfile};
+use crate::steps;
+use crate::view::ImageView;
+use crate::words::{self, Vars};
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::time::Instant;
+use strata_images::{ImageRecord, ImageRef, ImageStore};
+
+/// What `strata build` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    pub dockerfile: String,
+    /// The Dockerfile's name in errors (`Dockerfile`, `sub/Dockerfile.dev`).
+    pub dockerfile_name: String,
+    pub tags: Vec<String>,
+    pub build_args: Vec<(String, String)>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub labels: Vec<(String, String)>,
+    /// `--network` for RUN steps: none, host, or the default (private) network.
+    pub network: Option<String>,
+    /// `SOURCE_DATE_EPOCH`: file times and `created` of everything this build makes.
+    pub source_date_epoch: Option<i64>,
+    pub quiet: bool,
+}
+
+/// The result: the image ID and the tags now pointing at it.
+#[derive(Debug)]
+pub struct Built {
+    pub id: String,
+    pub tags: Vec<String>,
+}
+
+/// One stage being built.
+pub(crate) struct Stage {
+    /// None while the stage is `FROM scratch` with no step yet.
+    pub image: Option<ImageRecord>,
+    /// The whole image config (`config`, `history`, `rootfs`, …).
+    pub config: Value,
+    /// ARGs declared in this stage, with their values.
+    pub args: Vars,
+}
+
+impl Stage {
+    /// What a step sees: declared ARGs, then ENV (which wins).
+    pub fn vars(&self) -> Vars {
+        let mut vars = self.args.clone();
+        for kv in self.env() {
+            if let Some((k, v)) = kv.split_once('=') {
+                vars.insert(k.to_string(), v.to_string());
+            }
+        }
+        vars
+    }
+
+    pub fn env(&self) -> Vec<String> {
+        self.config["config"]["Env"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn shell(&self) -> Vec<String> {
+        self.config["config"]["Shell"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .filter(|v: &Vec<String>| !v.is_empty())
+            .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+    }
+
+    pub fn workdir(&self) -> String {
+        self.config["config"]["WorkingDir"]
+            .as_str()
+            .filter(|w| !w.is_empty())
+            .unwrap_or("/")
+            .to_string()
+    }
+
+    /// The parent for the next image: the current one, or an empty one for scratch.
+    pub fn parent(&self) -> ImageRecord {
+        self.image.clone().unwrap_or_else(|| ImageRecord {
+            id: String::new(),
+            manifest_digest: String::new(),
+            manifest_media_type: String::new(),
+            created: None,
+            size: 0,
+            added_at: String::new(),
+            tags: Vec::new(),
+            layers: Vec::new(),
+        })
+    }
+}
+
+pub(crate) struct Builder<'a> {
+    pub store: &'a ImageStore,
+    pub context: &'a Context,
+    pub opts: &'a BuildOptions,
+    pub out: &'a mut dyn Write,
+    pub file: String,
+    pub escape: char,
+    /// Build args given on the command line.
+    pub given_args: Vars,
+    /// Build args some ARG declared (the others are reported unused).
+    pub used_args: BTreeSet<String>,
+    /// Finished stages, by position; their names are in `stage_names`.
+    pub done: Vec<Option<ImageRecord>>,
+    pub stage_names: Vec<Option<String>>,
+    pub step: usize,
+    pub steps: usize,
+}
+
+/// Builds the Dockerfile in `opts` with `context`; progress goes to `out`.
+pub fn build(store: &ImageStore, context: &Context, opts: &BuildOptions, out: &mut dyn Write) -> Result<Built> {
+    let dockerfile = parser::parse(&opts.dockerfile, &opts.dockerfile_name)?;
+    let instructions = dockerfile
+        .instructions
+        .iter()
+        .map(|raw| Instruction::from_raw(raw, &dockerfile.file))
+        .collect::<Result<Vec<_>>>()?;
+    let (globals, stages) = split_stages(&dockerfile, &instructions)?;
+    let names: Vec<Option<String>> = stages.iter().map(|s| stage_name(s[0])).collect();
+    let target = match &opts.target {
+        Some(t) => names
+            .iter()
+            .position(|n| n.as_deref() == Some(t.as_str()))
+            .ok_or_else(|| BuildError::Syntax {
+                file: dockerfile.file.clone(),
+                line: 1,
+                message: format!("target stage {t:?} could not be found"),
+            })?,
+        None => stages.len() - 1,
+    };
+    let needed = needed_stages(&stages, &names, target);
+    let mut builder = Builder {
+        store,
+        context,
+        opts,
+        out,
+        file: dockerfile.file.clone(),
+        escape: dockerfile.escape,
+        given_args: opts.build_args.iter().cloned().collect(),
+        used_args: BTreeSet::new(),
+        done: vec![None; stages.len()],
+        stage_names: names,
+        step: 0,
+        steps: needed.iter().map(|&i| stages[i].len()).sum::<usize>() + globals.len(),
+    };
+    let global_vars = builder.global_args(&globals)?;
+    let started = Instant::now();
+    for &i in &needed {
+        let image = builder.run_stage(&stages[i], &global_vars)?;
+        builder.done[i] = Some(image);
+    }
+    let mut image = builder.done[target].clone().expect("target stage was built");
+    if !opts.labels.is_empty() {
+        image = builder.add_labels(&image)?;
+    }
+    let unused: Vec<&String> = builder
+        .given_args
+        .keys()
+        .filter(|k| !builder.used_args.contains(*k) && !steps::PREDEFINED_ARGS.contains(&k.as_str()))
+        .collect();
+    if !unused.is_empty() && !opts.quiet {
+        let list: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
+        writeln!(
+            builder.out,
+            "[Warning] One or more build-args [{}] were not consumed",
+            list.join(" ")
+        )
+        .ok();
+    }
+    store.db().cache_mark_final(&image.id)?;
+    let mut tags = Vec::new();
+    for tag in &opts.tags {
+        let reference = ImageRef::parse(tag).map_err(strata_images::ImageError::from)?;
+        store.tag(&image.id, &reference.to_string())?;
+        tags.push(reference.familiar());
+    }
+    if !opts.quiet {
+        let short = short(&image.id);
+        writeln!(
+            builder.out,
+            "Successfully built {short} in {:.2}s",
+            started.elapsed().as_secs_f64()
+        )
+        .ok();
+        for t in &tags {
+            writeln!(builder.out, "Successfully tagged {t}").ok();
+        }
+    }
+    Ok(Built { id: image.id, tags })
+}
+
+/// Instructions before the first FROM (only ARG is allowed there) and the stages.
+fn split_stages<'i>(
+    dockerfile: &Dockerfile,
+    instructions: &'i [Instruction],
+) -> Result<(Vec<&'i Instruction>, Vec<Vec<&'i Instruction>>)> {
+    let mut globals = Vec::new();
+    let mut stages: Vec<Vec<&Instruction>> = Vec::new();
+    for i in instructions {
+        if i.keyword == "FROM" {
+            stages.push(vec![i]);
+        } else if let Some(stage) = stages.last_mut() {
+            stage.push(i);
+        } else if i.keyword == "ARG" {
+            globals.push(i);
+        } else {
+            return Err(BuildError::Syntax {
+                file: dockerfile.file.clone(),
+                line: i.line,
+                message: format!("{} before the first FROM: only ARG may come first", i.keyword),
+            });
+        }
+    }
+    if stages.is_empty() {
+        return Err(BuildError::Syntax {
+            file: dockerfile.file.clone(),
+            line: 1,
+            message: "the Dockerfile has no FROM instruction".into(),
+        });
+    }
+    Ok((globals, stages))
+}
+
+/// `FROM image AS name` → `name` (lower case, as Docker compares them).
+fn stage_name(from: &Instruction) -> Option<String> {
+    let words: Vec<&str> = from.args.split_whitespace().collect();
+    match words.as_slice() {
+        [_, as_, name] if as_.eq_ignore_ascii_case("as") => Some(name.to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
+/// The stages `target` needs (through `FROM stage` and `COPY --from=stage`), in order.
+fn needed_stages(stages: &[Vec<&Instruction>], names: &[Option<String>], target: usize) -> Vec<usize> {
+    let refers = |word: &str| -> Option<usize> {
+        let word = word.to_ascii_lowercase();
+        names
+            .iter()
+            .position(|n| n.as_deref() == Some(word.as_str()))
+            .or_else(|| word.parse::<usize>().ok().filter(|i| *i < stages.len()))
+    };
+    let mut needed = BTreeSet::new();
+    let mut queue = vec![target];
+    while let Some(i) = queue.pop() {
+        if !needed.insert(i) {
+            continue;
+        }
+        for ins in &stages[i] {
+            let dep = match ins.keyword.as_str() {
+                "FROM" => ins
+                    .args
+                    .split_whitespace()
+                    .next()
+                    .and_then(|w| refers(w).filter(|d| *d < i)),
+                "COPY" => ins.flag("from").and_then(|w| refers(w).filter(|d| *d < i)),
+                _ => None,
+            };
+            queue.extend(dep);
+        }
+    }
+    needed.into_iter().collect()
+}
+
+pub(crate) fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
+impl Builder<'_> {
+    pub fn syntax(&self, ins: &Instruction, message: impl Into<String>) -> BuildError {
+        BuildError::Step {
+            file: self.file.clone(),
+            line: ins.line,
+            instruction: ins.keyword.clone(),
+            message: message.into(),
+        }
+    }
+
+    pub fn expand(&self, ins: &Instruction, text: &str, vars: &Vars) -> Result<String> {
+        words::expand(text, self.escape, vars).map_err(|e| self.syntax(ins, e.0))
+    }
+
+    pub fn split(&self, ins: &Instruction, text: &str, vars: &Vars) -> Result<Vec<String>> {
+        words::split(text, self.escape, vars).map_err(|e| self.syntax(ins, e.0))
+    }
+
+    pub fn say(&mut self, line: impl AsRef<str>) {
+        if !self.opts.quiet {
+            writeln!(self.out, "{}", line.as_ref()).ok();
+        }
+    }
+
+    fn announce(&mut self, ins: &Instruction) {
+        self.step += 1;
+        let text = format!("Step {}/{} : {}", self.step, self.steps, ins.text);
+        self.say(text);
+    }
+
+    /// Global ARGs: their defaults, overridden by `--build-arg`.
+    fn global_args(&mut self, globals: &[&Instruction]) -> Result<Vars> {
+        let mut vars = Vars::new();
+        for ins in globals {
+            self.announce(ins);
+            for (name, default) in self.parse_args(ins, &vars)? {
+                self.used_args.insert(name.clone());
+                if let Some(v) = self.given_args.get(&name).cloned().or(default) {
+                    vars.insert(name, v);
+                }
+            }
+        }
+        Ok(vars)
+    }
+
+    /// `ARG a b=c` as (name, default).
+    pub fn parse_args(&self, ins: &Instruction, vars: &Vars) -> Result<Vec<(String, Option<String>)>> {
+        self.split(ins, &ins.args, vars)?
+            .into_iter()
+            .map(|w| match w.split_once('=') {
+                Some((k, v)) => Ok((k.to_string(), Some(v.to_string()))),
+                None if !w.is_empty() => Ok((w, None)),
+                None => Err(self.syntax(ins, "ARG requires a name")),
+            })
+            .collect()
+    }
+
+    fn run_stage(&mut self, stage: &[&Instruction], globals: &Vars) -> Result<ImageRecord> {
+        let from = stage[0];
+        self.announce(from);
+        let mut state = self.from(from, globals)?;
+        let triggers = state.config["config"]["OnBuild"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !triggers.is_empty() {
+            state.config["config"]["OnBuild"] = Value::Null;
+            let text: Vec<String> = triggers.iter().filter_map(|t| t.as_str().map(str::to_string)).collect();
+            let file = format!("{} (ONBUILD of {})", self.file, from.args);
+            let parsed = parser::parse(&text.join("\n"), &file)?;
+            self.say(format!("# Executing {} build trigger(s)", parsed.instructions.len()));
+            for raw in &parsed.instructions {
+                let ins = Instruction::from_raw(raw, &file)?;
+                self.execute(&mut state, &ins)?;
+            }
+        }
+        for ins in &stage[1..] {
+            self.announce(ins);
+            self.execute(&mut state, ins)?;
+        }
+        match state.image {
+            Some(image) => Ok(image),
+            // A stage that is only `FROM scratch`: an image with no layers.
+            None => self.commit_config(&mut state, "", None),
+        }
+    }
+
+    fn from(&mut self, ins: &Instruction, globals: &Vars) -> Result<Stage> {
+        let words: Vec<&str> = ins.args.split_whitespace().collect();
+        if !(words.len() == 1 || (words.len() == 3 && words[1].eq_ignore_ascii_case("as"))) {
+            return Err(self.syntax(ins, "FROM requires either one or three arguments: FROM image [AS name]"));
+        }
+        let name = self.expand(ins, words[0], globals)?;
+        if name.is_empty() {
+            return Err(self.syntax(ins, format!("base name ({}) should not be blank", words[0])));
+        }
+        if let Some(platform) = ins.flag("platform") {
+            let platform = self.expand(ins, platform, globals)?;
+            if platform != "linux/amd64" && !platform.is_empty() && platform != "$BUILDPLATFORM" {
+                return Err(self.syntax(
+                    ins,
+                    format!("--platform={platform}: only this machine's platform (linux/amd64) can be built"),
+                ));
+            }
+        }
+        if name == "scratch" {
+            self.say(" ---> scratch");
+            let config = json!({
+                "architecture": "amd64",
+                "os": "linux",
+                "config": {},
+                "rootfs": {"type": "layers", "diff_ids": []},
+                "history": [],
+            });
+            return Ok(Stage {
+                image: None,
+                config,
+                args: Vars::new(),
+            });
+        }
+        let lower = name.to_ascii_lowercase();
+        let built = self
+            .stage_names
+            .iter()
+            .position(|n| n.as_deref() == Some(lower.as_str()))
+            .and_then(|i| self.done[i].clone());
+        let image = match built {
+            Some(image) => image,
+            None => self.base_image(ins, &name)?,
+        };
+        self.say(format!(" ---> {}", short(&image.id)));
+        let config: Value = serde_json::from_slice(&self.store.config_bytes(&image)?)
+            .map_err(|e| self.syntax(ins, format!("the config of {name} is not valid JSON: {e}")))?;
+        Ok(Stage {
+            image: Some(image),
+            config,
+            args: Vars::new(),
+        })
+    }
+
+    fn base_image(&mut self, ins: &Instruction, name: &str) -> Result<ImageRecord> {
+        match self.store.resolve(name) {
+            Ok(resolved) => Ok(resolved.image),
+            Err(strata_images::ImageError::NotFound { .. }) => Err(self.syntax(
+                ins,
+                format!("pull access denied or image not found: no local image {name:?} (strata pull it first, or strata load/import it)"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One instruction of a stage, through the cache.
+    fn execute(&mut self, state: &mut Stage, ins: &Instruction) -> Result<()> {
+        let started = Instant::now();
+        let plan = steps::plan(self, state, ins)?;
+        let Some(plan) = plan else {
+            return Ok(()); // ARG and the like change only the builder's own state
+        };
+        let parent = state.image.as_ref().map_or("scratch", |i| i.id.as_str()).to_string();
+        let key = cache_key(&parent, &plan.key_text);
+        if !self.opts.no_cache {
+            let cached = self.store.db().cache_get(&key)?;
+            if let Some(id) = cached {
+                let image = self.store.db().image(&id)?;
+                if let Some(image) = image {
+                    state.config = serde_json::from_slice(&self.store.config_bytes(&image)?)
+                        .map_err(|e| self.syntax(ins, format!("cached config: {e}")))?;
+                    state.image = Some(image);
+                    self.say(" ---> Using cache");
+                    self.say(format!(" ---> {}", short(&id)));
+                    return Ok(());
+                }
+            }
+        }
+        let image = steps::apply(self, state, ins, plan)?;
+        self.store
+            .db()
+            .cache_put(&key, &image.id, &strata_images::config::timestamp_now())?;
+        self.say(format!(
+            " ---> {} ({:.2}s)",
+            short(&image.id),
+            started.elapsed().as_secs_f64()
+        ));
+        state.image = Some(image);
+        Ok(())
+    }
+
+    /// The `created` time of what this build makes.
+    pub fn created(&self) -> String {
+        match self.opts.source_date_epoch {
+            Some(epoch) => chrono::DateTime::from_timestamp(epoch, 0)
+                .map(strata_images::config::go_rfc3339_nano)
+                .unwrap_or_else(strata_images::config::timestamp_now),
+            None => strata_images::config::timestamp_now(),
+        }
+    }
+
+    /// Records the stage's config as a new image on the same layers (a metadata step).
+    pub fn commit_config(&mut self, state: &mut Stage, created_by: &str, _: Option<()>) -> Result<ImageRecord> {
+        if !created_by.is_empty() {
+            push_history(&mut state.config, &self.created(), created_by, true);
+        }
+        state.config["created"] = self.created().into();
+        let parent = state.parent();
+        let id = self.store.add_config(&parent, state.config.clone())?;
+        self.image(&id)
+    }
+
+    pub fn image(&self, id: &str) -> Result<ImageRecord> {
+        self.store.db().image(id)?.ok_or_else(|| {
+            BuildError::Image(strata_images::ImageError::Conflict(format!(
+                "image {id} vanished while the build used it"
+            )))
+        })
+    }
+
+    /// A read-only view of the stage's files (for COPY --chown names and WORKDIR).
+    pub fn view(&self, image: Option<&ImageRecord>) -> Result<ImageView> {
+        ImageView::mount(self.store, image)
+    }
+
+    fn add_labels(&mut self, image: &ImageRecord) -> Result<ImageRecord> {
+        let mut config: Value = serde_json::from_slice(&self.store.config_bytes(image)?)
+            .map_err(|e| BuildError::io("reading the final config", std::io::Error::other(e)))?;
+        for (k, v) in &self.opts.labels {
+            config["config"]["Labels"][k] = v.clone().into();
+        }
+        let id = self.store.add_config(image, config)?;
+        self.image(&id)
+    }
+
+    /// The command a RUN, CMD or ENTRYPOINT runs: exec form as is, shell form through
+    /// the stage's SHELL.
+    pub fn argv(&self, state: &Stage, command: &Command) -> Vec<String> {
+        match command {
+            Command::Exec(argv) => argv.clone(),
+            Command::Shell(text) => {
+                let mut argv = state.shell();
+                argv.push(text.clone());
+                argv
+            }
+        }
+    }
+}
+
+/// Appends a history entry to an image config.
+pub(crate) fn push_history(config: &mut Value, created: &str, created_by: &str, empty: bool) {
+    let mut entry = json!({ "created": created, "created_by": created_by });
+    if empty {
+        entry["empty_layer"] = true.into();
+    }
+    match config.get_mut("history").and_then(|h| h.as_array_mut()) {
+        Some(h) => h.push(entry),
+        None => config["history"] = json!([entry]),
+    }
+}
+
+/// The cache key of a step: its parent image and everything it depends on.
+fn cache_key(parent: &str, key_text: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(parent.as_bytes());
+    h.update(b"\n");
+    h.update(key_text.as_bytes());
+    format!("sha256:{}", hex::encode(h.finalize()))
+}

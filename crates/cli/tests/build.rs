@@ -1,0 +1,339 @@
+//! `strata build`: Dockerfiles built and checked by running the result; the cache;
+//! `.dockerignore`; multi-stage; ONBUILD; reproducibility; bad input.
+
+mod harness;
+
+use harness::images::busybox_rootfs;
+use harness::TestRoot;
+use std::path::{Path, PathBuf};
+
+/// A build context directory with `files` (path, content) and a Dockerfile.
+fn context(t: &TestRoot, name: &str, dockerfile: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = t.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    for (path, content) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    dir
+}
+
+fn busybox(t: &TestRoot) {
+    let tar = t.path("busybox.tar");
+    busybox_rootfs(&tar);
+    t.ok(&["import", tar.to_str().unwrap(), "busybox:test"]);
+}
+
+fn build(t: &TestRoot, args: &[&str], dir: &Path) -> String {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    all.push(dir.to_str().unwrap());
+    t.ok(&all)
+}
+
+fn inspect(t: &TestRoot, format: &str, image: &str) -> String {
+    t.ok(&["inspect", "-f", format, image]).trim().to_string()
+}
+
+#[test]
+fn hello_world_from_scratch_builds_runs_and_rebuilds_from_cache() {
+    let t = TestRoot::new();
+    let dir = context(&t, "hello", "", &[]);
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
+    for f in ["Dockerfile", ".dockerignore", "hello.c"] {
+        std::fs::copy(example.join(f), dir.join(f)).unwrap();
+    }
+    harness::host(
+        "gcc",
+        &[
+            "-static",
+            "-O2",
+            "-o",
+            dir.join("hello").to_str().unwrap(),
+            dir.join("hello.c").to_str().unwrap(),
+        ],
+    );
+    let out = build(&t, &["-t", "hello"], &dir);
+    assert!(out.starts_with("Step 1/3 : FROM scratch\n"), "{out}");
+    assert!(
+        out.contains("Step 2/3 : ADD hello /") && out.contains("Successfully tagged hello:latest"),
+        "{out}"
+    );
+    let id = inspect(&t, "{{.Id}}", "hello");
+    assert!(out.contains(&format!("Successfully built {}", &id[7..19])), "{out}");
+    assert!(t.ok(&["run", "--rm", "hello"]).starts_with("Hello from strata!"));
+    assert_eq!(inspect(&t, "{{json .Config.Cmd}}", "hello"), r#"["/hello"]"#);
+    // The image holds the binary only: .dockerignore kept the source and Dockerfile out.
+    let exported = t.path("hello-export.tar");
+    t.ok(&["create", "--name", "peek", "hello"]);
+    t.ok(&["export", "-o", exported.to_str().unwrap(), "peek"]);
+    let listing = harness::host("tar", &["-tf", exported.to_str().unwrap()]);
+    assert!(
+        listing.contains("hello") && !listing.contains("hello.c") && !listing.contains("Dockerfile"),
+        "{listing}"
+    );
+    t.ok(&["rm", "peek"]);
+
+    let again = build(&t, &["-t", "hello"], &dir);
+    assert_eq!(again.matches(" ---> Using cache").count(), 2, "{again}");
+    assert_eq!(
+        inspect(&t, "{{.Id}}", "hello"),
+        id,
+        "a no-op rebuild gives the same image"
+    );
+    assert_eq!(t.ok(&["build", "-q", dir.to_str().unwrap()]).trim(), id);
+    // Intermediate images are hidden unless -a.
+    assert_eq!(t.ok(&["images", "-q"]).lines().count(), 1);
+    assert_eq!(t.ok(&["images", "-aq"]).lines().count(), 2);
+    let history = t.ok(&["history", "hello"]);
+    assert!(
+        history.contains("CMD [\"/hello\"]") && history.contains("ADD file:"),
+        "{history}"
+    );
+}
+
+#[test]
+fn steps_set_files_owners_modes_and_config_as_docker_does() {
+    let t = TestRoot::new();
+    busybox(&t);
+    let dir = context(
+        &t,
+        "app",
+        r#"FROM busybox:test
+ARG GREETING=hello
+ENV APP=/app SPACED="a b"
+WORKDIR $APP
+COPY --chown=nobody:nobody files/ ./files/
+COPY --chmod=755 run.sh /usr/local/bin/
+RUN echo "$GREETING from RUN" > /app/greeting && chmod 600 /app/greeting
+RUN <<EOF
+echo heredoc-$APP > /app/heredoc
+EOF
+COPY <<EOF /app/motd
+motd for ${APP}
+EOF
+USER nobody
+EXPOSE 8080
+LABEL version=1 "quoted key"="x y"
+ENTRYPOINT ["/usr/local/bin/run.sh"]
+CMD ["default-arg"]
+"#,
+        &[
+            ("files/a.txt", "A\n"),
+            ("files/sub/b.txt", "B\n"),
+            ("run.sh", "#!/bin/sh\necho \"args: $* user: $(id -u) dir: $(pwd)\"\n"),
+        ],
+    );
+    let out = build(&t, &["-t", "app:1"], &dir);
+    assert!(
+        out.contains("Step 7/14 : RUN echo") && out.contains(" ---> Running in "),
+        "{out}"
+    );
+    assert_eq!(
+        t.ok(&["run", "--rm", "app:1"]).trim(),
+        "args: default-arg user: 65534 dir: /app"
+    );
+    assert_eq!(
+        t.ok(&["run", "--rm", "app:1", "other"]).trim(),
+        "args: other user: 65534 dir: /app"
+    );
+    let look = |cmd: &str| t.ok(&["run", "--rm", "-u", "0", "--entrypoint", "sh", "app:1", "-c", cmd]);
+    assert_eq!(
+        look("cat /app/greeting /app/heredoc /app/motd"),
+        "hello from RUN\nheredoc-/app\nmotd for /app\n"
+    );
+    assert_eq!(
+        look("stat -c '%U:%G %a %n' /app/files /app/files/a.txt /app/files/sub/b.txt /usr/local/bin/run.sh /app/greeting"),
+        "nobody:nobody 755 /app/files\nnobody:nobody 644 /app/files/a.txt\nnobody:nobody 644 /app/files/sub/b.txt\nroot:root 755 /usr/local/bin/run.sh\nroot:root 600 /app/greeting\n"
+    );
+    assert_eq!(
+        look("echo $SPACED-$GREETING"),
+        "a b-\n",
+        "ARG values stay out of the image"
+    );
+    assert_eq!(
+        inspect(&t, "{{.Config.WorkingDir}} {{.Config.User}}", "app:1"),
+        "/app nobody"
+    );
+    assert_eq!(
+        inspect(&t, "{{json .Config.ExposedPorts}}", "app:1"),
+        r#"{"8080/tcp":{}}"#
+    );
+    assert_eq!(
+        inspect(&t, "{{json .Config.Labels}}", "app:1"),
+        r#"{"quoted key":"x y","version":"1"}"#
+    );
+
+    // A build arg changes the RUN steps, not the COPY steps before them.
+    let out = build(&t, &["-t", "app:2", "--build-arg", "GREETING=hi"], &dir);
+    assert_eq!(
+        out.matches("Using cache").count(),
+        4,
+        "ENV, WORKDIR and two COPY: {out}"
+    );
+    let greeting = t.ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "cat",
+        "-u",
+        "0",
+        "app:2",
+        "/app/greeting",
+    ]);
+    assert_eq!(greeting, "hi from RUN\n");
+
+    // Changing one file invalidates exactly the steps from its COPY on.
+    std::fs::write(dir.join("run.sh"), "#!/bin/sh\necho changed\n").unwrap();
+    let out = build(&t, &["-t", "app:3"], &dir);
+    let cached: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("Step "))
+        .zip(out.split("Step ").skip(1).map(|s| s.contains("Using cache")))
+        .filter(|(_, c)| *c)
+        .map(|(l, _)| l)
+        .collect();
+    assert_eq!(cached.len(), 3, "ENV, WORKDIR, COPY files/ come from the cache: {out}");
+    assert!(cached.iter().all(|l| !l.contains("run.sh")), "{out}");
+    assert_eq!(t.ok(&["run", "--rm", "app:3"]).trim(), "changed");
+    assert!(t.ok(&["ps", "-aq"]).trim().is_empty(), "RUN containers are removed");
+}
+
+#[test]
+fn dockerignore_multi_stage_target_and_onbuild() {
+    let t = TestRoot::new();
+    busybox(&t);
+    let dir = context(
+        &t,
+        "multi",
+        r#"FROM busybox:test AS builder
+COPY . /src/
+RUN ls -A /src > /listing && echo built > /out.txt
+
+FROM busybox:test AS broken
+RUN exit 3
+
+FROM scratch
+COPY --from=builder /out.txt /listing /
+COPY --from=0 /bin/busybox /bin/busybox
+CMD ["/bin/busybox", "cat", "/out.txt", "/listing"]
+"#,
+        &[
+            ("keep.txt", "k"),
+            ("secret.key", "s"),
+            ("logs/x.log", "l"),
+            (".dockerignore", "*.key\nlogs\n"),
+        ],
+    );
+    let out = build(&t, &["-t", "multi:1"], &dir);
+    assert!(!out.contains("exit 3"), "an unneeded stage is skipped: {out}");
+    assert_eq!(
+        t.ok(&["run", "--rm", "multi:1"]),
+        "built\n.dockerignore\nDockerfile\nkeep.txt\n"
+    );
+    assert_eq!(inspect(&t, "{{len .RootFS.Layers}}", "multi:1"), "2");
+    build(&t, &["--target", "builder", "-t", "builder:1"], &dir);
+    assert_eq!(t.ok(&["run", "--rm", "builder:1", "cat", "/out.txt"]), "built\n");
+    let err = t.fails(&["build", "--target", "nope", dir.to_str().unwrap()]);
+    assert!(err.contains("target stage \"nope\" could not be found"), "{err}");
+
+    let base = context(
+        &t,
+        "base",
+        "FROM busybox:test\nONBUILD RUN echo triggered > /onbuild.txt\n",
+        &[],
+    );
+    build(&t, &["-t", "base:1"], &base);
+    assert_eq!(
+        inspect(&t, "{{json .Config.OnBuild}}", "base:1"),
+        r#"["RUN echo triggered > /onbuild.txt"]"#
+    );
+    let child = context(&t, "child", "FROM base:1\nCMD [\"cat\", \"/onbuild.txt\"]\n", &[]);
+    let out = build(&t, &["-t", "child:1"], &child);
+    assert!(out.contains("# Executing 1 build trigger"), "{out}");
+    assert_eq!(t.ok(&["run", "--rm", "child:1"]), "triggered\n");
+    assert_eq!(
+        inspect(&t, "{{json .Config.OnBuild}}", "child:1"),
+        "null",
+        "triggers run once"
+    );
+}
+
+#[test]
+fn two_clean_builds_give_the_same_digests() {
+    let ids: Vec<(String, String)> = (0..2)
+        .map(|i| {
+            let t = TestRoot::new();
+            let dir = context(
+                &t,
+                &format!("ctx{i}"),
+                "FROM scratch\nCOPY data /data\nENV A=1\nWORKDIR /w\nCMD [\"/data/x\"]\n",
+                &[("data/x", "payload"), ("data/y/z", "more")],
+            );
+            let out = t
+                .cmd()
+                .env("SOURCE_DATE_EPOCH", "1700000000")
+                .args(["build", "-q", dir.to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            (id.clone(), inspect(&t, "{{json .RootFS.Layers}}", &id))
+        })
+        .collect();
+    assert_eq!(ids[0], ids[1], "same context, same epoch: same layers and image ID");
+}
+
+#[test]
+fn bad_dockerfiles_fail_with_file_and_line_and_leave_nothing() {
+    let t = TestRoot::new();
+    busybox(&t);
+    std::fs::write(t.path("outside.txt"), "x").unwrap();
+    let before_images = t.ok(&["images", "-aq"]);
+    let before_layers = t.entries("snapshots/committed/sha256");
+    let cases: [(&str, &str); 8] = [
+        ("FROM busybox:test\nFOO bar\n", "Dockerfile:2: unknown instruction: FOO"),
+        (
+            "FROM busybox:test\nCOPY --form=x a /\n",
+            "Dockerfile:2: COPY: unknown flag: --form",
+        ),
+        (
+            "FROM busybox:test\nRUN <<EOF\necho\n",
+            "Dockerfile:2: unterminated heredoc <<EOF",
+        ),
+        (
+            "FROM busybox:test\nENV A=\"open\n",
+            "Dockerfile:2: ENV: unterminated double quote",
+        ),
+        (
+            "FROM busybox:test\nCOPY ../outside.txt /\n",
+            "forbidden path outside the build context",
+        ),
+        (
+            "FROM busybox:test\nCOPY --from=nowhere /x /\n",
+            "--from=nowhere: no stage or local image",
+        ),
+        (
+            "ARG BASE\nFROM $BASE\n",
+            "Dockerfile:2: FROM: base name ($BASE) should not be blank",
+        ),
+        (
+            "FROM busybox:test\nRUN exit 7\n",
+            "Dockerfile:2: RUN: The command '/bin/sh -c exit 7' returned a non-zero code: 7",
+        ),
+    ];
+    for (i, (dockerfile, expected)) in cases.iter().enumerate() {
+        let dir = context(&t, &format!("bad{i}"), dockerfile, &[("a", "a")]);
+        let out = t.run(&["build", "-t", "bad:1", dir.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{dockerfile}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{dockerfile}: expected {expected:?} in {err}");
+    }
+    assert!(t.run(&["inspect", "bad:1"]).status.code() == Some(1), "nothing tagged");
+    assert_eq!(t.ok(&["images", "-aq"]), before_images, "no image added");
+    assert_eq!(t.entries("snapshots/committed/sha256"), before_layers, "no layer added");
+    assert!(t.ok(&["ps", "-aq"]).trim().is_empty(), "no container left");
+    assert_eq!(t.entries("snapshots/active"), 0);
+}
