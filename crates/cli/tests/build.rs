@@ -337,3 +337,136 @@ fn bad_dockerfiles_fail_with_file_and_line_and_leave_nothing() {
     assert!(t.ok(&["ps", "-aq"]).trim().is_empty(), "no container left");
     assert_eq!(t.entries("snapshots/active"), 0);
 }
+
+#[test]
+fn contexts_from_stdin_archives_urls_and_the_remaining_instructions() {
+    let t = TestRoot::new();
+    busybox(&t);
+    // A Dockerfile on stdin with no context.
+    let mut child = t
+        .cmd()
+        .args(["build", "-q", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"FROM busybox:test\nRUN echo from-stdin > /f\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(t.ok(&["run", "--rm", &id, "cat", "/f"]), "from-stdin\n");
+
+    // A tar context on stdin, and ADD unpacking a local archive.
+    let dir = context(
+        &t,
+        "tarctx",
+        "FROM busybox:test\nADD bundle.tar.gz /opt/\nCOPY plain.txt /\n",
+        &[("plain.txt", "plain"), ("in/a.txt", "from the archive")],
+    );
+    harness::host(
+        "tar",
+        &[
+            "-czf",
+            dir.join("bundle.tar.gz").to_str().unwrap(),
+            "-C",
+            dir.join("in").to_str().unwrap(),
+            "a.txt",
+        ],
+    );
+    let ctx_tar = t.path("ctx.tar");
+    harness::host(
+        "tar",
+        &["-cf", ctx_tar.to_str().unwrap(), "-C", dir.to_str().unwrap(), "."],
+    );
+    let out = t
+        .cmd()
+        .args(["build", "-q", "--iidfile", t.path("iid").to_str().unwrap(), "-"])
+        .stdin(std::fs::File::open(&ctx_tar).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = std::fs::read_to_string(t.path("iid")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
+    assert_eq!(
+        t.ok(&["run", "--rm", &id, "cat", "/opt/a.txt", "/plain.txt"]),
+        "from the archiveplain"
+    );
+
+    // ADD of a URL (a server on loopback) checked by --checksum; metadata instructions.
+    let www = t.path("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("remote.txt"), "remote bytes").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+        .current_dir(&www)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let sum = harness::images::sha256(b"remote bytes");
+    let dockerfile = format!(
+        "FROM busybox:test\nADD --checksum={sum} http://127.0.0.1:{port}/remote.txt /srv/\nCOPY . /ctx/\nSHELL [\"/bin/sh\", \"-ec\"]\nHEALTHCHECK --interval=30s --retries=2 CMD wget -q localhost || exit 1\nSTOPSIGNAL SIGQUIT\nVOLUME /data\nENTRYPOINT echo entry\nCMD ignored\n"
+    );
+    // meta.Dockerfile.dockerignore applies, not .dockerignore.
+    let meta = context(
+        &t,
+        "meta",
+        &dockerfile,
+        &[("keep", "k"), ("secret", "s"), (".dockerignore", "keep\n")],
+    );
+    std::fs::write(meta.join("meta.Dockerfile"), &dockerfile).unwrap();
+    std::fs::write(meta.join("meta.Dockerfile.dockerignore"), "secret\n").unwrap();
+    let out = t.ok(&[
+        "build",
+        "-f",
+        meta.join("meta.Dockerfile").to_str().unwrap(),
+        "-t",
+        "meta:1",
+        "--label",
+        "team=build",
+        meta.to_str().unwrap(),
+    ]);
+    assert!(out.contains("Successfully tagged meta:1"), "{out}");
+    let bad = dockerfile.replace(&sum, &format!("sha256:{}", "0".repeat(64)));
+    let bad_dir = context(&t, "badsum", &bad, &[]);
+    let err = t.fails(&["build", bad_dir.to_str().unwrap()]);
+    assert!(err.contains("checksum mismatch") || err.contains("--checksum"), "{err}");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(
+        t.ok(&["run", "--rm", "--entrypoint", "cat", "meta:1", "/srv/remote.txt"]),
+        "remote bytes"
+    );
+    assert_eq!(
+        t.ok(&["run", "--rm", "--entrypoint", "ls", "meta:1", "-A", "/ctx"]),
+        ".dockerignore\nDockerfile\nkeep\nmeta.Dockerfile\nmeta.Dockerfile.dockerignore\n"
+    );
+    assert_eq!(inspect(&t, "{{json .Config.Shell}}", "meta:1"), r#"["/bin/sh","-ec"]"#);
+    assert_eq!(
+        inspect(&t, "{{json .Config.Healthcheck}}", "meta:1"),
+        r#"{"Interval":30000000000,"Retries":2,"Test":["CMD-SHELL","wget -q localhost || exit 1"]}"#
+    );
+    assert_eq!(inspect(&t, "{{.Config.StopSignal}}", "meta:1"), "SIGQUIT");
+    assert_eq!(inspect(&t, "{{json .Config.Volumes}}", "meta:1"), r#"{"/data":{}}"#);
+    assert_eq!(inspect(&t, "{{json .Config.Labels}}", "meta:1"), r#"{"team":"build"}"#);
+    // Shell-form ENTRYPOINT runs through SHELL and ignores CMD, as Docker's does.
+    assert_eq!(
+        inspect(&t, "{{json .Config.Entrypoint}}", "meta:1"),
+        r#"["/bin/sh","-ec","echo entry"]"#
+    );
+    assert_eq!(t.ok(&["run", "--rm", "meta:1"]), "entry\n");
+}
