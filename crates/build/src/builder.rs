@@ -33,6 +33,8 @@ pub struct BuildOptions {
     /// `SOURCE_DATE_EPOCH`: file times and `created` of everything this build makes.
     pub source_date_epoch: Option<i64>,
     pub quiet: bool,
+    /// Merge the layers the build added into one.
+    pub squash: bool,
 }
 
 /// The result: the image ID and the tags now pointing at it.
@@ -89,16 +91,21 @@ impl Stage {
 
     /// The parent for the next image: the current one, or an empty one for scratch.
     pub fn parent(&self) -> ImageRecord {
-        self.image.clone().unwrap_or_else(|| ImageRecord {
-            id: String::new(),
-            manifest_digest: String::new(),
-            manifest_media_type: String::new(),
-            created: None,
-            size: 0,
-            added_at: String::new(),
-            tags: Vec::new(),
-            layers: Vec::new(),
-        })
+        self.image.clone().unwrap_or_else(empty_image)
+    }
+}
+
+/// The image `FROM scratch` starts from: no layers.
+fn empty_image() -> ImageRecord {
+    ImageRecord {
+        id: String::new(),
+        manifest_digest: String::new(),
+        manifest_media_type: String::new(),
+        created: None,
+        size: 0,
+        added_at: String::new(),
+        tags: Vec::new(),
+        layers: Vec::new(),
     }
 }
 
@@ -158,11 +165,18 @@ pub fn build(store: &ImageStore, context: &Context, opts: &BuildOptions, out: &m
     };
     let global_vars = builder.global_args(&globals)?;
     let started = Instant::now();
+    let mut target_base = None;
     for &i in &needed {
-        let image = builder.run_stage(&stages[i], &global_vars)?;
+        let (image, base) = builder.run_stage(&stages[i], &global_vars)?;
         builder.done[i] = Some(image);
+        if i == target {
+            target_base = Some(base);
+        }
     }
     let mut image = builder.done[target].clone().expect("target stage was built");
+    if opts.squash {
+        image = builder.squash(target_base.flatten().as_ref(), &image)?;
+    }
     if !opts.labels.is_empty() {
         image = builder.add_labels(&image)?;
     }
@@ -274,6 +288,12 @@ fn needed_stages(stages: &[Vec<&Instruction>], names: &[Option<String>], target:
     needed.into_iter().collect()
 }
 
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
 pub(crate) fn short(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &hex[..hex.len().min(12)]
@@ -336,10 +356,12 @@ impl Builder<'_> {
             .collect()
     }
 
-    fn run_stage(&mut self, stage: &[&Instruction], globals: &Vars) -> Result<ImageRecord> {
+    /// Builds a stage; returns its image and the image it started from (None: scratch).
+    fn run_stage(&mut self, stage: &[&Instruction], globals: &Vars) -> Result<(ImageRecord, Option<ImageRecord>)> {
         let from = stage[0];
         self.announce(from);
         let mut state = self.from(from, globals)?;
+        let base = state.image.clone();
         let triggers = state.config["config"]["OnBuild"]
             .as_array()
             .cloned()
@@ -359,11 +381,73 @@ impl Builder<'_> {
             self.announce(ins);
             self.execute(&mut state, ins)?;
         }
-        match state.image {
-            Some(image) => Ok(image),
+        let image = match state.image.clone() {
+            Some(image) => image,
             // A stage that is only `FROM scratch`: an image with no layers.
-            None => self.commit_config(&mut state, "", None),
+            None => self.commit_config(&mut state, "", None)?,
+        };
+        Ok((image, base))
+    }
+
+    /// `--squash`: the layers `image` has beyond `base`, merged into one layer on `base`.
+    fn squash(&mut self, base: Option<&ImageRecord>, image: &ImageRecord) -> Result<ImageRecord> {
+        let base = base.cloned().unwrap_or_else(empty_image);
+        let added = &image.layers[base.layers.len().min(image.layers.len())..];
+        if added.is_empty() {
+            return Ok(image.clone());
         }
+        let dirs = added
+            .iter()
+            .map(|l| {
+                strata_snapshots::ChainId::parse(&l.chain_id)
+                    .map(|c| self.store.snapshots().path(&c))
+                    .map_err(|e| BuildError::io("reading layer records", std::io::Error::other(e)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let work = self
+            .store
+            .root()
+            .join("tmp")
+            .join(format!("squash-{}-{:x}", std::process::id(), nanos()));
+        let merged = work.join("merged");
+        let tar_path = work.join("layer.tar");
+        let result = (|| -> Result<String> {
+            std::fs::create_dir_all(&merged).map_err(|e| BuildError::io("creating the squash directory", e))?;
+            crate::squash::merge(&dirs, &merged).map_err(|e| BuildError::io("merging the layers to squash", e))?;
+            let file = std::fs::File::create(&tar_path).map_err(|e| BuildError::io("writing the squashed layer", e))?;
+            let out = strata_containers::write_layer(&merged, &Default::default(), std::io::BufWriter::new(file))?;
+            out.into_inner()
+                .map_err(|e| BuildError::io("writing the squashed layer", e.into_error()))?;
+            let mut config: Value = serde_json::from_slice(&self.store.config_bytes(image)?)
+                .map_err(|e| BuildError::io("reading the config to squash", std::io::Error::other(e)))?;
+            let base_history = if base.id.is_empty() {
+                0
+            } else {
+                serde_json::from_slice::<Value>(&self.store.config_bytes(&base)?)
+                    .ok()
+                    .and_then(|c| c["history"].as_array().map(|h| h.len()))
+                    .unwrap_or(0)
+            };
+            if let Some(history) = config["history"].as_array_mut() {
+                for entry in history.iter_mut().skip(base_history) {
+                    entry["empty_layer"] = true.into();
+                }
+            }
+            let created_by = format!(
+                "merge {} to {}",
+                image.id,
+                if base.id.is_empty() { "scratch" } else { &base.id }
+            );
+            push_history(&mut config, &self.created(), &created_by, false);
+            let file = std::fs::File::open(&tar_path).map_err(|e| BuildError::io("reading the squashed layer", e))?;
+            Ok(self
+                .store
+                .add_layer(&base, std::io::BufReader::new(file), config, None)?)
+        })();
+        let _ = std::fs::remove_dir_all(&work);
+        let id = result?;
+        self.say(format!(" ---> squashed {} layers into {}", added.len(), short(&id)));
+        self.image(&id)
     }
 
     fn from(&mut self, ins: &Instruction, globals: &Vars) -> Result<Stage> {

@@ -9,6 +9,7 @@ pub mod ignore;
 pub mod instruction;
 mod layer;
 pub mod parser;
+mod squash;
 mod steps;
 mod view;
 pub mod words;

@@ -470,3 +470,28 @@ fn contexts_from_stdin_archives_urls_and_the_remaining_instructions() {
     );
     assert_eq!(t.ok(&["run", "--rm", "meta:1"]), "entry\n");
 }
+
+#[test]
+fn squash_merges_the_added_layers_into_one_keeping_deletions() {
+    let t = TestRoot::new();
+    busybox(&t);
+    let dir = context(
+        &t,
+        "squash",
+        "FROM busybox:test\nRUN echo a > /a\nRUN rm /bin/vi && echo b > /b\nRUN mkdir -p /d && touch /d/x /d/y\nRUN rm -rf /d && mkdir /d && echo new > /d/only\nCOPY f /f\n",
+        &[("f", "from the context")],
+    );
+    let base_layers: usize = inspect(&t, "{{len .RootFS.Layers}}", "busybox:test").parse().unwrap();
+    let out = build(&t, &["--squash", "-t", "squashed:1"], &dir);
+    assert!(out.contains("squashed 5 layers into"), "{out}");
+    let layers: usize = inspect(&t, "{{len .RootFS.Layers}}", "squashed:1").parse().unwrap();
+    assert_eq!(layers, base_layers + 1);
+    let check = "cat /a /b /f; ls /d; test -e /bin/vi && echo vi-still-there; true";
+    assert_eq!(
+        t.ok(&["run", "--rm", "squashed:1", "sh", "-c", check]),
+        "a\nb\nfrom the contextonly\n"
+    );
+    let history = t.ok(&["history", "--no-trunc", "squashed:1"]);
+    assert!(history.contains("merge sha256:"), "{history}");
+    assert!(t.ok(&["images", "-q"]).lines().count() >= 2);
+}

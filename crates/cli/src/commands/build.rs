@@ -35,6 +35,9 @@ pub struct Args {
     /// Networking mode for the RUN instructions: default, none or host
     #[arg(long)]
     network: Option<String>,
+    /// Squash the layers this build adds into one
+    #[arg(long)]
+    squash: bool,
     /// Type of progress output: plain or tty (both print the classic step lines)
     #[arg(long, default_value = "auto")]
     progress: String,
@@ -105,6 +108,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         network: args.network.clone(),
         source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()),
         quiet: args.quiet,
+        squash: args.squash,
     };
     let mut stdout = std::io::stdout().lock();
     let built = strata_build::build(store, &context, &options, &mut stdout)?;
