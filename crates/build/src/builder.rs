@@ -35,7 +35,14 @@ pub struct BuildOptions {
     pub quiet: bool,
     /// Merge the layers the build added into one.
     pub squash: bool,
+    /// `--pull`: fetch every base image again, not only missing ones.
+    pub pull: bool,
 }
+
+/// Fetches a base image into the store (a registry pull), given its name and whether
+/// to fetch it even when it is stored. The CLI passes one; without it a missing base is
+/// an error.
+pub type Fetch<'a> = &'a dyn Fn(&str, bool) -> std::result::Result<(), String>;
 
 /// The result: the image ID and the tags now pointing at it.
 #[derive(Debug)]
@@ -116,6 +123,10 @@ pub(crate) struct Builder<'a> {
     pub out: &'a mut dyn Write,
     pub file: String,
     pub escape: char,
+    pub fetch: Option<Fetch<'a>>,
+    /// Values of the ARGs declared before the first FROM (a stage's bare `ARG NAME`
+    /// takes its value from here).
+    pub globals: Vars,
     /// Build args given on the command line.
     pub given_args: Vars,
     /// Build args some ARG declared (the others are reported unused).
@@ -128,7 +139,13 @@ pub(crate) struct Builder<'a> {
 }
 
 /// Builds the Dockerfile in `opts` with `context`; progress goes to `out`.
-pub fn build(store: &ImageStore, context: &Context, opts: &BuildOptions, out: &mut dyn Write) -> Result<Built> {
+pub fn build(
+    store: &ImageStore,
+    context: &Context,
+    opts: &BuildOptions,
+    fetch: Option<Fetch<'_>>,
+    out: &mut dyn Write,
+) -> Result<Built> {
     let dockerfile = parser::parse(&opts.dockerfile, &opts.dockerfile_name)?;
     let instructions = dockerfile
         .instructions
@@ -156,6 +173,8 @@ pub fn build(store: &ImageStore, context: &Context, opts: &BuildOptions, out: &m
         out,
         file: dockerfile.file.clone(),
         escape: dockerfile.escape,
+        fetch,
+        globals: Vars::new(),
         given_args: opts.build_args.iter().cloned().collect(),
         used_args: BTreeSet::new(),
         done: vec![None; stages.len()],
@@ -164,6 +183,7 @@ pub fn build(store: &ImageStore, context: &Context, opts: &BuildOptions, out: &m
         steps: needed.iter().map(|&i| stages[i].len()).sum::<usize>() + globals.len(),
     };
     let global_vars = builder.global_args(&globals)?;
+    builder.globals = global_vars.clone();
     let started = Instant::now();
     let mut target_base = None;
     for &i in &needed {
@@ -504,14 +524,25 @@ impl Builder<'_> {
     }
 
     fn base_image(&mut self, ins: &Instruction, name: &str) -> Result<ImageRecord> {
-        match self.store.resolve(name) {
-            Ok(resolved) => Ok(resolved.image),
-            Err(strata_images::ImageError::NotFound { .. }) => Err(self.syntax(
-                ins,
-                format!("pull access denied or image not found: no local image {name:?} (strata pull it first, or strata load/import it)"),
-            )),
-            Err(e) => Err(e.into()),
+        let stored = match self.store.resolve(name) {
+            Ok(resolved) => Some(resolved.image),
+            Err(strata_images::ImageError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if stored.is_some() && !self.opts.pull {
+            return Ok(stored.expect("checked"));
         }
+        let Some(fetch) = self.fetch else {
+            return stored.ok_or_else(|| {
+                self.syntax(
+                    ins,
+                    format!("no local image {name:?}: strata pull, load or import it first"),
+                )
+            });
+        };
+        self.out.flush().ok();
+        fetch(name, self.opts.pull).map_err(|e| self.syntax(ins, format!("pulling {name}: {e}")))?;
+        Ok(self.store.resolve(name)?.image)
     }
 
     /// One instruction of a stage, through the cache.

@@ -72,7 +72,12 @@ pub(crate) fn plan(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction) ->
         "ARG" => {
             for (name, default) in b.parse_args(ins, &vars)? {
                 b.used_args.insert(name.clone());
-                let value = b.given_args.get(&name).cloned().or(default);
+                let value = b
+                    .given_args
+                    .get(&name)
+                    .cloned()
+                    .or(default)
+                    .or_else(|| b.globals.get(&name).cloned());
                 match value {
                     Some(v) => state.args.insert(name, v),
                     None => state.args.remove(&name),

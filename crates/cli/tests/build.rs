@@ -293,7 +293,7 @@ fn bad_dockerfiles_fail_with_file_and_line_and_leave_nothing() {
     std::fs::write(t.path("outside.txt"), "x").unwrap();
     let before_images = t.ok(&["images", "-aq"]);
     let before_layers = t.entries("snapshots/committed/sha256");
-    let cases: [(&str, &str); 8] = [
+    let cases: [(&str, &str); 9] = [
         ("FROM busybox:test\nFOO bar\n", "Dockerfile:2: unknown instruction: FOO"),
         (
             "FROM busybox:test\nCOPY --form=x a /\n",
@@ -318,6 +318,10 @@ fn bad_dockerfiles_fail_with_file_and_line_and_leave_nothing() {
         (
             "ARG BASE\nFROM $BASE\n",
             "Dockerfile:2: FROM: base name ($BASE) should not be blank",
+        ),
+        (
+            "FROM busybox:test\nCOPY missing.txt /\n",
+            "Dockerfile:2: COPY: build context",
         ),
         (
             "FROM busybox:test\nRUN exit 7\n",
@@ -494,4 +498,28 @@ fn squash_merges_the_added_layers_into_one_keeping_deletions() {
     let history = t.ok(&["history", "--no-trunc", "squashed:1"]);
     assert!(history.contains("merge sha256:"), "{history}");
     assert!(t.ok(&["images", "-q"]).lines().count() >= 2);
+}
+
+#[test]
+fn global_args_reach_from_only_unless_declared_again_in_the_stage() {
+    let t = TestRoot::new();
+    busybox(&t);
+    let dir = context(
+        &t,
+        "args",
+        "ARG TAG=test\nARG V=global\nFROM busybox:$TAG\nRUN echo \"[$V]\" > /before\nARG V\nRUN echo \"[$V]\" > /after\n",
+        &[],
+    );
+    build(&t, &["-t", "args:1"], &dir);
+    assert_eq!(
+        t.ok(&["run", "--rm", "args:1", "cat", "/before", "/after"]),
+        "[]\n[global]\n"
+    );
+    build(&t, &["-t", "args:2", "--build-arg", "V=given"], &dir);
+    assert_eq!(t.ok(&["run", "--rm", "args:2", "cat", "/after"]), "[given]\n");
+    let out = build(&t, &["--build-arg", "UNUSED=1"], &dir);
+    assert!(
+        out.contains("[Warning] One or more build-args [UNUSED] were not consumed"),
+        "{out}"
+    );
 }

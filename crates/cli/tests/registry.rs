@@ -484,3 +484,30 @@ fn bearer_tokens_allow_anonymous_pulls_and_pushes_after_login() {
         "from-app"
     );
 }
+
+#[test]
+fn build_pulls_a_missing_base_image_and_pull_flag_refreshes_it() {
+    let t = TestRoot::new();
+    let reg = Registry::start(&t.path("registry"), Setup::Plain);
+    let a = &reg.addr;
+    two_images(&t);
+    t.ok(&["tag", "busybox:test", &format!("{a}/base:1")]);
+    t.ok(&["push", &format!("{a}/base:1")]);
+
+    let u = TestRoot::new();
+    let dir = u.path("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {a}/base:1\nRUN echo built > /out\n"),
+    )
+    .unwrap();
+    let out = u.run(&["build", "-t", "child:1", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("Unable to find image '{a}/base:1' locally")));
+    assert_eq!(u.ok(&["run", "--rm", "child:1", "cat", "/out"]), "built\n");
+    let again = u.run(&["build", "--pull", "-t", "child:1", dir.to_str().unwrap()]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("Image is up to date"));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("Using cache"));
+}

@@ -35,6 +35,9 @@ pub struct Args {
     /// Networking mode for the RUN instructions: default, none or host
     #[arg(long)]
     network: Option<String>,
+    /// Always attempt to pull a newer version of the base images
+    #[arg(long)]
+    pull: bool,
     /// Squash the layers this build adds into one
     #[arg(long)]
     squash: bool,
@@ -109,9 +112,14 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()),
         quiet: args.quiet,
         squash: args.squash,
+        pull: args.pull,
     };
     let mut stdout = std::io::stdout().lock();
-    let built = strata_build::build(store, &context, &options, &mut stdout)?;
+    let fetch = |name: &str, always: bool| {
+        super::registry::ensure_image(store, name, if always { "always" } else { "missing" })
+            .map_err(|e| crate::output::error_chain(&e))
+    };
+    let built = strata_build::build(store, &context, &options, Some(&fetch), &mut stdout)?;
     if args.quiet {
         writeln!(stdout, "{}", built.id)?;
     }
