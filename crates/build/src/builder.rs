@@ -529,8 +529,8 @@ impl Builder<'_> {
             Err(strata_images::ImageError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         };
-        if stored.is_some() && !self.opts.pull {
-            return Ok(stored.expect("checked"));
+        if let (Some(image), false) = (&stored, self.opts.pull) {
+            return Ok(image.clone());
         }
         let Some(fetch) = self.fetch else {
             return stored.ok_or_else(|| {
