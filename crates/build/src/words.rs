@@ -114,29 +114,24 @@ impl<'a> Lexer<'a> {
                 self.braced()
             }
             Some(&c) if c.is_ascii_alphanumeric() || c == '_' => {
-                let mut name = String::new();
-                while let Some(&c) = self.chars.peek() {
-                    if !(c.is_ascii_alphanumeric() || c == '_') {
-                        break;
-                    }
-                    name.push(c);
-                    self.chars.next();
-                }
+                let name = self.name();
                 Ok(self.vars.get(&name).cloned().unwrap_or_default())
             }
             _ => Ok("$".into()),
         }
     }
 
-    fn braced(&mut self) -> Result<String, WordError> {
+    /// A variable name: letters, digits and `_`.
+    fn name(&mut self) -> String {
         let mut name = String::new();
-        while let Some(&c) = self.chars.peek() {
-            if !(c.is_ascii_alphanumeric() || c == '_') {
-                break;
-            }
+        while let Some(c) = self.chars.next_if(|c| c.is_ascii_alphanumeric() || *c == '_') {
             name.push(c);
-            self.chars.next();
         }
+        name
+    }
+
+    fn braced(&mut self) -> Result<String, WordError> {
+        let name = self.name();
         if name.is_empty() {
             return Err(WordError("bad substitution: a variable name must follow \"${\"".into()));
         }

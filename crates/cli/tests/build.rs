@@ -347,21 +347,7 @@ fn contexts_from_stdin_archives_urls_and_the_remaining_instructions() {
     let t = TestRoot::new();
     busybox(&t);
     // A Dockerfile on stdin with no context.
-    let mut child = t
-        .cmd()
-        .args(["build", "-q", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"FROM busybox:test\nRUN echo from-stdin > /f\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = t.run_with_input(&["build", "-q", "-"], b"FROM busybox:test\nRUN echo from-stdin > /f\n");
     assert!(out.status.success());
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert_eq!(t.ok(&["run", "--rm", &id, "cat", "/f"]), "from-stdin\n");

@@ -6,8 +6,6 @@ mod harness;
 use harness::images::busybox_rootfs;
 use harness::registry::{Registry, Setup};
 use harness::{host, podman, TestRoot};
-use std::io::Write;
-use std::process::Stdio;
 
 /// busybox imported as `busybox:test`, and `app:1` committed on top of it (one more
 /// layer). Returns their IDs.
@@ -308,16 +306,10 @@ fn tls_registry_is_trusted_through_its_ca_file_or_tls_verify_false() {
 }
 
 fn login(t: &TestRoot, addr: &str, user: &str, password: &str) -> std::process::Output {
-    let mut child = t
-        .cmd()
-        .args(["login", "-u", user, "--password-stdin", addr])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    child.wait_with_output().unwrap()
+    t.run_with_input(
+        &["login", "-u", user, "--password-stdin", addr],
+        format!("{password}\n").as_bytes(),
+    )
 }
 
 #[test]

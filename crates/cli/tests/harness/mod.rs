@@ -71,6 +71,21 @@ impl TestRoot {
         self.cmd().args(args).output().unwrap()
     }
 
+    /// Runs strata with `args`, writing `input` to its stdin.
+    pub fn run_with_input(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     /// Everything the store holds on disk, as sorted relative paths (for "unchanged").
     pub fn store_listing(&self) -> Vec<String> {
         let mut out = Vec::new();

@@ -107,19 +107,8 @@ impl Registry {
         );
     }
 
-    /// Waits until the port accepts connections; false if the process died (port taken).
     fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if TcpStream::connect(&self.addr).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        false
+        wait_listening(&mut self.child, &self.addr)
     }
 
     /// The registry's log, for failure messages.
@@ -185,13 +174,26 @@ fn start_token_server(dir: &Path, user: &str, password: &str) -> (u16, Child) {
         .stdin(Stdio::null())
         .spawn()
         .expect("python3 is needed (scripts/test.sh installs it)");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "token_server.py did not start");
-        assert!(child.try_wait().unwrap().is_none(), "token_server.py exited");
+    assert!(
+        wait_listening(&mut child, &format!("127.0.0.1:{port}")),
+        "token_server.py did not start"
+    );
+    (port, child)
+}
+
+/// Waits until `addr` accepts connections; false if `child` died first (port taken).
+fn wait_listening(child: &mut Child, addr: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect(addr).is_ok() {
+            return true;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
-    (port, child)
+    false
 }
 
 fn free_port() -> u16 {
@@ -277,17 +279,7 @@ impl Misbehaving {
     }
 
     fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if TcpStream::connect(&self.addr).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        wait_listening(&mut self.child, &self.addr)
     }
 
     /// Waits for the server to exit by itself (mode `die`), then starts it again on the
