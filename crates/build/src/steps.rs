@@ -397,7 +397,13 @@ fn run(
             push_history(&mut config, &created, &created_by, false);
             config["created"] = created.into();
             containers
-                .commit_with_config(&record, &image, config.clone(), None)
+                .commit_with_config(
+                    &record,
+                    &image,
+                    config.clone(),
+                    None,
+                    b.opts.source_date_epoch.map(|e| e.max(0) as u64),
+                )
                 .map(|id| (id, config))
                 .map_err(BuildError::from)
         }

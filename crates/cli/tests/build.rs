@@ -263,13 +263,19 @@ CMD ["/bin/busybox", "cat", "/out.txt", "/listing"]
 
 #[test]
 fn two_clean_builds_give_the_same_digests() {
+    // The same base in both stores: one saved image, loaded twice.
+    let origin = TestRoot::new();
+    busybox(&origin);
+    let base = origin.path("base.tar");
+    origin.ok(&["save", "-o", base.to_str().unwrap(), "busybox:test"]);
     let ids: Vec<(String, String)> = (0..2)
         .map(|i| {
             let t = TestRoot::new();
+            t.ok(&["load", "-i", base.to_str().unwrap()]);
             let dir = context(
                 &t,
                 &format!("ctx{i}"),
-                "FROM scratch\nCOPY data /data\nENV A=1\nWORKDIR /w\nCMD [\"/data/x\"]\n",
+                "FROM busybox:test\nCOPY data /data\nENV A=1\nWORKDIR /w\nRUN mkdir -p /made && echo run > /made/f\nCMD [\"/data/x\"]\n",
                 &[("data/x", "payload"), ("data/y/z", "more")],
             );
             let out = t
@@ -283,7 +289,10 @@ fn two_clean_builds_give_the_same_digests() {
             (id.clone(), inspect(&t, "{{json .RootFS.Layers}}", &id))
         })
         .collect();
-    assert_eq!(ids[0], ids[1], "same context, same epoch: same layers and image ID");
+    assert_eq!(
+        ids[0], ids[1],
+        "same context, same epoch: same layers (RUN's too) and image ID"
+    );
 }
 
 #[test]

@@ -140,6 +140,16 @@ pub fn diff(upper: &Path, lowers: &[PathBuf], skip: &Exclusions) -> Result<Vec<C
 /// (`.wh.NAME` for deletions, `.wh..wh..opq` for opaque directories), hard links kept,
 /// `trusted.overlay.*` never exported. Returns the writer.
 pub fn write_layer<W: Write>(upper: &Path, skip: &Exclusions, out: W) -> Result<W> {
+    write_layer_clamped(upper, skip, None, out)
+}
+
+/// [`write_layer`], with every file time later than `clamp` set to `clamp` (a build
+/// under `SOURCE_DATE_EPOCH` gives the same layer every time).
+pub fn write_layer_clamped<W: Write>(upper: &Path, skip: &Exclusions, clamp: Option<u64>, out: W) -> Result<W> {
+    let time = |m: &fs::Metadata| {
+        let t = m.mtime().max(0) as u64;
+        clamp.map_or(t, |c| t.min(c))
+    };
     let mut tar = tar::Builder::new(out);
     let mut links: HashMap<(u64, u64), String> = HashMap::new();
     let err = |p: &str| {
@@ -155,7 +165,7 @@ pub fn write_layer<W: Write>(upper: &Path, skip: &Exclusions, out: W) -> Result<
         header.set_uid(meta.uid() as u64);
         header.set_gid(meta.gid() as u64);
         header.set_mode(meta.mode() & 0o7777);
-        header.set_mtime(meta.mtime().max(0) as u64);
+        header.set_mtime(time(&meta));
         if is_whiteout(&meta) {
             let (dir, name) = rel.rsplit_once('/').map_or(("", rel), |(d, n)| (d, n));
             let wh = if dir.is_empty() {
@@ -180,7 +190,7 @@ pub fn write_layer<W: Write>(upper: &Path, skip: &Exclusions, out: W) -> Result<
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_mode(0o600);
                 h.set_size(0);
-                h.set_mtime(meta.mtime().max(0) as u64);
+                h.set_mtime(time(&meta));
                 tar.append_data(&mut h, format!("{rel}/.wh..wh..opq"), io::empty())
                     .map_err(err(&path))?;
             }

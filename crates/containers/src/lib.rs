@@ -9,7 +9,7 @@ mod names;
 mod service;
 pub mod volumes;
 
-pub use changes::{write_layer, Change, Exclusions};
+pub use changes::{write_layer, write_layer_clamped, Change, Exclusions};
 pub use config::{Bind, ContainerConfig, CreateOptions};
 pub use error::{ContainerError, Result};
 pub use service::{CommitOptions, Containers};

@@ -315,17 +315,19 @@ impl Containers<'_> {
             Some(h) => h.push(entry),
             None => image_config["history"] = serde_json::json!([entry]),
         }
-        self.commit_with_config(record, &parent, image_config, opts.reference.as_deref())
+        self.commit_with_config(record, &parent, image_config, opts.reference.as_deref(), None)
     }
 
     /// Records the container's changes as one layer on `parent` (its image), with the
-    /// image config `image_config` (a build step writes its own). Returns the image ID.
+    /// image config `image_config` (a build step writes its own) and file times clamped
+    /// to `clamp_mtime` when given. Returns the image ID.
     pub fn commit_with_config(
         &self,
         record: &ContainerRecord,
         parent: &strata_images::ImageRecord,
         image_config: serde_json::Value,
         reference: Option<&str>,
+        clamp_mtime: Option<u64>,
     ) -> Result<String> {
         let config = self.config(record)?;
         // The layer streams from a writer thread straight into the store: no temporary
@@ -335,7 +337,12 @@ impl Containers<'_> {
         let skip = self.exclusions(&config);
         std::thread::scope(|scope| {
             let producer = scope.spawn(move || -> Result<()> {
-                let out = changes::write_layer(&upper, &skip, std::io::BufWriter::with_capacity(1 << 20, writer))?;
+                let out = changes::write_layer_clamped(
+                    &upper,
+                    &skip,
+                    clamp_mtime,
+                    std::io::BufWriter::with_capacity(1 << 20, writer),
+                )?;
                 out.into_inner()
                     .map_err(|e| ContainerError::io("writing the layer", e.into_error()))?;
                 Ok(())
