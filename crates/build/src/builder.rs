@@ -569,9 +569,11 @@ impl Builder<'_> {
             }
         }
         let image = steps::apply(self, state, ins, plan)?;
+        strata_images::failpoint::hit("build:step-recorded");
         self.store
             .db()
             .cache_put(&key, &image.id, &strata_images::config::timestamp_now())?;
+        strata_images::failpoint::hit("build:step-cached");
         self.say(format!(
             " ---> {} ({:.2}s)",
             short(&image.id),

@@ -1,22 +1,24 @@
 //! Crash injection: the process aborts at every failure point of import, load, commit,
-//! rmi and tag (STRATA_FAILPOINT), many times over. After each crash the store checks
+//! rmi, tag, pull (from a real registry) and build (STRATA_FAILPOINT), many times over. After each crash the store checks
 //! clean, no partial image is listed, and the command succeeds when run again.
 
 mod harness;
 
 use harness::images::{busybox_rootfs, docker_archive, layer, noise, E};
+use harness::registry::{Registry, Setup};
 use harness::TestRoot;
 
 /// Every failure point strata has.
 use strata_images::failpoint::ALL as POINTS;
-const ROUNDS: usize = 19;
+const ROUNDS: usize = 13;
 
 fn crash(t: &TestRoot, point: &str, args: &[&str]) {
     let out = t.cmd().args(args).env("STRATA_FAILPOINT", point).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && stderr.contains(&format!("failpoint {point}")),
-        "{args:?} did not reach failpoint {point}: {stderr}"
+        "{args:?} did not reach failpoint {point} ({}): {stderr}",
+        out.status
     );
 }
 
@@ -50,6 +52,21 @@ fn a_crash_at_any_failure_point_leaves_the_store_consistent() {
     let (rootfs, archive) = (rootfs.to_str().unwrap(), archive.to_str().unwrap());
     t.ok(&["import", rootfs, "base:1"]);
     t.ok(&["create", "--name", "cc", "base:1", "sh", "-c", "true"]);
+    let registry = Registry::start(&t.path("registry"), Setup::Plain);
+    let remote = format!("{}/pushed:1", registry.addr);
+    // An image of its own for the registry: no other family holds its layers, so every
+    // pull downloads them.
+    let pushed = t.path("pushed.tar");
+    let own = vec![layer(&[E::File("c", &noise(80_000, 3))])];
+    std::fs::write(&pushed, docker_archive(&own, "pushed:1", "2024-01-01T00:00:00Z")).unwrap();
+    t.ok(&["load", "-q", "-i", pushed.to_str().unwrap()]);
+    t.ok(&["tag", "pushed:1", &remote]);
+    t.ok(&["push", "-q", &remote]);
+    t.ok(&["rmi", "pushed:1", &remote]);
+    let context = t.path("context");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(context.join("f"), "file").unwrap();
+    let context = context.to_str().unwrap();
     let mut crashes = 0;
     for _ in 0..ROUNDS {
         for point in POINTS {
@@ -89,6 +106,28 @@ fn a_crash_at_any_failure_point_leaves_the_store_consistent() {
                     assert!(!has_image(&t, "other:x"));
                     t.ok(&["tag", "base:1", "other:x"]);
                     t.ok(&["rmi", "other:x"]);
+                }
+                "pull" => {
+                    if has_image(&t, &remote) {
+                        t.ok(&["rmi", &remote]);
+                    }
+                    crash(&t, point, &["pull", "-q", &remote]);
+                    consistent(&t, point);
+                    assert!(!has_image(&t, &remote), "a partial image is listed after {point}");
+                    t.ok(&["pull", "-q", &remote]);
+                }
+                "build" => {
+                    // A new RUN each round, so the step is not a cache hit.
+                    let dockerfile = format!("FROM base:1\nRUN echo {crashes} > /n\nCOPY f /f\n");
+                    std::fs::write(t.path("context/Dockerfile"), dockerfile).unwrap();
+                    crash(&t, point, &["build", "-q", "-t", "built:1", context]);
+                    consistent(&t, point);
+                    let id = t.ok(&["build", "-q", "-t", "built:1", context]);
+                    assert_eq!(t.ok(&["inspect", "-f", "{{.Id}}", "built:1"]), id);
+                    assert!(
+                        t.ok(&["ps", "-aq"]).lines().count() <= 1,
+                        "only cc: build containers are gone"
+                    );
                 }
                 other => panic!("unknown failpoint family {other}"),
             }

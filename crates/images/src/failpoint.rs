@@ -24,4 +24,9 @@ pub const ALL: &[&str] = &[
     "remove:record-removed",
     "remove:files-half-deleted",
     "tag:before-record",
+    "pull:layers-fetched",
+    "pull:layers-published",
+    "pull:before-record",
+    "build:step-recorded",
+    "build:step-cached",
 ];

@@ -153,6 +153,7 @@ impl ImageStore {
                 blob_size: blob_size as i64,
             });
         }
+        crate::failpoint::hit("pull:layers-published");
         let id = self.content().put(&image.config)?;
         let mut ingest = self.content().ingest(Some(&image.manifest_digest))?;
         io::Write::write_all(&mut ingest, &image.manifest).map_err(|e| ImageError::io("storing manifest", e))?;
@@ -166,6 +167,7 @@ impl ImageStore {
             layers,
         };
         let tags: Vec<String> = image.tags.iter().map(|t| t.to_string()).collect();
+        crate::failpoint::hit("pull:before-record");
         self.db()
             .insert_image(&record, &tags, &crate::config::timestamp_now())?;
         Ok(RecordedImage { id: record.id, new })

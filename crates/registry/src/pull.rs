@@ -215,6 +215,7 @@ pub fn pull(
         })
         .collect();
     let mut fetched_layers = strata_images::run_parallel(jobs, PARALLEL_LAYERS).into_iter();
+    strata_images::failpoint::hit("pull:layers-fetched");
     let mut layers = Vec::new();
     for (i, (blob, diff_id)) in blobs.into_iter().zip(diff_ids).enumerate() {
         let fetched_layer = if missing.contains(&i) {
