@@ -146,6 +146,9 @@ pub fn build(
     fetch: Option<Fetch<'_>>,
     out: &mut dyn Write,
 ) -> Result<Built> {
+    // The lease: garbage collection (which takes the lock exclusively) waits until this
+    // build ends, so it never removes the intermediate images and layers it builds on.
+    let _lease = store.lock_for_adding()?;
     let dockerfile = parser::parse(&opts.dockerfile, &opts.dockerfile_name)?;
     let instructions = dockerfile
         .instructions

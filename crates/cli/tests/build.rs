@@ -518,3 +518,37 @@ fn global_args_reach_from_only_unless_declared_again_in_the_stage() {
         "{out}"
     );
 }
+
+#[test]
+fn garbage_collection_waits_for_a_build_in_progress() {
+    let t = TestRoot::new();
+    busybox(&t);
+    let dir = context(
+        &t,
+        "slow",
+        "FROM busybox:test\nENV A=1\nRUN sleep 2 && echo slow > /s\nRUN cat /s > /t\n",
+        &[],
+    );
+    let mut child = t
+        .cmd()
+        .args(["build", "-q", "-t", "slow:1", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the RUN container: the build is under way.
+    while t.ok(&["ps", "-q"]).trim().is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the build ended before its RUN step was seen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    t.ok(&["image", "prune", "-f"]);
+    assert!(
+        child.try_wait().unwrap().is_some(),
+        "prune returned while the build still ran: it did not wait for the lease"
+    );
+    assert!(child.wait().unwrap().success());
+    assert_eq!(t.ok(&["run", "--rm", "slow:1", "cat", "/t"]), "slow\n");
+    t.ok(&["system", "check"]);
+}

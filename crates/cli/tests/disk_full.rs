@@ -69,3 +69,42 @@ fn a_full_disk_fails_cleanly_and_leaves_the_store_consistent() {
     t.ok(&["system", "prune", "-f"]);
     t.ok(&["run", "--rm", "busybox:small", "true"]);
 }
+
+#[test]
+fn pull_and_build_on_a_full_disk_fail_cleanly() {
+    // The image comes from a store on the real disk, through a real registry.
+    let source = TestRoot::new();
+    let registry = harness::registry::Registry::start(&source.path("registry"), harness::registry::Setup::Plain);
+    let big = layer(&[E::File("big", &noise(16 << 20, 9))]);
+    let archive = source.path("big-image.tar");
+    std::fs::write(
+        &archive,
+        docker_archive(&[big.clone()], "big:1", "2024-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    source.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    let remote = format!("{}/big:1", registry.addr);
+    source.ok(&["tag", "big:1", &remote]);
+    source.ok(&["push", "-q", &remote]);
+
+    let t = small_root();
+    assert_no_space(&t.fails(&["pull", &remote]));
+    assert_consistent(&t);
+    assert!(t.image_ids().is_empty());
+    assert_eq!(
+        t.entries("content/ingest"),
+        0,
+        "a failed write is not a download to resume"
+    );
+
+    let context = t.path("context");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(context.join("big"), noise(16 << 20, 10)).unwrap();
+    std::fs::write(context.join("Dockerfile"), "FROM scratch\nCOPY big /big\n").unwrap();
+    let err = t.fails(&["build", "-t", "big:built", context.to_str().unwrap()]);
+    assert_no_space(&err);
+    assert!(err.contains("Dockerfile:2"), "{err}");
+    assert_consistent(&t);
+    assert!(t.ok(&["images", "-aq"]).trim().is_empty());
+    assert_eq!(t.entries("tmp"), 0, "the layer being written is removed");
+}
