@@ -79,7 +79,7 @@ fn pull_and_build_on_a_full_disk_fail_cleanly() {
     let archive = source.path("big-image.tar");
     std::fs::write(
         &archive,
-        docker_archive(&[big.clone()], "big:1", "2024-01-01T00:00:00Z"),
+        docker_archive(&[big], "big:1", "2024-01-01T00:00:00Z"),
     )
     .unwrap();
     source.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);
