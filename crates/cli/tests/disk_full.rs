@@ -77,11 +77,7 @@ fn pull_and_build_on_a_full_disk_fail_cleanly() {
     let registry = harness::registry::Registry::start(&source.path("registry"), harness::registry::Setup::Plain);
     let big = layer(&[E::File("big", &noise(16 << 20, 9))]);
     let archive = source.path("big-image.tar");
-    std::fs::write(
-        &archive,
-        docker_archive(&[big], "big:1", "2024-01-01T00:00:00Z"),
-    )
-    .unwrap();
+    std::fs::write(&archive, docker_archive(&[big], "big:1", "2024-01-01T00:00:00Z")).unwrap();
     source.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);
     let remote = format!("{}/big:1", registry.addr);
     source.ok(&["tag", "big:1", &remote]);

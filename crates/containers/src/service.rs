@@ -59,7 +59,7 @@ impl<'a> Containers<'a> {
             Some(n) => n.clone(),
             None => random_name(),
         };
-        let record = ContainerRecord {
+        let mut record = ContainerRecord {
             id: id.clone(),
             name,
             image_id: resolved.image.id.clone(),
@@ -73,9 +73,19 @@ impl<'a> Containers<'a> {
             finished_at: None,
         };
         self.store.snapshots().prepare(&id)?;
-        let result = self
-            .write_files(&id, &config)
-            .and_then(|()| Ok(self.store.db().insert_container(&record)?));
+        let result = self.write_files(&id, &config).and_then(|()| {
+            let mut attempts = 0;
+            loop {
+                match self.store.db().insert_container(&record) {
+                    // Two commands drew the same random name: draw again, as Docker does.
+                    Err(strata_metadata::MetadataError::Conflict(_)) if opts.name.is_none() && attempts < 10 => {
+                        attempts += 1;
+                        record.name = random_name();
+                    }
+                    other => return Ok(other?),
+                }
+            }
+        });
         if let Err(e) = result {
             let _ = self.store.snapshots().remove_active(&id);
             let _ = fs::remove_dir_all(self.dir(&id));

@@ -49,18 +49,9 @@ impl Ingest {
     /// dies with its holder).
     pub(crate) fn resume(store: ContentStore, digest: &Digest) -> Result<Option<Self>> {
         let path = store.partial_path(digest);
-        let mut file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| ContentError::io(&path, e))?;
-        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
-            Err(e) => return Err(ContentError::io(&path, e.into())),
-        }
+        let Some(mut file) = lock_partial(&path)? else {
+            return Ok(None);
+        };
         let mut hasher = Hasher::for_digest(digest)?;
         let size = io::copy(&mut file, &mut hasher).map_err(|e| ContentError::io(&path, e))?;
         Ok(Some(Ingest {
@@ -156,6 +147,33 @@ impl Drop for Ingest {
         // Committed ingests were renamed away; a failed or abandoned one leaves its file.
         let _ = fs::remove_file(&self.path);
     }
+}
+
+/// Opens and locks the partial download at `path`. The file a lock is won on must still
+/// be the one the path names: its previous holder may have committed (renamed) it or
+/// discarded it between our open and our lock. None while another process holds it.
+fn lock_partial(path: &std::path::Path) -> Result<Option<File>> {
+    use std::os::unix::fs::MetadataExt;
+    for _ in 0..10 {
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| ContentError::io(path, e))?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+            Err(e) => return Err(ContentError::io(path, e.into())),
+        }
+        let held = file.metadata().map_err(|e| ContentError::io(path, e))?;
+        match fs::metadata(path) {
+            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => return Ok(Some(file)),
+            _ => continue, // renamed or removed under us: open the path again
+        }
+    }
+    Ok(None)
 }
 
 /// Whether the process that named a work file or directory no longer runs. Work names

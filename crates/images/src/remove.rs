@@ -110,11 +110,16 @@ impl ImageStore {
     pub fn prune(&self, all: bool) -> Result<(Vec<RemoveEvent>, u64)> {
         let mut events = Vec::new();
         let mut bytes = 0;
-        for image in self.list()? {
+        for listed in self.list()? {
+            let _lock = self.lock_exclusive()?;
+            // Another command may have removed, tagged or used it since it was listed:
+            // decide on the record as it is now, under the lock.
+            let Some(image) = self.db().image(&listed.id)? else {
+                continue;
+            };
             if (!all && !image.tags.is_empty()) || !self.db().containers_of_image(&image.id)?.is_empty() {
                 continue;
             }
-            let _lock = self.lock_exclusive()?;
             let removed = self.db().remove_image(&image.id)?;
             events.extend(removed.untagged.iter().map(|t| RemoveEvent::Untagged(familiar(t))));
             events.push(RemoveEvent::Deleted(image.id.clone()));
