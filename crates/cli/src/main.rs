@@ -19,6 +19,9 @@ struct Cli {
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, global = true, default_value = "warn")]
     log_level: String,
+    /// Most bytes of file content one image layer may expand to (decompression bombs), e.g. 20g
+    #[arg(long, global = true, env = "STRATA_MAX_LAYER_SIZE")]
+    max_layer_size: Option<String>,
     #[command(subcommand)]
     command: commands::Command,
 }
@@ -37,7 +40,7 @@ fn main() -> ExitCode {
         }
     };
     env_logger::Builder::new().parse_filters(&cli.log_level).init();
-    match commands::run(&cli.root, cli.command) {
+    match commands::run(&cli.root, cli.max_layer_size.as_deref(), cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("Error: {}", output::error_chain(&e));

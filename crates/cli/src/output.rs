@@ -225,8 +225,40 @@ fn lower_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_v
     ))
 }
 
+/// Docker's memory sizes: a number with an optional b, k, m or g suffix (binary units).
+pub fn parse_size(s: &str) -> anyhow::Result<i64> {
+    let lower = s.trim().to_ascii_lowercase();
+    let (num, unit) = match lower.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => lower.split_at(i),
+        None => (lower.as_str(), ""),
+    };
+    let scale: i64 = match unit.trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => anyhow::bail!("invalid size {s:?}: use a number with b, k, m or g"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid size {s:?}: use a number with b, k, m or g"))?;
+    if n <= 0.0 {
+        anyhow::bail!("invalid size {s:?}: it must be positive");
+    }
+    Ok((n * scale as f64) as i64)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn memory_sizes_parse_like_docker() {
+        assert_eq!(super::parse_size("64m").unwrap(), 64 << 20);
+        assert_eq!(super::parse_size("1g").unwrap(), 1 << 30);
+        assert_eq!(super::parse_size("512k").unwrap(), 512 << 10);
+        assert_eq!(super::parse_size("1000").unwrap(), 1000);
+        assert!(super::parse_size("lots").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -606,3 +606,32 @@ fn gc_spares_live_exports_and_clears_killed_ones() {
     std::fs::remove_dir(&live).unwrap();
     t.ok(&["rm", "src"]);
 }
+
+#[test]
+fn system_prune_volumes_removes_unused_anonymous_volumes_only() {
+    let t = with_busybox();
+    t.ok(&["volume", "create", "keep"]);
+    t.ok(&[
+        "run",
+        "--name",
+        "first",
+        "-v",
+        "/anon",
+        "-v",
+        "keep:/k",
+        "busybox:test",
+        "true",
+    ]);
+    t.ok(&["rm", "first"]);
+    t.ok(&["run", "--name", "second", "-v", "/inuse", "busybox:test", "true"]);
+    assert_eq!(t.ok(&["volume", "ls", "-q"]).lines().count(), 3);
+    let out = t.ok(&["system", "prune", "-f", "--volumes"]);
+    assert!(out.contains("Deleted Volumes:"), "{out}");
+    let left = t.ok(&["volume", "ls", "-q"]);
+    assert_eq!(
+        left.lines().count(),
+        2,
+        "the named volume and the one second uses stay: {left}"
+    );
+    assert!(left.contains("keep"));
+}

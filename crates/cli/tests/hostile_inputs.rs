@@ -137,3 +137,56 @@ fn the_valid_controls_are_accepted() {
         .unwrap();
     assert!(String::from_utf8_lossy(&listing.stdout).trim().parse::<u32>().unwrap() >= 2);
 }
+
+/// A gzip layer of `mib` MiB of zeros: a few KiB on the wire.
+fn zero_bomb(mib: usize) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size((mib << 20) as u64);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    tar.append_data(&mut header, "zeros", std::io::repeat(0).take((mib << 20) as u64))
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&tar.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn decompression_bombs_stop_at_the_configured_layer_size() {
+    use std::io::Read as _;
+    let t = TestRoot::new();
+    let bomb = zero_bomb(64);
+    assert!(bomb.len() < 200 << 10, "the bomb is small: {}", bomb.len());
+    let file = t.path("bomb.tar.gz");
+    std::fs::write(&file, &bomb).unwrap();
+    t.ok(&["images"]);
+    let before = t.store_listing();
+    let limited = |args: &[&str]| t.cmd().env("STRATA_MAX_LAYER_SIZE", "16m").args(args).output().unwrap();
+    let out = limited(&["import", file.to_str().unwrap(), "bomb:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("decompression bomb limit"), "{err}");
+    let archive = t.path("bomb-image.tar");
+    let raw_layer = {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&bomb[..]).read_to_end(&mut plain).unwrap();
+        plain
+    };
+    std::fs::write(
+        &archive,
+        harness::images::docker_archive(&[raw_layer], "bomb:1", "2024-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    let out = t
+        .cmd()
+        .args(["--max-layer-size", "16m", "load", "-i", archive.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("decompression bomb limit"));
+    assert_eq!(t.store_listing(), before, "nothing of either is kept");
+    // The default limit lets the same 64 MiB layer in.
+    t.ok(&["import", file.to_str().unwrap(), "bomb:1"]);
+}

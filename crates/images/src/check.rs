@@ -163,10 +163,7 @@ impl ImageStore {
     /// Unpacks a kept blob into the snapshot `chain` again.
     fn unpack_again(&self, chain: &ChainId, blob: &strata_content::Digest, media_type: &str) -> Result<()> {
         let file = self.content().open_blob(blob)?;
-        let options = strata_archive::ApplyOptions {
-            devices: strata_archive::DevicePolicy::Skip,
-            ..Default::default()
-        };
+        let options = self.apply_options(strata_archive::DevicePolicy::Skip);
         let label = format!("blob {blob}");
         let layer = crate::unpack::unpack_layer(
             self,

@@ -7,7 +7,7 @@ use crate::reference::ImageRef;
 use crate::store::{digest, ImageStore};
 use crate::unpack::{unpack_layer, BlobForm, LayerInput};
 use std::io::Read;
-use strata_archive::{ApplyOptions, DevicePolicy};
+use strata_archive::DevicePolicy;
 use strata_metadata::{ImageRecord, NewImage, NewLayer};
 use strata_snapshots::chain_ids;
 
@@ -24,10 +24,7 @@ impl ImageStore {
     ) -> Result<String> {
         let reference = reference.map(ImageRef::parse).transpose()?;
         let _lock = self.lock_shared()?;
-        let options = ApplyOptions {
-            devices: DevicePolicy::Skip,
-            ..Default::default()
-        };
+        let options = self.apply_options(DevicePolicy::Skip);
         let label = "the new layer".to_string();
         let unpacked = unpack_layer(
             self,

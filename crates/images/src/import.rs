@@ -11,7 +11,7 @@ use crate::unpack::{unpack_layer, BlobForm, LayerInput};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
-use strata_archive::{ApplyOptions, DevicePolicy};
+use strata_archive::DevicePolicy;
 use strata_metadata::{NewImage, NewLayer};
 use strata_snapshots::chain_ids;
 
@@ -50,10 +50,7 @@ impl ImageStore {
             }
         };
         let _lock = self.lock_shared()?;
-        let apply = ApplyOptions {
-            devices: DevicePolicy::Reject,
-            ..Default::default()
-        };
+        let apply = self.apply_options(DevicePolicy::Reject);
         let layer = unpack_layer(
             self,
             LayerInput {

@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use strata_archive::compression::{decompress, Compression};
-use strata_archive::{read_archive, ApplyOptions, ArchiveImage, DevicePolicy, TarIndex};
+use strata_archive::{read_archive, ArchiveImage, DevicePolicy, TarIndex};
 use strata_content::{Digest, Hasher};
 use strata_metadata::{NewImage, NewLayer};
 use strata_snapshots::{chain_ids, ChainId};
@@ -280,10 +280,7 @@ impl ImageStore {
         tasks: &[LayerTask],
         progress: &dyn Progress,
     ) -> Result<Vec<UnpackedLayer>> {
-        let options = ApplyOptions {
-            devices: DevicePolicy::Skip,
-            ..Default::default()
-        };
+        let options = self.apply_options(DevicePolicy::Skip);
         let jobs: Vec<_> = tasks
             .iter()
             .enumerate()

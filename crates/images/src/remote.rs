@@ -9,7 +9,7 @@ use crate::store::ImageStore;
 use crate::unpack::{unpack_layer, BlobForm, LayerInput, UnpackedLayer};
 use std::io::{self, Read};
 use strata_archive::compression::from_media_type;
-use strata_archive::{ApplyOptions, DevicePolicy};
+use strata_archive::DevicePolicy;
 use strata_content::Digest;
 use strata_metadata::{NewImage, NewLayer};
 use strata_snapshots::{chain_ids, ChainId};
@@ -92,10 +92,7 @@ impl ImageStore {
             what: what.clone(),
             reason: format!("unsupported layer media type {:?}", layer.media_type),
         })?;
-        let options = ApplyOptions {
-            devices: DevicePolicy::Skip,
-            ..Default::default()
-        };
+        let options = self.apply_options(DevicePolicy::Skip);
         let unpacked = unpack_layer(
             self,
             LayerInput {

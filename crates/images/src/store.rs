@@ -19,6 +19,8 @@ pub struct ImageStore {
     pub(crate) content: ContentStore,
     pub(crate) snapshots: Snapshotter,
     db: Mutex<Db>,
+    /// Most bytes of file content one layer may expand to (decompression bombs).
+    max_layer_bytes: u64,
 }
 
 /// How a user-supplied name resolved to an image.
@@ -50,7 +52,22 @@ impl ImageStore {
             content,
             snapshots,
             db: Mutex::new(db),
+            max_layer_bytes: strata_archive::ApplyOptions::default().max_bytes,
         })
+    }
+
+    /// Sets the most bytes of file content a layer may expand to: a layer that expands
+    /// further (a decompression bomb) is refused.
+    pub fn set_max_layer_bytes(&mut self, bytes: u64) {
+        self.max_layer_bytes = bytes;
+    }
+
+    /// How layers are applied: `devices` as given, the layer size limit of this store.
+    pub(crate) fn apply_options(&self, devices: strata_archive::DevicePolicy) -> strata_archive::ApplyOptions {
+        strata_archive::ApplyOptions {
+            devices,
+            max_bytes: self.max_layer_bytes,
+        }
     }
 
     pub fn root(&self) -> &Path {

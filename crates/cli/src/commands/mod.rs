@@ -150,7 +150,7 @@ pub enum ContainerCommand {
 }
 
 /// Runs a command; returns the process exit code.
-pub fn run(root: &Path, command: Command) -> Result<u8> {
+pub fn run(root: &Path, max_layer_size: Option<&str>, command: Command) -> Result<u8> {
     if let Command::Version = command {
         println!("strata version {}", env!("CARGO_PKG_VERSION"));
         return Ok(0);
@@ -161,7 +161,10 @@ pub fn run(root: &Path, command: Command) -> Result<u8> {
         Command::Search(a) => return registry::search(a),
         other => other,
     };
-    let store = ImageStore::open(root)?;
+    let mut store = ImageStore::open(root)?;
+    if let Some(size) = max_layer_size {
+        store.set_max_layer_bytes(crate::output::parse_size(size)? as u64);
+    }
     match command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(&store, a),
         Command::Build(a) | Command::Image(ImageCommand::Build(a)) => build::run(&store, a),

@@ -112,7 +112,7 @@ impl CreateArgs {
             auto_remove: self.rm,
             tty: self.tty,
             interactive: self.interactive,
-            memory: self.memory.as_deref().map(parse_bytes).transpose()?,
+            memory: self.memory.as_deref().map(crate::output::parse_size).transpose()?,
             nano_cpus: self.cpus.map(|c| (c * 1e9) as i64),
             pids_limit: self.pids_limit.filter(|p| *p > 0),
             tmpfs: self.tmpfs.clone(),
@@ -211,39 +211,4 @@ pub fn start(store: &ImageStore, args: StartArgs) -> Result<u8> {
 pub fn monitor(store: &ImageStore, id: &str) -> Result<u8> {
     monitor::run(&Containers::new(store), id)?;
     Ok(0)
-}
-
-/// Docker's memory sizes: a number with an optional b, k, m or g suffix (binary units).
-fn parse_bytes(s: &str) -> Result<i64> {
-    let lower = s.trim().to_ascii_lowercase();
-    let (num, unit) = match lower.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => lower.split_at(i),
-        None => (lower.as_str(), ""),
-    };
-    let scale: i64 = match unit.trim_end_matches('b') {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        _ => anyhow::bail!("invalid size {s:?}: use a number with b, k, m or g"),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| anyhow::anyhow!("invalid size {s:?}: use a number with b, k, m or g"))?;
-    if n <= 0.0 {
-        anyhow::bail!("invalid size {s:?}: it must be positive");
-    }
-    Ok((n * scale as f64) as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn memory_sizes_parse_like_docker() {
-        assert_eq!(super::parse_bytes("64m").unwrap(), 64 << 20);
-        assert_eq!(super::parse_bytes("1g").unwrap(), 1 << 30);
-        assert_eq!(super::parse_bytes("512k").unwrap(), 512 << 10);
-        assert_eq!(super::parse_bytes("1000").unwrap(), 1000);
-        assert!(super::parse_bytes("lots").is_err());
-    }
 }

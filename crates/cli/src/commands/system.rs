@@ -26,6 +26,9 @@ pub enum Command {
         all: bool,
         #[arg(short, long)]
         force: bool,
+        /// Prune anonymous volumes no container uses
+        #[arg(long)]
+        volumes: bool,
     },
 }
 
@@ -34,7 +37,10 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
         Command::Df => df(store),
         Command::Check { quick, repair } => check(store, quick, repair),
         Command::Info => info(store),
-        Command::Prune { all, force: _ } => {
+        Command::Prune { all, force: _, volumes } => {
+            if volumes {
+                super::volume::prune(store, false)?;
+            }
             let (events, mut bytes) = store.prune(all)?;
             bytes += store.remove_partial_downloads()?;
             events.iter().for_each(|e| super::rmi::print_event(e, true));

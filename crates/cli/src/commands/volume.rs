@@ -131,21 +131,27 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             }
             return Ok(status);
         }
-        Command::Prune { all, force: _ } => {
-            let users = users(store)?;
-            let mut removed = Vec::new();
-            for v in volumes.list()? {
-                if (all || v.anonymous) && !users.iter().any(|(u, _)| *u == v.name) {
-                    volumes.remove(&v.name)?;
-                    removed.push(v.name);
-                }
-            }
-            if !removed.is_empty() {
-                println!("Deleted Volumes:");
-                removed.iter().for_each(|n| println!("{n}"));
-                println!();
-            }
-        }
+        Command::Prune { all, force: _ } => prune(store, all)?,
     }
     Ok(0)
+}
+
+/// Removes the volumes no container uses (anonymous ones, or all with `all`) and
+/// prints them as Docker does.
+pub fn prune(store: &ImageStore, all: bool) -> Result<()> {
+    let volumes = Volumes::new(store.root());
+    let users = users(store)?;
+    let mut removed = Vec::new();
+    for v in volumes.list()? {
+        if (all || v.anonymous) && !users.iter().any(|(u, _)| *u == v.name) {
+            volumes.remove(&v.name)?;
+            removed.push(v.name);
+        }
+    }
+    if !removed.is_empty() {
+        println!("Deleted Volumes:");
+        removed.iter().for_each(|n| println!("{n}"));
+        println!();
+    }
+    Ok(())
 }
