@@ -7,6 +7,7 @@ Usage:
 Writes, below OUTDIR:
 
     import/<case>.tar[.gz|.xz]   inputs for `strata import FILE repo:tag`
+    build/<case>.tar             Dockerfile + context for `strata build -t … - < FILE`
     load/<case>.tar              inputs for `strata load -i FILE`
     controls/<name>.tar[...]     valid inputs the hostile cases are derived from
     cases.json                   [{"name", "file", "command", "expect"}, ...]
@@ -888,6 +889,126 @@ def docker_truncated_archive():
     archive = pack(files)
     off, size = data_offset(archive, names["layer"])
     return ".tar", archive[:off + size // 2]
+
+
+# ==========================================================================
+# Builds: Dockerfiles in tar contexts for `strata build -` (each fails cleanly with
+# the Dockerfile's line, or at the context, before any image is recorded)
+# ==========================================================================
+
+
+def context(dockerfile: str, *members) -> tuple[str, bytes]:
+    return ".tar", tar([reg("Dockerfile", dockerfile.encode())] + list(members))
+
+
+@control("build")
+def build_scratch_copy():
+    return context("FROM scratch\nCOPY ok.txt /ok.txt\nCMD [\"/ok.txt\"]\n", reg("ok.txt", b"ok\n"))
+
+
+@case("build", "dockerfile:2: unknown instruction: foo")
+def build_unknown_instruction():
+    return context("FROM scratch\nFOO bar\n")
+
+
+@case("build", "dockerfile:2: copy: unknown flag: --form")
+def build_unknown_flag():
+    return context("FROM scratch\nCOPY --form=x a /\n", reg("a", b"a"))
+
+
+@case("build", "dockerfile:2: unterminated heredoc <<eof")
+def build_unterminated_heredoc():
+    return context("FROM scratch\nCOPY <<EOF /x\nnever ends\n")
+
+
+@case("build", "dockerfile:2: env: unterminated double quote")
+def build_unterminated_quote():
+    return context('FROM scratch\nENV A="open\n')
+
+
+@case("build", "dockerfile:2: env: bad substitution")
+def build_bad_substitution():
+    return context("FROM scratch\nENV A=${B\n")
+
+
+@case("build", "dockerfile:1: invalid escape token")
+def build_bad_escape_directive():
+    return context("# escape=x\nFROM scratch\n")
+
+
+@case("build", "forbidden path outside the build context: ../secret")
+def build_copy_dotdot():
+    return context("FROM scratch\nCOPY ../secret /\n")
+
+
+@case("build", "forbidden path outside the build context")
+def build_copy_absolute_dotdot():
+    return context("FROM scratch\nCOPY /../../etc/passwd /\n")
+
+
+@case("build", "not found in build context")
+def build_copy_through_symlink():
+    return context("FROM scratch\nCOPY up/passwd /\n", symlink("up", "/etc"))
+
+
+@case("build", "not found in build context")
+def build_copy_through_relative_symlink():
+    return context("FROM scratch\nCOPY up/etc/passwd /\n", symlink("up", "../../../../.."))
+
+
+@case("build", "not found in build context")
+def build_copy_excluded():
+    return context("FROM scratch\nCOPY secret.key /\n", reg("secret.key", b"k"), reg(".dockerignore", b"*.key\n"))
+
+
+@case("build", "--from=nowhere: no stage or local image")
+def build_unknown_stage():
+    return context("FROM scratch\nCOPY --from=nowhere /x /\n")
+
+
+@case("build", "dockerfile:2: from: base name ($b) should not be blank")
+def build_empty_from():
+    return context("ARG B\nFROM $B\n")
+
+
+@case("build", "dockerfile:1: run before the first from")
+def build_no_from():
+    return context("RUN true\n")
+
+
+@case("build", "from requires either one or three arguments")
+def build_from_two_words():
+    return context("FROM scratch extra\n")
+
+
+@case("build", "shell requires the arguments to be in json form")
+def build_shell_not_json():
+    return context("FROM scratch\nSHELL sh -c\n")
+
+
+@case("build", "from isn't allowed as an onbuild trigger")
+def build_onbuild_from():
+    return context("FROM scratch\nONBUILD FROM other\n")
+
+
+@case("build", "there is no shell or program to run")
+def build_run_in_scratch():
+    return context("FROM scratch\nRUN true\n")
+
+
+@case("build", "workdir requires at least one argument")
+def build_workdir_without_argument():
+    return context("FROM scratch\nWORKDIR\n")
+
+
+@case("build", "context archive")
+def build_context_hardlink_escape():
+    return context("FROM scratch\n", hardlink("passwd", "../../etc/passwd"))
+
+
+@case("build", "context archive")
+def build_context_dotdot_entry():
+    return context("FROM scratch\n", reg("../evil", b"x"))
 
 
 # ==========================================================================

@@ -30,6 +30,13 @@ fn run_case(t: &TestRoot, dir: &Path, command: &str, file: &str) -> std::process
     match command {
         "import" => t.run(&["import", path, "hostile/imported:1"]),
         "load" => t.run(&["load", "-i", path]),
+        // A Dockerfile and its context as a tar on stdin.
+        "build" => t
+            .cmd()
+            .args(["build", "-t", "hostile/built:1", "-"])
+            .stdin(std::fs::File::open(path).unwrap())
+            .output()
+            .unwrap(),
         other => panic!("unknown command {other}"),
     }
 }
@@ -65,7 +72,13 @@ fn every_hostile_case_is_refused_and_changes_nothing() {
     let base = dir.join("controls/import_basic.tar");
     t.ok(&["import", base.to_str().unwrap(), "existing:1"]);
     let before_listing = t.store_listing();
-    let before_images = t.ok(&["images", "--no-trunc"]);
+    let before_images = t.ok(&[
+        "images",
+        "-a",
+        "--no-trunc",
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.ID}}",
+    ]);
     let cases: Vec<Case> = serde_json::from_slice(&std::fs::read(dir.join("cases.json")).unwrap()).unwrap();
     assert!(
         cases.len() >= 40,
@@ -105,7 +118,16 @@ fn every_hostile_case_is_refused_and_changes_nothing() {
             }
         }
     }
-    assert_eq!(t.ok(&["images", "--no-trunc"]), before_images);
+    assert_eq!(
+        t.ok(&[
+            "images",
+            "-a",
+            "--no-trunc",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.ID}}"
+        ]),
+        before_images
+    );
     assert!(
         failures.is_empty(),
         "{} of {} cases misbehaved:\n{}",
