@@ -16,7 +16,8 @@ pub struct Ingest {
     size: u64,
     /// Bytes that were already there when a resumable ingest was reopened.
     resumed: u64,
-    /// A resumable ingest keeps its bytes when abandoned, for the next attempt.
+    /// Drop leaves the path alone: a resumable ingest keeps its bytes for the next
+    /// attempt, and a committed or already removed one has nothing left there.
     keep: bool,
 }
 
@@ -98,7 +99,7 @@ impl Ingest {
         let actual = self.hasher.clone().finish();
         if let Some(expected) = expected {
             if &actual != expected {
-                self.keep = false;
+                self.remove_while_held(file);
                 return Err(ContentError::DigestMismatch {
                     what: "blob being written".into(),
                     expected: expected.clone(),
@@ -108,14 +109,26 @@ impl Ingest {
         }
         let target = self.store.blob_path(&actual);
         if target.exists() {
-            return Ok(actual); // Drop removes our copy.
+            self.remove_while_held(file);
+            return Ok(actual);
         }
         file.sync_all().map_err(|e| ContentError::io(&self.path, e))?;
-        drop(file);
+        // Renamed while still open: a resumable ingest's lock lives on this handle, and
+        // nobody may take the path's lock before the file has left it.
         fs::rename(&self.path, &target).map_err(|e| ContentError::io(&target, e))?;
+        self.keep = true; // nothing of ours is left at the path
+        drop(file);
         let dir = target.parent().expect("blob path has a parent");
         sync_dir(dir).map_err(|e| ContentError::io(dir, e))?;
         Ok(actual)
+    }
+
+    /// Removes our file from the ingest area before closing it (and so before a
+    /// resumable ingest's lock is released: the path may be someone else's after).
+    fn remove_while_held(&mut self, file: File) {
+        let _ = fs::remove_file(&self.path);
+        self.keep = true; // Drop must not touch the path again
+        drop(file);
     }
 
     /// Digest of the bytes written so far.
@@ -144,7 +157,7 @@ impl Drop for Ingest {
             }
             return;
         }
-        // Committed ingests were renamed away; a failed or abandoned one leaves its file.
+        // An abandoned ingest removes its file (before its handle closes).
         let _ = fs::remove_file(&self.path);
     }
 }
