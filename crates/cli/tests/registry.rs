@@ -143,6 +143,32 @@ fn push_and_pull_round_trip_skip_present_layers_and_run() {
         [format!("{a}/app"), format!("{a}/app2")]
     );
 
+    // The compression level is honoured (and a form made at another level is not reused).
+    t.ok(&["tag", "app:1", &format!("{a}/fast:1")]);
+    t.ok(&["push", "--compression-level", "1", &format!("{a}/fast:1")]);
+    let sizes = |name: &str| -> Vec<u64> {
+        let raw = host(
+            "skopeo",
+            &[
+                "inspect",
+                "--raw",
+                "--tls-verify=false",
+                &format!("docker://{a}/{name}"),
+            ],
+        );
+        let doc: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        doc["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["size"].as_u64().unwrap())
+            .collect()
+    };
+    assert!(
+        sizes("fast:1")[0] > sizes("app:1")[0],
+        "level 1 gives a bigger busybox layer than level 6"
+    );
+
     // zstd on request; the registry keeps the media type and strata pulls it back.
     t.ok(&["tag", "app:1", &format!("{a}/zst:1")]);
     t.ok(&["push", "--compression-format", "zstd", &format!("{a}/zst:1")]);

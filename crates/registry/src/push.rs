@@ -31,6 +31,16 @@ pub struct PushOptions {
     pub level: Option<u32>,
 }
 
+impl PushOptions {
+    /// The level used: the given one, clamped, or the format's default.
+    pub fn level_or_default(&self) -> u32 {
+        match self.compression {
+            PushCompression::Gzip => self.level.unwrap_or(6).clamp(1, 9),
+            PushCompression::Zstd => self.level.unwrap_or(3).clamp(1, 19),
+        }
+    }
+}
+
 /// What a push did: Docker's closing line `TAG: digest: DIGEST size: N`.
 #[derive(Debug)]
 pub struct Pushed {
@@ -178,9 +188,11 @@ fn push_layer(
         return Ok(sent);
     }
     let media_type = compressed_type(options.compression, docker_types);
+    // A remembered compressed form is reused only for the same format and level.
+    let form = format!("{media_type};level={}", options.level_or_default());
     let remembered = store
         .db()
-        .pushed_blob(layer.diff_id.as_ref(), media_type)
+        .pushed_blob(layer.diff_id.as_ref(), &form)
         .map_err(strata_images::ImageError::from)?;
     if let Some((digest, size)) = remembered {
         let digest = strata_images::parse_stored_digest(&digest)?;
@@ -202,12 +214,7 @@ fn push_layer(
     progress.layer(&id, LayerEvent::Finished);
     store
         .db()
-        .record_pushed_blob(
-            layer.diff_id.as_ref(),
-            media_type,
-            sent.digest.as_ref(),
-            sent.size as i64,
-        )
+        .record_pushed_blob(layer.diff_id.as_ref(), &form, sent.digest.as_ref(), sent.size as i64)
         .map_err(strata_images::ImageError::from)?;
     Ok(sent)
 }
@@ -270,10 +277,10 @@ fn compress(reader: &mut dyn Read, out: io::PipeWriter, options: PushOptions) ->
         PushCompression::Gzip => {
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
             let mut out = out;
-            crate::gzip::compress(reader, &mut out, options.level.unwrap_or(6), threads)?;
+            crate::gzip::compress(reader, &mut out, options.level_or_default(), threads)?;
         }
         PushCompression::Zstd => {
-            let level = options.level.unwrap_or(3).clamp(1, 19) as i32;
+            let level = options.level_or_default() as i32;
             let mut writer = zstd::stream::write::Encoder::new(out, level)?;
             io::copy(reader, &mut writer)?;
             writer.finish()?.flush()?;
