@@ -275,6 +275,7 @@ fn restart_policies_restart_until_told_to_stop() {
         let status = t.ok(&["ps", "-a", "--format", "{{.Status}}", "--filter", "name=flaky"]);
         (logs.lines().count() == 3 && status.starts_with("Exited (3)")).then_some(())
     });
+    assert_eq!(t.ok(&["inspect", "-f", "{{.RestartCount}}", "flaky"]).trim(), "2");
     t.ok(&[
         "run",
         "-d",

@@ -45,7 +45,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
         "HostsPath": dir.join("hosts"),
         "LogPath": log_path(containers, &record.id),
         "Name": format!("/{}", record.name),
-        "RestartCount": 0,
+        "RestartCount": crate::monitor::restart_count(containers, &record.id),
         "Driver": "overlay",
         "Platform": "linux",
         "HostConfig": {

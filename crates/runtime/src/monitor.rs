@@ -80,6 +80,7 @@ pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
     let policy = RestartPolicy::parse(containers.config(&record)?.restart.as_deref().unwrap_or("no"))?;
     let _ = std::fs::remove_file(stop_marker(containers, id));
     let mut restarts = 0u32;
+    record_restarts(containers, id, restarts);
     loop {
         let (started, out_r, err_r) = start_logged(containers, &record)?;
         let started = match (started, ready.take()) {
@@ -103,6 +104,7 @@ pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
             break;
         }
         restarts += 1;
+        record_restarts(containers, id, restarts);
         // Docker's back-off: 100 ms, doubling, at most 1 s here.
         std::thread::sleep(std::time::Duration::from_millis((100u64 << restarts.min(4)).min(1000)));
     }
@@ -133,6 +135,23 @@ fn start_logged(
     dup_onto(&null, 1)?;
     dup_onto(&null, 2)?;
     Ok((started, out_r, err_r))
+}
+
+/// How many times the monitor restarted the container since it was started (inspect's
+/// `RestartCount`); written by the monitor, atomically.
+pub fn restart_count(containers: &Containers<'_>, id: &str) -> u32 {
+    std::fs::read_to_string(containers.dir(id).join("restart-count"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn record_restarts(containers: &Containers<'_>, id: &str, n: u32) {
+    let dir = containers.dir(id);
+    let tmp = dir.join(".restart-count.tmp");
+    if std::fs::write(&tmp, n.to_string()).is_ok() {
+        let _ = std::fs::rename(&tmp, dir.join("restart-count"));
+    }
 }
 
 /// Written by `stop`, `kill` and `rm -f`: the monitor must not restart the container.
