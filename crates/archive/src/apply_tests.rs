@@ -294,13 +294,7 @@ fn tar_split_reassembles_the_identical_stream() {
         .symlink("x/sym", "/etc")
         .bytes();
     for (input, big) in [(bytes, true), (tar_with_links, false)] {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("fs");
-        std::fs::create_dir(&root).unwrap();
-        let split_path = dir.path().join("split");
-        let writer = crate::tar_split::SplitWriter::create(&split_path).unwrap();
-        let (_, writer) = apply_layer_split(&input[..], &root, &ApplyOptions::default(), writer).unwrap();
-        writer.finish().unwrap();
+        let (_dir, root, split_path) = apply_with_split(&input);
         let mut again = Vec::new();
         crate::tar_split::SplitReader::open(&split_path, &root)
             .unwrap()
@@ -318,13 +312,7 @@ fn tar_split_reassembles_the_identical_stream() {
 #[test]
 fn tar_split_notices_a_changed_file() {
     let input = RawTar::new().file("f", b"original").bytes();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("fs");
-    std::fs::create_dir(&root).unwrap();
-    let split_path = dir.path().join("split");
-    let writer = crate::tar_split::SplitWriter::create(&split_path).unwrap();
-    let (_, writer) = apply_layer_split(&input[..], &root, &ApplyOptions::default(), writer).unwrap();
-    writer.finish().unwrap();
+    let (_dir, root, split_path) = apply_with_split(&input);
     std::fs::write(root.join("f"), b"longer than before").unwrap();
     let mut out = Vec::new();
     let err = crate::tar_split::SplitReader::open(&split_path, &root)
@@ -332,4 +320,17 @@ fn tar_split_notices_a_changed_file() {
         .read_to_end(&mut out)
         .unwrap_err();
     assert!(err.to_string().contains("changed size"), "{err}");
+}
+
+/// Applies `input` into a fresh directory with its tar-split beside it; returns
+/// (the temporary directory, the applied root, the tar-split's path).
+fn apply_with_split(input: &[u8]) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("fs");
+    std::fs::create_dir(&root).unwrap();
+    let split_path = dir.path().join("split");
+    let writer = crate::tar_split::SplitWriter::create(&split_path).unwrap();
+    let (_, writer) = apply_layer_split(input, &root, &ApplyOptions::default(), writer).unwrap();
+    writer.finish().unwrap();
+    (dir, root, split_path)
 }

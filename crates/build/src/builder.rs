@@ -311,12 +311,6 @@ fn needed_stages(stages: &[Vec<&Instruction>], names: &[Option<String>], target:
     needed.into_iter().collect()
 }
 
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-}
-
 pub(crate) fn short(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &hex[..hex.len().min(12)]
@@ -427,11 +421,7 @@ impl Builder<'_> {
                     .map_err(|e| BuildError::io("reading layer records", std::io::Error::other(e)))
             })
             .collect::<Result<Vec<_>>>()?;
-        let work = self
-            .store
-            .root()
-            .join("tmp")
-            .join(format!("squash-{}-{:x}", std::process::id(), nanos()));
+        let work = self.store.work_path("squash", "");
         let merged = work.join("merged");
         let tar_path = work.join("layer.tar");
         let result = (|| -> Result<String> {

@@ -150,6 +150,14 @@ impl Context {
     }
 }
 
+/// Whether the start of an input is an archive (compressed, or a tar's `ustar` header)
+/// rather than Dockerfile text: `build -` reads either from stdin.
+pub fn looks_like_archive(head: &[u8]) -> bool {
+    let compressed =
+        strata_archive::compression::Compression::sniff(head) != strata_archive::compression::Compression::None;
+    compressed || head.get(257..262) == Some(b"ustar")
+}
+
 /// Whether a relative path climbs above its start (`../x`, `a/../../x`).
 fn escapes(pattern: &str) -> bool {
     let mut depth: i64 = 0;

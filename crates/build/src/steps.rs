@@ -8,8 +8,6 @@ use crate::layer::{Content, Entry, Layer};
 use crate::view::ImageView;
 use crate::words::Vars;
 use serde_json::{json, Value};
-use sha2::{Digest as _, Sha256};
-use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use strata_containers::{Containers, CreateOptions};
@@ -257,8 +255,9 @@ pub(crate) fn plan(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction) ->
             let argv = b.argv(state, &script);
             // Build args reach the command's environment, not the image.
             let mut env = Vec::new();
+            let image_env = state.env();
             for (k, v) in &state.args {
-                if !state.env().iter().any(|e| e.split('=').next() == Some(k.as_str())) {
+                if !image_env.iter().any(|e| e.split('=').next() == Some(k.as_str())) {
                     env.push(format!("{k}={v}"));
                 }
             }
@@ -320,11 +319,7 @@ pub(crate) fn apply(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction, p
             let created = b.created();
             push_history(&mut config, &created, &created_by, false);
             config["created"] = created.into();
-            let tmp = b
-                .store
-                .root()
-                .join("tmp")
-                .join(format!("build-{}-{:x}.tar", std::process::id(), rand_id()));
+            let tmp = b.store.work_path("build", ".tar");
             let write = || -> std::io::Result<std::fs::File> {
                 let file = std::fs::File::options()
                     .read(true)
@@ -562,32 +557,17 @@ pub(crate) fn file_digest(
     if let Some(d) = b.store.db().file_sum(&path, &identity)? {
         return Ok(d);
     }
-    let mut file =
-        std::fs::File::open(source).map_err(|e| BuildError::io(format!("reading {}", source.display()), e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| BuildError::io(format!("reading {}", source.display()), e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    let digest = format!("sha256:{}", hex::encode(h.finalize()));
+    let read_err = |e| BuildError::io(format!("reading {}", source.display()), e);
+    let mut file = std::fs::File::open(source).map_err(read_err)?;
+    let mut hasher = strata_content::Hasher::sha256();
+    std::io::copy(&mut file, &mut hasher).map_err(read_err)?;
+    let digest = hasher.finish().to_string();
     pending.push((path, identity, digest.clone()));
     Ok(digest)
 }
 
 pub(crate) fn source_mtime(m: &std::fs::Metadata, epoch: Option<i64>) -> u64 {
     epoch.unwrap_or(m.mtime()).max(0) as u64
-}
-
-fn rand_id() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
 }
 
 #[cfg(test)]

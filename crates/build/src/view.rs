@@ -13,10 +13,7 @@ pub struct ImageView {
 
 impl ImageView {
     pub fn mount(store: &ImageStore, image: Option<&ImageRecord>) -> Result<Self> {
-        let dir = store
-            .root()
-            .join("tmp")
-            .join(format!("view-{}-{:016x}", std::process::id(), nanos()));
+        let dir = store.work_path("view", "");
         std::fs::create_dir_all(&dir).map_err(|e| BuildError::io(format!("creating {}", dir.display()), e))?;
         let mut view = ImageView { dir, mounted: false };
         let Some(image) = image.filter(|i| !i.layers.is_empty()) else {
@@ -64,10 +61,4 @@ impl Drop for ImageView {
         }
         let _ = std::fs::remove_dir(&self.dir);
     }
-}
-
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
 }

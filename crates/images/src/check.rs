@@ -181,7 +181,7 @@ impl ImageStore {
             },
             &Silent,
         )?;
-        layer.commit(self, chain)
+        layer.commit(self, chain).map(drop)
     }
 
     fn find_garbage(&self, layers: &[(String, i64, i64)], report: &mut CheckReport) -> Result<()> {

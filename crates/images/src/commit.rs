@@ -52,24 +52,9 @@ impl ImageStore {
         config["rootfs"] = serde_json::json!({ "type": "layers", "diff_ids": diff_strings });
         let chains = chain_ids(&diff_ids);
         let top = chains.last().expect("at least the new layer");
-        let (blob, blob_size, media_type, diff_id, size) = (
-            unpacked.blob.clone(),
-            unpacked.blob_size,
-            unpacked.media_type,
-            unpacked.diff_id.clone(),
-            unpacked.stats.bytes,
-        );
         crate::failpoint::hit("commit:unpacked");
-        unpacked.commit(self, top)?;
         let mut layers = parent_layers(parent);
-        layers.push(NewLayer {
-            chain_id: top.to_string(),
-            diff_id: diff_id.to_string(),
-            size: size as i64,
-            blob_digest: blob.to_string(),
-            blob_media_type: media_type.into(),
-            blob_size: blob_size as i64,
-        });
+        layers.push(unpacked.commit(self, top)?);
         self.record_config(layers, &config, reference.as_ref())
     }
 

@@ -3,7 +3,7 @@
 
 use crate::config::import_config;
 use crate::error::{ImageError, Result};
-use crate::manifest::{oci_manifest, LayerBlob, OCI_MANIFEST};
+use crate::manifest::{manifest_for_layers, OCI_MANIFEST};
 use crate::progress::Progress;
 use crate::reference::ImageRef;
 use crate::store::ImageStore;
@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use strata_archive::DevicePolicy;
-use strata_metadata::{NewImage, NewLayer};
+use strata_metadata::NewImage;
 use strata_snapshots::chain_ids;
 
 pub enum ImportSource<'a> {
@@ -78,26 +78,11 @@ impl ImageStore {
         let config_bytes = serde_json::to_vec(&config).expect("configs serialize");
         let chain = chain_ids(std::slice::from_ref(&layer.diff_id)).remove(0);
 
-        let (blob, blob_size, media_type, diff_id, size) = (
-            layer.blob.clone(),
-            layer.blob_size,
-            layer.media_type,
-            layer.diff_id.clone(),
-            layer.stats.bytes,
-        );
         crate::failpoint::hit("import:unpacked");
-        layer.commit(self, &chain)?;
+        let layers = vec![layer.commit(self, &chain)?];
         crate::failpoint::hit("import:layer-published");
         let config_digest = self.content().put(&config_bytes)?;
-        let manifest = oci_manifest(
-            &config_digest,
-            config_bytes.len() as u64,
-            &[LayerBlob {
-                digest: &blob,
-                media_type,
-                size: blob_size,
-            }],
-        );
+        let manifest = manifest_for_layers(&config_digest, config_bytes.len() as u64, &layers)?;
         let manifest_digest = self.content().put(&manifest)?;
         crate::failpoint::hit("import:config-stored");
         let record = NewImage {
@@ -105,14 +90,7 @@ impl ImageStore {
             manifest_digest: manifest_digest.to_string(),
             manifest_media_type: OCI_MANIFEST.into(),
             created: Some(created.clone()),
-            layers: vec![NewLayer {
-                chain_id: chain.to_string(),
-                diff_id: diff_id.to_string(),
-                size: size as i64,
-                blob_digest: blob.to_string(),
-                blob_media_type: media_type.into(),
-                blob_size: blob_size as i64,
-            }],
+            layers,
         };
         let tags: Vec<String> = reference.iter().map(|r| r.to_string()).collect();
         self.db().insert_image(&record, &tags, &created)?;

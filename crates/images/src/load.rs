@@ -52,10 +52,7 @@ impl Drop for PlainArchive {
 
 fn plain_archive(store: &ImageStore, source: &LoadSource<'_>, label: &str) -> Result<PlainArchive> {
     let spool = |reader: Box<dyn Read + '_>| -> Result<PlainArchive> {
-        let path = store
-            .root()
-            .join("tmp")
-            .join(format!("load-{}-{:016x}.tar", std::process::id(), rand_u64()));
+        let path = store.work_path("load", ".tar");
         let archive = PlainArchive {
             path: path.clone(),
             temporary: true,
@@ -84,17 +81,6 @@ fn plain_archive(store: &ImageStore, source: &LoadSource<'_>, label: &str) -> Re
             }
         }
     }
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher as _};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
 }
 
 /// A layer of the archive to unpack, shared by every image that lists it.
@@ -334,16 +320,11 @@ impl ImageStore {
         unpacked: Vec<UnpackedLayer>,
     ) -> Result<LoadReport> {
         let mut report = LoadReport::default();
-        let mut blob_of: HashMap<usize, (Digest, &'static str, u64, u64)> = HashMap::new();
+        let mut published: HashMap<usize, NewLayer> = HashMap::new();
         for (i, layer) in unpacked.into_iter().enumerate() {
             report.skipped_devices += layer.stats.skipped_devices.len();
-            let chain = &tasks[i].chain;
-            blob_of.insert(
-                i,
-                (layer.blob.clone(), layer.media_type, layer.blob_size, layer.stats.bytes),
-            );
             crate::failpoint::hit("load:unpacked");
-            layer.commit(self, chain)?;
+            published.insert(i, layer.commit(self, &tasks[i].chain)?);
             crate::failpoint::hit("load:layer-published");
         }
         let added_at = crate::config::timestamp_now();
@@ -351,20 +332,9 @@ impl ImageStore {
             let chains = chain_ids(&image.diff_ids);
             let mut layers = Vec::new();
             for (pos, task) in image.layer_tasks.iter().enumerate() {
-                let (blob, media_type, blob_size, size) = match task {
-                    Some(t) => {
-                        let (b, m, bs, s) = &blob_of[t];
-                        (b.clone(), m.to_string(), *bs, *s as i64)
-                    }
+                layers.push(match task {
+                    Some(t) => published[t].clone(),
                     None => self.existing_layer(&chains[pos], &image.diff_ids[pos], &image.wanted_blobs[pos])?,
-                };
-                layers.push(NewLayer {
-                    chain_id: chains[pos].to_string(),
-                    diff_id: image.diff_ids[pos].to_string(),
-                    size,
-                    blob_digest: blob.to_string(),
-                    blob_media_type: media_type,
-                    blob_size: blob_size as i64,
                 });
             }
             let config_digest = self.content().put(&image.config)?;
@@ -401,17 +371,25 @@ impl ImageStore {
         Ok(report)
     }
 
-    /// Blob and size of a layer already in the store.
+    /// The record of a layer already in the store, as an image using it lists it.
     pub(crate) fn existing_layer(
         &self,
         chain: &strata_snapshots::ChainId,
         diff_id: &Digest,
         wanted: &Digest,
-    ) -> Result<(Digest, String, u64, i64)> {
-        self.stored_layer(chain, diff_id, wanted)?.ok_or_else(|| {
+    ) -> Result<NewLayer> {
+        let (blob, media_type, blob_size, size) = self.stored_layer(chain, diff_id, wanted)?.ok_or_else(|| {
             ImageError::Conflict(format!(
                 "layer {chain} vanished while it was being used; run the command again"
             ))
+        })?;
+        Ok(NewLayer {
+            chain_id: chain.to_string(),
+            diff_id: diff_id.to_string(),
+            size,
+            blob_digest: blob.to_string(),
+            blob_media_type: media_type,
+            blob_size: blob_size as i64,
         })
     }
 }

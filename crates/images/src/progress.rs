@@ -33,7 +33,7 @@ impl Progress for Silent {
 }
 
 /// A reader that reports how much of it was read, at most every 256 KiB.
-pub(crate) struct Counted<'a, R> {
+pub struct Counted<'a, R> {
     inner: R,
     id: &'a str,
     progress: &'a dyn Progress,

@@ -11,7 +11,7 @@ use std::io::{self, Read};
 use strata_archive::compression::from_media_type;
 use strata_archive::DevicePolicy;
 use strata_content::Digest;
-use strata_metadata::{NewImage, NewLayer};
+use strata_metadata::NewImage;
 use strata_snapshots::{chain_ids, ChainId};
 
 /// A layer read from a remote stream: verified, unpacked, not yet visible.
@@ -128,26 +128,9 @@ impl ImageStore {
         let chains = chain_ids(&diff_ids);
         let mut layers = Vec::new();
         for (layer, chain) in image.layers.into_iter().zip(&chains) {
-            let (blob, media_type, blob_size, size) = match layer.fetched {
-                Some(FetchedLayer(unpacked)) => {
-                    let described = (
-                        unpacked.blob.clone(),
-                        unpacked.media_type.to_string(),
-                        unpacked.blob_size,
-                        unpacked.stats.bytes as i64,
-                    );
-                    unpacked.commit(self, chain)?;
-                    described
-                }
+            layers.push(match layer.fetched {
+                Some(FetchedLayer(unpacked)) => unpacked.commit(self, chain)?,
                 None => self.existing_layer(chain, &layer.diff_id, &layer.blob)?,
-            };
-            layers.push(NewLayer {
-                chain_id: chain.to_string(),
-                diff_id: layer.diff_id.to_string(),
-                size,
-                blob_digest: blob.to_string(),
-                blob_media_type: media_type,
-                blob_size: blob_size as i64,
             });
         }
         crate::failpoint::hit("pull:layers-published");

@@ -74,6 +74,17 @@ impl ImageStore {
         &self.root
     }
 
+    /// A fresh path in the store's `tmp/` for a command's work file or directory:
+    /// `KIND-<pid>-<random>SUFFIX`. The PID lets garbage collection tell a leftover of a
+    /// killed command from the work of one still running.
+    pub fn work_path(&self, kind: &str, suffix: &str) -> PathBuf {
+        self.root.join("tmp").join(format!(
+            "{kind}-{}-{:016x}{suffix}",
+            std::process::id(),
+            rand::random::<u64>()
+        ))
+    }
+
     pub fn content(&self) -> &ContentStore {
         &self.content
     }

@@ -11,6 +11,7 @@ use strata_archive::compression::{decoder, Compression};
 use strata_archive::tar_split::SplitWriter;
 use strata_archive::{apply_layer, apply_layer_split, ApplyError, ApplyOptions, ApplyStats};
 use strata_content::{Digest, Hasher, Ingest};
+use strata_metadata::NewLayer;
 use strata_snapshots::Unpack;
 
 /// Which bytes are kept as the layer's blob.
@@ -60,13 +61,22 @@ pub(crate) struct UnpackedLayer {
 }
 
 impl UnpackedLayer {
-    /// Publishes the blob (when kept) and the snapshot as `chain`.
-    pub fn commit(self, store: &ImageStore, chain: &strata_snapshots::ChainId) -> Result<()> {
+    /// Publishes the blob (when kept) and the snapshot as `chain`; returns the layer's
+    /// record for the image that uses it.
+    pub fn commit(self, store: &ImageStore, chain: &strata_snapshots::ChainId) -> Result<NewLayer> {
+        let record = NewLayer {
+            chain_id: chain.to_string(),
+            diff_id: self.diff_id.to_string(),
+            size: self.stats.bytes as i64,
+            blob_digest: self.blob.to_string(),
+            blob_media_type: self.media_type.into(),
+            blob_size: self.blob_size as i64,
+        };
         if let Kept::Blob(ingest) = self.kept {
             ingest.commit(Some(&self.blob))?;
         }
         store.snapshots().commit_unpack(self.unpack, chain)?;
-        Ok(())
+        Ok(record)
     }
 }
 

@@ -10,7 +10,7 @@ use crate::manifest::DOCKER_MANIFEST;
 use std::io::{self, Read, Write};
 use strata_archive::compression::{from_media_type, Compression};
 use strata_content::{Digest, Hasher};
-use strata_images::progress::short_id;
+use strata_images::progress::{short_id, Counted};
 use strata_images::remote::LayerBlob;
 use strata_images::{ImageRef, ImageStore, LayerEvent, Progress};
 
@@ -182,7 +182,7 @@ fn push_layer(
             .open_layer_blob(&layer.digest, Some((&layer.chain, layer.size)))
             .map_err(|e| RegistryError::io(format!("reading layer {}", layer.digest), e))?;
         progress.layer(&id, LayerEvent::Started { total: size });
-        let mut counted = Counting::new(reader, &id, progress);
+        let mut counted = Counted::new(reader, &id, progress);
         client.upload_blob(repository, &layer.digest, &mut counted, size)?;
         progress.layer(&id, LayerEvent::Finished);
         return Ok(sent);
@@ -209,7 +209,7 @@ fn push_layer(
         .open_layer_blob(&layer.digest, Some((&layer.chain, layer.size)))
         .map_err(|e| RegistryError::io(format!("reading layer {}", layer.digest), e))?;
     progress.layer(&id, LayerEvent::Started { total: size });
-    let counted = Counting::new(reader, &id, progress);
+    let counted = Counted::new(reader, &id, progress);
     let sent = upload_compressed(client, repository, counted, options, media_type)?;
     progress.layer(&id, LayerEvent::Finished);
     store
@@ -300,37 +300,6 @@ impl<R: Read> Read for Hashing<R> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         self.count += n as u64;
-        Ok(n)
-    }
-}
-
-/// Reports upload progress at most every MiB.
-struct Counting<'a, R> {
-    inner: R,
-    id: &'a str,
-    progress: &'a dyn Progress,
-    done: u64,
-}
-
-impl<'a, R> Counting<'a, R> {
-    fn new(inner: R, id: &'a str, progress: &'a dyn Progress) -> Self {
-        Counting {
-            inner,
-            id,
-            progress,
-            done: 0,
-        }
-    }
-}
-
-impl<R: Read> Read for Counting<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let before = self.done;
-        self.done += n as u64;
-        if self.done >> 20 != before >> 20 {
-            self.progress.layer(self.id, LayerEvent::Advanced { done: self.done });
-        }
         Ok(n)
     }
 }

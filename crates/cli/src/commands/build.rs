@@ -53,11 +53,8 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     let (context, dockerfile) = if args.path == "-" {
         let mut input = Vec::new();
         std::io::stdin().read_to_end(&mut input).context("reading stdin")?;
-        if looks_like_archive(&input) {
-            let dir = store
-                .root()
-                .join("tmp")
-                .join(format!("context-{}-0", std::process::id()));
+        if strata_build::context::looks_like_archive(&input) {
+            let dir = store.work_path("context", "");
             let context = Context::tar(&input[..], &dir)?;
             let name = args.file.clone().unwrap_or_else(|| "Dockerfile".into());
             let root = context.root().expect("tar contexts have a root").to_path_buf();
@@ -128,14 +125,6 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     }
     let _ = std::io::stdout().is_terminal();
     Ok(0)
-}
-
-fn looks_like_archive(input: &[u8]) -> bool {
-    let compressed = matches!(
-        input,
-        [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd, ..] | [0xfd, b'7', b'z', b'X', b'Z', 0, ..]
-    );
-    compressed || (input.len() >= 262 && &input[257..262] == b"ustar")
 }
 
 /// `NAME=VALUE` pairs; with `from_env`, a bare `NAME` takes the environment's value.
