@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(skopeo podman crun runc uidmap busybox-static python3 tar procps docker-registry apache2-utils openssl gcc libc6-dev)
+packages=(skopeo podman crun runc uidmap busybox-static python3 tar procps docker-registry apache2-utils openssl gcc libc6-dev nftables iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

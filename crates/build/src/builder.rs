@@ -28,7 +28,7 @@ pub struct BuildOptions {
     pub target: Option<String>,
     pub no_cache: bool,
     pub labels: Vec<(String, String)>,
-    /// `--network` for RUN steps: none, host, or the default (private) network.
+    /// `--network` for RUN steps: none, host, a network's name, or the default bridge.
     pub network: Option<String>,
     /// `SOURCE_DATE_EPOCH`: file times and `created` of everything this build makes.
     pub source_date_epoch: Option<i64>,

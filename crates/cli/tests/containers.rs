@@ -93,6 +93,8 @@ fn the_process_sees_a_docker_like_container() {
         &[
             "--hostname",
             "box",
+            "--network",
+            "none",
             "-e",
             "A=1",
             "-w",
@@ -110,7 +112,7 @@ fn the_process_sees_a_docker_like_container() {
     assert_eq!(lines[3], "/work/dir", "a missing working directory is created");
     assert_eq!(lines[4], "A=1");
     assert_eq!(lines[5], "CapEff:\t00000000a80425fb", "Docker's default capability set");
-    assert_eq!(lines[6], "lo", "a private network namespace with loopback only");
+    assert_eq!(lines[6], "lo", "--network none: a network namespace with loopback only");
     assert_eq!(
         lines[7].trim(),
         "0 1 2 3",

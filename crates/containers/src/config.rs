@@ -3,6 +3,7 @@
 
 use crate::error::{ContainerError, Result};
 use serde::{Deserialize, Serialize};
+pub use strata_network::ports::PortBinding;
 
 /// A host path (or named volume, later) bound into the container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,8 +75,14 @@ pub struct CreateOptions {
     pub hostname: Option<String>,
     pub volumes: Vec<String>,
     pub read_only: bool,
-    /// none | host | private (default: a private network namespace with loopback only).
+    /// `--network`: bridge (default), none, host or a network's name.
     pub network: Option<String>,
+    /// `-p`: ports to publish.
+    pub publish: Vec<String>,
+    /// `-P`: publish every exposed port on a free host port.
+    pub publish_all: bool,
+    /// `--expose`: ports exposed beside the image's.
+    pub expose: Vec<String>,
     pub auto_remove: bool,
     pub tty: bool,
     pub interactive: bool,
@@ -125,9 +132,57 @@ pub struct ContainerConfig {
     pub restart: Option<String>,
     #[serde(default)]
     pub no_new_privileges: bool,
+    /// Networks joined beside the first one (`network connect`), in order.
+    #[serde(default)]
+    pub extra_networks: Vec<String>,
+    #[serde(default)]
+    pub ports: Vec<PortBinding>,
+    /// Exposed ports (`80/tcp`): the image's and `--expose`.
+    #[serde(default)]
+    pub exposed: Vec<String>,
+    #[serde(default)]
+    pub publish_all: bool,
 }
 
 impl ContainerConfig {
+    /// The networks the container joins, first one first; none for `none` and `host`
+    /// (and the loopback-only `private` of older strata).
+    pub fn networks(&self) -> Vec<String> {
+        if matches!(self.network.as_str(), "none" | "host" | "private") {
+            return Vec::new();
+        }
+        let first = if self.network == "default" {
+            "bridge"
+        } else {
+            self.network.as_str()
+        };
+        std::iter::once(first.to_string())
+            .chain(self.extra_networks.iter().cloned())
+            .collect()
+    }
+
+    /// Ports to publish at start: `-p` ones, and with `-P` every exposed port not
+    /// already published, on a free host port.
+    pub fn port_bindings(&self) -> Vec<PortBinding> {
+        let mut out = self.ports.clone();
+        if self.publish_all {
+            for e in &self.exposed {
+                let Ok((port, protocol)) = strata_network::ports::parse_exposed(e) else {
+                    continue;
+                };
+                if !out.iter().any(|b| b.container_port == port && b.protocol == protocol) {
+                    out.push(PortBinding {
+                        host_ip: String::new(),
+                        host_port: 0,
+                        container_port: port,
+                        protocol,
+                    });
+                }
+            }
+        }
+        out
+    }
+
     /// The process arguments: entrypoint then cmd.
     pub fn args(&self) -> Vec<String> {
         self.entrypoint.iter().chain(&self.cmd).cloned().collect()
@@ -245,11 +300,30 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
             "the working directory {working_dir:?} is invalid, it needs to be an absolute path"
         )));
     }
-    let network = opts.network.clone().unwrap_or_else(|| "private".into());
-    if !matches!(network.as_str(), "none" | "host" | "private" | "default" | "bridge") {
+    let network = opts.network.clone().unwrap_or_else(|| "bridge".into());
+    let ports = opts
+        .publish
+        .iter()
+        .map(|p| strata_network::ports::parse_publish(p))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| ContainerError::Invalid(e.to_string()))?;
+    if (!ports.is_empty() || opts.publish_all) && matches!(network.as_str(), "none" | "host") {
         return Err(ContainerError::Invalid(format!(
-            "network {network} not found (strata has none, host and the default private network)"
+            "published ports need a network: they are discarded with --network {network}"
         )));
+    }
+    let mut exposed: Vec<String> = image
+        .get("ExposedPorts")
+        .and_then(|v| v.as_object())
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    for e in &opts.expose {
+        let (port, protocol) =
+            strata_network::ports::parse_exposed(e).map_err(|e| ContainerError::Invalid(e.to_string()))?;
+        let key = format!("{port}/{}", protocol.as_str());
+        if !exposed.contains(&key) {
+            exposed.push(key);
+        }
     }
     Ok(ContainerConfig {
         entrypoint,
@@ -280,6 +354,10 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         tmpfs: opts.tmpfs.iter().map(|t| check_tmpfs(t)).collect::<Result<_>>()?,
         restart: check_restart(opts)?,
         no_new_privileges: no_new_privileges(&opts.security_opt)?,
+        extra_networks: Vec::new(),
+        ports,
+        exposed,
+        publish_all: opts.publish_all,
         runtime: match opts.runtime.as_deref() {
             None | Some("strata") => None,
             Some("runc") => Some("runc".into()),

@@ -49,6 +49,7 @@ impl<'a> Containers<'a> {
             opts,
             &id,
         )?;
+        self.check_networks(&config)?;
         self.attach_volumes(&mut config)?;
         let name = match &opts.name {
             Some(n) if !valid_name(n) => {
@@ -92,6 +93,25 @@ impl<'a> Containers<'a> {
             return Err(e);
         }
         Ok(record)
+    }
+
+    /// A named network must exist when the container is created, as in Docker.
+    fn check_networks(&self, config: &ContainerConfig) -> Result<()> {
+        let known = self.store.db().networks()?;
+        for name in config.networks() {
+            if name != strata_network::DEFAULT_NETWORK && !known.iter().any(|n| n.name == name || n.id == name) {
+                return Err(ContainerError::Invalid(format!(
+                    "network {name} not found; create it with `network create {name}`"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a changed configuration (`network connect`/`disconnect`).
+    pub fn set_config(&self, record: &ContainerRecord, config: &ContainerConfig) -> Result<()> {
+        let text = serde_json::to_string(config).expect("configs serialize");
+        Ok(self.store.db().set_container_config(&record.id, &text)?)
     }
 
     /// Gives every volume bind its directory, creating volumes as needed, and an
@@ -423,12 +443,60 @@ impl std::io::Read for Produced<'_> {
 /// The host's resolv.conf, with loopback resolvers (unreachable from the container's
 /// own network namespace) dropped.
 fn resolv_conf() -> String {
-    let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    host.lines()
-        .filter(|l| {
-            let mut words = l.split_whitespace();
-            !(words.next() == Some("nameserver") && words.next().is_some_and(|a| a.starts_with("127.") || a == "::1"))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
+    resolv_conf_from(
+        &fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        // systemd-resolved's list of upstream servers, behind its 127.0.0.53 stub.
+        &fs::read_to_string("/run/systemd/resolve/resolv.conf").unwrap_or_default(),
+    )
+}
+
+fn is_nameserver(line: &str) -> bool {
+    line.split_whitespace().next() == Some("nameserver")
+}
+
+fn is_loopback_nameserver(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    words.next() == Some("nameserver") && words.next().is_some_and(|a| a.starts_with("127.") || a == "::1")
+}
+
+/// Docker's rule: loopback resolvers are unreachable from the container's namespace,
+/// so they are dropped; the upstream servers behind a local stub are used instead, and
+/// with no server left, Google's public ones.
+fn resolv_conf_from(host: &str, upstream: &str) -> String {
+    let mut lines: Vec<&str> = host.lines().filter(|l| !is_loopback_nameserver(l)).collect();
+    if !lines.iter().any(|l| is_nameserver(l)) {
+        lines.extend(
+            upstream
+                .lines()
+                .filter(|l| is_nameserver(l) && !is_loopback_nameserver(l)),
+        );
+    }
+    let mut out: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    if !lines.iter().any(|l| is_nameserver(l)) {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod resolv_tests {
+    use super::resolv_conf_from;
+
+    #[test]
+    fn loopback_resolvers_are_replaced_by_the_upstream_ones() {
+        let host = "nameserver 127.0.0.53\noptions edns0\nsearch lan\n";
+        let upstream = "nameserver 192.168.1.1\nnameserver 127.0.0.1\n";
+        assert_eq!(
+            resolv_conf_from(host, upstream),
+            "options edns0\nsearch lan\nnameserver 192.168.1.1\n"
+        );
+        assert_eq!(
+            resolv_conf_from("nameserver 127.0.0.1\n", ""),
+            "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+        assert_eq!(
+            resolv_conf_from("nameserver 10.0.0.2\n", "nameserver 1.1.1.1\n"),
+            "nameserver 10.0.0.2\n"
+        );
+    }
 }

@@ -174,6 +174,16 @@ impl Db {
         })
     }
 
+    /// Replaces a container's stored configuration.
+    pub fn set_container_config(&mut self, id: &str, config: &str) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            tx.execute("UPDATE containers SET config = ?2 WHERE id = ?1", params![id, config])
+                .map_err(|source| MetadataError::Sqlite { path, source })?;
+            Ok(())
+        })
+    }
+
     pub fn remove_container(&mut self, id: &str) -> Result<()> {
         let path = self.path.clone();
         self.write(|tx| {

@@ -12,10 +12,12 @@
 
 mod containers;
 mod images;
+mod networks;
 mod schema;
 
 pub use containers::{ContainerRecord, ContainerState};
 pub use images::{ImageRecord, LayerRecord, NewImage, NewLayer, RemovedImage};
+pub use networks::{EndpointRecord, NetworkRecord};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

@@ -94,6 +94,30 @@ const MIGRATIONS: &[&str] = &[
         digest   TEXT NOT NULL
     );
     "#,
+    // 5: networks (bridges strata made) and the addresses containers hold on them while
+    // they run.
+    r#"
+    CREATE TABLE networks (
+        id       TEXT PRIMARY KEY,
+        name     TEXT NOT NULL UNIQUE,
+        driver   TEXT NOT NULL,
+        subnet   TEXT NOT NULL UNIQUE,
+        gateway  TEXT NOT NULL,
+        bridge   TEXT NOT NULL UNIQUE,
+        internal INTEGER NOT NULL DEFAULT 0,
+        options  TEXT NOT NULL,
+        created  TEXT NOT NULL
+    );
+    CREATE TABLE endpoints (
+        network_id   TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT NOT NULL,
+        ip           TEXT NOT NULL,
+        aliases      TEXT NOT NULL,
+        PRIMARY KEY (network_id, container_id),
+        UNIQUE (network_id, ip)
+    );
+    CREATE INDEX endpoints_container ON endpoints(container_id);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -22,6 +22,10 @@ pub enum RuntimeError {
     Containers(#[from] strata_containers::ContainerError),
     #[error(transparent)]
     Images(#[from] strata_images::ImageError),
+    #[error(transparent)]
+    Network(#[from] strata_network::NetworkError),
+    #[error(transparent)]
+    Metadata(#[from] strata_metadata::MetadataError),
 }
 
 impl RuntimeError {

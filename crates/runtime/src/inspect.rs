@@ -51,6 +51,8 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
         "HostConfig": {
             "Binds": config.binds.iter().map(|b| format!("{}:{}{}", b.source, b.destination, if b.readonly { ":ro" } else { "" })).collect::<Vec<_>>(),
             "NetworkMode": config.network,
+            "PortBindings": port_bindings(&config),
+            "PublishAllPorts": config.publish_all,
             "AutoRemove": config.auto_remove,
             "ReadonlyRootfs": config.read_only,
             "Runtime": "strata",
@@ -90,6 +92,89 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
             "Entrypoint": null_if_empty(&config.entrypoint),
             "StopSignal": config.stop_signal,
         },
-        "NetworkSettings": { "Networks": { config.network.clone(): {} } },
+        "NetworkSettings": network_settings(containers, record, &config, running),
     }))
+}
+
+/// Docker's NetworkSettings: the first network's address at the top level, every
+/// network under Networks, published ports under Ports.
+fn network_settings(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    config: &strata_containers::ContainerConfig,
+    running: bool,
+) -> Value {
+    let state = if running {
+        crate::networking::state(containers, &record.id).unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    let mut networks = serde_json::Map::new();
+    let mode_names = if config.networks().is_empty() {
+        vec![config.network.clone()]
+    } else {
+        config.networks()
+    };
+    for name in mode_names {
+        let e = state.endpoints.iter().find(|e| e.network == name);
+        networks.insert(
+            name.clone(),
+            json!({
+                "NetworkID": e.map(|e| e.network_id.clone()).unwrap_or_default(),
+                "EndpointID": e.map(|e| strata_network::host_veth(&record.id, &e.network_id)).unwrap_or_default(),
+                "Gateway": e.map(|e| e.gateway.clone()).unwrap_or_default(),
+                "IPAddress": e.map(|e| e.ip.clone()).unwrap_or_default(),
+                "IPPrefixLen": e.map(|e| e.prefix).unwrap_or(0),
+                "MacAddress": e.map(|e| e.mac.clone()).unwrap_or_default(),
+                "Aliases": null,
+            }),
+        );
+    }
+    let mut ports = serde_json::Map::new();
+    for exposed in &config.exposed {
+        ports.insert(exposed.clone(), Value::Null);
+    }
+    for p in &state.ports {
+        let key = format!("{}/{}", p.container_port, p.protocol.as_str());
+        let entry = json!({"HostIp": p.host_ip, "HostPort": p.host_port.to_string()});
+        match ports.get_mut(&key) {
+            Some(Value::Array(list)) => list.push(entry),
+            _ => {
+                ports.insert(key, json!([entry]));
+            }
+        }
+    }
+    let first = state.endpoints.first();
+    json!({
+        "Bridge": "",
+        "SandboxKey": if running && first.is_some() {
+            crate::networking::netns_path(containers.store().root(), &record.id).display().to_string()
+        } else {
+            String::new()
+        },
+        "Ports": ports,
+        "Gateway": first.map(|e| e.gateway.clone()).unwrap_or_default(),
+        "IPAddress": first.map(|e| e.ip.clone()).unwrap_or_default(),
+        "IPPrefixLen": first.map(|e| e.prefix).unwrap_or(0),
+        "MacAddress": first.map(|e| e.mac.clone()).unwrap_or_default(),
+        "Networks": networks,
+    })
+}
+
+/// HostConfig.PortBindings: what `-p` asked for (an empty HostPort is "any").
+fn port_bindings(config: &strata_containers::ContainerConfig) -> Value {
+    let mut out = serde_json::Map::new();
+    for b in &config.ports {
+        let entry = json!({
+            "HostIp": b.host_ip,
+            "HostPort": if b.host_port == 0 { String::new() } else { b.host_port.to_string() },
+        });
+        match out.get_mut(&b.key()) {
+            Some(Value::Array(list)) => list.push(entry),
+            _ => {
+                out.insert(b.key(), json!([entry]));
+            }
+        }
+    }
+    Value::Object(out)
 }

@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod linux;
 pub mod monitor;
+pub mod networking;
 pub mod rootfs;
 pub mod spec;
 

@@ -59,13 +59,22 @@ fn start_with_console(
         )));
     }
     let rootfs = containers.rootfs(&record.id);
-    mount_all(&containers.mounts(record)?, &rootfs)?;
-    match start_process(containers, record, &rootfs, console) {
+    let config = containers.config(record)?;
+    // Ports and addresses first: a port in use fails before anything is mounted.
+    let network = crate::networking::prepare(containers, record, &config)?;
+    let outcome = mount_all(&containers.mounts(record)?, &rootfs)
+        .and_then(|()| start_process(containers, record, &rootfs, console, network.netns.as_deref()));
+    match outcome {
         Ok(started) => {
             containers.set_state(&record.id, ContainerState::Running, Some(started.pid as i64), None)?;
+            if let Err(e) = crate::networking::started(containers, record, network, started.pid) {
+                let _ = linux::kill(started.pid, Signal::SIGKILL);
+                return Err(e);
+            }
             Ok(started)
         }
         Err(e) => {
+            crate::networking::release(containers, &record.id);
             let _ = unmount(&rootfs);
             containers.set_state(&record.id, ContainerState::Exited, None, Some(e.exit_code() as i64))?;
             Err(e)
@@ -76,6 +85,7 @@ fn start_with_console(
 /// Records the exit and unmounts the root.
 pub fn finish(containers: &Containers<'_>, record: &ContainerRecord, code: Option<i32>) -> Result<()> {
     crate::cgroups::Cgroup::new(&record.id).remove();
+    crate::networking::release(containers, &record.id);
     containers.set_state(
         &record.id,
         ContainerState::Exited,
@@ -90,6 +100,7 @@ fn start_process(
     record: &ContainerRecord,
     rootfs: &Path,
     console: Option<&std::os::fd::OwnedFd>,
+    netns: Option<&Path>,
 ) -> Result<linux::Started> {
     let config = containers.config(record)?;
     let user = resolve_user(rootfs, &config.user)?;
@@ -108,7 +119,7 @@ fn start_process(
         }
     }
     let bundle = containers.dir(&record.id);
-    let spec = build(&config, &bundle, &user)?;
+    let spec = build(&config, &bundle, &user, netns)?;
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
     std::fs::write(bundle.join("config.json"), json).map_err(|e| RuntimeError::io("writing config.json", e))?;
     if config.runtime.as_deref() == Some("runc") {
@@ -190,7 +201,14 @@ pub fn pid_alive(pid: Option<i64>) -> bool {
 /// gone (its engine was killed, the machine rebooted) is exited, its root unmounted.
 pub fn reconcile(containers: &Containers<'_>) -> Result<Vec<ContainerRecord>> {
     let mut out = Vec::new();
-    for mut record in containers.list()? {
+    let records = containers.list()?;
+    let running = |id: &str| {
+        records
+            .iter()
+            .any(|r| r.id == id && r.state == ContainerState::Running && pid_alive(r.pid))
+    };
+    crate::networking::reconcile(containers, &running);
+    for mut record in records.clone() {
         if record.state == ContainerState::Running && !pid_alive(record.pid) {
             let _ = unmount(&containers.rootfs(&record.id));
             crate::cgroups::Cgroup::new(&record.id).remove();
@@ -228,7 +246,19 @@ pub fn remove(containers: &Containers<'_>, record: &ContainerRecord, force: bool
         unmount(&rootfs)?;
     }
     crate::cgroups::Cgroup::new(&record.id).remove();
+    crate::networking::release(containers, &record.id);
     Ok(containers.remove(record, volumes)?)
+}
+
+/// `system reset`: every container (killed if running) and every network, the default
+/// one too, with their bridges and rules.
+pub fn reset(containers: &Containers<'_>) -> Result<()> {
+    for record in reconcile(containers)? {
+        remove(containers, &record, true, true)?;
+    }
+    let networks = strata_network::Networks::new(containers.store().root());
+    networks.remove_all(&mut containers.store().db())?;
+    Ok(())
 }
 
 /// `export`: the container's whole filesystem, flattened, as a tar. A running

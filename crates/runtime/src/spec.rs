@@ -157,7 +157,9 @@ fn bind(dest: &str, source: &Path, readonly: bool) -> Mount {
 }
 
 /// The spec for `config`, whose bundle directory is `bundle` (rootfs at `bundle/rootfs`).
-pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser) -> Result<Spec> {
+/// `netns`: a prepared network namespace to join; without one the container gets a new,
+/// loopback-only namespace (or the host's with `--network host`).
+pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns: Option<&Path>) -> Result<Spec> {
     let host_network = config.network == "host";
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
@@ -246,7 +248,13 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser) -> Re
     }
     let namespaces: Vec<_> = kinds
         .into_iter()
-        .map(|k| LinuxNamespaceBuilder::default().typ(k).build().expect("namespace"))
+        .map(|k| {
+            let mut b = LinuxNamespaceBuilder::default().typ(k);
+            if let (LinuxNamespaceType::Network, Some(path)) = (k, netns) {
+                b = b.path(path);
+            }
+            b.build().expect("namespace")
+        })
         .collect();
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)

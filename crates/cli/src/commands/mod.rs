@@ -7,6 +7,7 @@ mod images;
 mod import;
 mod inspect;
 mod load;
+mod network;
 mod process;
 mod ps;
 mod registry;
@@ -103,6 +104,14 @@ pub enum Command {
     /// The monitor a detached container runs under (internal)
     #[command(name = "__monitor", hide = true)]
     Monitor { id: String },
+    /// The proxy of a container's published ports (internal)
+    #[command(name = "__proxy", hide = true)]
+    Proxy { pid: i32, relays: Vec<String> },
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::Command),
+    /// List port mappings or a specific mapping for the container
+    Port(network::PortArgs),
     /// Show the strata version information
     Version,
 }
@@ -201,6 +210,9 @@ pub fn run(root: &Path, max_layer_size: Option<&str>, command: Command) -> Resul
         Command::Top(a) => process::top(&store, a),
         Command::Unpause(a) => process::pause(&store, a, false),
         Command::Monitor { id } => run::monitor(&store, &id),
+        Command::Proxy { pid, relays } => network::proxy(pid, &relays),
+        Command::Network(c) => network::run(&store, c),
+        Command::Port(args) => network::port(&store, args),
         Command::Diff(a) => changes::diff(&store, a),
         Command::Commit(a) => changes::commit(&store, a),
         Command::Export(a) => changes::export(&store, a),

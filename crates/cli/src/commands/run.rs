@@ -59,9 +59,18 @@ pub struct CreateArgs {
     /// Tune container pids limit (-1 for unlimited)
     #[arg(long, allow_hyphen_values = true)]
     pids_limit: Option<i64>,
-    /// Connect a container to a network (none, host, or the default private one)
+    /// Connect a container to a network (bridge, none, host or a network's name)
     #[arg(long, alias = "net")]
     network: Option<String>,
+    /// Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto])
+    #[arg(short, long)]
+    publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long)]
+    publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    expose: Vec<String>,
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     interactive: bool,
@@ -109,6 +118,9 @@ impl CreateArgs {
             volumes: self.volume.clone(),
             read_only: self.read_only,
             network: self.network.clone(),
+            publish: self.publish.clone(),
+            publish_all: self.publish_all,
+            expose: self.expose.clone(),
             auto_remove: self.rm,
             tty: self.tty,
             interactive: self.interactive,

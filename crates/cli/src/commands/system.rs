@@ -30,6 +30,12 @@ pub enum Command {
         #[arg(long)]
         volumes: bool,
     },
+    /// Reset the root to its initial state: every container, network, volume and image goes
+    Reset {
+        /// Do not prompt for confirmation (required)
+        #[arg(short, long)]
+        force: bool,
+    },
 }
 
 pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
@@ -41,10 +47,26 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             if volumes {
                 super::volume::prune(store, false)?;
             }
+            let containers = strata_containers::Containers::new(store);
+            for name in strata_runtime::networking::prune(&containers)? {
+                println!("Deleted Network: {name}");
+            }
             let (events, mut bytes) = store.prune(all)?;
             bytes += store.remove_partial_downloads()?;
             events.iter().for_each(|e| super::rmi::print_event(e, true));
             println!("Total reclaimed space: {}", human_size(bytes as i64));
+            Ok(0)
+        }
+        Command::Reset { force } => {
+            if !force {
+                anyhow::bail!(
+                    "system reset removes everything in {}: confirm with --force",
+                    store.root().display()
+                );
+            }
+            strata_runtime::lifecycle::reset(&strata_containers::Containers::new(store))?;
+            super::volume::prune(store, true)?;
+            store.prune(true)?;
             Ok(0)
         }
     }

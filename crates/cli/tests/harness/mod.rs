@@ -133,12 +133,16 @@ impl Drop for TestRoot {
             let pid = entry.file_name().to_string_lossy().into_owned();
             let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains("__monitor") && cmdline.contains(&root) {
+            if (cmdline.contains("__monitor") || cmdline.contains("__proxy")) && cmdline.contains(&root) {
                 let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
                 for child in children.split_whitespace().chain([pid.as_str()]) {
                     let _ = Command::new("kill").args(["-9", child]).status();
                 }
             }
+        }
+        // Bridges, rules and namespaces live outside the root: give them back.
+        if self.root().join("metadata.db").exists() {
+            let _ = self.cmd().args(["system", "reset", "--force"]).output();
         }
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let base = self.dir.path().to_string_lossy().into_owned();

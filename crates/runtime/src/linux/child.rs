@@ -72,8 +72,27 @@ fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == kind))
 }
 
+/// Joins the namespaces the spec gives by path (a network namespace prepared by the
+/// engine), while their files are still reachable: before the root changes.
+fn join_namespaces(spec: &Spec) -> Result<(), ChildError> {
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in namespaces {
+        if let (LinuxNamespaceType::Network, Some(path)) = (ns.typ(), ns.path()) {
+            let file = std::fs::File::open(path).fail(125, format!("opening network namespace {}", path.display()))?;
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .fail(125, format!("joining network namespace {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
     non_dumpable()?;
+    join_namespaces(spec)?;
     close_inherited_fds()?;
     // Nothing we mount may propagate back to the host.
     mount(
@@ -107,6 +126,7 @@ fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
         }
     }
     if has_namespace(spec, LinuxNamespaceType::Network) {
+        // A prepared namespace has it up already; bringing it up again is harmless.
         loopback_up()?;
     }
     let process = spec.process().clone().unwrap_or_default();

@@ -25,10 +25,14 @@ fn clone_flags(spec: &Spec) -> Result<CloneFlags> {
         .unwrap_or_default();
     for ns in namespaces {
         if ns.path().is_some() {
-            return Err(RuntimeError::Unsupported(format!(
-                "joining an existing {:?} namespace",
-                ns.typ()
-            )));
+            // Joined by the child before anything else (see `child::join_namespaces`).
+            if ns.typ() != LinuxNamespaceType::Network {
+                return Err(RuntimeError::Unsupported(format!(
+                    "joining an existing {:?} namespace",
+                    ns.typ()
+                )));
+            }
+            continue;
         }
         flags |= match ns.typ() {
             LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,

@@ -1,0 +1,323 @@
+//! `strata network create|ls|inspect|rm|connect|disconnect|prune`, `port`, and the
+//! hidden `__proxy` process of published ports.
+
+use crate::output::{render, table, Format};
+use anyhow::{bail, Result};
+use clap::Subcommand;
+use serde_json::json;
+use strata_containers::Containers;
+use strata_images::ImageStore;
+use strata_network::{NetworkOptions, NetworkRecord, Networks};
+use strata_runtime::networking;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a network
+    Create {
+        /// Driver to manage the network (bridge)
+        #[arg(short, long, default_value = "bridge")]
+        driver: String,
+        /// Subnet in CIDR format, e.g. 10.90.0.0/24
+        #[arg(long)]
+        subnet: Option<String>,
+        /// Gateway for the subnet
+        #[arg(long)]
+        gateway: Option<String>,
+        /// Restrict external access to the network
+        #[arg(long)]
+        internal: bool,
+        /// Set metadata on a network
+        #[arg(long)]
+        label: Vec<String>,
+        name: String,
+    },
+    /// List networks
+    #[command(alias = "list")]
+    Ls {
+        /// Only display network IDs
+        #[arg(short, long)]
+        quiet: bool,
+        /// Do not truncate the output
+        #[arg(long)]
+        no_trunc: bool,
+        /// Format output using a Go template, or "json"
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Display detailed information on one or more networks
+    Inspect {
+        #[arg(short, long)]
+        format: Option<String>,
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Remove one or more networks
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Connect a container to a network
+    Connect { network: String, container: String },
+    /// Disconnect a container from a network
+    Disconnect {
+        /// Accepted for compatibility
+        #[arg(short, long)]
+        force: bool,
+        network: String,
+        container: String,
+    },
+    /// Remove all unused networks
+    Prune {
+        /// Do not prompt for confirmation
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// Docker shows `host` and `none` beside the bridge networks.
+const BUILTIN: [(&str, &str); 2] = [("host", "host"), ("none", "null")];
+
+fn doc(containers: &Containers<'_>, n: &NetworkRecord) -> Result<serde_json::Value> {
+    let endpoints = containers.store().db().endpoints(Some(&n.id))?;
+    let prefix = n.subnet.rsplit('/').next().unwrap_or("24").to_string();
+    let mut attached = serde_json::Map::new();
+    for e in endpoints {
+        let name = containers.resolve(&e.container_id).map(|c| c.name).unwrap_or_default();
+        let o: Vec<u8> = e.ip.split('.').filter_map(|x| x.parse().ok()).collect();
+        attached.insert(
+            e.container_id.clone(),
+            json!({
+                "Name": name,
+                "EndpointID": strata_network::host_veth(&e.container_id, &n.id),
+                "MacAddress": format!("02:42:{}", o.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")),
+                "IPv4Address": format!("{}/{prefix}", e.ip),
+                "IPv6Address": "",
+            }),
+        );
+    }
+    let options: serde_json::Value = serde_json::from_str(&n.options).unwrap_or(json!({}));
+    Ok(json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": n.created,
+        "Scope": "local",
+        "Driver": n.driver,
+        "EnableIPv6": false,
+        "IPAM": { "Driver": "default", "Options": null, "Config": [ { "Subnet": n.subnet, "Gateway": n.gateway } ] },
+        "Internal": n.internal,
+        "Attachable": false,
+        "Ingress": false,
+        "Containers": attached,
+        "Options": { "com.docker.network.bridge.name": n.bridge },
+        "Labels": options.get("Labels").cloned().unwrap_or(json!({})),
+    }))
+}
+
+pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
+    let containers = Containers::new(store);
+    let networks = Networks::new(store.root());
+    match command {
+        Command::Create {
+            driver,
+            subnet,
+            gateway,
+            internal,
+            label,
+            name,
+        } => {
+            if driver != "bridge" {
+                bail!("network driver {driver:?} is not supported: strata has the bridge driver");
+            }
+            let labels = label
+                .iter()
+                .map(|l| {
+                    let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            let opts = NetworkOptions {
+                name,
+                subnet,
+                gateway,
+                internal,
+                labels,
+            };
+            let record = networks.create(&mut store.db(), &opts)?;
+            println!("{}", record.id);
+        }
+        Command::Ls {
+            quiet,
+            no_trunc,
+            format,
+        } => {
+            // The default network exists from the first listing on, as in Docker.
+            networks.find(&mut store.db(), strata_network::DEFAULT_NETWORK)?;
+            let all = networks.list(&store.db())?;
+            let short = |id: &str| if no_trunc { id.to_string() } else { id[..12].to_string() };
+            let mut rows: Vec<(String, String, String)> = all
+                .iter()
+                .map(|n| (short(&n.id), n.name.clone(), n.driver.clone()))
+                .collect();
+            rows.extend(BUILTIN.iter().map(|(n, d)| {
+                (
+                    short(&strata_network::builtin_network_id(n)),
+                    n.to_string(),
+                    d.to_string(),
+                )
+            }));
+            rows.sort_by(|a, b| a.1.cmp(&b.1));
+            match (quiet, format.as_deref().map(Format::parse)) {
+                (true, _) => rows.iter().for_each(|r| println!("{}", r.0)),
+                (false, Some(Format::Json)) => {
+                    for r in &rows {
+                        println!(
+                            "{}",
+                            json!({"ID": r.0, "Name": r.1, "Driver": r.2, "Scope": "local", "IPv6": "false", "Internal": "false", "Labels": ""})
+                        );
+                    }
+                }
+                (false, Some(Format::Template { text, .. })) => {
+                    for r in &rows {
+                        println!(
+                            "{}",
+                            render(&text, &json!({"ID": r.0, "Name": r.1, "Driver": r.2, "Scope": "local"}))?
+                        );
+                    }
+                }
+                (false, None) => {
+                    let mut t = vec![["NETWORK ID", "NAME", "DRIVER", "SCOPE"].map(String::from).to_vec()];
+                    t.extend(rows.into_iter().map(|r| vec![r.0, r.1, r.2, "local".into()]));
+                    print!("{}", table(&t));
+                }
+            }
+        }
+        Command::Inspect {
+            format,
+            networks: names,
+        } => {
+            let mut docs = Vec::new();
+            for name in &names {
+                let n = networks.find(&mut store.db(), name)?;
+                docs.push(doc(&containers, &n)?);
+            }
+            match format.as_deref().map(Format::parse) {
+                None | Some(Format::Json) => println!("{}", serde_json::to_string_pretty(&docs)?),
+                Some(Format::Template { text, .. }) => {
+                    for d in &docs {
+                        println!("{}", render(&text, d)?);
+                    }
+                }
+            }
+        }
+        Command::Rm { networks: names } => {
+            let mut status = 0;
+            for name in &names {
+                let found = networks.find(&mut store.db(), name);
+                let outcome = found.map_err(anyhow::Error::from).and_then(|n| {
+                    let users = networking::users(&containers, &n)?;
+                    Ok(networks.remove(&mut store.db(), &n, &users)?)
+                });
+                match outcome {
+                    Ok(()) => println!("{name}"),
+                    Err(e) => {
+                        eprintln!("Error response from daemon: {}", crate::output::error_chain(&e));
+                        status = 1;
+                    }
+                }
+            }
+            return Ok(status);
+        }
+        Command::Connect { network, container } => {
+            let record = containers.resolve(&container)?;
+            networking::connect(&containers, &record, &network)?;
+        }
+        Command::Disconnect {
+            force: _,
+            network,
+            container,
+        } => {
+            let record = containers.resolve(&container)?;
+            networking::disconnect(&containers, &record, &network)?;
+        }
+        Command::Prune { force: _ } => {
+            let removed = networking::prune(&containers)?;
+            if !removed.is_empty() {
+                println!("Deleted Networks:");
+                removed.iter().for_each(|n| println!("{n}"));
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[derive(clap::Args)]
+pub struct PortArgs {
+    container: String,
+    /// PRIVATE_PORT[/PROTO]
+    port: Option<String>,
+}
+
+/// `port CONTAINER [PORT[/PROTO]]`, in Docker's words.
+pub fn port(store: &ImageStore, args: PortArgs) -> Result<u8> {
+    let containers = Containers::new(store);
+    let record = containers.resolve(&args.container)?;
+    let published = networking::published(&containers, &record.id);
+    match args.port {
+        None => {
+            for p in &published {
+                println!(
+                    "{}/{} -> {}:{}",
+                    p.container_port,
+                    p.protocol.as_str(),
+                    p.host_ip,
+                    p.host_port
+                );
+            }
+        }
+        Some(spec) => {
+            let (port, protocol) = strata_network::ports::parse_exposed(&spec)?;
+            let matching: Vec<_> = published
+                .iter()
+                .filter(|p| p.container_port == port && p.protocol == protocol)
+                .collect();
+            if matching.is_empty() {
+                bail!(
+                    "No public port '{port}/{}' published for {}",
+                    protocol.as_str(),
+                    record.name
+                );
+            }
+            for p in matching {
+                println!("{}:{}", p.host_ip, p.host_port);
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// The hidden `__proxy PID RELAY...` process; a relay is `tcp|udp:FD:IP:PORT`.
+pub fn proxy(pid: i32, relays: &[String]) -> Result<u8> {
+    use std::os::fd::FromRawFd;
+    let mut parsed = Vec::new();
+    for r in relays {
+        let parts: Vec<&str> = r.splitn(3, ':').collect();
+        let [proto, fd, target] = parts.as_slice() else {
+            bail!("bad relay {r:?}");
+        };
+        let protocol = match *proto {
+            "tcp" => strata_network::ports::Protocol::Tcp,
+            "udp" => strata_network::ports::Protocol::Udp,
+            other => bail!("bad relay protocol {other:?}"),
+        };
+        let fd: i32 = fd.parse()?;
+        parsed.push(strata_network::proxy::Relay {
+            protocol,
+            // SAFETY: the launcher placed this socket at this number for us alone.
+            socket: unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) },
+            target: target.parse()?,
+        });
+    }
+    strata_network::proxy::run(pid, parsed)?;
+    Ok(0)
+}

@@ -1,0 +1,220 @@
+//! Network records and their endpoints: which container holds which address on which
+//! network. Addresses are handed out inside one write transaction, and an address is
+//! unique per network by the schema, so concurrent `run`s never share one.
+
+use crate::{Db, MetadataError, Result};
+use rusqlite::{params, OptionalExtension, Row};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkRecord {
+    pub id: String,
+    pub name: String,
+    pub driver: String,
+    /// IPv4 subnet in CIDR form, e.g. `10.89.0.0/24`.
+    pub subnet: String,
+    pub gateway: String,
+    /// The Linux bridge that carries it.
+    pub bridge: String,
+    /// No outbound NAT (`network create --internal`).
+    pub internal: bool,
+    /// Labels and options, as JSON.
+    pub options: String,
+    pub created: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointRecord {
+    pub network_id: String,
+    pub container_id: String,
+    pub ip: String,
+    /// Names the container answers to on this network, as JSON (name, aliases).
+    pub aliases: String,
+}
+
+const NETWORK_COLUMNS: &str = "id, name, driver, subnet, gateway, bridge, internal, options, created";
+
+fn network_from_row(r: &Row<'_>) -> rusqlite::Result<NetworkRecord> {
+    Ok(NetworkRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        driver: r.get(2)?,
+        subnet: r.get(3)?,
+        gateway: r.get(4)?,
+        bridge: r.get(5)?,
+        internal: r.get::<_, i64>(6)? != 0,
+        options: r.get(7)?,
+        created: r.get(8)?,
+    })
+}
+
+fn endpoint_from_row(r: &Row<'_>) -> rusqlite::Result<EndpointRecord> {
+    Ok(EndpointRecord {
+        network_id: r.get(0)?,
+        container_id: r.get(1)?,
+        ip: r.get(2)?,
+        aliases: r.get(3)?,
+    })
+}
+
+impl Db {
+    /// Records a network; a name, bridge or subnet already taken is a conflict.
+    pub fn insert_network(&mut self, n: &NetworkRecord) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let e = |source| MetadataError::Sqlite {
+                path: path.clone(),
+                source,
+            };
+            let clash: Option<String> = tx
+                .query_row(
+                    "SELECT name FROM networks WHERE name = ?1 OR bridge = ?2 OR subnet = ?3",
+                    params![n.name, n.bridge, n.subnet],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(e)?;
+            if let Some(other) = clash {
+                return Err(MetadataError::Conflict(if other == n.name {
+                    format!("network with name {other} already exists")
+                } else {
+                    format!(
+                        "network {other} already uses subnet {} or bridge {}",
+                        n.subnet, n.bridge
+                    )
+                }));
+            }
+            tx.execute(
+                &format!("INSERT INTO networks ({NETWORK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                params![
+                    n.id,
+                    n.name,
+                    n.driver,
+                    n.subnet,
+                    n.gateway,
+                    n.bridge,
+                    n.internal as i64,
+                    n.options,
+                    n.created
+                ],
+            )
+            .map_err(e)?;
+            Ok(())
+        })
+    }
+
+    pub fn networks(&self) -> Result<Vec<NetworkRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {NETWORK_COLUMNS} FROM networks ORDER BY name"))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], network_from_row).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.err(e))
+    }
+
+    /// Removes a network that has no endpoints left.
+    pub fn remove_network(&mut self, id: &str) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let e = |source| MetadataError::Sqlite {
+                path: path.clone(),
+                source,
+            };
+            let used: i64 = tx
+                .query_row("SELECT COUNT(*) FROM endpoints WHERE network_id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .map_err(e)?;
+            if used > 0 {
+                return Err(MetadataError::Conflict(format!(
+                    "network {id} has {used} active endpoints; stop or disconnect its containers first"
+                )));
+            }
+            tx.execute("DELETE FROM networks WHERE id = ?1", [id]).map_err(e)?;
+            Ok(())
+        })
+    }
+
+    /// Gives `container_id` an address on `network_id`: `pick` chooses one given the
+    /// addresses already taken, inside the transaction that records it. A container
+    /// that already has an endpoint there keeps it.
+    pub fn allocate_endpoint(
+        &mut self,
+        network_id: &str,
+        container_id: &str,
+        aliases: &str,
+        pick: impl FnOnce(&[String]) -> Option<String>,
+    ) -> Result<EndpointRecord> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let e = |source| MetadataError::Sqlite {
+                path: path.clone(),
+                source,
+            };
+            let existing = tx
+                .query_row(
+                    "SELECT network_id, container_id, ip, aliases FROM endpoints
+                     WHERE network_id = ?1 AND container_id = ?2",
+                    params![network_id, container_id],
+                    endpoint_from_row,
+                )
+                .optional()
+                .map_err(e)?;
+            if let Some(found) = existing {
+                return Ok(found);
+            }
+            let mut stmt = tx
+                .prepare("SELECT ip FROM endpoints WHERE network_id = ?1")
+                .map_err(e)?;
+            let taken = stmt
+                .query_map([network_id], |r| r.get::<_, String>(0))
+                .map_err(e)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(e)?;
+            let ip = pick(&taken)
+                .ok_or_else(|| MetadataError::Conflict(format!("no addresses left on network {network_id}")))?;
+            tx.execute(
+                "INSERT INTO endpoints (network_id, container_id, ip, aliases) VALUES (?1, ?2, ?3, ?4)",
+                params![network_id, container_id, ip, aliases],
+            )
+            .map_err(e)?;
+            Ok(EndpointRecord {
+                network_id: network_id.into(),
+                container_id: container_id.into(),
+                ip,
+                aliases: aliases.into(),
+            })
+        })
+    }
+
+    /// Releases a container's address on one network, or on all of them.
+    pub fn release_endpoints(&mut self, container_id: &str, network_id: Option<&str>) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let e = |source| MetadataError::Sqlite { path, source };
+            match network_id {
+                Some(n) => tx.execute(
+                    "DELETE FROM endpoints WHERE container_id = ?1 AND network_id = ?2",
+                    params![container_id, n],
+                ),
+                None => tx.execute("DELETE FROM endpoints WHERE container_id = ?1", [container_id]),
+            }
+            .map_err(e)?;
+            Ok(())
+        })
+    }
+
+    /// Endpoints on one network, or all of them.
+    pub fn endpoints(&self, network_id: Option<&str>) -> Result<Vec<EndpointRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT network_id, container_id, ip, aliases FROM endpoints
+                 WHERE ?1 IS NULL OR network_id = ?1 ORDER BY network_id, ip",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([network_id], endpoint_from_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.err(e))
+    }
+}

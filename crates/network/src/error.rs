@@ -1,0 +1,52 @@
+use std::fmt::Display;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Sys {
+        what: String,
+        #[source]
+        source: nix::errno::Errno,
+    },
+    #[error("netlink: {what}: {reason}")]
+    Netlink { what: String, reason: String },
+    #[error("nft: {what}: {reason} (is the nftables package installed? apt-get install nftables)")]
+    Nft { what: String, reason: String },
+    #[error("network {0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(
+        "Bind for {address}:{port} failed: port is already allocated ({reason}); \
+         choose another host port or stop what listens there"
+    )]
+    PortInUse { address: String, port: u16, reason: String },
+    #[error(transparent)]
+    Metadata(#[from] strata_metadata::MetadataError),
+}
+
+impl NetworkError {
+    pub fn io(what: impl Display, source: std::io::Error) -> NetworkError {
+        NetworkError::Io {
+            what: what.to_string(),
+            source,
+        }
+    }
+
+    pub fn sys(what: impl Display, source: nix::errno::Errno) -> NetworkError {
+        NetworkError::Sys {
+            what: what.to_string(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = NetworkError> = std::result::Result<T, E>;

@@ -1,0 +1,108 @@
+//! Address management: choosing a subnet no route of the host already covers, and the
+//! lowest free address in a subnet.
+
+use crate::error::{NetworkError, Result};
+use ipnet::Ipv4Net;
+use std::net::Ipv4Addr;
+
+/// Candidates for a new network's subnet, in order (Docker's default pools, /16 for
+/// the default bridge and /24 for the others keep every range a private one).
+pub fn candidates(default_bridge: bool) -> Vec<Ipv4Net> {
+    let mut out = Vec::new();
+    if default_bridge {
+        for b in 17..=31u8 {
+            out.push(Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16).expect("valid"));
+        }
+    }
+    for b in 0..=255u8 {
+        out.push(Ipv4Net::new(Ipv4Addr::new(10, 89, b, 0), 24).expect("valid"));
+    }
+    for b in 0..=255u8 {
+        out.push(Ipv4Net::new(Ipv4Addr::new(192, 168, b, 0), 24).expect("valid"));
+    }
+    out
+}
+
+/// The first candidate that overlaps none of `taken` (the host's routes and subnets of
+/// strata's other networks). A default route (0.0.0.0/0) overlaps nothing.
+pub fn choose(candidates: &[Ipv4Net], taken: &[Ipv4Net]) -> Result<Ipv4Net> {
+    candidates
+        .iter()
+        .copied()
+        .find(|c| !taken.iter().any(|t| t.prefix_len() > 0 && overlaps(c, t)))
+        .ok_or_else(|| {
+            NetworkError::Invalid(
+                "no free private subnet for a new network: every candidate overlaps a route of this host; \
+                 give one with --subnet"
+                    .into(),
+            )
+        })
+}
+
+pub fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// The gateway of a subnet: its first host address.
+pub fn gateway(subnet: &Ipv4Net) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(subnet.network()) + 1)
+}
+
+/// The lowest host address of `subnet` that is neither the gateway nor `taken`.
+pub fn next_free(subnet: &Ipv4Net, gateway: Ipv4Addr, taken: &[String]) -> Option<Ipv4Addr> {
+    let taken: std::collections::HashSet<Ipv4Addr> = taken.iter().filter_map(|t| t.parse().ok()).collect();
+    subnet.hosts().find(|ip| *ip != gateway && !taken.contains(ip))
+}
+
+/// Parses a `--subnet`; it must be IPv4 and leave room for a gateway and a container.
+pub fn parse_subnet(text: &str) -> Result<Ipv4Net> {
+    let net: Ipv4Net = text.parse().map_err(|_| {
+        NetworkError::Invalid(format!(
+            "invalid subnet {text:?}: expected IPv4 CIDR such as 10.90.0.0/24"
+        ))
+    })?;
+    if net.prefix_len() > 30 {
+        return Err(NetworkError::Invalid(format!(
+            "subnet {text} is too small: it needs room for a gateway and containers (/30 or larger)"
+        )));
+    }
+    Ok(net.trunc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn choose_skips_subnets_the_host_routes_already() {
+        let taken = [net("0.0.0.0/0"), net("172.17.0.0/16"), net("172.16.0.0/12")];
+        // 172.16/12 covers all of 172.17–31, so the default bridge falls to 10.89.
+        assert_eq!(choose(&candidates(true), &taken).unwrap(), net("10.89.0.0/24"));
+        assert_eq!(
+            choose(&candidates(true), &[net("172.17.5.0/24")]).unwrap(),
+            net("172.18.0.0/16")
+        );
+    }
+
+    #[test]
+    fn next_free_skips_gateway_and_taken_addresses() {
+        let subnet = net("10.89.3.0/29");
+        let gw = gateway(&subnet);
+        assert_eq!(gw, Ipv4Addr::new(10, 89, 3, 1));
+        let taken = vec!["10.89.3.2".to_string(), "10.89.3.4".to_string()];
+        assert_eq!(next_free(&subnet, gw, &taken), Some(Ipv4Addr::new(10, 89, 3, 3)));
+        let full: Vec<String> = (2..=6).map(|i| format!("10.89.3.{i}")).collect();
+        assert_eq!(next_free(&subnet, gw, &full), None);
+    }
+
+    #[test]
+    fn parse_subnet_refuses_ipv6_and_tiny_subnets() {
+        assert!(parse_subnet("fd00::/64").is_err());
+        assert!(parse_subnet("10.0.0.0/31").is_err());
+        assert_eq!(parse_subnet("10.90.0.7/24").unwrap(), net("10.90.0.0/24"));
+    }
+}

@@ -1,0 +1,468 @@
+//! Container networking, as Docker's bridge driver does it: a Linux bridge per network
+//! with the gateway address, a network namespace per container (pinned to a file, so
+//! it can be prepared before the container starts and joined by any runtime), a veth
+//! pair from the bridge into it, an address from the database, outbound NAT through
+//! nftables, and published ports through a proxy process.
+
+mod error;
+pub mod ipam;
+pub mod nat;
+pub mod netlink;
+pub mod netns;
+pub mod ports;
+pub mod proxy;
+
+pub use error::{NetworkError, Result};
+pub use strata_metadata::{EndpointRecord, NetworkRecord};
+
+use ipnet::Ipv4Net;
+use netlink::Netlink;
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use strata_metadata::Db;
+
+/// The name of the default network, as in Docker.
+pub const DEFAULT_NETWORK: &str = "bridge";
+/// The root whose default bridge is called `strata0` (others get `strata-<id>`).
+pub const DEFAULT_ROOT: &str = "/var/lib/strata";
+/// Serializes subnet choice and bridge creation across every strata root on the host.
+const HOST_LOCK: &str = "/run/strata/network.lock";
+
+/// `network create` options.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkOptions {
+    pub name: String,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub internal: bool,
+    pub labels: Vec<(String, String)>,
+}
+
+/// A container's address on one network.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub network: NetworkRecord,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+    pub mac: String,
+    /// The interface inside the container (`eth0`, `eth1`, ...).
+    pub interface: String,
+}
+
+/// What a container gets to join its networks.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// The pinned namespace the runtime joins.
+    pub netns: PathBuf,
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// The networks of one strata root.
+pub struct Networks {
+    root: PathBuf,
+}
+
+impl Networks {
+    pub fn new(root: &Path) -> Networks {
+        Networks {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// Where a container's network namespace is pinned.
+    pub fn netns_path(&self, container_id: &str) -> PathBuf {
+        self.root.join("netns").join(container_id)
+    }
+
+    pub fn list(&self, db: &Db) -> Result<Vec<NetworkRecord>> {
+        Ok(db.networks()?)
+    }
+
+    /// A network by name, full ID or unique ID prefix. The default network is made
+    /// on first use.
+    pub fn find(&self, db: &mut Db, name: &str) -> Result<NetworkRecord> {
+        if name == DEFAULT_NETWORK {
+            return self.default_network(db);
+        }
+        let all = db.networks()?;
+        if let Some(n) = all.iter().find(|n| n.name == name || n.id == name) {
+            return Ok(n.clone());
+        }
+        let prefixed: Vec<_> = all.iter().filter(|n| n.id.starts_with(name)).collect();
+        match prefixed.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(NetworkError::NotFound(name.into())),
+            _ => Err(NetworkError::Invalid(format!(
+                "network {name} is ambiguous ({} matches)",
+                prefixed.len()
+            ))),
+        }
+    }
+
+    fn default_network(&self, db: &mut Db) -> Result<NetworkRecord> {
+        if let Some(n) = db.networks()?.into_iter().find(|n| n.name == DEFAULT_NETWORK) {
+            return Ok(n);
+        }
+        match self.create_record(
+            db,
+            &NetworkOptions {
+                name: DEFAULT_NETWORK.into(),
+                ..Default::default()
+            },
+        ) {
+            // Another command made it meanwhile.
+            Err(NetworkError::Metadata(strata_metadata::MetadataError::Conflict(_))) => db
+                .networks()?
+                .into_iter()
+                .find(|n| n.name == DEFAULT_NETWORK)
+                .ok_or_else(|| NetworkError::NotFound(DEFAULT_NETWORK.into())),
+            other => other,
+        }
+    }
+
+    /// `network create`: records the network and brings up its bridge and rules.
+    pub fn create(&self, db: &mut Db, opts: &NetworkOptions) -> Result<NetworkRecord> {
+        if matches!(opts.name.as_str(), "bridge" | "host" | "none" | "default" | "private") {
+            return Err(NetworkError::Conflict(format!(
+                "network name {} is reserved; choose another name",
+                opts.name
+            )));
+        }
+        if !valid_name(&opts.name) {
+            return Err(NetworkError::Invalid(format!(
+                "invalid network name {:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                opts.name
+            )));
+        }
+        self.create_record(db, opts)
+    }
+
+    fn create_record(&self, db: &mut Db, opts: &NetworkOptions) -> Result<NetworkRecord> {
+        let _lock = host_lock()?;
+        let id: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
+        let default = opts.name == DEFAULT_NETWORK;
+        let subnet = match &opts.subnet {
+            Some(s) => {
+                let net = ipam::parse_subnet(s)?;
+                let taken = self.taken_subnets(db)?;
+                // A default route (0.0.0.0/0) overlaps everything and so nothing.
+                if let Some(clash) = taken.iter().find(|t| t.prefix_len() > 0 && ipam::overlaps(&net, t)) {
+                    return Err(NetworkError::Conflict(format!(
+                        "subnet {net} overlaps {clash}, already routed on this host; choose another --subnet"
+                    )));
+                }
+                net
+            }
+            None => ipam::choose(&ipam::candidates(default), &self.taken_subnets(db)?)?,
+        };
+        let gateway = match &opts.gateway {
+            Some(g) => {
+                let ip: Ipv4Addr = g
+                    .parse()
+                    .map_err(|_| NetworkError::Invalid(format!("invalid gateway {g:?}")))?;
+                if !subnet.contains(&ip) || ip == subnet.network() || ip == subnet.broadcast() {
+                    return Err(NetworkError::Invalid(format!(
+                        "gateway {ip} is not a host address of subnet {subnet}"
+                    )));
+                }
+                ip
+            }
+            None => ipam::gateway(&subnet),
+        };
+        let bridge = if default && self.root == Path::new(DEFAULT_ROOT) {
+            "strata0".to_string()
+        } else {
+            format!("strata-{}", &id[..8])
+        };
+        let options: serde_json::Map<String, serde_json::Value> = opts
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let record = NetworkRecord {
+            id,
+            name: opts.name.clone(),
+            driver: "bridge".into(),
+            subnet: subnet.to_string(),
+            gateway: gateway.to_string(),
+            bridge,
+            internal: opts.internal,
+            options: serde_json::json!({ "Labels": options }).to_string(),
+            created: now(),
+        };
+        db.insert_network(&record)?;
+        if let Err(e) = self.bring_up(&record) {
+            let _ = self.tear_down(&record);
+            let _ = db.remove_network(&record.id);
+            return Err(e);
+        }
+        Ok(record)
+    }
+
+    /// Subnets already in use: the host's routes and every network this root knows.
+    fn taken_subnets(&self, db: &Db) -> Result<Vec<Ipv4Net>> {
+        let mut taken: Vec<Ipv4Net> = Netlink::open()?
+            .routes()?
+            .into_iter()
+            .filter_map(|(ip, len)| Ipv4Net::new(ip, len).ok())
+            .collect();
+        taken.extend(db.networks()?.iter().filter_map(|n| n.subnet.parse::<Ipv4Net>().ok()));
+        Ok(taken)
+    }
+
+    /// Creates the bridge with the gateway address (if missing) and its rules.
+    fn bring_up(&self, record: &NetworkRecord) -> Result<u32> {
+        let mut nl = Netlink::open()?;
+        if let Some(index) = nl.link_index(&record.bridge)? {
+            return Ok(index);
+        }
+        let subnet: Ipv4Net = record
+            .subnet
+            .parse()
+            .map_err(|_| NetworkError::Invalid(format!("network {} has a bad subnet", record.name)))?;
+        let gateway: Ipv4Addr = record
+            .gateway
+            .parse()
+            .map_err(|_| NetworkError::Invalid(format!("network {} has a bad gateway", record.name)))?;
+        nl.add_bridge(&record.bridge)?;
+        let index = nl
+            .link_index(&record.bridge)?
+            .ok_or_else(|| NetworkError::NotFound(record.bridge.clone()))?;
+        nl.add_address(index, gateway, subnet.prefix_len())?;
+        nl.set_up(index)?;
+        nat::apply(&record.bridge, &record.subnet, record.internal)?;
+        if !record.internal {
+            nat::enable_forwarding()?;
+        }
+        Ok(index)
+    }
+
+    fn tear_down(&self, record: &NetworkRecord) -> Result<()> {
+        let mut nl = Netlink::open()?;
+        if let Some(index) = nl.link_index(&record.bridge)? {
+            nl.delete_link(index)?;
+        }
+        nat::remove(&record.bridge)
+    }
+
+    /// `network rm`: refuses a network that containers still use.
+    pub fn remove(&self, db: &mut Db, record: &NetworkRecord, in_use_by: &[String]) -> Result<()> {
+        if record.name == DEFAULT_NETWORK {
+            return Err(NetworkError::Conflict(format!(
+                "{} is a pre-defined network and cannot be removed",
+                record.name
+            )));
+        }
+        if !in_use_by.is_empty() {
+            return Err(NetworkError::Conflict(format!(
+                "error while removing network: network {} id {} has active endpoints ({}); \
+                 stop or disconnect them first",
+                record.name,
+                record.id,
+                in_use_by.join(", ")
+            )));
+        }
+        db.remove_network(&record.id)?;
+        self.tear_down(record)
+    }
+
+    /// Removes every network of this root, the default one too (`system reset`).
+    pub fn remove_all(&self, db: &mut Db) -> Result<()> {
+        for record in db.networks()? {
+            db.remove_network(&record.id)?;
+            self.tear_down(&record)?;
+        }
+        Ok(())
+    }
+
+    /// Prepares a container's network namespace with an interface on each network (the
+    /// first one carries the default route), before its process starts.
+    pub fn attach(
+        &self,
+        db: &mut Db,
+        container_id: &str,
+        aliases: &[String],
+        networks: &[String],
+    ) -> Result<Attachment> {
+        let path = self.netns_path(container_id);
+        // A pin left by an engine that was killed is replaced.
+        self.detach(db, container_id)?;
+        netns::create(&path)?;
+        let mut attachment = Attachment {
+            netns: path.clone(),
+            endpoints: Vec::new(),
+        };
+        let result = (|| {
+            let mut inner = netns::within(&path, Netlink::open)?;
+            let lo = inner
+                .link_index("lo")?
+                .ok_or_else(|| NetworkError::NotFound("lo".into()))?;
+            inner.set_up(lo)?;
+            for (i, name) in networks.iter().enumerate() {
+                let network = self.find(db, name)?;
+                let endpoint = self.connect_in(db, &mut inner, container_id, aliases, &network, i)?;
+                attachment.endpoints.push(endpoint);
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => Ok(attachment),
+            Err(e) => {
+                let _ = self.detach(db, container_id);
+                Err(e)
+            }
+        }
+    }
+
+    /// `network connect` for a running container: one more interface.
+    pub fn connect(
+        &self,
+        db: &mut Db,
+        container_id: &str,
+        aliases: &[String],
+        network: &NetworkRecord,
+    ) -> Result<Endpoint> {
+        let path = self.netns_path(container_id);
+        let mut inner = netns::within(&path, Netlink::open)?;
+        let count = inner.links()?.iter().filter(|(_, n)| n.starts_with("eth")).count();
+        self.connect_in(db, &mut inner, container_id, aliases, network, count)
+    }
+
+    fn connect_in(
+        &self,
+        db: &mut Db,
+        inner: &mut Netlink,
+        container_id: &str,
+        aliases: &[String],
+        network: &NetworkRecord,
+        position: usize,
+    ) -> Result<Endpoint> {
+        let bridge = self.bring_up(network)?;
+        let subnet: Ipv4Net = network
+            .subnet
+            .parse()
+            .map_err(|_| NetworkError::Invalid(format!("network {} has a bad subnet", network.name)))?;
+        let gateway: Ipv4Addr = network
+            .gateway
+            .parse()
+            .map_err(|_| NetworkError::Invalid(format!("network {} has a bad gateway", network.name)))?;
+        let record = db.allocate_endpoint(
+            &network.id,
+            container_id,
+            &serde_json::to_string(aliases).expect("strings serialize"),
+            |taken| ipam::next_free(&subnet, gateway, taken).map(|ip| ip.to_string()),
+        )?;
+        let ip: Ipv4Addr = record.ip.parse().expect("addresses are recorded in dotted form");
+        // Docker's scheme: the MAC carries the address, so a reused address never
+        // meets a stale neighbour entry with another MAC.
+        let o = ip.octets();
+        let mac = [0x02, 0x42, o[0], o[1], o[2], o[3]];
+        let interface = format!("eth{position}");
+        let netns_file = netns::open(&self.netns_path(container_id))?;
+        Netlink::open()?.add_veth(
+            &host_veth(container_id, &network.id),
+            bridge,
+            &interface,
+            mac,
+            netns_file.as_fd(),
+        )?;
+        let index = inner
+            .link_index(&interface)?
+            .ok_or_else(|| NetworkError::NotFound(interface.clone()))?;
+        inner.add_address(index, ip, subnet.prefix_len())?;
+        inner.set_up(index)?;
+        if position == 0 {
+            inner.add_default_route(gateway)?;
+        }
+        Ok(Endpoint {
+            network: network.clone(),
+            ip,
+            prefix: subnet.prefix_len(),
+            gateway,
+            mac: mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
+            interface,
+        })
+    }
+
+    /// `network disconnect` for a running container.
+    pub fn disconnect(&self, db: &mut Db, container_id: &str, network: &NetworkRecord) -> Result<()> {
+        let mut nl = Netlink::open()?;
+        if let Some(index) = nl.link_index(&host_veth(container_id, &network.id))? {
+            nl.delete_link(index)?;
+        }
+        Ok(db.release_endpoints(container_id, Some(&network.id))?)
+    }
+
+    /// Undoes `attach`: the veth pairs, the pinned namespace and the addresses. Safe to
+    /// repeat; what is already gone is skipped.
+    pub fn detach(&self, db: &mut Db, container_id: &str) -> Result<()> {
+        let endpoints: Vec<EndpointRecord> = db
+            .endpoints(None)?
+            .into_iter()
+            .filter(|e| e.container_id == container_id)
+            .collect();
+        if !endpoints.is_empty() {
+            let mut nl = Netlink::open()?;
+            let links = nl.links()?;
+            for e in &endpoints {
+                let name = host_veth(container_id, &e.network_id);
+                if let Some((index, _)) = links.iter().find(|(_, n)| *n == name) {
+                    // Gone already if the namespace went first.
+                    let _ = nl.delete_link(*index);
+                }
+            }
+        }
+        netns::remove(&self.netns_path(container_id))?;
+        Ok(db.release_endpoints(container_id, None)?)
+    }
+
+    /// Containers with endpoints, for reconciling against the live ones.
+    pub fn attached_containers(&self, db: &Db) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = db.endpoints(None)?.into_iter().map(|e| e.container_id).collect();
+        if let Ok(dir) = std::fs::read_dir(self.root.join("netns")) {
+            ids.extend(dir.flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+}
+
+/// The host end of a container's veth on a network: `st` + 6 hex of each ID (fits the
+/// kernel's 15 characters, and tells whose it is).
+pub fn host_veth(container_id: &str, network_id: &str) -> String {
+    format!("st{}{}", &container_id[..6], &network_id[..6])
+}
+
+/// A stable ID for the networks strata has no record of (`host`, `none`).
+pub fn builtin_network_id(name: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(format!("strata-network-{name}")))
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+fn host_lock() -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let path = Path::new(HOST_LOCK);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| NetworkError::io(format!("creating {}", dir.display()), e))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| NetworkError::io(format!("opening {HOST_LOCK}"), e))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| NetworkError::sys(format!("locking {HOST_LOCK}"), e))
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}

@@ -1,0 +1,219 @@
+//! Published ports: parsing `-p`, binding the host side before the container starts
+//! (so a port in use is refused up front), and the proxy that relays each connection
+//! or datagram to the container's address.
+
+use crate::error::{NetworkError, Result};
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::OwnedFd;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Protocol> {
+        match text.to_ascii_lowercase().as_str() {
+            "tcp" => Ok(Protocol::Tcp),
+            "udp" => Ok(Protocol::Udp),
+            other => Err(NetworkError::Invalid(format!(
+                "invalid proto: {other} (strata publishes tcp and udp)"
+            ))),
+        }
+    }
+}
+
+/// A port the user asked to publish; host port 0 means "any free port".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortBinding {
+    /// Empty: every address of the host.
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: Protocol,
+}
+
+impl PortBinding {
+    /// Docker's key for the container side: `80/tcp`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.container_port, self.protocol.as_str())
+    }
+}
+
+/// Parses `-p [ip:][hostPort:]containerPort[/proto]`.
+pub fn parse_publish(spec: &str) -> Result<PortBinding> {
+    let (rest, protocol) = match spec.rsplit_once('/') {
+        Some((r, p)) => (r, Protocol::parse(p)?),
+        None => (spec, Protocol::Tcp),
+    };
+    let bad = |why: &str| NetworkError::Invalid(format!("invalid port specification {spec:?}: {why}"));
+    // An IPv6 host address comes in brackets: [::1]:8080:80.
+    let (host_ip, ports) = if let Some(stripped) = rest.strip_prefix('[') {
+        let (ip, after) = stripped.split_once("]:").ok_or_else(|| bad("unclosed ["))?;
+        (ip.to_string(), after.to_string())
+    } else {
+        let parts: Vec<&str> = rest.split(':').collect();
+        match parts.len() {
+            1 | 2 => (String::new(), rest.to_string()),
+            3 => (parts[0].to_string(), format!("{}:{}", parts[1], parts[2])),
+            _ => return Err(bad("too many colons")),
+        }
+    };
+    if !host_ip.is_empty() && host_ip.parse::<IpAddr>().is_err() {
+        return Err(bad("the host address is not an IP address"));
+    }
+    let port = |p: &str, what: &str| -> Result<u16> {
+        if p.contains('-') {
+            return Err(bad("port ranges are not supported; publish each port"));
+        }
+        p.parse::<u16>()
+            .ok()
+            .filter(|n| *n > 0 || what == "host")
+            .ok_or_else(|| bad(&format!("{what} port {p:?} is not a number from 1 to 65535")))
+    };
+    let (host_port, container_port) = match ports.split_once(':') {
+        Some(("", c)) => (0, port(c, "container")?),
+        Some((h, c)) => (port(h, "host")?, port(c, "container")?),
+        None => (0, port(&ports, "container")?),
+    };
+    Ok(PortBinding {
+        host_ip,
+        host_port,
+        container_port,
+        protocol,
+    })
+}
+
+/// Parses an `--expose`/EXPOSE entry: `80`, `80/udp`.
+pub fn parse_exposed(spec: &str) -> Result<(u16, Protocol)> {
+    let (port, protocol) = match spec.split_once('/') {
+        Some((p, proto)) => (p, Protocol::parse(proto)?),
+        None => (spec, Protocol::Tcp),
+    };
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| NetworkError::Invalid(format!("invalid exposed port {spec:?}")))?;
+    Ok((port, protocol))
+}
+
+/// A published port with its host side bound.
+#[derive(Debug)]
+pub struct BoundPort {
+    pub binding: PortBinding,
+    /// The host port actually bound (chosen by the kernel for host port 0).
+    pub host_port: u16,
+    pub socket: OwnedFd,
+}
+
+/// Binds the host side of every binding, failing (and binding nothing) if any address
+/// is taken.
+pub fn bind_all(bindings: &[PortBinding]) -> Result<Vec<BoundPort>> {
+    bindings.iter().map(bind).collect()
+}
+
+fn bind(binding: &PortBinding) -> Result<BoundPort> {
+    let ip: IpAddr = if binding.host_ip.is_empty() {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    } else {
+        binding.host_ip.parse().expect("checked when parsed")
+    };
+    let address = SocketAddr::new(ip, binding.host_port);
+    let in_use = |e: std::io::Error| NetworkError::PortInUse {
+        address: ip.to_string(),
+        port: binding.host_port,
+        reason: e.to_string(),
+    };
+    let (socket, port): (OwnedFd, u16) = match binding.protocol {
+        Protocol::Tcp => {
+            let l = TcpListener::bind(address).map_err(in_use)?;
+            let port = l.local_addr().map_err(in_use)?.port();
+            (l.into(), port)
+        }
+        Protocol::Udp => {
+            let s = UdpSocket::bind(address).map_err(in_use)?;
+            let port = s.local_addr().map_err(in_use)?.port();
+            (s.into(), port)
+        }
+    };
+    Ok(BoundPort {
+        binding: binding.clone(),
+        host_port: port,
+        socket,
+    })
+}
+
+/// What `port` and `inspect` show of a published port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedPort {
+    pub container_port: u16,
+    pub protocol: Protocol,
+    pub host_ip: String,
+    pub host_port: u16,
+}
+
+impl From<&BoundPort> for PublishedPort {
+    fn from(b: &BoundPort) -> Self {
+        PublishedPort {
+            container_port: b.binding.container_port,
+            protocol: b.binding.protocol,
+            host_ip: if b.binding.host_ip.is_empty() {
+                "0.0.0.0".into()
+            } else {
+                b.binding.host_ip.clone()
+            },
+            host_port: b.host_port,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_specs_parse_like_dockers() {
+        let p = parse_publish("8080:80").unwrap();
+        assert_eq!((p.host_ip.as_str(), p.host_port, p.container_port), ("", 8080, 80));
+        let p = parse_publish("127.0.0.1:5353:53/udp").unwrap();
+        assert_eq!(
+            (p.host_ip.as_str(), p.host_port, p.container_port, p.protocol),
+            ("127.0.0.1", 5353, 53, Protocol::Udp)
+        );
+        let p = parse_publish("80").unwrap();
+        assert_eq!((p.host_port, p.container_port), (0, 80));
+        let p = parse_publish("127.0.0.1::80").unwrap();
+        assert_eq!((p.host_ip.as_str(), p.host_port), ("127.0.0.1", 0));
+        assert_eq!(p.key(), "80/tcp");
+    }
+
+    #[test]
+    fn bad_publish_specs_are_refused_with_the_reason() {
+        for bad in ["", "0", "70000:80", "80/sctp", "1:2:3:4", "host:80:80", "8000-8010:80"] {
+            assert!(parse_publish(bad).is_err(), "{bad}");
+        }
+        assert!(parse_publish("8000-8010:80")
+            .unwrap_err()
+            .to_string()
+            .contains("ranges"));
+    }
+
+    #[test]
+    fn a_taken_port_is_refused_before_anything_starts() {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let err = bind_all(&[parse_publish(&format!("127.0.0.1:{port}:80")).unwrap()]).unwrap_err();
+        assert!(err.to_string().contains("port is already allocated"), "{err}");
+    }
+}

@@ -1,0 +1,436 @@
+//! A container's network while it runs: its namespace and addresses (strata-network),
+//! its /etc/hosts and its peers' (containers on a user-defined network find each other
+//! by name there), and the proxy process of its published ports. Everything is
+//! released when the container stops, and leftovers of a killed engine on the next
+//! reconcile.
+
+use crate::error::{Result, RuntimeError};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use strata_containers::{ContainerConfig, ContainerRecord, Containers};
+use strata_network::ports::{BoundPort, PublishedPort};
+use strata_network::{Endpoint, Networks, DEFAULT_NETWORK};
+
+/// What a started container's network looks like (`containers/<id>/network.json`), for
+/// `inspect` and `port`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NetworkState {
+    pub endpoints: Vec<EndpointState>,
+    pub ports: Vec<PublishedPort>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointState {
+    pub network: String,
+    pub network_id: String,
+    pub ip: String,
+    pub prefix: u8,
+    pub gateway: String,
+    pub mac: String,
+}
+
+impl From<&Endpoint> for EndpointState {
+    fn from(e: &Endpoint) -> Self {
+        EndpointState {
+            network: e.network.name.clone(),
+            network_id: e.network.id.clone(),
+            ip: e.ip.to_string(),
+            prefix: e.prefix,
+            gateway: e.gateway.to_string(),
+            mac: e.mac.clone(),
+        }
+    }
+}
+
+/// A network prepared for a container that is about to start.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// The namespace to join; `None` for a fresh loopback-only one or the host's.
+    pub netns: Option<PathBuf>,
+    ports: Vec<BoundPort>,
+    state: NetworkState,
+}
+
+fn state_path(containers: &Containers<'_>, id: &str) -> PathBuf {
+    containers.dir(id).join("network.json")
+}
+
+fn proxy_pid_path(containers: &Containers<'_>, id: &str) -> PathBuf {
+    containers.dir(id).join("proxy.pid")
+}
+
+/// The recorded network of a running container, if it has one.
+pub fn state(containers: &Containers<'_>, id: &str) -> Option<NetworkState> {
+    let text = std::fs::read_to_string(state_path(containers, id)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Binds the published ports (a port in use fails here, before anything else), then
+/// builds the namespace with an interface per network and writes /etc/hosts.
+pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &ContainerConfig) -> Result<Prepared> {
+    let networks = config.networks();
+    if networks.is_empty() {
+        return Ok(Prepared::default());
+    }
+    let ports = strata_network::ports::bind_all(&config.port_bindings())?;
+    let aliases = vec![
+        record.name.clone(),
+        config.hostname.clone(),
+        record.id[..12].to_string(),
+    ];
+    let attachment = {
+        let mut db = containers.store().db();
+        Networks::new(containers.store().root()).attach(&mut db, &record.id, &aliases, &networks)?
+    };
+    let state = NetworkState {
+        endpoints: attachment.endpoints.iter().map(EndpointState::from).collect(),
+        ports: ports.iter().map(PublishedPort::from).collect(),
+    };
+    let prepared = Prepared {
+        netns: Some(attachment.netns),
+        ports,
+        state,
+    };
+    let written = write_state(containers, &record.id, &prepared.state)
+        .and_then(|()| write_hosts(containers, record, config))
+        .and_then(|()| refresh_peers(containers, &record.id));
+    if let Err(e) = written {
+        release(containers, &record.id);
+        return Err(e);
+    }
+    Ok(prepared)
+}
+
+fn write_state(containers: &Containers<'_>, id: &str, state: &NetworkState) -> Result<()> {
+    let path = state_path(containers, id);
+    std::fs::write(&path, serde_json::to_vec_pretty(state).expect("states serialize"))
+        .map_err(|e| RuntimeError::io(format!("writing {}", path.display()), e))
+}
+
+/// Starts the proxy of the published ports once the container's process runs.
+pub fn started(containers: &Containers<'_>, record: &ContainerRecord, prepared: Prepared, pid: i32) -> Result<()> {
+    if prepared.ports.is_empty() {
+        return Ok(());
+    }
+    let target = prepared
+        .state
+        .endpoints
+        .first()
+        .map(|e| e.ip.clone())
+        .ok_or_else(|| RuntimeError::Unsupported("published ports without a network address".into()))?;
+    let exe = std::env::current_exe().map_err(|e| RuntimeError::io("finding strata's own binary", e))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--root")
+        .arg(containers.store().root())
+        .arg("__proxy")
+        .arg(pid.to_string());
+    for (i, p) in prepared.ports.iter().enumerate() {
+        cmd.arg(format!(
+            "{}:{}:{}:{}",
+            p.binding.protocol.as_str(),
+            3 + i,
+            target,
+            p.binding.container_port
+        ));
+    }
+    let raw: Vec<i32> = prepared
+        .ports
+        .iter()
+        .map(|p| std::os::fd::AsRawFd::as_raw_fd(&p.socket))
+        .collect();
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: only async-signal-safe calls (setsid, fcntl, dup2) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            // Out of the way first, so placing one socket never overwrites another.
+            let mut high = Vec::with_capacity(raw.len());
+            for fd in &raw {
+                let h = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 1000);
+                if h < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                high.push(h);
+            }
+            for (i, h) in high.iter().enumerate() {
+                if libc::dup2(*h, 3 + i as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| RuntimeError::io("starting the port proxy", e))?;
+    let path = proxy_pid_path(containers, &record.id);
+    std::fs::write(&path, child.id().to_string())
+        .map_err(|e| RuntimeError::io(format!("writing {}", path.display()), e))?;
+    // The proxy is not our child to wait for: it runs in its own session and ends with
+    // the container; the sockets it holds are closed here when `prepared` drops.
+    std::mem::forget(child);
+    Ok(())
+}
+
+/// Releases everything `prepare` and `started` took: the proxy, the interfaces, the
+/// namespace and the addresses; peers on user networks see the container go from their
+/// /etc/hosts. Every step is best effort and repeatable.
+pub fn release(containers: &Containers<'_>, id: &str) {
+    stop_proxy(containers, id);
+    let networks = Networks::new(containers.store().root());
+    let had_peers = {
+        let mut db = containers.store().db();
+        let had = db
+            .endpoints(None)
+            .map(|all| all.iter().any(|e| e.container_id == id))
+            .unwrap_or(false);
+        if let Err(e) = networks.detach(&mut db, id) {
+            log::warn!("releasing the network of container {id}: {e}");
+        }
+        had
+    };
+    let _ = std::fs::remove_file(state_path(containers, id));
+    if had_peers {
+        let _ = refresh_all(containers);
+    }
+}
+
+fn stop_proxy(containers: &Containers<'_>, id: &str) {
+    let path = proxy_pid_path(containers, id);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    if let Ok(pid) = text.trim().parse::<i32>() {
+        // Only if that PID is still our proxy (PIDs are reused).
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if cmdline.split(|b| *b == 0).any(|w| w == b"__proxy") {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+/// Releases the network of every container that has one but no running process
+/// (an engine killed between start and finish, a reboot).
+pub fn reconcile(containers: &Containers<'_>, running: &dyn Fn(&str) -> bool) {
+    let networks = Networks::new(containers.store().root());
+    let attached = networks
+        .attached_containers(&containers.store().db())
+        .unwrap_or_default();
+    for id in attached {
+        if !running(&id) {
+            release(containers, &id);
+        }
+    }
+}
+
+/// Rewrites the /etc/hosts of every running container on a user-defined network.
+fn refresh_all(containers: &Containers<'_>) -> Result<()> {
+    let endpoints = containers.store().db().endpoints(None)?;
+    let mut ids: Vec<String> = endpoints.into_iter().map(|e| e.container_id).collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        if let Ok(record) = containers.resolve(&id) {
+            let config = containers.config(&record)?;
+            write_hosts(containers, &record, &config)?;
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites the /etc/hosts of the containers that share a user network with `id`.
+fn refresh_peers(containers: &Containers<'_>, id: &str) -> Result<()> {
+    let (user_networks, endpoints) = user_endpoints(containers)?;
+    let mine: Vec<&String> = endpoints
+        .iter()
+        .filter(|e| e.container_id == id && user_networks.contains(&e.network_id))
+        .map(|e| &e.network_id)
+        .collect();
+    let mut peers: Vec<String> = endpoints
+        .iter()
+        .filter(|e| e.container_id != id && mine.contains(&&e.network_id))
+        .map(|e| e.container_id.clone())
+        .collect();
+    peers.sort();
+    peers.dedup();
+    for peer in peers {
+        if let Ok(record) = containers.resolve(&peer) {
+            let config = containers.config(&record)?;
+            write_hosts(containers, &record, &config)?;
+        }
+    }
+    Ok(())
+}
+
+/// User-defined networks' IDs and every endpoint.
+fn user_endpoints(containers: &Containers<'_>) -> Result<(Vec<String>, Vec<strata_network::EndpointRecord>)> {
+    let db = containers.store().db();
+    let user = db
+        .networks()?
+        .into_iter()
+        .filter(|n| n.name != DEFAULT_NETWORK)
+        .map(|n| n.id)
+        .collect();
+    Ok((user, db.endpoints(None)?))
+}
+
+/// The container's /etc/hosts: loopback, its own address and hostname, and on
+/// user-defined networks every other container there by name, hostname and short ID.
+pub fn hosts_file(containers: &Containers<'_>, record: &ContainerRecord, config: &ContainerConfig) -> Result<String> {
+    let (user_networks, endpoints) = user_endpoints(containers)?;
+    let mut out = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    let mine: Vec<_> = endpoints.iter().filter(|e| e.container_id == record.id).collect();
+    match mine.first() {
+        Some(first) => out.push_str(&format!("{}\t{}\n", first.ip, config.hostname)),
+        None => out.push_str(&format!("127.0.1.1\t{}\n", config.hostname)),
+    }
+    for e in &endpoints {
+        let shared = mine
+            .iter()
+            .any(|m| m.network_id == e.network_id && user_networks.contains(&m.network_id));
+        if e.container_id == record.id || !shared {
+            continue;
+        }
+        let names: Vec<String> = serde_json::from_str(&e.aliases).unwrap_or_default();
+        out.push_str(&format!("{}\t{}\n", e.ip, names.join(" ")));
+    }
+    Ok(out)
+}
+
+/// Writes /etc/hosts in place: it is bind-mounted into the running container, so a
+/// new file renamed over it would not be seen there.
+fn write_hosts(containers: &Containers<'_>, record: &ContainerRecord, config: &ContainerConfig) -> Result<()> {
+    let text = hosts_file(containers, record, config)?;
+    let path = containers.dir(&record.id).join("hosts");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| RuntimeError::io(format!("opening {}", path.display()), e))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.set_len(text.len() as u64))
+        .map_err(|e| RuntimeError::io(format!("writing {}", path.display()), e))
+}
+
+/// `port`: the published ports of a running container.
+pub fn published(containers: &Containers<'_>, id: &str) -> Vec<PublishedPort> {
+    state(containers, id).map(|s| s.ports).unwrap_or_default()
+}
+
+/// The pinned namespace of a container, for the spec.
+pub fn netns_path(root: &Path, id: &str) -> PathBuf {
+    Networks::new(root).netns_path(id)
+}
+
+fn is_running(containers: &Containers<'_>, record: &ContainerRecord) -> bool {
+    containers
+        .resolve(&record.id)
+        .is_ok_and(|r| r.state == strata_containers::ContainerState::Running && crate::lifecycle::pid_alive(r.pid))
+}
+
+fn conflict(message: String) -> RuntimeError {
+    RuntimeError::Containers(strata_containers::ContainerError::Conflict(message))
+}
+
+/// `network connect`: the container joins one more network, now if it runs and at
+/// every later start.
+pub fn connect(containers: &Containers<'_>, record: &ContainerRecord, name: &str) -> Result<()> {
+    let networks = Networks::new(containers.store().root());
+    let network = networks.find(&mut containers.store().db(), name)?;
+    let mut config = containers.config(record)?;
+    if matches!(config.network.as_str(), "host" | "none" | "private") {
+        return Err(conflict(format!(
+            "container {} uses --network {}: it cannot be connected to other networks",
+            record.name, config.network
+        )));
+    }
+    if config.networks().iter().any(|n| *n == network.name || *n == network.id) {
+        return Err(conflict(format!(
+            "endpoint with name {} already exists in network {}",
+            record.name, network.name
+        )));
+    }
+    config.extra_networks.push(network.name.clone());
+    containers.set_config(record, &config)?;
+    if !is_running(containers, record) {
+        return Ok(());
+    }
+    let aliases = vec![
+        record.name.clone(),
+        config.hostname.clone(),
+        record.id[..12].to_string(),
+    ];
+    let endpoint = networks.connect(&mut containers.store().db(), &record.id, &aliases, &network)?;
+    let mut state = state(containers, &record.id).unwrap_or_default();
+    state.endpoints.push(EndpointState::from(&endpoint));
+    write_state(containers, &record.id, &state)?;
+    write_hosts(containers, record, &config)?;
+    refresh_peers(containers, &record.id)
+}
+
+/// `network disconnect`: the container leaves a network, now if it runs and for good.
+pub fn disconnect(containers: &Containers<'_>, record: &ContainerRecord, name: &str) -> Result<()> {
+    let networks = Networks::new(containers.store().root());
+    let network = networks.find(&mut containers.store().db(), name)?;
+    let mut config = containers.config(record)?;
+    let joined = config.networks();
+    if !joined.iter().any(|n| *n == network.name || *n == network.id) {
+        return Err(conflict(format!(
+            "container {} is not connected to network {}",
+            record.name, network.name
+        )));
+    }
+    let rest: Vec<String> = joined
+        .into_iter()
+        .filter(|n| *n != network.name && *n != network.id)
+        .collect();
+    config.network = rest.first().cloned().unwrap_or_else(|| "none".into());
+    config.extra_networks = rest.into_iter().skip(1).collect();
+    containers.set_config(record, &config)?;
+    if !is_running(containers, record) {
+        return Ok(());
+    }
+    networks.disconnect(&mut containers.store().db(), &record.id, &network)?;
+    let mut state = state(containers, &record.id).unwrap_or_default();
+    state.endpoints.retain(|e| e.network_id != network.id);
+    write_state(containers, &record.id, &state)?;
+    refresh_all(containers)
+}
+
+/// Removes the user-defined networks no container is configured with (`network
+/// prune`, `system prune`); returns their names.
+pub fn prune(containers: &Containers<'_>) -> Result<Vec<String>> {
+    let networks = Networks::new(containers.store().root());
+    let all = networks.list(&containers.store().db())?;
+    let mut used = Vec::new();
+    for c in containers.list()? {
+        used.extend(containers.config(&c)?.networks());
+    }
+    let mut removed = Vec::new();
+    for n in all {
+        if n.name == DEFAULT_NETWORK || used.iter().any(|u| *u == n.name || *u == n.id) {
+            continue;
+        }
+        networks.remove(&mut containers.store().db(), &n, &[])?;
+        removed.push(n.name);
+    }
+    Ok(removed)
+}
+
+/// Containers (any state) configured with a network, by name.
+pub fn users(containers: &Containers<'_>, network: &strata_network::NetworkRecord) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for c in containers.list()? {
+        let nets = containers.config(&c)?.networks();
+        if nets.iter().any(|x| *x == network.name || *x == network.id) {
+            out.push(c.name.clone());
+        }
+    }
+    Ok(out)
+}
