@@ -36,7 +36,7 @@ source "$HERE/lib.sh"   # time_ms, rounds, summary
 if have run; then
   B=$A/bundle-crun; BR=$A/bundle-runc
   rounds run "$RUNS" \
-    "strata||$STRATA --root $ROOT run --rm busybox:local true" \
+    "strata||$STRATA --root $ROOT run --rm --network none busybox:local true" \
     "docker||$DOCKER run --rm --network none busybox:local true" \
     "podman||$PODMAN run --rm --network none localhost/busybox:local true" \
     "crun||crun run --bundle $B bench-crun" \

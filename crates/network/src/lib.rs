@@ -37,6 +37,20 @@ pub struct NetworkOptions {
     pub gateway: Option<String>,
     pub internal: bool,
     pub labels: Vec<(String, String)>,
+    /// Driver options (`-o`); `com.docker.network.driver.mtu` is the one strata uses.
+    pub options: Vec<(String, String)>,
+}
+
+/// Docker's driver option for the MTU of a bridge network's links.
+pub const MTU_OPTION: &str = "com.docker.network.driver.mtu";
+const DEFAULT_MTU: u32 = 1500;
+
+/// The MTU a network's links get: its option, or Docker's 1500.
+pub fn mtu(record: &NetworkRecord) -> u32 {
+    serde_json::from_str::<serde_json::Value>(&record.options)
+        .ok()
+        .and_then(|o| o["Options"][MTU_OPTION].as_str().and_then(|m| m.parse().ok()))
+        .unwrap_or(DEFAULT_MTU)
 }
 
 /// A container's address on one network.
@@ -176,11 +190,23 @@ impl Networks {
         } else {
             format!("strata-{}", &id[..8])
         };
-        let options: serde_json::Map<String, serde_json::Value> = opts
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect();
+        let as_map = |pairs: &[(String, String)]| -> serde_json::Map<String, serde_json::Value> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect()
+        };
+        for (key, value) in &opts.options {
+            let valid = match key.as_str() {
+                MTU_OPTION => value.parse::<u32>().is_ok_and(|m| (68..=65535).contains(&m)),
+                _ => false,
+            };
+            if !valid {
+                return Err(NetworkError::Invalid(format!(
+                    "network option {key}={value} is not supported (strata knows {MTU_OPTION}=68..65535)"
+                )));
+            }
+        }
         let record = NetworkRecord {
             id,
             name: opts.name.clone(),
@@ -189,7 +215,8 @@ impl Networks {
             gateway: gateway.to_string(),
             bridge,
             internal: opts.internal,
-            options: serde_json::json!({ "Labels": options }).to_string(),
+            options: serde_json::json!({ "Labels": as_map(&opts.labels), "Options": as_map(&opts.options) })
+                .to_string(),
             created: now(),
         };
         db.insert_network(&record)?;
@@ -226,7 +253,7 @@ impl Networks {
             .gateway
             .parse()
             .map_err(|_| NetworkError::Invalid(format!("network {} has a bad gateway", record.name)))?;
-        nl.add_bridge(&record.bridge)?;
+        nl.add_bridge(&record.bridge, mtu(record))?;
         let index = nl
             .link_index(&record.bridge)?
             .ok_or_else(|| NetworkError::NotFound(record.bridge.clone()))?;
@@ -234,6 +261,7 @@ impl Networks {
         nl.set_up(index)?;
         nat::apply(&record.bridge, &record.subnet, record.internal)?;
         if !record.internal {
+            nat::route_localnet(&record.bridge)?;
             nat::enable_forwarding()?;
         }
         Ok(index)
@@ -366,6 +394,7 @@ impl Networks {
             bridge,
             &interface,
             mac,
+            mtu(network),
             netns_file.as_fd(),
         )?;
         let index = inner
@@ -395,25 +424,13 @@ impl Networks {
         Ok(db.release_endpoints(container_id, Some(&network.id))?)
     }
 
-    /// Undoes `attach`: the veth pairs, the pinned namespace and the addresses. Safe to
-    /// repeat; what is already gone is skipped.
+    /// Undoes `attach`: unpins the namespace and releases the addresses. Safe to repeat.
+    ///
+    /// The veth pairs are not deleted one by one: that waits for an RCU grace period per
+    /// link (about 40 ms here). Once the pin is gone and the container's processes have
+    /// exited, the kernel destroys the namespace and, with it, every veth pair that has
+    /// an end inside, in the background.
     pub fn detach(&self, db: &mut Db, container_id: &str) -> Result<()> {
-        let endpoints: Vec<EndpointRecord> = db
-            .endpoints(None)?
-            .into_iter()
-            .filter(|e| e.container_id == container_id)
-            .collect();
-        if !endpoints.is_empty() {
-            let mut nl = Netlink::open()?;
-            let links = nl.links()?;
-            for e in &endpoints {
-                let name = host_veth(container_id, &e.network_id);
-                if let Some((index, _)) = links.iter().find(|(_, n)| *n == name) {
-                    // Gone already if the namespace went first.
-                    let _ = nl.delete_link(*index);
-                }
-            }
-        }
         netns::remove(&self.netns_path(container_id))?;
         Ok(db.release_endpoints(container_id, None)?)
     }

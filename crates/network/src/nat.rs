@@ -11,7 +11,11 @@ fn table(bridge: &str) -> String {
 }
 
 /// Installs (or replaces) the rules of a bridge: outbound NAT for its subnet unless the
-/// network is internal, in which case nothing is forwarded to or from it.
+/// network is internal, in which case nothing is forwarded to or from it; and the
+/// published ports, as two maps (any local address, or one address) that DNAT
+/// arriving and locally made connections to the container. Connections from 127.0.0.1
+/// leave masqueraded (the bridge routes loopback sources, see `route_localnet`), and so
+/// do those between two containers of the bridge through a published port.
 pub fn apply(bridge: &str, subnet: &str, internal: bool) -> Result<()> {
     let t = table(bridge);
     let body = if internal {
@@ -20,9 +24,17 @@ pub fn apply(bridge: &str, subnet: &str, internal: bool) -> Result<()> {
              iifname \"{bridge}\" oifname != \"{bridge}\" drop; oifname \"{bridge}\" iifname != \"{bridge}\" drop; }}"
         )
     } else {
+        let dnat = "fib daddr type local dnat ip to meta l4proto . th dport map @published; \
+                    dnat ip to ip daddr . meta l4proto . th dport map @published_ip;";
         format!(
-            "chain postrouting {{ type nat hook postrouting priority srcnat; policy accept; \
-             ip saddr {subnet} ip daddr != {subnet} masquerade; }}"
+            "map published {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}\n\
+             map published_ip {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }}\n\
+             chain prerouting {{ type nat hook prerouting priority -100; policy accept; {dnat} }}\n\
+             chain output {{ type nat hook output priority -100; policy accept; {dnat} }}\n\
+             chain postrouting {{ type nat hook postrouting priority srcnat; policy accept; \
+             ip saddr {subnet} ip daddr != {subnet} masquerade; \
+             oifname \"{bridge}\" ip saddr 127.0.0.0/8 masquerade; \
+             iifname \"{bridge}\" oifname \"{bridge}\" ct status dnat masquerade; }}"
         )
     };
     // "add, delete, define" in one batch replaces any older version atomically.
@@ -30,6 +42,68 @@ pub fn apply(bridge: &str, subnet: &str, internal: bool) -> Result<()> {
         &format!("replacing table {t}"),
         &format!("add table ip {t}\ndelete table ip {t}\ntable ip {t} {{\n{body}\n}}\n"),
     )
+}
+
+/// A published port as the kernel forwards it.
+#[derive(Debug, Clone)]
+pub struct Forward {
+    pub protocol: &'static str,
+    /// None: every local address.
+    pub host_ip: Option<std::net::Ipv4Addr>,
+    pub host_port: u16,
+    pub target: std::net::Ipv4Addr,
+    pub target_port: u16,
+}
+
+impl Forward {
+    fn element(&self, with_value: bool) -> (String, String) {
+        let (map, key) = match self.host_ip {
+            None => ("published", format!("{} . {}", self.protocol, self.host_port)),
+            Some(ip) => ("published_ip", format!("{ip} . {} . {}", self.protocol, self.host_port)),
+        };
+        let element = if with_value {
+            format!("{key} : {} . {}", self.target, self.target_port)
+        } else {
+            key
+        };
+        (map.to_string(), element)
+    }
+}
+
+/// Adds published ports to a bridge's maps.
+pub fn publish(bridge: &str, forwards: &[Forward]) -> Result<()> {
+    if forwards.is_empty() {
+        return Ok(());
+    }
+    let t = table(bridge);
+    let script: String = forwards
+        .iter()
+        .map(|f| {
+            let (map, element) = f.element(true);
+            format!("add element ip {t} {map} {{ {element} }}\n")
+        })
+        .collect();
+    nft(&format!("publishing ports on {t}"), &script)
+}
+
+/// Removes published ports from a bridge's maps (one by one: a port already gone must
+/// not keep the others).
+pub fn unpublish(bridge: &str, forwards: &[Forward]) {
+    let t = table(bridge);
+    for f in forwards {
+        let (map, element) = f.element(false);
+        let _ = nft(
+            &format!("unpublishing a port on {t}"),
+            &format!("delete element ip {t} {map} {{ {element} }}\n"),
+        );
+    }
+}
+
+/// Lets the bridge route packets with loopback addresses (127.0.0.1 connecting to a
+/// published port), which the kernel otherwise drops as martians.
+pub fn route_localnet(bridge: &str) -> Result<()> {
+    let knob = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
+    std::fs::write(&knob, "1").map_err(|e| NetworkError::io(format!("writing {knob}"), e))
 }
 
 /// Removes a bridge's rules; rules that are already gone are fine.

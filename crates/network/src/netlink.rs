@@ -110,10 +110,11 @@ impl Netlink {
             .collect())
     }
 
-    /// Creates a bridge.
-    pub fn add_bridge(&mut self, name: &str) -> Result<()> {
+    /// Creates a bridge with the given MTU.
+    pub fn add_bridge(&mut self, name: &str, mtu: u32) -> Result<()> {
         let mut link = LinkMessage::default();
         link.attributes.push(LinkAttribute::IfName(name.into()));
+        link.attributes.push(LinkAttribute::Mtu(mtu));
         link.attributes
             .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
         self.request(
@@ -126,15 +127,25 @@ impl Netlink {
 
     /// Creates a veth pair: `host` here, attached to bridge `master`, and `peer` created
     /// directly in the network namespace `netns` with hardware address `mac`.
-    pub fn add_veth(&mut self, host: &str, master: u32, peer: &str, mac: [u8; 6], netns: BorrowedFd<'_>) -> Result<()> {
+    pub fn add_veth(
+        &mut self,
+        host: &str,
+        master: u32,
+        peer: &str,
+        mac: [u8; 6],
+        mtu: u32,
+        netns: BorrowedFd<'_>,
+    ) -> Result<()> {
         let mut peer_link = LinkMessage::default();
         peer_link.attributes.push(LinkAttribute::IfName(peer.into()));
+        peer_link.attributes.push(LinkAttribute::Mtu(mtu));
         peer_link.attributes.push(LinkAttribute::Address(mac.to_vec()));
         peer_link.attributes.push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
         let mut link = LinkMessage::default();
         link.header.flags = LinkFlags::Up;
         link.header.change_mask = LinkFlags::Up;
         link.attributes.push(LinkAttribute::IfName(host.into()));
+        link.attributes.push(LinkAttribute::Mtu(mtu));
         link.attributes.push(LinkAttribute::Controller(master));
         link.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::Veth),

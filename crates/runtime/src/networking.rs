@@ -29,6 +29,10 @@ pub struct EndpointState {
     pub prefix: u8,
     pub gateway: String,
     pub mac: String,
+    #[serde(default)]
+    pub bridge: String,
+    #[serde(default)]
+    pub internal: bool,
 }
 
 impl From<&Endpoint> for EndpointState {
@@ -40,8 +44,32 @@ impl From<&Endpoint> for EndpointState {
             prefix: e.prefix,
             gateway: e.gateway.to_string(),
             mac: e.mac.clone(),
+            bridge: e.network.bridge.clone(),
+            internal: e.network.internal,
         }
     }
+}
+
+/// The kernel forwards of a container's published ports: to its first network's address.
+fn forwards(state: &NetworkState) -> Option<(String, Vec<strata_network::nat::Forward>)> {
+    let first = state.endpoints.first().filter(|e| !e.internal)?;
+    let target = first.ip.parse().ok()?;
+    let forwards = state
+        .ports
+        .iter()
+        .map(|p| strata_network::nat::Forward {
+            protocol: p.protocol.as_str(),
+            host_ip: p
+                .host_ip
+                .parse::<std::net::Ipv4Addr>()
+                .ok()
+                .filter(|ip| !ip.is_unspecified()),
+            host_port: p.host_port,
+            target,
+            target_port: p.container_port,
+        })
+        .collect();
+    Some((first.bridge.clone(), forwards))
 }
 
 /// A network prepared for a container that is about to start.
@@ -109,11 +137,21 @@ fn write_state(containers: &Containers<'_>, id: &str, state: &NetworkState) -> R
         .map_err(|e| RuntimeError::io(format!("writing {}", path.display()), e))
 }
 
-/// Starts the proxy of the published ports once the container's process runs.
+/// Publishes the ports once the container's process runs: the kernel forwards them
+/// (nftables DNAT, at full speed), and the proxy process holds the host ports (so no
+/// one else takes them) and relays whatever DNAT does not catch.
 pub fn started(containers: &Containers<'_>, record: &ContainerRecord, prepared: Prepared, pid: i32) -> Result<()> {
     if prepared.ports.is_empty() {
         return Ok(());
     }
+    spawn_proxy(containers, record, &prepared, pid)?;
+    if let Some((bridge, forwards)) = forwards(&prepared.state) {
+        strata_network::nat::publish(&bridge, &forwards)?;
+    }
+    Ok(())
+}
+
+fn spawn_proxy(containers: &Containers<'_>, record: &ContainerRecord, prepared: &Prepared, pid: i32) -> Result<()> {
     let target = prepared
         .state
         .endpoints
@@ -181,6 +219,9 @@ pub fn started(containers: &Containers<'_>, record: &ContainerRecord, prepared: 
 /// /etc/hosts. Every step is best effort and repeatable.
 pub fn release(containers: &Containers<'_>, id: &str) {
     stop_proxy(containers, id);
+    if let Some((bridge, forwards)) = state(containers, id).as_ref().and_then(forwards) {
+        strata_network::nat::unpublish(&bridge, &forwards);
+    }
     let networks = Networks::new(containers.store().root());
     let had_peers = {
         let mut db = containers.store().db();

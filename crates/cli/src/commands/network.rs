@@ -29,6 +29,9 @@ pub enum Command {
         /// Set metadata on a network
         #[arg(long)]
         label: Vec<String>,
+        /// Set driver specific options (com.docker.network.driver.mtu=N)
+        #[arg(short, long = "opt")]
+        opt: Vec<String>,
         name: String,
     },
     /// List networks
@@ -97,6 +100,8 @@ fn doc(containers: &Containers<'_>, n: &NetworkRecord) -> Result<serde_json::Val
         );
     }
     let options: serde_json::Value = serde_json::from_str(&n.options).unwrap_or(json!({}));
+    let mut driver_options = options["Options"].as_object().cloned().unwrap_or_default();
+    driver_options.insert("com.docker.network.bridge.name".into(), json!(n.bridge));
     Ok(json!({
         "Name": n.name,
         "Id": n.id,
@@ -109,7 +114,7 @@ fn doc(containers: &Containers<'_>, n: &NetworkRecord) -> Result<serde_json::Val
         "Attachable": false,
         "Ingress": false,
         "Containers": attached,
-        "Options": { "com.docker.network.bridge.name": n.bridge },
+        "Options": driver_options,
         "Labels": options.get("Labels").cloned().unwrap_or(json!({})),
     }))
 }
@@ -124,24 +129,27 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             gateway,
             internal,
             label,
+            opt,
             name,
         } => {
             if driver != "bridge" {
                 bail!("network driver {driver:?} is not supported: strata has the bridge driver");
             }
-            let labels = label
-                .iter()
-                .map(|l| {
-                    let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-                    (k.to_string(), v.to_string())
-                })
-                .collect();
+            let pairs = |list: &[String]| -> Vec<(String, String)> {
+                list.iter()
+                    .map(|l| {
+                        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+                        (k.to_string(), v.to_string())
+                    })
+                    .collect()
+            };
             let opts = NetworkOptions {
                 name,
                 subnet,
                 gateway,
                 internal,
-                labels,
+                labels: pairs(&label),
+                options: pairs(&opt),
             };
             let record = networks.create(&mut store.db(), &opts)?;
             println!("{}", record.id);
