@@ -2,8 +2,8 @@
 # The main job on the bundled example, with no network image: build strata, make a
 # busybox rootfs from Debian's busybox-static, import it, list and inspect it, show
 # that save/load keeps the image ID, then run containers: a one-off command, and the
-# seeds' flow (a detached web server, exec, commit, run the committed image); finally
-# build the seeds' hello world (a static C binary, FROM scratch) and run it.
+# seeds' flow (a detached web server published with -p, exec, commit, run the committed
+# image); finally build the seeds' hello world (a static C binary, FROM scratch) and run it.
 # Usage: scripts/example.sh            (root is /var/tmp/strata-example unless STRATA_ROOT is set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ strata=$PWD/target/release/strata
 export STRATA_ROOT=${STRATA_ROOT:-/var/tmp/strata-example}
 # The example's own store starts empty each time (stopping what a killed run left).
 if [ -d "$STRATA_ROOT" ] && [ "$STRATA_ROOT" = /var/tmp/strata-example ]; then
-  "$strata" rm -f example-web >/dev/null 2>&1 || true
+  "$strata" system reset --force >/dev/null 2>&1 || true
   grep -q " $STRATA_ROOT/" /proc/self/mountinfo && grep " $STRATA_ROOT/" /proc/self/mountinfo | awk '{print $5}' | xargs -r umount -l
   rm -rf "$STRATA_ROOT"
 fi
@@ -37,9 +37,13 @@ step "$strata" load -i "$work/busybox-saved.tar"
 # A container: the image plus a writable layer on overlayfs, in its own namespaces.
 step "$strata" run --rm busybox:example sh -c 'echo "hello from $(hostname), PID $$"; ls /'
 "$strata" rm -f example-web >/dev/null 2>&1 || true
-step "$strata" run -d --name example-web busybox:example httpd -f -p 8080 -h /var/www
+step "$strata" run -d --name example-web -p 127.0.0.1::8080 busybox:example httpd -f -p 8080 -h /var/www
+step "$strata" port example-web
+port=$("$strata" port example-web 8080 | sed 's/.*://')
 step "$strata" exec example-web sh -c 'echo "<h1>changed in the container</h1>" > /var/www/index.html'
-step "$strata" exec example-web wget -qO- http://127.0.0.1:8080/
+# From the host, through the published port (the container is on the default bridge).
+for _ in $(seq 100); do /bin/busybox wget -qO- "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
+step /bin/busybox wget -qO- "http://127.0.0.1:$port/"
 step "$strata" diff example-web
 step "$strata" commit -a "strata example" -m "changed the page" example-web busybox:example-web
 step "$strata" history busybox:example-web

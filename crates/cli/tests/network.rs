@@ -197,7 +197,10 @@ fn published_ports_answer_on_loopback_and_the_hosts_addresses() {
     let map = sh(&format!("nft list map ip {bridge} published"));
     assert!(map.contains(&format!("tcp . {port} : ")), "{map}");
     sh(&format!("nft flush map ip {bridge} published"));
-    assert!(http_get(&format!("127.0.0.1:{port}")).contains("hello-p"), "relayed by the proxy");
+    assert!(
+        http_get(&format!("127.0.0.1:{port}")).contains("hello-p"),
+        "relayed by the proxy"
+    );
     assert_eq!(t.ok(&["port", "web"]), format!("80/tcp -> 0.0.0.0:{port}\n"));
     assert_eq!(t.ok(&["port", "web", "80"]), format!("0.0.0.0:{port}\n"));
     let missing = t.fails(&["port", "web", "81"]);
@@ -361,6 +364,8 @@ fn containers_on_a_user_network_reach_each_other_by_name() {
     assert!(!hosts.contains("beta"), "{hosts}");
     t.ok(&["rm", "-f", "alpha", "gamma"]);
     assert_eq!(t.ok(&["network", "rm", "appnet"]), "appnet\n");
+    t.ok(&["network", "create", "spare"]);
+    assert_eq!(t.ok(&["network", "prune", "-f"]), "Deleted Networks:\nspare\n");
     assert!(!t.ok(&["network", "ls"]).contains("appnet"));
     let overlapping = t.fails(&["network", "create", "--subnet", "127.0.0.0/24", "bad"]);
     assert!(overlapping.contains("overlaps"), "{overlapping}");
@@ -429,6 +434,23 @@ fn the_host_answers_on_the_gateway_and_outbound_traffic_is_masqueraded() {
 }
 
 #[test]
+fn the_default_bridge_subnet_can_be_chosen() {
+    let t = with_busybox(&[]);
+    let out = t
+        .cmd()
+        .env("STRATA_BRIDGE_SUBNET", "10.233.9.0/24")
+        .args(["run", "--rm", "busybox:test", "ip", "-4", "-o", "addr", "show", "eth0"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("inet 10.233.9.2/24"),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn network_none_has_only_loopback_and_host_uses_the_hosts_interfaces() {
     let t = with_busybox(&[]);
     let none = t.ok(&[
@@ -455,6 +477,17 @@ fn network_none_has_only_loopback_and_host_uses_the_hosts_interfaces() {
     assert!(host.split_whitespace().count() > 1, "{host}");
     let refused = t.fails(&["run", "--rm", "--network", "nosuch", "busybox:test", "true"]);
     assert!(refused.contains("network nosuch not found"), "{refused}");
+    // RUN steps of a build use the default bridge too.
+    let dir = t.path("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox:test\nRUN ls /sys/class/net > /interfaces && ip route | grep -q default\n",
+    )
+    .unwrap();
+    t.ok(&["build", "-q", "-t", "netbuild:1", dir.to_str().unwrap()]);
+    let seen = t.ok(&["run", "--rm", "--network", "none", "netbuild:1", "cat", "/interfaces"]);
+    assert_eq!(seen.split_whitespace().collect::<Vec<_>>(), ["eth0", "lo"]);
     let resolv = t.ok(&["run", "--rm", "busybox:test", "cat", "/etc/resolv.conf"]);
     assert!(resolv.contains("nameserver"), "{resolv}");
     assert!(

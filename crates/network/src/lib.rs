@@ -119,10 +119,13 @@ impl Networks {
         if let Some(n) = db.networks()?.into_iter().find(|n| n.name == DEFAULT_NETWORK) {
             return Ok(n);
         }
+        // Docker's `--bip`: the default bridge's subnet, where the first free one won't do.
+        let subnet = std::env::var("STRATA_BRIDGE_SUBNET").ok().filter(|s| !s.is_empty());
         match self.create_record(
             db,
             &NetworkOptions {
                 name: DEFAULT_NETWORK.into(),
+                subnet,
                 ..Default::default()
             },
         ) {
