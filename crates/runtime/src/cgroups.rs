@@ -1,5 +1,6 @@
 //! Control groups for containers: resource limits (`--memory`, `--cpus`,
-//! `--pids-limit`), device access deny-by-default, and freezing (`pause`). cgroup v2 when
+//! `--pids-limit`), device access deny-by-default (v1 `devices.allow`, v2 an eBPF
+//! program, see `devices`), and freezing (`pause`). cgroup v2 when
 //! the unified hierarchy is the only one; otherwise v1, one directory per controller
 //! (this machine is hybrid v1). Each container's group is `strata/<id>`.
 
@@ -31,22 +32,6 @@ fn version() -> Version {
         Version::V1
     }
 }
-
-/// Docker's default device rules: only these character devices may be used.
-const ALLOWED_DEVICES: &[&str] = &[
-    "c 1:3 rwm",    // null
-    "c 1:5 rwm",    // zero
-    "c 1:7 rwm",    // full
-    "c 1:8 rwm",    // random
-    "c 1:9 rwm",    // urandom
-    "c 5:0 rwm",    // tty
-    "c 5:1 rwm",    // console
-    "c 5:2 rwm",    // ptmx
-    "c 136:* rwm",  // pts
-    "c 10:200 rwm", // tun
-    "c *:* m",
-    "b *:* m",
-];
 
 /// A container's control groups.
 #[derive(Debug, Clone)]
@@ -110,7 +95,7 @@ impl Cgroup {
                     write(self.dir("pids").join("pids.max"), &p.to_string())?;
                 }
                 write(self.dir("devices").join("devices.deny"), "a")?;
-                for rule in ALLOWED_DEVICES {
+                for rule in crate::devices::ALLOWED {
                     write(self.dir("devices").join("devices.allow"), rule)?;
                 }
             }
@@ -125,6 +110,7 @@ impl Cgroup {
                 if let Some(p) = limits.pids {
                     write(dir.join("pids.max"), &p.to_string())?;
                 }
+                crate::devices::attach(&dir, &crate::devices::default_rules())?;
             }
         }
         Ok(())

@@ -3,6 +3,7 @@
 
 pub mod cgroups;
 pub mod copy;
+pub mod devices;
 mod error;
 pub mod inspect;
 pub mod lifecycle;
