@@ -637,3 +637,45 @@ fn system_prune_volumes_removes_unused_anonymous_volumes_only() {
     );
     assert!(left.contains("keep"));
 }
+
+#[test]
+fn detached_containers_keep_stdin_open_for_attach() {
+    let t = with_busybox();
+    // `run -di`: stdin stays open (a pipe the monitor holds) until someone attaches.
+    t.ok(&[
+        "run",
+        "-di",
+        "--name",
+        "reader",
+        "busybox:test",
+        "sh",
+        "-c",
+        "read line; echo got:$line; exit 3",
+    ]);
+    let attached = t.run_with_input(&["attach", "reader"], b"hello\n");
+    assert_eq!(String::from_utf8_lossy(&attached.stdout), "got:hello\n");
+    assert_eq!(
+        attached.status.code(),
+        Some(3),
+        "attach ends with the container's status"
+    );
+    assert_eq!(t.ok(&["logs", "reader"]), "got:hello\n");
+    // Without -i, attach streams output (stdout and stderr apart) and the exit code.
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox:test",
+        "sh",
+        "-c",
+        "sleep 1; echo out; echo err >&2; exit 2",
+    ]);
+    let attached = t.run(&["attach", "talker"]);
+    assert_eq!(String::from_utf8_lossy(&attached.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&attached.stderr), "err\n");
+    assert_eq!(attached.status.code(), Some(2));
+    let stopped = t.run(&["attach", "talker"]);
+    assert!(String::from_utf8_lossy(&stopped.stderr).contains("You cannot attach to a stopped container"));
+    t.ok(&["rm", "reader", "talker"]);
+}

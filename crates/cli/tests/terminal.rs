@@ -120,3 +120,27 @@ fn pull_on_a_terminal_draws_a_progress_bar_per_layer() {
     assert!(screen.contains("Status: Downloaded newer image"), "{screen}");
     assert!(screen.contains("STATUS 0"), "{screen}");
 }
+
+#[test]
+fn attach_to_a_detached_terminal_container() {
+    let t = TestRoot::new();
+    let tar = t.path("busybox.tar");
+    busybox_rootfs(&tar);
+    t.ok(&["import", "-c", "CMD [\"sh\"]", tar.to_str().unwrap(), "busybox:tty"]);
+    // `run -dit`: the shell waits on its terminal, held by the container's monitor.
+    t.ok(&["run", "-dit", "--name", "shell", "busybox:tty"]);
+    let typed = "test -t 0 && echo INTERACTIVE; stty size; echo $((6*7)); exit 4\\n";
+    let screen = drive(&t, &["attach", "shell"], typed);
+    assert!(screen.contains("INTERACTIVE"), "{screen}");
+    assert!(screen.contains("30 100"), "attach passes its window size on: {screen}");
+    assert!(screen.contains("42"), "{screen}");
+    assert!(
+        screen.trim_end().ends_with("STATUS 4"),
+        "attach ends with the container's status: {screen}"
+    );
+    let logs = t.ok(&["logs", "shell"]);
+    assert!(
+        logs.contains("42"),
+        "what passed through the terminal is logged: {logs}"
+    );
+}

@@ -1,6 +1,7 @@
 //! strata's runtime: the OCI runtime that runs a bundle (namespaces, mounts,
 //! processes), and the container lifecycle on top of it (start, run, wait).
 
+pub mod attach;
 pub mod cgroups;
 pub mod copy;
 pub mod devices;

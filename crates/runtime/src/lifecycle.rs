@@ -22,8 +22,36 @@ pub fn run(containers: &Containers<'_>, opts: &CreateOptions) -> Result<(Contain
     outcome.map(|code| (record, code))
 }
 
+/// Held by whoever looks after a container for as long as it does (its monitor, or the
+/// command running it in the foreground): while held, the container's records and
+/// resources are that process's to change, and a reconcile leaves them alone.
+pub fn supervise(containers: &Containers<'_>, id: &str) -> Option<nix::fcntl::Flock<std::fs::File>> {
+    lock_supervisor(containers, id, nix::fcntl::FlockArg::LockExclusive)
+}
+
+fn lock_supervisor(
+    containers: &Containers<'_>,
+    id: &str,
+    how: nix::fcntl::FlockArg,
+) -> Option<nix::fcntl::Flock<std::fs::File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(containers.dir(id).join("supervisor.lock"))
+        .ok()?;
+    nix::fcntl::Flock::lock(file, how).ok()
+}
+
+/// Whether a live process looks after the container.
+fn supervised(containers: &Containers<'_>, id: &str) -> bool {
+    containers.dir(id).exists()
+        && lock_supervisor(containers, id, nix::fcntl::FlockArg::LockExclusiveNonblock).is_none()
+}
+
 /// Starts a created or exited container with the caller's stdio and waits for it.
 pub fn start_attached(containers: &Containers<'_>, record: &ContainerRecord) -> Result<i32> {
+    let _supervisor = supervise(containers, &record.id);
     let config = containers.config(record)?;
     if config.tty {
         let pty = linux::tty::open_pty()?;
@@ -48,7 +76,8 @@ pub fn start(containers: &Containers<'_>, record: &ContainerRecord) -> Result<li
     start_with_console(containers, record, None)
 }
 
-fn start_with_console(
+/// `start` with the container's stdio on a terminal's `console` (slave) end.
+pub fn start_with_console(
     containers: &Containers<'_>,
     record: &ContainerRecord,
     console: Option<&std::os::fd::OwnedFd>,
@@ -203,13 +232,16 @@ pub fn reconcile(containers: &Containers<'_>) -> Result<Vec<ContainerRecord>> {
     let mut out = Vec::new();
     let records = containers.list()?;
     let running = |id: &str| {
-        records
-            .iter()
-            .any(|r| r.id == id && r.state == ContainerState::Running && pid_alive(r.pid))
+        supervised(containers, id)
+            || records
+                .iter()
+                .any(|r| r.id == id && r.state == ContainerState::Running && pid_alive(r.pid))
     };
     crate::networking::reconcile(containers, &running);
     for mut record in records.clone() {
-        if record.state == ContainerState::Running && !pid_alive(record.pid) {
+        // A live monitor (or foreground run) may be between an exit and a restart: the
+        // record read above can be stale, and the container is in good hands anyway.
+        if record.state == ContainerState::Running && !pid_alive(record.pid) && !supervised(containers, &record.id) {
             let _ = unmount(&containers.rootfs(&record.id));
             crate::cgroups::Cgroup::new(&record.id).remove();
             containers.set_state(&record.id, ContainerState::Exited, None, Some(255))?;

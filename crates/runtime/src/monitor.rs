@@ -3,10 +3,10 @@
 //! format, waits for the exit, records it, unmounts, and removes `--rm` containers. It
 //! runs in its own session, so it outlives the command that started it.
 
+use crate::attach;
 use crate::error::{Result, RuntimeError};
 use crate::lifecycle::{finish, start};
 use crate::linux;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
@@ -77,12 +77,17 @@ pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
     // SAFETY: fd 3 was set up by `spawn` for this process alone.
     let mut ready = Some(unsafe { File::from(OwnedFd::from_raw_fd(READY_FD)) });
     let record = containers.resolve(id)?;
-    let policy = RestartPolicy::parse(containers.config(&record)?.restart.as_deref().unwrap_or("no"))?;
+    let _supervisor = crate::lifecycle::supervise(containers, id);
+    let config = containers.config(&record)?;
+    let policy = RestartPolicy::parse(config.restart.as_deref().unwrap_or("no"))?;
     let _ = std::fs::remove_file(stop_marker(containers, id));
+    let socket = attach::socket_path(containers, id);
+    let listener = attach::listen(&socket)?;
+    let mut log = JsonLog::open(&log_path(containers, &record.id))?;
     let mut restarts = 0u32;
     record_restarts(containers, id, restarts);
     loop {
-        let (started, out_r, err_r) = start_logged(containers, &record)?;
+        let (started, io) = start_io(containers, &record, &config)?;
         let started = match (started, ready.take()) {
             (Ok(s), Some(mut r)) => {
                 let _ = r.write_all(b"ok\n");
@@ -95,12 +100,17 @@ pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
             }
             (Err(e), None) => return Err(e),
         };
-        let logged = copy_to_log(&log_path(containers, &record.id), out_r, err_r);
+        let served = attach::serve(io, &listener, &mut log, Vec::new());
         let code = linux::wait(started.pid);
         finish(containers, &record, code.as_ref().ok().copied())?;
-        logged?;
         let stopped_by_user = stop_marker(containers, id).exists();
-        if stopped_by_user || !policy.restarts(code.as_ref().copied().unwrap_or(255), restarts) {
+        let again = !stopped_by_user && policy.restarts(code.as_ref().copied().unwrap_or(255), restarts);
+        if !again {
+            // No one may attach to what has ended.
+            let _ = std::fs::remove_file(&socket);
+        }
+        attach::send_exit(served?, code.as_ref().copied().unwrap_or(255));
+        if !again {
             break;
         }
         restarts += 1;
@@ -108,33 +118,63 @@ pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
         // Docker's back-off: 100 ms, doubling, at most 1 s here.
         std::thread::sleep(std::time::Duration::from_millis((100u64 << restarts.min(4)).min(1000)));
     }
-    if containers.config(&record)?.auto_remove {
+    if config.auto_remove {
         containers.remove(&record, true)?;
     }
     Ok(())
 }
 
-/// Starts the container with its stdout and stderr on fresh pipes; returns the read ends.
-fn start_logged(
+/// Starts the container with its output on fresh pipes (or a terminal with `-t`), and
+/// with `-i` its input on a pipe the monitor keeps open for `attach`.
+fn start_io(
     containers: &Containers<'_>,
     record: &ContainerRecord,
-) -> Result<(Result<linux::Started>, OwnedFd, OwnedFd)> {
-    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
-    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
-    // The container inherits fds 1 and 2: point them at the pipes for the start.
+    config: &strata_containers::ContainerConfig,
+) -> Result<(Result<linux::Started>, attach::ContainerIo)> {
+    let fresh = containers.resolve(&record.id)?;
+    if config.tty {
+        let pty = linux::tty::open_pty()?;
+        let started = crate::lifecycle::start_with_console(containers, &fresh, Some(&pty.slave));
+        drop(pty.slave);
+        let master = File::from(pty.master);
+        let reader = master.try_clone().map_err(|e| RuntimeError::io("dup", e))?;
+        let io = attach::ContainerIo {
+            outputs: vec![(1, reader)],
+            input: Some(master),
+            tty: true,
+        };
+        return Ok((started, io));
+    }
+    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e));
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let input = if config.interactive {
+        let (in_r, in_w) = pipe()?;
+        dup_onto(&in_r, 0)?;
+        Some(File::from(in_w))
+    } else {
+        None
+    };
+    // The container inherits fds 0, 1 and 2: point them at the pipes for the start.
     dup_onto(&out_w, 1)?;
     dup_onto(&err_w, 2)?;
     drop((out_w, err_w));
-    let fresh = containers.resolve(&record.id)?;
     let started = start(containers, &fresh);
     // From here only the container holds the write ends: EOF means it is done.
     let null = File::options()
+        .read(true)
         .write(true)
         .open("/dev/null")
         .map_err(|e| RuntimeError::io("/dev/null", e))?;
-    dup_onto(&null, 1)?;
-    dup_onto(&null, 2)?;
-    Ok((started, out_r, err_r))
+    for fd in 0..3 {
+        dup_onto(&null, fd)?;
+    }
+    let io = attach::ContainerIo {
+        outputs: vec![(1, File::from(out_r)), (2, File::from(err_r))],
+        input,
+        tty: false,
+    };
+    Ok((started, io))
 }
 
 /// How many times the monitor restarted the container since it was started (inspect's
@@ -191,51 +231,52 @@ impl RestartPolicy {
     }
 }
 
-/// Copies both streams into the json-file log, one record per line, until both end.
-fn copy_to_log(path: &Path, out: OwnedFd, err: OwnedFd) -> Result<()> {
-    let mut log = File::options()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| RuntimeError::io(format!("opening {}", path.display()), e))?;
-    let mut streams = [
-        (File::from(out), "stdout", Vec::new(), true),
-        (File::from(err), "stderr", Vec::new(), true),
-    ];
-    let mut buf = vec![0u8; 64 << 10];
-    while streams.iter().any(|s| s.3) {
-        let mut fds: Vec<PollFd> = streams
-            .iter()
-            .filter(|s| s.3)
-            .map(|s| PollFd::new(s.0.as_fd(), PollFlags::POLLIN))
-            .collect();
-        match poll(&mut fds, PollTimeout::NONE) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(RuntimeError::Sys("poll", e)),
-            Ok(_) => {}
-        }
-        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
-        drop(fds);
-        for (k, s) in streams.iter_mut().filter(|s| s.3).enumerate() {
-            if !ready[k] {
-                continue;
-            }
-            let n = s.0.read(&mut buf).unwrap_or(0);
-            if n == 0 {
-                s.3 = false;
-                if !s.2.is_empty() {
-                    write_record(&mut log, s.1, &std::mem::take(&mut s.2))?;
-                }
-                continue;
-            }
-            s.2.extend_from_slice(&buf[..n]);
-            while let Some(pos) = s.2.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = s.2.drain(..=pos).collect();
-                write_record(&mut log, s.1, &line)?;
-            }
-        }
+/// Docker's json-file log: one record per line of output, per stream.
+struct JsonLog {
+    file: File,
+    partial: [Vec<u8>; 3],
+}
+
+impl JsonLog {
+    fn open(path: &Path) -> Result<JsonLog> {
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| RuntimeError::io(format!("opening {}", path.display()), e))?;
+        Ok(JsonLog {
+            file,
+            partial: Default::default(),
+        })
     }
-    Ok(())
+}
+
+fn stream_name(stream: u8) -> &'static str {
+    if stream == 2 {
+        "stderr"
+    } else {
+        "stdout"
+    }
+}
+
+impl attach::OutputSink for JsonLog {
+    fn output(&mut self, stream: u8, bytes: &[u8]) -> Result<()> {
+        let partial = &mut self.partial[stream as usize % 3];
+        partial.extend_from_slice(bytes);
+        while let Some(pos) = partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = partial.drain(..=pos).collect();
+            write_record(&mut self.file, stream_name(stream), &line)?;
+        }
+        Ok(())
+    }
+
+    fn ended(&mut self, stream: u8) -> Result<()> {
+        let rest = std::mem::take(&mut self.partial[stream as usize % 3]);
+        if rest.is_empty() {
+            return Ok(());
+        }
+        write_record(&mut self.file, stream_name(stream), &rest)
+    }
 }
 
 fn write_record(log: &mut File, stream: &str, line: &[u8]) -> Result<()> {

@@ -79,25 +79,6 @@ pub struct Prepared {
     pub netns: Option<PathBuf>,
     ports: Vec<BoundPort>,
     state: NetworkState,
-    /// Held from `prepare` until the process runs: a concurrent reconcile must not take
-    /// a container that is being started for one whose engine died.
-    _starting: Option<nix::fcntl::Flock<std::fs::File>>,
-}
-
-fn starting_lock(containers: &Containers<'_>, id: &str, wait: bool) -> Option<nix::fcntl::Flock<std::fs::File>> {
-    let path = containers.dir(id).join("network.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .ok()?;
-    let how = if wait {
-        nix::fcntl::FlockArg::LockExclusive
-    } else {
-        nix::fcntl::FlockArg::LockExclusiveNonblock
-    };
-    nix::fcntl::Flock::lock(file, how).ok()
 }
 
 fn state_path(containers: &Containers<'_>, id: &str) -> PathBuf {
@@ -121,7 +102,6 @@ pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &C
     if networks.is_empty() {
         return Ok(Prepared::default());
     }
-    let starting = starting_lock(containers, &record.id, true);
     let ports = strata_network::ports::bind_all(&config.port_bindings())?;
     let aliases = vec![
         record.name.clone(),
@@ -140,7 +120,6 @@ pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &C
         netns: Some(attachment.netns),
         ports,
         state,
-        _starting: starting,
     };
     let written = write_state(containers, &record.id, &prepared.state)
         .and_then(|()| write_hosts(containers, record, config))
@@ -276,25 +255,17 @@ fn stop_proxy(containers: &Containers<'_>, id: &str) {
     let _ = std::fs::remove_file(path);
 }
 
-/// Releases the network of every container that has one but no running process
-/// (an engine killed between start and finish, a reboot).
+/// Releases the network of every container that has one but is neither running nor
+/// looked after by a live engine (`running` says which): an engine killed between start
+/// and finish, a reboot.
 pub fn reconcile(containers: &Containers<'_>, running: &dyn Fn(&str) -> bool) {
     let networks = Networks::new(containers.store().root());
     let attached = networks
         .attached_containers(&containers.store().db())
         .unwrap_or_default();
     for id in attached {
-        if running(&id) {
-            continue;
-        }
-        // Not running, and nobody is starting it (or started it since `running` was
-        // read): its engine is gone. A removed container's leftovers go too.
-        if !containers.dir(&id).exists() {
+        if !running(&id) {
             release(containers, &id);
-        } else if let Some(_lock) = starting_lock(containers, &id, false) {
-            if !containers.resolve(&id).is_ok_and(|r| is_running(containers, &r)) {
-                release(containers, &id);
-            }
         }
     }
 }

@@ -71,6 +71,8 @@ pub enum Command {
     Create(run::CreateArgs),
     /// Start one or more stopped containers
     Start(run::StartArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(run::AttachArgs),
     /// List containers
     Ps(ps::Args),
     /// Remove one or more containers
@@ -197,6 +199,7 @@ pub fn run(root: &Path, max_layer_size: Option<&str>, command: Command) -> Resul
         Command::Run(a) => run::run(&store, a),
         Command::Create(a) => run::create(&store, a),
         Command::Start(a) => run::start(&store, a),
+        Command::Attach(a) => run::attach(&store, a),
         Command::Ps(a) => ps::run(&store, a),
         Command::Rm(a) => rm::run(&store, a),
         Command::Exec(a) => process::exec(&store, a),

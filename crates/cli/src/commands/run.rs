@@ -219,6 +219,31 @@ pub fn start(store: &ImageStore, args: StartArgs) -> Result<u8> {
     Ok(status)
 }
 
+#[derive(clap::Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long)]
+    no_stdin: bool,
+    /// Accepted for compatibility (signals reach the container through the terminal)
+    #[arg(long, default_value = "true")]
+    sig_proxy: String,
+    container: String,
+}
+
+/// `attach`: the container's output here (and our input there) until it exits; ends
+/// with its exit code, as Docker's.
+pub fn attach(store: &ImageStore, args: AttachArgs) -> Result<u8> {
+    let containers = Containers::new(store);
+    let record = containers.resolve(&args.container)?;
+    match strata_runtime::attach::attach(&containers, &record, !args.no_stdin) {
+        Ok(code) => Ok(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("Error: {}", crate::output::error_chain(&anyhow::Error::from(e)));
+            Ok(1)
+        }
+    }
+}
+
 /// The hidden `__monitor ID` command a detached container runs under.
 pub fn monitor(store: &ImageStore, id: &str) -> Result<u8> {
     monitor::run(&Containers::new(store), id)?;

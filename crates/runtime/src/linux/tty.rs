@@ -28,6 +28,15 @@ pub fn open_pty() -> Result<Pty> {
     })
 }
 
+/// The size of the user's terminal (stdin): rows, columns.
+pub fn window_size() -> Option<(u16, u16)> {
+    // SAFETY: TIOCGWINSZ writes a winsize struct we own.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        (libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0).then_some((ws.ws_row, ws.ws_col))
+    }
+}
+
 /// Copies the user's terminal size (stdin) to the container's terminal.
 fn copy_window_size(master: &OwnedFd) {
     // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write a winsize struct we own.
@@ -57,10 +66,10 @@ pub fn attach_child(slave: &OwnedFd) -> std::io::Result<()> {
 }
 
 /// Restores the user's terminal settings when dropped.
-struct RawMode(Option<Termios>);
+pub struct RawMode(Option<Termios>);
 
 impl RawMode {
-    fn enter() -> RawMode {
+    pub fn enter() -> RawMode {
         let stdin = std::io::stdin();
         if !stdin.is_terminal() {
             return RawMode(None);
