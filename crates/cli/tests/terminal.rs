@@ -144,3 +144,51 @@ fn attach_to_a_detached_terminal_container() {
         "what passed through the terminal is logged: {logs}"
     );
 }
+
+#[test]
+fn runc_gives_the_same_terminal_and_detached_containers() {
+    let t = TestRoot::new();
+    let tar = t.path("busybox.tar");
+    busybox_rootfs(&tar);
+    t.ok(&["import", "-c", "CMD [\"sh\"]", tar.to_str().unwrap(), "busybox:tty"]);
+    // -it: runc makes the terminal and hands it over its console socket.
+    let typed = "test -t 0 && echo INTERACTIVE; echo SID=$(cut -d' ' -f6 /proc/self/stat); echo $((6*7)); exit 6\\n";
+    let screen = drive(
+        &t,
+        &["run", "-it", "--rm", "--runtime", "runc", "busybox:tty", "sh"],
+        typed,
+    );
+    assert!(screen.contains("INTERACTIVE"), "{screen}");
+    assert!(screen.contains("SID=1"), "{screen}");
+    assert!(screen.contains("42"), "{screen}");
+    assert!(screen.trim_end().ends_with("STATUS 6"), "{screen}");
+    // -d: the container's own init is strata's to wait for, and exec joins it.
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "bg",
+        "--runtime",
+        "runc",
+        "busybox:tty",
+        "sleep",
+        "600",
+    ]);
+    assert_eq!(t.ok(&["exec", "bg", "cat", "/proc/1/comm"]), "sleep\n");
+    let pid = t.ok(&["inspect", "-f", "{{.State.Pid}}", "bg"]);
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", pid.trim())).unwrap();
+    assert_eq!(comm, "sleep\n", "the recorded PID is the container's, not runc's");
+    t.ok(&["stop", "-t", "1", "bg"]);
+    let status = t.ok(&["ps", "-a", "--format", "{{.Status}}", "--filter", "name=bg"]);
+    // PID 1 without a handler ignores SIGTERM (as under Docker): SIGKILL after -t.
+    assert!(status.starts_with("Exited (137)"), "{status}");
+    let runc = std::process::Command::new("runc")
+        .args(["list", "-q"])
+        .output()
+        .unwrap();
+    let id = t.ok(&["inspect", "-f", "{{.Id}}", "bg"]);
+    assert!(
+        !String::from_utf8_lossy(&runc.stdout).contains(&format!("strata-{}", &id[..12])),
+        "runc's state of the container is deleted after it exits"
+    );
+}

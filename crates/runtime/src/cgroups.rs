@@ -169,3 +169,27 @@ impl Cgroup {
         }
     }
 }
+
+/// Puts `pid` in every group `of` is in (an `exec` into a container whose groups
+/// another runtime made, runc's). Hierarchies are found where they are mounted.
+pub fn join_groups_of(of: i32, pid: i32) -> Result<()> {
+    let table = fs::read_to_string(format!("/proc/{of}/cgroup"))
+        .map_err(|e| RuntimeError::io(format!("reading the groups of process {of}"), e))?;
+    for line in table.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(h), Some(c), Some(p)) => (h, c, p),
+            _ => continue,
+        };
+        let mount = match controllers {
+            "" if version() == Version::V2 => PathBuf::from(ROOT),
+            "" => Path::new(ROOT).join("unified"),
+            named => Path::new(ROOT).join(named.trim_start_matches("name=")),
+        };
+        let procs = mount.join(path.trim_start_matches('/')).join("cgroup.procs");
+        if procs.exists() {
+            write(procs, &pid.to_string())?;
+        }
+    }
+    Ok(())
+}

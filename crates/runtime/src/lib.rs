@@ -12,6 +12,7 @@ pub mod linux;
 pub mod monitor;
 pub mod networking;
 pub mod rootfs;
+pub mod runc;
 pub mod spec;
 
 pub use error::{Result, RuntimeError};

@@ -54,10 +54,8 @@ pub fn start_attached(containers: &Containers<'_>, record: &ContainerRecord) -> 
     let _supervisor = supervise(containers, &record.id);
     let config = containers.config(record)?;
     if config.tty {
-        let pty = linux::tty::open_pty()?;
-        let started = start_with_console(containers, record, Some(&pty.slave))?;
-        drop(pty.slave);
-        let proxied = linux::tty::proxy(pty.master, config.interactive);
+        let (started, master) = start_on_terminal(containers, record)?;
+        let proxied = linux::tty::proxy(master, config.interactive);
         let code = linux::wait(started.pid);
         finish(containers, record, code.as_ref().ok().copied())?;
         proxied?;
@@ -73,15 +71,26 @@ pub fn start_attached(containers: &Containers<'_>, record: &ContainerRecord) -> 
 /// monitor of a detached container points that stdio at its log pipes first). On a
 /// start failure the container is recorded as exited with Docker's code and unmounted.
 pub fn start(containers: &Containers<'_>, record: &ContainerRecord) -> Result<linux::Started> {
-    start_with_console(containers, record, None)
+    start_with_console(containers, record, None).map(|(started, _)| started)
 }
 
-/// `start` with the container's stdio on a terminal's `console` (slave) end.
-pub fn start_with_console(
+/// `start` with the container's stdio on a new terminal; returns the terminal's master
+/// end (strata's own, or the one runc made).
+pub fn start_on_terminal(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+) -> Result<(linux::Started, std::os::fd::OwnedFd)> {
+    let pty = linux::tty::open_pty()?;
+    let (started, theirs) = start_with_console(containers, record, Some(&pty.slave))?;
+    drop(pty.slave);
+    Ok((started, theirs.unwrap_or(pty.master)))
+}
+
+fn start_with_console(
     containers: &Containers<'_>,
     record: &ContainerRecord,
     console: Option<&std::os::fd::OwnedFd>,
-) -> Result<linux::Started> {
+) -> Result<(linux::Started, Option<std::os::fd::OwnedFd>)> {
     if record.state == ContainerState::Running && pid_alive(record.pid) {
         return Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(
             format!("container {} is already running", record.name),
@@ -94,13 +103,13 @@ pub fn start_with_console(
     let outcome = mount_all(&containers.mounts(record)?, &rootfs)
         .and_then(|()| start_process(containers, record, &rootfs, console, network.netns.as_deref()));
     match outcome {
-        Ok(started) => {
+        Ok((started, master)) => {
             containers.set_state(&record.id, ContainerState::Running, Some(started.pid as i64), None)?;
             if let Err(e) = crate::networking::started(containers, record, network, started.pid) {
                 let _ = linux::kill(started.pid, Signal::SIGKILL);
                 return Err(e);
             }
-            Ok(started)
+            Ok((started, master))
         }
         Err(e) => {
             crate::networking::release(containers, &record.id);
@@ -114,6 +123,9 @@ pub fn start_with_console(
 /// Records the exit and unmounts the root.
 pub fn finish(containers: &Containers<'_>, record: &ContainerRecord, code: Option<i32>) -> Result<()> {
     crate::cgroups::Cgroup::new(&record.id).remove();
+    if containers.config(record)?.runtime.as_deref() == Some("runc") {
+        crate::runc::delete(&record.id);
+    }
     crate::networking::release(containers, &record.id);
     containers.set_state(
         &record.id,
@@ -130,7 +142,7 @@ fn start_process(
     rootfs: &Path,
     console: Option<&std::os::fd::OwnedFd>,
     netns: Option<&Path>,
-) -> Result<linux::Started> {
+) -> Result<(linux::Started, Option<std::os::fd::OwnedFd>)> {
     let config = containers.config(record)?;
     let user = resolve_user(rootfs, &config.user)?;
     // Docker creates a missing working directory.
@@ -152,7 +164,7 @@ fn start_process(
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
     std::fs::write(bundle.join("config.json"), json).map_err(|e| RuntimeError::io("writing config.json", e))?;
     if config.runtime.as_deref() == Some("runc") {
-        return start_with_runc(&bundle, &record.id, console);
+        return crate::runc::start(&bundle, &record.id, console.is_some());
     }
     let cgroup = crate::cgroups::Cgroup::new(&record.id);
     cgroup.create(&limits(&config))?;
@@ -160,24 +172,7 @@ fn start_process(
     if started.is_err() {
         cgroup.remove();
     }
-    started
-}
-
-/// `--runtime runc`: the same bundle (config.json and the mounted root) run by runc,
-/// in the foreground; its exit status is the container's. runc manages its own cgroups,
-/// so strata's limits and `pause` do not apply to such a container.
-fn start_with_runc(bundle: &Path, id: &str, console: Option<&std::os::fd::OwnedFd>) -> Result<linux::Started> {
-    if console.is_some() {
-        return Err(RuntimeError::Unsupported("-t with --runtime runc".into()));
-    }
-    let child = std::process::Command::new("runc")
-        .args(["run", "--bundle"])
-        .arg(bundle)
-        .arg(format!("strata-{}", &id[..12]))
-        .spawn()
-        .map_err(|e| RuntimeError::io("starting runc (apt-get install runc)", e))?;
-    // Reaped by `linux::wait` like strata's own init.
-    Ok(linux::Started { pid: child.id() as i32 })
+    started.map(|s| (s, None))
 }
 
 /// The cgroup limits of a container's configuration.
@@ -394,6 +389,11 @@ pub fn exec(containers: &Containers<'_>, record: &ContainerRecord, opts: &ExecOp
     } else {
         None
     };
+    if containers.config(record)?.runtime.as_deref() == Some("runc") {
+        return linux::exec(pid, &spec, opts.detach, pty, &|p| {
+            crate::cgroups::join_groups_of(pid, p)
+        });
+    }
     linux::exec(pid, &spec, opts.detach, pty, &|p| cgroup.add(p))
 }
 

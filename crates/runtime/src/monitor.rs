@@ -133,10 +133,12 @@ fn start_io(
 ) -> Result<(Result<linux::Started>, attach::ContainerIo)> {
     let fresh = containers.resolve(&record.id)?;
     if config.tty {
-        let pty = linux::tty::open_pty()?;
-        let started = crate::lifecycle::start_with_console(containers, &fresh, Some(&pty.slave));
-        drop(pty.slave);
-        let master = File::from(pty.master);
+        let (started, master) = match crate::lifecycle::start_on_terminal(containers, &fresh) {
+            Ok((s, m)) => (Ok(s), m),
+            // Nothing to serve; the monitor reports the error.
+            Err(e) => (Err(e), linux::tty::open_pty()?.master),
+        };
+        let master = File::from(master);
         let reader = master.try_clone().map_err(|e| RuntimeError::io("dup", e))?;
         let io = attach::ContainerIo {
             outputs: vec![(1, reader)],
