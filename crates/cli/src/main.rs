@@ -22,6 +22,9 @@ struct Cli {
     /// Most bytes of file content one image layer may expand to (decompression bombs), e.g. 20g
     #[arg(long, global = true, env = "STRATA_MAX_LAYER_SIZE")]
     max_layer_size: Option<String>,
+    /// Storage driver for containers' writable layers: overlay, or vfs (full copies, where overlayfs is unavailable)
+    #[arg(long, global = true, env = "STRATA_STORAGE_DRIVER")]
+    storage_driver: Option<String>,
     #[command(subcommand)]
     command: commands::Command,
 }
@@ -40,7 +43,12 @@ fn main() -> ExitCode {
         }
     };
     env_logger::Builder::new().parse_filters(&cli.log_level).init();
-    match commands::run(&cli.root, cli.max_layer_size.as_deref(), cli.command) {
+    match commands::run(
+        &cli.root,
+        cli.max_layer_size.as_deref(),
+        cli.storage_driver.as_deref(),
+        cli.command,
+    ) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("Error: {}", output::error_chain(&e));

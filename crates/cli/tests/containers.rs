@@ -679,3 +679,80 @@ fn detached_containers_keep_stdin_open_for_attach() {
     assert!(String::from_utf8_lossy(&stopped.stderr).contains("You cannot attach to a stopped container"));
     t.ok(&["rm", "reader", "talker"]);
 }
+
+#[test]
+fn the_vfs_driver_copies_the_image_and_commits_what_changed() {
+    let t = TestRoot::new();
+    let tar = t.path("busybox.tar");
+    busybox_rootfs(&tar);
+    // The root takes the driver it is first given, and keeps it.
+    t.ok(&[
+        "--storage-driver",
+        "vfs",
+        "import",
+        "-c",
+        "CMD [\"sh\"]",
+        tar.to_str().unwrap(),
+        "busybox:test",
+    ]);
+    assert!(t.ok(&["system", "info"]).contains("Storage Driver: vfs"));
+    let refused = t.fails(&["--storage-driver", "overlay", "images"]);
+    assert!(refused.contains("uses the vfs storage driver"), "{refused}");
+    t.ok(&["run", "-d", "--name", "web", "busybox:test", "sleep", "600"]);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let root = t.root().to_string_lossy().into_owned();
+    assert!(
+        !mounts.lines().any(|l| l.contains(&root) && l.contains(" - overlay ")),
+        "no overlay mount with vfs"
+    );
+    t.ok(&[
+        "exec",
+        "web",
+        "sh",
+        "-c",
+        "echo changed > /var/www/index.html && echo new > /var/www/new.html && rm /bin/vi && mkdir -p /data",
+    ]);
+    let diff = t.ok(&["diff", "web"]);
+    for line in ["C /var/www/index.html", "A /var/www/new.html", "D /bin/vi", "A /data"] {
+        assert!(diff.lines().any(|l| l == line), "{line} in {diff}");
+    }
+    assert!(
+        !diff.lines().any(|l| l.contains("/bin/sh")),
+        "unchanged files are not listed: {diff}"
+    );
+    t.ok(&["commit", "-m", "vfs change", "web", "busybox:vfs"]);
+    assert_eq!(
+        t.ok(&[
+            "run",
+            "--rm",
+            "busybox:vfs",
+            "sh",
+            "-c",
+            "cat /var/www/index.html /var/www/new.html; test -e /bin/vi || echo gone"
+        ]),
+        "changed\nnew\ngone\n"
+    );
+    assert_eq!(
+        t.ok(&["run", "--rm", "busybox:test", "cat", "/var/www/index.html"]),
+        "<h1>hello</h1>\n"
+    );
+    let graph = t.ok(&["inspect", "-f", "{{.GraphDriver.Name}}", "web"]);
+    assert_eq!(graph.trim(), "vfs");
+    t.ok(&["stop", "-t", "1", "web"]);
+    let export = t.path("web.tar");
+    t.ok(&["export", "-o", export.to_str().unwrap(), "web"]);
+    let listing = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&export)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.trim_start_matches("./") == "var/www/new.html"),
+        "{listing}"
+    );
+    assert!(!listing.lines().any(|l| l.trim_start_matches("./") == "bin/vi"));
+    t.ok(&["rm", "web"]);
+}

@@ -73,7 +73,13 @@ impl<'a> Containers<'a> {
             started_at: None,
             finished_at: None,
         };
-        self.store.snapshots().prepare(&id)?;
+        let chains = resolved
+            .image
+            .layers
+            .iter()
+            .map(|l| ChainId::parse(&l.chain_id).map_err(ContainerError::Invalid))
+            .collect::<Result<Vec<_>>>()?;
+        self.store.snapshots().prepare(&id, &chains)?;
         let result = self.write_files(&id, &config).and_then(|()| {
             let mut attempts = 0;
             loop {
@@ -306,14 +312,33 @@ impl Containers<'_> {
         Exclusions { files, contents_of }
     }
 
+    /// The container's changes as an overlay upper directory, given to `f`: overlay's
+    /// own, or with vfs one made for the purpose (hard links) and removed after.
+    fn with_changes<T>(&self, record: &ContainerRecord, f: impl FnOnce(&std::path::Path) -> Result<T>) -> Result<T> {
+        if self.store.snapshots().driver() == strata_snapshots::Driver::Overlay {
+            return f(&self.upper(&record.id));
+        }
+        let scratch = self.store.work_path("vfs-changes", "");
+        let made = self
+            .store
+            .snapshots()
+            .changes(&record.id, &self.chains(record)?, &scratch);
+        let out = made.map_err(ContainerError::from).and_then(|upper| f(&upper));
+        let _ = fs::remove_dir_all(&scratch);
+        out
+    }
+
     /// Docker's `diff`.
     pub fn diff(&self, record: &ContainerRecord) -> Result<Vec<Change>> {
         let config = self.config(record)?;
-        changes::diff(
-            &self.upper(&record.id),
-            &self.lowers(record)?,
-            &self.exclusions(&config),
-        )
+        let lowers = self.lowers(record)?;
+        self.with_changes(record, |upper| changes::diff(upper, &lowers, &self.exclusions(&config)))
+    }
+
+    /// With vfs, the container's whole root (a copy of its image, changed in place).
+    pub fn copied_root(&self, id: &str) -> Option<PathBuf> {
+        (self.store.snapshots().driver() == strata_snapshots::Driver::Vfs)
+            .then(|| self.store.snapshots().active_path(id).join("rootfs"))
     }
 
     /// Makes an image of the container: its image plus one layer of its changes, with
@@ -360,15 +385,28 @@ impl Containers<'_> {
         clamp_mtime: Option<u64>,
     ) -> Result<String> {
         let config = self.config(record)?;
+        self.with_changes(record, |upper| {
+            self.commit_upper(upper, parent, &config, image_config, reference, clamp_mtime)
+        })
+    }
+
+    fn commit_upper(
+        &self,
+        upper: &std::path::Path,
+        parent: &strata_images::ImageRecord,
+        config: &ContainerConfig,
+        image_config: serde_json::Value,
+        reference: Option<&str>,
+        clamp_mtime: Option<u64>,
+    ) -> Result<String> {
         // The layer streams from a writer thread straight into the store: no temporary
         // copy of the changes is written.
         let (reader, writer) = std::io::pipe().map_err(|e| ContainerError::io("creating a pipe", e))?;
-        let upper = self.upper(&record.id);
-        let skip = self.exclusions(&config);
+        let skip = self.exclusions(config);
         std::thread::scope(|scope| {
             let producer = scope.spawn(move || -> Result<()> {
                 let out = changes::write_layer_clamped(
-                    &upper,
+                    upper,
                     &skip,
                     clamp_mtime,
                     std::io::BufWriter::with_capacity(1 << 20, writer),

@@ -93,6 +93,13 @@ impl ImageStore {
         &self.snapshots
     }
 
+    /// `--storage-driver`: overlay or vfs for containers' writable layers; a root keeps
+    /// the one it started with.
+    pub fn set_storage_driver(&mut self, name: &str) -> Result<()> {
+        let driver = strata_snapshots::Driver::parse(name)?;
+        Ok(self.snapshots.set_driver(driver)?)
+    }
+
     /// The metadata database (shared with the containers service).
     pub fn db(&self) -> MutexGuard<'_, Db> {
         self.db.lock().unwrap_or_else(|p| p.into_inner())

@@ -46,7 +46,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
         "LogPath": log_path(containers, &record.id),
         "Name": format!("/{}", record.name),
         "RestartCount": crate::monitor::restart_count(containers, &record.id),
-        "Driver": "overlay",
+        "Driver": if containers.copied_root(&record.id).is_some() { "vfs" } else { "overlay" },
         "Platform": "linux",
         "HostConfig": {
             "Binds": config.binds.iter().map(|b| format!("{}:{}{}", b.source, b.destination, if b.readonly { ":ro" } else { "" })).collect::<Vec<_>>(),
@@ -57,14 +57,17 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
             "ReadonlyRootfs": config.read_only,
             "Runtime": "strata",
         },
-        "GraphDriver": {
-            "Name": "overlay",
-            "Data": {
-                "LowerDir": lowers.join(":"),
-                "UpperDir": active,
-                "WorkDir": active.with_file_name("work"),
-                "MergedDir": containers.rootfs(&record.id),
-            },
+        "GraphDriver": match containers.copied_root(&record.id) {
+            Some(copy) => json!({ "Name": "vfs", "Data": { "Dir": copy } }),
+            None => json!({
+                "Name": "overlay",
+                "Data": {
+                    "LowerDir": lowers.join(":"),
+                    "UpperDir": active,
+                    "WorkDir": active.with_file_name("work"),
+                    "MergedDir": containers.rootfs(&record.id),
+                },
+            }),
         },
         "Mounts": config.binds.iter().map(|b| json!({
             "Type": "bind",

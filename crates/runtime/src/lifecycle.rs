@@ -296,6 +296,10 @@ pub fn export<W: std::io::Write>(containers: &Containers<'_>, record: &Container
     if is_mounted(&rootfs) {
         return Ok(strata_containers::write_layer(&rootfs, &Default::default(), out)?);
     }
+    // vfs: the container's root is a plain directory already.
+    if let Some(copy) = containers.copied_root(&record.id) {
+        return Ok(strata_containers::write_layer(&copy, &Default::default(), out)?);
+    }
     let view = containers
         .store()
         .root()

@@ -16,6 +16,7 @@
 //! descriptions that the runtime performs.
 
 mod chain;
+pub mod vfs;
 
 pub use chain::{chain_ids, ChainId};
 
@@ -27,6 +28,8 @@ use std::path::{Path, PathBuf};
 pub enum SnapshotError {
     #[error("snapshot {chain} not found ({path})")]
     NotFound { chain: ChainId, path: PathBuf },
+    #[error("{0}")]
+    Driver(String),
     #[error("snapshot store I/O on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -55,10 +58,48 @@ pub struct Mount {
     pub options: Vec<String>,
 }
 
+/// How containers' writable layers are made: an overlay over the layer directories, or
+/// (`vfs`) a full copy of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    Overlay,
+    Vfs,
+}
+
+impl Driver {
+    pub fn parse(name: &str) -> Result<Driver> {
+        match name {
+            "overlay" | "overlay2" | "overlayfs" => Ok(Driver::Overlay),
+            "vfs" => Ok(Driver::Vfs),
+            other => Err(SnapshotError::Driver(format!(
+                "unknown storage driver {other:?}: use overlay or vfs"
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Overlay => "overlay",
+            Driver::Vfs => "vfs",
+        }
+    }
+
+    /// overlay where the kernel has it, else vfs.
+    fn detect() -> Driver {
+        let listed = fs::read_to_string("/proc/filesystems").unwrap_or_default();
+        if listed.lines().any(|l| l.split_whitespace().last() == Some("overlay")) {
+            Driver::Overlay
+        } else {
+            Driver::Vfs
+        }
+    }
+}
+
 /// The snapshot store of one strata root.
 #[derive(Debug, Clone)]
 pub struct Snapshotter {
     root: PathBuf,
+    driver: Driver,
 }
 
 /// A layer being unpacked into a private directory.
@@ -96,7 +137,37 @@ impl Snapshotter {
             let p = root.join(d);
             fs::create_dir_all(&p).map_err(|e| SnapshotError::io(&p, e))?;
         }
-        Ok(Snapshotter { root })
+        let driver = match fs::read_to_string(root.join("driver")) {
+            Ok(name) => Driver::parse(name.trim())?,
+            Err(_) => Driver::detect(),
+        };
+        Ok(Snapshotter { root, driver })
+    }
+
+    pub fn driver(&self) -> Driver {
+        self.driver
+    }
+
+    /// Chooses the driver (`--storage-driver`). A root keeps the driver it was first
+    /// given, as its containers' layers are made for it.
+    pub fn set_driver(&mut self, wanted: Driver) -> Result<()> {
+        let file = self.root.join("driver");
+        match fs::read_to_string(&file) {
+            Ok(name) if Driver::parse(name.trim())? != wanted => Err(SnapshotError::Driver(format!(
+                "the store {} uses the {} storage driver; use --storage-driver {} with it, or another --root",
+                self.root.display(),
+                name.trim(),
+                name.trim()
+            ))),
+            Ok(_) => Ok(()),
+            Err(_) => {
+                let tmp = self.root.join(".driver.tmp");
+                fs::write(&tmp, wanted.as_str()).map_err(|e| SnapshotError::io(&tmp, e))?;
+                fs::rename(&tmp, &file).map_err(|e| SnapshotError::io(&file, e))?;
+                self.driver = wanted;
+                Ok(())
+            }
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -264,10 +335,19 @@ impl Snapshotter {
         self.root.join("active").join(key)
     }
 
-    /// Creates the writable layer `key` (a container's): an empty `upper` for its
-    /// changes and the `work` directory overlayfs needs on the same filesystem.
-    pub fn prepare(&self, key: &str) -> Result<PathBuf> {
+    /// Creates the writable layer `key` (a container's) over `chains` (bottom first):
+    /// with overlay an empty `upper` for its changes and the `work` directory overlayfs
+    /// needs; with vfs `rootfs`, a copy of the layers.
+    pub fn prepare(&self, key: &str, chains: &[ChainId]) -> Result<PathBuf> {
         let dir = self.active_path(key);
+        if self.driver == Driver::Vfs {
+            let rootfs = dir.join("rootfs");
+            fs::create_dir_all(&rootfs).map_err(|e| SnapshotError::io(&rootfs, e))?;
+            let mut layers: Vec<PathBuf> = self.layer_dirs(chains)?.into_iter().map(PathBuf::from).collect();
+            layers.reverse();
+            vfs::populate(&rootfs, &layers)?;
+            return Ok(dir);
+        }
         for sub in ["upper", "work"] {
             let p = dir.join(sub);
             fs::create_dir_all(&p).map_err(|e| SnapshotError::io(&p, e))?;
@@ -275,10 +355,30 @@ impl Snapshotter {
         Ok(dir)
     }
 
-    /// The overlay mount that presents `chains` (bottom first) with the writable layer
-    /// `key` on top.
+    /// The writable layer's changes in overlay form (an upper directory): overlay's own
+    /// `upper`, or for vfs one made at `scratch` by comparing the copy with the layers.
+    pub fn changes(&self, key: &str, chains: &[ChainId], scratch: &Path) -> Result<PathBuf> {
+        let dir = self.active_path(key);
+        if self.driver == Driver::Overlay {
+            return Ok(dir.join("upper"));
+        }
+        let mut layers: Vec<PathBuf> = self.layer_dirs(chains)?.into_iter().map(PathBuf::from).collect();
+        layers.reverse();
+        vfs::changes_as_upper(&dir.join("rootfs"), &layers, scratch)?;
+        Ok(scratch.to_path_buf())
+    }
+
+    /// The mount that presents `chains` (bottom first) with the writable layer `key` on
+    /// top: an overlay, or with vfs a bind mount of the copy.
     pub fn active_mounts(&self, key: &str, chains: &[ChainId]) -> Result<Vec<Mount>> {
         let dir = self.active_path(key);
+        if self.driver == Driver::Vfs {
+            return Ok(vec![Mount {
+                kind: "bind".into(),
+                source: dir.join("rootfs").to_string_lossy().into_owned(),
+                options: vec!["rbind".into()],
+            }]);
+        }
         let mut options = Vec::new();
         let dirs = self.layer_dirs(chains)?;
         options.push(format!("lowerdir={}", lowerdir(&dirs)));

@@ -161,7 +161,7 @@ pub enum ContainerCommand {
 }
 
 /// Runs a command; returns the process exit code.
-pub fn run(root: &Path, max_layer_size: Option<&str>, command: Command) -> Result<u8> {
+pub fn run(root: &Path, max_layer_size: Option<&str>, storage_driver: Option<&str>, command: Command) -> Result<u8> {
     if let Command::Version = command {
         println!("strata version {}", env!("CARGO_PKG_VERSION"));
         return Ok(0);
@@ -175,6 +175,9 @@ pub fn run(root: &Path, max_layer_size: Option<&str>, command: Command) -> Resul
     let mut store = ImageStore::open(root)?;
     if let Some(size) = max_layer_size {
         store.set_max_layer_bytes(crate::output::parse_size(size)? as u64);
+    }
+    if let Some(driver) = storage_driver {
+        store.set_storage_driver(driver)?;
     }
     match command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(&store, a),

@@ -116,7 +116,7 @@ fn df(store: &ImageStore) -> Result<u8> {
 fn info(store: &ImageStore) -> Result<u8> {
     let usage = store.disk_usage()?;
     println!("Server Version: strata {}", env!("CARGO_PKG_VERSION"));
-    println!("Storage Driver: overlay");
+    println!("Storage Driver: {}", store.snapshots().driver().as_str());
     println!(" Backing Filesystem: {}", store.backing_filesystem());
     println!(" Supports d_type: true");
     println!("Images: {}", usage.images);
