@@ -349,12 +349,12 @@ pub fn hosts_file(containers: &Containers<'_>, record: &ContainerRecord, config:
 fn write_hosts(containers: &Containers<'_>, record: &ContainerRecord, config: &ContainerConfig) -> Result<()> {
     let text = hosts_file(containers, record, config)?;
     let path = containers.dir(&record.id).join("hosts");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| RuntimeError::io(format!("opening {}", path.display()), e))?;
+    // Never created here: a container being removed must not get its file back.
+    let mut file = match std::fs::OpenOptions::new().write(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(RuntimeError::io(format!("opening {}", path.display()), e)),
+    };
     file.write_all(text.as_bytes())
         .and_then(|()| file.set_len(text.len() as u64))
         .map_err(|e| RuntimeError::io(format!("writing {}", path.display()), e))
