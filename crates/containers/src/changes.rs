@@ -26,16 +26,7 @@ impl std::fmt::Display for Change {
     }
 }
 
-fn is_whiteout(meta: &fs::Metadata) -> bool {
-    meta.file_type().is_char_device() && meta.rdev() == 0
-}
-
-fn is_opaque(path: &Path) -> bool {
-    xattr::get(path, "trusted.overlay.opaque")
-        .ok()
-        .flatten()
-        .is_some_and(|v| v == b"y")
-}
+use strata_snapshots::{is_opaque, is_whiteout};
 
 /// Paths (container-absolute) that a commit and diff leave out: volume contents, bind
 /// mount targets, and the files the runtime bind-mounts itself.

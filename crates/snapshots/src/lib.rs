@@ -18,6 +18,8 @@
 mod chain;
 pub mod vfs;
 
+pub use vfs::{is_opaque, is_whiteout};
+
 pub use chain::{chain_ids, ChainId};
 
 use std::fs;

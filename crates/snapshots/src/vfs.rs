@@ -17,11 +17,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
     }
 }
 
-fn is_whiteout(meta: &fs::Metadata) -> bool {
+/// An overlay whiteout: a 0/0 character device.
+pub fn is_whiteout(meta: &fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
-fn is_opaque(path: &Path) -> bool {
+/// An overlay opaque directory (hides what lower layers have under it).
+pub fn is_opaque(path: &Path) -> bool {
     xattr::get(path, "trusted.overlay.opaque")
         .ok()
         .flatten()

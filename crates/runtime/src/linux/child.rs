@@ -75,12 +75,7 @@ fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
 /// Joins the namespaces the spec gives by path (a network namespace prepared by the
 /// engine), while their files are still reachable: before the root changes.
 fn join_namespaces(spec: &Spec) -> Result<(), ChildError> {
-    let namespaces = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().clone())
-        .unwrap_or_default();
-    for ns in namespaces {
+    for ns in super::namespaces(spec) {
         if let (LinuxNamespaceType::Network, Some(path)) = (ns.typ(), ns.path()) {
             let file = std::fs::File::open(path).fail(125, format!("opening network namespace {}", path.display()))?;
             nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)

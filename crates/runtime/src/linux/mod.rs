@@ -11,3 +11,11 @@ pub mod tty;
 
 pub use exec::exec;
 pub use process::{kill, start, wait, Started};
+
+/// The namespaces a spec asks for (none when it has no `linux` section).
+fn namespaces(spec: &oci_spec::runtime::Spec) -> Vec<oci_spec::runtime::LinuxNamespace> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+}

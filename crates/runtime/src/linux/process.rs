@@ -18,12 +18,7 @@ pub struct Started {
 
 fn clone_flags(spec: &Spec) -> Result<CloneFlags> {
     let mut flags = CloneFlags::empty();
-    let namespaces = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().clone())
-        .unwrap_or_default();
-    for ns in namespaces {
+    for ns in super::namespaces(spec) {
         if ns.path().is_some() {
             // Joined by the child before anything else (see `child::join_namespaces`).
             if ns.typ() != LinuxNamespaceType::Network {
