@@ -42,7 +42,7 @@ step "$strata" port example-web
 port=$("$strata" port example-web 8080 | sed 's/.*://')
 step "$strata" exec example-web sh -c 'echo "<h1>changed in the container</h1>" > /var/www/index.html'
 # From the host, through the published port (the container is on the default bridge).
-for _ in $(seq 100); do /bin/busybox wget -qO- "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do /bin/busybox wget -qO- "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.1; done
 step /bin/busybox wget -qO- "http://127.0.0.1:$port/"
 step "$strata" diff example-web
 step "$strata" commit -a "strata example" -m "changed the page" example-web busybox:example-web
