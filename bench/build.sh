@@ -31,7 +31,9 @@ source "$HERE/lib.sh"           # time_ms, rounds, summary
 start_dockerd
 $DOCKER image inspect debian:bookworm >/dev/null 2>&1 || $DOCKER load -q -i "$IMG/debian-save.tar" >/dev/null
 # strata's store: the same debian base, loaded from docker's save.
-fresh_root() { rm -rf "$1"; "$STRATA" --root "$1" load -q -i "$IMG/debian-save.tar" >/dev/null; }
+# RUN steps use the default bridge: a root's bridge and rules go with `system reset`.
+drop_root() { [ ! -d "$1" ] || "$STRATA" --root "$1" system reset --force >/dev/null 2>&1 || true; rm -rf "$1"; }
+fresh_root() { drop_root "$1"; "$STRATA" --root "$1" load -q -i "$IMG/debian-save.tar" >/dev/null; }
 
 if have noop; then
   fresh_root "$ROOT"
@@ -49,11 +51,11 @@ fi
 
 if have cold; then
   rounds cold "$RUNS_COLD" \
-    "strata|rm -rf $OUT/cold-root; $STRATA --root $OUT/cold-root load -q -i $IMG/debian-save.tar; sync|$STRATA --root $OUT/cold-root build -q --no-cache -t multi:cold $CTX" \
+    "strata|$STRATA --root $OUT/cold-root system reset --force; rm -rf $OUT/cold-root; $STRATA --root $OUT/cold-root load -q -i $IMG/debian-save.tar; sync|$STRATA --root $OUT/cold-root build -q --no-cache -t multi:cold $CTX" \
     "docker-classic|$DOCKER rmi multi:cold; $DOCKER image prune -f; sync|$DOCKER build -q --no-cache -t multi:cold $CTX"
   summary cold strata | tee "$OUT/cold.md"
   $DOCKER rmi multi:cold >/dev/null 2>&1 || true
-  rm -rf "$OUT/cold-root"
+  drop_root "$OUT/cold-root"
 fi
 exit
 }

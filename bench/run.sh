@@ -28,6 +28,8 @@ if ! $DOCKER image inspect busybox:local >/dev/null 2>&1 || [ ! -e "$A/bundle-cr
   bash "$REF/setup.sh" >/dev/null
 fi
 start_dockerd
+# A root's bridge and rules live outside it: give them back before deleting it.
+[ ! -d "$ROOT" ] || "$STRATA" --root "$ROOT" system reset --force >/dev/null 2>&1 || true
 rm -rf "$ROOT"
 "$STRATA" --root "$ROOT" import -c 'CMD ["sh"]' "$IMG/busybox.tar" busybox:local >/dev/null
 
