@@ -185,7 +185,7 @@ fn published_ports_answer_on_loopback_and_the_hosts_addresses() {
         .unwrap()
         .to_string();
     // The host's own addresses: its first interface's (where it has one) and the bridge's.
-    for address in host_address().into_iter().chain([gateway]) {
+    for address in host_address().into_iter().chain([gateway.clone()]) {
         assert!(http_get(&format!("{address}:{port}")).contains("hello-p"), "{address}");
     }
     // The kernel forwards published ports (nftables DNAT); if the rules are flushed
@@ -203,6 +203,23 @@ fn published_ports_answer_on_loopback_and_the_hosts_addresses() {
     );
     assert_eq!(t.ok(&["port", "web"]), format!("80/tcp -> 0.0.0.0:{port}\n"));
     assert_eq!(t.ok(&["port", "web", "80"]), format!("0.0.0.0:{port}\n"));
+    // Another container on the bridge reaches it through the host's address too (the
+    // DNAT sends it back into the bridge; masquerading lets the answer return).
+    let hairpin = t.ok(&[
+        "run",
+        "--rm",
+        "busybox:test",
+        "wget",
+        "-qO-",
+        &format!("http://{gateway}:{port}/"),
+    ]);
+    assert_eq!(hairpin, "hello-p\n");
+    let ps = t.ok(&["ps", "--format", "{{.Ports}}", "--filter", "name=web"]);
+    assert_eq!(
+        ps.trim(),
+        format!("0.0.0.0:{port}->80/tcp"),
+        "ps shows it as Docker does"
+    );
     let missing = t.fails(&["port", "web", "81"]);
     assert!(
         missing.contains("No public port '81/tcp' published for web"),

@@ -123,7 +123,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             "RunningFor": format!("{} ago", ago(Some(&c.created))),
             "Status": status(c),
             "State": c.state.as_str(),
-            "Ports": "",
+            "Ports": ports(&containers, c, &config),
             "Names": c.name,
         })
     };
@@ -163,4 +163,34 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Docker's PORTS column: `0.0.0.0:8080->80/tcp` for each published port of a running
+/// container, and the exposed ones not published as `80/tcp`.
+fn ports(containers: &Containers<'_>, c: &ContainerRecord, config: &strata_containers::ContainerConfig) -> String {
+    if c.state != strata_containers::ContainerState::Running {
+        return String::new();
+    }
+    let published = strata_runtime::networking::published(containers, &c.id);
+    let mut out: Vec<String> = published
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}->{}/{}",
+                p.host_ip,
+                p.host_port,
+                p.container_port,
+                p.protocol.as_str()
+            )
+        })
+        .collect();
+    for e in &config.exposed {
+        if !published
+            .iter()
+            .any(|p| format!("{}/{}", p.container_port, p.protocol.as_str()) == *e)
+        {
+            out.push(e.clone());
+        }
+    }
+    out.join(", ")
 }
