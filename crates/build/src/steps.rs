@@ -384,7 +384,11 @@ fn run(
     let record = containers.create(&options)?;
     b.say(format!(" ---> Running in {}", &record.id[..12]));
     b.out.flush().ok();
-    let outcome = strata_runtime::lifecycle::start_attached(&containers, &record);
+    let outcome = if b.opts.quiet {
+        quietly(b, || strata_runtime::lifecycle::start_attached(&containers, &record))
+    } else {
+        strata_runtime::lifecycle::start_attached(&containers, &record)
+    };
     let result = match outcome {
         Ok(0) => {
             let mut config = state.config.clone();
@@ -412,6 +416,45 @@ fn run(
     let (id, config) = result?;
     state.config = config;
     b.image(&id)
+}
+
+/// `build -q`: a RUN step's output goes to a file instead of ours, and is shown (on
+/// stderr) only if the step fails, as Docker does.
+fn quietly(b: &Builder<'_>, run: impl FnOnce() -> strata_runtime::Result<i32>) -> strata_runtime::Result<i32> {
+    let path = b.store.work_path("run-output", ".log");
+    let Ok(log) = std::fs::File::create(&path) else {
+        return run();
+    };
+    let saved: Vec<_> = [1, 2]
+        .iter()
+        .filter_map(|fd| nix::unistd::dup(unsafe_fd(*fd)).ok())
+        .collect();
+    if saved.len() != 2 {
+        return run();
+    }
+    use std::os::fd::AsRawFd;
+    for fd in [1, 2] {
+        // SAFETY: dup2 of a file we hold onto our own standard descriptor.
+        unsafe { libc::dup2(log.as_raw_fd(), fd) };
+    }
+    let outcome = run();
+    for (fd, old) in [1, 2].iter().zip(&saved) {
+        // SAFETY: puts back the descriptors saved above.
+        unsafe { libc::dup2(old.as_raw_fd(), *fd) };
+    }
+    if !matches!(outcome, Ok(0)) {
+        if let Ok(text) = std::fs::read(&path) {
+            use std::io::Write;
+            let _ = std::io::stderr().write_all(&text);
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    outcome
+}
+
+fn unsafe_fd(fd: i32) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: the standard descriptors stay open for the life of the process.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
 
 /// `KEY=VALUE …` pairs (ENV, LABEL), or with `legacy` the old `ENV KEY VALUE` form.

@@ -552,3 +552,32 @@ fn garbage_collection_waits_for_a_build_in_progress() {
     assert_eq!(t.ok(&["run", "--rm", "slow:1", "cat", "/t"]), "slow\n");
     t.ok(&["system", "check"]);
 }
+
+#[test]
+fn quiet_builds_print_the_image_id_only_and_a_failing_steps_output() {
+    let t = TestRoot::new();
+    busybox(&t);
+    let dir = context(&t, "quiet", "FROM busybox:test\nRUN echo chatty-step-output\n", &[]);
+    let out = t.run(&["build", "-q", "-t", "quiet:1", dir.to_str().unwrap()]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.trim().starts_with("sha256:") && stdout.lines().count() == 1,
+        "{stdout}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("chatty"));
+    let failing = context(
+        &t,
+        "failing",
+        "FROM busybox:test\nRUN echo why-it-failed >&2; exit 3\n",
+        &[],
+    );
+    let out = t.run(&["build", "-q", failing.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("why-it-failed"),
+        "the failing step's output is shown: {stderr}"
+    );
+    assert!(stderr.contains("returned a non-zero code: 3"), "{stderr}");
+}
