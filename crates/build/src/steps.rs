@@ -385,7 +385,11 @@ fn run(
     b.say(format!(" ---> Running in {}", &record.id[..12]));
     b.out.flush().ok();
     let outcome = if b.opts.quiet {
-        quietly(b, || strata_runtime::lifecycle::start_attached(&containers, &record))
+        // Boxed: the runtime's error is large for a closure's result (clippy).
+        quietly(b, || {
+            strata_runtime::lifecycle::start_attached(&containers, &record).map_err(Box::new)
+        })
+        .map_err(|e| *e)
     } else {
         strata_runtime::lifecycle::start_attached(&containers, &record)
     };
@@ -420,7 +424,7 @@ fn run(
 
 /// `build -q`: a RUN step's output goes to a file instead of ours, and is shown (on
 /// stderr) only if the step fails, as Docker does.
-fn quietly(b: &Builder<'_>, run: impl FnOnce() -> strata_runtime::Result<i32>) -> strata_runtime::Result<i32> {
+fn quietly<E>(b: &Builder<'_>, run: impl FnOnce() -> Result<i32, E>) -> Result<i32, E> {
     let path = b.store.work_path("run-output", ".log");
     let Ok(log) = std::fs::File::create(&path) else {
         return run();
