@@ -320,7 +320,12 @@ fn containers_on_a_user_network_reach_each_other_by_name() {
     for name in ["appnet", "bridge", "host", "none"] {
         assert!(listed.contains(name), "{listed}");
     }
-    httpd(&t, "alpha", "hello-from-alpha", &["--network", "appnet"]);
+    httpd(
+        &t,
+        "alpha",
+        "hello-from-alpha",
+        &["--network", "appnet", "--network-alias", "www"],
+    );
     let fetched = t.ok(&[
         "run",
         "--rm",
@@ -332,6 +337,22 @@ fn containers_on_a_user_network_reach_each_other_by_name() {
         "for i in $(seq 600); do wget -qO- http://alpha/ && exit 0; sleep 0.1; done; exit 1",
     ]);
     assert_eq!(fetched, "hello-from-alpha\n");
+    let by_alias = t.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "appnet",
+        "busybox:test",
+        "wget",
+        "-qO-",
+        "http://www/",
+    ]);
+    assert_eq!(by_alias, "hello-from-alpha\n", "--network-alias names it too");
+    let refused = t.fails(&["run", "--rm", "--network-alias", "x", "busybox:test", "true"]);
+    assert!(
+        refused.contains("only for containers in user defined networks"),
+        "{refused}"
+    );
     let alpha = inspect(&t, &["alpha"]);
     let ip = alpha["NetworkSettings"]["Networks"]["appnet"]["IPAddress"]
         .as_str()

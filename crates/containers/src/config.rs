@@ -83,6 +83,8 @@ pub struct CreateOptions {
     pub publish_all: bool,
     /// `--expose`: ports exposed beside the image's.
     pub expose: Vec<String>,
+    /// `--network-alias`: more names on a user-defined network.
+    pub network_aliases: Vec<String>,
     pub auto_remove: bool,
     pub tty: bool,
     pub interactive: bool,
@@ -142,6 +144,8 @@ pub struct ContainerConfig {
     pub exposed: Vec<String>,
     #[serde(default)]
     pub publish_all: bool,
+    #[serde(default)]
+    pub network_aliases: Vec<String>,
 }
 
 impl ContainerConfig {
@@ -312,6 +316,13 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
             "published ports need a network: they are discarded with --network {network}"
         )));
     }
+    if !opts.network_aliases.is_empty()
+        && matches!(network.as_str(), "bridge" | "default" | "none" | "host" | "private")
+    {
+        return Err(ContainerError::Invalid(
+            "network-scoped aliases are supported only for containers in user defined networks".into(),
+        ));
+    }
     let mut exposed: Vec<String> = image
         .get("ExposedPorts")
         .and_then(|v| v.as_object())
@@ -358,6 +369,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         ports,
         exposed,
         publish_all: opts.publish_all,
+        network_aliases: opts.network_aliases.clone(),
         runtime: match opts.runtime.as_deref() {
             None | Some("strata") => None,
             Some("runc") => Some("runc".into()),

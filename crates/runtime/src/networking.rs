@@ -95,6 +95,17 @@ pub fn state(containers: &Containers<'_>, id: &str) -> Option<NetworkState> {
     serde_json::from_str(&text).ok()
 }
 
+/// The names a container answers to on user networks: its name, `--network-alias`es,
+/// hostname and short ID.
+fn names(record: &ContainerRecord, config: &ContainerConfig) -> Vec<String> {
+    let mut out = vec![record.name.clone()];
+    out.extend(config.network_aliases.iter().cloned());
+    out.push(config.hostname.clone());
+    out.push(record.id[..12].to_string());
+    out.dedup();
+    out
+}
+
 /// Binds the published ports (a port in use fails here, before anything else), then
 /// builds the namespace with an interface per network and writes /etc/hosts.
 pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &ContainerConfig) -> Result<Prepared> {
@@ -103,11 +114,7 @@ pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &C
         return Ok(Prepared::default());
     }
     let ports = strata_network::ports::bind_all(&config.port_bindings())?;
-    let aliases = vec![
-        record.name.clone(),
-        config.hostname.clone(),
-        record.id[..12].to_string(),
-    ];
+    let aliases = names(record, config);
     let attachment = {
         let mut db = containers.store().db();
         Networks::new(containers.store().root()).attach(&mut db, &record.id, &aliases, &networks)?
@@ -403,11 +410,7 @@ pub fn connect(containers: &Containers<'_>, record: &ContainerRecord, name: &str
     if !is_running(containers, record) {
         return Ok(());
     }
-    let aliases = vec![
-        record.name.clone(),
-        config.hostname.clone(),
-        record.id[..12].to_string(),
-    ];
+    let aliases = names(record, &config);
     let endpoint = networks.connect(&mut containers.store().db(), &record.id, &aliases, &network)?;
     let mut state = state(containers, &record.id).unwrap_or_default();
     state.endpoints.push(EndpointState::from(&endpoint));

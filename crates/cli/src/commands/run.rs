@@ -71,6 +71,9 @@ pub struct CreateArgs {
     /// Expose a port or a range of ports
     #[arg(long)]
     expose: Vec<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long)]
+    network_alias: Vec<String>,
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     interactive: bool,
@@ -121,6 +124,7 @@ impl CreateArgs {
             publish: self.publish.clone(),
             publish_all: self.publish_all,
             expose: self.expose.clone(),
+            network_aliases: self.network_alias.clone(),
             auto_remove: self.rm,
             tty: self.tty,
             interactive: self.interactive,
