@@ -581,3 +581,25 @@ fn quiet_builds_print_the_image_id_only_and_a_failing_steps_output() {
     );
     assert!(stderr.contains("returned a non-zero code: 3"), "{stderr}");
 }
+
+#[test]
+fn image_prune_keeps_the_build_cache_and_prune_all_removes_it() {
+    let t = TestRoot::new();
+    busybox(&t);
+    let dir = context(
+        &t,
+        "cached",
+        "FROM busybox:test\nRUN echo one > /1\nRUN echo two > /2\n",
+        &[],
+    );
+    build(&t, &["-t", "cached:1"], &dir);
+    // Intermediate images are parents of cached:1, not dangling.
+    t.ok(&["image", "prune", "-f"]);
+    let again = build(&t, &["-t", "cached:1"], &dir);
+    assert_eq!(again.matches("Using cache").count(), 2, "{again}");
+    t.ok(&["rmi", "cached:1"]);
+    t.ok(&["image", "prune", "-a", "-f"]);
+    busybox(&t); // -a took the base too: it was unused.
+    let cold = build(&t, &["-t", "cached:1"], &dir);
+    assert!(!cold.contains("Using cache"), "prune -a took the cache: {cold}");
+}

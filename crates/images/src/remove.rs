@@ -110,7 +110,17 @@ impl ImageStore {
     pub fn prune(&self, all: bool) -> Result<(Vec<RemoveEvent>, u64)> {
         let mut events = Vec::new();
         let mut bytes = 0;
+        // A build's intermediate images are parents of what it built, not dangling
+        // (Docker's rule): only `-a` removes them, and with them the build cache.
+        let intermediate = if all {
+            Default::default()
+        } else {
+            self.db().intermediate_images()?
+        };
         for listed in self.list()? {
+            if intermediate.contains(&listed.id) {
+                continue;
+            }
             let _lock = self.lock_exclusive()?;
             // Another command may have removed, tagged or used it since it was listed:
             // decide on the record as it is now, under the lock.
