@@ -109,6 +109,7 @@ impl Progress for LayerProgress {
         }
         match (self.bars.is_some(), event) {
             (_, LayerEvent::Exists) => self.line(id, self.exists),
+            (_, LayerEvent::Mounted { from }) => self.line(id, &format!("Mounted from {from}")),
             (_, LayerEvent::Waiting) => self.line(id, self.waiting),
             (true, LayerEvent::Started { total }) => self.bar(id, total),
             (true, LayerEvent::Advanced { done }) => self.with_bar(id, |b| b.set_position(done)),

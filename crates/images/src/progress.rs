@@ -3,10 +3,15 @@
 
 use std::io::{self, Read};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LayerEvent {
     /// The layer is in the store already; nothing is read.
     Exists,
+    /// The layer was linked from another repository of the registry (a push's
+    /// cross-repository mount): nothing is sent.
+    Mounted {
+        from: String,
+    },
     /// The layer is queued (a pull's "Pulling fs layer", a push's "Preparing").
     Waiting,
     /// Reading starts; `total` bytes are expected (0 when unknown).

@@ -174,8 +174,8 @@ fn push_layer(
             media_type: layer.media_type.clone(),
             size: layer.size,
         };
-        if already_there(store, client, repository, &sent.digest)? {
-            progress.layer(&id, LayerEvent::Exists);
+        if let Some(event) = already_there(store, client, repository, &sent.digest)? {
+            progress.layer(&id, event);
             return Ok(sent);
         }
         let (size, reader) = store
@@ -196,8 +196,8 @@ fn push_layer(
         .map_err(strata_images::ImageError::from)?;
     if let Some((digest, size)) = remembered {
         let digest = strata_images::parse_stored_digest(&digest)?;
-        if already_there(store, client, repository, &digest)? {
-            progress.layer(&id, LayerEvent::Exists);
+        if let Some(event) = already_there(store, client, repository, &digest)? {
+            progress.layer(&id, event);
             return Ok(Sent {
                 digest,
                 media_type: media_type.to_string(),
@@ -219,11 +219,11 @@ fn push_layer(
     Ok(sent)
 }
 
-/// Whether the repository has the blob, linking it from another repository of the
-/// same registry when one is known to hold it.
-fn already_there(store: &ImageStore, client: &Client, repository: &str, digest: &Digest) -> Result<bool> {
+/// Whether the repository has the blob (`Exists`), linking it from another repository
+/// of the same registry when one is known to hold it (`Mounted`); `None` if neither.
+fn already_there(store: &ImageStore, client: &Client, repository: &str, digest: &Digest) -> Result<Option<LayerEvent>> {
     if client.blob_exists(repository, digest)?.is_some() {
-        return Ok(true);
+        return Ok(Some(LayerEvent::Exists));
     }
     let sources = store
         .db()
@@ -231,10 +231,10 @@ fn already_there(store: &ImageStore, client: &Client, repository: &str, digest: 
         .map_err(strata_images::ImageError::from)?;
     for from in sources.iter().filter(|s| *s != repository) {
         if client.mount_blob(repository, digest, from)? {
-            return Ok(true);
+            return Ok(Some(LayerEvent::Mounted { from: from.clone() }));
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// Compresses `reader` on a feeder thread into a pipe that one streamed upload reads,
