@@ -237,6 +237,16 @@ fn published_ports_answer_on_loopback_and_the_hosts_addresses() {
     assert_ne!(random, 0);
     assert!(http_get(&format!("127.0.0.1:{random}")).contains("hello-P"));
 
+    // On an IPv6 address of the host the proxy serves it (the kernel forwards IPv4 only).
+    httpd(&t, "six", "hello-v6", &["-p", "[::1]::80"]);
+    let mapped = t.ok(&["port", "six", "80"]);
+    assert!(mapped.starts_with("[::1]:"), "{mapped}");
+    let v6: u16 = mapped.trim().rsplit(':').next().unwrap().parse().unwrap();
+    assert!(http_get(&format!("[::1]:{v6}")).contains("hello-v6"));
+    let maps = sh(&format!("nft list table ip {bridge}"));
+    assert!(!maps.contains(&format!(". {v6} :")), "no IPv4 forward for it: {maps}");
+    t.ok(&["rm", "-f", "six"]);
+
     // A host port in use: a clear error before the container starts, exit 125.
     let before = footprint(&t);
     let taken = t.run(&[

@@ -163,6 +163,17 @@ pub struct PublishedPort {
     pub host_port: u16,
 }
 
+impl PublishedPort {
+    /// `0.0.0.0:8080`, `[::1]:8080`: the host side as Docker prints it.
+    pub fn host(&self) -> String {
+        if self.host_ip.contains(':') {
+            format!("[{}]:{}", self.host_ip, self.host_port)
+        } else {
+            format!("{}:{}", self.host_ip, self.host_port)
+        }
+    }
+}
+
 impl From<&BoundPort> for PublishedPort {
     fn from(b: &BoundPort) -> Self {
         PublishedPort {

@@ -54,19 +54,20 @@ impl From<&Endpoint> for EndpointState {
 fn forwards(state: &NetworkState) -> Option<(String, Vec<strata_network::nat::Forward>)> {
     let first = state.endpoints.first().filter(|e| !e.internal)?;
     let target = first.ip.parse().ok()?;
+    // The kernel forwards IPv4 only; a port published on an IPv6 address is the
+    // proxy's alone.
     let forwards = state
         .ports
         .iter()
-        .map(|p| strata_network::nat::Forward {
-            protocol: p.protocol.as_str(),
-            host_ip: p
-                .host_ip
-                .parse::<std::net::Ipv4Addr>()
-                .ok()
-                .filter(|ip| !ip.is_unspecified()),
-            host_port: p.host_port,
-            target,
-            target_port: p.container_port,
+        .filter_map(|p| {
+            let host_ip = p.host_ip.parse::<std::net::Ipv4Addr>().ok()?;
+            Some(strata_network::nat::Forward {
+                protocol: p.protocol.as_str(),
+                host_ip: (!host_ip.is_unspecified()).then_some(host_ip),
+                host_port: p.host_port,
+                target,
+                target_port: p.container_port,
+            })
         })
         .collect();
     Some((first.bridge.clone(), forwards))

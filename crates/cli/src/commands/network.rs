@@ -274,13 +274,7 @@ pub fn port(store: &ImageStore, args: PortArgs) -> Result<u8> {
     match args.port {
         None => {
             for p in &published {
-                println!(
-                    "{}/{} -> {}:{}",
-                    p.container_port,
-                    p.protocol.as_str(),
-                    p.host_ip,
-                    p.host_port
-                );
+                println!("{}/{} -> {}", p.container_port, p.protocol.as_str(), p.host());
             }
         }
         Some(spec) => {
@@ -297,7 +291,7 @@ pub fn port(store: &ImageStore, args: PortArgs) -> Result<u8> {
                 );
             }
             for p in matching {
-                println!("{}:{}", p.host_ip, p.host_port);
+                println!("{}", p.host());
             }
         }
     }

@@ -174,15 +174,7 @@ fn ports(containers: &Containers<'_>, c: &ContainerRecord, config: &strata_conta
     let published = strata_runtime::networking::published(containers, &c.id);
     let mut out: Vec<String> = published
         .iter()
-        .map(|p| {
-            format!(
-                "{}:{}->{}/{}",
-                p.host_ip,
-                p.host_port,
-                p.container_port,
-                p.protocol.as_str()
-            )
-        })
+        .map(|p| format!("{}->{}/{}", p.host(), p.container_port, p.protocol.as_str()))
         .collect();
     for e in &config.exposed {
         if !published
