@@ -201,8 +201,16 @@ fn published_ports_answer_on_loopback_and_the_hosts_addresses() {
         http_get(&format!("127.0.0.1:{port}")).contains("hello-p"),
         "relayed by the proxy"
     );
-    assert_eq!(t.ok(&["port", "web"]), format!("80/tcp -> 0.0.0.0:{port}\n"));
-    assert_eq!(t.ok(&["port", "web", "80"]), format!("0.0.0.0:{port}\n"));
+    // Every IPv4 and every IPv6 address, as Docker binds them.
+    assert_eq!(
+        t.ok(&["port", "web"]),
+        format!("80/tcp -> 0.0.0.0:{port}\n80/tcp -> [::]:{port}\n")
+    );
+    assert_eq!(t.ok(&["port", "web", "80"]), format!("0.0.0.0:{port}\n[::]:{port}\n"));
+    assert!(
+        http_get(&format!("[::1]:{port}")).contains("hello-p"),
+        "IPv6 loopback, through the proxy"
+    );
     // Another container on the bridge reaches it through the host's address too (the
     // DNAT sends it back into the bridge; masquerading lets the answer return).
     let hairpin = t.ok(&[
@@ -217,7 +225,7 @@ fn published_ports_answer_on_loopback_and_the_hosts_addresses() {
     let ps = t.ok(&["ps", "--format", "{{.Ports}}", "--filter", "name=web"]);
     assert_eq!(
         ps.trim(),
-        format!("0.0.0.0:{port}->80/tcp"),
+        format!("0.0.0.0:{port}->80/tcp, [::]:{port}->80/tcp"),
         "ps shows it as Docker does"
     );
     let missing = t.fails(&["port", "web", "81"]);
@@ -231,21 +239,19 @@ fn published_ports_answer_on_loopback_and_the_hosts_addresses() {
     // -P: every exposed port (the image's EXPOSE 80, and --expose 8080) on a free port.
     httpd(&t, "all", "hello-P", &["-P", "--expose", "8080"]);
     let listed = t.ok(&["port", "all"]);
-    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert_eq!(listed.lines().count(), 4, "two ports, IPv4 and IPv6 each: {listed}");
     let mapped = t.ok(&["port", "all", "80/tcp"]);
-    let random: u16 = mapped.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let random: u16 = mapped
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_ne!(random, 0);
     assert!(http_get(&format!("127.0.0.1:{random}")).contains("hello-P"));
-
-    // On an IPv6 address of the host the proxy serves it (the kernel forwards IPv4 only).
-    httpd(&t, "six", "hello-v6", &["-p", "[::1]::80"]);
-    let mapped = t.ok(&["port", "six", "80"]);
-    assert!(mapped.starts_with("[::1]:"), "{mapped}");
-    let v6: u16 = mapped.trim().rsplit(':').next().unwrap().parse().unwrap();
-    assert!(http_get(&format!("[::1]:{v6}")).contains("hello-v6"));
-    let maps = sh(&format!("nft list table ip {bridge}"));
-    assert!(!maps.contains(&format!(". {v6} :")), "no IPv4 forward for it: {maps}");
-    t.ok(&["rm", "-f", "six"]);
 
     // A host port in use: a clear error before the container starts, exit 125.
     let before = footprint(&t);
@@ -270,6 +276,16 @@ fn published_ports_answer_on_loopback_and_the_hosts_addresses() {
         before,
         "the failed start left nothing behind"
     );
+    // On an IPv6 address of the host the proxy serves it (the kernel forwards IPv4 only).
+    httpd(&t, "six", "hello-v6", &["-p", "[::1]::80"]);
+    let mapped = t.ok(&["port", "six", "80"]);
+    assert!(mapped.starts_with("[::1]:"), "{mapped}");
+    let v6: u16 = mapped.trim().rsplit(':').next().unwrap().parse().unwrap();
+    assert!(http_get(&format!("[::1]:{v6}")).contains("hello-v6"));
+    let maps = sh(&format!("nft list table ip {bridge}"));
+    assert!(!maps.contains(&format!(". {v6} :")), "no IPv4 forward for it: {maps}");
+    t.ok(&["rm", "-f", "six"]);
+
     t.ok(&["rm", "-f", "web", "all", "clash"]);
     assert!(
         TcpListener::bind(("0.0.0.0", port)).is_ok(),

@@ -115,6 +115,9 @@ pub struct BoundPort {
     /// The host port actually bound (chosen by the kernel for host port 0).
     pub host_port: u16,
     pub socket: OwnedFd,
+    /// Without a host address, the same port on every IPv6 address too (`[::]`), as
+    /// Docker does; none where the host has no IPv6.
+    pub socket_v6: Option<OwnedFd>,
 }
 
 /// Binds the host side of every binding, failing (and binding nothing) if any address
@@ -124,6 +127,42 @@ pub fn bind_all(bindings: &[PortBinding]) -> Result<Vec<BoundPort>> {
 }
 
 fn bind(binding: &PortBinding) -> Result<BoundPort> {
+    // A port the kernel picks may be free on IPv4 and taken on IPv6: pick again.
+    let attempts = if binding.host_port == 0 { 8 } else { 1 };
+    for attempt in 1..=attempts {
+        let (socket, port) = bind_one(binding)?;
+        if !binding.host_ip.is_empty() {
+            return Ok(BoundPort {
+                binding: binding.clone(),
+                host_port: port,
+                socket,
+                socket_v6: None,
+            });
+        }
+        match bind_v6_any(binding.protocol, port) {
+            Ok(socket_v6) => {
+                return Ok(BoundPort {
+                    binding: binding.clone(),
+                    host_port: port,
+                    socket,
+                    socket_v6,
+                })
+            }
+            Err(nix::errno::Errno::EADDRINUSE) if attempt < attempts => continue,
+            Err(e) => {
+                return Err(NetworkError::PortInUse {
+                    address: "::".into(),
+                    port,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// The binding's own address (every IPv4 address without one): socket and port.
+fn bind_one(binding: &PortBinding) -> Result<(OwnedFd, u16)> {
     let ip: IpAddr = if binding.host_ip.is_empty() {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
     } else {
@@ -135,7 +174,7 @@ fn bind(binding: &PortBinding) -> Result<BoundPort> {
         port: binding.host_port,
         reason: e.to_string(),
     };
-    let (socket, port): (OwnedFd, u16) = match binding.protocol {
+    Ok(match binding.protocol {
         Protocol::Tcp => {
             let l = TcpListener::bind(address).map_err(in_use)?;
             let port = l.local_addr().map_err(in_use)?.port();
@@ -146,12 +185,37 @@ fn bind(binding: &PortBinding) -> Result<BoundPort> {
             let port = s.local_addr().map_err(in_use)?.port();
             (s.into(), port)
         }
-    };
-    Ok(BoundPort {
-        binding: binding.clone(),
-        host_port: port,
-        socket,
     })
+}
+
+/// `[::]:port`, IPv6 only (the IPv4 side is bound already). `None` if the host has no
+/// IPv6; an error if the port is taken there.
+fn bind_v6_any(protocol: Protocol, port: u16) -> nix::Result<Option<OwnedFd>> {
+    use nix::sys::socket::{
+        bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn6,
+    };
+    use std::os::fd::AsRawFd;
+    let kind = match protocol {
+        Protocol::Tcp => SockType::Stream,
+        Protocol::Udp => SockType::Datagram,
+    };
+    let fd = match socket(AddressFamily::Inet6, kind, SockFlag::SOCK_CLOEXEC, None) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::EAFNOSUPPORT) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+    setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    let address = SockaddrIn6::from(std::net::SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, port, 0, 0));
+    match bind(fd.as_raw_fd(), &address) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EADDRNOTAVAIL) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    if protocol == Protocol::Tcp {
+        listen(&fd, Backlog::new(128).expect("a valid backlog"))?;
+    }
+    Ok(Some(fd))
 }
 
 /// What `port` and `inspect` show of a published port.
@@ -174,18 +238,23 @@ impl PublishedPort {
     }
 }
 
-impl From<&BoundPort> for PublishedPort {
-    fn from(b: &BoundPort) -> Self {
-        PublishedPort {
-            container_port: b.binding.container_port,
-            protocol: b.binding.protocol,
-            host_ip: if b.binding.host_ip.is_empty() {
-                "0.0.0.0".into()
-            } else {
-                b.binding.host_ip.clone()
-            },
-            host_port: b.host_port,
+impl BoundPort {
+    /// How it is shown: one entry per address family bound.
+    pub fn published(&self) -> Vec<PublishedPort> {
+        let entry = |host_ip: &str| PublishedPort {
+            container_port: self.binding.container_port,
+            protocol: self.binding.protocol,
+            host_ip: host_ip.to_string(),
+            host_port: self.host_port,
+        };
+        if !self.binding.host_ip.is_empty() {
+            return vec![entry(&self.binding.host_ip)];
         }
+        let mut out = vec![entry("0.0.0.0")];
+        if self.socket_v6.is_some() {
+            out.push(entry("::"));
+        }
+        out
     }
 }
 

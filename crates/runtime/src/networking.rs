@@ -122,7 +122,7 @@ pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &C
     };
     let state = NetworkState {
         endpoints: attachment.endpoints.iter().map(EndpointState::from).collect(),
-        ports: ports.iter().map(PublishedPort::from).collect(),
+        ports: ports.iter().flat_map(BoundPort::published).collect(),
     };
     let prepared = Prepared {
         netns: Some(attachment.netns),
@@ -172,7 +172,14 @@ fn spawn_proxy(containers: &Containers<'_>, record: &ContainerRecord, prepared: 
         .arg(containers.store().root())
         .arg("__proxy")
         .arg(pid.to_string());
-    for (i, p) in prepared.ports.iter().enumerate() {
+    // Every bound socket (IPv4, and IPv6 where bound) with the port it leads to.
+    let sockets: Vec<(&BoundPort, i32)> = prepared
+        .ports
+        .iter()
+        .flat_map(|p| std::iter::once(&p.socket).chain(&p.socket_v6).map(move |s| (p, s)))
+        .map(|(p, s)| (p, std::os::fd::AsRawFd::as_raw_fd(s)))
+        .collect();
+    for (i, (p, _)) in sockets.iter().enumerate() {
         cmd.arg(format!(
             "{}:{}:{}:{}",
             p.binding.protocol.as_str(),
@@ -181,11 +188,7 @@ fn spawn_proxy(containers: &Containers<'_>, record: &ContainerRecord, prepared: 
             p.binding.container_port
         ));
     }
-    let raw: Vec<i32> = prepared
-        .ports
-        .iter()
-        .map(|p| std::os::fd::AsRawFd::as_raw_fd(&p.socket))
-        .collect();
+    let raw: Vec<i32> = sockets.iter().map(|(_, fd)| *fd).collect();
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
