@@ -223,7 +223,7 @@ impl Networks {
             created: now(),
         };
         db.insert_network(&record)?;
-        if let Err(e) = self.bring_up(&record) {
+        if let Err(e) = Netlink::open().and_then(|mut nl| self.bring_up(&mut nl, &record)) {
             let _ = self.tear_down(&record);
             let _ = db.remove_network(&record.id);
             return Err(e);
@@ -242,20 +242,13 @@ impl Networks {
         Ok(taken)
     }
 
-    /// Creates the bridge with the gateway address (if missing) and its rules.
-    fn bring_up(&self, record: &NetworkRecord) -> Result<u32> {
-        let mut nl = Netlink::open()?;
+    /// Creates the bridge with the gateway address (if missing) and its rules, through
+    /// `nl`, a socket in the host's namespace.
+    fn bring_up(&self, nl: &mut Netlink, record: &NetworkRecord) -> Result<u32> {
         if let Some(index) = nl.link_index(&record.bridge)? {
             return Ok(index);
         }
-        let subnet: Ipv4Net = record
-            .subnet
-            .parse()
-            .map_err(|_| NetworkError::Invalid(format!("network {} has a bad subnet", record.name)))?;
-        let gateway: Ipv4Addr = record
-            .gateway
-            .parse()
-            .map_err(|_| NetworkError::Invalid(format!("network {} has a bad gateway", record.name)))?;
+        let (subnet, gateway) = addressing(record)?;
         nl.add_bridge(&record.bridge, mtu(record))?;
         let index = nl
             .link_index(&record.bridge)?
@@ -370,15 +363,9 @@ impl Networks {
         network: &NetworkRecord,
         position: usize,
     ) -> Result<Endpoint> {
-        let bridge = self.bring_up(network)?;
-        let subnet: Ipv4Net = network
-            .subnet
-            .parse()
-            .map_err(|_| NetworkError::Invalid(format!("network {} has a bad subnet", network.name)))?;
-        let gateway: Ipv4Addr = network
-            .gateway
-            .parse()
-            .map_err(|_| NetworkError::Invalid(format!("network {} has a bad gateway", network.name)))?;
+        let mut host = Netlink::open()?;
+        let bridge = self.bring_up(&mut host, network)?;
+        let (subnet, gateway) = addressing(network)?;
         let record = db.allocate_endpoint(
             &network.id,
             container_id,
@@ -386,13 +373,10 @@ impl Networks {
             |taken| ipam::next_free(&subnet, gateway, taken).map(|ip| ip.to_string()),
         )?;
         let ip: Ipv4Addr = record.ip.parse().expect("addresses are recorded in dotted form");
-        // Docker's scheme: the MAC carries the address, so a reused address never
-        // meets a stale neighbour entry with another MAC.
-        let o = ip.octets();
-        let mac = [0x02, 0x42, o[0], o[1], o[2], o[3]];
+        let mac = mac_for(ip);
         let interface = format!("eth{position}");
         let netns_file = netns::open(&self.netns_path(container_id))?;
-        Netlink::open()?.add_veth(
+        host.add_veth(
             &host_veth(container_id, &network.id),
             bridge,
             &interface,
@@ -413,7 +397,7 @@ impl Networks {
             ip,
             prefix: subnet.prefix_len(),
             gateway,
-            mac: mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
+            mac: mac_text(mac),
             interface,
         })
     }
@@ -448,6 +432,31 @@ impl Networks {
         ids.dedup();
         Ok(ids)
     }
+}
+
+/// A network's subnet and gateway, as recorded.
+fn addressing(record: &NetworkRecord) -> Result<(Ipv4Net, Ipv4Addr)> {
+    let subnet = record
+        .subnet
+        .parse()
+        .map_err(|_| NetworkError::Invalid(format!("network {} has a bad subnet", record.name)))?;
+    let gateway = record
+        .gateway
+        .parse()
+        .map_err(|_| NetworkError::Invalid(format!("network {} has a bad gateway", record.name)))?;
+    Ok((subnet, gateway))
+}
+
+/// A container's MAC address on a network, Docker's scheme: 02:42 and the IPv4
+/// address, so a reused address never meets a stale neighbour entry with another MAC.
+pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+/// `02:42:ac:11:00:02`.
+pub fn mac_text(mac: [u8; 6]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
 /// The host end of a container's veth on a network: `st` + 6 hex of each ID (fits the

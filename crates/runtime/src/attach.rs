@@ -6,7 +6,7 @@
 
 use crate::error::{Result, RuntimeError};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -207,9 +207,7 @@ pub fn send_exit(clients: Vec<Client>, code: i32) {
 pub fn attach(containers: &Containers<'_>, record: &ContainerRecord, stdin: bool) -> Result<i32> {
     let config = containers.config(record)?;
     let path = socket_path(containers, &record.id);
-    let fresh = containers.resolve(&record.id)?;
-    let running = fresh.state == strata_containers::ContainerState::Running && crate::lifecycle::pid_alive(fresh.pid);
-    if !running {
+    if !crate::lifecycle::is_running(containers, record) {
         return Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(
             format!(
                 "You cannot attach to a stopped container {}, start it first",
@@ -289,11 +287,6 @@ pub fn attach(containers: &Containers<'_>, record: &ContainerRecord, stdin: bool
             }
         }
     }
-}
-
-/// Whether our stdin is a terminal (for `attach` in raw mode).
-pub fn stdin_is_terminal() -> bool {
-    std::io::stdin().is_terminal()
 }
 
 #[cfg(test)]

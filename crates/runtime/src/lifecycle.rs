@@ -337,6 +337,13 @@ pub struct ExecOptions {
     pub tty: bool,
 }
 
+/// Whether the container runs now (its record read afresh, its process alive).
+pub fn is_running(containers: &Containers<'_>, record: &ContainerRecord) -> bool {
+    containers
+        .resolve(&record.id)
+        .is_ok_and(|r| r.state == ContainerState::Running && pid_alive(r.pid))
+}
+
 /// The running container's process ID, or Docker's conflict error.
 fn running_pid(containers: &Containers<'_>, record: &ContainerRecord) -> Result<i32> {
     let fresh = containers.resolve(&record.id)?;

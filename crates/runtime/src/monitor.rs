@@ -135,8 +135,15 @@ fn start_io(
     if config.tty {
         let (started, master) = match crate::lifecycle::start_on_terminal(containers, &fresh) {
             Ok((s, m)) => (Ok(s), m),
-            // Nothing to serve; the monitor reports the error.
-            Err(e) => (Err(e), linux::tty::open_pty()?.master),
+            // Nothing to serve: the monitor reports the error and ends.
+            Err(e) => {
+                let io = attach::ContainerIo {
+                    outputs: Vec::new(),
+                    input: None,
+                    tty: true,
+                };
+                return Ok((Err(e), io));
+            }
         };
         let master = File::from(master);
         let reader = master.try_clone().map_err(|e| RuntimeError::io("dup", e))?;

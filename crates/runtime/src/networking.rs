@@ -284,7 +284,11 @@ pub fn reconcile(containers: &Containers<'_>, running: &dyn Fn(&str) -> bool) {
 /// Rewrites the /etc/hosts of every running container on a user-defined network.
 fn refresh_all(containers: &Containers<'_>) -> Result<()> {
     let endpoints = containers.store().db().endpoints(None)?;
-    let mut ids: Vec<String> = endpoints.into_iter().map(|e| e.container_id).collect();
+    rewrite_hosts(containers, endpoints.into_iter().map(|e| e.container_id).collect())
+}
+
+/// Rewrites the /etc/hosts of each container in `ids` that still exists.
+fn rewrite_hosts(containers: &Containers<'_>, mut ids: Vec<String>) -> Result<()> {
     ids.sort();
     ids.dedup();
     for id in ids {
@@ -304,20 +308,12 @@ fn refresh_peers(containers: &Containers<'_>, id: &str) -> Result<()> {
         .filter(|e| e.container_id == id && user_networks.contains(&e.network_id))
         .map(|e| &e.network_id)
         .collect();
-    let mut peers: Vec<String> = endpoints
+    let peers = endpoints
         .iter()
         .filter(|e| e.container_id != id && mine.contains(&&e.network_id))
         .map(|e| e.container_id.clone())
         .collect();
-    peers.sort();
-    peers.dedup();
-    for peer in peers {
-        if let Ok(record) = containers.resolve(&peer) {
-            let config = containers.config(&record)?;
-            write_hosts(containers, &record, &config)?;
-        }
-    }
-    Ok(())
+    rewrite_hosts(containers, peers)
 }
 
 /// User-defined networks' IDs and every endpoint.
@@ -381,12 +377,6 @@ pub fn netns_path(root: &Path, id: &str) -> PathBuf {
     Networks::new(root).netns_path(id)
 }
 
-fn is_running(containers: &Containers<'_>, record: &ContainerRecord) -> bool {
-    containers
-        .resolve(&record.id)
-        .is_ok_and(|r| r.state == strata_containers::ContainerState::Running && crate::lifecycle::pid_alive(r.pid))
-}
-
 fn conflict(message: String) -> RuntimeError {
     RuntimeError::Containers(strata_containers::ContainerError::Conflict(message))
 }
@@ -411,7 +401,7 @@ pub fn connect(containers: &Containers<'_>, record: &ContainerRecord, name: &str
     }
     config.extra_networks.push(network.name.clone());
     containers.set_config(record, &config)?;
-    if !is_running(containers, record) {
+    if !crate::lifecycle::is_running(containers, record) {
         return Ok(());
     }
     let aliases = names(record, &config);
@@ -442,7 +432,7 @@ pub fn disconnect(containers: &Containers<'_>, record: &ContainerRecord, name: &
     config.network = rest.first().cloned().unwrap_or_else(|| "none".into());
     config.extra_networks = rest.into_iter().skip(1).collect();
     containers.set_config(record, &config)?;
-    if !is_running(containers, record) {
+    if !crate::lifecycle::is_running(containers, record) {
         return Ok(());
     }
     networks.disconnect(&mut containers.store().db(), &record.id, &network)?;

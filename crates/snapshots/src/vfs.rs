@@ -11,10 +11,11 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
-    move |e| SnapshotError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    }
+    move |e| SnapshotError::io(path, e)
+}
+
+fn sys(path: &Path) -> impl FnOnce(rustix::io::Errno) -> SnapshotError + '_ {
+    move |e| SnapshotError::io(path, e.into())
 }
 
 /// An overlay whiteout: a 0/0 character device.
@@ -119,10 +120,7 @@ fn copy_entry(from: &Path, to: &Path, links: &mut HashMap<(u64, u64), PathBuf>) 
             rustix::fs::Mode::from_raw_mode(meta.mode() & 0o7777),
             meta.rdev(),
         )
-        .map_err(|e| SnapshotError::Io {
-            path: to.to_path_buf(),
-            source: e.into(),
-        })?;
+        .map_err(sys(to))?;
     }
     set_metadata(to, &meta)
 }
@@ -136,10 +134,7 @@ fn set_metadata(to: &Path, meta: &fs::Metadata) -> Result<()> {
         Some(rustix::fs::Gid::from_raw(meta.gid())),
         rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
     )
-    .map_err(|e| SnapshotError::Io {
-        path: to.to_path_buf(),
-        source: e.into(),
-    })?;
+    .map_err(sys(to))?;
     if !is_link {
         fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777)).map_err(io(to))?;
     }
@@ -153,12 +148,7 @@ fn set_metadata(to: &Path, meta: &fs::Metadata) -> Result<()> {
             tv_nsec: meta.mtime_nsec() as _,
         },
     };
-    rustix::fs::utimensat(rustix::fs::CWD, to, &times, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).map_err(|e| {
-        SnapshotError::Io {
-            path: to.to_path_buf(),
-            source: e.into(),
-        }
-    })
+    rustix::fs::utimensat(rustix::fs::CWD, to, &times, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).map_err(sys(to))
 }
 
 /// Fills `root` (empty) with a copy of the image made of `layers` (bottom first).
@@ -248,10 +238,7 @@ pub fn changes_as_upper(root: &Path, layers: &[PathBuf], scratch: &Path) -> Resu
             rustix::fs::Mode::empty(),
             0,
         )
-        .map_err(|e| SnapshotError::Io {
-            path: to.clone(),
-            source: e.into(),
-        })?;
+        .map_err(sys(&to))?;
     }
     // Directory times last, as the container has them: adding entries changed them.
     let mut dirs: Vec<(String, PathBuf)> = walk(scratch)?.into_iter().filter(|(_, p)| p.is_dir()).collect();

@@ -87,13 +87,15 @@ fn doc(containers: &Containers<'_>, n: &NetworkRecord) -> Result<serde_json::Val
     let mut attached = serde_json::Map::new();
     for e in endpoints {
         let name = containers.resolve(&e.container_id).map(|c| c.name).unwrap_or_default();
-        let o: Vec<u8> = e.ip.split('.').filter_map(|x| x.parse().ok()).collect();
+        let mac =
+            e.ip.parse()
+                .map(|ip| strata_network::mac_text(strata_network::mac_for(ip)));
         attached.insert(
             e.container_id.clone(),
             json!({
                 "Name": name,
                 "EndpointID": strata_network::host_veth(&e.container_id, &n.id),
-                "MacAddress": format!("02:42:{}", o.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")),
+                "MacAddress": mac.unwrap_or_default(),
                 "IPv4Address": format!("{}/{prefix}", e.ip),
                 "IPv6Address": "",
             }),
