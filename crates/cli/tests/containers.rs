@@ -698,6 +698,8 @@ fn the_vfs_driver_copies_the_image_and_commits_what_changed() {
     assert!(t.ok(&["system", "info"]).contains("Storage Driver: vfs"));
     let refused = t.fails(&["--storage-driver", "overlay", "images"]);
     assert!(refused.contains("uses the vfs storage driver"), "{refused}");
+    let unknown = t.fails(&["--storage-driver", "zfs", "images"]);
+    assert!(unknown.contains("unknown storage driver \"zfs\""), "{unknown}");
     t.ok(&["run", "-d", "--name", "web", "busybox:test", "sleep", "600"]);
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let root = t.root().to_string_lossy().into_owned();

@@ -433,6 +433,32 @@ fn containers_on_a_user_network_reach_each_other_by_name() {
     assert!(!t.ok(&["network", "ls"]).contains("appnet"));
     let overlapping = t.fails(&["network", "create", "--subnet", "127.0.0.0/24", "bad"]);
     assert!(overlapping.contains("overlaps"), "{overlapping}");
+    // Bad requests are refused by name, and leave no network behind.
+    for (args, reason) in [
+        (vec!["bridge"], "is reserved"),
+        (vec!["bad/name"], "invalid network name"),
+        (
+            vec!["--subnet", "10.231.8.0/24", "--gateway", "10.231.9.1", "gw"],
+            "not a host address of subnet",
+        ),
+        (
+            vec!["-o", "com.docker.network.driver.mtu=10", "tiny"],
+            "is not supported",
+        ),
+        (vec!["-o", "com.example.other=1", "other"], "is not supported"),
+        (vec!["-d", "overlay", "multi"], "not supported"),
+    ] {
+        let mut all = vec!["network", "create"];
+        all.extend(args);
+        let err = t.fails(&all);
+        assert!(err.contains(reason), "{all:?}: {err}");
+    }
+    let left: Vec<String> = t
+        .ok(&["network", "ls", "--format", "{{.Name}}"])
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(left, ["bridge", "host", "none"]);
 }
 
 /// A namespace playing a machine outside the host, linked to it by a veth pair.
