@@ -115,16 +115,6 @@ pub fn remove(bridge: &str) -> Result<()> {
     )
 }
 
-/// Whether a bridge's table exists (used by tests and `system check`-style counts).
-pub fn exists(bridge: &str) -> bool {
-    Command::new("nft")
-        .args(["list", "table", "ip", &table(bridge)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Turns IPv4 forwarding on. If it was off, a guard table keeps the host from
 /// forwarding anything that neither enters nor leaves one of strata's bridges, so only
 /// our bridges forward, as the host's setting intended for the rest.
