@@ -234,21 +234,13 @@ pub fn release(containers: &Containers<'_>, id: &str) {
         strata_network::nat::unpublish(&bridge, &forwards);
     }
     let networks = Networks::new(containers.store().root());
-    let had_peers = {
-        let mut db = containers.store().db();
-        let had = db
-            .endpoints(None)
-            .map(|all| all.iter().any(|e| e.container_id == id))
-            .unwrap_or(false);
-        if let Err(e) = networks.detach(&mut db, id) {
-            log::warn!("releasing the network of container {id}: {e}");
-        }
-        had
-    };
-    let _ = std::fs::remove_file(state_path(containers, id));
-    if had_peers {
-        let _ = refresh_all(containers);
+    // Who shares a user network with it, while its endpoints still say so.
+    let peers = peers(containers, id).unwrap_or_default();
+    if let Err(e) = networks.detach(&mut containers.store().db(), id) {
+        log::warn!("releasing the network of container {id}: {e}");
     }
+    let _ = std::fs::remove_file(state_path(containers, id));
+    let _ = rewrite_hosts(containers, peers);
 }
 
 fn stop_proxy(containers: &Containers<'_>, id: &str) {
@@ -281,12 +273,6 @@ pub fn reconcile(containers: &Containers<'_>, running: &dyn Fn(&str) -> bool) {
     }
 }
 
-/// Rewrites the /etc/hosts of every running container on a user-defined network.
-fn refresh_all(containers: &Containers<'_>) -> Result<()> {
-    let endpoints = containers.store().db().endpoints(None)?;
-    rewrite_hosts(containers, endpoints.into_iter().map(|e| e.container_id).collect())
-}
-
 /// Rewrites the /etc/hosts of each container in `ids` that still exists.
 fn rewrite_hosts(containers: &Containers<'_>, mut ids: Vec<String>) -> Result<()> {
     ids.sort();
@@ -302,18 +288,22 @@ fn rewrite_hosts(containers: &Containers<'_>, mut ids: Vec<String>) -> Result<()
 
 /// Rewrites the /etc/hosts of the containers that share a user network with `id`.
 fn refresh_peers(containers: &Containers<'_>, id: &str) -> Result<()> {
+    rewrite_hosts(containers, peers(containers, id)?)
+}
+
+/// The containers that share a user network with `id`.
+fn peers(containers: &Containers<'_>, id: &str) -> Result<Vec<String>> {
     let (user_networks, endpoints) = user_endpoints(containers)?;
     let mine: Vec<&String> = endpoints
         .iter()
         .filter(|e| e.container_id == id && user_networks.contains(&e.network_id))
         .map(|e| &e.network_id)
         .collect();
-    let peers = endpoints
+    Ok(endpoints
         .iter()
         .filter(|e| e.container_id != id && mine.contains(&&e.network_id))
         .map(|e| e.container_id.clone())
-        .collect();
-    rewrite_hosts(containers, peers)
+        .collect())
 }
 
 /// User-defined networks' IDs and every endpoint.
@@ -435,11 +425,14 @@ pub fn disconnect(containers: &Containers<'_>, record: &ContainerRecord, name: &
     if !crate::lifecycle::is_running(containers, record) {
         return Ok(());
     }
+    // Its peers as they were, and itself, lose each other from /etc/hosts.
+    let mut affected = peers(containers, &record.id)?;
+    affected.push(record.id.clone());
     networks.disconnect(&mut containers.store().db(), &record.id, &network)?;
     let mut state = state(containers, &record.id).unwrap_or_default();
     state.endpoints.retain(|e| e.network_id != network.id);
     write_state(containers, &record.id, &state)?;
-    refresh_all(containers)
+    rewrite_hosts(containers, affected)
 }
 
 /// Removes the user-defined networks no container is configured with (`network
