@@ -758,3 +758,82 @@ fn the_vfs_driver_copies_the_image_and_commits_what_changed() {
     assert!(!listing.lines().any(|l| l.trim_start_matches("./") == "bin/vi"));
     t.ok(&["rm", "web"]);
 }
+
+/// `--sysctl` writes into the container's own namespaces, never the host's; what would
+/// change the host is refused (exit 125) before anything is created.
+#[test]
+fn sysctls_are_set_in_the_containers_namespaces_only() {
+    let t = with_busybox();
+    let host = |f: &str| std::fs::read_to_string(format!("/proc/sys/{f}")).unwrap();
+    let (port_start, shmmax) = (host("net/ipv4/ip_unprivileged_port_start"), host("kernel/shmmax"));
+    let inside = stdout_of(
+        &t,
+        &[
+            "--sysctl",
+            "net.ipv4.ip_unprivileged_port_start=80",
+            "--sysctl",
+            "kernel/shmmax=1048576",
+            "busybox:test",
+            "cat",
+            "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+            "/proc/sys/kernel/shmmax",
+        ],
+    );
+    assert_eq!(inside, "80\n1048576\n");
+    assert_eq!(host("net/ipv4/ip_unprivileged_port_start"), port_start);
+    assert_eq!(host("kernel/shmmax"), shmmax);
+    // runc receives the same spec.
+    let runc = stdout_of(
+        &t,
+        &[
+            "--runtime",
+            "runc",
+            "--sysctl",
+            "net.ipv4.ip_unprivileged_port_start=81",
+            "busybox:test",
+            "cat",
+            "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+        ],
+    );
+    assert_eq!(runc, "81\n");
+    t.ok(&[
+        "create",
+        "--name",
+        "sc",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "busybox:test",
+    ]);
+    assert_eq!(
+        t.ok(&["inspect", "-f", "{{json .HostConfig.Sysctls}}", "sc"]).trim(),
+        r#"{"net.ipv4.ip_forward":"1"}"#
+    );
+    t.ok(&["rm", "sc"]);
+    for (args, message) in [
+        (
+            vec!["--sysctl", "kernel.pid_max=10"],
+            "is not allowed: it is not namespaced",
+        ),
+        (
+            vec!["--network", "host", "--sysctl", "net.ipv4.ip_forward=0"],
+            "is not allowed with --network host",
+        ),
+        (vec!["--sysctl", "net.ipv4"], "expected KEY=VALUE"),
+        (vec!["--sysctl", "net..ipv4=1"], "malformed name"),
+    ] {
+        let mut all = vec!["run", "--rm"];
+        all.extend(args);
+        all.extend(["busybox:test", "true"]);
+        let out = t.run(&all);
+        assert_eq!(out.status.code(), Some(125), "{all:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(message),
+            "{all:?}: {out:?}"
+        );
+    }
+    // A parameter this kernel lacks fails the start with its name.
+    let missing = run(&t, &["--sysctl", "net.ipv4.no_such_knob=1", "busybox:test", "true"]);
+    assert_eq!(missing.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("setting sysctl net.ipv4.no_such_knob=1"));
+    assert_eq!(t.ok(&["ps", "-aq"]), "");
+}

@@ -101,6 +101,8 @@ pub struct CreateOptions {
     pub restart: Option<String>,
     /// `--security-opt`: `no-new-privileges[:true|false]` is supported.
     pub security_opt: Vec<String>,
+    /// `--sysctl KEY=VALUE`: namespaced kernel parameters.
+    pub sysctls: Vec<String>,
 }
 
 /// The resolved configuration a container runs with.
@@ -146,6 +148,9 @@ pub struct ContainerConfig {
     pub publish_all: bool,
     #[serde(default)]
     pub network_aliases: Vec<String>,
+    /// Namespaced kernel parameters written when the container starts (HostConfig.Sysctls).
+    #[serde(default)]
+    pub sysctls: std::collections::BTreeMap<String, String>,
 }
 
 impl ContainerConfig {
@@ -249,6 +254,52 @@ fn check_tmpfs(spec: &str) -> Result<String> {
     Ok(spec.to_string())
 }
 
+/// IPC-namespaced parameters a container may set (Docker's list); `fs.mqueue.*` and, in a
+/// network namespace of its own, `net.*` too. Anything else would change the host.
+const IPC_SYSCTLS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// `--sysctl KEY=VALUE`, checked against what the container's namespaces own.
+fn sysctls(specs: &[String], network: &str) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for spec in specs {
+        let Some((key, value)) = spec.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+            return Err(ContainerError::Invalid(format!(
+                "invalid --sysctl {spec:?}: expected KEY=VALUE, e.g. net.ipv4.ip_forward=1"
+            )));
+        };
+        let key = key.replace('/', ".");
+        if key.split('.').any(|part| part.is_empty() || part == "..") {
+            return Err(ContainerError::Invalid(format!(
+                "invalid --sysctl {spec:?}: malformed name"
+            )));
+        }
+        let namespaced =
+            IPC_SYSCTLS.contains(&key.as_str()) || key.starts_with("fs.mqueue.") || key.starts_with("net.");
+        if !namespaced {
+            return Err(ContainerError::Invalid(format!(
+                "sysctl {key:?} is not allowed: it is not namespaced, so it would change the host \
+                 (allowed: net.*, fs.mqueue.*, kernel.msg*, kernel.sem, kernel.shm*)"
+            )));
+        }
+        if key.starts_with("net.") && network == "host" {
+            return Err(ContainerError::Invalid(format!(
+                "sysctl {key:?} is not allowed with --network host: it would change the host's network namespace"
+            )));
+        }
+        out.insert(key, value.to_string());
+    }
+    Ok(out)
+}
+
 /// Merges image config (`config` object of the image config JSON) and options.
 pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Result<ContainerConfig> {
     let (entrypoint, cmd) = match &opts.entrypoint {
@@ -336,6 +387,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
             exposed.push(key);
         }
     }
+    let sysctls = sysctls(&opts.sysctls, &network)?;
     Ok(ContainerConfig {
         entrypoint,
         cmd,
@@ -370,6 +422,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         exposed,
         publish_all: opts.publish_all,
         network_aliases: opts.network_aliases.clone(),
+        sysctls,
         runtime: match opts.runtime.as_deref() {
             None | Some("strata") => None,
             Some("runc") => Some("runc".into()),

@@ -53,6 +53,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
             "NetworkMode": config.network,
             "PortBindings": port_bindings(&config),
             "PublishAllPorts": config.publish_all,
+            "Sysctls": if config.sysctls.is_empty() { Value::Null } else { json!(config.sysctls) },
             "AutoRemove": config.auto_remove,
             "ReadonlyRootfs": config.read_only,
             "Runtime": "strata",

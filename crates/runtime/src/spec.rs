@@ -260,6 +260,13 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
         .namespaces(namespaces)
         .masked_paths(MASKED.iter().map(|s| s.to_string()).collect::<Vec<_>>())
         .readonly_paths(READONLY.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .sysctl(
+            config
+                .sysctls
+                .clone()
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        )
         .build()
         .expect("linux fields are set");
     Ok(SpecBuilder::default()

@@ -47,6 +47,9 @@ pub struct CreateArgs {
     /// Security options (no-new-privileges)
     #[arg(long)]
     security_opt: Vec<String>,
+    /// Namespaced kernel parameters (KEY=VALUE)
+    #[arg(long = "sysctl")]
+    sysctl: Vec<String>,
     /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])
     #[arg(long)]
     restart: Option<String>,
@@ -135,6 +138,7 @@ impl CreateArgs {
             runtime: self.runtime.clone(),
             restart: self.restart.clone(),
             security_opt: self.security_opt.clone(),
+            sysctls: self.sysctl.clone(),
         })
     }
 }

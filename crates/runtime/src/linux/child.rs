@@ -111,6 +111,8 @@ fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
     }
     mounts::create_devices(rootfs)?;
     mounts::pivot_root(rootfs)?;
+    // Through the container's own /proc, before mask_and_protect makes /proc/sys read-only.
+    write_sysctls(spec)?;
     mounts::mask_and_protect(spec)?;
     if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
         mounts::readonly_root()?;
@@ -142,6 +144,20 @@ fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
         125,
         format!("chdir to cwd ({:?}) set in config.json failed", process.cwd()),
     )
+}
+
+/// `linux.sysctl`: each key is a file under /proc/sys (dots are its separators).
+fn write_sysctls(spec: &Spec) -> Result<(), ChildError> {
+    let sysctls = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.sysctl().clone())
+        .unwrap_or_default();
+    for (key, value) in sysctls {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value.as_bytes()).fail(125, format!("setting sysctl {key}={value}"))?;
+    }
+    Ok(())
 }
 
 /// Until exec, this process is strata's binary: non-dumpable, no process of the
