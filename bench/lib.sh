@@ -19,7 +19,7 @@ rounds() {
     for spec in "$@"; do
       IFS='|' read -r label prepare command <<<"$spec"
       [ -z "$prepare" ] || bash -c "$prepare" >/dev/null 2>&1 || true
-      us=$(time_ms bash -c "$command") && printf '%s\t%s\n' "$label" "$us" >>"$OUT/$name.tsv"
+      if us=$(time_ms bash -c "$command"); then printf '%s\t%s\n' "$label" "$us" >>"$OUT/$name.tsv"; fi
     done
   done
 }

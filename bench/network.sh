@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Networking costs: `run --rm busybox true` on the default bridge vs --network none
 # (what the bridge adds: namespace pin, veth pair, address, route), next to docker's
-# and podman's bridge runs; and 1 GiB through a published port (-p, through strata's
-# proxy) vs a direct loopback connection, with the same static sender and sink.
+# and podman's bridge runs; and 1 GiB each way through a published port (-p: DNAT to the
+# container's address) vs a direct loopback connection, with the same static programs,
+# under the kernel's default congestion control and under cubic; podman's -p alongside.
 # Interleaved rounds, medians, ratios. Not a test: no thresholds.
 #
 #   bash bench/network.sh              # RUNS=20 latency rounds, RUNS_TP=5 throughput rounds
@@ -70,40 +71,82 @@ PY
 fi
 
 if have throughput; then
+  # 1 GiB each way: "up" = a host client sends to a server in the container (tcp_pump
+  # source -> sink), "down" = the container serves a download (serve -> fetch). Every path
+  # against a direct loopback connection of the same direction and congestion control:
+  # first the kernel's default (BBR on this machine's kernel), then cubic on both ends
+  # (PUMP_CC for the host's sockets, --sysctl for the container's), if that differs.
   gcc -static -O2 -o "$OUT/tcp_pump" "$HERE/tcp_pump.c"
   mkdir -p "$OUT/ctx"; cp "$OUT/tcp_pump" "$OUT/ctx/"
   printf 'FROM busybox:local\nCOPY tcp_pump /bin/tcp_pump\n' >"$OUT/ctx/Dockerfile"
   S build -q -t pump:1 "$OUT/ctx" >/dev/null
-  DIRECT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$OUT/tcp_pump" sink "$DIRECT" & SINK=$!
-  # The default bridge (MTU 1500, as Docker's), and a network with loopback's MTU.
   S network create -o com.docker.network.driver.mtu=65520 jumbo >/dev/null
-  S run -d --name pump -p 127.0.0.1::9000 pump:1 tcp_pump sink 9000 >/dev/null
-  S run -d --name pump-jumbo --network jumbo -p 127.0.0.1::9000 pump:1 tcp_pump sink 9000 >/dev/null
-  PUBLISHED=$(S port pump 9000 | head -1 | sed 's/.*://')
-  JUMBO=$(S port pump-jumbo 9000 | head -1 | sed 's/.*://')
-  ADDRESS=$(S inspect -f '{{.NetworkSettings.IPAddress}}' pump)
+  DEFAULT_CC=$(cat /proc/sys/net/ipv4/tcp_congestion_control)
+  CCS=$DEFAULT_CC
+  if [ "$DEFAULT_CC" != cubic ] && grep -qw cubic /proc/sys/net/ipv4/tcp_available_congestion_control; then
+    CCS="$DEFAULT_CC cubic"
+  fi
+  free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+  SERVERS=()
+  PODMAN_PUMPS=()
+  trap 'kill "${SERVERS[@]}" 2>/dev/null || true; [ ${#PODMAN_PUMPS[@]} -eq 0 ] || $PODMAN rm -f "${PODMAN_PUMPS[@]}" >/dev/null 2>&1 || true' EXIT
+  PUMP_SH="tcp_pump sink 9000 & exec tcp_pump serve 9001 $MIB"
+  specs=()
+  for cc in $CCS; do
+    env_cc=""; sysctl=()
+    if [ "$cc" != "$DEFAULT_CC" ]; then env_cc="PUMP_CC=$cc"; sysctl=(--sysctl "net.ipv4.tcp_congestion_control=$cc"); fi
+    up=$(free_port); down=$(free_port)
+    env $env_cc "$OUT/tcp_pump" sink "$up" & SERVERS+=($!)
+    env $env_cc "$OUT/tcp_pump" serve "$down" "$MIB" & SERVERS+=($!)
+    specs+=("$cc up loopback||$env_cc $OUT/tcp_pump source 127.0.0.1 $up $MIB"
+            "$cc down loopback||$env_cc $OUT/tcp_pump fetch 127.0.0.1 $down")
+    for net in bridge jumbo; do
+      name=pump-$cc-$net
+      S run -d --name "$name" --network "$net" "${sysctl[@]}" -p 127.0.0.1::9000 -p 127.0.0.1::9001 \
+        pump:1 sh -c "$PUMP_SH" >/dev/null
+      pu=$(S port "$name" 9000 | head -1 | sed 's/.*://'); pd=$(S port "$name" 9001 | head -1 | sed 's/.*://')
+      label="-p"; [ "$net" = bridge ] || label="-p, MTU 65520"
+      specs+=("$cc up $label||$env_cc $OUT/tcp_pump source 127.0.0.1 $pu $MIB"
+              "$cc down $label||$env_cc $OUT/tcp_pump fetch 127.0.0.1 $pd")
+      if [ "$net" = bridge ]; then
+        address=$(S inspect -f '{{.NetworkSettings.IPAddress}}' "$name")
+        specs+=("$cc up container address, no NAT||$env_cc $OUT/tcp_pump source $address 9000 $MIB"
+                "$cc down container address, no NAT||$env_cc $OUT/tcp_pump fetch $address 9001")
+      fi
+    done
+    if [ ${#engines[@]} -gt 0 ]; then
+      # podman's bridge (CNI, MTU 1500) with its own published ports: the same kernel path
+      # through another engine, for scale.
+      name=strata-bench-pump-$cc
+      $PODMAN rm -f "$name" >/dev/null 2>&1 || true
+      if $PODMAN run -d --name "$name" --network bridge "${sysctl[@]}" -v "$OUT/ctx:/x:ro" \
+          -p 127.0.0.1::9000 -p 127.0.0.1::9001 localhost/busybox:local \
+          sh -c "PATH=/x:\$PATH; $PUMP_SH" >/dev/null 2>&1; then
+        PODMAN_PUMPS+=("$name")
+        pu=$($PODMAN port "$name" 9000 | head -1 | sed 's/.*://'); pd=$($PODMAN port "$name" 9001 | head -1 | sed 's/.*://')
+        specs+=("$cc up podman -p||$env_cc $OUT/tcp_pump source 127.0.0.1 $pu $MIB"
+                "$cc down podman -p||$env_cc $OUT/tcp_pump fetch 127.0.0.1 $pd")
+      fi
+    fi
+  done
   sleep 0.5
-  rounds throughput "$RUNS_TP" \
-    "loopback||$OUT/tcp_pump source 127.0.0.1 $DIRECT $MIB" \
-    "published -p||$OUT/tcp_pump source 127.0.0.1 $PUBLISHED $MIB" \
-    "container address, no NAT||$OUT/tcp_pump source $ADDRESS 9000 $MIB" \
-    "published -p, MTU 65520||$OUT/tcp_pump source 127.0.0.1 $JUMBO $MIB"
-  kill $SINK; S rm -f pump pump-jumbo >/dev/null
-  summary throughput "published -p" | tee "$OUT/throughput.md"
-  python3 - "$OUT/throughput.tsv" "$MIB" <<'PY' | tee -a "$OUT/throughput.md"
+  rounds throughput "$RUNS_TP" "${specs[@]}"
+  python3 - "$OUT/throughput.tsv" "$MIB" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY' | tee "$OUT/throughput.md"
 import sys, statistics, collections
 t = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     label, us = line.split("\t"); t[label].append(int(us) / 1e6)
 mib = int(sys.argv[2])
-rate = {k: mib / statistics.median(v) for k, v in t.items()}
-for k, r in rate.items():
-    print(f"{k}: {r:.0f} MiB/s")
-for k in rate:
-    if k != "loopback":
-        print(f"{k} / loopback throughput: {rate[k] / rate['loopback']:.2f}")
+print(f"| {mib} MiB through | runs | median MiB/s | / loopback (same direction and congestion control) |")
+print("|---|---:|---:|---:|")
+for k, v in t.items():
+    cc, direction, path = k.split(" ", 2)
+    rate = mib / statistics.median(v)
+    base = mib / statistics.median(t[f"{cc} {direction} loopback"])
+    print(f"| {cc}, {direction}: {path} | {len(v)} | {rate:.0f} | {rate / base:.2f} |")
+print(f"(load average at the end: {sys.argv[3]})")
 PY
+  kill "${SERVERS[@]}" 2>/dev/null || true
 fi
 S system reset --force >/dev/null
 exit
