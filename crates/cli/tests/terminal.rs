@@ -145,6 +145,45 @@ fn attach_to_a_detached_terminal_container() {
     );
 }
 
+/// Waits (bounded) until `strata exec NAME cat FILE` shows `want`.
+fn wait_for_file(t: &TestRoot, name: &str, file: &str, want: &str) {
+    for _ in 0..100 {
+        if t.run(&["exec", name, "cat", file]).stdout == want.as_bytes() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{file} in {name} never became {want:?}");
+}
+
+#[test]
+fn detach_keys_leave_the_container_running() {
+    let t = TestRoot::new();
+    let tar = t.path("busybox.tar");
+    busybox_rootfs(&tar);
+    t.ok(&["import", "-c", "CMD [\"sh\"]", tar.to_str().unwrap(), "busybox:tty"]);
+    t.ok(&["run", "-dit", "--name", "shell", "busybox:tty"]);
+    // ctrl-p ctrl-q, Docker's default: what was typed before reaches the shell, then
+    // attach ends with Docker's message and status 1.
+    let screen = drive(&t, &["attach", "shell"], "echo $((6*7)) >/tmp/one\\n\\x10\\x11");
+    assert!(screen.contains("read escape sequence"), "{screen}");
+    assert!(screen.trim_end().ends_with("STATUS 1"), "{screen}");
+    wait_for_file(&t, "shell", "/tmp/one", "42\n");
+    assert_eq!(t.ok(&["inspect", "-f", "{{.State.Running}}", "shell"]).trim(), "true");
+    // Other keys: the shell still reads its terminal after the first detach.
+    let screen = drive(
+        &t,
+        &["attach", "--detach-keys", "ctrl-a", "shell"],
+        "echo $((7*8)) >/tmp/two\\n\\x01",
+    );
+    assert!(screen.trim_end().ends_with("STATUS 1"), "{screen}");
+    wait_for_file(&t, "shell", "/tmp/two", "56\n");
+    assert!(t
+        .fails(&["attach", "--detach-keys", "ctrl-1", "shell"])
+        .contains("invalid detach keys"));
+    t.ok(&["rm", "-f", "shell"]);
+}
+
 #[test]
 fn runc_gives_the_same_terminal_and_detached_containers() {
     let t = TestRoot::new();

@@ -202,9 +202,24 @@ pub fn send_exit(clients: Vec<Client>, code: i32) {
     }
 }
 
+/// How an `attach` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detached {
+    /// The container exited with this code.
+    Exited(i32),
+    /// The detach keys were typed; the container goes on.
+    ByKeys,
+}
+
 /// `attach`: streams the running container's output here and, with `stdin`, our input
-/// there, until it exits; returns its exit code. On a terminal, raw mode and size.
-pub fn attach(containers: &Containers<'_>, record: &ContainerRecord, stdin: bool) -> Result<i32> {
+/// there, until it exits or, on a container's terminal, `keys` are typed. On a terminal,
+/// raw mode and size.
+pub fn attach(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    stdin: bool,
+    keys: &crate::detach_keys::DetachKeys,
+) -> Result<Detached> {
     let config = containers.config(record)?;
     let path = socket_path(containers, &record.id);
     if !crate::lifecycle::is_running(containers, record) {
@@ -236,6 +251,8 @@ pub fn attach(containers: &Containers<'_>, record: &ContainerRecord, stdin: bool
     }
     let mut input = std::io::stdin();
     let mut stdin_open = stdin;
+    // Docker watches for the keys on terminals only: a pipe's bytes are data.
+    let mut matcher = (config.tty && stdin).then(|| keys.matcher());
     let mut pending = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
     loop {
@@ -258,7 +275,17 @@ pub fn attach(containers: &Containers<'_>, record: &ContainerRecord, stdin: bool
                     let _ = stream.write_all(&frame(STDIN_CLOSED, &[]));
                 }
                 Ok(n) => {
-                    let _ = stream.write_all(&frame(STDIN, &buf[..n]));
+                    let (bytes, detach) = match matcher.as_mut().map(|m| m.feed(&buf[..n])) {
+                        None => (buf[..n].to_vec(), false),
+                        Some(crate::detach_keys::Input::Forward(b)) => (b, false),
+                        Some(crate::detach_keys::Input::Detach(b)) => (b, true),
+                    };
+                    if !bytes.is_empty() {
+                        let _ = stream.write_all(&frame(STDIN, &bytes));
+                    }
+                    if detach {
+                        return Ok(Detached::ByKeys);
+                    }
                 }
             }
         }
@@ -266,7 +293,7 @@ pub fn attach(containers: &Containers<'_>, record: &ContainerRecord, stdin: bool
             let n = stream.read(&mut buf).unwrap_or(0);
             if n == 0 {
                 // The monitor went away without an exit code (killed).
-                return Ok(255);
+                return Ok(Detached::Exited(255));
             }
             pending.extend_from_slice(&buf[..n]);
             for (kind, payload) in frames(&mut pending) {
@@ -280,7 +307,9 @@ pub fn attach(containers: &Containers<'_>, record: &ContainerRecord, stdin: bool
                         let _ = std::io::stderr().write_all(&payload);
                     }
                     EXIT if payload.len() == 4 => {
-                        return Ok(i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]));
+                        return Ok(Detached::Exited(i32::from_be_bytes([
+                            payload[0], payload[1], payload[2], payload[3],
+                        ])));
                     }
                     _ => {}
                 }

@@ -8,6 +8,9 @@ pub enum RuntimeError {
     Start { code: i32, message: String },
     #[error("{0}: {1}")]
     Sys(&'static str, #[source] nix::errno::Errno),
+    /// A request that cannot be carried out as given.
+    #[error("{0}")]
+    Invalid(String),
     #[error("not supported by strata's runtime yet: {0}")]
     Unsupported(String),
     #[error("{what}: {source}")]

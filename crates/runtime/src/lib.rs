@@ -4,6 +4,7 @@
 pub mod attach;
 pub mod cgroups;
 pub mod copy;
+pub mod detach_keys;
 pub mod devices;
 mod error;
 pub mod inspect;

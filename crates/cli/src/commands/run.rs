@@ -3,6 +3,7 @@
 use anyhow::Result;
 use strata_containers::{Containers, CreateOptions};
 use strata_images::ImageStore;
+use strata_runtime::attach::Detached;
 use strata_runtime::{lifecycle, monitor, RuntimeError};
 
 #[derive(clap::Args)]
@@ -235,16 +236,25 @@ pub struct AttachArgs {
     /// Accepted for compatibility (signals reach the container through the terminal)
     #[arg(long, default_value = "true")]
     sig_proxy: String,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = strata_runtime::detach_keys::DEFAULT)]
+    detach_keys: String,
     container: String,
 }
 
-/// `attach`: the container's output here (and our input there) until it exits; ends
-/// with its exit code, as Docker's.
+/// `attach`: the container's output here (and our input there) until it exits (its exit
+/// code) or the detach keys are typed (1), as Docker's.
 pub fn attach(store: &ImageStore, args: AttachArgs) -> Result<u8> {
     let containers = Containers::new(store);
     let record = containers.resolve(&args.container)?;
-    match strata_runtime::attach::attach(&containers, &record, !args.no_stdin) {
-        Ok(code) => Ok(code.clamp(0, 255) as u8),
+    let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys)?;
+    match strata_runtime::attach::attach(&containers, &record, !args.no_stdin, &keys) {
+        Ok(Detached::Exited(code)) => Ok(code.clamp(0, 255) as u8),
+        Ok(Detached::ByKeys) => {
+            // Docker's words and status: the container goes on.
+            eprintln!("read escape sequence");
+            Ok(1)
+        }
         Err(e) => {
             eprintln!("Error: {}", crate::output::error_chain(&anyhow::Error::from(e)));
             Ok(1)
