@@ -182,6 +182,39 @@ fn detach_keys_leave_the_container_running() {
         .fails(&["attach", "--detach-keys", "ctrl-1", "shell"])
         .contains("invalid detach keys"));
     t.ok(&["rm", "-f", "shell"]);
+    // `run -it` detaches the same way, silently and with status 0 (Docker's run); the
+    // container goes on, its terminal output is logged, and attach takes it up again.
+    let screen = drive(
+        &t,
+        &["run", "-it", "--rm", "--name", "foreground", "busybox:tty", "sh"],
+        "echo $((6*7)) >/tmp/one; echo $((5*5))\\n\\x10\\x11",
+    );
+    assert!(screen.trim_end().ends_with("STATUS 0"), "{screen}");
+    assert!(!screen.contains("read escape sequence"), "{screen}");
+    wait_for_file(&t, "foreground", "/tmp/one", "42\n");
+    assert_eq!(
+        t.ok(&["inspect", "-f", "{{.State.Running}}", "foreground"]).trim(),
+        "true"
+    );
+    let logged = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        t.ok(&["logs", "foreground"]).contains("25")
+    });
+    assert!(
+        logged,
+        "the terminal's output is logged: {}",
+        t.ok(&["logs", "foreground"])
+    );
+    let screen = drive(&t, &["attach", "foreground"], "exit 3\\n");
+    assert!(screen.trim_end().ends_with("STATUS 3"), "{screen}");
+    // --rm: gone by the time attach returned the status.
+    assert_eq!(t.ok(&["ps", "-aq"]), "");
+    // `start -ai` of a created terminal container: the same session.
+    t.ok(&["create", "-it", "--name", "later", "busybox:tty", "sh"]);
+    let screen = drive(&t, &["start", "-ai", "later"], "stty size; echo $((3*3))x; exit 2\\n");
+    assert!(screen.contains("30 100") && screen.contains("9x"), "{screen}");
+    assert!(screen.trim_end().ends_with("STATUS 2"), "{screen}");
+    t.ok(&["rm", "later"]);
 }
 
 #[test]

@@ -181,14 +181,9 @@ fn deliver(kind: u8, payload: &[u8], input: &mut Option<std::fs::File>, tty: boo
         STDIN_CLOSED if !tty => *input = None,
         RESIZE if tty && payload.len() == 4 => {
             if let Some(i) = input.as_ref() {
-                let ws = libc::winsize {
-                    ws_row: u16::from_be_bytes([payload[0], payload[1]]),
-                    ws_col: u16::from_be_bytes([payload[2], payload[3]]),
-                    ws_xpixel: 0,
-                    ws_ypixel: 0,
-                };
-                // SAFETY: TIOCSWINSZ on the terminal master we hold, with a winsize we own.
-                unsafe { libc::ioctl(i.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+                let rows = u16::from_be_bytes([payload[0], payload[1]]);
+                let cols = u16::from_be_bytes([payload[2], payload[3]]);
+                crate::linux::tty::set_window_size(i, (rows, cols));
             }
         }
         _ => {}
@@ -230,7 +225,7 @@ pub fn attach(
             ),
         )));
     }
-    let mut stream = through_dir(&path, |p| UnixStream::connect(p)).map_err(|e| {
+    let stream = connect(&path).map_err(|e| {
         RuntimeError::io(
             format!(
                 "connecting to the monitor of {} at {} (a container started in the foreground has none)",
@@ -240,22 +235,46 @@ pub fn attach(
             e,
         )
     })?;
-    let stdin = stdin && config.interactive;
-    let _raw = (config.tty && stdin).then(crate::linux::tty::RawMode::enter);
-    if config.tty {
-        if let Some((rows, cols)) = crate::linux::tty::window_size() {
-            let mut size = rows.to_be_bytes().to_vec();
-            size.extend_from_slice(&cols.to_be_bytes());
-            let _ = stream.write_all(&frame(RESIZE, &size));
-        }
+    session(stream, config.tty, stdin && config.interactive, keys)
+}
+
+pub(crate) fn connect(path: &Path) -> std::io::Result<UnixStream> {
+    through_dir(path, |p| UnixStream::connect(p))
+}
+
+/// Tells the monitor the user's terminal size, if stdin is one.
+pub(crate) fn send_window_size(stream: &mut UnixStream) {
+    if let Some((rows, cols)) = crate::linux::tty::window_size() {
+        let mut size = rows.to_be_bytes().to_vec();
+        size.extend_from_slice(&cols.to_be_bytes());
+        let _ = stream.write_all(&frame(RESIZE, &size));
+    }
+}
+
+/// A client's session on a connected attach socket: the container's output to ours,
+/// with `stdin` our input to it; on its terminal (`tty`) raw mode, size changes and
+/// the detach keys.
+pub(crate) fn session(
+    mut stream: UnixStream,
+    tty: bool,
+    stdin: bool,
+    keys: &crate::detach_keys::DetachKeys,
+) -> Result<Detached> {
+    let _raw = (tty && stdin).then(crate::linux::tty::RawMode::enter);
+    if tty {
+        crate::linux::tty::watch_window_size();
+        send_window_size(&mut stream);
     }
     let mut input = std::io::stdin();
     let mut stdin_open = stdin;
     // Docker watches for the keys on terminals only: a pipe's bytes are data.
-    let mut matcher = (config.tty && stdin).then(|| keys.matcher());
+    let mut matcher = (tty && stdin).then(|| keys.matcher());
     let mut pending = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
     loop {
+        if tty && crate::linux::tty::window_resized() {
+            send_window_size(&mut stream);
+        }
         let mut fds = vec![PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
         if stdin_open {
             fds.push(PollFd::new(input.as_fd(), PollFlags::POLLIN));
@@ -316,6 +335,52 @@ pub fn attach(
             }
         }
     }
+}
+
+/// The monitor of `run -it` waits for its client before starting the container, so
+/// that nothing the container prints is missed; the client's first frame is its
+/// terminal size, which the container's terminal has from the start.
+pub fn accept_first(listener: &UnixListener, wait: std::time::Duration) -> Result<(Client, Option<(u16, u16)>)> {
+    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+    let millis = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
+    match poll(&mut fds, PollTimeout::from(millis)) {
+        Ok(n) if n > 0 => {}
+        Ok(_) => {
+            return Err(RuntimeError::Invalid(format!(
+                "no client attached within {} s",
+                wait.as_secs()
+            )))
+        }
+        Err(e) => return Err(RuntimeError::Sys("poll", e)),
+    }
+    let (stream, _) = listener
+        .accept()
+        .map_err(|e| RuntimeError::io("accepting the attach client", e))?;
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(5)));
+    let _ = stream.set_read_timeout(Some(wait));
+    let mut client = Client {
+        stream,
+        pending: Vec::new(),
+    };
+    let mut size = None;
+    let mut header = [0u8; 5];
+    if client.stream.read_exact(&mut header).is_ok() {
+        let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+        let mut payload = vec![0u8; len.min(1 << 20)];
+        if client.stream.read_exact(&mut payload).is_ok() {
+            if header[0] == RESIZE && payload.len() == 4 {
+                size = Some((
+                    u16::from_be_bytes([payload[0], payload[1]]),
+                    u16::from_be_bytes([payload[2], payload[3]]),
+                ));
+            } else {
+                client.pending = frame(header[0], &payload);
+            }
+        }
+    }
+    let _ = client.stream.set_read_timeout(None);
+    Ok((client, size))
 }
 
 #[cfg(test)]

@@ -22,6 +22,41 @@ pub fn run(containers: &Containers<'_>, opts: &CreateOptions) -> Result<(Contain
     outcome.map(|code| (record, code))
 }
 
+/// `run -it` on the user's terminal, as Docker's: the container under a monitor that
+/// waits for this process to attach, then the session; the detach keys leave it
+/// running with the monitor.
+pub fn run_on_terminal(
+    containers: &Containers<'_>,
+    opts: &CreateOptions,
+    exe: &Path,
+    keys: &crate::detach_keys::DetachKeys,
+) -> Result<(ContainerRecord, crate::attach::Detached)> {
+    let record = containers.create(opts)?;
+    match start_on_terminal_attached(containers, &record, exe, opts.interactive, keys) {
+        Ok(detached) => Ok((record, detached)),
+        Err(e) => {
+            if opts.auto_remove {
+                let _ = containers.remove(&record, true);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `start -a` of a terminal container (and `run -it`): under a monitor that waits for
+/// this process to attach, then the session, with `stdin` our input to it.
+pub fn start_on_terminal_attached(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    exe: &Path,
+    stdin: bool,
+    keys: &crate::detach_keys::DetachKeys,
+) -> Result<crate::attach::Detached> {
+    let config = containers.config(record)?;
+    let stream = crate::monitor::spawn_attached(containers, record, exe)?;
+    crate::attach::session(stream, config.tty, stdin && config.interactive, keys)
+}
+
 /// Held by whoever looks after a container for as long as it does (its monitor, or the
 /// command running it in the foreground): while held, the container's records and
 /// resources are that process's to change, and a reconcile leaves them alone.
@@ -54,7 +89,7 @@ pub fn start_attached(containers: &Containers<'_>, record: &ContainerRecord) -> 
     let _supervisor = supervise(containers, &record.id);
     let config = containers.config(record)?;
     if config.tty {
-        let (started, master) = start_on_terminal(containers, record)?;
+        let (started, master) = start_on_terminal(containers, record, None)?;
         let proxied = linux::tty::proxy(master, config.interactive);
         let code = linux::wait(started.pid);
         finish(containers, record, code.as_ref().ok().copied())?;
@@ -74,15 +109,20 @@ pub fn start(containers: &Containers<'_>, record: &ContainerRecord) -> Result<li
     start_with_console(containers, record, None).map(|(started, _)| started)
 }
 
-/// `start` with the container's stdio on a new terminal; returns the terminal's master
-/// end (strata's own, or the one runc made).
+/// `start` with the container's stdio on a new terminal of `size` (rows, columns; by
+/// default the user's terminal's); returns the terminal's master end (strata's own, or
+/// the one runc made).
 pub fn start_on_terminal(
     containers: &Containers<'_>,
     record: &ContainerRecord,
+    size: Option<(u16, u16)>,
 ) -> Result<(linux::Started, std::os::fd::OwnedFd)> {
-    let pty = linux::tty::open_pty()?;
+    let pty = linux::tty::open_pty(size)?;
     let (started, theirs) = start_with_console(containers, record, Some(&pty.slave))?;
     drop(pty.slave);
+    if let (Some(master), Some(size)) = (&theirs, size) {
+        linux::tty::set_window_size(master, size);
+    }
     Ok((started, theirs.unwrap_or(pty.master)))
 }
 
@@ -396,7 +436,7 @@ pub fn exec(containers: &Containers<'_>, record: &ContainerRecord, opts: &ExecOp
     spec.set_process(Some(process));
     let cgroup = crate::cgroups::Cgroup::new(&record.id);
     let pty = if opts.tty && !opts.detach {
-        Some(linux::tty::open_pty()?)
+        Some(linux::tty::open_pty(None)?)
     } else {
         None
     };

@@ -1,7 +1,9 @@
 //! The monitor of a detached container (podman's conmon, in strata's own binary): it
 //! owns the container's stdout and stderr, writes them to a log in Docker's json-file
 //! format, waits for the exit, records it, unmounts, and removes `--rm` containers. It
-//! runs in its own session, so it outlives the command that started it.
+//! runs in its own session, so it outlives the command that started it. `run -it` uses
+//! one too, attached from the start, so that the detach keys can leave the container
+//! running.
 
 use crate::attach;
 use crate::error::{Result, RuntimeError};
@@ -26,6 +28,41 @@ pub fn log_path(containers: &Containers<'_>, id: &str) -> PathBuf {
 /// Starts the container under a new monitor process (`exe __monitor ID`) and returns
 /// once the container's program runs, or with the reason it could not start.
 pub fn spawn(containers: &Containers<'_>, record: &ContainerRecord, exe: &Path) -> Result<()> {
+    let mut report = launch(containers, record, exe, false)?;
+    read_report(containers, record, &mut report)
+}
+
+/// `run -it`: a monitor that starts the container once this process is attached to it
+/// (the terminal sized as the user's); returns the attached stream.
+pub fn spawn_attached(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    exe: &Path,
+) -> Result<std::os::unix::net::UnixStream> {
+    let mut report = launch(containers, record, exe, true)?;
+    // One write of fewer than PIPE_BUF bytes: it arrives whole.
+    let mut head = [0u8; LISTENING.len()];
+    let n = report.read(&mut head).unwrap_or(0);
+    if head[..n] != LISTENING[..] {
+        // Not "listening": the reason it could not start, already begun.
+        let mut text = String::from_utf8_lossy(&head[..n]).into_owned();
+        let _ = report.read_to_string(&mut text);
+        parse_report(containers, record, &text)?;
+        return Err(ended_early(containers, record));
+    }
+    let path = attach::socket_path(containers, &record.id);
+    let mut stream =
+        attach::connect(&path).map_err(|e| RuntimeError::io(format!("attaching to {}", path.display()), e))?;
+    attach::send_window_size(&mut stream);
+    read_report(containers, record, &mut report)?;
+    Ok(stream)
+}
+
+/// What a monitor started with `attach_first` says once its socket listens.
+const LISTENING: &[u8; 10] = b"listening\n";
+
+/// Spawns `exe __monitor ID`; returns the read end of its report pipe.
+fn launch(containers: &Containers<'_>, record: &ContainerRecord, exe: &Path, attach_first: bool) -> Result<File> {
     let (ready_r, ready_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     let mut cmd = Command::new(exe);
@@ -33,6 +70,9 @@ pub fn spawn(containers: &Containers<'_>, record: &ContainerRecord, exe: &Path) 
         .arg(containers.store().root())
         .arg("__monitor")
         .arg(&record.id);
+    if attach_first {
+        cmd.arg("--attach-first");
+    }
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     let raw = std::os::fd::AsRawFd::as_raw_fd(&ready_w);
     // SAFETY: only async-signal-safe calls between fork and exec.
@@ -48,19 +88,32 @@ pub fn spawn(containers: &Containers<'_>, record: &ContainerRecord, exe: &Path) 
     cmd.spawn()
         .map_err(|e| RuntimeError::io(format!("starting the monitor {}", exe.display()), e))?;
     drop(ready_w);
+    Ok(File::from(ready_r))
+}
+
+/// The monitor's "ok", or the code and reason its container could not start.
+fn read_report(containers: &Containers<'_>, record: &ContainerRecord, pipe: &mut File) -> Result<()> {
     let mut report = String::new();
-    let _ = File::from(ready_r).read_to_string(&mut report);
+    let _ = pipe.read_to_string(&mut report);
+    parse_report(containers, record, &report)
+}
+
+fn ended_early(containers: &Containers<'_>, record: &ContainerRecord) -> RuntimeError {
+    RuntimeError::Unsupported(format!(
+        "the monitor of container {} ended before starting it; see {}",
+        record.name,
+        log_path(containers, &record.id).display()
+    ))
+}
+
+fn parse_report(containers: &Containers<'_>, record: &ContainerRecord, report: &str) -> Result<()> {
     match report.split_once('\n') {
         Some(("ok", _)) => Ok(()),
         Some((code, message)) => Err(RuntimeError::Start {
             code: code.parse().unwrap_or(125),
             message: message.to_string(),
         }),
-        None => Err(RuntimeError::Unsupported(format!(
-            "the monitor of container {} ended before starting it; see {}",
-            record.name,
-            log_path(containers, &record.id).display()
-        ))),
+        None => Err(ended_early(containers, record)),
     }
 }
 
@@ -72,8 +125,8 @@ fn dup_onto(fd: &impl AsFd, target: i32) -> Result<()> {
     Ok(())
 }
 
-/// The monitor's body (`strata __monitor ID`).
-pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
+/// The monitor's body (`strata __monitor ID [--attach-first]`).
+pub fn run(containers: &Containers<'_>, id: &str, attach_first: bool) -> Result<()> {
     // SAFETY: fd 3 was set up by `spawn` for this process alone.
     let mut ready = Some(unsafe { File::from(OwnedFd::from_raw_fd(READY_FD)) });
     let record = containers.resolve(id)?;
@@ -84,10 +137,17 @@ pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
     let socket = attach::socket_path(containers, id);
     let listener = attach::listen(&socket)?;
     let mut log = JsonLog::open(&log_path(containers, &record.id))?;
+    let (mut first, size) = match (attach_first, ready.as_mut()) {
+        (true, Some(report)) => {
+            let (client, size) = wait_for_client(&listener, report)?;
+            (vec![client], size)
+        }
+        _ => (Vec::new(), None),
+    };
     let mut restarts = 0u32;
     record_restarts(containers, id, restarts);
     loop {
-        let (started, io) = start_io(containers, &record, &config)?;
+        let (started, io) = start_io(containers, &record, &config, size)?;
         let started = match (started, ready.take()) {
             (Ok(s), Some(mut r)) => {
                 let _ = r.write_all(b"ok\n");
@@ -100,17 +160,23 @@ pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
             }
             (Err(e), None) => return Err(e),
         };
-        let served = attach::serve(io, &listener, &mut log, Vec::new());
+        let served = attach::serve(io, &listener, &mut log, std::mem::take(&mut first));
         let code = linux::wait(started.pid);
         finish(containers, &record, code.as_ref().ok().copied())?;
         let stopped_by_user = stop_marker(containers, id).exists();
         let again = !stopped_by_user && policy.restarts(code.as_ref().copied().unwrap_or(255), restarts);
+        let mut removed = Ok(());
         if !again {
             // No one may attach to what has ended.
             let _ = std::fs::remove_file(&socket);
+            // `--rm`: gone before an attached `run` hears the exit and returns.
+            if config.auto_remove {
+                removed = containers.remove(&record, true);
+            }
         }
         attach::send_exit(served?, code.as_ref().copied().unwrap_or(255));
         if !again {
+            removed?;
             break;
         }
         restarts += 1;
@@ -118,10 +184,23 @@ pub fn run(containers: &Containers<'_>, id: &str) -> Result<()> {
         // Docker's back-off: 100 ms, doubling, at most 1 s here.
         std::thread::sleep(std::time::Duration::from_millis((100u64 << restarts.min(4)).min(1000)));
     }
-    if config.auto_remove {
-        containers.remove(&record, true)?;
-    }
     Ok(())
+}
+
+/// Says "listening" to the launcher and waits for it to attach; its client and the
+/// terminal size it sent. A launcher that never comes is reported on the way out.
+fn wait_for_client(
+    listener: &std::os::unix::net::UnixListener,
+    ready: &mut File,
+) -> Result<(attach::Client, Option<linux::tty::WindowSize>)> {
+    let _ = ready.write_all(LISTENING);
+    match attach::accept_first(listener, std::time::Duration::from_secs(30)) {
+        Ok(attached) => Ok(attached),
+        Err(e) => {
+            let _ = write!(ready, "125\n{e}");
+            Err(e)
+        }
+    }
 }
 
 /// Starts the container with its output on fresh pipes (or a terminal with `-t`), and
@@ -130,10 +209,11 @@ fn start_io(
     containers: &Containers<'_>,
     record: &ContainerRecord,
     config: &strata_containers::ContainerConfig,
+    size: Option<(u16, u16)>,
 ) -> Result<(Result<linux::Started>, attach::ContainerIo)> {
     let fresh = containers.resolve(&record.id)?;
     if config.tty {
-        let (started, master) = match crate::lifecycle::start_on_terminal(containers, &fresh) {
+        let (started, master) = match crate::lifecycle::start_on_terminal(containers, &fresh, size) {
             Ok((s, m)) => (Ok(s), m),
             // Nothing to serve: the monitor reports the error and ends.
             Err(e) => {

@@ -105,7 +105,12 @@ pub enum Command {
     Unpause(process::PauseArgs),
     /// The monitor a detached container runs under (internal)
     #[command(name = "__monitor", hide = true)]
-    Monitor { id: String },
+    Monitor {
+        id: String,
+        /// Start the container once the launcher has attached (`run -it`).
+        #[arg(long)]
+        attach_first: bool,
+    },
     /// The proxy of a container's published ports (internal)
     #[command(name = "__proxy", hide = true)]
     Proxy { pid: i32, relays: Vec<String> },
@@ -215,7 +220,7 @@ pub fn run(root: &Path, max_layer_size: Option<&str>, storage_driver: Option<&st
         Command::Cp(a) => process::cp(&store, a),
         Command::Top(a) => process::top(&store, a),
         Command::Unpause(a) => process::pause(&store, a, false),
-        Command::Monitor { id } => run::monitor(&store, &id),
+        Command::Monitor { id, attach_first } => run::monitor(&store, &id, attach_first),
         Command::Proxy { pid, relays } => network::proxy(pid, &relays),
         Command::Network(c) => network::run(&store, c),
         Command::Port(args) => network::port(&store, args),

@@ -51,6 +51,9 @@ pub struct CreateArgs {
     /// Namespaced kernel parameters (KEY=VALUE)
     #[arg(long = "sysctl")]
     sysctl: Vec<String>,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = strata_runtime::detach_keys::DEFAULT)]
+    detach_keys: String,
     /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])
     #[arg(long)]
     restart: Option<String>,
@@ -152,6 +155,9 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short, long)]
     interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = strata_runtime::detach_keys::DEFAULT)]
+    detach_keys: String,
     containers: Vec<String>,
 }
 
@@ -167,6 +173,9 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
     }
     let containers = Containers::new(store);
     let options = args.options()?;
+    if options.tty && options.interactive && !args.detach && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return run_on_terminal(&containers, &options, &args.detach_keys);
+    }
     if args.detach {
         let record = match containers.create(&options) {
             Ok(r) => r,
@@ -197,6 +206,21 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
     }
 }
 
+/// `run -it` on a terminal: through a monitor, so that the detach keys (silently, with
+/// status 0, as Docker's `run`) leave the container running.
+fn run_on_terminal(containers: &Containers<'_>, options: &CreateOptions, keys: &str) -> Result<u8> {
+    let keys = strata_runtime::detach_keys::DetachKeys::parse(keys)?;
+    match lifecycle::run_on_terminal(containers, options, &std::env::current_exe()?, &keys) {
+        Ok((_, Detached::Exited(code))) => Ok(code.clamp(0, 255) as u8),
+        Ok((_, Detached::ByKeys)) => Ok(0),
+        Err(e) => {
+            let code = exit_code(&e);
+            eprintln!("strata: Error: {}", crate::output::error_chain(&anyhow::Error::from(e)));
+            Ok(code)
+        }
+    }
+}
+
 pub fn create(store: &ImageStore, args: CreateArgs) -> Result<u8> {
     super::registry::ensure_image(store, &args.image, &args.pull)?;
     let record = Containers::new(store).create(&args.options()?)?;
@@ -209,7 +233,17 @@ pub fn start(store: &ImageStore, args: StartArgs) -> Result<u8> {
     let mut status = 0;
     for name in &args.containers {
         let record = containers.resolve(name)?;
-        let outcome = if args.attach || args.interactive {
+        let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdin()) && containers.config(&record)?.tty;
+        let outcome = if (args.attach || args.interactive) && on_terminal {
+            let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys)?;
+            let exe = std::env::current_exe()?;
+            lifecycle::start_on_terminal_attached(&containers, &record, &exe, args.interactive, &keys).map(|end| {
+                match end {
+                    Detached::Exited(code) => code.clamp(0, 255) as u8,
+                    Detached::ByKeys => 0,
+                }
+            })
+        } else if args.attach || args.interactive {
             lifecycle::start_attached(&containers, &record).map(|code| code.clamp(0, 255) as u8)
         } else {
             monitor::spawn(&containers, &record, &std::env::current_exe()?).map(|()| {
@@ -263,7 +297,7 @@ pub fn attach(store: &ImageStore, args: AttachArgs) -> Result<u8> {
 }
 
 /// The hidden `__monitor ID` command a detached container runs under.
-pub fn monitor(store: &ImageStore, id: &str) -> Result<u8> {
-    monitor::run(&Containers::new(store), id)?;
+pub fn monitor(store: &ImageStore, id: &str, attach_first: bool) -> Result<u8> {
+    monitor::run(&Containers::new(store), id, attach_first)?;
     Ok(0)
 }

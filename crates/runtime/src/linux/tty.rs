@@ -8,20 +8,27 @@ use std::io::{IsTerminal, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// A terminal's size: rows, columns.
+pub type WindowSize = (u16, u16);
+
 /// A pseudo-terminal: the container gets `slave` as its stdio; strata keeps `master`.
 pub struct Pty {
     pub master: OwnedFd,
     pub slave: OwnedFd,
 }
 
-pub fn open_pty() -> Result<Pty> {
+/// A new terminal of `size` (rows, columns), or of the user's terminal's size.
+pub fn open_pty(size: Option<(u16, u16)>) -> Result<Pty> {
     let pty = nix::pty::openpty(None, None).map_err(|e| RuntimeError::Sys("openpty", e))?;
     nix::fcntl::fcntl(
         &pty.master,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     )
     .map_err(|e| RuntimeError::Sys("fcntl", e))?;
-    copy_window_size(&pty.master);
+    match size {
+        Some(size) => set_window_size(&pty.master, size),
+        None => copy_window_size(&pty.master),
+    }
     Ok(Pty {
         master: pty.master,
         slave: pty.slave,
@@ -35,6 +42,18 @@ pub fn window_size() -> Option<(u16, u16)> {
         let mut ws: libc::winsize = std::mem::zeroed();
         (libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0).then_some((ws.ws_row, ws.ws_col))
     }
+}
+
+/// Sets a terminal's size (rows, columns).
+pub fn set_window_size(terminal: &impl AsRawFd, (rows, cols): (u16, u16)) {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize struct we own.
+    unsafe { libc::ioctl(terminal.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
 }
 
 /// Copies the user's terminal size (stdin) to the container's terminal.
@@ -98,10 +117,8 @@ extern "C" fn on_winch(_: libc::c_int) {
     WINCH.store(true, Ordering::SeqCst);
 }
 
-/// Proxies the user's stdin to the terminal and the terminal to stdout until the
-/// container side closes (all its processes exited). `interactive`: forward stdin.
-pub fn proxy(master: OwnedFd, interactive: bool) -> Result<()> {
-    let _raw = if interactive { Some(RawMode::enter()) } else { None };
+/// From now on, SIGWINCH (the user's terminal resized) is noted for `window_resized`.
+pub fn watch_window_size() {
     // SAFETY: the handler only stores to an atomic.
     unsafe {
         let _ = nix::sys::signal::signal(
@@ -109,13 +126,25 @@ pub fn proxy(master: OwnedFd, interactive: bool) -> Result<()> {
             nix::sys::signal::SigHandler::Handler(on_winch),
         );
     }
+}
+
+/// Whether the user's terminal was resized since the last call.
+pub fn window_resized() -> bool {
+    WINCH.swap(false, Ordering::SeqCst)
+}
+
+/// Proxies the user's stdin to the terminal and the terminal to stdout until the
+/// container side closes (all its processes exited). `interactive`: forward stdin.
+pub fn proxy(master: OwnedFd, interactive: bool) -> Result<()> {
+    let _raw = if interactive { Some(RawMode::enter()) } else { None };
+    watch_window_size();
     let mut master = std::fs::File::from(master);
     let mut stdin = std::io::stdin();
     let mut stdout = std::io::stdout();
     let mut buf = vec![0u8; 32 << 10];
     let mut stdin_open = interactive;
     loop {
-        if WINCH.swap(false, Ordering::SeqCst) {
+        if window_resized() {
             copy_window_size(&OwnedFd::from(
                 master.try_clone().map_err(|e| RuntimeError::io("dup", e))?,
             ));
