@@ -837,3 +837,34 @@ fn sysctls_are_set_in_the_containers_namespaces_only() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("setting sysctl net.ipv4.no_such_knob=1"));
     assert_eq!(t.ok(&["ps", "-aq"]), "");
 }
+
+#[test]
+fn restart_keeps_the_container_and_starts_it_detached() {
+    let t = with_busybox();
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "again",
+        "busybox:test",
+        "sh",
+        "-c",
+        "echo run >>/runs; exec sleep 600",
+    ]);
+    let pid = |t: &TestRoot| t.ok(&["inspect", "-f", "{{.State.Pid}}", "again"]).trim().to_string();
+    let first = pid(&t);
+    // PID 1 ignores SIGTERM: -t 0 kills it at once.
+    assert_eq!(t.ok(&["restart", "-t", "0", "again"]), "again\n");
+    assert_ne!(pid(&t), first);
+    assert_eq!(t.ok(&["inspect", "-f", "{{.State.Status}}", "again"]).trim(), "running");
+    // The same writable layer: the first run's line is still there.
+    assert_eq!(t.ok(&["exec", "again", "cat", "/runs"]), "run\nrun\n");
+    // A stopped container is simply started.
+    t.ok(&["stop", "-t", "0", "again"]);
+    t.ok(&["restart", "again"]);
+    assert_eq!(t.ok(&["exec", "again", "cat", "/runs"]), "run\nrun\nrun\n");
+    let missing = t.run(&["restart", "nosuch"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("No such container: nosuch"));
+    t.ok(&["rm", "-f", "again"]);
+}

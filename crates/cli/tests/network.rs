@@ -461,6 +461,86 @@ fn containers_on_a_user_network_reach_each_other_by_name() {
     assert_eq!(left, ["bridge", "host", "none"]);
 }
 
+fn addresses_of(t: &TestRoot, name: &str) -> Vec<String> {
+    t.ok(&["exec", name, "ip", "-4", "-o", "addr"])
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3).map(str::to_string))
+        .filter(|a| !a.starts_with("127."))
+        .collect()
+}
+
+#[test]
+fn static_addresses_on_user_networks() {
+    let t = with_busybox(&[]);
+    t.ok(&["network", "create", "--subnet", "10.231.20.0/24", "fixed"]);
+    t.ok(&["network", "create", "--subnet", "10.231.21.0/24", "second"]);
+    let run = |name: &str, ip: &str| {
+        t.run(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "fixed",
+            "--ip",
+            ip,
+            "busybox:test",
+            "sleep",
+            "600",
+        ])
+    };
+    assert!(run("one", "10.231.20.50").status.success());
+    assert_eq!(addresses_of(&t, "one"), ["10.231.20.50/24"]);
+    assert_eq!(
+        inspect(&t, &["one"])["NetworkSettings"]["Networks"]["fixed"]["IPAMConfig"]["IPv4Address"],
+        "10.231.20.50"
+    );
+    // Taken, outside the subnet, the gateway, the default bridge, IPv6: refused with
+    // exit 125 (a container that failed to start stays created, as Docker's `run -d`).
+    let taken = run("two", "10.231.20.50");
+    assert_eq!(taken.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&taken.stderr).contains("10.231.20.50 is already in use on network fixed"));
+    t.ok(&["rm", "-f", "two"]);
+    for (ip, why) in [
+        ("10.231.22.5", "outside the network's subnet"),
+        ("10.231.20.1", "the network's gateway"),
+        ("fd00::5", "IPv4 addresses only"),
+        ("10.231.20.300", "invalid IP address"),
+    ] {
+        let out = run("two", ip);
+        assert_eq!(out.status.code(), Some(125), "{ip}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{ip}: {out:?}");
+        t.run(&["rm", "-f", "two"]);
+    }
+    let bridge = t.fails(&["run", "--rm", "--ip", "172.17.0.9", "busybox:test", "true"]);
+    assert!(bridge.contains("supported on user defined networks only"), "{bridge}");
+    // connect --ip: a second interface with that address; a taken one leaves the other
+    // container as it was.
+    t.ok(&["network", "connect", "--ip", "10.231.21.77", "second", "one"]);
+    assert_eq!(addresses_of(&t, "one"), ["10.231.20.50/24", "10.231.21.77/24"]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "three",
+        "--network",
+        "fixed",
+        "busybox:test",
+        "sleep",
+        "600",
+    ]);
+    let refused = t.fails(&["network", "connect", "--ip", "10.231.21.77", "second", "three"]);
+    assert!(refused.contains("already in use"), "{refused}");
+    let networks = inspect(&t, &["three"])["NetworkSettings"]["Networks"].clone();
+    assert_eq!(networks.as_object().unwrap().keys().collect::<Vec<_>>(), ["fixed"]);
+    assert_eq!(endpoints(&t, "second"), 1);
+    // The addresses are the container's: a restart gets them again.
+    t.ok(&["restart", "-t", "0", "one"]);
+    assert_eq!(addresses_of(&t, "one"), ["10.231.20.50/24", "10.231.21.77/24"]);
+    t.ok(&["rm", "-f", "one", "three"]);
+    assert_eq!(endpoints(&t, "fixed") + endpoints(&t, "second"), 0);
+}
+
 /// A namespace playing a machine outside the host, linked to it by a veth pair.
 struct Outside {
     ns: String,

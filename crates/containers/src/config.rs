@@ -103,6 +103,8 @@ pub struct CreateOptions {
     pub security_opt: Vec<String>,
     /// `--sysctl KEY=VALUE`: namespaced kernel parameters.
     pub sysctls: Vec<String>,
+    /// `--ip`: the container's IPv4 address on its (user-defined) network.
+    pub ip: Option<String>,
 }
 
 /// The resolved configuration a container runs with.
@@ -151,6 +153,9 @@ pub struct ContainerConfig {
     /// Namespaced kernel parameters written when the container starts (HostConfig.Sysctls).
     #[serde(default)]
     pub sysctls: std::collections::BTreeMap<String, String>,
+    /// Addresses asked for (`--ip`, `network connect --ip`), by network as named there.
+    #[serde(default)]
+    pub static_ips: std::collections::BTreeMap<String, String>,
 }
 
 impl ContainerConfig {
@@ -252,6 +257,25 @@ fn check_tmpfs(spec: &str) -> Result<String> {
         )));
     }
     Ok(spec.to_string())
+}
+
+/// `--ip ADDRESS`: IPv4, on a user-defined network only (Docker's rule: the default
+/// bridge's addresses are the engine's to hand out).
+pub fn static_ip(ip: &str, network: &str) -> Result<String> {
+    let address: std::net::IpAddr = ip
+        .parse()
+        .map_err(|_| ContainerError::Invalid(format!("invalid IP address {ip:?}")))?;
+    if address.is_ipv6() {
+        return Err(ContainerError::Invalid(format!(
+            "{ip} is an IPv6 address: strata gives containers IPv4 addresses only"
+        )));
+    }
+    if matches!(network, "bridge" | "default" | "none" | "host" | "private") {
+        return Err(ContainerError::Invalid(
+            "user specified IP address is supported on user defined networks only".into(),
+        ));
+    }
+    Ok(address.to_string())
 }
 
 /// IPC-namespaced parameters a container may set (Docker's list); `fs.mqueue.*` and, in a
@@ -388,6 +412,10 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         }
     }
     let sysctls = sysctls(&opts.sysctls, &network)?;
+    let static_ips = match &opts.ip {
+        Some(ip) => [(network.clone(), static_ip(ip, &network)?)].into(),
+        None => Default::default(),
+    };
     Ok(ContainerConfig {
         entrypoint,
         cmd,
@@ -423,6 +451,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         publish_all: opts.publish_all,
         network_aliases: opts.network_aliases.clone(),
         sysctls,
+        static_ips,
         runtime: match opts.runtime.as_deref() {
             None | Some("strata") => None,
             Some("runc") => Some("runc".into()),

@@ -10,7 +10,7 @@ mod service;
 pub mod volumes;
 
 pub use changes::{write_layer, write_layer_clamped, Change, Exclusions};
-pub use config::{Bind, ContainerConfig, CreateOptions};
+pub use config::{static_ip, Bind, ContainerConfig, CreateOptions};
 pub use error::{ContainerError, Result};
 pub use service::{CommitOptions, Containers};
 pub use strata_metadata::{ContainerRecord, ContainerState};

@@ -135,14 +135,14 @@ impl Db {
     }
 
     /// Gives `container_id` an address on `network_id`: `pick` chooses one given the
-    /// addresses already taken, inside the transaction that records it. A container
-    /// that already has an endpoint there keeps it.
+    /// addresses already taken (or says why it cannot), inside the transaction that
+    /// records it. A container that already has an endpoint there keeps it.
     pub fn allocate_endpoint(
         &mut self,
         network_id: &str,
         container_id: &str,
         aliases: &str,
-        pick: impl FnOnce(&[String]) -> Option<String>,
+        pick: impl FnOnce(&[String]) -> std::result::Result<String, String>,
     ) -> Result<EndpointRecord> {
         let path = self.path.clone();
         self.write(|tx| {
@@ -170,8 +170,7 @@ impl Db {
                 .map_err(e)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(e)?;
-            let ip = pick(&taken)
-                .ok_or_else(|| MetadataError::Conflict(format!("no addresses left on network {network_id}")))?;
+            let ip = pick(&taken).map_err(MetadataError::Conflict)?;
             tx.execute(
                 "INSERT INTO endpoints (network_id, container_id, ip, aliases) VALUES (?1, ?2, ?3, ?4)",
                 params![network_id, container_id, ip, aliases],

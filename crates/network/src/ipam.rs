@@ -49,6 +49,21 @@ pub fn gateway(subnet: &Ipv4Net) -> Ipv4Addr {
 }
 
 /// The lowest host address of `subnet` that is neither the gateway nor `taken`.
+/// Whether a container may be given `ip` on `subnet`: inside it, and neither its
+/// network, broadcast nor gateway address. The reason if not.
+pub fn check_static(subnet: &Ipv4Net, gateway: Ipv4Addr, ip: Ipv4Addr) -> std::result::Result<(), String> {
+    if !subnet.contains(&ip) {
+        return Err(format!("it is outside the network's subnet {subnet}"));
+    }
+    if ip == subnet.network() || ip == subnet.broadcast() {
+        return Err(format!("it is the subnet {subnet}'s network or broadcast address"));
+    }
+    if ip == gateway {
+        return Err("it is the network's gateway".into());
+    }
+    Ok(())
+}
+
 pub fn next_free(subnet: &Ipv4Net, gateway: Ipv4Addr, taken: &[String]) -> Option<Ipv4Addr> {
     let taken: std::collections::HashSet<Ipv4Addr> = taken.iter().filter_map(|t| t.parse().ok()).collect();
     subnet.hosts().find(|ip| *ip != gateway && !taken.contains(ip))
@@ -86,6 +101,22 @@ mod tests {
             choose(&candidates(true), &[net("172.17.5.0/24")]).unwrap(),
             net("172.18.0.0/16")
         );
+    }
+
+    #[test]
+    fn static_addresses_must_be_usable_hosts_of_the_subnet() {
+        let subnet = net("10.89.3.0/24");
+        let gw = Ipv4Addr::new(10, 89, 3, 1);
+        assert!(check_static(&subnet, gw, Ipv4Addr::new(10, 89, 3, 7)).is_ok());
+        for (ip, why) in [
+            ([10, 89, 4, 7], "outside"),
+            ([10, 89, 3, 0], "network or broadcast"),
+            ([10, 89, 3, 255], "network or broadcast"),
+            ([10, 89, 3, 1], "gateway"),
+        ] {
+            let e = check_static(&subnet, gw, Ipv4Addr::from(ip)).unwrap_err();
+            assert!(e.contains(why), "{ip:?}: {e}");
+        }
     }
 
     #[test]

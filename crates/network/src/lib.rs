@@ -303,12 +303,13 @@ impl Networks {
 
     /// Prepares a container's network namespace with an interface on each network (the
     /// first one carries the default route), before its process starts.
+    /// `networks`: each by name (or ID), with the address asked for there, if any.
     pub fn attach(
         &self,
         db: &mut Db,
         container_id: &str,
         aliases: &[String],
-        networks: &[String],
+        networks: &[(String, Option<Ipv4Addr>)],
     ) -> Result<Attachment> {
         let path = self.netns_path(container_id);
         // A pin left by an engine that was killed is replaced.
@@ -324,9 +325,9 @@ impl Networks {
                 .link_index("lo")?
                 .ok_or_else(|| NetworkError::NotFound("lo".into()))?;
             inner.set_up(lo)?;
-            for (i, name) in networks.iter().enumerate() {
+            for (i, (name, ip)) in networks.iter().enumerate() {
                 let network = self.find(db, name)?;
-                let endpoint = self.connect_in(db, &mut inner, container_id, aliases, &network, i)?;
+                let endpoint = self.connect_in(db, &mut inner, container_id, aliases, &network, *ip, i)?;
                 attachment.endpoints.push(endpoint);
             }
             Ok(())
@@ -347,13 +348,15 @@ impl Networks {
         container_id: &str,
         aliases: &[String],
         network: &NetworkRecord,
+        ip: Option<Ipv4Addr>,
     ) -> Result<Endpoint> {
         let path = self.netns_path(container_id);
         let mut inner = netns::within(&path, Netlink::open)?;
         let count = inner.links()?.iter().filter(|(_, n)| n.starts_with("eth")).count();
-        self.connect_in(db, &mut inner, container_id, aliases, network, count)
+        self.connect_in(db, &mut inner, container_id, aliases, network, ip, count)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn connect_in(
         &self,
         db: &mut Db,
@@ -361,16 +364,29 @@ impl Networks {
         container_id: &str,
         aliases: &[String],
         network: &NetworkRecord,
+        wanted: Option<Ipv4Addr>,
         position: usize,
     ) -> Result<Endpoint> {
         let mut host = Netlink::open()?;
         let bridge = self.bring_up(&mut host, network)?;
         let (subnet, gateway) = addressing(network)?;
+        if let Some(ip) = wanted {
+            ipam::check_static(&subnet, gateway, ip)
+                .map_err(|why| NetworkError::Invalid(format!("--ip {ip} on network {}: {why}", network.name)))?;
+        }
         let record = db.allocate_endpoint(
             &network.id,
             container_id,
             &serde_json::to_string(aliases).expect("strings serialize"),
-            |taken| ipam::next_free(&subnet, gateway, taken).map(|ip| ip.to_string()),
+            |taken| match wanted {
+                Some(ip) if taken.contains(&ip.to_string()) => {
+                    Err(format!("address {ip} is already in use on network {}", network.name))
+                }
+                Some(ip) => Ok(ip.to_string()),
+                None => ipam::next_free(&subnet, gateway, taken)
+                    .map(|ip| ip.to_string())
+                    .ok_or_else(|| format!("no addresses left on network {}", network.name)),
+            },
         )?;
         let ip: Ipv4Addr = record.ip.parse().expect("addresses are recorded in dotted form");
         let mac = mac_for(ip);

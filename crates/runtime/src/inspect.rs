@@ -130,6 +130,7 @@ fn network_settings(
                 "IPAddress": e.map(|e| e.ip.clone()).unwrap_or_default(),
                 "IPPrefixLen": e.map(|e| e.prefix).unwrap_or(0),
                 "MacAddress": e.map(|e| e.mac.clone()).unwrap_or_default(),
+                "IPAMConfig": config.static_ips.get(&name).map(|ip| json!({"IPv4Address": ip})),
                 "Aliases": null,
             }),
         );

@@ -526,6 +526,22 @@ pub fn stop(containers: &Containers<'_>, record: &ContainerRecord, timeout: std:
     Ok(())
 }
 
+/// `restart`: stops the container if it runs (as `stop`), then starts it under a new
+/// monitor (`exe`), detached, as Docker's; its writable layer, name, address requests
+/// and published ports are kept.
+pub fn restart(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    timeout: std::time::Duration,
+    exe: &Path,
+) -> Result<()> {
+    stop(containers, record, timeout)?;
+    // The old monitor (or foreground run) still holds the container until it has
+    // recorded the exit and unmounted; the new monitor waits for it.
+    let fresh = containers.resolve(&record.id)?;
+    crate::monitor::spawn(containers, &fresh, exe)
+}
+
 /// `pause` / `unpause`: freezes or thaws every process of a running container.
 pub fn pause(containers: &Containers<'_>, record: &ContainerRecord, frozen: bool) -> Result<()> {
     running_pid(containers, record)?;

@@ -107,6 +107,14 @@ fn names(record: &ContainerRecord, config: &ContainerConfig) -> Vec<String> {
     out
 }
 
+/// Each network with the address asked for there, if any.
+fn wanted(config: &ContainerConfig, networks: &[String]) -> Vec<(String, Option<std::net::Ipv4Addr>)> {
+    networks
+        .iter()
+        .map(|n| (n.clone(), config.static_ips.get(n).and_then(|ip| ip.parse().ok())))
+        .collect()
+}
+
 /// Binds the published ports (a port in use fails here, before anything else), then
 /// builds the namespace with an interface per network and writes /etc/hosts.
 pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &ContainerConfig) -> Result<Prepared> {
@@ -118,7 +126,7 @@ pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &C
     let aliases = names(record, config);
     let attachment = {
         let mut db = containers.store().db();
-        Networks::new(containers.store().root()).attach(&mut db, &record.id, &aliases, &networks)?
+        Networks::new(containers.store().root()).attach(&mut db, &record.id, &aliases, &wanted(config, &networks))?
     };
     let state = NetworkState {
         endpoints: attachment.endpoints.iter().map(EndpointState::from).collect(),
@@ -373,7 +381,8 @@ fn conflict(message: String) -> RuntimeError {
 
 /// `network connect`: the container joins one more network, now if it runs and at
 /// every later start.
-pub fn connect(containers: &Containers<'_>, record: &ContainerRecord, name: &str) -> Result<()> {
+/// `network connect [--ip ADDRESS]`.
+pub fn connect(containers: &Containers<'_>, record: &ContainerRecord, name: &str, ip: Option<&str>) -> Result<()> {
     let networks = Networks::new(containers.store().root());
     let network = networks.find(&mut containers.store().db(), name)?;
     let mut config = containers.config(record)?;
@@ -389,13 +398,30 @@ pub fn connect(containers: &Containers<'_>, record: &ContainerRecord, name: &str
             record.name, network.name
         )));
     }
+    let ip = ip
+        .map(|ip| strata_containers::static_ip(ip, &network.name))
+        .transpose()?;
+    let previous = config.clone();
     config.extra_networks.push(network.name.clone());
+    if let Some(ip) = &ip {
+        config.static_ips.insert(network.name.clone(), ip.clone());
+    }
     containers.set_config(record, &config)?;
     if !crate::lifecycle::is_running(containers, record) {
         return Ok(());
     }
     let aliases = names(record, &config);
-    let endpoint = networks.connect(&mut containers.store().db(), &record.id, &aliases, &network)?;
+    let wanted = ip.and_then(|ip| ip.parse().ok());
+    // Bound first: the database's guard must be gone before the error path uses it.
+    let connected = networks.connect(&mut containers.store().db(), &record.id, &aliases, &network, wanted);
+    let endpoint = match connected {
+        Ok(endpoint) => endpoint,
+        Err(e) => {
+            // Not connected after all (an address in use, say): the container's record says so.
+            let _ = containers.set_config(record, &previous);
+            return Err(e.into());
+        }
+    };
     let mut state = state(containers, &record.id).unwrap_or_default();
     state.endpoints.push(EndpointState::from(&endpoint));
     write_state(containers, &record.id, &state)?;

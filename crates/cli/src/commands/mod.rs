@@ -89,6 +89,8 @@ pub enum Command {
     Logs(process::LogsArgs),
     /// Stop one or more running containers
     Stop(process::StopArgs),
+    /// Restart one or more containers
+    Restart(process::RestartArgs),
     /// Kill one or more running containers
     Kill(process::KillArgs),
     /// Block until one or more containers stop, then print their exit codes
@@ -213,6 +215,7 @@ pub fn run(root: &Path, max_layer_size: Option<&str>, storage_driver: Option<&st
         Command::Exec(a) => process::exec(&store, a),
         Command::Logs(a) => process::logs(&store, a),
         Command::Stop(a) => process::stop(&store, a),
+        Command::Restart(a) => process::restart(&store, a),
         Command::Kill(a) => process::kill(&store, a),
         Command::Wait(a) => process::wait(&store, a),
         Command::Pause(a) => process::pause(&store, a, true),

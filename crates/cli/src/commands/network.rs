@@ -61,7 +61,13 @@ pub enum Command {
         networks: Vec<String>,
     },
     /// Connect a container to a network
-    Connect { network: String, container: String },
+    Connect {
+        /// IPv4 address (e.g., 172.30.100.104)
+        #[arg(long)]
+        ip: Option<String>,
+        network: String,
+        container: String,
+    },
     /// Disconnect a container from a network
     Disconnect {
         /// Accepted for compatibility
@@ -238,9 +244,9 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             }
             return Ok(status);
         }
-        Command::Connect { network, container } => {
+        Command::Connect { ip, network, container } => {
             let record = containers.resolve(&container)?;
-            networking::connect(&containers, &record, &network)?;
+            networking::connect(&containers, &record, &network, ip.as_deref())?;
         }
         Command::Disconnect {
             force: _,

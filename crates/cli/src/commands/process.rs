@@ -60,6 +60,15 @@ pub struct StopArgs {
 }
 
 #[derive(clap::Args)]
+pub struct RestartArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short, long, default_value_t = 10)]
+    time: u64,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(clap::Args)]
 pub struct KillArgs {
     /// Signal to send to the container
     #[arg(short, long, default_value = "KILL")]
@@ -179,6 +188,13 @@ fn each(
 pub fn stop(store: &ImageStore, args: StopArgs) -> Result<u8> {
     each(store, &args.containers, |c, r| {
         Ok(lifecycle::stop(c, r, Duration::from_secs(args.time))?)
+    })
+}
+
+pub fn restart(store: &ImageStore, args: RestartArgs) -> Result<u8> {
+    let exe = std::env::current_exe()?;
+    each(store, &args.containers, |c, r| {
+        Ok(lifecycle::restart(c, r, Duration::from_secs(args.time), &exe)?)
     })
 }
 

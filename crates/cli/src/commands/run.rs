@@ -48,6 +48,9 @@ pub struct CreateArgs {
     /// Security options (no-new-privileges)
     #[arg(long)]
     security_opt: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104) on a user-defined network
+    #[arg(long)]
+    ip: Option<String>,
     /// Namespaced kernel parameters (KEY=VALUE)
     #[arg(long = "sysctl")]
     sysctl: Vec<String>,
@@ -143,6 +146,7 @@ impl CreateArgs {
             restart: self.restart.clone(),
             security_opt: self.security_opt.clone(),
             sysctls: self.sysctl.clone(),
+            ip: self.ip.clone(),
         })
     }
 }
