@@ -863,6 +863,18 @@ fn restart_keeps_the_container_and_starts_it_detached() {
     t.ok(&["stop", "-t", "0", "again"]);
     t.ok(&["restart", "again"]);
     assert_eq!(t.ok(&["exec", "again", "cat", "/runs"]), "run\nrun\nrun\n");
+    // Regression: the veth pair of the run before was still on its way out with its
+    // namespace ("File exists") when the next start made the same one. Holding the old
+    // namespace open keeps that pair there for certain.
+    let old_namespace = std::fs::File::open(format!("/proc/{}/ns/net", pid(&t))).unwrap();
+    t.ok(&["restart", "-t", "0", "again"]);
+    drop(old_namespace);
+    assert_eq!(
+        t.ok(&["exec", "again", "ls", "/sys/class/net"])
+            .split_whitespace()
+            .count(),
+        2
+    );
     let missing = t.run(&["restart", "nosuch"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("No such container: nosuch"));

@@ -392,14 +392,13 @@ impl Networks {
         let mac = mac_for(ip);
         let interface = format!("eth{position}");
         let netns_file = netns::open(&self.netns_path(container_id))?;
-        host.add_veth(
-            &host_veth(container_id, &network.id),
-            bridge,
-            &interface,
-            mac,
-            mtu(network),
-            netns_file.as_fd(),
-        )?;
+        let name = host_veth(container_id, &network.id);
+        // The pair of this container's previous run (a restart) may still be on its
+        // way out with its namespace, which the kernel destroys in the background.
+        if let Some(stale) = host.link_index(&name)? {
+            let _ = host.delete_link(stale);
+        }
+        host.add_veth(&name, bridge, &interface, mac, mtu(network), netns_file.as_fd())?;
         let index = inner
             .link_index(&interface)?
             .ok_or_else(|| NetworkError::NotFound(interface.clone()))?;
