@@ -880,3 +880,27 @@ fn restart_keeps_the_container_and_starts_it_detached() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("No such container: nosuch"));
     t.ok(&["rm", "-f", "again"]);
 }
+
+#[test]
+fn info_counts_containers_by_state() {
+    let t = with_busybox();
+    t.ok(&["run", "-d", "--name", "up", "busybox:test", "sleep", "600"]);
+    t.ok(&["run", "-d", "--name", "held", "busybox:test", "sleep", "600"]);
+    t.ok(&["pause", "held"]);
+    t.ok(&["create", "--name", "idle", "busybox:test", "true"]);
+    let counts = "{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}}";
+    assert_eq!(t.ok(&["info", "--format", counts]).trim(), "3 1 1 1");
+    assert_eq!(t.ok(&["inspect", "-f", "{{.State.Paused}}", "held"]).trim(), "true");
+    assert_eq!(t.ok(&["inspect", "-f", "{{.State.Paused}}", "up"]).trim(), "false");
+    let text = t.ok(&["info"]);
+    assert!(
+        text.contains("  Paused: 1\n") && text.contains(" Runtimes: strata"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&t.ok(&["info", "--format", "json"])).unwrap();
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    assert_eq!(json["CgroupVersion"], if v2 { "2" } else { "1" });
+    assert!(json["NCPU"].as_u64().unwrap() >= 1 && json["MemTotal"].as_u64().unwrap() > 0);
+    t.ok(&["unpause", "held"]);
+    t.ok(&["rm", "-f", "up", "held", "idle"]);
+}

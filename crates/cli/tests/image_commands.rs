@@ -315,6 +315,7 @@ fn system_df_and_info_describe_the_store() {
         "{info}"
     );
     assert!(info.contains(&format!("Root Dir: {}", t.root().display())), "{info}");
+    assert_eq!(t.ok(&["info"]), info, "docker info is docker system info");
 }
 
 /// Serves `body` with `status` to the requests that arrive (loopback only).

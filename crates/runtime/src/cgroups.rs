@@ -25,6 +25,14 @@ enum Version {
     V2,
 }
 
+/// The cgroup version containers are placed under: 1 (hybrid or legacy) or 2.
+pub fn version_number() -> u8 {
+    match version() {
+        Version::V1 => 1,
+        Version::V2 => 2,
+    }
+}
+
 fn version() -> Version {
     if Path::new(ROOT).join("cgroup.controllers").exists() {
         Version::V2

@@ -29,7 +29,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
         "State": {
             "Status": record.state.as_str(),
             "Running": running,
-            "Paused": false,
+            "Paused": running && crate::cgroups::Cgroup::new(&record.id).is_frozen(),
             "Restarting": false,
             "OOMKilled": false,
             "Dead": false,

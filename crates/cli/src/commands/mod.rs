@@ -123,6 +123,8 @@ pub enum Command {
     Port(network::PortArgs),
     /// Show the strata version information
     Version,
+    /// Display system-wide information
+    Info(system::InfoArgs),
 }
 
 #[derive(Subcommand)]
@@ -205,6 +207,7 @@ pub fn run(root: &Path, max_layer_size: Option<&str>, storage_driver: Option<&st
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(&store, a),
         Command::Image(ImageCommand::Prune(a)) => rmi::prune(&store, a),
         Command::System(c) => system::run(&store, c),
+        Command::Info(a) => system::info(&store, a),
         Command::Volume(c) => volume::run(&store, c),
         Command::Run(a) => run::run(&store, a),
         Command::Create(a) => run::create(&store, a),

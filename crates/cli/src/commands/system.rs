@@ -1,6 +1,6 @@
 //! `strata system df|info|prune`
 
-use crate::output::{human_size, table};
+use crate::output::{human_size, render, table, Format};
 use anyhow::Result;
 use clap::Subcommand;
 use strata_images::ImageStore;
@@ -10,7 +10,7 @@ pub enum Command {
     /// Show disk usage
     Df,
     /// Display system-wide information
-    Info,
+    Info(InfoArgs),
     /// Verify the store: records, blobs (re-hashed), snapshots, reference counts, leftovers
     Check {
         /// Skip re-hashing blobs and reassembling layers
@@ -42,7 +42,7 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
     match command {
         Command::Df => df(store),
         Command::Check { quick, repair } => check(store, quick, repair),
-        Command::Info => info(store),
+        Command::Info(args) => info(store, args),
         Command::Prune { all, force: _, volumes } => {
             if volumes {
                 super::volume::prune(store, false)?;
@@ -113,24 +113,72 @@ fn df(store: &ImageStore) -> Result<u8> {
     Ok(0)
 }
 
-fn info(store: &ImageStore) -> Result<u8> {
-    let usage = store.disk_usage()?;
-    println!("Server Version: strata {}", env!("CARGO_PKG_VERSION"));
-    println!("Storage Driver: {}", store.snapshots().driver().as_str());
-    println!(" Backing Filesystem: {}", store.backing_filesystem());
-    println!(" Supports d_type: true");
-    println!("Images: {}", usage.images);
-    println!("Layers: {}", usage.layers);
-    println!("Root Dir: {}", store.root().display());
-    println!("Schema Version: {}", store.schema_version()?);
-    println!(
-        "Kernel Version: {}",
-        rustix::system::uname().release().to_string_lossy()
-    );
-    println!("Operating System: linux");
-    println!("Architecture: {}", std::env::consts::ARCH);
-    println!("CPUs: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+#[derive(clap::Args)]
+pub struct InfoArgs {
+    /// Format output using a Go template, or "json"
+    #[arg(short, long)]
+    format: Option<String>,
+}
+
+/// `info` / `system info`: Docker's "Server:" section, or the fields through `--format`.
+pub fn info(store: &ImageStore, args: InfoArgs) -> Result<u8> {
+    let info = strata_runtime::info::info(&strata_containers::Containers::new(store))?;
+    match args.format.as_deref().map(Format::parse) {
+        Some(Format::Json) => println!("{}", serde_json::to_string(&info)?),
+        Some(Format::Template { text, .. }) => println!("{}", render(&text, &info)?),
+        None => print!("{}", info_text(&info)),
+    }
     Ok(0)
+}
+
+fn info_text(info: &serde_json::Value) -> String {
+    let s = |key: &str| match &info[key] {
+        serde_json::Value::String(v) => v.clone(),
+        other => other.to_string(),
+    };
+    let mut out = String::from("Server:\n");
+    let mut line = |indent: usize, label: &str, value: String| {
+        out.push_str(&format!("{:indent$}{label}: {value}\n", ""));
+    };
+    line(1, "Containers", s("Containers"));
+    line(2, "Running", s("ContainersRunning"));
+    line(2, "Paused", s("ContainersPaused"));
+    line(2, "Stopped", s("ContainersStopped"));
+    line(1, "Images", s("Images"));
+    line(1, "Layers", s("Layers"));
+    line(1, "Server Version", format!("strata {}", s("ServerVersion")));
+    line(1, "Storage Driver", s("Driver"));
+    for pair in info["DriverStatus"].as_array().into_iter().flatten() {
+        line(
+            2,
+            pair[0].as_str().unwrap_or(""),
+            pair[1].as_str().unwrap_or("").to_string(),
+        );
+    }
+    line(1, "Cgroup Driver", s("CgroupDriver"));
+    line(1, "Cgroup Version", s("CgroupVersion"));
+    let runtimes: Vec<&String> = info["Runtimes"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    line(
+        1,
+        "Runtimes",
+        runtimes.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" "),
+    );
+    line(1, "Default Runtime", s("DefaultRuntime"));
+    line(1, "Kernel Version", s("KernelVersion"));
+    line(1, "Operating System", s("OperatingSystem"));
+    line(1, "OSType", s("OSType"));
+    line(1, "Architecture", s("Architecture"));
+    line(1, "CPUs", s("NCPU"));
+    // Binary units here, as Docker's info.
+    let memory = info["MemTotal"].as_u64().unwrap_or(0) as f64 / (1u64 << 30) as f64;
+    line(1, "Total Memory", format!("{memory:.2}GiB"));
+    line(1, "Name", s("Name"));
+    line(1, "Root Dir", s("DockerRootDir"));
+    line(1, "Schema Version", s("SchemaVersion"));
+    out
 }
 
 fn check(store: &ImageStore, quick: bool, repair: bool) -> Result<u8> {
