@@ -541,6 +541,78 @@ fn static_addresses_on_user_networks() {
     assert_eq!(endpoints(&t, "fixed") + endpoints(&t, "second"), 0);
 }
 
+#[test]
+fn add_host_and_dns_flags_shape_the_containers_files() {
+    let t = with_busybox(&[]);
+    let files = t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "named",
+        "--add-host",
+        "db:10.1.2.3",
+        "--add-host",
+        "gw:host-gateway",
+        "--add-host",
+        "six:[fd00::9]",
+        "--dns",
+        "10.9.9.9",
+        "--dns-search",
+        "example.test",
+        "--dns-option",
+        "ndots:2",
+        "busybox:test",
+        "sleep",
+        "600",
+    ]);
+    assert_eq!(files.trim().len(), 64);
+    let gateway = inspect(&t, &["named"])["NetworkSettings"]["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hosts = t.ok(&["exec", "named", "cat", "/etc/hosts"]);
+    for line in ["10.1.2.3\tdb\n", &format!("{gateway}\tgw\n"), "fd00::9\tsix\n"] {
+        assert!(hosts.contains(line), "{line:?} in {hosts}");
+    }
+    let resolv = t.ok(&["exec", "named", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 10.9.9.9\n"), "{resolv}");
+    assert_eq!(
+        resolv.matches("nameserver").count(),
+        1,
+        "--dns replaces the host's servers: {resolv}"
+    );
+    assert!(
+        resolv.contains("search example.test\n") && resolv.contains("options ndots:2\n"),
+        "{resolv}"
+    );
+    assert_eq!(
+        inspect(&t, &["named"])["HostConfig"]["ExtraHosts"],
+        serde_json::json!(["db:10.1.2.3", "gw:host-gateway", "six:fd00::9"])
+    );
+    // With the host's network, the host is its loopback.
+    let host = t.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--add-host",
+        "gw:host-gateway",
+        "busybox:test",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(host.contains("127.0.0.1\tgw\n"), "{host}");
+    for (flag, value, why) in [
+        ("--add-host", "nocolon", "expected NAME:IP"),
+        ("--add-host", "db:not-an-ip", "is not an IP address"),
+        ("--dns", "dns.example", "not an IP address"),
+    ] {
+        let err = t.fails(&["run", "--rm", flag, value, "busybox:test", "true"]);
+        assert!(err.contains(why), "{flag} {value}: {err}");
+    }
+    t.ok(&["rm", "-f", "named"]);
+}
+
 /// A namespace playing a machine outside the host, linked to it by a veth pair.
 struct Outside {
     ns: String,

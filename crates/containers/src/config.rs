@@ -105,6 +105,12 @@ pub struct CreateOptions {
     pub sysctls: Vec<String>,
     /// `--ip`: the container's IPv4 address on its (user-defined) network.
     pub ip: Option<String>,
+    /// `--add-host NAME:IP` (IP may be `host-gateway`).
+    pub extra_hosts: Vec<String>,
+    /// `--dns`, `--dns-search`, `--dns-option`: the container's resolv.conf.
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
 }
 
 /// The resolved configuration a container runs with.
@@ -156,7 +162,33 @@ pub struct ContainerConfig {
     /// Addresses asked for (`--ip`, `network connect --ip`), by network as named there.
     #[serde(default)]
     pub static_ips: std::collections::BTreeMap<String, String>,
+    /// `--add-host` entries, `NAME:IP` (HostConfig.ExtraHosts).
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_options: Vec<String>,
 }
+
+impl ContainerConfig {
+    /// `--add-host` entries as (name, address), `host-gateway` resolved to `gateway`.
+    pub fn extra_host_entries(&self, gateway: &str) -> Vec<(String, String)> {
+        self.extra_hosts
+            .iter()
+            .filter_map(|h| h.split_once(':'))
+            .map(|(name, ip)| {
+                let ip = if ip == HOST_GATEWAY { gateway } else { ip };
+                (name.to_string(), ip.to_string())
+            })
+            .collect()
+    }
+}
+
+/// The `--add-host` address that stands for the host, as seen from the container.
+pub const HOST_GATEWAY: &str = "host-gateway";
 
 impl ContainerConfig {
     /// The networks the container joins, first one first; none for `none` and `host`
@@ -257,6 +289,29 @@ fn check_tmpfs(spec: &str) -> Result<String> {
         )));
     }
     Ok(spec.to_string())
+}
+
+/// `--add-host NAME:IP`: a name and an address (or `host-gateway`).
+fn check_extra_host(spec: &str) -> Result<String> {
+    let invalid = |why: &str| ContainerError::Invalid(format!("invalid --add-host {spec:?}: {why}"));
+    let (name, ip) = spec
+        .split_once(':')
+        .ok_or_else(|| invalid("expected NAME:IP, e.g. db:10.0.0.5 or host.docker.internal:host-gateway"))?;
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err(invalid("the name is empty or has blanks"));
+    }
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if ip != HOST_GATEWAY && ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(invalid(&format!("{ip:?} is not an IP address")));
+    }
+    Ok(format!("{name}:{ip}"))
+}
+
+/// `--dns IP`.
+fn check_dns(ip: &str) -> Result<String> {
+    ip.parse::<std::net::IpAddr>()
+        .map(|a| a.to_string())
+        .map_err(|_| ContainerError::Invalid(format!("invalid --dns {ip:?}: not an IP address")))
 }
 
 /// `--ip ADDRESS`: IPv4, on a user-defined network only (Docker's rule: the default
@@ -452,6 +507,14 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         network_aliases: opts.network_aliases.clone(),
         sysctls,
         static_ips,
+        extra_hosts: opts
+            .extra_hosts
+            .iter()
+            .map(|h| check_extra_host(h))
+            .collect::<Result<_>>()?,
+        dns: opts.dns.iter().map(|d| check_dns(d)).collect::<Result<_>>()?,
+        dns_search: opts.dns_search.clone(),
+        dns_options: opts.dns_options.clone(),
         runtime: match opts.runtime.as_deref() {
             None | Some("strata") => None,
             Some("runc") => Some("runc".into()),

@@ -169,14 +169,16 @@ impl<'a> Containers<'a> {
                 .map_err(|e| ContainerError::io(format!("writing {name} of container {id}"), e))
         };
         write("hostname", format!("{}\n", config.hostname))?;
-        write(
-            "hosts",
-            format!(
-                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
-                config.hostname
-            ),
-        )?;
-        write("resolv.conf", resolv_conf())
+        let mut hosts = format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
+            config.hostname
+        );
+        // Without a network of its own (host, none), the host is its loopback.
+        for (name, ip) in config.extra_host_entries("127.0.0.1") {
+            hosts.push_str(&format!("{ip}\t{name}\n"));
+        }
+        write("hosts", hosts)?;
+        write("resolv.conf", with_dns_options(&resolv_conf(), config))
     }
 
     pub fn list(&self) -> Result<Vec<ContainerRecord>> {
@@ -486,6 +488,30 @@ fn resolv_conf() -> String {
         // systemd-resolved's list of upstream servers, behind its 127.0.0.53 stub.
         &fs::read_to_string("/run/systemd/resolve/resolv.conf").unwrap_or_default(),
     )
+}
+
+/// `--dns`, `--dns-search`, `--dns-option` replace the host's lines of each kind.
+fn with_dns_options(base: &str, config: &ContainerConfig) -> String {
+    let replaced = [
+        ("nameserver", &config.dns),
+        ("search", &config.dns_search),
+        ("options", &config.dns_options),
+    ];
+    let kept = base.lines().filter(|l| {
+        let first = l.split_whitespace().next().unwrap_or("");
+        !replaced.iter().any(|(kind, given)| first == *kind && !given.is_empty())
+    });
+    let mut out: String = kept.map(|l| format!("{l}\n")).collect();
+    for ip in &config.dns {
+        out.push_str(&format!("nameserver {ip}\n"));
+    }
+    if !config.dns_search.is_empty() {
+        out.push_str(&format!("search {}\n", config.dns_search.join(" ")));
+    }
+    if !config.dns_options.is_empty() {
+        out.push_str(&format!("options {}\n", config.dns_options.join(" ")));
+    }
+    out
 }
 
 fn is_nameserver(line: &str) -> bool {

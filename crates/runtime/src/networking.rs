@@ -336,6 +336,22 @@ pub fn hosts_file(containers: &Containers<'_>, record: &ContainerRecord, config:
         Some(first) => out.push_str(&format!("{}\t{}\n", first.ip, config.hostname)),
         None => out.push_str(&format!("127.0.1.1\t{}\n", config.hostname)),
     }
+    // `host-gateway`: the host's address on the container's first network.
+    let first_network = mine.first().map(|e| e.network_id.clone());
+    let gateway = match first_network {
+        Some(id) => containers
+            .store()
+            .db()
+            .networks()?
+            .into_iter()
+            .find(|n| n.id == id)
+            .map(|n| n.gateway),
+        None => None,
+    }
+    .unwrap_or_else(|| "127.0.0.1".into());
+    for (name, ip) in config.extra_host_entries(&gateway) {
+        out.push_str(&format!("{ip}\t{name}\n"));
+    }
     for e in &endpoints {
         let shared = mine
             .iter()

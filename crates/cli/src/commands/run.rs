@@ -51,6 +51,18 @@ pub struct CreateArgs {
     /// IPv4 address (e.g., 172.30.100.104) on a user-defined network
     #[arg(long)]
     ip: Option<String>,
+    /// Add a custom host-to-IP mapping (host:ip, or host:host-gateway)
+    #[arg(long = "add-host")]
+    add_host: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search")]
+    dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option")]
+    dns_option: Vec<String>,
     /// Namespaced kernel parameters (KEY=VALUE)
     #[arg(long = "sysctl")]
     sysctl: Vec<String>,
@@ -147,6 +159,10 @@ impl CreateArgs {
             security_opt: self.security_opt.clone(),
             sysctls: self.sysctl.clone(),
             ip: self.ip.clone(),
+            extra_hosts: self.add_host.clone(),
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            dns_options: self.dns_option.clone(),
         })
     }
 }
