@@ -904,3 +904,80 @@ fn info_counts_containers_by_state() {
     t.ok(&["unpause", "held"]);
     t.ok(&["rm", "-f", "up", "held", "idle"]);
 }
+
+#[test]
+fn cap_add_and_cap_drop_follow_dockers_rules() {
+    let t = with_busybox();
+    let effective = |flags: &[&str]| {
+        let mut args = flags.to_vec();
+        args.extend(["busybox:test", "grep", "CapEff", "/proc/self/status"]);
+        stdout_of(&t, &args)
+            .trim()
+            .trim_start_matches("CapEff:")
+            .trim()
+            .to_string()
+    };
+    // Docker's default set, then bit 12 (NET_ADMIN) more, bit 0 (CHOWN) less.
+    assert_eq!(effective(&[]), "00000000a80425fb");
+    assert_eq!(effective(&["--cap-add", "net_admin"]), "00000000a80435fb");
+    assert_eq!(
+        effective(&["--cap-add", "CAP_NET_ADMIN", "--cap-drop", "CHOWN"]),
+        "00000000a80435fa"
+    );
+    assert_eq!(effective(&["--cap-drop", "ALL"]), "0000000000000000");
+    assert_eq!(
+        effective(&["--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE"]),
+        "0000000000000400"
+    );
+    // ALL: every capability the engine itself holds.
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = own
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(effective(&["--cap-add", "ALL"]), bounding);
+    assert_eq!(
+        effective(&["--runtime", "runc", "--cap-add", "NET_ADMIN"]),
+        "00000000a80435fb"
+    );
+    // What the set means: without CHOWN, chown is refused.
+    let denied = run(
+        &t,
+        &[
+            "--cap-drop",
+            "CHOWN",
+            "busybox:test",
+            "sh",
+            "-c",
+            "touch /x && chown 1 /x",
+        ],
+    );
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("Operation not permitted"));
+    let unknown = run(&t, &["--cap-add", "BOGUS", "busybox:test", "true"]);
+    assert_eq!(unknown.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown capability: \"BOGUS\""));
+    t.ok(&[
+        "create",
+        "--name",
+        "caps",
+        "--cap-add",
+        "net_admin",
+        "--cap-drop",
+        "all",
+        "busybox:test",
+    ]);
+    assert_eq!(
+        t.ok(&[
+            "inspect",
+            "-f",
+            "{{json .HostConfig.CapAdd}} {{json .HostConfig.CapDrop}}",
+            "caps"
+        ])
+        .trim(),
+        r#"["CAP_NET_ADMIN"] ["ALL"]"#
+    );
+    t.ok(&["rm", "caps"]);
+}

@@ -107,6 +107,9 @@ pub struct CreateOptions {
     pub ip: Option<String>,
     /// `--add-host NAME:IP` (IP may be `host-gateway`).
     pub extra_hosts: Vec<String>,
+    /// `--cap-add`, `--cap-drop`: capabilities by name (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`).
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
     /// `--dns`, `--dns-search`, `--dns-option`: the container's resolv.conf.
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
@@ -165,6 +168,11 @@ pub struct ContainerConfig {
     /// `--add-host` entries, `NAME:IP` (HostConfig.ExtraHosts).
     #[serde(default)]
     pub extra_hosts: Vec<String>,
+    /// Capabilities beside Docker's default set, and taken from it: `CAP_` names or `ALL`.
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
     #[serde(default)]
     pub dns: Vec<String>,
     #[serde(default)]
@@ -305,6 +313,19 @@ fn check_extra_host(spec: &str) -> Result<String> {
         return Err(invalid(&format!("{ip:?} is not an IP address")));
     }
     Ok(format!("{name}:{ip}"))
+}
+
+/// A capability as Docker accepts it (`net_admin`, `CAP_NET_ADMIN`, `ALL`), in the
+/// spec's form (`CAP_NET_ADMIN`), or `ALL`.
+pub fn capability(name: &str) -> Result<String> {
+    let upper = name.trim().to_ascii_uppercase();
+    if upper == "ALL" {
+        return Ok(upper);
+    }
+    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+    bare.parse::<oci_spec::runtime::Capability>()
+        .map(|_| format!("CAP_{bare}"))
+        .map_err(|_| ContainerError::Invalid(format!("unknown capability: {name:?}")))
 }
 
 /// `--dns IP`.
@@ -515,6 +536,8 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         dns: opts.dns.iter().map(|d| check_dns(d)).collect::<Result<_>>()?,
         dns_search: opts.dns_search.clone(),
         dns_options: opts.dns_options.clone(),
+        cap_add: opts.cap_add.iter().map(|c| capability(c)).collect::<Result<_>>()?,
+        cap_drop: opts.cap_drop.iter().map(|c| capability(c)).collect::<Result<_>>()?,
         runtime: match opts.runtime.as_deref() {
             None | Some("strata") => None,
             Some("runc") => Some("runc".into()),

@@ -29,6 +29,39 @@ pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
     Capability::AuditWrite,
 ];
 
+/// Every capability this engine holds (its bounding set), which is what `ALL` grants:
+/// one it lacks could not be handed on.
+fn all_capabilities() -> HashSet<Capability> {
+    let held = caps::read(None, caps::CapSet::Bounding).unwrap_or_default();
+    held.iter()
+        .filter_map(|c| c.to_string().trim_start_matches("CAP_").parse::<Capability>().ok())
+        .collect()
+}
+
+/// Docker's rules: `--cap-add ALL` starts from every capability, `--cap-drop ALL` from
+/// none, anything else from the default set; then the drops, then the adds.
+fn capabilities(config: &ContainerConfig) -> HashSet<Capability> {
+    let parse = |names: &[String]| -> HashSet<Capability> {
+        names
+            .iter()
+            .filter_map(|n| n.strip_prefix("CAP_").and_then(|b| b.parse().ok()))
+            .collect()
+    };
+    let has_all = |names: &[String]| names.iter().any(|n| n == "ALL");
+    let mut set: HashSet<Capability> = if has_all(&config.cap_add) {
+        all_capabilities()
+    } else if has_all(&config.cap_drop) {
+        HashSet::new()
+    } else {
+        DEFAULT_CAPABILITIES.into_iter().collect()
+    };
+    for c in parse(&config.cap_drop) {
+        set.remove(&c);
+    }
+    set.extend(parse(&config.cap_add));
+    set
+}
+
 /// Docker's masked paths.
 const MASKED: [&str; 10] = [
     "/proc/asound",
@@ -201,7 +234,7 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
         options.extend(extra.split(',').filter(|o| !o.is_empty()));
         mounts.push(mount(dest, "tmpfs", "tmpfs", &options));
     }
-    let caps: HashSet<Capability> = DEFAULT_CAPABILITIES.into_iter().collect();
+    let caps = capabilities(config);
     let capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(caps.clone())
         .effective(caps.clone())

@@ -51,6 +51,12 @@ pub struct CreateArgs {
     /// IPv4 address (e.g., 172.30.100.104) on a user-defined network
     #[arg(long)]
     ip: Option<String>,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add")]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop")]
+    cap_drop: Vec<String>,
     /// Add a custom host-to-IP mapping (host:ip, or host:host-gateway)
     #[arg(long = "add-host")]
     add_host: Vec<String>,
@@ -160,6 +166,8 @@ impl CreateArgs {
             sysctls: self.sysctl.clone(),
             ip: self.ip.clone(),
             extra_hosts: self.add_host.clone(),
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),
