@@ -981,3 +981,54 @@ fn cap_add_and_cap_drop_follow_dockers_rules() {
     );
     t.ok(&["rm", "caps"]);
 }
+
+#[test]
+fn labels_come_from_the_image_flags_and_files_and_filter_ps() {
+    let t = with_busybox();
+    let tar = t.path("busybox.tar");
+    t.ok(&[
+        "import",
+        "-c",
+        "LABEL base=yes",
+        "-c",
+        "CMD [\"sh\"]",
+        tar.to_str().unwrap(),
+        "labelled:1",
+    ]);
+    let file = t.path("labels");
+    std::fs::write(&file, "# owners\nowner=ops\n\nteam=overridden\n").unwrap();
+    let (label_file, labels) = (file.to_str().unwrap(), "{{json .Config.Labels}}");
+    t.ok(&[
+        "create",
+        "--name",
+        "web",
+        "--label-file",
+        label_file,
+        "-l",
+        "team=web",
+        "--label",
+        "tier",
+        "labelled:1",
+    ]);
+    t.ok(&["create", "--name", "db", "-l", "team=db", "labelled:1"]);
+    assert_eq!(
+        t.ok(&["inspect", "-f", labels, "web"]).trim(),
+        r#"{"base":"yes","owner":"ops","team":"web","tier":""}"#
+    );
+    let names = |filter: &str| t.ok(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]);
+    assert_eq!(names("label=team=web"), "web\n");
+    assert_eq!(names("label=tier"), "web\n");
+    assert_eq!(names("label=base=yes").lines().count(), 2);
+    assert_eq!(names("label=team=none"), "");
+    assert_eq!(
+        t.ok(&["ps", "-a", "--filter", "name=db", "--format", "{{.Labels}}"]),
+        "base=yes,team=db\n"
+    );
+    // A commit keeps them, as Docker's.
+    t.ok(&["commit", "web", "labelled:2"]);
+    assert!(t
+        .ok(&["inspect", "-f", labels, "labelled:2"])
+        .contains(r#""team":"web""#));
+    assert!(t.fails(&["create", "-l", "=x", "labelled:1"]).contains("empty name"));
+    t.ok(&["rm", "web", "db"]);
+}

@@ -107,6 +107,8 @@ pub struct CreateOptions {
     pub ip: Option<String>,
     /// `--add-host NAME:IP` (IP may be `host-gateway`).
     pub extra_hosts: Vec<String>,
+    /// `--label KEY=VALUE` (or `KEY`, an empty value), `--label-file` lines included.
+    pub labels: Vec<String>,
     /// `--cap-add`, `--cap-drop`: capabilities by name (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`).
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
@@ -168,6 +170,9 @@ pub struct ContainerConfig {
     /// `--add-host` entries, `NAME:IP` (HostConfig.ExtraHosts).
     #[serde(default)]
     pub extra_hosts: Vec<String>,
+    /// The image's labels and the container's own (Config.Labels).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
     /// Capabilities beside Docker's default set, and taken from it: `CAP_` names or `ALL`.
     #[serde(default)]
     pub cap_add: Vec<String>,
@@ -313,6 +318,27 @@ fn check_extra_host(spec: &str) -> Result<String> {
         return Err(invalid(&format!("{ip:?} is not an IP address")));
     }
     Ok(format!("{name}:{ip}"))
+}
+
+/// The image's labels, then `--label KEY=VALUE` (or `KEY`) over them.
+fn labels(image: &serde_json::Value, given: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out: std::collections::BTreeMap<String, String> = image
+        .get("Labels")
+        .and_then(|l| l.as_object())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for label in given {
+        let (key, value) = label.split_once('=').unwrap_or((label.as_str(), ""));
+        if key.is_empty() {
+            return Err(ContainerError::Invalid(format!("invalid label {label:?}: empty name")));
+        }
+        out.insert(key.to_string(), value.to_string());
+    }
+    Ok(out)
 }
 
 /// A capability as Docker accepts it (`net_admin`, `CAP_NET_ADMIN`, `ALL`), in the
@@ -536,6 +562,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         dns: opts.dns.iter().map(|d| check_dns(d)).collect::<Result<_>>()?,
         dns_search: opts.dns_search.clone(),
         dns_options: opts.dns_options.clone(),
+        labels: labels(image, &opts.labels)?,
         cap_add: opts.cap_add.iter().map(|c| capability(c)).collect::<Result<_>>()?,
         cap_drop: opts.cap_drop.iter().map(|c| capability(c)).collect::<Result<_>>()?,
         runtime: match opts.runtime.as_deref() {

@@ -451,6 +451,7 @@ fn committed_config(
     cfg.set_env(Some(c.env.clone()));
     cfg.set_working_dir((c.working_dir != "/").then(|| c.working_dir.clone()));
     cfg.set_user((!c.user.is_empty()).then(|| c.user.clone()));
+    cfg.set_labels((!c.labels.is_empty()).then(|| c.labels.clone().into_iter().collect()));
     for change in changes {
         strata_images::config::apply_change(&mut cfg, change)?;
     }

@@ -101,6 +101,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
             "WorkingDir": config.working_dir,
             "Entrypoint": null_if_empty(&config.entrypoint),
             "StopSignal": config.stop_signal,
+            "Labels": config.labels,
         },
         "NetworkSettings": network_settings(containers, record, &config, running),
     }))

@@ -4,7 +4,7 @@ use crate::output::{ellipsis, human_duration, render, table, Format};
 use anyhow::{bail, Result};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use strata_containers::{ContainerRecord, ContainerState, Containers};
+use strata_containers::{ContainerConfig, ContainerRecord, ContainerState, Containers};
 use strata_images::ImageStore;
 use strata_runtime::lifecycle;
 
@@ -56,14 +56,19 @@ pub fn status(c: &ContainerRecord) -> String {
     }
 }
 
-fn keep(c: &ContainerRecord, filters: &[(String, String)]) -> Result<bool> {
+fn keep(c: &ContainerRecord, config: &ContainerConfig, filters: &[(String, String)]) -> Result<bool> {
     for (k, v) in filters {
         let ok = match k.as_str() {
+            // label=KEY or label=KEY=VALUE
+            "label" => match v.split_once('=') {
+                Some((key, value)) => config.labels.get(key).is_some_and(|x| x == value),
+                None => config.labels.contains_key(v.as_str()),
+            },
             "status" => c.state.as_str() == v,
             "name" => c.name.contains(v.as_str()),
             "id" => c.id.starts_with(v.as_str()),
             "ancestor" => c.image_name == *v || c.image_id.contains(v.as_str()),
-            other => bail!("invalid filter '{other}': ps supports status, name, id and ancestor"),
+            other => bail!("invalid filter '{other}': ps supports status, name, id, ancestor and label"),
         };
         if !ok {
             return Ok(false);
@@ -87,7 +92,8 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     let show_all = args.all || args.latest || args.last >= 0;
     let mut kept = Vec::new();
     for c in all.drain(..) {
-        if (show_all || c.state == ContainerState::Running) && keep(&c, &filters)? {
+        let config = containers.config(&c).ok().unwrap_or_default();
+        if (show_all || c.state == ContainerState::Running) && keep(&c, &config, &filters)? {
             kept.push(c);
         }
     }
@@ -125,6 +131,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             "State": c.state.as_str(),
             "Ports": ports(&containers, c, &config),
             "Names": c.name,
+            "Labels": config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         })
     };
     match args.format.as_deref().map(Format::parse) {

@@ -51,6 +51,12 @@ pub struct CreateArgs {
     /// IPv4 address (e.g., 172.30.100.104) on a user-defined network
     #[arg(long)]
     ip: Option<String>,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label")]
+    label: Vec<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long = "label-file")]
+    label_file: Vec<std::path::PathBuf>,
     /// Add Linux capabilities
     #[arg(long = "cap-add")]
     cap_add: Vec<String>,
@@ -123,19 +129,32 @@ pub struct CreateArgs {
     command: Vec<String>,
 }
 
+/// Non-empty, non-comment lines of the files named, each trimmed.
+fn file_lines(files: &[std::path::PathBuf], what: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("reading {what} file {}: {e}", file.display()))?;
+        out.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    Ok(out)
+}
+
 impl CreateArgs {
+    /// `--label-file` lines, then `--label`s (later ones win, as in Docker).
+    fn labels(&self) -> Result<Vec<String>> {
+        let mut labels = file_lines(&self.label_file, "label")?;
+        labels.extend(self.label.iter().cloned());
+        Ok(labels)
+    }
+
     fn options(&self) -> Result<CreateOptions> {
-        let mut env = Vec::new();
-        for file in &self.env_file {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| anyhow::anyhow!("reading env file {}: {e}", file.display()))?;
-            env.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(str::to_string),
-            );
-        }
+        let mut env = file_lines(&self.env_file, "env")?;
         env.extend(self.env.iter().cloned());
         Ok(CreateOptions {
             image: self.image.clone(),
@@ -166,6 +185,7 @@ impl CreateArgs {
             sysctls: self.sysctl.clone(),
             ip: self.ip.clone(),
             extra_hosts: self.add_host.clone(),
+            labels: self.labels()?,
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
             dns: self.dns.clone(),
