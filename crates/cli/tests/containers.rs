@@ -1032,3 +1032,48 @@ fn labels_come_from_the_image_flags_and_files_and_filter_ps() {
     assert!(t.fails(&["create", "-l", "=x", "labelled:1"]).contains("empty name"));
     t.ok(&["rm", "web", "db"]);
 }
+
+#[test]
+fn privileged_containers_get_every_capability_and_device_and_nothing_masked() {
+    let t = with_busybox();
+    let probe = "grep CapEff /proc/self/status; ls /dev/loop-control 2>&1; grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; \
+                 mkdir /m && mount -t tmpfs none /m 2>/dev/null && echo mounted; grep -c . /proc/timer_list";
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = own
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let host_has_loop = std::path::Path::new("/dev/loop-control").exists();
+    for runtime in ["strata", "runc"] {
+        let privileged = stdout_of(
+            &t,
+            &["--runtime", runtime, "--privileged", "busybox:test", "sh", "-c", probe],
+        );
+        let lines: Vec<&str> = privileged.lines().collect();
+        assert_eq!(lines[0], format!("CapEff:\t{bounding}"), "{runtime}: {privileged}");
+        if host_has_loop {
+            assert_eq!(
+                lines[1], "/dev/loop-control",
+                "{runtime}: the host's devices: {privileged}"
+            );
+        }
+        assert_eq!(lines[2], "rw", "{runtime}: /sys writable: {privileged}");
+        assert_eq!(lines[3], "mounted", "{runtime}: {privileged}");
+        assert_ne!(lines[4], "0", "{runtime}: /proc/timer_list not masked: {privileged}");
+        let plain = run(&t, &["--runtime", runtime, "busybox:test", "sh", "-c", probe]);
+        let plain = String::from_utf8_lossy(&plain.stdout).into_owned();
+        let lines: Vec<&str> = plain.lines().collect();
+        assert_eq!(lines[0], "CapEff:\t00000000a80425fb", "{runtime}: {plain}");
+        assert!(lines[1].contains("No such file"), "{runtime}: {plain}");
+        assert_eq!(lines[2], "ro", "{runtime}: {plain}");
+        assert!(!plain.contains("mounted"), "{runtime}: {plain}");
+    }
+    t.ok(&["create", "--name", "priv", "--privileged", "busybox:test"]);
+    assert_eq!(
+        t.ok(&["inspect", "-f", "{{.HostConfig.Privileged}}", "priv"]).trim(),
+        "true"
+    );
+    t.ok(&["rm", "priv"]);
+}

@@ -107,6 +107,8 @@ pub struct CreateOptions {
     pub ip: Option<String>,
     /// `--add-host NAME:IP` (IP may be `host-gateway`).
     pub extra_hosts: Vec<String>,
+    /// `--privileged`: every capability and host device, nothing masked.
+    pub privileged: bool,
     /// `--label KEY=VALUE` (or `KEY`, an empty value), `--label-file` lines included.
     pub labels: Vec<String>,
     /// `--cap-add`, `--cap-drop`: capabilities by name (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`).
@@ -170,6 +172,8 @@ pub struct ContainerConfig {
     /// `--add-host` entries, `NAME:IP` (HostConfig.ExtraHosts).
     #[serde(default)]
     pub extra_hosts: Vec<String>,
+    #[serde(default)]
+    pub privileged: bool,
     /// The image's labels and the container's own (Config.Labels).
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
@@ -563,6 +567,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         dns_search: opts.dns_search.clone(),
         dns_options: opts.dns_options.clone(),
         labels: labels(image, &opts.labels)?,
+        privileged: opts.privileged,
         cap_add: opts.cap_add.iter().map(|c| capability(c)).collect::<Result<_>>()?,
         cap_drop: opts.cap_drop.iter().map(|c| capability(c)).collect::<Result<_>>()?,
         runtime: match opts.runtime.as_deref() {

@@ -17,6 +17,8 @@ pub struct Limits {
     /// CPUs as Docker's `--cpus` (1.5 = one and a half CPUs).
     pub cpus: Option<f64>,
     pub pids: Option<i64>,
+    /// `--privileged`: every device, no filter.
+    pub all_devices: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,9 +104,13 @@ impl Cgroup {
                 if let Some(p) = limits.pids {
                     write(self.dir("pids").join("pids.max"), &p.to_string())?;
                 }
-                write(self.dir("devices").join("devices.deny"), "a")?;
-                for rule in crate::devices::ALLOWED {
-                    write(self.dir("devices").join("devices.allow"), rule)?;
+                if limits.all_devices {
+                    write(self.dir("devices").join("devices.allow"), "a")?;
+                } else {
+                    write(self.dir("devices").join("devices.deny"), "a")?;
+                    for rule in crate::devices::ALLOWED {
+                        write(self.dir("devices").join("devices.allow"), rule)?;
+                    }
                 }
             }
             Version::V2 => {
@@ -118,7 +124,10 @@ impl Cgroup {
                 if let Some(p) = limits.pids {
                     write(dir.join("pids.max"), &p.to_string())?;
                 }
-                crate::devices::attach(&dir, &crate::devices::default_rules())?;
+                // Without a program attached, a v2 group filters no device.
+                if !limits.all_devices {
+                    crate::devices::attach(&dir, &crate::devices::default_rules())?;
+                }
             }
         }
         Ok(())

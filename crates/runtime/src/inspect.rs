@@ -53,6 +53,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
             "NetworkMode": config.network,
             "PortBindings": port_bindings(&config),
             "PublishAllPorts": config.publish_all,
+            "Privileged": config.privileged,
             "CapAdd": if config.cap_add.is_empty() { Value::Null } else { json!(config.cap_add) },
             "CapDrop": if config.cap_drop.is_empty() { Value::Null } else { json!(config.cap_drop) },
             "ExtraHosts": if config.extra_hosts.is_empty() { Value::Null } else { json!(config.extra_hosts) },

@@ -221,6 +221,7 @@ fn limits(config: &strata_containers::ContainerConfig) -> crate::cgroups::Limits
         memory_bytes: config.memory,
         cpus: config.nano_cpus.map(|n| n as f64 / 1e9),
         pids: config.pids_limit,
+        all_devices: config.privileged,
     }
 }
 

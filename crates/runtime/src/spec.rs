@@ -4,7 +4,8 @@
 use crate::error::{Result, RuntimeError};
 use crate::linux::path::secure_join;
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder,
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroupBuilder,
+    LinuxDeviceType, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder,
     PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 use std::collections::HashSet;
@@ -29,6 +30,54 @@ pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
     Capability::AuditWrite,
 ];
 
+/// The host's device nodes under /dev (not the pseudo-terminals, shared memory or
+/// queues, which the container has its own of), for `--privileged`.
+pub fn host_devices() -> Vec<LinuxDevice> {
+    fn walk(dir: &Path, out: &mut Vec<LinuxDevice>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let kind = meta.file_type();
+            if kind.is_dir() {
+                if !matches!(entry.file_name().to_str(), Some("pts" | "shm" | "mqueue" | "fd")) {
+                    walk(&path, out);
+                }
+                continue;
+            }
+            use std::os::unix::fs::{FileTypeExt, MetadataExt};
+            let typ = if kind.is_char_device() {
+                LinuxDeviceType::C
+            } else if kind.is_block_device() {
+                LinuxDeviceType::B
+            } else {
+                continue;
+            };
+            if matches!(path.to_str(), Some("/dev/console" | "/dev/ptmx" | "/dev/tty")) {
+                continue;
+            }
+            let rdev = meta.rdev();
+            if let Ok(device) = LinuxDeviceBuilder::default()
+                .path(path.clone())
+                .typ(typ)
+                .major(nix::sys::stat::major(rdev) as i64)
+                .minor(nix::sys::stat::minor(rdev) as i64)
+                .file_mode(meta.mode() & 0o7777)
+                .uid(meta.uid())
+                .gid(meta.gid())
+                .build()
+            {
+                out.push(device);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("/dev"), &mut out);
+    out
+}
+
 /// Every capability this engine holds (its bounding set), which is what `ALL` grants:
 /// one it lacks could not be handed on.
 fn all_capabilities() -> HashSet<Capability> {
@@ -41,6 +90,9 @@ fn all_capabilities() -> HashSet<Capability> {
 /// Docker's rules: `--cap-add ALL` starts from every capability, `--cap-drop ALL` from
 /// none, anything else from the default set; then the drops, then the adds.
 fn capabilities(config: &ContainerConfig) -> HashSet<Capability> {
+    if config.privileged {
+        return all_capabilities();
+    }
     let parse = |names: &[String]| -> HashSet<Capability> {
         names
             .iter()
@@ -220,7 +272,8 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
     mounts.push(if host_network {
         bind("/sys", Path::new("/sys"), true)
     } else {
-        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"])
+        let access = if config.privileged { "rw" } else { "ro" };
+        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", access])
     });
     for file in ["hostname", "hosts", "resolv.conf"] {
         mounts.push(bind(&format!("/etc/{file}"), &bundle.join(file), false));
@@ -289,10 +342,16 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
             b.build().expect("namespace")
         })
         .collect();
-    let linux = LinuxBuilder::default()
+    // --privileged: nothing masked or read-only, every host device, no device filter.
+    let (masked, readonly): (&[&str], &[&str]) = if config.privileged {
+        (&[], &[])
+    } else {
+        (&MASKED, &READONLY)
+    };
+    let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
-        .masked_paths(MASKED.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        .readonly_paths(READONLY.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .masked_paths(masked.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .readonly_paths(readonly.iter().map(|s| s.to_string()).collect::<Vec<_>>())
         .sysctl(
             config
                 .sysctls
@@ -302,6 +361,19 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
         )
         .build()
         .expect("linux fields are set");
+    if config.privileged {
+        linux.set_devices(Some(host_devices()));
+        let allow_all = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .access("rwm")
+            .build()
+            .expect("device rule");
+        let resources = LinuxResourcesBuilder::default()
+            .devices(vec![allow_all])
+            .build()
+            .expect("resources");
+        linux.set_resources(Some(resources));
+    }
     Ok(SpecBuilder::default()
         .version("1.0.2")
         .root(

@@ -51,6 +51,9 @@ pub struct CreateArgs {
     /// IPv4 address (e.g., 172.30.100.104) on a user-defined network
     #[arg(long)]
     ip: Option<String>,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    privileged: bool,
     /// Set meta data on a container
     #[arg(short = 'l', long = "label")]
     label: Vec<String>,
@@ -186,6 +189,7 @@ impl CreateArgs {
             ip: self.ip.clone(),
             extra_hosts: self.add_host.clone(),
             labels: self.labels()?,
+            privileged: self.privileged,
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
             dns: self.dns.clone(),

@@ -110,6 +110,7 @@ fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
         mounts::mount_entry(rootfs, &m)?;
     }
     mounts::create_devices(rootfs)?;
+    mounts::create_spec_devices(rootfs, spec)?;
     mounts::pivot_root(rootfs)?;
     // Through the container's own /proc, before mask_and_protect makes /proc/sys read-only.
     write_sysctls(spec)?;

@@ -156,6 +156,49 @@ pub fn pivot_root(rootfs: &Path) -> Result<(), ChildError> {
     nix::unistd::chdir("/").fail(125, "chdir /")
 }
 
+/// The spec's `linux.devices` (the host's, for `--privileged`), made under the new /dev
+/// with their modes and owners; ones already there are left.
+pub fn create_spec_devices(rootfs: &Path, spec: &Spec) -> Result<(), ChildError> {
+    let devices = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default();
+    for device in devices {
+        let Ok(relative) = device.path().strip_prefix("/dev") else {
+            continue;
+        };
+        let path = rootfs.join("dev").join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).fail(125, format!("creating {}", parent.display()))?;
+        }
+        let kind = match device.typ() {
+            oci_spec::runtime::LinuxDeviceType::B => SFlag::S_IFBLK,
+            _ => SFlag::S_IFCHR,
+        };
+        let mode = Mode::from_bits_truncate(device.file_mode().unwrap_or(0o600));
+        let dev = makedev(device.major() as u64, device.minor() as u64);
+        match mknod(&path, kind, mode, dev) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EEXIST) => continue,
+            Err(e) => return Err(e).fail(125, format!("creating {}", device.path().display())),
+        }
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            &path,
+            mode,
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .fail(125, format!("chmod {}", device.path().display()))?;
+        let owner = (
+            device.uid().map(nix::unistd::Uid::from_raw),
+            device.gid().map(nix::unistd::Gid::from_raw),
+        );
+        nix::unistd::chown(&path, owner.0, owner.1).fail(125, format!("chown {}", device.path().display()))?;
+    }
+    Ok(())
+}
+
 /// Hides masked paths (bind of /dev/null, or an empty read-only tmpfs for directories)
 /// and makes the read-only paths read-only. Paths the image lacks are skipped.
 pub fn mask_and_protect(spec: &Spec) -> Result<(), ChildError> {
