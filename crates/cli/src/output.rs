@@ -26,23 +26,38 @@ pub fn human_size(bytes: i64) -> String {
         size /= 1000.0;
         unit += 1;
     }
-    format!("{}{}", format_g3(size), UNITS[unit])
+    format!("{}{}", format_g(size, 3), UNITS[unit])
 }
 
-/// Go's `%.3g` for the range human sizes use (0 ≤ v < 1000).
-fn format_g3(v: f64) -> String {
+/// Docker's `units.BytesSize`: binary units, 4 significant digits (`stats`' memory).
+pub fn bytes_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    format!("{}{}", format_g(size, 4), UNITS[unit])
+}
+
+/// Go's `%.Ng` for the range human sizes use (0 ≤ v < 1024).
+fn format_g(v: f64, precision: i32) -> String {
     if v == 0.0 {
         return "0".into();
     }
     let digits_before = (v.abs().log10().floor() as i32 + 1).max(1);
-    let decimals = (3 - digits_before).max(0) as usize;
+    let decimals = (precision - digits_before).max(0) as usize;
     let mut s = format!("{v:.decimals$}");
     if s.contains('.') {
         s = s.trim_end_matches('0').trim_end_matches('.').to_string();
     }
-    // Rounding may carry into a fourth digit (999.5 → "1000"): Go prints 1e+03.
-    if s.len() > 3 && !s.contains('.') && s.starts_with("1000") {
-        return "1e+03".into();
+    // Rounding may carry into one digit more (999.5 → "1000" at 3): Go prints 1e+03.
+    if s.len() > precision as usize
+        && !s.contains('.')
+        && s.starts_with(&format!("1{}", "0".repeat(precision as usize)))
+    {
+        return format!("1e+0{precision}");
     }
     s
 }
@@ -273,6 +288,20 @@ mod tests {
             (12_345, "12.3kB"),
         ] {
             assert_eq!(human_size(bytes), want, "{bytes}");
+        }
+    }
+
+    #[test]
+    fn binary_sizes_match_dockers_bytes_size() {
+        for (bytes, want) in [
+            (0, "0B"),
+            (548 << 10, "548KiB"),
+            (64 << 20, "64MiB"),
+            (21_430_000, "20.44MiB"),
+            (25_275_000_000, "23.54GiB"),
+            (1023, "1023B"),
+        ] {
+            assert_eq!(bytes_size(bytes), want, "{bytes}");
         }
     }
 

@@ -1077,3 +1077,84 @@ fn privileged_containers_get_every_capability_and_device_and_nothing_masked() {
     );
     t.ok(&["rm", "priv"]);
 }
+
+#[test]
+fn stats_reads_each_containers_groups() {
+    let t = with_busybox();
+    let fill = "dd if=/dev/zero of=/dev/shm/x bs=1M count=20 2>/dev/null; touch /filled; while :; do :; done";
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "-m",
+        "64m",
+        "busybox:test",
+        "sh",
+        "-c",
+        fill,
+    ]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "quiet",
+        "--runtime",
+        "runc",
+        "busybox:test",
+        "sleep",
+        "600",
+    ]);
+    t.ok(&["create", "--name", "off", "busybox:test", "true"]);
+    for _ in 0..200 {
+        if t.run(&["exec", "busy", "test", "-e", "/filled"]).status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let rows: std::collections::HashMap<String, serde_json::Value> = t
+        .ok(&["stats", "--no-stream", "-a", "--format", "json"])
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| (v["Name"].as_str().unwrap().to_string(), v))
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let busy = &rows["busy"];
+    let cpu: f64 = busy["CPUPerc"].as_str().unwrap().trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 0.0, "a busy loop uses CPU: {busy}");
+    let memory = busy["MemUsage"].as_str().unwrap();
+    let (used, limit) = memory.split_once(" / ").unwrap();
+    assert_eq!(limit, "64MiB", "{busy}");
+    assert!(
+        used.ends_with("MiB") && used.trim_end_matches("MiB").parse::<f64>().unwrap() >= 20.0,
+        "{busy}"
+    );
+    assert_ne!(busy["PIDs"], "0", "{busy}");
+    // runc's groups are found through its init's /proc/PID/cgroup.
+    assert_eq!(rows["quiet"]["PIDs"], "1", "{rows:?}");
+    assert_eq!(rows["off"]["MemUsage"], "0B / 0B");
+    let table = t.ok(&["stats", "--no-stream"]);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap()
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "CONTAINER ID",
+            "NAME",
+            "CPU %",
+            "MEM USAGE / LIMIT",
+            "MEM %",
+            "NET I/O",
+            "BLOCK I/O",
+            "PIDS"
+        ]
+    );
+    assert!(!table.contains("off"), "stopped containers only with -a: {table}");
+    t.ok(&["rm", "-f", "busy", "quiet", "off"]);
+}

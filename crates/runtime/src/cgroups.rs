@@ -69,10 +69,19 @@ impl Cgroup {
         }
     }
 
-    fn controllers(&self) -> &'static [&'static str] {
+    fn controllers(&self) -> Vec<&'static str> {
         match self.version {
-            Version::V1 => &["memory", "cpu", "pids", "freezer", "devices"],
-            Version::V2 => &[""],
+            // cpuacct and blkio only measure (`stats`): used where mounted. Where cpu and
+            // cpuacct share a hierarchy, both names lead to the same group.
+            Version::V1 => ["memory", "cpu", "pids", "freezer", "devices"]
+                .into_iter()
+                .chain(
+                    ["cpuacct", "blkio"]
+                        .into_iter()
+                        .filter(|c| Path::new(ROOT).join(c).is_dir()),
+                )
+                .collect(),
+            Version::V2 => vec![""],
         }
     }
 
@@ -187,23 +196,39 @@ impl Cgroup {
     }
 }
 
+/// Where each of a process's groups is: (controllers, directory), from
+/// /proc/PID/cgroup; the v2 group under the controllers "".
+pub fn groups_of(pid: i32) -> Vec<(String, PathBuf)> {
+    let Ok(table) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return Vec::new();
+    };
+    table
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let mount = match controllers {
+                "" if version() == Version::V2 => PathBuf::from(ROOT),
+                "" => Path::new(ROOT).join("unified"),
+                named => Path::new(ROOT).join(named.trim_start_matches("name=")),
+            };
+            Some((controllers.to_string(), mount.join(path.trim_start_matches('/'))))
+        })
+        .collect()
+}
+
 /// Puts `pid` in every group `of` is in (an `exec` into a container whose groups
 /// another runtime made, runc's). Hierarchies are found where they are mounted.
 pub fn join_groups_of(of: i32, pid: i32) -> Result<()> {
-    let table = fs::read_to_string(format!("/proc/{of}/cgroup"))
-        .map_err(|e| RuntimeError::io(format!("reading the groups of process {of}"), e))?;
-    for line in table.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(h), Some(c), Some(p)) => (h, c, p),
-            _ => continue,
-        };
-        let mount = match controllers {
-            "" if version() == Version::V2 => PathBuf::from(ROOT),
-            "" => Path::new(ROOT).join("unified"),
-            named => Path::new(ROOT).join(named.trim_start_matches("name=")),
-        };
-        let procs = mount.join(path.trim_start_matches('/')).join("cgroup.procs");
+    let groups = groups_of(of);
+    if groups.is_empty() {
+        return Err(RuntimeError::io(
+            format!("reading the groups of process {of}"),
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+    }
+    for (_, dir) in groups {
+        let procs = dir.join("cgroup.procs");
         if procs.exists() {
             write(procs, &pid.to_string())?;
         }

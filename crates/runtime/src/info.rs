@@ -66,7 +66,7 @@ fn operating_system() -> String {
 }
 
 /// MemTotal in bytes.
-fn memory_total() -> u64 {
+pub(crate) fn memory_total() -> u64 {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     text.lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))

@@ -16,5 +16,6 @@ pub mod networking;
 pub mod rootfs;
 pub mod runc;
 pub mod spec;
+pub mod stats;
 
 pub use error::{Result, RuntimeError};

@@ -15,6 +15,7 @@ mod rm;
 mod rmi;
 mod run;
 mod save;
+mod stats;
 mod system;
 mod volume;
 
@@ -91,6 +92,8 @@ pub enum Command {
     Stop(process::StopArgs),
     /// Restart one or more containers
     Restart(process::RestartArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::Args),
     /// Kill one or more running containers
     Kill(process::KillArgs),
     /// Block until one or more containers stop, then print their exit codes
@@ -219,6 +222,7 @@ pub fn run(root: &Path, max_layer_size: Option<&str>, storage_driver: Option<&st
         Command::Logs(a) => process::logs(&store, a),
         Command::Stop(a) => process::stop(&store, a),
         Command::Restart(a) => process::restart(&store, a),
+        Command::Stats(a) => stats::run(&store, a),
         Command::Kill(a) => process::kill(&store, a),
         Command::Wait(a) => process::wait(&store, a),
         Command::Pause(a) => process::pause(&store, a, true),
