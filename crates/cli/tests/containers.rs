@@ -1158,3 +1158,48 @@ fn stats_reads_each_containers_groups() {
     assert!(!table.contains("off"), "stopped containers only with -a: {table}");
     t.ok(&["rm", "-f", "busy", "quiet", "off"]);
 }
+
+#[test]
+fn mount_flag_gives_binds_volumes_and_tmpfs() {
+    let t = with_busybox();
+    let src = t.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "hello\n").unwrap();
+    let bind = format!("type=bind,source={},target=/data,readonly", src.display());
+    let out = stdout_of(
+        &t,
+        &[
+            "--mount", &bind, "--mount", "type=volume,src=kept,dst=/v", "--mount", "type=tmpfs,destination=/t,tmpfs-size=1m",
+            "busybox:test", "sh", "-c",
+            "cat /data/f; touch /data/g 2>/dev/null || echo read-only; echo x >/v/y; grep ' /t ' /proc/mounts | cut -d' ' -f3,4",
+        ],
+    );
+    assert_eq!(
+        out,
+        "hello\nread-only\ntmpfs rw,nosuid,nodev,noexec,relatime,size=1024k\n"
+    );
+    // The named volume outlives the container and keeps what was written.
+    assert_eq!(
+        stdout_of(&t, &["--mount", "source=kept,target=/v", "busybox:test", "cat", "/v/y"]),
+        "x\n"
+    );
+    for (spec, why) in [
+        (
+            "type=bind,source=/no/such/dir,target=/x".to_string(),
+            "bind source path does not exist",
+        ),
+        ("type=bind,src=relative,target=/x".into(), "absolute source path"),
+        ("type=nfs,target=/x".into(), "is not one of bind, volume, tmpfs"),
+        ("type=tmpfs,target=relative".into(), "target must be an absolute path"),
+        (
+            format!("type=bind,source={},target=/x,color=red", src.display()),
+            "unknown field",
+        ),
+    ] {
+        let out = run(&t, &["--mount", &spec, "busybox:test", "true"]);
+        assert_eq!(out.status.code(), Some(125), "{spec}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{spec}: {out:?}");
+    }
+    assert_eq!(t.ok(&["ps", "-aq"]), "");
+    t.ok(&["volume", "rm", "kept"]);
+}

@@ -61,6 +61,73 @@ impl Bind {
     }
 }
 
+/// A `--mount`, as the `-v` or `--tmpfs` it amounts to.
+enum Mount {
+    Bind(Bind),
+    Tmpfs(String),
+}
+
+impl Mount {
+    /// Docker's `--mount` syntax: comma-separated `key=value` fields; `type` is
+    /// `volume` by default; a bind's source must exist (unlike `-v`, which creates it).
+    fn parse(spec: &str) -> Result<Mount> {
+        let invalid = |why: String| ContainerError::Invalid(format!("invalid --mount {spec:?}: {why}"));
+        let (mut kind, mut source, mut target, mut readonly) = ("volume", None, None, false);
+        let mut tmpfs_options = Vec::new();
+        for field in spec.split(',') {
+            let (key, value) = field.split_once('=').unwrap_or((field, ""));
+            match key {
+                "type" => kind = value,
+                "source" | "src" => source = Some(value),
+                "target" | "destination" | "dst" => target = Some(value),
+                "readonly" | "ro" => {
+                    readonly = match value {
+                        "" | "true" | "1" => true,
+                        "false" | "0" => false,
+                        other => return Err(invalid(format!("readonly={other} is neither true nor false"))),
+                    }
+                }
+                "tmpfs-size" => tmpfs_options.push(format!("size={value}")),
+                "tmpfs-mode" => tmpfs_options.push(format!("mode={value}")),
+                // Accepted and without effect here, as on Docker for Linux.
+                "consistency" | "bind-propagation" | "volume-nocopy" => {}
+                other => return Err(invalid(format!("unknown field {other:?}"))),
+            }
+        }
+        let target = target
+            .filter(|t| t.starts_with('/'))
+            .ok_or_else(|| invalid("target must be an absolute path".into()))?;
+        let mode = if readonly { "ro" } else { "rw" };
+        match kind {
+            "bind" => {
+                let source = source
+                    .filter(|s| s.starts_with('/'))
+                    .ok_or_else(|| invalid("a bind needs an absolute source path".into()))?;
+                if !std::path::Path::new(source).exists() {
+                    return Err(invalid(format!("bind source path does not exist: {source}")));
+                }
+                Ok(Mount::Bind(Bind::parse(&format!("{source}:{target}:{mode}"))?))
+            }
+            "volume" => match source.filter(|s| !s.is_empty()) {
+                Some(name) if name.starts_with('/') => Err(invalid("a volume's source is a name, not a path".into())),
+                Some(name) => Ok(Mount::Bind(Bind::parse(&format!("{name}:{target}:{mode}"))?)),
+                None => {
+                    let mut anonymous = Bind::parse(target)?;
+                    anonymous.readonly = readonly;
+                    Ok(Mount::Bind(anonymous))
+                }
+            },
+            "tmpfs" if source.is_some() => Err(invalid("a tmpfs has no source".into())),
+            "tmpfs" => Ok(Mount::Tmpfs(if tmpfs_options.is_empty() {
+                target.to_string()
+            } else {
+                format!("{target}:{}", tmpfs_options.join(","))
+            })),
+            other => Err(invalid(format!("type {other:?} is not one of bind, volume, tmpfs"))),
+        }
+    }
+}
+
 /// What the user asked for (`create`/`run` flags).
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
@@ -109,6 +176,8 @@ pub struct CreateOptions {
     pub extra_hosts: Vec<String>,
     /// `--privileged`: every capability and host device, nothing masked.
     pub privileged: bool,
+    /// `--mount type=bind|volume|tmpfs,source=…,target=…[,readonly]`.
+    pub mounts: Vec<String>,
     /// `--label KEY=VALUE` (or `KEY`, an empty value), `--label-file` lines included.
     pub labels: Vec<String>,
     /// `--cap-add`, `--cap-drop`: capabilities by name (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`).
@@ -518,6 +587,14 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         }
     }
     let sysctls = sysctls(&opts.sysctls, &network)?;
+    let mut binds: Vec<Bind> = opts.volumes.iter().map(|v| Bind::parse(v)).collect::<Result<_>>()?;
+    let mut tmpfs: Vec<String> = opts.tmpfs.iter().map(|t| check_tmpfs(t)).collect::<Result<_>>()?;
+    for spec in &opts.mounts {
+        match Mount::parse(spec)? {
+            Mount::Bind(b) => binds.push(b),
+            Mount::Tmpfs(t) => tmpfs.push(t),
+        }
+    }
     let static_ips = match &opts.ip {
         Some(ip) => [(network.clone(), static_ip(ip, &network)?)].into(),
         None => Default::default(),
@@ -533,7 +610,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
             .or_else(|| image.get("User").and_then(|u| u.as_str()).map(str::to_string))
             .unwrap_or_default(),
         hostname: opts.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
-        binds: opts.volumes.iter().map(|v| Bind::parse(v)).collect::<Result<_>>()?,
+        binds,
         read_only: opts.read_only,
         network,
         auto_remove: opts.auto_remove,
@@ -548,7 +625,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         memory: opts.memory,
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,
-        tmpfs: opts.tmpfs.iter().map(|t| check_tmpfs(t)).collect::<Result<_>>()?,
+        tmpfs,
         restart: check_restart(opts)?,
         no_new_privileges: no_new_privileges(&opts.security_opt)?,
         extra_networks: Vec::new(),

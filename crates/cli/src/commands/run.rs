@@ -51,6 +51,9 @@ pub struct CreateArgs {
     /// IPv4 address (e.g., 172.30.100.104) on a user-defined network
     #[arg(long)]
     ip: Option<String>,
+    /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=,target=)
+    #[arg(long)]
+    mount: Vec<String>,
     /// Give extended privileges to this container
     #[arg(long)]
     privileged: bool,
@@ -190,6 +193,7 @@ impl CreateArgs {
             extra_hosts: self.add_host.clone(),
             labels: self.labels()?,
             privileged: self.privileged,
+            mounts: self.mount.clone(),
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
             dns: self.dns.clone(),
