@@ -613,6 +613,66 @@ fn add_host_and_dns_flags_shape_the_containers_files() {
     t.ok(&["rm", "-f", "named"]);
 }
 
+#[test]
+fn network_container_mode_shares_another_containers_stack() {
+    let t = with_busybox(&[]);
+    httpd(&t, "web", "hello-shared", &[]);
+    let web = inspect(&t, &["web"]);
+    let (address, hostname) = (
+        web["NetworkSettings"]["IPAddress"].as_str().unwrap().to_string(),
+        web["Config"]["Hostname"].as_str().unwrap().to_string(),
+    );
+    let shared = t.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        "busybox:test",
+        "sh",
+        "-c",
+        "hostname; ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1; \
+         for i in $(seq 100); do wget -qO- http://127.0.0.1/ && exit 0; sleep 0.1; done; exit 1",
+    ]);
+    assert_eq!(shared, format!("{hostname}\n{address}\nhello-shared\n"));
+    // A container without a network of its own (none) can be joined too: loopback only.
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "alone",
+        "--network",
+        "none",
+        "busybox:test",
+        "sleep",
+        "600",
+    ]);
+    let links = t.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:alone",
+        "busybox:test",
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(links.split_whitespace().collect::<Vec<_>>(), ["lo"]);
+    for (flags, why) in [
+        (vec!["-p", "80"], "conflicting options: port publishing"),
+        (vec!["--hostname", "x"], "conflicting options: hostname"),
+        (vec!["--dns", "10.0.0.1"], "conflicting options: dns"),
+    ] {
+        let mut args = vec!["run", "--rm", "--network", "container:web"];
+        args.extend(flags);
+        args.extend(["busybox:test", "true"]);
+        assert!(t.fails(&args).contains(why), "{args:?}");
+    }
+    t.ok(&["stop", "-t", "0", "alone"]);
+    let stopped = t.run(&["run", "--rm", "--network", "container:alone", "busybox:test", "true"]);
+    assert_eq!(stopped.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&stopped.stderr).contains("cannot join network of a non running container: alone"));
+    t.ok(&["rm", "-f", "web", "alone"]);
+}
+
 /// A namespace playing a machine outside the host, linked to it by a veth pair.
 struct Outside {
     ns: String,

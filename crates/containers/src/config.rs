@@ -280,7 +280,7 @@ impl ContainerConfig {
     /// The networks the container joins, first one first; none for `none` and `host`
     /// (and the loopback-only `private` of older strata).
     pub fn networks(&self) -> Vec<String> {
-        if matches!(self.network.as_str(), "none" | "host" | "private") {
+        if matches!(self.network.as_str(), "none" | "host" | "private") || self.network_container().is_some() {
             return Vec::new();
         }
         let first = if self.network == "default" {
@@ -291,6 +291,11 @@ impl ContainerConfig {
         std::iter::once(first.to_string())
             .chain(self.extra_networks.iter().cloned())
             .collect()
+    }
+
+    /// `--network container:NAME`: the container whose network namespace this one joins.
+    pub fn network_container(&self) -> Option<&str> {
+        self.network.strip_prefix("container:")
     }
 
     /// Ports to publish at start: `-p` ones, and with `-P` every exposed port not
@@ -377,6 +382,34 @@ fn check_tmpfs(spec: &str) -> Result<String> {
     Ok(spec.to_string())
 }
 
+/// `--network container:NAME`: the other container's network is used as it is, so
+/// whatever would shape this one's is refused, in Docker's words.
+fn check_shared_network(opts: &CreateOptions, other: &str) -> Result<()> {
+    if other.is_empty() {
+        return Err(ContainerError::Invalid(
+            "invalid network mode \"container:\": name the container whose network to join".into(),
+        ));
+    }
+    let conflicts = [
+        (opts.hostname.is_some(), "hostname"),
+        (!opts.publish.is_empty() || opts.publish_all, "port publishing"),
+        (!opts.expose.is_empty(), "port exposing"),
+        (!opts.network_aliases.is_empty(), "network aliases"),
+        (!opts.extra_hosts.is_empty(), "custom host-to-IP mapping"),
+        (
+            !opts.dns.is_empty() || !opts.dns_search.is_empty() || !opts.dns_options.is_empty(),
+            "dns",
+        ),
+        (opts.sysctls.iter().any(|s| s.starts_with("net.")), "net.* sysctls"),
+    ];
+    match conflicts.iter().find(|(given, _)| *given) {
+        Some((_, what)) => Err(ContainerError::Invalid(format!(
+            "conflicting options: {what} and the network mode (container:{other})"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// `--add-host NAME:IP`: a name and an address (or `host-gateway`).
 fn check_extra_host(spec: &str) -> Result<String> {
     let invalid = |why: &str| ContainerError::Invalid(format!("invalid --add-host {spec:?}: {why}"));
@@ -445,7 +478,7 @@ pub fn static_ip(ip: &str, network: &str) -> Result<String> {
             "{ip} is an IPv6 address: strata gives containers IPv4 addresses only"
         )));
     }
-    if matches!(network, "bridge" | "default" | "none" | "host" | "private") {
+    if matches!(network, "bridge" | "default" | "none" | "host" | "private") || network.starts_with("container:") {
         return Err(ContainerError::Invalid(
             "user specified IP address is supported on user defined networks only".into(),
         ));
@@ -565,6 +598,9 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         return Err(ContainerError::Invalid(format!(
             "published ports need a network: they are discarded with --network {network}"
         )));
+    }
+    if let Some(other) = network.strip_prefix("container:") {
+        check_shared_network(opts, other)?;
     }
     if !opts.network_aliases.is_empty()
         && matches!(network.as_str(), "bridge" | "default" | "none" | "host" | "private")

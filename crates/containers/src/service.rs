@@ -50,6 +50,12 @@ impl<'a> Containers<'a> {
             &id,
         )?;
         self.check_networks(&config)?;
+        if let Some(other) = config.network_container() {
+            // Docker's rule: it answers to the other container's hostname too.
+            let other = self.resolve(other)?;
+            config.hostname = self.config(&other)?.hostname;
+            config.network = format!("container:{}", other.id);
+        }
         self.attach_volumes(&mut config)?;
         let name = match &opts.name {
             Some(n) if !valid_name(n) => {

@@ -118,6 +118,9 @@ fn wanted(config: &ContainerConfig, networks: &[String]) -> Vec<(String, Option<
 /// Binds the published ports (a port in use fails here, before anything else), then
 /// builds the namespace with an interface per network and writes /etc/hosts.
 pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &ContainerConfig) -> Result<Prepared> {
+    if let Some(other) = config.network_container() {
+        return join_container(containers, record, other);
+    }
     let networks = config.networks();
     if networks.is_empty() {
         return Ok(Prepared::default());
@@ -145,6 +148,28 @@ pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &C
         return Err(e);
     }
     Ok(prepared)
+}
+
+/// `--network container:ID`: the namespace of the other container's init, whatever its
+/// own mode, and its hosts and resolv.conf as they are now.
+fn join_container(containers: &Containers<'_>, record: &ContainerRecord, other: &str) -> Result<Prepared> {
+    let target = containers.resolve(other)?;
+    let pid = target.pid.filter(|_| crate::lifecycle::is_running(containers, &target));
+    let Some(pid) = pid else {
+        return Err(conflict(format!(
+            "cannot join network of a non running container: {}",
+            target.name
+        )));
+    };
+    for file in ["hosts", "resolv.conf"] {
+        let from = containers.dir(&target.id).join(file);
+        let to = containers.dir(&record.id).join(file);
+        std::fs::copy(&from, &to).map_err(|e| RuntimeError::io(format!("copying {}", from.display()), e))?;
+    }
+    Ok(Prepared {
+        netns: Some(PathBuf::from(format!("/proc/{pid}/ns/net"))),
+        ..Prepared::default()
+    })
 }
 
 fn write_state(containers: &Containers<'_>, id: &str, state: &NetworkState) -> Result<()> {
@@ -402,7 +427,7 @@ pub fn connect(containers: &Containers<'_>, record: &ContainerRecord, name: &str
     let networks = Networks::new(containers.store().root());
     let network = networks.find(&mut containers.store().db(), name)?;
     let mut config = containers.config(record)?;
-    if matches!(config.network.as_str(), "host" | "none" | "private") {
+    if matches!(config.network.as_str(), "host" | "none" | "private") || config.network_container().is_some() {
         return Err(conflict(format!(
             "container {} uses --network {}: it cannot be connected to other networks",
             record.name, config.network
