@@ -70,29 +70,25 @@ static void drain(int s) {
         ;
 }
 
-static void sink(int port) {
+/* Accepts connections on PORT forever, one at a time, handing each to `serve_one`. */
+static void accept_each(int port, void (*serve_one)(int, long), long arg) {
     int s = listener(port);
     for (;;) {
         int c = accept(s, NULL, NULL);
         if (c < 0)
             continue;
         congestion_control(c);
-        drain(c);
+        serve_one(c, arg);
         close(c);
     }
 }
 
-static void serve(int port, long mib) {
-    int s = listener(port);
-    for (;;) {
-        int c = accept(s, NULL, NULL);
-        if (c < 0)
-            continue;
-        congestion_control(c);
-        send_mib(c, mib);
-        close(c);
-    }
+static void drain_one(int c, long unused) {
+    (void)unused;
+    drain(c);
 }
+
+static void send_one(int c, long mib) { send_mib(c, mib); }
 
 static int source(const char *host, int port, long mib) {
     int s = connected(host, port);
@@ -110,11 +106,11 @@ static int fetch(const char *host, int port) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "sink"))
-        sink(atoi(argv[2]));
+        accept_each(atoi(argv[2]), drain_one, 0);
     if (argc == 5 && !strcmp(argv[1], "source"))
         return source(argv[2], atoi(argv[3]), atol(argv[4]));
     if (argc == 4 && !strcmp(argv[1], "serve"))
-        serve(atoi(argv[2]), atol(argv[3]));
+        accept_each(atoi(argv[2]), send_one, atol(argv[3]));
     if (argc == 4 && !strcmp(argv[1], "fetch"))
         return fetch(argv[2], atoi(argv[3]));
     fprintf(stderr, "usage: tcp_pump sink PORT | source HOST PORT MIB | serve PORT MIB | fetch HOST PORT\n");

@@ -905,6 +905,17 @@ fn info_counts_containers_by_state() {
     t.ok(&["rm", "-f", "up", "held", "idle"]);
 }
 
+/// This process's capability bounding set, as /proc shows it: what `ALL` grants, since
+/// the engine runs with the same.
+fn engine_bounding_set() -> String {
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    own.lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
 #[test]
 fn cap_add_and_cap_drop_follow_dockers_rules() {
     let t = with_busybox();
@@ -930,13 +941,7 @@ fn cap_add_and_cap_drop_follow_dockers_rules() {
         "0000000000000400"
     );
     // ALL: every capability the engine itself holds.
-    let own = std::fs::read_to_string("/proc/self/status").unwrap();
-    let bounding = own
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let bounding = engine_bounding_set();
     assert_eq!(effective(&["--cap-add", "ALL"]), bounding);
     assert_eq!(
         effective(&["--runtime", "runc", "--cap-add", "NET_ADMIN"]),
@@ -1038,13 +1043,7 @@ fn privileged_containers_get_every_capability_and_device_and_nothing_masked() {
     let t = with_busybox();
     let probe = "grep CapEff /proc/self/status; ls /dev/loop-control 2>&1; grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; \
                  mkdir /m && mount -t tmpfs none /m 2>/dev/null && echo mounted; grep -c . /proc/timer_list";
-    let own = std::fs::read_to_string("/proc/self/status").unwrap();
-    let bounding = own
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let bounding = engine_bounding_set();
     let host_has_loop = std::path::Path::new("/dev/loop-control").exists();
     for runtime in ["strata", "runc"] {
         let privileged = stdout_of(
