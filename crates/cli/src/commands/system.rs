@@ -136,48 +136,52 @@ fn info_text(info: &serde_json::Value) -> String {
         serde_json::Value::String(v) => v.clone(),
         other => other.to_string(),
     };
-    let mut out = String::from("Server:\n");
-    let mut line = |indent: usize, label: &str, value: String| {
-        out.push_str(&format!("{:indent$}{label}: {value}\n", ""));
-    };
-    line(1, "Containers", s("Containers"));
-    line(2, "Running", s("ContainersRunning"));
-    line(2, "Paused", s("ContainersPaused"));
-    line(2, "Stopped", s("ContainersStopped"));
-    line(1, "Images", s("Images"));
-    line(1, "Layers", s("Layers"));
-    line(1, "Server Version", format!("strata {}", s("ServerVersion")));
-    line(1, "Storage Driver", s("Driver"));
-    for pair in info["DriverStatus"].as_array().into_iter().flatten() {
-        line(
-            2,
-            pair[0].as_str().unwrap_or(""),
-            pair[1].as_str().unwrap_or("").to_string(),
-        );
-    }
-    line(1, "Cgroup Driver", s("CgroupDriver"));
-    line(1, "Cgroup Version", s("CgroupVersion"));
-    let runtimes: Vec<&String> = info["Runtimes"]
+    let runtimes: Vec<&str> = info["Runtimes"]
         .as_object()
-        .map(|m| m.keys().collect())
+        .map(|m| m.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    line(
-        1,
-        "Runtimes",
-        runtimes.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" "),
-    );
-    line(1, "Default Runtime", s("DefaultRuntime"));
-    line(1, "Kernel Version", s("KernelVersion"));
-    line(1, "Operating System", s("OperatingSystem"));
-    line(1, "OSType", s("OSType"));
-    line(1, "Architecture", s("Architecture"));
-    line(1, "CPUs", s("NCPU"));
     // Binary units here, as Docker's info.
     let memory = info["MemTotal"].as_u64().unwrap_or(0) as f64 / (1u64 << 30) as f64;
-    line(1, "Total Memory", format!("{memory:.2}GiB"));
-    line(1, "Name", s("Name"));
-    line(1, "Root Dir", s("DockerRootDir"));
-    line(1, "Schema Version", s("SchemaVersion"));
+    let mut lines: Vec<(usize, String, String)> = [
+        (1, "Containers", s("Containers")),
+        (2, "Running", s("ContainersRunning")),
+        (2, "Paused", s("ContainersPaused")),
+        (2, "Stopped", s("ContainersStopped")),
+        (1, "Images", s("Images")),
+        (1, "Layers", s("Layers")),
+        (1, "Server Version", format!("strata {}", s("ServerVersion"))),
+        (1, "Storage Driver", s("Driver")),
+    ]
+    .into_iter()
+    .map(|(indent, label, value)| (indent, label.to_string(), value))
+    .collect();
+    for pair in info["DriverStatus"].as_array().into_iter().flatten() {
+        let field = |i: usize| pair[i].as_str().unwrap_or("").to_string();
+        lines.push((2, field(0), field(1)));
+    }
+    lines.extend(
+        [
+            ("Cgroup Driver", s("CgroupDriver")),
+            ("Cgroup Version", s("CgroupVersion")),
+            ("Runtimes", runtimes.join(" ")),
+            ("Default Runtime", s("DefaultRuntime")),
+            ("Kernel Version", s("KernelVersion")),
+            ("Operating System", s("OperatingSystem")),
+            ("OSType", s("OSType")),
+            ("Architecture", s("Architecture")),
+            ("CPUs", s("NCPU")),
+            ("Total Memory", format!("{memory:.2}GiB")),
+            ("Name", s("Name")),
+            ("Root Dir", s("DockerRootDir")),
+            ("Schema Version", s("SchemaVersion")),
+        ]
+        .into_iter()
+        .map(|(label, value)| (1, label.to_string(), value)),
+    );
+    let mut out = String::from("Server:\n");
+    for (indent, label, value) in lines {
+        out.push_str(&format!("{:indent$}{label}: {value}\n", ""));
+    }
     out
 }
 
