@@ -277,8 +277,8 @@ impl ContainerConfig {
 pub const HOST_GATEWAY: &str = "host-gateway";
 
 impl ContainerConfig {
-    /// The networks the container joins, first one first; none for `none` and `host`
-    /// (and the loopback-only `private` of older strata).
+    /// The networks the container joins, first one first; none for `none`, `host` and
+    /// `container:NAME` (and the loopback-only `private` of older strata).
     pub fn networks(&self) -> Vec<String> {
         if matches!(self.network.as_str(), "none" | "host" | "private") || self.network_container().is_some() {
             return Vec::new();
@@ -467,6 +467,12 @@ fn check_dns(ip: &str) -> Result<String> {
         .map_err(|_| ContainerError::Invalid(format!("invalid --dns {ip:?}: not an IP address")))
 }
 
+/// Whether `--network` names a user-defined network (not a mode or the default bridge):
+/// only there are addresses and aliases the user's to choose.
+fn is_user_network(network: &str) -> bool {
+    !matches!(network, "bridge" | "default" | "none" | "host" | "private") && !network.starts_with("container:")
+}
+
 /// `--ip ADDRESS`: IPv4, on a user-defined network only (Docker's rule: the default
 /// bridge's addresses are the engine's to hand out).
 pub fn static_ip(ip: &str, network: &str) -> Result<String> {
@@ -478,7 +484,7 @@ pub fn static_ip(ip: &str, network: &str) -> Result<String> {
             "{ip} is an IPv6 address: strata gives containers IPv4 addresses only"
         )));
     }
-    if matches!(network, "bridge" | "default" | "none" | "host" | "private") || network.starts_with("container:") {
+    if !is_user_network(network) {
         return Err(ContainerError::Invalid(
             "user specified IP address is supported on user defined networks only".into(),
         ));
@@ -602,9 +608,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
     if let Some(other) = network.strip_prefix("container:") {
         check_shared_network(opts, other)?;
     }
-    if !opts.network_aliases.is_empty()
-        && matches!(network.as_str(), "bridge" | "default" | "none" | "host" | "private")
-    {
+    if !opts.network_aliases.is_empty() && !is_user_network(&network) {
         return Err(ContainerError::Invalid(
             "network-scoped aliases are supported only for containers in user defined networks".into(),
         ));

@@ -199,11 +199,11 @@ pub fn send_exit(clients: Vec<Client>, code: i32) {
 
 /// How an `attach` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detached {
+pub enum Ended {
     /// The container exited with this code.
     Exited(i32),
     /// The detach keys were typed; the container goes on.
-    ByKeys,
+    Detached,
 }
 
 /// `attach`: streams the running container's output here and, with `stdin`, our input
@@ -214,7 +214,7 @@ pub fn attach(
     record: &ContainerRecord,
     stdin: bool,
     keys: &crate::detach_keys::DetachKeys,
-) -> Result<Detached> {
+) -> Result<Ended> {
     let config = containers.config(record)?;
     let path = socket_path(containers, &record.id);
     if !crate::lifecycle::is_running(containers, record) {
@@ -259,7 +259,7 @@ pub(crate) fn session(
     tty: bool,
     stdin: bool,
     keys: &crate::detach_keys::DetachKeys,
-) -> Result<Detached> {
+) -> Result<Ended> {
     let _raw = (tty && stdin).then(crate::linux::tty::RawMode::enter);
     if tty {
         crate::linux::tty::watch_window_size();
@@ -275,18 +275,7 @@ pub(crate) fn session(
         if tty && crate::linux::tty::window_resized() {
             send_window_size(&mut stream);
         }
-        let mut fds = vec![PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
-        if stdin_open {
-            fds.push(PollFd::new(input.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(RuntimeError::Sys("poll", e)),
-            Ok(_) => {}
-        }
-        let socket_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let stdin_ready = fds.get(1).is_some_and(|f| f.revents().is_some_and(|r| !r.is_empty()));
-        drop(fds);
+        let (socket_ready, stdin_ready) = crate::linux::tty::wait_readable(stream.as_fd(), stdin_open)?;
         if stdin_ready {
             match input.read(&mut buf) {
                 Ok(0) | Err(_) => {
@@ -303,7 +292,7 @@ pub(crate) fn session(
                         let _ = stream.write_all(&frame(STDIN, &bytes));
                     }
                     if detach {
-                        return Ok(Detached::ByKeys);
+                        return Ok(Ended::Detached);
                     }
                 }
             }
@@ -312,7 +301,7 @@ pub(crate) fn session(
             let n = stream.read(&mut buf).unwrap_or(0);
             if n == 0 {
                 // The monitor went away without an exit code (killed).
-                return Ok(Detached::Exited(255));
+                return Ok(Ended::Exited(255));
             }
             pending.extend_from_slice(&buf[..n]);
             for (kind, payload) in frames(&mut pending) {
@@ -326,7 +315,7 @@ pub(crate) fn session(
                         let _ = std::io::stderr().write_all(&payload);
                     }
                     EXIT if payload.len() == 4 => {
-                        return Ok(Detached::Exited(i32::from_be_bytes([
+                        return Ok(Ended::Exited(i32::from_be_bytes([
                             payload[0], payload[1], payload[2], payload[3],
                         ])));
                     }
@@ -340,7 +329,10 @@ pub(crate) fn session(
 /// The monitor of `run -it` waits for its client before starting the container, so
 /// that nothing the container prints is missed; the client's first frame is its
 /// terminal size, which the container's terminal has from the start.
-pub fn accept_first(listener: &UnixListener, wait: std::time::Duration) -> Result<(Client, Option<(u16, u16)>)> {
+pub fn accept_first(
+    listener: &UnixListener,
+    wait: std::time::Duration,
+) -> Result<(Client, Option<crate::linux::tty::WindowSize>)> {
     let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
     let millis = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
     match poll(&mut fds, PollTimeout::from(millis)) {

@@ -30,7 +30,7 @@ pub fn run_on_terminal(
     opts: &CreateOptions,
     exe: &Path,
     keys: &crate::detach_keys::DetachKeys,
-) -> Result<(ContainerRecord, crate::attach::Detached)> {
+) -> Result<(ContainerRecord, crate::attach::Ended)> {
     let record = containers.create(opts)?;
     match start_on_terminal_attached(containers, &record, exe, opts.interactive, keys) {
         Ok(detached) => Ok((record, detached)),
@@ -51,7 +51,7 @@ pub fn start_on_terminal_attached(
     exe: &Path,
     stdin: bool,
     keys: &crate::detach_keys::DetachKeys,
-) -> Result<crate::attach::Detached> {
+) -> Result<crate::attach::Ended> {
     let config = containers.config(record)?;
     let stream = crate::monitor::spawn_attached(containers, record, exe)?;
     crate::attach::session(stream, config.tty, stdin && config.interactive, keys)
@@ -115,7 +115,7 @@ pub fn start(containers: &Containers<'_>, record: &ContainerRecord) -> Result<li
 pub fn start_on_terminal(
     containers: &Containers<'_>,
     record: &ContainerRecord,
-    size: Option<(u16, u16)>,
+    size: Option<crate::linux::tty::WindowSize>,
 ) -> Result<(linux::Started, std::os::fd::OwnedFd)> {
     let pty = linux::tty::open_pty(size)?;
     let (started, theirs) = start_with_console(containers, record, Some(&pty.slave))?;

@@ -194,13 +194,9 @@ fn wait_for_client(
     ready: &mut File,
 ) -> Result<(attach::Client, Option<linux::tty::WindowSize>)> {
     let _ = ready.write_all(LISTENING);
-    match attach::accept_first(listener, std::time::Duration::from_secs(30)) {
-        Ok(attached) => Ok(attached),
-        Err(e) => {
-            let _ = write!(ready, "125\n{e}");
-            Err(e)
-        }
-    }
+    attach::accept_first(listener, std::time::Duration::from_secs(30)).inspect_err(|e| {
+        let _ = write!(ready, "125\n{e}");
+    })
 }
 
 /// Starts the container with its output on fresh pipes (or a terminal with `-t`), and
@@ -209,7 +205,7 @@ fn start_io(
     containers: &Containers<'_>,
     record: &ContainerRecord,
     config: &strata_containers::ContainerConfig,
-    size: Option<(u16, u16)>,
+    size: Option<crate::linux::tty::WindowSize>,
 ) -> Result<(Result<linux::Started>, attach::ContainerIo)> {
     let fresh = containers.resolve(&record.id)?;
     if config.tty {

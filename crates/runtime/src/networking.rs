@@ -326,10 +326,10 @@ fn refresh_peers(containers: &Containers<'_>, id: &str) -> Result<()> {
 
 /// The containers that share a user network with `id`.
 fn peers(containers: &Containers<'_>, id: &str) -> Result<Vec<String>> {
-    let (user_networks, endpoints) = user_endpoints(containers)?;
+    let (networks, endpoints) = networks_and_endpoints(containers)?;
     let mine: Vec<&String> = endpoints
         .iter()
-        .filter(|e| e.container_id == id && user_networks.contains(&e.network_id))
+        .filter(|e| e.container_id == id && is_user(&networks, &e.network_id))
         .map(|e| &e.network_id)
         .collect();
     Ok(endpoints
@@ -339,22 +339,23 @@ fn peers(containers: &Containers<'_>, id: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-/// User-defined networks' IDs and every endpoint.
-fn user_endpoints(containers: &Containers<'_>) -> Result<(Vec<String>, Vec<strata_network::EndpointRecord>)> {
+/// Every network and every endpoint, read together.
+fn networks_and_endpoints(
+    containers: &Containers<'_>,
+) -> Result<(Vec<strata_network::NetworkRecord>, Vec<strata_network::EndpointRecord>)> {
     let db = containers.store().db();
-    let user = db
-        .networks()?
-        .into_iter()
-        .filter(|n| n.name != DEFAULT_NETWORK)
-        .map(|n| n.id)
-        .collect();
-    Ok((user, db.endpoints(None)?))
+    Ok((db.networks()?, db.endpoints(None)?))
+}
+
+/// Whether the network `id` is user-defined (where names resolve).
+fn is_user(networks: &[strata_network::NetworkRecord], id: &str) -> bool {
+    networks.iter().any(|n| n.id == id && n.name != DEFAULT_NETWORK)
 }
 
 /// The container's /etc/hosts: loopback, its own address and hostname, and on
 /// user-defined networks every other container there by name, hostname and short ID.
 pub fn hosts_file(containers: &Containers<'_>, record: &ContainerRecord, config: &ContainerConfig) -> Result<String> {
-    let (user_networks, endpoints) = user_endpoints(containers)?;
+    let (networks, endpoints) = networks_and_endpoints(containers)?;
     let mut out = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     let mine: Vec<_> = endpoints.iter().filter(|e| e.container_id == record.id).collect();
     match mine.first() {
@@ -362,25 +363,17 @@ pub fn hosts_file(containers: &Containers<'_>, record: &ContainerRecord, config:
         None => out.push_str(&format!("127.0.1.1\t{}\n", config.hostname)),
     }
     // `host-gateway`: the host's address on the container's first network.
-    let first_network = mine.first().map(|e| e.network_id.clone());
-    let gateway = match first_network {
-        Some(id) => containers
-            .store()
-            .db()
-            .networks()?
-            .into_iter()
-            .find(|n| n.id == id)
-            .map(|n| n.gateway),
-        None => None,
-    }
-    .unwrap_or_else(|| "127.0.0.1".into());
-    for (name, ip) in config.extra_host_entries(&gateway) {
+    let gateway = mine
+        .first()
+        .and_then(|m| networks.iter().find(|n| n.id == m.network_id))
+        .map_or("127.0.0.1", |n| n.gateway.as_str());
+    for (name, ip) in config.extra_host_entries(gateway) {
         out.push_str(&format!("{ip}\t{name}\n"));
     }
     for e in &endpoints {
         let shared = mine
             .iter()
-            .any(|m| m.network_id == e.network_id && user_networks.contains(&m.network_id));
+            .any(|m| m.network_id == e.network_id && is_user(&networks, &m.network_id));
         if e.container_id == record.id || !shared {
             continue;
         }
@@ -420,14 +413,13 @@ fn conflict(message: String) -> RuntimeError {
     RuntimeError::Containers(strata_containers::ContainerError::Conflict(message))
 }
 
-/// `network connect`: the container joins one more network, now if it runs and at
-/// every later start.
-/// `network connect [--ip ADDRESS]`.
+/// `network connect [--ip ADDRESS]`: the container joins one more network, now if it
+/// runs and at every later start.
 pub fn connect(containers: &Containers<'_>, record: &ContainerRecord, name: &str, ip: Option<&str>) -> Result<()> {
     let networks = Networks::new(containers.store().root());
     let network = networks.find(&mut containers.store().db(), name)?;
     let mut config = containers.config(record)?;
-    if matches!(config.network.as_str(), "host" | "none" | "private") || config.network_container().is_some() {
+    if config.networks().is_empty() {
         return Err(conflict(format!(
             "container {} uses --network {}: it cannot be connected to other networks",
             record.name, config.network

@@ -32,7 +32,7 @@ pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
 
 /// The host's device nodes under /dev (not the pseudo-terminals, shared memory or
 /// queues, which the container has its own of), for `--privileged`.
-pub fn host_devices() -> Vec<LinuxDevice> {
+fn host_devices() -> Vec<LinuxDevice> {
     fn walk(dir: &Path, out: &mut Vec<LinuxDevice>) {
         let Ok(entries) = std::fs::read_dir(dir) else { return };
         for entry in entries.flatten() {

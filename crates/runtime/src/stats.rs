@@ -55,7 +55,7 @@ pub fn sample(containers: &Containers<'_>, record: &ContainerRecord) -> Option<S
     let unified = group("").filter(|d| d.join("cgroup.controllers").exists());
     let at = Instant::now();
     let (net_rx, net_tx) = network_bytes(pid);
-    let machine = memory_total();
+    let machine = crate::info::memory_total();
     let sample = match unified.filter(|d| d.join("memory.current").exists()) {
         Some(dir) => {
             let memory = number(&dir.join("memory.current"));
@@ -188,10 +188,6 @@ fn network_bytes(pid: i32) -> (u64, u64) {
         }
     }
     totals
-}
-
-fn memory_total() -> u64 {
-    crate::info::memory_total()
 }
 
 #[cfg(test)]

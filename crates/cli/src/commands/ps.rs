@@ -94,7 +94,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     for c in all.drain(..) {
         let config = containers.config(&c).ok().unwrap_or_default();
         if (show_all || c.state == ContainerState::Running) && keep(&c, &config, &filters)? {
-            kept.push(c);
+            kept.push((c, config));
         }
     }
     if args.latest {
@@ -110,11 +110,10 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         }
     };
     if args.quiet {
-        kept.iter().for_each(|c| println!("{}", id(c)));
+        kept.iter().for_each(|(c, _)| println!("{}", id(c)));
         return Ok(0);
     }
-    let row = |c: &ContainerRecord| {
-        let config = containers.config(c).ok().unwrap_or_default();
+    let row = |(c, config): &(ContainerRecord, ContainerConfig)| {
         let command = config.args().join(" ");
         let command = if args.no_trunc {
             format!("\"{command}\"")
@@ -129,16 +128,16 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             "RunningFor": format!("{} ago", ago(Some(&c.created))),
             "Status": status(c),
             "State": c.state.as_str(),
-            "Ports": ports(&containers, c, &config),
+            "Ports": ports(&containers, c, config),
             "Names": c.name,
             "Labels": config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         })
     };
     match args.format.as_deref().map(Format::parse) {
-        Some(Format::Json) => kept.iter().for_each(|c| println!("{}", row(c))),
+        Some(Format::Json) => kept.iter().for_each(|k| println!("{}", row(k))),
         Some(Format::Template { text, .. }) => {
-            for c in &kept {
-                println!("{}", render(&text, &row(c))?);
+            for k in &kept {
+                println!("{}", render(&text, &row(k))?);
             }
         }
         None => {
@@ -153,8 +152,8 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             ]
             .map(String::from)
             .to_vec()];
-            for c in &kept {
-                let r = row(c);
+            for k in &kept {
+                let r = row(k);
                 let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
                 lines.push(vec![
                     s("ID"),

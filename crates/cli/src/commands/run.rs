@@ -3,7 +3,7 @@
 use anyhow::Result;
 use strata_containers::{Containers, CreateOptions};
 use strata_images::ImageStore;
-use strata_runtime::attach::Detached;
+use strata_runtime::attach::Ended;
 use strata_runtime::{lifecycle, monitor, RuntimeError};
 
 #[derive(clap::Args)]
@@ -267,13 +267,20 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
 fn run_on_terminal(containers: &Containers<'_>, options: &CreateOptions, keys: &str) -> Result<u8> {
     let keys = strata_runtime::detach_keys::DetachKeys::parse(keys)?;
     match lifecycle::run_on_terminal(containers, options, &std::env::current_exe()?, &keys) {
-        Ok((_, Detached::Exited(code))) => Ok(code.clamp(0, 255) as u8),
-        Ok((_, Detached::ByKeys)) => Ok(0),
+        Ok((_, end)) => Ok(terminal_status(end)),
         Err(e) => {
             let code = exit_code(&e);
             eprintln!("strata: Error: {}", crate::output::error_chain(&anyhow::Error::from(e)));
             Ok(code)
         }
+    }
+}
+
+/// `run -it` / `start -ai`'s status: the container's, or 0 when the keys detached.
+fn terminal_status(end: Ended) -> u8 {
+    match end {
+        Ended::Exited(code) => code.clamp(0, 255) as u8,
+        Ended::Detached => 0,
     }
 }
 
@@ -293,12 +300,8 @@ pub fn start(store: &ImageStore, args: StartArgs) -> Result<u8> {
         let outcome = if (args.attach || args.interactive) && on_terminal {
             let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys)?;
             let exe = std::env::current_exe()?;
-            lifecycle::start_on_terminal_attached(&containers, &record, &exe, args.interactive, &keys).map(|end| {
-                match end {
-                    Detached::Exited(code) => code.clamp(0, 255) as u8,
-                    Detached::ByKeys => 0,
-                }
-            })
+            lifecycle::start_on_terminal_attached(&containers, &record, &exe, args.interactive, &keys)
+                .map(terminal_status)
         } else if args.attach || args.interactive {
             lifecycle::start_attached(&containers, &record).map(|code| code.clamp(0, 255) as u8)
         } else {
@@ -339,8 +342,8 @@ pub fn attach(store: &ImageStore, args: AttachArgs) -> Result<u8> {
     let record = containers.resolve(&args.container)?;
     let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys)?;
     match strata_runtime::attach::attach(&containers, &record, !args.no_stdin, &keys) {
-        Ok(Detached::Exited(code)) => Ok(code.clamp(0, 255) as u8),
-        Ok(Detached::ByKeys) => {
+        Ok(Ended::Exited(code)) => Ok(code.clamp(0, 255) as u8),
+        Ok(Ended::Detached) => {
             // Docker's words and status: the container goes on.
             eprintln!("read escape sequence");
             Ok(1)

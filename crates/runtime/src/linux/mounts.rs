@@ -95,6 +95,24 @@ pub fn mount_entry(rootfs: &Path, m: &Mount) -> Result<(), ChildError> {
     Ok(())
 }
 
+/// Makes a device node with exactly `mode`; false if one is there already.
+fn make_node(path: &Path, kind: SFlag, mode: Mode, dev: nix::libc::dev_t) -> Result<bool, ChildError> {
+    match mknod(path, kind, mode, dev) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EEXIST) => return Ok(false),
+        Err(e) => return Err(e).fail(125, format!("creating {}", path.display())),
+    }
+    // mknod's mode is subject to the umask.
+    nix::sys::stat::fchmodat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        mode,
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .fail(125, format!("chmod {}", path.display()))?;
+    Ok(true)
+}
+
 /// The devices every container has (OCI runtime spec, "Default Devices"), and the
 /// conventional links in `/dev`.
 pub fn create_devices(rootfs: &Path) -> Result<(), ChildError> {
@@ -107,24 +125,8 @@ pub fn create_devices(rootfs: &Path) -> Result<(), ChildError> {
         ("urandom", 1, 9),
         ("tty", 5, 0),
     ] {
-        let path = dev.join(name);
-        match mknod(
-            &path,
-            SFlag::S_IFCHR,
-            Mode::from_bits_truncate(0o666),
-            makedev(major, minor),
-        ) {
-            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-            Err(e) => return Err(e).fail(125, format!("creating /dev/{name}")),
-        }
-        // mknod's mode is subject to the umask.
-        nix::sys::stat::fchmodat(
-            nix::fcntl::AT_FDCWD,
-            &path,
-            Mode::from_bits_truncate(0o666),
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
-        )
-        .fail(125, format!("chmod /dev/{name}"))?;
+        let mode = Mode::from_bits_truncate(0o666);
+        make_node(&dev.join(name), SFlag::S_IFCHR, mode, makedev(major, minor))?;
     }
     for (link, target) in [
         ("fd", "/proc/self/fd"),
@@ -178,18 +180,9 @@ pub fn create_spec_devices(rootfs: &Path, spec: &Spec) -> Result<(), ChildError>
         };
         let mode = Mode::from_bits_truncate(device.file_mode().unwrap_or(0o600));
         let dev = makedev(device.major() as u64, device.minor() as u64);
-        match mknod(&path, kind, mode, dev) {
-            Ok(()) => {}
-            Err(nix::errno::Errno::EEXIST) => continue,
-            Err(e) => return Err(e).fail(125, format!("creating {}", device.path().display())),
+        if !make_node(&path, kind, mode, dev)? {
+            continue;
         }
-        nix::sys::stat::fchmodat(
-            nix::fcntl::AT_FDCWD,
-            &path,
-            mode,
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
-        )
-        .fail(125, format!("chmod {}", device.path().display()))?;
         let owner = (
             device.uid().map(nix::unistd::Uid::from_raw),
             device.gid().map(nix::unistd::Gid::from_raw),

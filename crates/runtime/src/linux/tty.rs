@@ -18,7 +18,7 @@ pub struct Pty {
 }
 
 /// A new terminal of `size` (rows, columns), or of the user's terminal's size.
-pub fn open_pty(size: Option<(u16, u16)>) -> Result<Pty> {
+pub fn open_pty(size: Option<WindowSize>) -> Result<Pty> {
     let pty = nix::pty::openpty(None, None).map_err(|e| RuntimeError::Sys("openpty", e))?;
     nix::fcntl::fcntl(
         &pty.master,
@@ -36,7 +36,7 @@ pub fn open_pty(size: Option<(u16, u16)>) -> Result<Pty> {
 }
 
 /// The size of the user's terminal (stdin): rows, columns.
-pub fn window_size() -> Option<(u16, u16)> {
+pub fn window_size() -> Option<WindowSize> {
     // SAFETY: TIOCGWINSZ writes a winsize struct we own.
     unsafe {
         let mut ws: libc::winsize = std::mem::zeroed();
@@ -57,7 +57,7 @@ pub fn set_window_size(terminal: &impl AsRawFd, (rows, cols): (u16, u16)) {
 }
 
 /// Copies the user's terminal size (stdin) to the container's terminal.
-fn copy_window_size(master: &OwnedFd) {
+fn copy_window_size(master: &impl AsRawFd) {
     // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write a winsize struct we own.
     unsafe {
         let mut ws: libc::winsize = std::mem::zeroed();
@@ -117,6 +117,23 @@ extern "C" fn on_winch(_: libc::c_int) {
     WINCH.store(true, Ordering::SeqCst);
 }
 
+/// Waits until `source` or, with `stdin`, our stdin has something to read: (source
+/// ready, stdin ready). A wait cut short by a signal (a resize) reports neither.
+pub fn wait_readable(source: std::os::fd::BorrowedFd<'_>, stdin: bool) -> Result<(bool, bool)> {
+    let input = std::io::stdin();
+    let mut fds = vec![PollFd::new(source, PollFlags::POLLIN)];
+    if stdin {
+        fds.push(PollFd::new(input.as_fd(), PollFlags::POLLIN));
+    }
+    match poll(&mut fds, PollTimeout::NONE) {
+        Err(nix::errno::Errno::EINTR) => return Ok((false, false)),
+        Err(e) => return Err(RuntimeError::Sys("poll", e)),
+        Ok(_) => {}
+    }
+    let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+    Ok((ready(&fds[0]), fds.get(1).is_some_and(ready)))
+}
+
 /// From now on, SIGWINCH (the user's terminal resized) is noted for `window_resized`.
 pub fn watch_window_size() {
     // SAFETY: the handler only stores to an atomic.
@@ -145,22 +162,9 @@ pub fn proxy(master: OwnedFd, interactive: bool) -> Result<()> {
     let mut stdin_open = interactive;
     loop {
         if window_resized() {
-            copy_window_size(&OwnedFd::from(
-                master.try_clone().map_err(|e| RuntimeError::io("dup", e))?,
-            ));
+            copy_window_size(&master);
         }
-        let mut fds = vec![PollFd::new(master.as_fd(), PollFlags::POLLIN)];
-        if stdin_open {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(RuntimeError::Sys("poll", e)),
-            Ok(_) => {}
-        }
-        let master_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let stdin_ready = fds.get(1).is_some_and(|f| f.revents().is_some_and(|r| !r.is_empty()));
-        drop(fds);
+        let (master_ready, stdin_ready) = wait_readable(master.as_fd(), stdin_open)?;
         if master_ready {
             match master.read(&mut buf) {
                 // EIO: the last process holding the slave end is gone.
