@@ -7,8 +7,17 @@
 # Usage: scripts/example.sh            (root is /var/tmp/strata-example unless STRATA_ROOT is set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x /bin/busybox ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+# Every host package the example's commands call: busybox-static (the rootfs and the
+# host's wget), nftables (`nft`, the default bridge network's rules: run -p), gcc and
+# libc6-dev (the static hello world).
+packages=(busybox-static nftables gcc libc6-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 cargo build --release -q -p strata
 strata=$PWD/target/release/strata
@@ -53,9 +62,6 @@ step "$strata" ps -a
 "$strata" rm example-web >/dev/null
 
 # The seeds' hello world: a static C program, built into an image FROM scratch.
-if ! command -v gcc >/dev/null || [ ! -e /usr/lib/x86_64-linux-gnu/libc.a ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
-fi
 cp -r examples/hello "$work/hello"
 gcc -static -O2 -o "$work/hello/hello" "$work/hello/hello.c"
 step cat "$work/hello/Dockerfile"

@@ -156,6 +156,12 @@ pub(crate) fn plan(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction) ->
         }
         "STOPSIGNAL" => {
             let signal = b.expand(ins, &ins.args, &vars)?;
+            if strata_containers::signal::parse(&signal).is_none() {
+                return Err(b.syntax(
+                    ins,
+                    format!("invalid signal {signal:?}: name a signal such as SIGTERM or give its number"),
+                ));
+            }
             cfg["StopSignal"] = signal.clone().into();
             meta(config, nop(&format!("STOPSIGNAL {signal}")))
         }
@@ -164,6 +170,9 @@ pub(crate) fn plan(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction) ->
                 Some(list) => list.clone(),
                 None => b.split(ins, &ins.args, &vars)?,
             };
+            for v in &volumes {
+                check_volume(v).map_err(|why| b.syntax(ins, why))?;
+            }
             if !cfg["Volumes"].is_object() {
                 cfg["Volumes"] = json!({});
             }
@@ -615,6 +624,31 @@ pub(crate) fn file_digest(
 
 pub(crate) fn source_mtime(m: &std::fs::Metadata, epoch: Option<i64>) -> u64 {
     epoch.unwrap_or(m.mtime()).max(0) as u64
+}
+
+/// A `VOLUME` path: not empty, and not the root itself, which no container could mount
+/// over (Docker's builders accept `VOLUME /` and every `run` of the image then fails).
+fn check_volume(path: &str) -> Result<(), String> {
+    if path.trim().is_empty() {
+        return Err("VOLUME specified can not be an empty string".into());
+    }
+    // Lexically cleaned, as the runtime would: `/a/..` is the root too.
+    let mut depth = 0usize;
+    for c in std::path::Path::new(path).components() {
+        match c {
+            std::path::Component::Normal(_) => depth += 1,
+            std::path::Component::ParentDir => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    let is_root = path.starts_with('/') && depth == 0;
+    if is_root {
+        return Err(format!(
+            "VOLUME {path:?}: the root directory cannot be a volume (no container could mount one over its own root); \
+             name a directory such as /data"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,10 +10,16 @@ pub type Vars = BTreeMap<String, String>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WordError(pub String);
 
+/// How deeply `${…}` may nest inside another's word: far beyond any real Dockerfile, and
+/// well within the stack (each level is a few recursive calls).
+pub const MAX_NESTING: usize = 64;
+
 struct Lexer<'a> {
     chars: std::iter::Peekable<std::str::Chars<'a>>,
     escape: char,
     vars: &'a Vars,
+    /// Substitutions open around the current position.
+    depth: usize,
 }
 
 /// Splits `input` into words, removing quotes and expanding variables.
@@ -32,6 +38,7 @@ impl<'a> Lexer<'a> {
             chars: input.chars().peekable(),
             escape,
             vars,
+            depth: 0,
         }
     }
 
@@ -111,7 +118,15 @@ impl<'a> Lexer<'a> {
         match self.chars.peek() {
             Some('{') => {
                 self.chars.next();
-                self.braced()
+                if self.depth == MAX_NESTING {
+                    return Err(WordError(format!(
+                        "substitutions nested more than {MAX_NESTING} deep (\"${{…${{…\")"
+                    )));
+                }
+                self.depth += 1;
+                let value = self.braced();
+                self.depth -= 1;
+                value
             }
             Some(&c) if c.is_ascii_alphanumeric() || c == '_' => {
                 let name = self.name();
@@ -274,5 +289,19 @@ mod tests {
             expand("${NOPE:?must be set}", '\\', &v).unwrap_err().0,
             "NOPE: must be set"
         );
+    }
+
+    fn nested(depth: usize) -> String {
+        format!("{}x{}", "${A:-".repeat(depth), "}".repeat(depth))
+    }
+
+    #[test]
+    fn deeply_nested_substitutions_are_refused_not_a_stack_overflow() {
+        let v = Vars::new();
+        assert_eq!(expand(&nested(MAX_NESTING), '\\', &v).unwrap(), "x");
+        let err = expand(&nested(MAX_NESTING + 1), '\\', &v).unwrap_err();
+        assert!(err.0.contains("nested more than 64 deep"), "{}", err.0);
+        // Far past the point where unbounded recursion overflowed the stack.
+        assert!(expand(&nested(200_000), '\\', &v).is_err());
     }
 }

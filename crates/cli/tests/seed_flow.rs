@@ -304,3 +304,133 @@ fn restart_policies_restart_until_told_to_stop() {
     assert!(err.contains("cannot specify both --restart and --rm"), "{err}");
     t.ok(&["rm", "-f", "flaky", "steady"]);
 }
+
+/// Seed 003: `cat ubuntu-14.04.tar.gz | docker import - ubuntu:14.04` with an OS
+/// template, whose `./dev` holds device nodes and a FIFO. They are accepted, kept in the
+/// layer (save reproduces the imported digest), never made on the host, and containers
+/// get the runtime's /dev.
+#[test]
+fn seed_003_imports_an_os_template_with_device_nodes_from_stdin() {
+    let t = TestRoot::new();
+    let plain = t.path("busybox.tar");
+    busybox_rootfs(&plain);
+    // The template: the rootfs under "./", plus /dev as OpenVZ and debootstrap make it.
+    let mut template = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    let mut source = tar::Archive::new(std::fs::File::open(&plain).unwrap());
+    for entry in source.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut header = entry.header().clone();
+        let path = format!("./{}", entry.path().unwrap().display());
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        template.append_data(&mut header, path, &data[..]).unwrap();
+    }
+    let node = |path: &str, kind: tar::EntryType, major: u32, minor: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(0o660);
+        h.set_size(0);
+        h.set_device_major(major).unwrap();
+        h.set_device_minor(minor).unwrap();
+        h.set_path(path).unwrap();
+        h.set_cksum();
+        h
+    };
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_mode(0o755);
+    dir.set_size(0);
+    template.append_data(&mut dir, "./dev/", &[][..]).unwrap();
+    for (path, kind, major, minor) in [
+        ("./dev/null", tar::EntryType::Char, 1, 3),
+        ("./dev/console", tar::EntryType::Char, 5, 1),
+        ("./dev/sda", tar::EntryType::Block, 8, 0),
+        ("./dev/mem", tar::EntryType::Char, 1, 1),
+        ("./dev/initctl", tar::EntryType::Fifo, 0, 0),
+    ] {
+        template.append(&node(path, kind, major, minor), &[][..]).unwrap();
+    }
+    let gz = template.into_inner().unwrap().finish().unwrap();
+
+    let out = t.run_with_input(&["import", "-", "ubuntu:14.04"], &gz);
+    assert!(
+        out.status.success(),
+        "import of a template with /dev nodes: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Never made on the host: no device node in the store but overlay whiteouts (0/0).
+    let nodes = device_nodes(&t.root());
+    assert!(
+        nodes.is_empty(),
+        "device nodes of the template were made on the host: {nodes:?}"
+    );
+
+    // Containers get the runtime's /dev, not the template's.
+    let listing = t.ok(&[
+        "run",
+        "--rm",
+        "ubuntu:14.04",
+        "sh",
+        "-c",
+        "ls /dev; echo ok > /dev/null && echo wrote",
+    ]);
+    assert!(listing.contains("wrote"), "{listing}");
+    assert!(!listing.lines().any(|l| l == "sda" || l == "mem"), "{listing}");
+
+    // save reproduces the imported layer: same DiffID, device entries inside.
+    let diff_ids = t.ok(&["inspect", "-f", "{{json .RootFS.Layers}}", "ubuntu:14.04"]);
+    let diff_id: Vec<String> = serde_json::from_str(diff_ids.trim()).unwrap();
+    let saved = t.path("saved.tar");
+    t.ok(&["save", "-o", saved.to_str().unwrap(), "ubuntu:14.04"]);
+    let mut archive = tar::Archive::new(std::fs::File::open(&saved).unwrap());
+    let mut found = None;
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        if harness::images::sha256(&data) == diff_id[0] {
+            found = Some(data);
+        }
+    }
+    let layer = found.expect("the saved archive holds a layer with the imported DiffID");
+    let mut kinds = Vec::new();
+    for entry in tar::Archive::new(&layer[..]).entries().unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path().unwrap().display().to_string();
+        if path.contains("dev/") {
+            kinds.push((
+                path,
+                entry.header().entry_type(),
+                entry.header().device_major().ok().flatten(),
+            ));
+        }
+    }
+    assert!(
+        kinds.contains(&("dev/sda".to_string(), tar::EntryType::Block, Some(8))),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds
+            .iter()
+            .any(|(p, k, _)| p == "dev/initctl" && *k == tar::EntryType::Fifo),
+        "{kinds:?}"
+    );
+    t.ok(&["system", "check"]);
+}
+
+/// Character and block devices under `dir` other than overlay whiteouts (0/0).
+fn device_nodes(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            found.extend(device_nodes(&path));
+        } else if (kind.is_char_device() || kind.is_block_device()) && meta.rdev() != 0 {
+            found.push(path);
+        }
+    }
+    found
+}

@@ -372,12 +372,84 @@ fn check_restart(opts: &CreateOptions) -> Result<Option<String>> {
     Ok(Some(policy.to_string()))
 }
 
-/// `--tmpfs /path[:opt,opt]`: the path must be absolute.
+/// Mount flags a tmpfs takes, as Docker's `--tmpfs` allows them.
+const TMPFS_FLAGS: [&str; 21] = [
+    "ro",
+    "rw",
+    "nosuid",
+    "suid",
+    "nodev",
+    "dev",
+    "noexec",
+    "exec",
+    "sync",
+    "async",
+    "dirsync",
+    "atime",
+    "noatime",
+    "diratime",
+    "nodiratime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "mand",
+    "noswap",
+];
+
+/// tmpfs's own `key=value` options (mount(8), tmpfs(5)).
+const TMPFS_DATA: [&str; 8] = ["size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol", "huge"];
+
+/// `--tmpfs /path[:opt,opt]`: the path must be absolute, and the options tmpfs's own
+/// (a `bind` or `rbind` would turn the tmpfs into a bind mount of the caller's directory).
 fn check_tmpfs(spec: &str) -> Result<String> {
-    if !spec.starts_with('/') {
+    let (path, options) = spec.split_once(':').unwrap_or((spec, ""));
+    if !path.starts_with('/') {
         return Err(ContainerError::Invalid(format!(
             "invalid --tmpfs {spec:?}: the container path must be absolute"
         )));
+    }
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        let key = option.split_once('=').map_or(option, |(k, _)| k);
+        let known = if option.contains('=') {
+            TMPFS_DATA.contains(&key)
+        } else {
+            TMPFS_FLAGS.contains(&option)
+        };
+        if !known {
+            return Err(ContainerError::Invalid(format!(
+                "invalid --tmpfs {spec:?}: {option:?} is not a tmpfs option (tmpfs takes {} and {}=VALUE)",
+                TMPFS_FLAGS.join(", "),
+                TMPFS_DATA.join("=, ")
+            )));
+        }
+    }
+    Ok(spec.to_string())
+}
+
+/// The image's `StopSignal`, checked when the container is made: `stop` could not send
+/// a signal it cannot name.
+fn check_stop_signal(signal: &str) -> Result<String> {
+    match crate::signal::parse(signal) {
+        Some(_) => Ok(signal.to_string()),
+        None => Err(ContainerError::Invalid(format!(
+            "invalid stop signal {signal:?} in the image's config (STOPSIGNAL): \
+             name a signal such as SIGTERM or give its number; rebuild or commit with --change 'STOPSIGNAL SIGTERM'"
+        ))),
+    }
+}
+
+/// `--user USER[:GROUP]`: numeric IDs must be within 0-2^31-1, as runc's rule; higher
+/// ones would wrap to negative IDs (4294967295 is "unchanged": root).
+fn check_user(spec: &str) -> Result<String> {
+    for part in spec.split(':') {
+        let numeric = !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        if numeric && part.parse::<u32>().map_or(true, |n| n > i32::MAX as u32) {
+            return Err(ContainerError::Invalid(format!(
+                "invalid --user {spec:?}: user and group IDs must be in the range 0-{}",
+                i32::MAX
+            )));
+        }
     }
     Ok(spec.to_string())
 }
@@ -644,11 +716,13 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         cmd,
         env,
         working_dir,
-        user: opts
-            .user
-            .clone()
-            .or_else(|| image.get("User").and_then(|u| u.as_str()).map(str::to_string))
-            .unwrap_or_default(),
+        user: check_user(
+            &opts
+                .user
+                .clone()
+                .or_else(|| image.get("User").and_then(|u| u.as_str()).map(str::to_string))
+                .unwrap_or_default(),
+        )?,
         hostname: opts.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
         binds,
         read_only: opts.read_only,
@@ -661,7 +735,11 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
             .and_then(|v| v.as_object())
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default(),
-        stop_signal: image.get("StopSignal").and_then(|s| s.as_str()).map(str::to_string),
+        stop_signal: image
+            .get("StopSignal")
+            .and_then(|s| s.as_str())
+            .map(check_stop_signal)
+            .transpose()?,
         memory: opts.memory,
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,
@@ -689,7 +767,10 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         cap_drop: opts.cap_drop.iter().map(|c| capability(c)).collect::<Result<_>>()?,
         runtime: match opts.runtime.as_deref() {
             None | Some("strata") => None,
-            Some("runc") => Some("runc".into()),
+            Some("runc") => {
+                strata_host_programs::RUNC.find()?;
+                Some("runc".into())
+            }
             Some(other) => {
                 return Err(ContainerError::Invalid(format!(
                     "unknown runtime {other:?}: use strata or runc"

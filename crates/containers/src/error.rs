@@ -12,6 +12,8 @@ pub enum ContainerError {
     Metadata(#[from] strata_metadata::MetadataError),
     #[error(transparent)]
     Snapshot(#[from] strata_snapshots::SnapshotError),
+    #[error(transparent)]
+    MissingProgram(#[from] strata_host_programs::Missing),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod names;
 mod service;
+pub mod signal;
 pub mod volumes;
 
 pub use changes::{write_layer, write_layer_clamped, Change, Exclusions};

@@ -3,7 +3,7 @@
 use crate::changes::{self, Change, Exclusions};
 use crate::config::{merge, ContainerConfig, CreateOptions};
 use crate::error::{ContainerError, Result};
-use crate::names::{random_name, valid_name};
+use crate::names::{drawn_name, valid_name};
 use crate::volumes::Volumes;
 use std::fs;
 use std::path::PathBuf;
@@ -64,7 +64,7 @@ impl<'a> Containers<'a> {
                 )))
             }
             Some(n) => n.clone(),
-            None => random_name(),
+            None => drawn_name(0, &id),
         };
         let mut record = ContainerRecord {
             id: id.clone(),
@@ -87,13 +87,14 @@ impl<'a> Containers<'a> {
             .collect::<Result<Vec<_>>>()?;
         self.store.snapshots().prepare(&id, &chains)?;
         let result = self.write_files(&id, &config).and_then(|()| {
-            let mut attempts = 0;
+            let mut attempt = 0;
             loop {
                 match self.store.db().insert_container(&record) {
-                    // Two commands drew the same random name: draw again, as Docker does.
-                    Err(strata_metadata::MetadataError::Conflict(_)) if opts.name.is_none() && attempts < 10 => {
-                        attempts += 1;
-                        record.name = random_name();
+                    // A drawn name that is taken is drawn again, as Docker does; the last
+                    // draw is the container's own ID.
+                    Err(strata_metadata::MetadataError::Conflict(_)) if opts.name.is_none() && record.name != id => {
+                        attempt += 1;
+                        record.name = drawn_name(attempt, &id);
                     }
                     other => return Ok(other?),
                 }
@@ -109,6 +110,10 @@ impl<'a> Containers<'a> {
 
     /// A named network must exist when the container is created, as in Docker.
     fn check_networks(&self, config: &ContainerConfig) -> Result<()> {
+        if !config.networks().is_empty() {
+            // A bridge's rules are made with nft: named now, before anything is created.
+            strata_host_programs::NFT.find()?;
+        }
         let known = self.store.db().networks()?;
         for name in config.networks() {
             if name != strata_network::DEFAULT_NETWORK && !known.iter().any(|n| n.name == name || n.id == name) {
@@ -193,12 +198,17 @@ impl<'a> Containers<'a> {
 
     /// By exact name, exact ID, or unique ID prefix.
     pub fn resolve(&self, name: &str) -> Result<ContainerRecord> {
+        let wanted = name.strip_prefix('/').unwrap_or(name);
+        // An empty prefix would match every ID: only a valid name or hex ID prefix names one.
+        let hex = !wanted.is_empty() && wanted.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex && !valid_name(wanted) {
+            return Err(ContainerError::NotFound(name.to_string()));
+        }
         let all = self.list()?;
-        let wanted = name.trim_start_matches('/');
         if let Some(c) = all.iter().find(|c| c.name == wanted || c.id == wanted) {
             return Ok(c.clone());
         }
-        let matches: Vec<_> = all.iter().filter(|c| c.id.starts_with(wanted)).collect();
+        let matches: Vec<_> = all.iter().filter(|c| hex && c.id.starts_with(wanted)).collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(ContainerError::NotFound(name.to_string())),

@@ -83,6 +83,17 @@ impl ImageStore {
                 report
                     .problems
                     .push(format!("image {}: {what} blob {d} is missing", image.id));
+            } else if self
+                .content()
+                .size(&d)
+                .is_ok_and(|n| n > crate::store::MAX_DOCUMENT_BYTES)
+            {
+                // Listed but unreadable: every command that reads it would refuse it.
+                report.problems.push(format!(
+                    "image {}: {what} blob {d} is over the {}-byte limit of a stored document; remove the image",
+                    image.id,
+                    crate::store::MAX_DOCUMENT_BYTES
+                ));
             } else if full {
                 report.blobs_verified += 1;
                 if let Err(e) = self.content().verify(&d) {

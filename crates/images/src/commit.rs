@@ -72,9 +72,9 @@ impl ImageStore {
         reference: Option<&ImageRef>,
     ) -> Result<String> {
         let config_bytes = serde_json::to_vec(config).expect("configs serialize");
-        let config_digest = self.content().put(&config_bytes)?;
+        let config_digest = self.put_document("config", &config_bytes)?;
         let manifest = manifest_for_layers(&config_digest, config_bytes.len() as u64, &layers)?;
-        let manifest_digest = self.content().put(&manifest)?;
+        let manifest_digest = self.put_document("manifest", &manifest)?;
         let created = config.get("created").and_then(|c| c.as_str()).map(str::to_string);
         let record = NewImage {
             id: config_digest.to_string(),

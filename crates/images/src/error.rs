@@ -45,6 +45,12 @@ pub enum ImageError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the image's {what} would be {size} bytes, over the {limit}-byte limit of a stored JSON document; \
+         make it smaller (fewer or shorter LABEL, ENV or other settings)",
+        limit = crate::store::MAX_DOCUMENT_BYTES
+    )]
+    TooLarge { what: String, size: u64 },
     #[error("invalid --change {change:?}: {reason}")]
     Change { change: String, reason: String },
 }

@@ -50,7 +50,9 @@ impl ImageStore {
             }
         };
         let _lock = self.lock_shared()?;
-        let apply = self.apply_options(DevicePolicy::Reject);
+        // OS templates (OpenVZ, debootstrap) carry /dev nodes: kept in the layer, never made on
+        // the host (the runtime provides /dev), as for a loaded image.
+        let apply = self.apply_options(DevicePolicy::Skip);
         let layer = unpack_layer(
             self,
             LayerInput {
@@ -81,9 +83,9 @@ impl ImageStore {
         crate::failpoint::hit("import:unpacked");
         let layers = vec![layer.commit(self, &chain)?];
         crate::failpoint::hit("import:layer-published");
-        let config_digest = self.content().put(&config_bytes)?;
+        let config_digest = self.put_document("config", &config_bytes)?;
         let manifest = manifest_for_layers(&config_digest, config_bytes.len() as u64, &layers)?;
-        let manifest_digest = self.content().put(&manifest)?;
+        let manifest_digest = self.put_document("manifest", &manifest)?;
         crate::failpoint::hit("import:config-stored");
         let record = NewImage {
             id: config_digest.to_string(),

@@ -337,7 +337,7 @@ impl ImageStore {
                     None => self.existing_layer(&chains[pos], &image.diff_ids[pos], &image.wanted_blobs[pos])?,
                 });
             }
-            let config_digest = self.content().put(&image.config)?;
+            let config_digest = self.put_document("config", &image.config)?;
             debug_assert_eq!(config_digest, image.config_digest);
             let (manifest_digest, manifest_media_type) = match &image.manifest {
                 Some(m) => {
@@ -347,7 +347,7 @@ impl ImageStore {
                 }
                 None => {
                     let bytes = manifest_for_layers(&config_digest, image.config.len() as u64, &layers)?;
-                    (self.content().put(&bytes)?, OCI_MANIFEST.to_string())
+                    (self.put_document("manifest", &bytes)?, OCI_MANIFEST.to_string())
                 }
             };
             let record = NewImage {

@@ -134,7 +134,7 @@ impl ImageStore {
             });
         }
         crate::failpoint::hit("pull:layers-published");
-        let id = self.content().put(&image.config)?;
+        let id = self.put_document("config", &image.config)?;
         let mut ingest = self.content().ingest(Some(&image.manifest_digest))?;
         io::Write::write_all(&mut ingest, &image.manifest).map_err(|e| ImageError::io("storing manifest", e))?;
         ingest.commit(Some(&image.manifest_digest))?;

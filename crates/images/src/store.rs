@@ -172,6 +172,18 @@ impl ImageStore {
         }
     }
 
+    /// Stores a JSON document (an image config or manifest), refusing one the store
+    /// could not read back: the same limit as `config_bytes`.
+    pub(crate) fn put_document(&self, what: &str, bytes: &[u8]) -> Result<Digest> {
+        if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+            return Err(ImageError::TooLarge {
+                what: what.to_string(),
+                size: bytes.len() as u64,
+            });
+        }
+        Ok(self.content.put(bytes)?)
+    }
+
     /// The raw config bytes of an image.
     pub fn config_bytes(&self, image: &ImageRecord) -> Result<Vec<u8>> {
         Ok(self.content.read_blob(&digest(&image.id)?, MAX_DOCUMENT_BYTES)?)

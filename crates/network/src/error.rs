@@ -16,7 +16,7 @@ pub enum NetworkError {
     },
     #[error("netlink: {what}: {reason}")]
     Netlink { what: String, reason: String },
-    #[error("nft: {what}: {reason} (is the nftables package installed? apt-get install nftables)")]
+    #[error("nft: {what}: {reason}")]
     Nft { what: String, reason: String },
     #[error("network {0} not found")]
     NotFound(String),
@@ -31,6 +31,8 @@ pub enum NetworkError {
     PortInUse { address: String, port: u16, reason: String },
     #[error(transparent)]
     Metadata(#[from] strata_metadata::MetadataError),
+    #[error(transparent)]
+    MissingProgram(#[from] strata_host_programs::Missing),
 }
 
 impl NetworkError {

@@ -153,6 +153,8 @@ impl Networks {
                 opts.name
             )));
         }
+        // Before anything changes: a bridge without its rules would be half made.
+        strata_host_programs::NFT.find()?;
         self.create_record(db, opts)
     }
 
@@ -311,6 +313,9 @@ impl Networks {
         aliases: &[String],
         networks: &[(String, Option<Ipv4Addr>)],
     ) -> Result<Attachment> {
+        if !networks.is_empty() {
+            strata_host_programs::NFT.find()?;
+        }
         let path = self.netns_path(container_id);
         // A pin left by an engine that was killed is replaced.
         self.detach(db, container_id)?;
@@ -350,6 +355,7 @@ impl Networks {
         network: &NetworkRecord,
         ip: Option<Ipv4Addr>,
     ) -> Result<Endpoint> {
+        strata_host_programs::NFT.find()?;
         let path = self.netns_path(container_id);
         let mut inner = netns::within(&path, Netlink::open)?;
         let count = inner.links()?.iter().filter(|(_, n)| n.starts_with("eth")).count();

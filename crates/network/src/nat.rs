@@ -133,7 +133,7 @@ pub fn enable_forwarding() -> Result<()> {
 }
 
 fn nft(what: &str, script: &str) -> Result<()> {
-    let mut child = Command::new("nft")
+    let mut child = Command::new(strata_host_programs::NFT.find()?)
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -29,6 +29,8 @@ pub enum RuntimeError {
     Network(#[from] strata_network::NetworkError),
     #[error(transparent)]
     Metadata(#[from] strata_metadata::MetadataError),
+    #[error(transparent)]
+    MissingProgram(#[from] strata_host_programs::Missing),
 }
 
 impl RuntimeError {

@@ -138,6 +138,10 @@ fn start_with_console(
     }
     let rootfs = containers.rootfs(&record.id);
     let config = containers.config(record)?;
+    // Host programs before anything changes (the bridge's `nft` is checked by networking).
+    if config.runtime.as_deref() == Some("runc") {
+        strata_host_programs::RUNC.find()?;
+    }
     // Ports and addresses first: a port in use fails before anything is mounted.
     let network = crate::networking::prepare(containers, record, &config)?;
     let outcome = mount_all(&containers.mounts(record)?, &rootfs)
@@ -451,19 +455,7 @@ pub fn exec(containers: &Containers<'_>, record: &ContainerRecord, opts: &ExecOp
 
 /// Parses `SIGTERM`, `TERM` or `15`.
 pub fn parse_signal(s: &str) -> Result<Signal> {
-    let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| RuntimeError::Start {
-            code: 125,
-            message: format!("invalid signal: {s}"),
-        });
-    }
-    name.parse::<Signal>().map_err(|_| RuntimeError::Start {
+    strata_containers::signal::parse(s).ok_or_else(|| RuntimeError::Start {
         code: 125,
         message: format!("invalid signal: {s}"),
     })
@@ -513,11 +505,12 @@ pub fn stop(containers: &Containers<'_>, record: &ContainerRecord, timeout: std:
         return Ok(());
     };
     let config = containers.config(record)?;
+    // A container made before stop signals were checked may hold one that names no
+    // signal: it still stops, by SIGTERM and then SIGKILL.
     let signal = config
         .stop_signal
         .as_deref()
-        .map(parse_signal)
-        .transpose()?
+        .and_then(strata_containers::signal::parse)
         .unwrap_or(Signal::SIGTERM);
     let _ = linux::kill(pid, signal);
     if wait_exit(containers, record, Some(timeout))?.is_none() {

@@ -17,7 +17,12 @@ pub fn runc_id(id: &str) -> String {
 }
 
 fn runc(what: &str) -> impl FnOnce(std::io::Error) -> RuntimeError + '_ {
-    move |e| RuntimeError::io(format!("{what} (apt-get install runc)"), e)
+    move |e| RuntimeError::io(what.to_string(), e)
+}
+
+/// The host's runc, by absolute path; its absence is named with its package.
+fn runc_command() -> Result<Command> {
+    Ok(Command::new(strata_host_programs::RUNC.find()?))
 }
 
 /// Creates and starts the container; returns its init and, with `terminal`, the
@@ -31,7 +36,7 @@ pub fn start(bundle: &Path, id: &str, terminal: bool) -> Result<(Started, Option
     let _ = std::fs::remove_file(&pid_file);
     let log = bundle.join("runc.log");
     let _ = std::fs::remove_file(&log);
-    let mut cmd = Command::new("runc");
+    let mut cmd = runc_command()?;
     cmd.arg("--log").arg(&log).arg("--log-format").arg("json");
     cmd.arg("create")
         .arg("--bundle")
@@ -82,7 +87,7 @@ pub fn start(bundle: &Path, id: &str, terminal: bool) -> Result<(Started, Option
             code: 125,
             message: format!("runc create {name} wrote no PID to {}", pid_file.display()),
         })?;
-    let started = Command::new("runc")
+    let started = runc_command()?
         .args(["start", &name])
         .status()
         .map_err(runc("runc start"))?;
@@ -109,11 +114,13 @@ fn last_error(log: &Path) -> String {
 
 /// Forgets runc's state of the container (after it exited, or before a new create).
 pub fn delete(id: &str) {
-    let _ = Command::new("runc")
-        .args(["delete", "--force", &runc_id(id)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    if let Ok(mut cmd) = runc_command() {
+        let _ = cmd
+            .args(["delete", "--force", &runc_id(id)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 /// The descriptor runc sends over the console socket (SCM_RIGHTS).

@@ -148,6 +148,25 @@ fn read_db(rootfs: &Path, file: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The highest user or group ID a container may run as: 2^31-1, as runc allows. Above it
+/// the kernel's IDs turn negative, and 4294967295 is -1, "leave unchanged" to
+/// setuid/setgid: the process would stay root.
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+/// A user or group ID from `--user` or the image's passwd/group files, checked: a
+/// malformed or out-of-range field is refused, never read as 0 (root).
+fn id(text: &str, what: &str, name: &str) -> Result<u32> {
+    match text.parse::<u32>() {
+        Ok(n) if n <= MAX_ID => Ok(n),
+        _ => Err(RuntimeError::Start {
+            code: 125,
+            message: format!(
+                "{what} {name}: ID {text:?} is not valid: user and group IDs must be in the range 0-{MAX_ID}"
+            ),
+        }),
+    }
+}
+
 /// `user[:group]`, each a name or a number, as Docker resolves them in the image.
 pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
     let passwd = read_db(rootfs, "/etc/passwd");
@@ -168,11 +187,11 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
         .map_or("/".to_string(), |h| h.to_string());
     let (uid, mut gid, name) = match (&entry, user.parse::<u32>()) {
         (Some(f), _) => (
-            f[2].parse().unwrap_or(0),
-            f[3].parse().unwrap_or(0),
+            id(f[2], "user", user)?,
+            id(f[3], "group of user", user)?,
             Some(f[0].to_string()),
         ),
-        (None, Ok(n)) => (n, 0, None),
+        (None, Ok(_)) => (id(user, "user", user)?, 0, None),
         (None, Err(_)) => {
             return Err(RuntimeError::Start {
                 code: 125,
@@ -187,8 +206,8 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
         .collect();
     if let Some(g) = grp {
         gid = match (groups.iter().find(|f| f[0] == g), g.parse::<u32>()) {
-            (Some(f), _) => f[2].parse().unwrap_or(0),
-            (None, Ok(n)) => n,
+            (Some(f), _) => id(f[2], "group", g)?,
+            (None, Ok(_)) => id(g, "group", g)?,
             (None, Err(_)) => {
                 return Err(RuntimeError::Start {
                     code: 125,
@@ -201,7 +220,9 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
         (Some(n), None) => groups
             .iter()
             .filter(|f| f.get(3).is_some_and(|m| m.split(',').any(|x| x == n)))
-            .filter_map(|f| f[2].parse().ok())
+            .map(|f| id(f[2], "group", f[0]))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
             .filter(|g| *g != gid)
             .collect(),
         _ => Vec::new(),

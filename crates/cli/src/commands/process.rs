@@ -289,7 +289,7 @@ pub fn top(store: &ImageStore, args: TopArgs) -> Result<u8> {
         .iter()
         .map(|p| p.to_string())
         .collect();
-    let mut ps = std::process::Command::new("ps");
+    let mut ps = std::process::Command::new(strata_host_programs::PS.find()?);
     if args.ps_args.is_empty() {
         ps.arg("-f");
     } else {
