@@ -299,10 +299,11 @@ impl Containers<'_> {
         self.store.snapshots().active_path(id).join("upper")
     }
 
-    /// The image layer directories under the container, top first.
+    /// The image layer directories under the container, top first: for an image deeper
+    /// than one overlay mount takes, its top layers over the flattened snapshot of the
+    /// rest.
     fn lowers(&self, record: &ContainerRecord) -> Result<Vec<PathBuf>> {
-        let chains = self.chains(record)?;
-        Ok(chains.iter().rev().map(|c| self.store.snapshots().path(c)).collect())
+        Ok(self.store.snapshots().lower_dirs(&self.chains(record)?)?)
     }
 
     /// What diff, commit and export leave out: the runtime's own bind-mounted files,

@@ -208,6 +208,13 @@ impl ImageStore {
                 report.garbage.push(format!("unreferenced snapshot {chain}"));
             }
         }
+        // A flattened snapshot belongs to the layer it is keyed by (the top of the bottom
+        // layers it merges): kept while that layer is.
+        for chain in self.snapshots().list_flattened()? {
+            if !known.contains(chain.as_str()) {
+                report.garbage.push(format!("unreferenced flattened snapshot {chain}"));
+            }
+        }
         for path in self.content().stale_ingests()? {
             report.garbage.push(format!("half-finished ingest {}", path.display()));
         }

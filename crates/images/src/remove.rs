@@ -173,6 +173,15 @@ impl ImageStore {
                 report.snapshots += 1;
             }
         }
+        // Flattened bottoms of deep stacks go with the layer they are keyed by (above, or
+        // by rmi); one left by a crash in between goes here.
+        for chain in self.snapshots().list_flattened()? {
+            if !layers.contains(chain.as_str()) {
+                report.bytes += strata_snapshots::disk_usage(&self.snapshots().flattened_path(&chain)).unwrap_or(0);
+                self.snapshots().remove_flattened(&chain)?;
+                report.snapshots += 1;
+            }
+        }
         let mut stale = self.content().stale_ingests()?;
         stale.extend(self.snapshots().stale_unpacks()?);
         stale.extend(stale_spools(self)?);

@@ -7,15 +7,21 @@
 //!   marked with `trusted.overlay.opaque`), so a stack of them is directly an overlay
 //!   lowerdir; beside it, `tar-split` when the layer's exact tar can be reassembled from
 //!   `fs/` (so an uncompressed layer is stored once, not also as a blob).
-//! - `unpack/<pid>-<random>/`: a layer being unpacked. It becomes visible only by an
-//!   atomic rename after its data reached the disk (`syncfs`); a crash leaves a stale
-//!   directory that [`Snapshotter::stale_unpacks`] reports and GC removes.
+//! - `flattened/<alg>/<hex>/fs/`: the bottom layers of a stack too deep for one overlay
+//!   mount merged into one directory, keyed by the ChainID of the topmost merged layer
+//!   (see [`flatten`]). Made on first use, published like a layer, shared by every stack
+//!   with that bottom, and removed with the snapshot of its ChainID.
+//! - `unpack/<pid>-<random>/`: a layer being unpacked (or a bottom being flattened). It
+//!   becomes visible only by an atomic rename after its data reached the disk (`syncfs`);
+//!   a crash leaves a stale directory that [`Snapshotter::stale_unpacks`] reports and GC
+//!   removes.
 //! - `trash/`: directories being deleted; renamed there first so a removal is atomic.
 //!
 //! The snapshotter never mounts anything itself: [`Snapshotter::mounts`] returns mount
 //! descriptions that the runtime performs.
 
 mod chain;
+pub mod flatten;
 pub mod vfs;
 
 pub use vfs::{is_opaque, is_whiteout};
@@ -135,7 +141,15 @@ impl Drop for Unpack {
 impl Snapshotter {
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        for d in ["committed/sha256", "committed/sha512", "unpack", "trash", "active"] {
+        for d in [
+            "committed/sha256",
+            "committed/sha512",
+            "flattened/sha256",
+            "flattened/sha512",
+            "unpack",
+            "trash",
+            "active",
+        ] {
             let p = root.join(d);
             fs::create_dir_all(&p).map_err(|e| SnapshotError::io(&p, e))?;
         }
@@ -189,6 +203,37 @@ impl Snapshotter {
         self.dir(chain).join("fs")
     }
 
+    /// The directory of the flattened snapshot of the stack whose top is `chain`.
+    fn flattened_dir(&self, chain: &ChainId) -> PathBuf {
+        self.root
+            .join("flattened")
+            .join(chain.digest().algorithm().as_ref())
+            .join(chain.digest().digest())
+    }
+
+    /// The root of the flattened snapshot of the stack whose top is `chain` (whether or
+    /// not it exists): every layer up to and including `chain` merged.
+    pub fn flattened_path(&self, chain: &ChainId) -> PathBuf {
+        self.flattened_dir(chain).join("fs")
+    }
+
+    /// A fresh name in `trash/`.
+    fn trash_path(&self) -> PathBuf {
+        self.root
+            .join("trash")
+            .join(format!("{}-{:016x}", std::process::id(), rand::random::<u64>()))
+    }
+
+    /// Deletes `path` atomically: renamed into `trash/` first. Absent is fine.
+    fn discard(&self, path: &Path) -> Result<()> {
+        let trash = self.trash_path();
+        match fs::rename(path, &trash) {
+            Ok(()) => fs::remove_dir_all(&trash).map_err(|e| SnapshotError::io(&trash, e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(SnapshotError::io(path, e)),
+        }
+    }
+
     /// The layer's exact tar, reassembled from its tar-split and files; None when the
     /// layer was not recorded that way (its blob is kept instead).
     pub fn layer_tar(&self, chain: &ChainId) -> io::Result<Option<strata_archive::tar_split::SplitReader>> {
@@ -220,21 +265,25 @@ impl Snapshotter {
     /// Publishes an unpacked layer as the snapshot `chain`: its data is flushed to disk
     /// first, then the directory is renamed into place. If another process committed
     /// the same chain meanwhile, ours is discarded and theirs kept (both succeed).
-    pub fn commit_unpack(&self, mut unpack: Unpack, chain: &ChainId) -> Result<()> {
-        let target = self.dir(chain);
+    pub fn commit_unpack(&self, unpack: Unpack, chain: &ChainId) -> Result<()> {
+        self.publish(unpack, &self.dir(chain), chain)
+    }
+
+    /// Flushes `unpack` and renames it to `target`, unless `target` exists already.
+    fn publish(&self, mut unpack: Unpack, target: &Path, chain: &ChainId) -> Result<()> {
         if target.exists() {
             return Ok(()); // Drop discards ours.
         }
         let dir = fs::File::open(&unpack.dir).map_err(|e| SnapshotError::io(&unpack.dir, e))?;
         rustix::fs::syncfs(&dir).map_err(|e| SnapshotError::io(&unpack.dir, e.into()))?;
-        match fs::rename(&unpack.dir, &target) {
+        match fs::rename(&unpack.dir, target) {
             Ok(()) => {}
             // Lost a race with another committer of the same chain: keep theirs.
             Err(e) if target.exists() => {
                 log::debug!("snapshot {chain} committed concurrently: {e}");
                 return Ok(());
             }
-            Err(e) => return Err(SnapshotError::io(&target, e)),
+            Err(e) => return Err(SnapshotError::io(target, e)),
         }
         unpack.done = true;
         let parent = target.parent().expect("snapshot path has a parent");
@@ -243,27 +292,33 @@ impl Snapshotter {
             .map_err(|e| SnapshotError::io(parent, e))
     }
 
-    /// Removes a committed snapshot. Atomic: it is renamed away before deletion, so no
-    /// reader ever sees a half-deleted layer under its ChainID.
+    /// Removes a committed snapshot, and the flattened snapshot of the stack it tops.
+    /// Atomic: each is renamed away before deletion, so no reader ever sees a
+    /// half-deleted layer under its ChainID.
     pub fn remove(&self, chain: &ChainId) -> Result<()> {
-        let path = self.dir(chain);
-        let trash = self
-            .root
-            .join("trash")
-            .join(format!("{}-{:016x}", std::process::id(), rand::random::<u64>()));
-        match fs::rename(&path, &trash) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(SnapshotError::io(&path, e)),
-        }
-        fs::remove_dir_all(&trash).map_err(|e| SnapshotError::io(&trash, e))
+        self.remove_flattened(chain)?;
+        self.discard(&self.dir(chain))
+    }
+
+    /// Removes the flattened snapshot of the stack topped by `chain`, if there is one.
+    pub fn remove_flattened(&self, chain: &ChainId) -> Result<()> {
+        self.discard(&self.flattened_dir(chain))
+    }
+
+    /// The ChainIDs of every flattened snapshot.
+    pub fn list_flattened(&self) -> Result<Vec<ChainId>> {
+        self.list_in("flattened")
     }
 
     /// Every committed snapshot.
     pub fn list(&self) -> Result<Vec<ChainId>> {
+        self.list_in("committed")
+    }
+
+    fn list_in(&self, kind: &str) -> Result<Vec<ChainId>> {
         let mut out = Vec::new();
         for alg in ["sha256", "sha512"] {
-            let dir = self.root.join("committed").join(alg);
+            let dir = self.root.join(kind).join(alg);
             for entry in fs::read_dir(&dir).map_err(|e| SnapshotError::io(&dir, e))? {
                 let entry = entry.map_err(|e| SnapshotError::io(&dir, e))?;
                 if let Ok(c) = ChainId::parse(&format!("{alg}:{}", entry.file_name().to_string_lossy())) {
@@ -292,7 +347,7 @@ impl Snapshotter {
     /// Mounts that present the stack `chains` (bottom layer first) read-only: a bind
     /// mount for one layer, an overlay for several.
     pub fn view_mounts(&self, chains: &[ChainId]) -> Result<Vec<Mount>> {
-        let dirs = self.layer_dirs(chains)?;
+        let dirs = self.mount_dirs(chains)?;
         if dirs.len() == 1 {
             return Ok(vec![Mount {
                 kind: "bind".into(),
@@ -305,6 +360,72 @@ impl Snapshotter {
             source: "overlay".into(),
             options: vec![format!("lowerdir={}", lowerdir(&dirs))],
         }])
+    }
+
+    /// The lower directories of one overlay mount of the stack `chains` (bottom first),
+    /// top first: the layers themselves, or for a stack deeper than
+    /// [`flatten::MAX_LOWERS`] its top layers over the flattened snapshot of the rest
+    /// (made now if it does not exist yet). At most `MAX_LOWERS` directories.
+    pub fn lower_dirs(&self, chains: &[ChainId]) -> Result<Vec<PathBuf>> {
+        let depth = flatten::depth(chains.len());
+        let mut dirs: Vec<PathBuf> = chains[depth..].iter().rev().map(|c| self.path(c)).collect();
+        if depth > 0 {
+            dirs.push(self.flattened(&chains[..depth])?);
+        }
+        Ok(dirs)
+    }
+
+    /// [`Snapshotter::lower_dirs`] for a mount: every layer must exist.
+    fn mount_dirs(&self, chains: &[ChainId]) -> Result<Vec<String>> {
+        let depth = flatten::depth(chains.len());
+        let mut dirs = self.layer_dirs(&chains[depth..])?;
+        if depth > 0 {
+            dirs.push(self.flattened(&chains[..depth])?.to_string_lossy().into_owned());
+        }
+        Ok(dirs)
+    }
+
+    /// The flattened snapshot of the stack `chains` (bottom first): every layer merged.
+    /// Made once, from the deepest flattened snapshot of a shorter prefix when there is
+    /// one, in a private directory published by rename, so concurrent users share one
+    /// and a killed build leaves only an `unpack/` leftover.
+    pub fn flattened(&self, chains: &[ChainId]) -> Result<PathBuf> {
+        let top = chains.last().expect("a flattened stack has layers");
+        let path = self.flattened_path(top);
+        if path.is_dir() {
+            return Ok(path);
+        }
+        let base = (1..chains.len())
+            .rev()
+            .filter(|n| n % flatten::STEP == 0)
+            .find(|n| self.flattened_path(&chains[n - 1]).is_dir());
+        let mut sources = Vec::with_capacity(chains.len());
+        let rest = match base {
+            Some(n) => {
+                sources.push(self.flattened_path(&chains[n - 1]));
+                &chains[n..]
+            }
+            None => chains,
+        };
+        for chain in rest {
+            let p = self.path(chain);
+            if !p.is_dir() {
+                return Err(SnapshotError::NotFound {
+                    chain: chain.clone(),
+                    path: p,
+                });
+            }
+            sources.push(p);
+        }
+        log::debug!(
+            "flattening {} layers up to {top} ({} directories)",
+            chains.len(),
+            sources.len()
+        );
+        let unpack = self.begin_unpack()?;
+        flatten::merge(&sources, unpack.path())?;
+        self.publish(unpack, &self.flattened_dir(top), top)?;
+        Ok(path)
     }
 
     /// The layer directories of a stack, top layer first (overlay's lowerdir order).
@@ -382,7 +503,7 @@ impl Snapshotter {
             }]);
         }
         let mut options = Vec::new();
-        let dirs = self.layer_dirs(chains)?;
+        let dirs = self.mount_dirs(chains)?;
         options.push(format!("lowerdir={}", lowerdir(&dirs)));
         options.push(format!("upperdir={}", dir.join("upper").display()));
         options.push(format!("workdir={}", dir.join("work").display()));
@@ -395,16 +516,7 @@ impl Snapshotter {
 
     /// Removes a writable layer and everything written in it.
     pub fn remove_active(&self, key: &str) -> Result<()> {
-        let path = self.active_path(key);
-        let trash = self
-            .root
-            .join("trash")
-            .join(format!("{}-{:016x}", std::process::id(), rand::random::<u64>()));
-        match fs::rename(&path, &trash) {
-            Ok(()) => fs::remove_dir_all(&trash).map_err(|e| SnapshotError::io(&trash, e)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(SnapshotError::io(&path, e)),
-        }
+        self.discard(&self.active_path(key))
     }
 
     /// Keys of every writable layer.
