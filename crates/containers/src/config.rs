@@ -220,6 +220,14 @@ pub struct ContainerConfig {
     pub restart: Option<String>,
     #[serde(default)]
     pub no_new_privileges: bool,
+    /// `--security-opt seccomp=…`: `None` for the default profile, `unconfined`, or the
+    /// profile's JSON (Docker's format), read from its file at create.
+    #[serde(default)]
+    pub seccomp: Option<String>,
+    /// `--security-opt` as Docker shows it (HostConfig.SecurityOpt: a profile file's
+    /// content inlined).
+    #[serde(default)]
+    pub security_opt: Vec<String>,
     /// Networks joined beside the first one (`network connect`), in order.
     #[serde(default)]
     pub extra_networks: Vec<String>,
@@ -340,14 +348,62 @@ fn no_new_privileges(opts: &[String]) -> Result<bool> {
         on = match o.as_str() {
             "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => true,
             "no-new-privileges:false" | "no-new-privileges=false" => false,
+            _ if seccomp_value(o).is_some() => continue,
             other => {
                 return Err(ContainerError::Invalid(format!(
-                    "invalid --security-opt {other:?}: strata supports no-new-privileges[:true|false]"
+                    "invalid --security-opt {other:?}: strata supports no-new-privileges[:true|false] \
+                     and seccomp=unconfined|builtin|PROFILE.json"
                 )))
             }
         };
     }
     Ok(on)
+}
+
+/// The value of a `seccomp=` (or Docker's older `seccomp:`) option.
+fn seccomp_value(opt: &str) -> Option<&str> {
+    opt.strip_prefix("seccomp=").or_else(|| opt.strip_prefix("seccomp:"))
+}
+
+/// `--security-opt seccomp=…` as Docker takes it: `unconfined`, `builtin` (the default
+/// profile), or a profile file, read now (its compacted JSON is what the container
+/// keeps, so a later start does not need the file; the Engine API's inline JSON is
+/// taken as is). Returns the container's `seccomp` setting (`None`: the default
+/// profile) and `--security-opt` as Docker shows it (HostConfig.SecurityOpt).
+fn seccomp_profile(opts: &[String]) -> Result<(Option<String>, Vec<String>)> {
+    let mut setting = None;
+    let mut shown = Vec::new();
+    for o in opts {
+        let Some(value) = seccomp_value(o) else {
+            shown.push(o.clone());
+            continue;
+        };
+        let invalid = |why: String| ContainerError::Invalid(format!("invalid --security-opt {o:?}: {why}"));
+        setting = match value {
+            "" => return Err(invalid("no seccomp profile given".into())),
+            "unconfined" => Some("unconfined".to_string()),
+            "builtin" => None,
+            path => {
+                let text = if path.trim_start().starts_with('{') {
+                    path.to_string()
+                } else {
+                    std::fs::read_to_string(path)
+                        .map_err(|e| invalid(format!("opening seccomp profile ({path}) failed: {e}")))?
+                };
+                let json: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| invalid(format!("compacting json for seccomp profile ({path}) failed: {e}")))?;
+                if !json.is_object() {
+                    return Err(invalid(format!("seccomp profile ({path}) is not a JSON object")));
+                }
+                Some(json.to_string())
+            }
+        };
+        shown.push(match &setting {
+            Some(s) => format!("seccomp={s}"),
+            None => "seccomp=builtin".to_string(),
+        });
+    }
+    Ok((setting, shown))
 }
 
 /// `--restart`: Docker's policies; like Docker, not together with `--rm`.
@@ -711,6 +767,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         Some(ip) => [(network.clone(), static_ip(ip, &network)?)].into(),
         None => Default::default(),
     };
+    let (seccomp, security_opt) = seccomp_profile(&opts.security_opt)?;
     Ok(ContainerConfig {
         entrypoint,
         cmd,
@@ -746,6 +803,8 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         tmpfs,
         restart: check_restart(opts)?,
         no_new_privileges: no_new_privileges(&opts.security_opt)?,
+        seccomp,
+        security_opt,
         extra_networks: Vec::new(),
         ports,
         exposed,

@@ -54,6 +54,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
             "PortBindings": port_bindings(&config),
             "PublishAllPorts": config.publish_all,
             "Privileged": config.privileged,
+            "SecurityOpt": if config.security_opt.is_empty() { Value::Null } else { json!(config.security_opt) },
             "CapAdd": if config.cap_add.is_empty() { Value::Null } else { json!(config.cap_add) },
             "CapDrop": if config.cap_drop.is_empty() { Value::Null } else { json!(config.cap_drop) },
             "ExtraHosts": if config.extra_hosts.is_empty() { Value::Null } else { json!(config.extra_hosts) },

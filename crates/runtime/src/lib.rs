@@ -15,6 +15,7 @@ pub mod monitor;
 pub mod networking;
 pub mod rootfs;
 pub mod runc;
+pub mod seccomp;
 pub mod spec;
 pub mod stats;
 

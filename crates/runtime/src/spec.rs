@@ -309,6 +309,9 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
         mounts.push(mount(dest, "tmpfs", "tmpfs", &options));
     }
     let caps = capabilities(config);
+    // Docker's order: the profile's capability rules look at the bounding set.
+    let seccomp =
+        crate::seccomp::for_container(config, &caps).map_err(|message| RuntimeError::Start { code: 125, message })?;
     let capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(caps.clone())
         .effective(caps.clone())
@@ -382,6 +385,7 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
         )
         .build()
         .expect("linux fields are set");
+    linux.set_seccomp(seccomp);
     if config.privileged {
         linux.set_devices(Some(host_devices()));
         let allow_all = LinuxDeviceCgroupBuilder::default()

@@ -45,7 +45,7 @@ pub struct CreateArgs {
     /// Number of CPUs (e.g. 1.5)
     #[arg(long)]
     cpus: Option<f64>,
-    /// Security options (no-new-privileges)
+    /// Security options (no-new-privileges, seccomp=unconfined|builtin|PROFILE.json)
     #[arg(long)]
     security_opt: Vec<String>,
     /// IPv4 address (e.g., 172.30.100.104) on a user-defined network

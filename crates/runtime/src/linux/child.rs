@@ -3,6 +3,7 @@
 //! parent's memory.
 
 use super::mounts;
+use crate::seccomp::Program;
 use nix::mount::{mount, MsFlags};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -31,13 +32,23 @@ impl<T, E: std::fmt::Display> Fail<T> for Result<T, E> {
     }
 }
 
-/// The child's whole life: set up, then exec. Returns only on failure.
-pub fn init(spec: &Spec, rootfs: &Path, error_pipe: &OwnedFd, console: Option<&OwnedFd>) -> isize {
+/// The child's whole life: set up, then exec. Returns only on failure. `seccomp` is the
+/// spec's filter, compiled by the parent.
+pub fn init(
+    spec: &Spec,
+    rootfs: &Path,
+    error_pipe: &OwnedFd,
+    console: Option<&OwnedFd>,
+    seccomp: Option<&Program>,
+) -> isize {
     let attached = match console {
         Some(slave) => super::tty::attach_child(slave).fail(125, "attaching the terminal"),
         None => Ok(()),
     };
-    let err = match attached.and_then(|()| setup(spec, rootfs)).and_then(|()| exec(spec)) {
+    let err = match attached
+        .and_then(|()| setup(spec, rootfs, seccomp))
+        .and_then(|()| exec(spec, late(spec, seccomp)))
+    {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -47,22 +58,58 @@ pub fn init(spec: &Spec, rootfs: &Path, error_pipe: &OwnedFd, console: Option<&O
 }
 
 /// The life of a process `exec`'ed into a running container (already in its
-/// namespaces): drop to the spec's user and capabilities, change directory, exec.
-pub fn enter(spec: &Spec, error_pipe: &OwnedFd) -> isize {
+/// namespaces): the container's seccomp filter, the spec's user and capabilities,
+/// no_new_privs, change directory, exec.
+pub fn enter(spec: &Spec, error_pipe: &OwnedFd, seccomp: Option<&Program>) -> isize {
     let result = non_dumpable()
         .and_then(|()| close_inherited_fds())
+        .and_then(|()| early_seccomp(spec, seccomp))
         .and_then(|()| set_user_and_capabilities(spec))
+        .and_then(|()| no_new_privs(spec))
         .and_then(|()| {
             let process = spec.process().clone().unwrap_or_default();
             std::env::set_current_dir(process.cwd()).fail(126, format!("chdir to {:?}", process.cwd()))
         })
-        .and_then(|()| exec(spec));
+        .and_then(|()| exec(spec, late(spec, seccomp)));
     let err = match result {
         Ok(never) => match never {},
         Err(e) => e,
     };
     let _ = nix::unistd::write(error_pipe, format!("{}\n{}", err.code, err.message).as_bytes());
     err.code as isize
+}
+
+fn wants_no_new_privs(spec: &Spec) -> bool {
+    spec.process()
+        .as_ref()
+        .and_then(|p| p.no_new_privileges())
+        .unwrap_or(false)
+}
+
+fn no_new_privs(spec: &Spec) -> Result<(), ChildError> {
+    if wants_no_new_privs(spec) {
+        nix::sys::prctl::set_no_new_privs().fail(125, "setting no_new_privs")?;
+    }
+    Ok(())
+}
+
+fn install(seccomp: &Program) -> Result<(), ChildError> {
+    seccomp.install().fail(125, "installing the seccomp filter")
+}
+
+/// Without no_new_privs, installing a filter takes CAP_SYS_ADMIN: it goes in before the
+/// capabilities and the user change, as runc does (the profile must allow what the
+/// runtime does after it: setgroups, setresuid, capset, prctl, chdir, stat, execve).
+fn early_seccomp(spec: &Spec, seccomp: Option<&Program>) -> Result<(), ChildError> {
+    match seccomp {
+        Some(program) if !wants_no_new_privs(spec) => install(program),
+        _ => Ok(()),
+    }
+}
+
+/// With no_new_privs, the filter goes in as late as possible: right before execve.
+fn late<'a>(spec: &Spec, seccomp: Option<&'a Program>) -> Option<&'a Program> {
+    seccomp.filter(|_| wants_no_new_privs(spec))
 }
 
 fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
@@ -85,7 +132,7 @@ fn join_namespaces(spec: &Spec) -> Result<(), ChildError> {
     Ok(())
 }
 
-fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
+fn setup(spec: &Spec, rootfs: &Path, seccomp: Option<&Program>) -> Result<(), ChildError> {
     non_dumpable()?;
     join_namespaces(spec)?;
     close_inherited_fds()?;
@@ -137,10 +184,9 @@ fn setup(spec: &Spec, rootfs: &Path) -> Result<(), ChildError> {
         nix::sys::resource::setrlimit(resource, r.soft(), r.hard())
             .fail(125, format!("setting rlimit {:?}", r.typ()))?;
     }
+    early_seccomp(spec, seccomp)?;
     set_user_and_capabilities(spec)?;
-    if process.no_new_privileges().unwrap_or(false) {
-        nix::sys::prctl::set_no_new_privs().fail(125, "setting no_new_privs")?;
-    }
+    no_new_privs(spec)?;
     std::env::set_current_dir(process.cwd()).fail(
         125,
         format!("chdir to cwd ({:?}) set in config.json failed", process.cwd()),
@@ -282,8 +328,9 @@ fn set_user_and_capabilities(spec: &Spec) -> Result<(), ChildError> {
     Ok(())
 }
 
-/// Finds the program as the container's shell would, and execs it.
-fn exec(spec: &Spec) -> Result<std::convert::Infallible, ChildError> {
+/// Finds the program as the container's shell would, and execs it; `seccomp` (a filter
+/// to install after no_new_privs) goes in right before execve.
+fn exec(spec: &Spec, seccomp: Option<&Program>) -> Result<std::convert::Infallible, ChildError> {
     let process = spec.process().clone().unwrap_or_default();
     let args = process.args().clone().unwrap_or_default();
     let Some(program) = args.first() else {
@@ -298,6 +345,9 @@ fn exec(spec: &Spec) -> Result<std::convert::Infallible, ChildError> {
     let argv: Vec<CString> = args.iter().map(|a| c(a)).collect::<Result<_, _>>()?;
     let envp: Vec<CString> = env.iter().map(|e| c(e)).collect::<Result<_, _>>()?;
     let path_c = CString::new(path.as_os_str().as_encoded_bytes()).fail(125, "path with a NUL byte")?;
+    if let Some(program) = seccomp {
+        install(program)?;
+    }
     let e = nix::unistd::execve(&path_c, &argv, &envp).unwrap_err();
     let code = if e == nix::errno::Errno::ENOENT { 127 } else { 126 };
     Err(ChildError {

@@ -39,6 +39,8 @@ pub fn exec(
                 .map_err(|e| RuntimeError::io(format!("opening {path}"), e))
         })
         .collect::<Result<_>>()?;
+    // The container's seccomp filter, compiled before the fork: the child only installs it.
+    let seccomp = crate::seccomp::for_spec(spec)?;
     let (read_end, write_end) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     // SAFETY: the caller is single-threaded; the child only makes syscalls and execs or exits.
@@ -82,7 +84,7 @@ pub fn exec(
                             }
                         }
                     }
-                    std::process::exit(child::enter(spec, &write_end) as i32)
+                    std::process::exit(child::enter(spec, &write_end, seccomp.as_ref()) as i32)
                 }
                 Ok(ForkResult::Parent { child }) => {
                     drop(write_end);

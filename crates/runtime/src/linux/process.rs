@@ -60,6 +60,8 @@ pub fn start(
     placed: &dyn Fn(i32) -> Result<()>,
 ) -> Result<Started> {
     let flags = clone_flags(spec)?;
+    // Compiled here: the child only installs it.
+    let seccomp = crate::seccomp::for_spec(spec)?;
     let (read_end, write_end) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     let mut stack = vec![0u8; 1 << 20];
@@ -70,7 +72,7 @@ pub fn start(
         if nix::unistd::read(&go_r, &mut byte) != Ok(1) {
             return 125;
         }
-        child::init(spec, rootfs, &write_end, console)
+        child::init(spec, rootfs, &write_end, console, seccomp.as_ref())
     });
     // SAFETY: the child runs on its own stack in a copy of this (single-threaded)
     // process and ends in exec or exit; it never returns into our frames.
