@@ -107,10 +107,10 @@ pub(crate) fn plan_copy(
         } else if is_add && (word.starts_with("http://") || word.starts_with("https://")) {
             origins.push(fetch(b, ins, word)?);
         } else if let Some(view) = &from_view {
-            let path = view.resolve(word);
-            if std::fs::symlink_metadata(&path).is_err() {
-                return Err(b.syntax(ins, format!("{word}: not found in the --from image")));
-            }
+            let path = view
+                .resolve(word)
+                .map_err(|e| b.syntax(ins, format!("{word} in the --from image: {e}")))?
+                .ok_or_else(|| b.syntax(ins, format!("{word}: not found in the --from image")))?;
             origins.push(Origin::Path {
                 path,
                 rel: word.clone(),

@@ -34,15 +34,26 @@ impl ImageView {
         Ok(view)
     }
 
-    /// `path` inside the image, symlinks resolved within it.
-    pub fn resolve(&self, path: &str) -> PathBuf {
-        strata_runtime::linux::path::secure_join(&self.dir, Path::new(path))
-            .unwrap_or_else(|_| self.dir.join(path.trim_start_matches('/')))
+    /// `path` inside the image, every symlink resolved within it by the kernel
+    /// (openat2 RESOLVE_IN_ROOT); None where nothing is there. A loop or an over-long
+    /// chain of links is an error, never a plain join. The view is a read-only mount of
+    /// committed layers that nothing changes, so the resolved object's path (read back
+    /// from its descriptor, free of symlinks) can be used afterwards.
+    pub fn resolve(&self, path: &str) -> std::result::Result<Option<PathBuf>, String> {
+        let root = strata_inroot::Root::open(&self.dir).map_err(|e| e.to_string())?;
+        let Some(handle) = root.find(Path::new(path)).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let real = std::fs::read_link(handle.proc_path()).map_err(|e| format!("resolving {path}: {e}"))?;
+        if !real.starts_with(&self.dir) {
+            return Err(format!("resolving {path}: it is not inside the image"));
+        }
+        Ok(Some(real))
     }
 
-    /// The metadata of `path` in the image, if it exists (not following a final link).
+    /// The metadata of `path` in the image, if it exists (every link followed inside it).
     pub fn metadata(&self, path: &str) -> Option<std::fs::Metadata> {
-        std::fs::symlink_metadata(self.resolve(path)).ok()
+        std::fs::symlink_metadata(self.resolve(path).ok()??).ok()
     }
 
     /// `--chown=user[:group]` as numbers, names looked up in the image; a user alone

@@ -103,14 +103,14 @@ impl Volumes {
 
     /// Fills a new, empty volume from `source` (the image's content at the mount path),
     /// once. Later mounts keep what the volume holds.
-    pub fn populate(&self, name: &str, source: &Path) -> Result<()> {
+    pub fn populate(&self, name: &str, source: Option<&Path>) -> Result<()> {
         let Some(mut meta) = self.get(name)? else { return Ok(()) };
         let data = self.data(name);
         let empty = fs::read_dir(&data).map(|mut d| d.next().is_none()).unwrap_or(false);
         if meta.populated || !empty {
             return Ok(());
         }
-        if source.is_dir() {
+        if let Some(source) = source.filter(|s| s.is_dir()) {
             copy_tree(source, &data).map_err(|e| ContainerError::io(format!("filling volume {name}"), e))?;
         }
         meta.populated = true;

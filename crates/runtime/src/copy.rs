@@ -1,17 +1,31 @@
-//! `cp` between a container and the host. Paths inside the container are resolved in
-//! its root (symlinks followed as the container would see them, never out of it:
-//! CVE-2018-15664 class), and nothing inside is written through a symlink.
+//! `cp` between a container and the host. The container may be running and hostile:
+//! its paths are resolved inside its root by the kernel (strata-inroot, openat2
+//! RESOLVE_IN_ROOT), and everything inside is then read and written through directory
+//! descriptors, one name at a time with `O_NOFOLLOW` (`*at` calls). A directory the
+//! container swaps for a symlink while the copy runs is refused, never followed to the
+//! host (CVE-2018-15664 class).
 
 use crate::error::{Result, RuntimeError};
-use crate::linux::path::secure_join;
 use crate::rootfs::{is_mounted, mount_all, unmount};
+use rustix::fs::{AtFlags, Mode, OFlags};
 use std::fs;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
 use strata_containers::{ContainerRecord, Containers};
+use strata_inroot::{InRootError, Kind, OpenFlags, Root};
 
 fn io(what: String) -> impl FnOnce(std::io::Error) -> RuntimeError {
     move |e| RuntimeError::io(what, e)
+}
+
+fn sys(what: String) -> impl FnOnce(rustix::io::Errno) -> RuntimeError {
+    move |e| RuntimeError::io(what, e.into())
+}
+
+fn in_root(e: InRootError) -> RuntimeError {
+    RuntimeError::io("cp", std::io::Error::other(e))
 }
 
 /// Runs `f` with the container's root mounted (its live mount when running; otherwise
@@ -19,15 +33,15 @@ fn io(what: String) -> impl FnOnce(std::io::Error) -> RuntimeError {
 fn with_root<T>(
     containers: &Containers<'_>,
     record: &ContainerRecord,
-    f: impl FnOnce(&Path) -> Result<T>,
+    f: impl FnOnce(&Root) -> Result<T>,
 ) -> Result<T> {
     let rootfs = containers.rootfs(&record.id);
     if is_mounted(&rootfs) {
-        return f(&rootfs);
+        return f(&Root::open(&rootfs).map_err(in_root)?);
     }
     std::fs::create_dir_all(&rootfs).map_err(io(format!("creating {}", rootfs.display())))?;
     mount_all(&containers.mounts(record)?, &rootfs)?;
-    let out = f(&rootfs);
+    let out = Root::open(&rootfs).map_err(in_root).and_then(|root| f(&root));
     unmount(&rootfs)?;
     out
 }
@@ -35,101 +49,265 @@ fn with_root<T>(
 /// `cp CONTAINER:SRC HOSTDEST`.
 pub fn copy_out(containers: &Containers<'_>, record: &ContainerRecord, src: &str, dest: &Path) -> Result<()> {
     with_root(containers, record, |root| {
-        let from = secure_join(root, Path::new(src)).map_err(io(format!("resolving {src}")))?;
-        let meta = fs::symlink_metadata(&from).map_err(|_| RuntimeError::Start {
+        let not_found = || RuntimeError::Start {
             code: 1,
             message: format!("Could not find the file {src} in container {}", record.name),
-        })?;
-        let target = if dest.is_dir() {
-            dest.join(from.file_name().unwrap_or_default())
+        };
+        let handle = root.find(Path::new(src)).map_err(in_root)?.ok_or_else(not_found)?;
+        let name = Path::new(src).file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        let target = if dest.is_dir() && !name.is_empty() {
+            dest.join(name)
         } else {
             dest.to_path_buf()
         };
-        if meta.is_dir() {
-            copy_dir(&from, &target)
-        } else {
-            copy_entry(&from, &target, &meta)
+        strata_inroot::pause("cp:resolved", Path::new(src));
+        match handle.kind().map_err(in_root)? {
+            Kind::Dir => {
+                let dir = handle
+                    .open(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY)
+                    .map_err(in_root)?;
+                copy_dir_out(dir.as_fd(), &target, src)
+            }
+            Kind::File => {
+                let file = handle
+                    .open(OpenFlags::O_RDONLY | OpenFlags::O_NONBLOCK)
+                    .map_err(in_root)?;
+                file_out(file.into(), &target, src)
+            }
+            // A final symlink or special file: nothing to copy that the host should read.
+            Kind::Symlink | Kind::Other => Ok(()),
         }
     })
+}
+
+/// A directory of the container (as a descriptor) to `to` on the host.
+fn copy_dir_out(dir: BorrowedFd<'_>, to: &Path, shown: &str) -> Result<()> {
+    let stat = rustix::fs::fstat(dir).map_err(sys(format!("reading {shown}")))?;
+    match fs::symlink_metadata(to) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => fs::remove_file(to).map_err(io(format!("replacing {}", to.display())))?,
+        Err(_) => fs::create_dir(to).map_err(io(format!("creating {}", to.display())))?,
+    }
+    set_host_meta(to, stat.st_mode, stat.st_uid, stat.st_gid)?;
+    for (name, kind) in entries(dir, shown)? {
+        let child = format!("{shown}/{}", name.to_string_lossy());
+        let dst = to.join(&name);
+        match kind {
+            rustix::fs::FileType::Directory => {
+                let fd = rustix::fs::openat(
+                    dir,
+                    &name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(sys(format!("opening {child} (it may have been replaced)")))?;
+                copy_dir_out(fd.as_fd(), &dst, &child)?;
+            }
+            rustix::fs::FileType::RegularFile => {
+                let fd = rustix::fs::openat(
+                    dir,
+                    &name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(sys(format!("opening {child}")))?;
+                file_out(fd, &dst, &child)?;
+            }
+            rustix::fs::FileType::Symlink => {
+                let target = rustix::fs::readlinkat(dir, &name, Vec::new()).map_err(sys(format!("reading {child}")))?;
+                replace_host(&dst)?;
+                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target.as_bytes()), &dst)
+                    .map_err(io(format!("creating {}", dst.display())))?;
+            }
+            // Devices, sockets and FIFOs are not copied.
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A regular file of the container (as a descriptor; anything else is skipped, so a
+/// FIFO swapped in cannot hang the copy) to `to` on the host.
+fn file_out(fd: OwnedFd, to: &Path, shown: &str) -> Result<()> {
+    let stat = rustix::fs::fstat(&fd).map_err(sys(format!("reading {shown}")))?;
+    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+        return Ok(());
+    }
+    replace_host(to)?;
+    let mut src = fs::File::from(fd);
+    let mut dst = fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .map_err(io(format!("creating {}", to.display())))?;
+    std::io::copy(&mut src, &mut dst).map_err(io(format!("copying {shown} to {}", to.display())))?;
+    set_host_meta(to, stat.st_mode, stat.st_uid, stat.st_gid)
+}
+
+/// Removes a non-directory at the host path `to`, so a file can take its place.
+fn replace_host(to: &Path) -> Result<()> {
+    match fs::symlink_metadata(to) {
+        Ok(m) if m.is_dir() => Err(RuntimeError::io(
+            format!("cannot overwrite directory {} with a file", to.display()),
+            std::io::ErrorKind::AlreadyExists.into(),
+        )),
+        Ok(_) => fs::remove_file(to).map_err(io(format!("replacing {}", to.display()))),
+        Err(_) => Ok(()),
+    }
+}
+
+fn set_host_meta(path: &Path, mode: u32, uid: u32, gid: u32) -> Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(io(format!("chmod {}", path.display())))?;
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io(format!("chown {}", path.display())))
 }
 
 /// `cp HOSTSRC CONTAINER:DEST`.
 pub fn copy_in(containers: &Containers<'_>, record: &ContainerRecord, src: &Path, dest: &str) -> Result<()> {
     let meta = fs::symlink_metadata(src).map_err(io(format!("reading {}", src.display())))?;
     with_root(containers, record, |root| {
-        let resolved = secure_join(root, Path::new(dest)).map_err(io(format!("resolving {dest}")))?;
-        let target = if resolved.is_dir() {
-            resolved.join(src.file_name().unwrap_or_default())
-        } else {
-            resolved
+        // Into DEST when it is a directory, else as DEST in its parent directory.
+        let existing = root.find(Path::new(dest)).map_err(in_root)?;
+        let (dir, name) = match existing {
+            Some(h) if h.kind().map_err(in_root)? == Kind::Dir => {
+                (h, src.file_name().map(|n| n.to_os_string()).unwrap_or_default())
+            }
+            _ => {
+                let path = Path::new(dest);
+                let parent = path.parent().unwrap_or(Path::new("/"));
+                let missing = || RuntimeError::Start {
+                    code: 1,
+                    message: format!(
+                        "Could not find the file {} in container {}",
+                        parent.display(),
+                        record.name
+                    ),
+                };
+                let dir = root.find(parent).map_err(in_root)?.ok_or_else(missing)?;
+                (dir, path.file_name().map(|n| n.to_os_string()).unwrap_or_default())
+            }
         };
-        // The target's parent was resolved inside the root; the target itself is never
-        // followed if it is a symlink (it is replaced).
-        if meta.is_dir() {
-            copy_dir(src, &target)
-        } else {
-            copy_entry(src, &target, &meta)
+        if name.is_empty() {
+            return Err(RuntimeError::Invalid(format!(
+                "cp: no file name to copy {} as",
+                src.display()
+            )));
         }
+        let dir = dir
+            .open(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY)
+            .map_err(in_root)?;
+        strata_inroot::pause("cp:resolved", Path::new(dest));
+        copy_in_entry(dir.as_fd(), &name, src, &meta, dest)
     })
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    let meta = fs::symlink_metadata(from).map_err(io(format!("reading {}", from.display())))?;
-    match fs::symlink_metadata(to) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => fs::remove_file(to).map_err(io(format!("replacing {}", to.display())))?,
-        Err(_) => fs::create_dir(to).map_err(io(format!("creating {}", to.display())))?,
-    }
-    set_meta(to, &meta)?;
-    for entry in fs::read_dir(from).map_err(io(format!("reading {}", from.display())))? {
-        let entry = entry.map_err(io(format!("reading {}", from.display())))?;
-        let m = fs::symlink_metadata(entry.path()).map_err(io(format!("reading {}", entry.path().display())))?;
-        let dst: PathBuf = to.join(entry.file_name());
-        if m.is_dir() {
-            copy_dir(&entry.path(), &dst)?;
-        } else {
-            copy_entry(&entry.path(), &dst, &m)?;
+/// The host's `from` as `name` in the container's directory `dir`: created with
+/// `O_EXCL | O_NOFOLLOW`, a directory re-opened with `O_NOFOLLOW` before anything is
+/// written into it, and owners and modes set through the new object's descriptor.
+fn copy_in_entry(
+    dir: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    from: &Path,
+    meta: &fs::Metadata,
+    shown: &str,
+) -> Result<()> {
+    let existing = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok();
+    let existing_dir = existing
+        .as_ref()
+        .is_some_and(|s| rustix::fs::FileType::from_raw_mode(s.st_mode) == rustix::fs::FileType::Directory);
+    if meta.is_dir() {
+        if existing.is_some() && !existing_dir {
+            rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(sys(format!("replacing {shown}")))?;
         }
-    }
-    Ok(())
-}
-
-/// Copies a file or symlink, replacing whatever is at `to` without following it.
-fn copy_entry(from: &Path, to: &Path, meta: &fs::Metadata) -> Result<()> {
-    if let Ok(existing) = fs::symlink_metadata(to) {
-        if existing.is_dir() {
-            return Err(RuntimeError::io(
-                format!("cannot overwrite directory {} with a file", to.display()),
-                std::io::ErrorKind::AlreadyExists.into(),
-            ));
+        if !existing_dir {
+            rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)).map_err(sys(format!("creating {shown}")))?;
+            strata_inroot::pause("cp:created", Path::new(shown));
         }
-        fs::remove_file(to).map_err(io(format!("replacing {}", to.display())))?;
+        let fd = rustix::fs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(sys(format!("opening {shown} (it may have been replaced)")))?;
+        for entry in fs::read_dir(from).map_err(io(format!("reading {}", from.display())))? {
+            let entry = entry.map_err(io(format!("reading {}", from.display())))?;
+            let m = fs::symlink_metadata(entry.path()).map_err(io(format!("reading {}", entry.path().display())))?;
+            let child = format!("{shown}/{}", entry.file_name().to_string_lossy());
+            copy_in_entry(fd.as_fd(), &entry.file_name(), &entry.path(), &m, &child)?;
+        }
+        return set_fd_meta(&fd, meta, shown);
+    }
+    if existing_dir {
+        return Err(RuntimeError::io(
+            format!("cannot overwrite directory {shown} with a file"),
+            std::io::ErrorKind::AlreadyExists.into(),
+        ));
+    }
+    if existing.is_some() {
+        rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(sys(format!("replacing {shown}")))?;
     }
     if meta.file_type().is_symlink() {
         let target = fs::read_link(from).map_err(io(format!("reading {}", from.display())))?;
-        std::os::unix::fs::symlink(target, to).map_err(io(format!("creating {}", to.display())))?;
-        return Ok(());
+        rustix::fs::symlinkat(&target, dir, name).map_err(sys(format!("creating {shown}")))?;
+        return rustix::fs::chownat(
+            dir,
+            name,
+            Some(rustix::fs::Uid::from_raw(meta.uid())),
+            Some(rustix::fs::Gid::from_raw(meta.gid())),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(sys(format!("chown {shown}")));
     }
     if !meta.is_file() {
         return Ok(()); // devices, sockets and fifos are not copied
     }
-    let mut src = fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(from)
-        .map_err(io(format!("opening {}", from.display())))?;
-    let mut dst = fs::File::options()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(to)
-        .map_err(io(format!("creating {}", to.display())))?;
-    std::io::copy(&mut src, &mut dst).map_err(io(format!("copying to {}", to.display())))?;
-    set_meta(to, meta)
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(sys(format!("creating {shown}")))?;
+    let mut src = fs::File::open(from).map_err(io(format!("opening {}", from.display())))?;
+    let mut dst = fs::File::from(fd);
+    std::io::copy(&mut src, &mut dst).map_err(io(format!("copying to {shown}")))?;
+    set_fd_meta(&dst, meta, shown)
 }
 
-fn set_meta(path: &Path, meta: &fs::Metadata) -> Result<()> {
-    fs::set_permissions(path, fs::Permissions::from_mode(meta.mode() & 0o7777))
-        .map_err(io(format!("chmod {}", path.display())))?;
-    std::os::unix::fs::lchown(path, Some(meta.uid()), Some(meta.gid())).map_err(io(format!("chown {}", path.display())))
+fn set_fd_meta(fd: impl AsFd, meta: &fs::Metadata, shown: &str) -> Result<()> {
+    rustix::fs::fchown(
+        &fd,
+        Some(rustix::fs::Uid::from_raw(meta.uid())),
+        Some(rustix::fs::Gid::from_raw(meta.gid())),
+    )
+    .map_err(sys(format!("chown {shown}")))?;
+    // After chown, which clears set-ID bits.
+    rustix::fs::fchmod(&fd, Mode::from_raw_mode(meta.mode() & 0o7777)).map_err(sys(format!("chmod {shown}")))
+}
+
+/// The names in a directory (by descriptor) with their types, `.` and `..` left out.
+fn entries(dir: BorrowedFd<'_>, shown: &str) -> Result<Vec<(std::ffi::OsString, rustix::fs::FileType)>> {
+    let fd = rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys(format!("reading {shown}")))?;
+    let mut out = Vec::new();
+    for entry in rustix::fs::Dir::read_from(&fd).map_err(sys(format!("reading {shown}")))? {
+        let entry = entry.map_err(sys(format!("reading {shown}")))?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let name = std::ffi::OsStr::from_bytes(name).to_os_string();
+        // The type as it is now, without following a link.
+        let stat =
+            rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW).map_err(sys(format!("reading {shown}")))?;
+        out.push((name, rustix::fs::FileType::from_raw_mode(stat.st_mode)));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }

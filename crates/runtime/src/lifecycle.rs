@@ -3,7 +3,6 @@
 
 use crate::error::{Result, RuntimeError};
 use crate::linux;
-use crate::linux::path::secure_join;
 use crate::rootfs::{is_mounted, mount_all, unmount};
 use crate::spec::{build, resolve_user};
 use nix::sys::signal::{SigHandler, Signal};
@@ -189,20 +188,31 @@ fn start_process(
 ) -> Result<(linux::Started, Option<std::os::fd::OwnedFd>)> {
     let config = containers.config(record)?;
     let user = resolve_user(rootfs, &config.user)?;
-    // Docker creates a missing working directory.
-    let workdir = secure_join(rootfs, Path::new(&config.working_dir))
-        .map_err(|e| RuntimeError::io("resolving the working directory", e))?;
-    std::fs::create_dir_all(&workdir)
-        .map_err(|e| RuntimeError::io(format!("creating working directory {}", config.working_dir), e))?;
-    // A new, empty volume gets the image's content at its path.
+    let root = strata_inroot::Root::open(rootfs)
+        .map_err(|e| RuntimeError::io("opening the container's root", std::io::Error::other(e)))?;
+    // Docker creates a missing working directory (inside the root, whatever its links).
+    root.mkdir_all(Path::new(&config.working_dir), 0o755).map_err(|e| {
+        RuntimeError::io(
+            format!("creating working directory {}", config.working_dir),
+            std::io::Error::other(e),
+        )
+    })?;
+    // A new, empty volume gets the image's content at its path. The container has not
+    // started: its root is the image's, which nothing changes now, so the resolved
+    // directory's own path (read back from its descriptor) is what is copied.
     let volumes = strata_containers::volumes::Volumes::new(containers.store().root());
     for bind in &config.binds {
         if let Some(name) = &bind.volume {
-            let source = secure_join(rootfs, Path::new(&bind.destination))
-                .map_err(|e| RuntimeError::io("resolving a volume path", e))?;
-            volumes.populate(name, &source)?;
+            let resolving = |e| RuntimeError::io(format!("resolving volume path {}", bind.destination), e);
+            let source = match root.find(Path::new(&bind.destination)) {
+                Ok(Some(handle)) => Some(std::fs::read_link(handle.proc_path()).map_err(resolving)?),
+                Ok(None) => None,
+                Err(e) => return Err(resolving(std::io::Error::other(e))),
+            };
+            volumes.populate(name, source.as_deref())?;
         }
     }
+    drop(root);
     let bundle = containers.dir(&record.id);
     let spec = build(&config, &bundle, &user, netns)?;
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");

@@ -2,7 +2,6 @@
 //! namespaces, mounts, masked and read-only paths, and its capability set.
 
 use crate::error::{Result, RuntimeError};
-use crate::linux::path::secure_join;
 use oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroupBuilder,
     LinuxDeviceType, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder,
@@ -141,11 +140,21 @@ pub struct ResolvedUser {
     pub home: String,
 }
 
-fn read_db(rootfs: &Path, file: &str) -> String {
-    secure_join(rootfs, Path::new(file))
-        .ok()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_default()
+/// Most bytes of an image's /etc/passwd or /etc/group that strata reads.
+const MAX_DB_BYTES: u64 = 8 << 20;
+
+/// The image's (or running container's) `/etc/passwd` or `/etc/group`, read on the
+/// host through the in-root resolver: a regular file only, never more than
+/// MAX_DB_BYTES. A FIFO or device there (which would hang or flood the host) is
+/// refused; a missing file reads as empty.
+fn read_db(rootfs: &Path, file: &str) -> Result<String> {
+    let refused = |e: strata_inroot::InRootError| RuntimeError::Start {
+        code: 125,
+        message: format!("reading the container's {file}: {e}"),
+    };
+    let root = strata_inroot::Root::open(rootfs).map_err(refused)?;
+    let bytes = root.read_regular(Path::new(file), MAX_DB_BYTES).map_err(refused)?;
+    Ok(String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned())
 }
 
 /// The highest user or group ID a container may run as: 2^31-1, as runc allows. Above it
@@ -169,8 +178,8 @@ fn id(text: &str, what: &str, name: &str) -> Result<u32> {
 
 /// `user[:group]`, each a name or a number, as Docker resolves them in the image.
 pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
-    let passwd = read_db(rootfs, "/etc/passwd");
-    let group = read_db(rootfs, "/etc/group");
+    let passwd = read_db(rootfs, "/etc/passwd")?;
+    let group = read_db(rootfs, "/etc/group")?;
     let (user, grp) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),

@@ -153,11 +153,14 @@ fn setup(spec: &Spec, rootfs: &Path, seccomp: Option<&Program>) -> Result<(), Ch
         None::<&str>,
     )
     .fail(125, "binding the rootfs")?;
+    // Everything below happens inside the (untrusted) root, resolved by the kernel.
+    let root = strata_inroot::Root::open(rootfs).fail(125, "opening the container's root")?;
     for m in spec.mounts().clone().unwrap_or_default() {
-        mounts::mount_entry(rootfs, &m)?;
+        mounts::mount_entry(&root, &m)?;
     }
-    mounts::create_devices(rootfs)?;
-    mounts::create_spec_devices(rootfs, spec)?;
+    mounts::create_devices(&root)?;
+    mounts::create_spec_devices(&root, spec)?;
+    drop(root);
     mounts::pivot_root(rootfs)?;
     // Through the container's own /proc, before mask_and_protect makes /proc/sys read-only.
     write_sysctls(spec)?;

@@ -5,7 +5,6 @@
 mod child;
 mod exec;
 mod mounts;
-pub mod path;
 mod process;
 pub mod tty;
 

@@ -2,12 +2,12 @@
 //! switch to the new root, and the masked and read-only paths.
 
 use super::child::{ChildError, Fail};
-use super::path::secure_join;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::sys::stat::{makedev, Mode, SFlag};
 use oci_spec::runtime::{Mount, Spec};
-use std::os::unix::fs::symlink;
+use std::os::fd::AsFd;
 use std::path::Path;
+use strata_inroot::Root;
 
 /// Flags and filesystem data a mount's option list stands for.
 fn parse_options(options: &[String]) -> (MsFlags, MsFlags, String) {
@@ -40,12 +40,10 @@ fn parse_options(options: &[String]) -> (MsFlags, MsFlags, String) {
     (flags, propagation, data.join(","))
 }
 
-/// Performs one of the spec's mounts inside `rootfs`.
-pub fn mount_entry(rootfs: &Path, m: &Mount) -> Result<(), ChildError> {
-    let dest = secure_join(rootfs, m.destination()).fail(
-        125,
-        format!("resolving mount destination {}", m.destination().display()),
-    )?;
+/// Performs one of the spec's mounts inside the container's root. The destination is
+/// resolved inside the root (an image's symlinks cannot lead it to the host) and the
+/// mount goes onto the resolved object itself, through its `/proc/self/fd` path.
+pub fn mount_entry(root: &Root, m: &Mount) -> Result<(), ChildError> {
     let options = m.options().clone().unwrap_or_default();
     let (flags, propagation, data) = parse_options(&options);
     let typ = m.typ().clone().unwrap_or_default();
@@ -57,26 +55,22 @@ pub fn mount_entry(rootfs: &Path, m: &Mount) -> Result<(), ChildError> {
             m.destination().display()
         )
     };
+    let source = m.source().clone().unwrap_or_else(|| typ.clone().into());
+    let target = root
+        .mount_target(m.destination(), !is_bind || source.is_dir())
+        .fail(125, what())?;
+    let dest = target.proc_path();
     if is_bind {
-        let source = m.source().clone().unwrap_or_default();
-        if source.is_dir() {
-            std::fs::create_dir_all(&dest).fail(125, what())?;
-        } else {
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent).fail(125, what())?;
-            }
-            if !dest.exists() {
-                std::fs::write(&dest, b"").fail(125, what())?;
-            }
-        }
         let bind = MsFlags::MS_BIND | (flags & MsFlags::MS_REC);
         mount(Some(&source), &dest, None::<&str>, bind, None::<&str>).fail(125, what())?;
         // Bind mounts take their flags (ro, nosuid, …) only on a remount.
         let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
         if !extra.is_empty() {
+            // The fd names the directory under the new mount: reach the mount itself.
+            let mounted = root.resolve(m.destination()).fail(125, what())?;
             mount(
                 None::<&str>,
-                &dest,
+                &mounted.proc_path(),
                 None::<&str>,
                 MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
                 None::<&str>,
@@ -84,39 +78,56 @@ pub fn mount_entry(rootfs: &Path, m: &Mount) -> Result<(), ChildError> {
             .fail(125, what())?;
         }
     } else {
-        std::fs::create_dir_all(&dest).fail(125, what())?;
-        let source = m.source().clone().unwrap_or_else(|| typ.clone().into());
         let data = (!data.is_empty()).then_some(data.as_str());
         mount(Some(&source), &dest, Some(typ.as_str()), flags, data).fail(125, what())?;
     }
     if !propagation.is_empty() {
-        mount(None::<&str>, &dest, None::<&str>, propagation, None::<&str>).fail(125, what())?;
+        let mounted = root.resolve(m.destination()).fail(125, what())?;
+        mount(
+            None::<&str>,
+            &mounted.proc_path(),
+            None::<&str>,
+            propagation,
+            None::<&str>,
+        )
+        .fail(125, what())?;
     }
     Ok(())
 }
 
-/// Makes a device node with exactly `mode`; false if one is there already.
-fn make_node(path: &Path, kind: SFlag, mode: Mode, dev: nix::libc::dev_t) -> Result<bool, ChildError> {
-    match mknod(path, kind, mode, dev) {
+/// Makes a device node named `name` in the directory `dir` with exactly `mode`; false
+/// if something is there already.
+fn make_node(
+    dir: &std::fs::File,
+    name: &str,
+    kind: SFlag,
+    mode: Mode,
+    dev: nix::libc::dev_t,
+) -> Result<bool, ChildError> {
+    match nix::sys::stat::mknodat(dir.as_fd(), name, kind, mode, dev) {
         Ok(()) => {}
         Err(nix::errno::Errno::EEXIST) => return Ok(false),
-        Err(e) => return Err(e).fail(125, format!("creating {}", path.display())),
+        Err(e) => return Err(e).fail(125, format!("creating /dev/{name}")),
     }
     // mknod's mode is subject to the umask.
-    nix::sys::stat::fchmodat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        mode,
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    )
-    .fail(125, format!("chmod {}", path.display()))?;
+    nix::sys::stat::fchmodat(dir.as_fd(), name, mode, nix::sys::stat::FchmodatFlags::NoFollowSymlink)
+        .or_else(|e| match e {
+            // Kernels before 6.6 have no fchmodat2: the node was just made, by us.
+            nix::errno::Errno::EOPNOTSUPP | nix::errno::Errno::ENOSYS => {
+                nix::sys::stat::fchmodat(dir.as_fd(), name, mode, nix::sys::stat::FchmodatFlags::FollowSymlink)
+            }
+            e => Err(e),
+        })
+        .fail(125, format!("chmod /dev/{name}"))?;
     Ok(true)
 }
 
 /// The devices every container has (OCI runtime spec, "Default Devices"), and the
-/// conventional links in `/dev`.
-pub fn create_devices(rootfs: &Path) -> Result<(), ChildError> {
-    let dev = rootfs.join("dev");
+/// conventional links in `/dev`, made in the root's /dev as resolved inside it.
+pub fn create_devices(root: &Root) -> Result<(), ChildError> {
+    let dev = root
+        .dir_fd(Path::new("/dev"))
+        .fail(125, "opening the container's /dev")?;
     for (name, major, minor) in [
         ("null", 1, 3),
         ("zero", 1, 5),
@@ -126,7 +137,7 @@ pub fn create_devices(rootfs: &Path) -> Result<(), ChildError> {
         ("tty", 5, 0),
     ] {
         let mode = Mode::from_bits_truncate(0o666);
-        make_node(&dev.join(name), SFlag::S_IFCHR, mode, makedev(major, minor))?;
+        make_node(&dev, name, SFlag::S_IFCHR, mode, makedev(major, minor))?;
     }
     for (link, target) in [
         ("fd", "/proc/self/fd"),
@@ -140,9 +151,8 @@ pub fn create_devices(rootfs: &Path) -> Result<(), ChildError> {
         if link == "core" && !Path::new("/proc/kcore").exists() {
             continue;
         }
-        match symlink(target, dev.join(link)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        match nix::unistd::symlinkat(target, dev.as_fd(), link) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
             Err(e) => return Err(e).fail(125, format!("linking /dev/{link}")),
         }
     }
@@ -159,8 +169,8 @@ pub fn pivot_root(rootfs: &Path) -> Result<(), ChildError> {
 }
 
 /// The spec's `linux.devices` (the host's, for `--privileged`), made under the new /dev
-/// with their modes and owners; ones already there are left.
-pub fn create_spec_devices(rootfs: &Path, spec: &Spec) -> Result<(), ChildError> {
+/// (resolved inside the root) with their modes and owners; ones already there are left.
+pub fn create_spec_devices(root: &Root, spec: &Spec) -> Result<(), ChildError> {
     let devices = spec
         .linux()
         .as_ref()
@@ -170,24 +180,29 @@ pub fn create_spec_devices(rootfs: &Path, spec: &Spec) -> Result<(), ChildError>
         let Ok(relative) = device.path().strip_prefix("/dev") else {
             continue;
         };
-        let path = rootfs.join("dev").join(relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).fail(125, format!("creating {}", parent.display()))?;
-        }
+        let (Some(parent), Some(name)) = (relative.parent(), relative.file_name().and_then(|n| n.to_str())) else {
+            continue;
+        };
+        let dir = root
+            .dir_fd(&Path::new("/dev").join(parent))
+            .fail(125, format!("creating the directory of {}", device.path().display()))?;
         let kind = match device.typ() {
             oci_spec::runtime::LinuxDeviceType::B => SFlag::S_IFBLK,
             _ => SFlag::S_IFCHR,
         };
         let mode = Mode::from_bits_truncate(device.file_mode().unwrap_or(0o600));
         let dev = makedev(device.major() as u64, device.minor() as u64);
-        if !make_node(&path, kind, mode, dev)? {
+        if !make_node(&dir, name, kind, mode, dev)? {
             continue;
         }
-        let owner = (
+        nix::unistd::fchownat(
+            dir.as_fd(),
+            name,
             device.uid().map(nix::unistd::Uid::from_raw),
             device.gid().map(nix::unistd::Gid::from_raw),
-        );
-        nix::unistd::chown(&path, owner.0, owner.1).fail(125, format!("chown {}", device.path().display()))?;
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .fail(125, format!("chown {}", device.path().display()))?;
     }
     Ok(())
 }
