@@ -269,7 +269,9 @@ fn cp_into_a_container_that_swaps_the_new_directory_for_a_symlink_never_writes_o
             start.elapsed() < Duration::from_secs(120),
             "cp never reached its pause point"
         );
-        assert!(cp.try_wait().unwrap().is_none(), "cp ended before its pause point");
+        if cp.try_wait().unwrap().is_some() {
+            panic!("cp ended before its pause point: {:?}", cp.wait_with_output().unwrap());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     // The container swaps the directory cp made for a link to the host's witness.
