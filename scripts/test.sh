@@ -26,8 +26,9 @@ cargo clippy --workspace --all-targets -q -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-# race-points: the pause points of the host-safety race tests (never in a shipped build).
-cargo test --workspace --all-targets --no-fail-fast --features strata/race-points 2>&1 | tee "$log" || status=$?
+# Test-only features (never in a shipped build): race-points, the pause points of the
+# host-safety race tests; failpoints, the crash tests' failure points.
+cargo test --workspace --all-targets --no-fail-fast --features strata/race-points,strata/failpoints 2>&1 | tee "$log" || status=$?
 # One closing line over every test binary (doc tests are not run: there are none).
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 # A short fuzzing run of every target (scripts/fuzz.sh SECONDS runs longer ones).

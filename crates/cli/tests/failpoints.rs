@@ -1,6 +1,8 @@
 //! Crash injection: the process aborts at every failure point of import, load, commit,
 //! rmi, tag, pull (from a real registry) and build (STRATA_FAILPOINT), many times over. After each crash the store checks
 //! clean, no partial image is listed, and the command succeeds when run again.
+//! The failure points exist only in builds with `--features strata/failpoints`.
+#![cfg(feature = "failpoints")]
 
 mod harness;
 
