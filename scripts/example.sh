@@ -11,14 +11,8 @@ cd "$(dirname "$0")/.."
 # host's wget), nftables (`nft`, the default bridge network's rules: run -p), gcc and
 # libc6-dev (the static hello world).
 packages=(busybox-static nftables gcc libc6-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/packages.sh
+ensure_packages "${packages[@]}"
 cargo build --release -q -p strata
 strata=$PWD/target/release/strata
 export STRATA_ROOT=${STRATA_ROOT:-/var/tmp/strata-example}

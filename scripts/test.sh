@@ -7,19 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(skopeo podman crun runc uidmap busybox-static python3 tar procps docker-registry apache2-utils openssl gcc libc6-dev nftables iproute2)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  apt-get update -qq
-  # Keep package scripts from starting services on this machine.
-  had_policy=0; [ -e /usr/sbin/policy-rc.d ] && had_policy=1
-  [ $had_policy = 1 ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  [ $had_policy = 1 ] || rm -f /usr/sbin/policy-rc.d
-fi
+source scripts/packages.sh
+ensure_packages "${packages[@]}"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings

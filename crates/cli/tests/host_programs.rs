@@ -9,14 +9,7 @@ use harness::images::busybox_rootfs;
 use harness::TestRoot;
 use std::process::{Command, Output};
 
-const SEARCH_DIRS: [&str; 6] = [
-    "/usr/local/sbin",
-    "/usr/local/bin",
-    "/usr/sbin",
-    "/usr/bin",
-    "/sbin",
-    "/bin",
-];
+use strata_host_programs::SEARCH_DIRS;
 
 /// Runs strata with `args` where `programs` cannot be found.
 fn without(t: &TestRoot, programs: &[&str], args: &[&str]) -> Output {

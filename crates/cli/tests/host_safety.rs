@@ -5,6 +5,8 @@
 mod harness;
 
 use harness::images::busybox_rootfs;
+#[cfg(feature = "race-points")]
+use harness::race::Paused;
 use harness::TestRoot;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -252,33 +254,11 @@ fn cp_into_a_container_that_swaps_the_new_directory_for_a_symlink_never_writes_o
     std::fs::write(source.join("evil"), b"payload\n").unwrap();
     t.ok(&["run", "-d", "--name", "racer", "busybox:test", "sleep", "1000"]);
     t.ok(&["exec", "racer", "mkdir", "/d"]);
-    let race = t.path("race");
-    std::fs::create_dir_all(&race).unwrap();
-    let mut cp = t
-        .cmd()
-        .args(["cp", source.to_str().unwrap(), "racer:/d/"])
-        .env("STRATA_RACE_POINT", "cp:created")
-        .env("STRATA_RACE_DIR", &race)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !race.join("paused").exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "cp never reached its pause point"
-        );
-        if cp.try_wait().unwrap().is_some() {
-            panic!("cp ended before its pause point: {:?}", cp.wait_with_output().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let cp = Paused::start(&t, "cp:created", &["cp", source.to_str().unwrap(), "racer:/d/"]);
     // The container swaps the directory cp made for a link to the host's witness.
     let link = format!("mv /d/payload /d/moved && ln -s {} /d/payload", witness.dir.display());
     t.ok(&["exec", "racer", "sh", "-c", &link]);
-    std::fs::write(race.join("resume"), b"").unwrap();
-    let out = cp.wait_with_output().unwrap();
+    let out = cp.resume();
     assert!(!out.status.success(), "cp wrote through the swapped-in link: {out:?}");
     witness.assert_untouched("cp into a racing container");
     t.ok(&["rm", "-f", "racer"]);

@@ -7,13 +7,13 @@
 mod harness;
 
 use harness::images::busybox_rootfs;
+#[cfg(feature = "race-points")]
+use harness::race::Paused;
 use harness::TestRoot;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 #[cfg(feature = "race-points")]
-use std::process::{Output, Stdio};
-#[cfg(feature = "race-points")]
-use std::time::{Duration, Instant};
+use std::process::Output;
 
 /// A busybox store with a running container `racer`.
 fn racer(t: &TestRoot) {
@@ -151,43 +151,11 @@ fn raced(t: &TestRoot, args: &[&str], swap: &Swap) -> (Output, String) {
             format!("mv '/!dir' '/!moved' && ln -s {} '/!dir'", host.display())
         }
     };
-    let race = t.path("race");
-    std::fs::create_dir_all(&race).unwrap();
-    let mut child = t
-        .cmd()
-        .args(args)
-        .env("STRATA_RACE_POINT", "layer:walked")
-        .env("STRATA_RACE_DIR", &race)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !race.join("paused").exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "strata {args:?} never reached its pause point"
-        );
-        if child.try_wait().unwrap().is_some() {
-            let out = child.wait_with_output().unwrap();
-            panic!("strata {args:?} ended before its pause point: {out:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let paused = Paused::start(t, "layer:walked", args);
     // Paused at the first regular file, after the walk: the one the container swaps.
-    let paused = std::fs::read_to_string(race.join("paused")).unwrap();
-    assert_eq!(paused, swap.victim(), "paused at another file");
+    assert_eq!(paused.path(), swap.victim(), "paused at another file");
     t.ok(&["exec", "racer", "sh", "-c", &swapped]);
-    std::fs::write(race.join("resume"), b"").unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(120) {
-            child.kill().unwrap();
-            panic!("strata {args:?} hung after resuming (killed after 120 s)");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child.wait_with_output().unwrap(), secret)
+    (paused.resume(), secret)
 }
 
 /// `export` of a running container that swaps the file being archived (or a directory

@@ -28,7 +28,7 @@ use std::fs::{self, File};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use xattr::FileExt;
 
@@ -335,15 +335,7 @@ fn copy_entry(src: &File, name: &[u8], meta: &fs::Metadata, out_dir: &File, from
         let target = rustix::fs::readlinkat(src, name_os, Vec::new()).map_err(sys_err(from))?;
         rustix::fs::symlinkat(target.as_c_str(), out_dir, name_os).map_err(sys_err(to))?;
     } else {
-        let kind = if ft.is_char_device() {
-            rustix::fs::FileType::CharacterDevice
-        } else if ft.is_block_device() {
-            rustix::fs::FileType::BlockDevice
-        } else if ft.is_fifo() {
-            rustix::fs::FileType::Fifo
-        } else {
-            rustix::fs::FileType::Socket
-        };
+        let kind = crate::vfs::special_kind(&ft);
         rustix::fs::mknodat(out_dir, name_os, kind, mode, meta.rdev()).map_err(sys_err(to))?;
     }
     rustix::fs::chownat(out_dir, name_os, owner.0, owner.1, AtFlags::SYMLINK_NOFOLLOW).map_err(sys_err(to))?;

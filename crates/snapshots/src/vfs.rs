@@ -104,15 +104,7 @@ fn copy_entry(from: &Path, to: &Path, links: &mut HashMap<(u64, u64), PathBuf>) 
             links.insert((meta.dev(), meta.ino()), to.to_path_buf());
         }
     } else {
-        let kind = if ft.is_char_device() {
-            rustix::fs::FileType::CharacterDevice
-        } else if ft.is_block_device() {
-            rustix::fs::FileType::BlockDevice
-        } else if ft.is_fifo() {
-            rustix::fs::FileType::Fifo
-        } else {
-            rustix::fs::FileType::Socket
-        };
+        let kind = special_kind(&ft);
         rustix::fs::mknodat(
             rustix::fs::CWD,
             to,
@@ -267,6 +259,19 @@ fn ensure_parents(root: &Path, scratch: &Path, rel: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The node type mknod makes for a special file (device, FIFO or socket).
+pub(crate) fn special_kind(ft: &fs::FileType) -> rustix::fs::FileType {
+    if ft.is_char_device() {
+        rustix::fs::FileType::CharacterDevice
+    } else if ft.is_block_device() {
+        rustix::fs::FileType::BlockDevice
+    } else if ft.is_fifo() {
+        rustix::fs::FileType::Fifo
+    } else {
+        rustix::fs::FileType::Socket
+    }
 }
 
 #[cfg(test)]

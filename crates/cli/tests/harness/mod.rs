@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod images;
+pub mod race;
 pub mod registry;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 use super::*;
 use crate::{chain_ids, Snapshotter};
 use oci_spec::image::Digest;
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::fs::PermissionsExt;
 
 fn whiteout(path: &Path) {
