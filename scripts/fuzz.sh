@@ -19,6 +19,12 @@ secs=${1:-20}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(tar_apply reference dockerfile manifest archive_load)
+# Run from inside cargo (a test, `cargo run`), the caller's package variables are in the
+# environment: $CARGO would pick the caller's toolchain, and build scripts of the fuzz
+# workspace track some of them (ring: CARGO_MANIFEST_DIR), rebuilding it all when they change.
+unset CARGO CARGO_MANIFEST_DIR CARGO_MANIFEST_PATH CARGO_MANIFEST_LINKS CARGO_CRATE_NAME \
+  CARGO_BIN_NAME CARGO_PRIMARY_PACKAGE CARGO_TARGET_TMPDIR CARGO_RUSTC_CURRENT_DIR
+for v in $(compgen -e | grep -E '^CARGO_(PKG|BIN_EXE)_' || true); do unset "$v"; done
 
 skip() {
   echo "fuzz: skipped: $*"

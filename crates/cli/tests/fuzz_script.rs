@@ -16,8 +16,8 @@ fn fuzz_script_falls_back_to_stable_without_nightly() {
         .current_dir(&root)
         .env("RUSTUP_TOOLCHAIN", "stable")
         .env("STRATA_FUZZ_CORPUS", corpus.path())
-        // What `cargo test` puts in a test's environment must not steer the fuzz build.
-        .env_remove("CARGO")
+        // The script must set RUSTC_BOOTSTRAP itself; it clears the package variables
+        // `cargo test` leaves here (CARGO, CARGO_MANIFEST_DIR, ...).
         .env_remove("RUSTC_BOOTSTRAP")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
