@@ -187,7 +187,9 @@ pub fn host(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// podman with a private store under the test directory.
+/// podman with a private store under the test directory. Its containers run on runc:
+/// crun refuses this machine's hybrid cgroups while the unified hierarchy owns a
+/// controller (hugetlb, on a fresh machine), and the tests should not remount the host's.
 pub fn podman(t: &TestRoot, args: &[&str]) -> String {
     let root = t.path("podman-root");
     let runroot = t.path("podman-run");
@@ -202,6 +204,8 @@ pub fn podman(t: &TestRoot, args: &[&str]) -> String {
         "cgroupfs",
         "--events-backend",
         "file",
+        "--runtime",
+        "runc",
     ];
     all.extend_from_slice(args);
     host("podman", &all)
