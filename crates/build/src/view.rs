@@ -9,14 +9,21 @@ use strata_images::{ImageRecord, ImageStore};
 pub struct ImageView {
     dir: PathBuf,
     mounted: bool,
+    /// The mounted view, opened once for every lookup in it.
+    root: Option<strata_inroot::Root>,
 }
 
 impl ImageView {
     pub fn mount(store: &ImageStore, image: Option<&ImageRecord>) -> Result<Self> {
         let dir = store.work_path("view", "");
         std::fs::create_dir_all(&dir).map_err(|e| BuildError::io(format!("creating {}", dir.display()), e))?;
-        let mut view = ImageView { dir, mounted: false };
+        let mut view = ImageView {
+            dir,
+            mounted: false,
+            root: None,
+        };
         let Some(image) = image.filter(|i| !i.layers.is_empty()) else {
+            view.root = strata_inroot::Root::open(&view.dir).ok();
             return Ok(view);
         };
         let chains = image
@@ -31,6 +38,7 @@ impl ImageView {
             .map_err(|e| BuildError::io("preparing an image view", std::io::Error::other(e)))?;
         strata_runtime::rootfs::mount_all(&mounts, &view.dir)?;
         view.mounted = true;
+        view.root = strata_inroot::Root::open(&view.dir).ok();
         Ok(view)
     }
 
@@ -40,7 +48,10 @@ impl ImageView {
     /// committed layers that nothing changes, so the resolved object's path (read back
     /// from its descriptor, free of symlinks) can be used afterwards.
     pub fn resolve(&self, path: &str) -> std::result::Result<Option<PathBuf>, String> {
-        let root = strata_inroot::Root::open(&self.dir).map_err(|e| e.to_string())?;
+        let root = match &self.root {
+            Some(root) => root,
+            None => &strata_inroot::Root::open(&self.dir).map_err(|e| e.to_string())?,
+        };
         let Some(handle) = root.find(Path::new(path)).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
@@ -67,6 +78,8 @@ impl ImageView {
 
 impl Drop for ImageView {
     fn drop(&mut self) {
+        // Its descriptor would keep the mount busy.
+        self.root = None;
         if self.mounted {
             let _ = strata_runtime::rootfs::unmount(&self.dir);
         }

@@ -495,15 +495,18 @@ fn check_stop_signal(signal: &str) -> Result<String> {
     }
 }
 
-/// `--user USER[:GROUP]`: numeric IDs must be within 0-2^31-1, as runc's rule; higher
-/// ones would wrap to negative IDs (4294967295 is "unchanged": root).
+/// The highest user or group ID a container may run as: 2^31-1, as runc allows. Above it
+/// the kernel's IDs turn negative, and 4294967295 is -1, "leave unchanged" to
+/// setuid/setgid: the process would stay root.
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+/// `--user USER[:GROUP]`: numeric IDs must be within 0-MAX_ID (runc's rule).
 fn check_user(spec: &str) -> Result<String> {
     for part in spec.split(':') {
         let numeric = !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-        if numeric && part.parse::<u32>().map_or(true, |n| n > i32::MAX as u32) {
+        if numeric && part.parse::<u32>().map_or(true, |n| n > MAX_ID) {
             return Err(ContainerError::Invalid(format!(
-                "invalid --user {spec:?}: user and group IDs must be in the range 0-{}",
-                i32::MAX
+                "invalid --user {spec:?}: user and group IDs must be in the range 0-{MAX_ID}"
             )));
         }
     }

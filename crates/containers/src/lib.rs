@@ -11,7 +11,7 @@ pub mod signal;
 pub mod volumes;
 
 pub use changes::{write_layer, write_layer_clamped, Change, Exclusions};
-pub use config::{static_ip, Bind, ContainerConfig, CreateOptions};
+pub use config::{static_ip, Bind, ContainerConfig, CreateOptions, MAX_ID};
 pub use error::{ContainerError, Result};
 pub use service::{CommitOptions, Containers};
 pub use strata_metadata::{ContainerRecord, ContainerState};

@@ -10,6 +10,7 @@ use oci_spec::runtime::{
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use strata_containers::ContainerConfig;
+use strata_containers::MAX_ID;
 
 /// Docker's default capabilities (moby `oci/caps/defaults.go`).
 pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
@@ -147,20 +148,19 @@ const MAX_DB_BYTES: u64 = 8 << 20;
 /// host through the in-root resolver: a regular file only, never more than
 /// MAX_DB_BYTES. A FIFO or device there (which would hang or flood the host) is
 /// refused; a missing file reads as empty.
-fn read_db(rootfs: &Path, file: &str) -> Result<String> {
-    let refused = |e: strata_inroot::InRootError| RuntimeError::Start {
-        code: 125,
-        message: format!("reading the container's {file}: {e}"),
-    };
-    let root = strata_inroot::Root::open(rootfs).map_err(refused)?;
-    let bytes = root.read_regular(Path::new(file), MAX_DB_BYTES).map_err(refused)?;
+fn read_db(root: &strata_inroot::Root, file: &str) -> Result<String> {
+    let bytes = root
+        .read_regular(Path::new(file), MAX_DB_BYTES)
+        .map_err(|e| refused_db(file, e))?;
     Ok(String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned())
 }
 
-/// The highest user or group ID a container may run as: 2^31-1, as runc allows. Above it
-/// the kernel's IDs turn negative, and 4294967295 is -1, "leave unchanged" to
-/// setuid/setgid: the process would stay root.
-pub const MAX_ID: u32 = i32::MAX as u32;
+fn refused_db(file: &str, e: strata_inroot::InRootError) -> RuntimeError {
+    RuntimeError::Start {
+        code: 125,
+        message: format!("reading the container's {file}: {e}"),
+    }
+}
 
 /// A user or group ID from `--user` or the image's passwd/group files, checked: a
 /// malformed or out-of-range field is refused, never read as 0 (root).
@@ -178,8 +178,9 @@ fn id(text: &str, what: &str, name: &str) -> Result<u32> {
 
 /// `user[:group]`, each a name or a number, as Docker resolves them in the image.
 pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
-    let passwd = read_db(rootfs, "/etc/passwd")?;
-    let group = read_db(rootfs, "/etc/group")?;
+    let root = strata_inroot::Root::open(rootfs).map_err(|e| refused_db("/etc/passwd", e))?;
+    let passwd = read_db(&root, "/etc/passwd")?;
+    let group = read_db(&root, "/etc/group")?;
     let (user, grp) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),

@@ -376,7 +376,8 @@ fn copy_dir_attributes(from: &File, meta: &fs::Metadata, to: &File, shown: &Path
     Ok(())
 }
 
-fn timestamps(meta: &fs::Metadata) -> rustix::fs::Timestamps {
+/// A file's access and modification times, as utimensat/futimens take them.
+pub(crate) fn timestamps(meta: &fs::Metadata) -> rustix::fs::Timestamps {
     rustix::fs::Timestamps {
         last_access: rustix::fs::Timespec {
             tv_sec: meta.atime(),
