@@ -536,6 +536,63 @@ fn cp_in_both_directions_never_follows_links_out_of_the_root() {
 }
 
 #[test]
+fn cp_sees_the_containers_volumes_and_binds_running_or_stopped() {
+    let t = with_busybox();
+    let bound = t.path("bound");
+    std::fs::create_dir(&bound).unwrap();
+    std::fs::write(bound.join("hostfile"), "from the bind\n").unwrap();
+    let host_file = t.path("incoming");
+    std::fs::write(&host_file, "copied in\n").unwrap();
+    let out = t.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let bind = format!("{}:/bound", bound.display());
+    let ro_bind = format!("{}:/ro:ro", bound.display());
+    let (incoming, out_str) = (host_file.to_str().unwrap(), out.to_str().unwrap());
+    // Other tests mount and unmount meanwhile: count only this store's mounts.
+    let store = t.root().display().to_string();
+    let mounts = || {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        info.lines().filter(|l| l.contains(&store)).count()
+    };
+
+    // Stopped: the volume's and the bind's content, not the image's empty directories.
+    let vol = ["-v", "cpdata:/data", "-v", bind.as_str(), "-v", ro_bind.as_str()];
+    let mut args = vec!["run", "--name", "stopped"];
+    args.extend(vol);
+    args.extend(["busybox:test", "sh", "-c", "echo in the volume > /data/f"]);
+    t.ok(&args);
+    t.ok(&["cp", "stopped:/data/f", out_str]);
+    assert_eq!(std::fs::read_to_string(out.join("f")).unwrap(), "in the volume\n");
+    t.ok(&["cp", "stopped:/bound/hostfile", out_str]);
+    assert_eq!(std::fs::read_to_string(out.join("hostfile")).unwrap(), "from the bind\n");
+    t.ok(&["cp", incoming, "stopped:/bound/"]);
+    assert_eq!(std::fs::read_to_string(bound.join("incoming")).unwrap(), "copied in\n");
+    t.ok(&["cp", incoming, "stopped:/data/"]);
+    let seen = t.ok(&["run", "--rm", "-v", "cpdata:/data", "busybox:test", "cat", "/data/incoming"]);
+    assert_eq!(seen, "copied in\n");
+    // A read-only bind stays read-only for cp.
+    std::fs::remove_file(bound.join("incoming")).unwrap();
+    let refused = t.fails(&["cp", incoming, "stopped:/ro/"]);
+    assert!(refused.to_lowercase().contains("read-only"), "{refused}");
+    assert!(!bound.join("incoming").exists());
+    // Nothing stays mounted after a stopped container's cp.
+    assert_eq!(mounts(), 0, "cp left mounts behind");
+
+    // Running: the container's own mounts, through its process.
+    let mut args = vec!["run", "-d", "--name", "running"];
+    args.extend(vol);
+    args.extend(["busybox:test", "sleep", "600"]);
+    t.ok(&args);
+    t.ok(&["cp", incoming, "running:/data/live"]);
+    assert_eq!(t.ok(&["exec", "running", "cat", "/data/live"]), "copied in\n");
+    t.ok(&["cp", "running:/bound/hostfile", out.join("live").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(out.join("live")).unwrap(), "from the bind\n");
+    let refused = t.fails(&["cp", incoming, "running:/ro/"]);
+    assert!(refused.to_lowercase().contains("read-only"), "{refused}");
+    t.ok(&["rm", "-f", "running", "stopped"]);
+}
+
+#[test]
 fn no_new_privileges_and_nothing_of_the_engine_inside() {
     let t = with_busybox();
     let nnp = stdout_of(

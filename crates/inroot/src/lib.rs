@@ -117,6 +117,16 @@ impl Root {
         })
     }
 
+    /// Whether this root is the same directory as the host's `dir` (same device and
+    /// inode): a process's `/proc/PID/root` checked against the root it should have, so
+    /// a recycled process ID is never taken for the container.
+    pub fn is_same_dir(&self, dir: &Path) -> bool {
+        let (Ok(mine), Ok(theirs)) = (rustix::fs::fstat(self.inner.as_fd()), rustix::fs::stat(dir)) else {
+            return false;
+        };
+        (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
+    }
+
     /// The host path of the root, for messages.
     pub fn dir(&self) -> &Path {
         &self.dir

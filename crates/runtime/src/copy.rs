@@ -28,21 +28,74 @@ fn in_root(e: InRootError) -> RuntimeError {
     RuntimeError::io("cp", std::io::Error::other(e))
 }
 
-/// Runs `f` with the container's root mounted (its live mount when running; otherwise
-/// its layers mounted for the purpose, writable, and unmounted after).
+/// Runs `f` with the container's root as the container sees it, volumes and binds
+/// included (as `docker cp` does): a running container's own root, through its process
+/// (`/proc/PID/root`, its mount namespace); otherwise its layers, mounted for the
+/// purpose if they are not, with its binds mounted on them, all undone after.
 fn with_root<T>(
     containers: &Containers<'_>,
     record: &ContainerRecord,
     f: impl FnOnce(&Root) -> Result<T>,
 ) -> Result<T> {
     let rootfs = containers.rootfs(&record.id);
-    if is_mounted(&rootfs) {
-        return f(&Root::open(&rootfs).map_err(in_root)?);
+    if let Some(root) = live_root(containers, record, &rootfs) {
+        return f(&root);
     }
-    std::fs::create_dir_all(&rootfs).map_err(io(format!("creating {}", rootfs.display())))?;
-    mount_all(&containers.mounts(record)?, &rootfs)?;
-    let out = Root::open(&rootfs).map_err(in_root).and_then(|root| f(&root));
-    unmount(&rootfs)?;
+    let mounted_here = !is_mounted(&rootfs);
+    if mounted_here {
+        fs::create_dir_all(&rootfs).map_err(io(format!("creating {}", rootfs.display())))?;
+        mount_all(&containers.mounts(record)?, &rootfs)?;
+    }
+    let out = with_binds(containers, record, &rootfs, f);
+    if mounted_here {
+        // Lazily, the whole tree: the binds go with the root.
+        unmount(&rootfs)?;
+    }
+    out
+}
+
+/// The running container's root through its process, once the process is known to be
+/// the container's (its root is the container's mounted root, not a recycled ID's).
+fn live_root(containers: &Containers<'_>, record: &ContainerRecord, rootfs: &Path) -> Option<Root> {
+    let fresh = containers.resolve(&record.id).ok()?;
+    let pid = fresh.pid.filter(|_| fresh.state != strata_containers::ContainerState::Exited)?;
+    let root = Root::open(Path::new(&format!("/proc/{pid}/root"))).ok()?;
+    root.is_same_dir(rootfs).then_some(root)
+}
+
+/// `f` on the mounted (not running) root with the container's binds on it. The root
+/// mount is made private first, so the binds are seen nowhere else.
+fn with_binds<T>(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    rootfs: &Path,
+    f: impl FnOnce(&Root) -> Result<T>,
+) -> Result<T> {
+    let binds: Vec<_> = containers
+        .config(record)?
+        .binds
+        .iter()
+        .map(|b| crate::spec::bind(&b.destination, Path::new(&b.source), b.readonly))
+        .collect();
+    if !binds.is_empty() {
+        nix::mount::mount(
+            None::<&str>,
+            rootfs,
+            None::<&str>,
+            nix::mount::MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|e| RuntimeError::Sys("making the container's root private", e))?;
+    }
+    let root = Root::open(rootfs).map_err(in_root)?;
+    let mounted = crate::linux::mount_in_root(&root, &binds);
+    let out = mounted.and_then(|()| f(&root));
+    // Innermost first; each bind's root is reached through the resolver again.
+    for bind in binds.iter().rev() {
+        if let Ok(handle) = root.resolve(bind.destination()) {
+            let _ = nix::mount::umount2(&handle.proc_path(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
     out
 }
 

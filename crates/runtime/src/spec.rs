@@ -264,7 +264,8 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
         .expect("mount fields are set")
 }
 
-fn bind(dest: &str, source: &Path, readonly: bool) -> Mount {
+/// A user's `-v`/`--mount` bind (also how `cp` shows a stopped container's volumes).
+pub(crate) fn bind(dest: &str, source: &Path, readonly: bool) -> Mount {
     let mut options = vec!["rbind", "rprivate"];
     if readonly {
         options.push("ro");

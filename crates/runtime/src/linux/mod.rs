@@ -9,6 +9,18 @@ mod process;
 pub mod tty;
 
 pub use exec::exec;
+
+/// Performs `mounts` (binds) inside `root` from the host's side, resolving each
+/// destination inside the root as the container's own setup does.
+pub(crate) fn mount_in_root(root: &strata_inroot::Root, mounts: &[oci_spec::runtime::Mount]) -> crate::Result<()> {
+    for m in mounts {
+        mounts::mount_entry(root, m).map_err(|e| crate::RuntimeError::Start {
+            code: e.code,
+            message: e.message,
+        })?;
+    }
+    Ok(())
+}
 pub use process::{kill, start, wait, Started};
 
 /// The namespaces a spec asks for (none when it has no `linux` section).
