@@ -1,7 +1,7 @@
 //! Dockerfiles: parsing, instruction flags and the word rules never panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use strata_build::{instruction::Instruction, parser, words};
+use strata_builder::{instruction::Instruction, parser, words};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -3,7 +3,7 @@
 use anyhow::{bail, Context as _, Result};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use strata_build::{BuildOptions, Context};
+use strata_builder::{BuildOptions, Context};
 use strata_images::ImageStore;
 
 #[derive(clap::Args)]
@@ -53,7 +53,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     let (context, dockerfile) = if args.path == "-" {
         let mut input = Vec::new();
         std::io::stdin().read_to_end(&mut input).context("reading stdin")?;
-        if strata_build::context::looks_like_archive(&input) {
+        if strata_builder::context::looks_like_archive(&input) {
             let dir = store.work_path("context", "");
             let context = Context::tar(&input[..], &dir)?;
             let name = args.file.clone().unwrap_or_else(|| "Dockerfile".into());
@@ -116,7 +116,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         super::registry::ensure_image(store, name, if always { "always" } else { "missing" })
             .map_err(|e| crate::output::error_chain(&e))
     };
-    let built = strata_build::build(store, &context, &options, Some(&fetch), &mut stdout)?;
+    let built = strata_builder::build(store, &context, &options, Some(&fetch), &mut stdout)?;
     if args.quiet {
         writeln!(stdout, "{}", built.id)?;
     }
