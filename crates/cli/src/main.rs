@@ -1,6 +1,7 @@
 //! `strata`: the command line. It parses arguments, calls the `strata-images` library
 //! and prints what Docker would print. No engine logic lives here.
 
+mod caller_env;
 mod commands;
 mod output;
 mod progress;
@@ -25,6 +26,9 @@ struct Cli {
     /// Storage driver for containers' writable layers: overlay, or vfs (full copies, where overlayfs is unavailable)
     #[arg(long, global = true, env = "STRATA_STORAGE_DRIVER")]
     storage_driver: Option<String>,
+    /// Subnet of the default bridge network when it is made (Docker's --bip), e.g. 10.99.0.0/24
+    #[arg(long, global = true, env = "STRATA_BRIDGE_SUBNET")]
+    bridge_subnet: Option<String>,
     #[command(subcommand)]
     command: commands::Command,
 }
@@ -43,12 +47,12 @@ fn main() -> ExitCode {
         }
     };
     env_logger::Builder::new().parse_filters(&cli.log_level).init();
-    match commands::run(
-        &cli.root,
-        cli.max_layer_size.as_deref(),
-        cli.storage_driver.as_deref(),
-        cli.command,
-    ) {
+    let settings = commands::Settings {
+        max_layer_size: cli.max_layer_size,
+        storage_driver: cli.storage_driver,
+        bridge_subnet: cli.bridge_subnet,
+    };
+    match commands::run(&cli.root, settings, cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("Error: {}", output::error_chain(&e));

@@ -32,6 +32,24 @@ fn stdout_of(t: &TestRoot, args: &[&str]) -> String {
 }
 
 #[test]
+fn env_names_without_values_come_from_the_callers_environment() {
+    let t = with_busybox();
+    let caller = |args: &[&str]| {
+        let out = t.cmd().args(args).env("FROM_CALLER", "yes").env_remove("UNSET_HERE").output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let env = caller(&["run", "--rm", "-e", "FROM_CALLER", "-e", "UNSET_HERE", "busybox:test", "env"]);
+    assert!(env.lines().any(|l| l == "FROM_CALLER=yes"), "{env}");
+    assert!(!env.contains("UNSET_HERE"), "{env}");
+    t.ok(&["run", "-d", "--name", "envs", "busybox:test", "sleep", "600"]);
+    let env = caller(&["exec", "-e", "FROM_CALLER", "-e", "UNSET_HERE", "envs", "env"]);
+    assert!(env.lines().any(|l| l == "FROM_CALLER=yes"), "{env}");
+    assert!(!env.contains("UNSET_HERE"), "{env}");
+    t.ok(&["rm", "-f", "envs"]);
+}
+
+#[test]
 fn exit_codes_follow_docker() {
     let t = with_busybox();
     assert_eq!(

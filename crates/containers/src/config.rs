@@ -694,14 +694,10 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
     for e in &opts.env {
         let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
         env.retain(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) != key);
-        // `-e NAME` without a value takes it from the caller's environment, as Docker does.
-        match e.split_once('=') {
-            Some(_) => env.push(e.clone()),
-            None => {
-                if let Ok(v) = std::env::var(e) {
-                    env.push(format!("{e}={v}"));
-                }
-            }
+        // A bare `NAME` unsets it: the front end has already filled in `-e NAME` from
+        // its caller's environment where it was set (as Docker's CLI does).
+        if e.contains('=') {
+            env.push(e.clone());
         }
     }
     if !env.iter().any(|e| e.starts_with("PATH=")) {
@@ -853,6 +849,20 @@ mod tests {
             entrypoint: entrypoint.map(str::to_string),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_bare_env_name_unsets_it_and_never_reads_this_process_environment() {
+        // The library may run in a long-lived service: its environment is not the user's.
+        let name = "STRATA_TEST_ONLY_IN_THIS_PROCESS";
+        std::env::set_var(name, "leaked");
+        let image = json!({"Cmd": ["sh"], "Env": ["KEEP=1", "DROP=image"]});
+        let mut o = opts(&[], None);
+        o.env = vec![name.into(), "DROP".into(), "SET=x".into()];
+        let env = merge(&image, &o, "0123456789abcdef").unwrap().env;
+        assert!(env.iter().all(|e| !e.contains("leaked")), "{env:?}");
+        assert!(env.contains(&"KEEP=1".to_string()) && env.contains(&"SET=x".to_string()));
+        assert!(env.iter().all(|e| !e.starts_with("DROP")), "{env:?}");
     }
 
     #[test]

@@ -202,7 +202,7 @@ impl ImageStore {
 }
 
 /// Work files in `tmp/` whose owner process is gone (`load-<pid>-<random>.tar`,
-/// `export-<pid>-<container>/`).
+/// `export-<pid>-<random>-<container>/`).
 fn stale_spools(store: &ImageStore) -> Result<Vec<std::path::PathBuf>> {
     let dir = store.root().join("tmp");
     let entries = std::fs::read_dir(&dir).map_err(|e| ImageError::io(format!("reading {}", dir.display()), e))?;

@@ -253,5 +253,5 @@ fn tempfile_in(dir: &Path, target: &Path) -> Result<std::path::PathBuf> {
     let name = target
         .file_name()
         .map_or("archive".into(), |n| n.to_string_lossy().into_owned());
-    Ok(dir.join(format!(".{name}.strata-{}.tmp", std::process::id())))
+    Ok(dir.join(format!(".{name}.strata-{:016x}.tmp", rand::random::<u64>())))
 }

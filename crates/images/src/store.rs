@@ -21,6 +21,8 @@ pub struct ImageStore {
     db: Mutex<Db>,
     /// Most bytes of file content one layer may expand to (decompression bombs).
     max_layer_bytes: u64,
+    /// Docker's `--bip`: the subnet the default bridge network gets when it is made.
+    default_bridge_subnet: Option<String>,
 }
 
 /// How a user-supplied name resolved to an image.
@@ -53,6 +55,7 @@ impl ImageStore {
             snapshots,
             db: Mutex::new(db),
             max_layer_bytes: strata_archive::ApplyOptions::default().max_bytes,
+            default_bridge_subnet: None,
         })
     }
 
@@ -60,6 +63,16 @@ impl ImageStore {
     /// further (a decompression bomb) is refused.
     pub fn set_max_layer_bytes(&mut self, bytes: u64) {
         self.max_layer_bytes = bytes;
+    }
+
+    /// Sets the subnet the default bridge network gets when it is first made (Docker's
+    /// `--bip`); by default the first free one.
+    pub fn set_default_bridge_subnet(&mut self, subnet: Option<String>) {
+        self.default_bridge_subnet = subnet.filter(|s| !s.is_empty());
+    }
+
+    pub fn default_bridge_subnet(&self) -> Option<&str> {
+        self.default_bridge_subnet.as_deref()
     }
 
     /// How layers are applied: `devices` as given, the layer size limit of this store.
@@ -234,7 +247,7 @@ fn check_layout(root: &Path) -> Result<()> {
             root.display()
         ))),
         Err(_) => {
-            let tmp = root.join(format!(".LAYOUT.{}", std::process::id()));
+            let tmp = root.join(format!(".LAYOUT.{:016x}", rand::random::<u64>()));
             fs::write(&tmp, LAYOUT)
                 .and_then(|()| fs::rename(&tmp, &marker))
                 .map_err(|e| ImageError::io(format!("writing {}", marker.display()), e))

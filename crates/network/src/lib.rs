@@ -76,13 +76,22 @@ pub struct Attachment {
 /// The networks of one strata root.
 pub struct Networks {
     root: PathBuf,
+    default_subnet: Option<String>,
 }
 
 impl Networks {
     pub fn new(root: &Path) -> Networks {
         Networks {
             root: root.to_path_buf(),
+            default_subnet: None,
         }
+    }
+
+    /// The subnet the default network gets when it is made (Docker's `--bip`); without
+    /// one, the first free subnet.
+    pub fn with_default_subnet(mut self, subnet: Option<&str>) -> Networks {
+        self.default_subnet = subnet.map(str::to_string);
+        self
     }
 
     /// Where a container's network namespace is pinned.
@@ -119,8 +128,7 @@ impl Networks {
         if let Some(n) = db.networks()?.into_iter().find(|n| n.name == DEFAULT_NETWORK) {
             return Ok(n);
         }
-        // Docker's `--bip`: the default bridge's subnet, where the first free one won't do.
-        let subnet = std::env::var("STRATA_BRIDGE_SUBNET").ok().filter(|s| !s.is_empty());
+        let subnet = self.default_subnet.clone();
         match self.create_record(
             db,
             &NetworkOptions {

@@ -44,15 +44,12 @@ pub fn registry_key(registry: &str) -> &str {
 }
 
 impl CredentialStore {
-    /// strata's file in `config_dir`, and Docker's (`$DOCKER_CONFIG` or `~/.docker`).
-    pub fn new(config_dir: &Path) -> Self {
-        let docker = std::env::var_os("DOCKER_CONFIG")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
-            .map(|d| d.join("config.json"));
+    /// strata's file in `config_dir`, and Docker's in `docker_config_dir` (the caller's
+    /// `$DOCKER_CONFIG` or `~/.docker`), read when strata's has no entry.
+    pub fn new(config_dir: &Path, docker_config_dir: Option<&Path>) -> Self {
         CredentialStore {
             own: config_dir.join("config.json"),
-            docker,
+            docker: docker_config_dir.map(|d| d.join("config.json")),
         }
     }
 
@@ -141,7 +138,7 @@ fn decode_entry(path: &Path, key: &str, entry: &Value) -> Result<Credentials> {
 fn write_document(path: &Path, doc: &Value) -> Result<()> {
     let dir = path.parent().ok_or_else(|| bad(path, "has no parent directory"))?;
     fs::create_dir_all(dir).map_err(|e| bad(path, format!("creating {}: {e}", dir.display())))?;
-    let tmp = dir.join(format!(".config.json.{}.tmp", std::process::id()));
+    let tmp = dir.join(format!(".config.json.{:016x}.tmp", rand::random::<u64>()));
     let write = || -> std::io::Result<()> {
         let mut file = fs::OpenOptions::new()
             .write(true)

@@ -23,7 +23,7 @@ pub fn info(containers: &Containers<'_>) -> Result<Value> {
     let uname = rustix::system::uname();
     let mut runtimes = serde_json::Map::new();
     runtimes.insert("strata".into(), json!({"path": std::env::current_exe().ok()}));
-    if let Some(runc) = on_path("runc") {
+    if let Ok(runc) = strata_host_programs::RUNC.find() {
         runtimes.insert("runc".into(), json!({"path": runc}));
     }
     Ok(json!({
@@ -72,12 +72,4 @@ pub(crate) fn memory_total() -> u64 {
         .find_map(|l| l.strip_prefix("MemTotal:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kib| kib * 1024)
-}
-
-fn on_path(program: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| std::path::Path::new(dir).join(program))
-        .find(|p| p.is_file())
 }

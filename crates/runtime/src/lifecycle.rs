@@ -338,7 +338,7 @@ pub fn reset(containers: &Containers<'_>) -> Result<()> {
     for record in reconcile(containers)? {
         remove(containers, &record, true, true)?;
     }
-    let networks = strata_network::Networks::new(containers.store().root());
+    let networks = crate::networking::networks(containers.store());
     networks.remove_all(&mut containers.store().db())?;
     Ok(())
 }
@@ -355,12 +355,8 @@ pub fn export<W: std::io::Write>(containers: &Containers<'_>, record: &Container
     if let Some(copy) = containers.copied_root(&record.id) {
         return Ok(strata_containers::write_layer(&copy, &Default::default(), out)?);
     }
-    let view = containers
-        .store()
-        .root()
-        .join("tmp")
-        // The PID in the name tells GC whether the export is still running.
-        .join(format!("export-{}-{}", std::process::id(), record.id));
+    // Its name tells GC whether the export is still running (see `work_path`).
+    let view = containers.store().work_path("export", &format!("-{}", record.id));
     std::fs::create_dir_all(&view).map_err(|e| RuntimeError::io(format!("creating {}", view.display()), e))?;
     let lowers: Vec<String> = containers
         .view_lowerdirs(record)?
@@ -433,7 +429,10 @@ pub fn exec(containers: &Containers<'_>, record: &ContainerRecord, opts: &ExecOp
     for e in &opts.env {
         let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
         env.retain(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) != key);
-        env.push(e.clone());
+        // A bare `NAME` unsets it (the front end fills in the caller's values).
+        if e.contains('=') {
+            env.push(e.clone());
+        }
     }
     process.set_env(Some(env));
     if let Some(w) = &opts.workdir {

@@ -82,6 +82,11 @@ pub struct Prepared {
     state: NetworkState,
 }
 
+/// The store's networks, with the engine's settings (the default bridge's subnet).
+pub fn networks(store: &strata_images::ImageStore) -> Networks {
+    Networks::new(store.root()).with_default_subnet(store.default_bridge_subnet())
+}
+
 fn state_path(containers: &Containers<'_>, id: &str) -> PathBuf {
     containers.dir(id).join("network.json")
 }
@@ -121,15 +126,15 @@ pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &C
     if let Some(other) = config.network_container() {
         return join_container(containers, record, other);
     }
-    let networks = config.networks();
-    if networks.is_empty() {
+    let joined = config.networks();
+    if joined.is_empty() {
         return Ok(Prepared::default());
     }
     let ports = strata_network::ports::bind_all(&config.port_bindings())?;
     let aliases = names(record, config);
     let attachment = {
         let mut db = containers.store().db();
-        Networks::new(containers.store().root()).attach(&mut db, &record.id, &aliases, &wanted(config, &networks))?
+        networks(containers.store()).attach(&mut db, &record.id, &aliases, &wanted(config, &joined))?
     };
     let state = NetworkState {
         endpoints: attachment.endpoints.iter().map(EndpointState::from).collect(),
@@ -266,7 +271,7 @@ pub fn release(containers: &Containers<'_>, id: &str) {
     if let Some((bridge, forwards)) = state(containers, id).as_ref().and_then(forwards) {
         strata_network::nat::unpublish(&bridge, &forwards);
     }
-    let networks = Networks::new(containers.store().root());
+    let networks = networks(containers.store());
     // Who shares a user network with it, while its endpoints still say so.
     let peers = peers(containers, id).unwrap_or_default();
     if let Err(e) = networks.detach(&mut containers.store().db(), id) {
@@ -295,7 +300,7 @@ fn stop_proxy(containers: &Containers<'_>, id: &str) {
 /// looked after by a live engine (`running` says which): an engine killed between start
 /// and finish, a reboot.
 pub fn reconcile(containers: &Containers<'_>, running: &dyn Fn(&str) -> bool) {
-    let networks = Networks::new(containers.store().root());
+    let networks = networks(containers.store());
     let attached = networks
         .attached_containers(&containers.store().db())
         .unwrap_or_default();
@@ -416,7 +421,7 @@ fn conflict(message: String) -> RuntimeError {
 /// `network connect [--ip ADDRESS]`: the container joins one more network, now if it
 /// runs and at every later start.
 pub fn connect(containers: &Containers<'_>, record: &ContainerRecord, name: &str, ip: Option<&str>) -> Result<()> {
-    let networks = Networks::new(containers.store().root());
+    let networks = networks(containers.store());
     let network = networks.find(&mut containers.store().db(), name)?;
     let mut config = containers.config(record)?;
     if config.networks().is_empty() {
@@ -464,7 +469,7 @@ pub fn connect(containers: &Containers<'_>, record: &ContainerRecord, name: &str
 
 /// `network disconnect`: the container leaves a network, now if it runs and for good.
 pub fn disconnect(containers: &Containers<'_>, record: &ContainerRecord, name: &str) -> Result<()> {
-    let networks = Networks::new(containers.store().root());
+    let networks = networks(containers.store());
     let network = networks.find(&mut containers.store().db(), name)?;
     let mut config = containers.config(record)?;
     let joined = config.networks();
@@ -497,7 +502,7 @@ pub fn disconnect(containers: &Containers<'_>, record: &ContainerRecord, name: &
 /// Removes the user-defined networks no container is configured with (`network
 /// prune`, `system prune`); returns their names.
 pub fn prune(containers: &Containers<'_>) -> Result<Vec<String>> {
-    let networks = Networks::new(containers.store().root());
+    let networks = networks(containers.store());
     let all = networks.list(&containers.store().db())?;
     let mut used = Vec::new();
     for c in containers.list()? {

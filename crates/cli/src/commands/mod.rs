@@ -172,8 +172,15 @@ pub enum ContainerCommand {
     Prune(rm::PruneArgs),
 }
 
+/// The engine settings the global flags (or their environment variables) give.
+pub struct Settings {
+    pub max_layer_size: Option<String>,
+    pub storage_driver: Option<String>,
+    pub bridge_subnet: Option<String>,
+}
+
 /// Runs a command; returns the process exit code.
-pub fn run(root: &Path, max_layer_size: Option<&str>, storage_driver: Option<&str>, command: Command) -> Result<u8> {
+pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
     if let Command::Version = command {
         println!("strata version {}", env!("CARGO_PKG_VERSION"));
         return Ok(0);
@@ -185,12 +192,13 @@ pub fn run(root: &Path, max_layer_size: Option<&str>, storage_driver: Option<&st
         other => other,
     };
     let mut store = ImageStore::open(root)?;
-    if let Some(size) = max_layer_size {
+    if let Some(size) = &settings.max_layer_size {
         store.set_max_layer_bytes(crate::output::parse_size(size)? as u64);
     }
-    if let Some(driver) = storage_driver {
+    if let Some(driver) = &settings.storage_driver {
         store.set_storage_driver(driver)?;
     }
+    store.set_default_bridge_subnet(settings.bridge_subnet);
     match command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(&store, a),
         Command::Build(a) | Command::Image(ImageCommand::Build(a)) => build::run(&store, a),

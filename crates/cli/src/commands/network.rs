@@ -7,7 +7,7 @@ use clap::Subcommand;
 use serde_json::json;
 use strata_containers::Containers;
 use strata_images::ImageStore;
-use strata_network::{NetworkOptions, NetworkRecord, Networks};
+use strata_network::{NetworkOptions, NetworkRecord};
 use strata_runtime::networking;
 
 #[derive(Subcommand)]
@@ -129,7 +129,7 @@ fn doc(containers: &Containers<'_>, n: &NetworkRecord) -> Result<serde_json::Val
 
 pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
     let containers = Containers::new(store);
-    let networks = Networks::new(store.root());
+    let networks = strata_runtime::networking::networks(store);
     match command {
         Command::Create {
             driver,

@@ -89,7 +89,7 @@ pub fn exec(store: &ImageStore, args: ExecArgs) -> Result<u8> {
     let _ = args.interactive;
     let opts = ExecOptions {
         command: args.command,
-        env: args.env,
+        env: crate::caller_env::with_caller_values(&args.env),
         workdir: args.workdir,
         user: args.user,
         detach: args.detach,

@@ -25,10 +25,21 @@ fn config_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/root/.strata"))
 }
 
+/// Docker's configuration directory: `$DOCKER_CONFIG`, else `~/.docker`.
+fn docker_config_dir() -> Option<PathBuf> {
+    std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
+}
+
+fn credentials() -> CredentialStore {
+    CredentialStore::new(&config_dir(), docker_config_dir().as_deref())
+}
+
 fn client_options(connect: &ConnectArgs) -> ClientOptions {
     let config = config_dir();
     ClientOptions {
-        credentials: CredentialStore::new(&config),
+        credentials: credentials(),
         cert_dirs: vec![
             config.join("certs.d"),
             PathBuf::from("/etc/docker/certs.d"),
@@ -305,7 +316,7 @@ pub struct LogoutArgs {
 
 pub fn logout(args: LogoutArgs) -> Result<u8> {
     let server = args.server.unwrap_or_else(|| "docker.io".to_string());
-    let store = CredentialStore::new(&config_dir());
+    let store = credentials();
     if store.erase(&server)? {
         println!("Removing login credentials for {server}");
     } else {

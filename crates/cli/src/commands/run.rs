@@ -161,7 +161,7 @@ impl CreateArgs {
 
     fn options(&self) -> Result<CreateOptions> {
         let mut env = file_lines(&self.env_file, "env")?;
-        env.extend(self.env.iter().cloned());
+        env.extend(crate::caller_env::with_caller_values(&self.env));
         Ok(CreateOptions {
             image: self.image.clone(),
             name: self.name.clone(),
