@@ -236,6 +236,7 @@ pub fn build(
             writeln!(builder.out, "Successfully tagged {t}").ok();
         }
     }
+    store.emit_image("build", &image.id, tags.first().map_or("", String::as_str));
     Ok(Built { id: image.id, tags })
 }
 

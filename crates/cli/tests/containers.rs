@@ -35,11 +35,30 @@ fn stdout_of(t: &TestRoot, args: &[&str]) -> String {
 fn env_names_without_values_come_from_the_callers_environment() {
     let t = with_busybox();
     let caller = |args: &[&str]| {
-        let out = t.cmd().args(args).env("FROM_CALLER", "yes").env_remove("UNSET_HERE").output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = t
+            .cmd()
+            .args(args)
+            .env("FROM_CALLER", "yes")
+            .env_remove("UNSET_HERE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
-    let env = caller(&["run", "--rm", "-e", "FROM_CALLER", "-e", "UNSET_HERE", "busybox:test", "env"]);
+    let env = caller(&[
+        "run",
+        "--rm",
+        "-e",
+        "FROM_CALLER",
+        "-e",
+        "UNSET_HERE",
+        "busybox:test",
+        "env",
+    ]);
     assert!(env.lines().any(|l| l == "FROM_CALLER=yes"), "{env}");
     assert!(!env.contains("UNSET_HERE"), "{env}");
     t.ok(&["run", "-d", "--name", "envs", "busybox:test", "sleep", "600"]);
@@ -582,11 +601,22 @@ fn cp_sees_the_containers_volumes_and_binds_running_or_stopped() {
     t.ok(&["cp", "stopped:/data/f", out_str]);
     assert_eq!(std::fs::read_to_string(out.join("f")).unwrap(), "in the volume\n");
     t.ok(&["cp", "stopped:/bound/hostfile", out_str]);
-    assert_eq!(std::fs::read_to_string(out.join("hostfile")).unwrap(), "from the bind\n");
+    assert_eq!(
+        std::fs::read_to_string(out.join("hostfile")).unwrap(),
+        "from the bind\n"
+    );
     t.ok(&["cp", incoming, "stopped:/bound/"]);
     assert_eq!(std::fs::read_to_string(bound.join("incoming")).unwrap(), "copied in\n");
     t.ok(&["cp", incoming, "stopped:/data/"]);
-    let seen = t.ok(&["run", "--rm", "-v", "cpdata:/data", "busybox:test", "cat", "/data/incoming"]);
+    let seen = t.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "cpdata:/data",
+        "busybox:test",
+        "cat",
+        "/data/incoming",
+    ]);
     assert_eq!(seen, "copied in\n");
     // A read-only bind stays read-only for cp.
     std::fs::remove_file(bound.join("incoming")).unwrap();

@@ -5,6 +5,7 @@
 mod changes;
 mod config;
 mod error;
+pub mod events;
 mod names;
 mod service;
 pub mod signal;

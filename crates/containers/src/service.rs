@@ -105,6 +105,7 @@ impl<'a> Containers<'a> {
             let _ = fs::remove_dir_all(self.dir(&id));
             return Err(e);
         }
+        self.emit(&record, "create", &[]);
         Ok(record)
     }
 
@@ -147,11 +148,15 @@ impl<'a> Containers<'a> {
         }
         for bind in &mut config.binds {
             if let Some(name) = &bind.volume {
+                let fresh = name.is_empty() || volumes.get(name)?.is_none();
                 let meta = if name.is_empty() {
                     volumes.create(None, true)?
                 } else {
                     volumes.create(Some(name), false)?
                 };
+                if fresh {
+                    self.store.emit(crate::events::volume_event(&meta.name, "create"));
+                }
                 bind.source = volumes.data(&meta.name).display().to_string();
                 bind.volume = Some(meta.name);
             }
@@ -258,19 +263,29 @@ impl<'a> Containers<'a> {
                 "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )));
         }
-        Ok(self.store.db().rename_container(&record.id, name)?)
+        self.store.db().rename_container(&record.id, name)?;
+        let renamed = ContainerRecord {
+            name: name.to_string(),
+            ..record.clone()
+        };
+        self.emit(&renamed, "rename", &[("oldName", &format!("/{}", record.name))]);
+        Ok(())
     }
 
     /// Deletes a container that is not running: its record, writable layer and files;
     /// with `anonymous_volumes` also the anonymous volumes it used (`rm -v`, `--rm`).
     pub fn remove(&self, record: &ContainerRecord, anonymous_volumes: bool) -> Result<()> {
         let volumes = self.volumes_of(record).unwrap_or_default();
+        // Its labels are read from its files, which go below.
+        let destroyed = crate::events::container_event(self, record, "destroy");
         self.store.db().remove_container(&record.id)?;
+        self.store.emit(destroyed);
         if anonymous_volumes {
             let store = Volumes::new(self.store.root());
             for (name, _) in volumes {
                 if store.get(&name)?.is_some_and(|m| m.anonymous) {
                     store.remove(&name)?;
+                    self.store.emit(crate::events::volume_event(&name, "destroy"));
                 }
             }
         }
@@ -389,7 +404,15 @@ impl Containers<'_> {
             Some(h) => h.push(entry),
             None => image_config["history"] = serde_json::json!([entry]),
         }
-        self.commit_with_config(record, &parent, image_config, opts.reference.as_deref(), None)
+        let id = self.commit_with_config(record, &parent, image_config, opts.reference.as_deref(), None)?;
+        let reference = opts.reference.as_deref().unwrap_or_default();
+        let comment = opts.message.as_deref().unwrap_or_default();
+        self.emit(
+            record,
+            "commit",
+            &[("imageID", &id), ("imageRef", reference), ("comment", comment)],
+        );
+        Ok(id)
     }
 
     /// Records the container's changes as one layer on `parent` (its image), with the

@@ -96,6 +96,8 @@ impl ImageStore {
         };
         let tags: Vec<String> = reference.iter().map(|r| r.to_string()).collect();
         self.db().insert_image(&record, &tags, &created)?;
+        let name = reference.as_ref().map(|r| r.familiar()).unwrap_or_default();
+        self.emit_image("import", &record.id, &name);
         Ok(record.id)
     }
 }

@@ -368,6 +368,9 @@ impl ImageStore {
                 .images
                 .push((record.id, image.names.iter().map(|n| n.familiar()).collect()));
         }
+        for (id, names) in &report.images {
+            self.emit_image("load", id, names.first().map_or("", String::as_str));
+        }
         Ok(report)
     }
 

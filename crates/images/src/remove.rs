@@ -39,7 +39,9 @@ impl ImageStore {
         if let Some(reference) = resolved.reference {
             if image.tags.len() > 1 {
                 self.db().untag(&reference.to_string())?;
-                return Ok(vec![RemoveEvent::Untagged(reference.familiar())]);
+                let lines = vec![RemoveEvent::Untagged(reference.familiar())];
+                self.emit_removal(&image.id, &lines);
+                return Ok(lines);
             }
         } else if image.tags.len() > 1 && !force {
             return Err(ImageError::Conflict(format!(
@@ -48,7 +50,9 @@ impl ImageStore {
             )));
         }
         self.ensure_unused(&image.id)?;
-        self.delete_image(&image.id)
+        let lines = self.delete_image(&image.id)?;
+        self.emit_removal(&image.id, &lines);
+        Ok(lines)
     }
 
     /// Docker's rule: an image a container was created from stays (even with -f).
@@ -131,9 +135,15 @@ impl ImageStore {
                 continue;
             }
             let removed = self.db().remove_image(&image.id)?;
-            events.extend(removed.untagged.iter().map(|t| RemoveEvent::Untagged(familiar(t))));
-            events.push(RemoveEvent::Deleted(image.id.clone()));
-            events.extend(removed.chains.iter().map(|c| RemoveEvent::Deleted(c.clone())));
+            let mut lines: Vec<_> = removed
+                .untagged
+                .iter()
+                .map(|t| RemoveEvent::Untagged(familiar(t)))
+                .collect();
+            lines.push(RemoveEvent::Deleted(image.id.clone()));
+            lines.extend(removed.chains.iter().map(|c| RemoveEvent::Deleted(c.clone())));
+            self.emit_removal(&image.id, &lines);
+            events.extend(lines);
             bytes += self.delete_files(&removed)?;
         }
         bytes += self.collect_garbage()?.bytes;

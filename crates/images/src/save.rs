@@ -198,7 +198,18 @@ impl ImageStore {
             },
         )
         .map_err(|e| ImageError::io("writing the archive", e))?;
-        out.flush().map_err(|e| ImageError::io("writing the archive", e))
+        out.flush().map_err(|e| ImageError::io("writing the archive", e))?;
+        self.emit_saves(&images);
+        Ok(())
+    }
+
+    /// A `save` event per image written.
+    fn emit_saves(&self, images: &[SavedImage]) {
+        for image in images {
+            let name = image.names.first().map(|n| n.full.as_str()).unwrap_or_default();
+            let name = crate::reference::ImageRef::parse(name).map_or(name.to_string(), |r| r.familiar());
+            self.emit_image("save", image.config.as_ref(), &name);
+        }
     }
 
     /// Writes the archive to `path` atomically: a reader never sees a partial file, and
@@ -214,7 +225,9 @@ impl ImageStore {
             let writer = io::BufWriter::with_capacity(1 << 20, file);
             let writer = write_archive(writer, &images, &blobs)?;
             writer.into_inner().map_err(|e| e.into_error())
-        })
+        })?;
+        self.emit_saves(&images);
+        Ok(())
     }
 }
 

@@ -118,6 +118,14 @@ impl ImageStore {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Appends `event` to the store's events journal. A journal that cannot be written
+    /// is logged, never fails the change the event describes (that change is done).
+    pub fn emit(&self, event: strata_metadata::Event) {
+        if let Err(e) = self.db().record_event(&event) {
+            log::warn!("recording the {} {} event: {e}", event.kind.as_str(), event.action);
+        }
+    }
+
     pub(crate) fn lock_shared(&self) -> Result<StoreLock> {
         StoreLock::shared(&self.root)
     }
@@ -224,6 +232,7 @@ impl ImageStore {
         }
         crate::failpoint::hit("tag:before-record");
         self.db().tag(&target.to_string(), &image.id)?;
+        self.emit_image("tag", &image.id, &target.familiar());
         Ok(())
     }
 }

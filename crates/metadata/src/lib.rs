@@ -11,11 +11,13 @@
 //! orphaned files, which GC removes, but never a record pointing at nothing.
 
 mod containers;
+pub mod events;
 mod images;
 mod networks;
 mod schema;
 
 pub use containers::{ContainerRecord, ContainerState};
+pub use events::{Event, EventFilter, EventType, JournalEntry};
 pub use images::{ImageRecord, LayerRecord, NewImage, NewLayer, RemovedImage};
 pub use networks::{EndpointRecord, NetworkRecord};
 

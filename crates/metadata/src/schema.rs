@@ -118,6 +118,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX endpoints_container ON endpoints(container_id);
     "#,
+    // 6: the events journal, read by row ID by any number of processes.
+    r#"
+    CREATE TABLE events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        time_nano  INTEGER NOT NULL,
+        type       TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        attributes TEXT NOT NULL
+    );
+    CREATE INDEX events_time ON events(time_nano);
+    "#,
 ];
 
 /// The schema version this build writes.

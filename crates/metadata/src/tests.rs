@@ -126,3 +126,37 @@ fn concurrent_writers_from_several_connections_all_succeed() {
         "every image's share of the base layer is counted exactly once"
     );
 }
+
+#[test]
+fn events_are_read_in_order_after_a_row_and_old_ones_are_pruned() {
+    use crate::{Event, EventType};
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = Db::open(&dir.path().join("metadata.db")).unwrap();
+    assert_eq!(db.last_event_id().unwrap(), 0);
+    let mut old = Event::new(EventType::Image, "pull", "busybox:latest");
+    old.time_nano = 1;
+    let first = db.record_event(&old).unwrap();
+    let start = Event::new(EventType::Container, "start", "abc")
+        .with("name", "web")
+        .with("empty", "");
+    let second = db.record_event(&start).unwrap();
+    assert!(second > first);
+    let read = db.events_after(first, 10).unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].event, start);
+    assert!(!read[0].event.attributes.contains_key("empty"));
+    assert_eq!(
+        db.event_id_before(2).unwrap(),
+        first,
+        "the first event at or after a time"
+    );
+    assert_eq!(db.event_id_before(i64::MAX).unwrap(), second, "none yet: the newest");
+    // Pruning runs every 256th row and drops what is older than a week.
+    for i in 0..256 {
+        db.record_event(&Event::new(EventType::Volume, "create", format!("v{i}")))
+            .unwrap();
+    }
+    let all = db.events_after(0, 1000).unwrap();
+    assert!(all.iter().all(|e| e.id != first), "the week-old event was pruned");
+    assert_eq!(all.len(), 257);
+}

@@ -238,6 +238,7 @@ impl Networks {
             let _ = db.remove_network(&record.id);
             return Err(e);
         }
+        emit(db, &record, "create", None);
         Ok(record)
     }
 
@@ -299,7 +300,9 @@ impl Networks {
             )));
         }
         db.remove_network(&record.id)?;
-        self.tear_down(record)
+        self.tear_down(record)?;
+        emit(db, record, "destroy", None);
+        Ok(())
     }
 
     /// Removes every network of this root, the default one too (`system reset`).
@@ -307,6 +310,7 @@ impl Networks {
         for record in db.networks()? {
             db.remove_network(&record.id)?;
             self.tear_down(&record)?;
+            emit(db, &record, "destroy", None);
         }
         Ok(())
     }
@@ -421,6 +425,7 @@ impl Networks {
         if position == 0 {
             inner.add_default_route(gateway)?;
         }
+        emit(db, network, "connect", Some(container_id));
         Ok(Endpoint {
             network: network.clone(),
             ip,
@@ -437,7 +442,9 @@ impl Networks {
         if let Some(index) = nl.link_index(&host_veth(container_id, &network.id))? {
             nl.delete_link(index)?;
         }
-        Ok(db.release_endpoints(container_id, Some(&network.id))?)
+        db.release_endpoints(container_id, Some(&network.id))?;
+        emit(db, network, "disconnect", Some(container_id));
+        Ok(())
     }
 
     /// Undoes `attach`: unpins the namespace and releases the addresses. Safe to repeat.
@@ -448,7 +455,19 @@ impl Networks {
     /// an end inside, in the background.
     pub fn detach(&self, db: &mut Db, container_id: &str) -> Result<()> {
         netns::remove(&self.netns_path(container_id))?;
-        Ok(db.release_endpoints(container_id, None)?)
+        let held: Vec<String> = db
+            .endpoints(None)?
+            .into_iter()
+            .filter(|e| e.container_id == container_id)
+            .map(|e| e.network_id)
+            .collect();
+        db.release_endpoints(container_id, None)?;
+        if !held.is_empty() {
+            for network in db.networks()?.iter().filter(|n| held.contains(&n.id)) {
+                emit(db, network, "disconnect", Some(container_id));
+            }
+        }
+        Ok(())
     }
 
     /// Containers with endpoints, for reconciling against the live ones.
@@ -460,6 +479,19 @@ impl Networks {
         ids.sort();
         ids.dedup();
         Ok(ids)
+    }
+}
+
+/// Records a network event (Docker's: the network's ID, name and type, and the
+/// container for `connect` and `disconnect`). A journal that cannot be written never
+/// fails the change it describes.
+fn emit(db: &mut Db, network: &NetworkRecord, action: &str, container: Option<&str>) {
+    let event = strata_metadata::Event::new(strata_metadata::EventType::Network, action, &network.id)
+        .with("name", &network.name)
+        .with("type", &network.driver)
+        .with("container", container.unwrap_or_default());
+    if let Err(e) = db.record_event(&event) {
+        log::warn!("recording the network {action} event: {e}");
     }
 }
 

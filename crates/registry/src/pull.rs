@@ -156,6 +156,18 @@ pub fn pull(
     platform: &Platform,
     progress: &dyn Progress,
 ) -> Result<Pulled> {
+    let pulled = pull_image(store, client, reference, platform, progress)?;
+    store.emit_image("pull", &reference.familiar(), &reference.familiar_repository());
+    Ok(pulled)
+}
+
+fn pull_image(
+    store: &ImageStore,
+    client: &Client,
+    reference: &ImageRef,
+    platform: &Platform,
+    progress: &dyn Progress,
+) -> Result<Pulled> {
     let repository = reference.path();
     let target = reference.digest().or(reference.tag()).unwrap_or("latest");
     let (fetched, manifest) = client.fetch_image_manifest(repository, target, platform)?;

@@ -65,6 +65,18 @@ pub fn push(
     options: PushOptions,
     progress: &dyn Progress,
 ) -> Result<Pushed> {
+    let pushed = push_image(store, client, reference, options, progress)?;
+    store.emit_image("push", &reference.familiar(), &reference.familiar_repository());
+    Ok(pushed)
+}
+
+fn push_image(
+    store: &ImageStore,
+    client: &Client,
+    reference: &ImageRef,
+    options: PushOptions,
+    progress: &dyn Progress,
+) -> Result<Pushed> {
     let resolved = store.resolve(&reference.to_string())?;
     let image = resolved.image;
     let repository = reference.path();

@@ -235,6 +235,7 @@ pub fn attach(
             e,
         )
     })?;
+    containers.emit(record, "attach", &[]);
     session(stream, config.tty, stdin && config.interactive, keys)
 }
 

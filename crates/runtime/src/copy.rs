@@ -58,7 +58,9 @@ fn with_root<T>(
 /// the container's (its root is the container's mounted root, not a recycled ID's).
 fn live_root(containers: &Containers<'_>, record: &ContainerRecord, rootfs: &Path) -> Option<Root> {
     let fresh = containers.resolve(&record.id).ok()?;
-    let pid = fresh.pid.filter(|_| fresh.state != strata_containers::ContainerState::Exited)?;
+    let pid = fresh
+        .pid
+        .filter(|_| fresh.state != strata_containers::ContainerState::Exited)?;
     let root = Root::open(Path::new(&format!("/proc/{pid}/root"))).ok()?;
     root.is_same_dir(rootfs).then_some(root)
 }
@@ -99,8 +101,14 @@ fn with_binds<T>(
     out
 }
 
-/// `cp CONTAINER:SRC HOSTDEST`.
+/// `cp CONTAINER:SRC HOSTDEST` (Docker's `archive-path` event).
 pub fn copy_out(containers: &Containers<'_>, record: &ContainerRecord, src: &str, dest: &Path) -> Result<()> {
+    copy_out_of_root(containers, record, src, dest)?;
+    containers.emit(record, "archive-path", &[("path", src)]);
+    Ok(())
+}
+
+fn copy_out_of_root(containers: &Containers<'_>, record: &ContainerRecord, src: &str, dest: &Path) -> Result<()> {
     with_root(containers, record, |root| {
         let not_found = || RuntimeError::Start {
             code: 1,
@@ -215,8 +223,14 @@ fn set_host_meta(path: &Path, mode: u32, uid: u32, gid: u32) -> Result<()> {
     std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io(format!("chown {}", path.display())))
 }
 
-/// `cp HOSTSRC CONTAINER:DEST`.
+/// `cp HOSTSRC CONTAINER:DEST` (Docker's `extract-to-dir` event).
 pub fn copy_in(containers: &Containers<'_>, record: &ContainerRecord, src: &Path, dest: &str) -> Result<()> {
+    copy_into_root(containers, record, src, dest)?;
+    containers.emit(record, "extract-to-dir", &[("path", dest)]);
+    Ok(())
+}
+
+fn copy_into_root(containers: &Containers<'_>, record: &ContainerRecord, src: &Path, dest: &str) -> Result<()> {
     let meta = fs::symlink_metadata(src).map_err(io(format!("reading {}", src.display())))?;
     with_root(containers, record, |root| {
         // Into DEST when it is a directory, else as DEST in its parent directory.

@@ -152,6 +152,8 @@ fn start_with_console(
                 let _ = linux::kill(started.pid, Signal::SIGKILL);
                 return Err(e);
             }
+            volume_events(containers, record, &config, "mount");
+            containers.emit(record, "start", &[]);
             Ok((started, master))
         }
         Err(e) => {
@@ -166,17 +168,37 @@ fn start_with_console(
 /// Records the exit and unmounts the root.
 pub fn finish(containers: &Containers<'_>, record: &ContainerRecord, code: Option<i32>) -> Result<()> {
     crate::cgroups::Cgroup::new(&record.id).remove();
-    if containers.config(record)?.runtime.as_deref() == Some("runc") {
+    let config = containers.config(record)?;
+    if config.runtime.as_deref() == Some("runc") {
         crate::runc::delete(&record.id);
     }
     crate::networking::release(containers, &record.id);
-    containers.set_state(
-        &record.id,
-        ContainerState::Exited,
-        None,
-        Some(code.unwrap_or(255) as i64),
-    )?;
-    unmount(&containers.rootfs(&record.id))
+    let code = code.unwrap_or(255);
+    containers.set_state(&record.id, ContainerState::Exited, None, Some(code as i64))?;
+    containers.emit(record, "die", &[("exitCode", &code.to_string())]);
+    let unmounted = unmount(&containers.rootfs(&record.id));
+    volume_events(containers, record, &config, "unmount");
+    unmounted
+}
+
+/// A `mount` or `unmount` event for each volume of the container, as Docker's.
+fn volume_events(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    config: &strata_containers::ContainerConfig,
+    action: &str,
+) {
+    for bind in &config.binds {
+        let Some(name) = &bind.volume else { continue };
+        let mut event = strata_containers::events::volume_event(name, action).with("container", &record.id);
+        if action == "mount" {
+            event = event
+                .with("destination", &bind.destination)
+                .with("read/write", (!bind.readonly).to_string())
+                .with("propagation", "");
+        }
+        containers.store().emit(event);
+    }
 }
 
 fn start_process(
@@ -347,6 +369,12 @@ pub fn reset(containers: &Containers<'_>) -> Result<()> {
 /// container is read through its mounted root; a stopped one through a read-only
 /// overlay of its layer over the image, mounted for the purpose.
 pub fn export<W: std::io::Write>(containers: &Containers<'_>, record: &ContainerRecord, out: W) -> Result<W> {
+    let written = export_tar(containers, record, out)?;
+    containers.emit(record, "export", &[]);
+    Ok(written)
+}
+
+fn export_tar<W: std::io::Write>(containers: &Containers<'_>, record: &ContainerRecord, out: W) -> Result<W> {
     let rootfs = containers.rootfs(&record.id);
     if is_mounted(&rootfs) {
         return Ok(strata_containers::write_layer(&rootfs, &Default::default(), out)?);
@@ -409,6 +437,19 @@ fn running_pid(containers: &Containers<'_>, record: &ContainerRecord) -> Result<
 /// `exec`: runs a command in a running container, in its namespaces, with its
 /// environment (plus `-e`), user and working directory unless overridden.
 pub fn exec(containers: &Containers<'_>, record: &ContainerRecord, opts: &ExecOptions) -> Result<i32> {
+    let exec_id: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
+    let command = opts.command.join(" ");
+    let id = [("execID", exec_id.as_str())];
+    containers.emit(record, &format!("exec_create: {command}"), &id);
+    containers.emit(record, &format!("exec_start: {command}"), &id);
+    let code = exec_process(containers, record, opts)?;
+    if !opts.detach {
+        containers.emit(record, "exec_die", &[id[0], ("exitCode", &code.to_string())]);
+    }
+    Ok(code)
+}
+
+fn exec_process(containers: &Containers<'_>, record: &ContainerRecord, opts: &ExecOptions) -> Result<i32> {
     let pid = running_pid(containers, record)?;
     let bundle = containers.dir(&record.id).join("config.json");
     let text =
@@ -474,7 +515,9 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
 pub fn kill(containers: &Containers<'_>, record: &ContainerRecord, signal: Signal) -> Result<()> {
     let pid = running_pid(containers, record)?;
     mark_stopped(containers, record);
-    linux::kill(pid, signal)
+    linux::kill(pid, signal)?;
+    containers.emit(record, "kill", &[("signal", &(signal as i32).to_string())]);
+    Ok(())
 }
 
 /// Waits until the container is recorded as exited (by whoever started it) or its
@@ -522,10 +565,13 @@ pub fn stop(containers: &Containers<'_>, record: &ContainerRecord, timeout: std:
         .and_then(strata_containers::signal::parse)
         .unwrap_or(Signal::SIGTERM);
     let _ = linux::kill(pid, signal);
+    containers.emit(record, "kill", &[("signal", &(signal as i32).to_string())]);
     if wait_exit(containers, record, Some(timeout))?.is_none() {
         let _ = linux::kill(pid, Signal::SIGKILL);
+        containers.emit(record, "kill", &[("signal", &(Signal::SIGKILL as i32).to_string())]);
         wait_exit(containers, record, Some(std::time::Duration::from_secs(10)))?;
     }
+    containers.emit(record, "stop", &[]);
     Ok(())
 }
 
@@ -548,7 +594,9 @@ pub fn restart(
 /// `pause` / `unpause`: freezes or thaws every process of a running container.
 pub fn pause(containers: &Containers<'_>, record: &ContainerRecord, frozen: bool) -> Result<()> {
     running_pid(containers, record)?;
-    crate::cgroups::Cgroup::new(&record.id).freeze(frozen)
+    crate::cgroups::Cgroup::new(&record.id).freeze(frozen)?;
+    containers.emit(record, if frozen { "pause" } else { "unpause" }, &[]);
+    Ok(())
 }
 
 /// Tells the container's monitor that the user stopped it: no restart policy applies.

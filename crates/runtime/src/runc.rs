@@ -45,8 +45,11 @@ pub fn start(bundle: &Path, id: &str, terminal: bool) -> Result<(Started, Option
         .arg(&pid_file);
     // A short path (socket addresses are limited to 107 bytes), unique per call: two
     // threads of one process may start containers at once.
-    let socket_path =
-        Path::new("/tmp").join(format!("strata-console-{}-{:016x}.sock", &id[..12], rand::random::<u64>()));
+    let socket_path = Path::new("/tmp").join(format!(
+        "strata-console-{}-{:016x}.sock",
+        &id[..12],
+        rand::random::<u64>()
+    ));
     let listener = if terminal {
         let _ = std::fs::remove_file(&socket_path);
         let l = UnixListener::bind(&socket_path).map_err(|e| RuntimeError::io("binding the console socket", e))?;

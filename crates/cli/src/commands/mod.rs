@@ -2,6 +2,7 @@
 
 mod build;
 mod changes;
+mod events;
 mod history;
 mod images;
 mod import;
@@ -128,6 +129,8 @@ pub enum Command {
     Version,
     /// Display system-wide information
     Info(system::InfoArgs),
+    /// Get real time events from the server
+    Events(events::Args),
 }
 
 #[derive(Subcommand)]
@@ -219,6 +222,7 @@ pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
         Command::Image(ImageCommand::Prune(a)) => rmi::prune(&store, a),
         Command::System(c) => system::run(&store, c),
         Command::Info(a) => system::info(&store, a),
+        Command::Events(a) => events::run(&store, a),
         Command::Volume(c) => volume::run(&store, c),
         Command::Run(a) => run::run(&store, a),
         Command::Create(a) => run::create(&store, a),

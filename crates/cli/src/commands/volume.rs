@@ -74,7 +74,7 @@ fn users(store: &ImageStore) -> Result<Vec<(String, String)>> {
 pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
     let volumes = Volumes::new(store.root());
     match command {
-        Command::Create { name } => println!("{}", volumes.create(name.as_deref(), name.is_none())?.name),
+        Command::Create { name } => println!("{}", Containers::new(store).create_volume(name.as_deref())?.name),
         Command::Ls { quiet, format } => {
             let all = volumes.list()?;
             if quiet {
@@ -121,7 +121,7 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
                     status = 1;
                     continue;
                 }
-                match volumes.remove(n) {
+                match Containers::new(store).remove_volume(n) {
                     Ok(()) => println!("{n}"),
                     Err(_) => {
                         eprintln!("Error: get {n}: no such volume");
@@ -144,7 +144,7 @@ pub fn prune(store: &ImageStore, all: bool) -> Result<()> {
     let mut removed = Vec::new();
     for v in volumes.list()? {
         if (all || v.anonymous) && !users.iter().any(|(u, _)| *u == v.name) {
-            volumes.remove(&v.name)?;
+            Containers::new(store).remove_volume(&v.name)?;
             removed.push(v.name);
         }
     }
