@@ -332,26 +332,51 @@ fn open_walked(cursor: &mut Cursor<'_>, entry: &Entry) -> Result<(fs::File, u64)
     Ok((fs::File::from(fd), now.size))
 }
 
-/// Whether `path` exists in the image under the container (lower dirs, top first).
+/// Whether `path` exists in the image under the container (lower dirs, top first), as
+/// overlayfs looks it up: one component at a time, never through a link (a lower
+/// layer's link to `/etc` leads to the host's, not the image's); a whiteout, or a
+/// non-directory on the way, hides it; an opaque directory hides the layers below.
 fn in_lowers(lowers: &[PathBuf], path: &str) -> bool {
-    let rel = path.trim_start_matches('/');
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     for lower in lowers {
-        let p = lower.join(rel);
-        match fs::symlink_metadata(&p) {
-            Ok(m) if is_whiteout(&m) => return false,
-            Ok(_) => return true,
-            Err(_) => {}
-        }
-        // An opaque parent hides everything below it in lower layers.
-        let mut parent = Path::new(rel).parent();
-        while let Some(dir) = parent.filter(|d| !d.as_os_str().is_empty()) {
-            if is_opaque(&lower.join(dir)) {
-                return false;
-            }
-            parent = dir.parent();
+        match in_layer(lower, &parts) {
+            Lookup::Found => return true,
+            Lookup::Hidden => return false,
+            Lookup::Absent => {}
         }
     }
     false
+}
+
+enum Lookup {
+    Found,
+    /// Not here, and not in the layers below either.
+    Hidden,
+    /// Not here: look in the layer below.
+    Absent,
+}
+
+fn in_layer(layer: &Path, parts: &[&str]) -> Lookup {
+    let mut dir = layer.to_path_buf();
+    let mut below_opaque = false;
+    for (i, part) in parts.iter().enumerate() {
+        dir.push(part);
+        // The directories above were checked to be real ones: nothing is followed.
+        let Ok(meta) = fs::symlink_metadata(&dir) else {
+            return if below_opaque { Lookup::Hidden } else { Lookup::Absent };
+        };
+        if is_whiteout(&meta) {
+            return Lookup::Hidden;
+        }
+        if i + 1 == parts.len() {
+            return Lookup::Found;
+        }
+        if !meta.is_dir() {
+            return Lookup::Hidden;
+        }
+        below_opaque |= is_opaque(&dir);
+    }
+    Lookup::Absent
 }
 
 /// Docker's `diff`: A added, C changed, D deleted, sorted by path.

@@ -19,6 +19,7 @@ pub use race::pause;
 use std::fs::{File, Permissions};
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -57,6 +58,21 @@ impl Handle {
     pub fn kind(&self) -> Result<Kind> {
         let stat = rustix::fs::fstat(&self.fd).map_err(|e| InRootError::io("stat of a resolved path", e.into()))?;
         Ok(kind_of(stat.st_mode))
+    }
+
+    /// The object's metadata (of the object itself: a symlink's own).
+    pub fn metadata(&self) -> Result<std::fs::Metadata> {
+        let dup = self.fd.try_clone().map_err(|e| InRootError::io("dup", e))?;
+        File::from(dup)
+            .metadata()
+            .map_err(|e| InRootError::io("stat of a resolved path", e))
+    }
+
+    /// A symlink's target, read from the link held (never followed).
+    pub fn read_link(&self) -> Result<PathBuf> {
+        let target = rustix::fs::readlinkat(&self.fd, "", Vec::new())
+            .map_err(|e| InRootError::io("reading a resolved link", e.into()))?;
+        Ok(PathBuf::from(std::ffi::OsString::from_vec(target.into_bytes())))
     }
 
     /// Opens the object for I/O (a directory as a directory fd for `*at` calls).

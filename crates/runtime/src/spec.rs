@@ -176,6 +176,15 @@ fn id(text: &str, what: &str, name: &str) -> Result<u32> {
     }
 }
 
+/// Whether a passwd or group entry (`name`, `id`) is the one `wanted` names: by ID when
+/// `wanted` is a number, else by name.
+fn names(name: &str, id: &str, wanted: &str) -> bool {
+    match wanted.parse::<u32>() {
+        Ok(n) => id.parse::<u32>() == Ok(n),
+        Err(_) => name == wanted,
+    }
+}
+
 /// `user[:group]`, each a name or a number, as Docker resolves them in the image.
 pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
     let root = strata_inroot::Root::open(rootfs).map_err(|e| refused_db("/etc/passwd", e))?;
@@ -186,10 +195,12 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
         None => (spec, None),
     };
     let user = if user.is_empty() { "0" } else { user };
+    // A number is always a UID, as in runc: an entry *named* "1000" with UID 0 must not
+    // make `-u 1000` root.
     let entry = passwd
         .lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() >= 4 && (f[0] == user || f[2] == user));
+        .find(|f| f.len() >= 4 && names(f[0], f[2], user));
     let home = entry
         .as_ref()
         .and_then(|f| f.get(5))
@@ -215,7 +226,7 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
         .filter(|f: &Vec<&str>| f.len() >= 3)
         .collect();
     if let Some(g) = grp {
-        gid = match (groups.iter().find(|f| f[0] == g), g.parse::<u32>()) {
+        gid = match (groups.iter().find(|f| names(f[0], f[2], g)), g.parse::<u32>()) {
             (Some(f), _) => id(f[2], "group", g)?,
             (None, Ok(_)) => id(g, "group", g)?,
             (None, Err(_)) => {
@@ -436,15 +447,30 @@ mod tests {
         std::fs::create_dir(dir.path().join("etc")).unwrap();
         std::fs::write(
             dir.path().join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/var/www:/bin/false\n",
+            "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/var/www:/bin/false\n1000:x:0:0::/root:/bin/sh\n",
         )
         .unwrap();
         std::fs::write(
             dir.path().join("etc/group"),
-            "root:x:0:\nwww:x:33:\nstaff:x:50:web,other\n",
+            "root:x:0:\nwww:x:33:\nstaff:x:50:web,other\n77:x:0:\n",
         )
         .unwrap();
         dir
+    }
+
+    #[test]
+    fn a_user_or_group_name_that_looks_like_a_number_never_shadows_the_id() {
+        let r = rootfs();
+        let u = resolve_user(r.path(), "1000").unwrap();
+        assert_eq!(
+            (u.uid, u.gid),
+            (1000, 0),
+            "1000 is UID 1000, not the entry named 1000 (UID 0)"
+        );
+        assert_eq!(resolve_user(r.path(), "33:77").unwrap().gid, 77);
+        // A number with a leading zero is the same UID, with its entry's group.
+        let padded = resolve_user(r.path(), "033").unwrap();
+        assert_eq!((padded.uid, padded.gid, padded.home.as_str()), (33, 33, "/var/www"));
     }
 
     #[test]

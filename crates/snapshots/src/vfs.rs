@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use strata_inroot::{Handle, InRootError, OpenFlags, Root};
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
     move |e| SnapshotError::io(path, e)
@@ -153,8 +154,8 @@ pub fn populate(root: &Path, layers: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-/// Whether an entry of the container differs from the image's.
-fn differs(a: &fs::Metadata, b: &fs::Metadata, a_path: &Path, b_path: &Path) -> bool {
+/// Whether an entry of the container (held open) differs from the image's.
+fn differs(a: &fs::Metadata, b: &fs::Metadata, a_entry: &Handle, b_path: &Path) -> bool {
     let kind = |m: &fs::Metadata| m.mode() & 0o170000;
     if kind(a) != kind(b) || a.mode() != b.mode() || a.uid() != b.uid() || a.gid() != b.gid() || a.rdev() != b.rdev() {
         return true;
@@ -163,45 +164,86 @@ fn differs(a: &fs::Metadata, b: &fs::Metadata, a_path: &Path, b_path: &Path) -> 
         return false;
     }
     if a.file_type().is_symlink() {
-        return fs::read_link(a_path).ok() != fs::read_link(b_path).ok();
+        return a_entry.read_link().ok() != fs::read_link(b_path).ok();
     }
     a.size() != b.size() || a.mtime() != b.mtime() || a.mtime_nsec() != b.mtime_nsec()
+}
+
+fn in_root(root: &Path) -> impl FnOnce(InRootError) -> SnapshotError + '_ {
+    move |e| SnapshotError::io(root, std::io::Error::other(e))
+}
+
+/// The container's entry at `rel` itself (a final link not followed), held open; None
+/// when it is gone.
+fn held(tree: &Root, rel: &str) -> Option<Handle> {
+    tree.resolve_nofollow(Path::new(rel)).ok()
+}
+
+/// Every entry of the container's tree, parents first, as paths inside it. The tree is
+/// the container's and may change meanwhile: each directory is resolved inside the
+/// root and read through its descriptor, so one swapped for a link is not followed.
+fn walk_in_root(root: &Root) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![String::new()];
+    while let Some(prefix) = stack.pop() {
+        let at = if prefix.is_empty() { "/" } else { prefix.as_str() };
+        let Ok(dir) = root
+            .resolve_nofollow(Path::new(at))
+            .and_then(|h| h.open(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY))
+        else {
+            // Gone, or no longer a directory: its entries are not the container's tree.
+            continue;
+        };
+        let entries = rustix::fs::Dir::read_from(&dir).map_err(sys(root.dir()))?;
+        for entry in entries {
+            let entry = entry.map_err(sys(root.dir()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "." || name == ".." {
+                continue;
+            }
+            let rel = format!("{prefix}/{name}");
+            if entry.file_type() == rustix::fs::FileType::Directory {
+                stack.push(rel.clone());
+            }
+            out.push(rel);
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// The changes of the container whose copy is `root` against the image `layers`, as an
 /// overlay upper directory made at `scratch`: changed and added entries (files as hard
 /// links into `root`), the directories above them, and a whiteout for each deletion.
+///
+/// The container may be running and hostile: its entries are resolved inside its root
+/// and read through descriptors, and `scratch` (the store's, out of its reach) is only
+/// written below real directories, so a directory it swaps for a link mid-walk is
+/// never followed, to read or to write.
 pub fn changes_as_upper(root: &Path, layers: &[PathBuf], scratch: &Path) -> Result<()> {
     let image = flatten(layers)?;
+    let tree = Root::open(root).map_err(in_root(root))?;
     fs::create_dir_all(scratch).map_err(io(scratch))?;
     let mut present = std::collections::HashSet::new();
     let mut links = HashMap::new();
-    for (rel, path) in walk(root)? {
+    for rel in walk_in_root(&tree)? {
         present.insert(rel.clone());
-        let meta = fs::symlink_metadata(&path).map_err(io(&path))?;
+        let Some(entry) = held(&tree, &rel) else {
+            continue; // gone meanwhile
+        };
+        let Ok(meta) = entry.metadata() else { continue };
         let changed = match image.get(&rel) {
             None => true,
             Some(lower) => {
                 let lmeta = fs::symlink_metadata(lower).map_err(io(lower))?;
-                differs(&meta, &lmeta, &path, lower)
+                differs(&meta, &lmeta, &entry, lower)
             }
         };
-        if !changed {
-            continue;
-        }
         let to = scratch.join(rel.trim_start_matches('/'));
-        ensure_parents(root, scratch, &rel)?;
-        if to.exists() {
+        if !changed || !ensure_parents(&tree, scratch, &rel)? || fs::symlink_metadata(&to).is_ok() {
             continue;
         }
-        if meta.is_file() {
-            // Another filesystem (EXDEV): copy instead.
-            if fs::hard_link(&path, &to).is_err() {
-                copy_entry(&path, &to, &mut links)?;
-            }
-        } else {
-            copy_entry(&path, &to, &mut links)?;
-        }
+        copy_from_root(&entry, &meta, &to, &mut links)?;
     }
     for rel in image.keys() {
         if present.contains(rel) {
@@ -212,7 +254,9 @@ pub fn changes_as_upper(root: &Path, layers: &[PathBuf], scratch: &Path) -> Resu
         if !parent.is_empty() && !present.contains(parent) {
             continue;
         }
-        ensure_parents(root, scratch, rel)?;
+        if !ensure_parents(&tree, scratch, rel)? {
+            continue;
+        }
         let to = scratch.join(rel.trim_start_matches('/'));
         rustix::fs::mknodat(
             rustix::fs::CWD,
@@ -224,32 +268,101 @@ pub fn changes_as_upper(root: &Path, layers: &[PathBuf], scratch: &Path) -> Resu
         .map_err(sys(&to))?;
     }
     // Directory times last, as the container has them: adding entries changed them.
-    let mut dirs: Vec<(String, PathBuf)> = walk(scratch)?.into_iter().filter(|(_, p)| p.is_dir()).collect();
+    let mut dirs: Vec<(String, PathBuf)> = walk(scratch)?
+        .into_iter()
+        .filter(|(_, p)| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+        .collect();
     dirs.reverse();
     for (rel, to) in dirs {
-        let from = root.join(rel.trim_start_matches('/'));
-        if let Ok(meta) = fs::symlink_metadata(&from) {
-            set_metadata(&to, &meta)?;
+        if let Some(meta) = held(&tree, &rel).and_then(|h| h.metadata().ok()) {
+            if meta.is_dir() {
+                set_metadata(&to, &meta)?;
+            }
         }
     }
     Ok(())
 }
 
+/// One entry of the container (held open) as `to` in the scratch upper: a regular file
+/// hard-linked (or copied from its descriptor), anything else made anew.
+fn copy_from_root(
+    entry: &Handle,
+    meta: &fs::Metadata,
+    to: &Path,
+    links: &mut HashMap<(u64, u64), PathBuf>,
+) -> Result<()> {
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        fs::create_dir(to).map_err(io(to))?;
+    } else if ft.is_symlink() {
+        let target = entry.read_link().map_err(in_root(to))?;
+        std::os::unix::fs::symlink(&target, to).map_err(io(to))?;
+    } else if ft.is_file() {
+        // The held file itself, through its descriptor's path (never a path re-joined).
+        let linked = rustix::fs::linkat(
+            rustix::fs::CWD,
+            entry.proc_path(),
+            rustix::fs::CWD,
+            to,
+            rustix::fs::AtFlags::SYMLINK_FOLLOW,
+        );
+        if linked.is_ok() {
+            return Ok(());
+        }
+        if meta.nlink() > 1 && links.contains_key(&(meta.dev(), meta.ino())) {
+            fs::hard_link(&links[&(meta.dev(), meta.ino())], to).map_err(io(to))?;
+            return Ok(());
+        }
+        let mut from = entry
+            .open(OpenFlags::O_RDONLY | OpenFlags::O_NOFOLLOW | OpenFlags::O_NONBLOCK)
+            .map_err(in_root(to))?;
+        let mut out = fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(to)
+            .map_err(io(to))?;
+        std::io::copy(&mut from, &mut out).map_err(io(to))?;
+        if meta.nlink() > 1 {
+            links.insert((meta.dev(), meta.ino()), to.to_path_buf());
+        }
+    } else {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            to,
+            special_kind(&ft),
+            rustix::fs::Mode::from_raw_mode(meta.mode() & 0o7777),
+            meta.rdev(),
+        )
+        .map_err(sys(to))?;
+    }
+    set_metadata(to, meta)
+}
+
 /// Makes the directories above `rel` in `scratch`, with the container's metadata.
-fn ensure_parents(root: &Path, scratch: &Path, rel: &str) -> Result<()> {
+/// False when one of them is there but is not a directory: the container swapped a
+/// directory for something else while it was walked, and `rel` is left out.
+fn ensure_parents(tree: &Root, scratch: &Path, rel: &str) -> Result<bool> {
     let mut at = String::new();
     let parts: Vec<&str> = rel.trim_start_matches('/').split('/').collect();
     for part in &parts[..parts.len().saturating_sub(1)] {
         at.push('/');
         at.push_str(part);
         let to = scratch.join(at.trim_start_matches('/'));
-        if !to.exists() {
-            let from = root.join(at.trim_start_matches('/'));
-            fs::create_dir(&to).map_err(io(&to))?;
-            set_metadata(&to, &fs::symlink_metadata(&from).map_err(io(&from))?)?;
+        match fs::symlink_metadata(&to) {
+            Ok(m) if m.is_dir() => continue,
+            Ok(_) => return Ok(false),
+            Err(_) => {}
         }
+        let Some(meta) = held(tree, &at).and_then(|h| h.metadata().ok()) else {
+            return Ok(false);
+        };
+        if !meta.is_dir() {
+            return Ok(false);
+        }
+        fs::create_dir(&to).map_err(io(&to))?;
+        set_metadata(&to, &meta)?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The node type mknod makes for a special file (device, FIFO or socket).
