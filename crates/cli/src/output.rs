@@ -1,6 +1,6 @@
 //! Docker's ways of printing: human sizes and durations, aligned tables, Go templates.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -62,31 +62,10 @@ fn format_g(v: f64, precision: i32) -> String {
     s
 }
 
-/// Docker's `units.HumanDuration`.
-pub fn human_duration(secs: i64) -> String {
-    let hours = (secs as f64 / 3600.0).round() as i64;
-    match secs {
-        s if s < 1 => "Less than a second".into(),
-        1 => "1 second".into(),
-        s if s < 60 => format!("{s} seconds"),
-        s if s / 60 == 1 => "About a minute".into(),
-        s if s / 60 < 60 => format!("{} minutes", s / 60),
-        _ if hours == 1 => "About an hour".into(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        s => format!("{} years", s / 3600 / 24 / 365),
-    }
-}
-
 /// "2 hours ago", or "N/A" when the time is unknown.
 pub fn since(created: Option<&str>) -> String {
-    match created.and_then(|c| DateTime::parse_from_rfc3339(c).ok()) {
-        Some(t) => format!(
-            "{} ago",
-            human_duration((Utc::now() - t.with_timezone(&Utc)).num_seconds())
-        ),
+    match created.and_then(|c| strata_images::age::human_age(c, Utc::now())) {
+        Some(age) => format!("{age} ago"),
         None => "N/A".into(),
     }
 }
@@ -302,25 +281,6 @@ mod tests {
             (1023, "1023B"),
         ] {
             assert_eq!(bytes_size(bytes), want, "{bytes}");
-        }
-    }
-
-    #[test]
-    fn human_durations_match_docker() {
-        for (secs, want) in [
-            (0, "Less than a second"),
-            (1, "1 second"),
-            (59, "59 seconds"),
-            (60, "About a minute"),
-            (600, "10 minutes"),
-            (3600, "About an hour"),
-            (7200, "2 hours"),
-            (3 * 86400, "3 days"),
-            (21 * 86400, "3 weeks"),
-            (90 * 86400, "3 months"),
-            (800 * 86400, "2 years"),
-        ] {
-            assert_eq!(human_duration(secs), want, "{secs}");
         }
     }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use strata_images::{LayerEvent, Progress};
+use strata_registry::{PullNotice, PullProgress};
 
 /// Draws layer progress: on stderr for commands whose stdout is a result (load,
 /// import), on stdout for pull and push, as Docker does.
@@ -120,6 +121,72 @@ impl Progress for LayerProgress {
             (false, LayerEvent::Started { .. }) => self.line(id, self.verb),
             (false, LayerEvent::Finished) => self.line(id, self.done),
             (false, LayerEvent::Advanced { .. }) => {}
+        }
+    }
+}
+
+/// A pull's lines in Docker's words ("Pulling from", "Digest:", "Status:") around its
+/// layer progress: on stdout for `pull`, on stderr for `run` and `create`.
+pub struct PullLines {
+    /// Taken when the pull ends, so that its bars are finished before the summary.
+    layers: Mutex<Option<LayerProgress>>,
+    to_stdout: bool,
+    quiet: bool,
+}
+
+impl PullLines {
+    pub fn stdout(quiet: bool) -> Self {
+        Self::build(LayerProgress::stdout("Downloading", quiet), true, quiet)
+    }
+
+    pub fn stderr() -> Self {
+        Self::build(LayerProgress::new("Downloading", false), false, false)
+    }
+
+    fn build(layers: LayerProgress, to_stdout: bool, quiet: bool) -> Self {
+        PullLines {
+            layers: Mutex::new(Some(layers.words("Pulling fs layer", "Pull complete"))),
+            to_stdout,
+            quiet,
+        }
+    }
+
+    fn say(&self, line: &str) {
+        if self.to_stdout {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}
+
+impl Progress for PullLines {
+    fn layer(&self, id: &str, event: LayerEvent) {
+        if let Some(layers) = &*self.layers.lock().unwrap_or_else(|p| p.into_inner()) {
+            layers.layer(id, event);
+        }
+    }
+}
+
+impl PullProgress for PullLines {
+    fn notice(&self, notice: PullNotice<'_>) {
+        match notice {
+            // Docker prints this one even for a quiet run.
+            PullNotice::NotFoundLocally { reference } => {
+                eprintln!("Unable to find image '{}' locally", reference.familiar())
+            }
+            _ if self.quiet => {}
+            PullNotice::Pulling { target, path } => self.say(&format!("{target}: Pulling from {path}")),
+            PullNotice::Pulled { reference, pulled } => {
+                drop(self.layers.lock().unwrap_or_else(|p| p.into_inner()).take());
+                let status = if pulled.new {
+                    "Downloaded newer image for"
+                } else {
+                    "Image is up to date for"
+                };
+                self.say(&format!("Digest: {}", pulled.digest));
+                self.say(&format!("Status: {status} {}", reference.familiar()));
+            }
         }
     }
 }

@@ -6,8 +6,15 @@ pub enum ContainerError {
     Invalid(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Docker's words first (scripts match them), then the fix.
+    #[error("remove {name}: volume is in use - [{containers}]; remove those containers first")]
+    VolumeInUse { name: String, containers: String },
+    #[error("get {0}: no such volume; try \"strata volume ls\" to list volumes")]
+    NoSuchVolume(String),
     #[error(transparent)]
     Images(#[from] strata_images::ImageError),
+    #[error(transparent)]
+    Filter(#[from] strata_images::FilterError),
     #[error(transparent)]
     Metadata(#[from] strata_metadata::MetadataError),
     #[error(transparent)]

@@ -49,9 +49,9 @@ impl Containers<'_> {
         Ok(meta)
     }
 
-    /// `volume rm` of a volume no container uses (the caller checked), with its
-    /// `destroy` event.
-    pub fn remove_volume(&self, name: &str) -> crate::Result<()> {
+    /// Deletes a volume no container uses (the caller checked), with its `destroy`
+    /// event.
+    pub fn destroy_volume(&self, name: &str) -> crate::Result<()> {
         crate::volumes::Volumes::new(self.store().root()).remove(name)?;
         self.store().emit(volume_event(name, "destroy"));
         Ok(())

@@ -2,17 +2,23 @@
 //! `commit` and `export` need, without any process. The runtime crate starts and stops
 //! the processes.
 
+pub mod busy;
 mod changes;
 mod config;
+pub mod container_filter;
 mod error;
 pub mod events;
 mod names;
 mod service;
 pub mod signal;
+pub mod status;
+pub mod volume_use;
 pub mod volumes;
 
 pub use changes::{write_layer, write_layer_clamped, Change, Exclusions};
 pub use config::{static_ip, Bind, ContainerConfig, CreateOptions, MAX_ID};
+pub use container_filter::ContainerFilter;
 pub use error::{ContainerError, Result};
 pub use service::{CommitOptions, Containers};
+pub use status::{state_text, status_text};
 pub use strata_metadata::{ContainerRecord, ContainerState};

@@ -1,5 +1,6 @@
 //! The containers of one store root.
 
+use crate::busy::{Claim, InUse, Removal};
 use crate::changes::{self, Change, Exclusions};
 use crate::config::{merge, ContainerConfig, CreateOptions};
 use crate::error::{ContainerError, Result};
@@ -39,6 +40,14 @@ impl<'a> Containers<'a> {
 
     /// Creates a container (record, writable layer, files) in state `created`.
     pub fn create(&self, opts: &CreateOptions) -> Result<ContainerRecord> {
+        self.create_held(opts).map(|(record, _)| record)
+    }
+
+    /// `create`, the new container held against removal (`prune`) until the caller
+    /// drops the hold: `run` keeps it until the container has started.
+    pub fn create_held(&self, opts: &CreateOptions) -> Result<(ContainerRecord, InUse)> {
+        // The image and its layers stay while the container is made (image prune waits).
+        let _lease = self.store.lock_for_adding()?;
         let resolved = self.store.resolve(&opts.image)?;
         let config_bytes = self.store.config_bytes(&resolved.image)?;
         let image_config: serde_json::Value = serde_json::from_slice(&config_bytes)
@@ -86,7 +95,9 @@ impl<'a> Containers<'a> {
             .map(|l| ChainId::parse(&l.chain_id).map_err(ContainerError::Invalid))
             .collect::<Result<Vec<_>>>()?;
         self.store.snapshots().prepare(&id, &chains)?;
+        let mut held = None;
         let result = self.write_files(&id, &config).and_then(|()| {
+            held = Some(self.hold_new(&id)?);
             let mut attempt = 0;
             loop {
                 match self.store.db().insert_container(&record) {
@@ -106,7 +117,7 @@ impl<'a> Containers<'a> {
             return Err(e);
         }
         self.emit(&record, "create", &[]);
-        Ok(record)
+        Ok((record, held.expect("held before the record was written")))
     }
 
     /// A named network must exist when the container is created, as in Docker.
@@ -272,9 +283,20 @@ impl<'a> Containers<'a> {
         Ok(())
     }
 
-    /// Deletes a container that is not running: its record, writable layer and files;
-    /// with `anonymous_volumes` also the anonymous volumes it used (`rm -v`, `--rm`).
+    /// Deletes a container that is not running, once nobody holds it (see [`busy`]);
+    /// nothing to do when it is gone already.
+    ///
+    /// [`busy`]: crate::busy
     pub fn remove(&self, record: &ContainerRecord, anonymous_volumes: bool) -> Result<()> {
+        match self.claim(record, Claim::Wait)? {
+            Some((claim, fresh)) => self.remove_claimed(&claim, &fresh, anonymous_volumes),
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes a claimed container: its record, writable layer and files; with
+    /// `anonymous_volumes` also the anonymous volumes it used (`rm -v`, `--rm`).
+    pub fn remove_claimed(&self, _claim: &Removal, record: &ContainerRecord, anonymous_volumes: bool) -> Result<()> {
         let volumes = self.volumes_of(record).unwrap_or_default();
         // Its labels are read from its files, which go below.
         let destroyed = crate::events::container_event(self, record, "destroy");
@@ -364,6 +386,7 @@ impl Containers<'_> {
 
     /// Docker's `diff`.
     pub fn diff(&self, record: &ContainerRecord) -> Result<Vec<Change>> {
+        let _held = self.hold(record)?;
         let config = self.config(record)?;
         let lowers = self.lowers(record)?;
         self.with_changes(record, |upper| changes::diff(upper, &lowers, &self.exclusions(&config)))
@@ -426,6 +449,7 @@ impl Containers<'_> {
         reference: Option<&str>,
         clamp_mtime: Option<u64>,
     ) -> Result<String> {
+        let _held = self.hold(record)?;
         let config = self.config(record)?;
         self.with_changes(record, |upper| {
             self.commit_upper(upper, parent, &config, image_config, reference, clamp_mtime)

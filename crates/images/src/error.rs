@@ -15,6 +15,8 @@ pub enum ImageError {
     #[error(transparent)]
     Reference(#[from] ReferenceError),
     #[error(transparent)]
+    Filter(#[from] crate::filter_args::FilterError),
+    #[error(transparent)]
     Content(#[from] strata_content::ContentError),
     #[error(transparent)]
     Snapshot(#[from] strata_snapshots::SnapshotError),

@@ -5,14 +5,17 @@
 //! `content` (blobs) → `snapshots` (unpacked layers) → `metadata` (records), with
 //! `archive` for the formats.
 
+pub mod age;
 pub mod check;
 pub mod commit;
 pub mod config;
 pub mod error;
 pub mod events;
 pub mod failpoint;
+pub mod filter_args;
 pub mod import;
 pub mod inspect;
+pub mod listing;
 pub mod load;
 mod lock;
 pub mod manifest;
@@ -27,6 +30,8 @@ pub mod usage;
 
 pub use error::{ImageError, Result};
 pub use events::EventQuery;
+pub use filter_args::{FilterArgs, FilterError, LabelFilter};
+pub use listing::{list_images, ImageListOptions, ImageRow};
 pub use load::{LoadReport, LoadSource};
 pub use lock::StoreLock;
 pub use progress::{LayerEvent, Progress, Silent};

@@ -5,6 +5,7 @@
 //! nftables, and published ports through a proxy process.
 
 mod error;
+pub mod inspect;
 pub mod ipam;
 pub mod nat;
 pub mod netlink;
@@ -13,6 +14,7 @@ pub mod ports;
 pub mod proxy;
 
 pub use error::{NetworkError, Result};
+pub use inspect::NetworkResource;
 pub use strata_metadata::{EndpointRecord, NetworkRecord};
 
 use ipnet::Ipv4Net;

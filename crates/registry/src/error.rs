@@ -23,6 +23,8 @@ pub enum RegistryError {
     },
     #[error("credentials file {path}: {reason}")]
     Credentials { path: String, reason: String },
+    #[error("invalid pull option: {given:?}: must be one of \"always\", \"missing\" or \"never\"")]
+    InvalidPullPolicy { given: String },
     #[error(transparent)]
     Image(#[from] strata_images::ImageError),
 }

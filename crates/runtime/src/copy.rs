@@ -37,6 +37,7 @@ fn with_root<T>(
     record: &ContainerRecord,
     f: impl FnOnce(&Root) -> Result<T>,
 ) -> Result<T> {
+    let _held = containers.hold(record)?;
     let rootfs = containers.rootfs(&record.id);
     if let Some(root) = live_root(containers, record, &rootfs) {
         return f(&root);

@@ -11,12 +11,17 @@ pub mod info;
 pub mod inspect;
 pub mod lifecycle;
 pub mod linux;
+pub mod listing;
+pub mod logs;
 pub mod monitor;
+pub mod network_inspect;
 pub mod networking;
 pub mod rootfs;
 pub mod runc;
 pub mod seccomp;
 pub mod spec;
 pub mod stats;
+pub mod top;
+pub mod wait;
 
 pub use error::{Result, RuntimeError};

@@ -8,17 +8,28 @@ use crate::spec::{build, resolve_user};
 use nix::sys::signal::{SigHandler, Signal};
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
+use strata_containers::busy::Claim;
 use strata_containers::{ContainerRecord, ContainerState, Containers, CreateOptions};
 
 /// `run` in the foreground: create, start attached, wait. Returns the container and its
 /// exit code (removing the container first if `--rm`).
 pub fn run(containers: &Containers<'_>, opts: &CreateOptions) -> Result<(ContainerRecord, i32)> {
-    let record = containers.create(opts)?;
+    let (record, held) = containers.create_held(opts)?;
     let outcome = start_attached(containers, &record);
+    drop(held);
     if opts.auto_remove {
         containers.remove(&record, true)?;
     }
     outcome.map(|code| (record, code))
+}
+
+/// `run -d`: creates the container and starts it under a new monitor (`exe`); held
+/// against removal (`prune`) until it runs. Returns the container, or why it did not
+/// start (the container stays, as Docker's).
+pub fn run_detached(containers: &Containers<'_>, opts: &CreateOptions, exe: &Path) -> Result<ContainerRecord> {
+    let (record, _held) = containers.create_held(opts)?;
+    crate::monitor::spawn(containers, &record, exe)?;
+    Ok(record)
 }
 
 /// `run -it` on the user's terminal, as Docker's: the container under a monitor that
@@ -30,8 +41,15 @@ pub fn run_on_terminal(
     exe: &Path,
     keys: &crate::detach_keys::DetachKeys,
 ) -> Result<(ContainerRecord, crate::attach::Ended)> {
-    let record = containers.create(opts)?;
-    match start_on_terminal_attached(containers, &record, exe, opts.interactive, keys) {
+    // Held until its monitor has started it (not pruned before), and no longer: the
+    // monitor removes a `--rm` container, and must not wait for this process to do so.
+    let (record, held) = containers.create_held(opts)?;
+    let config = containers.config(&record)?;
+    let stream = crate::monitor::spawn_attached(containers, &record, exe);
+    drop(held);
+    let session =
+        stream.and_then(|s| crate::attach::session(s, config.tty, opts.interactive && config.interactive, keys));
+    match session {
         Ok(detached) => Ok((record, detached)),
         Err(e) => {
             if opts.auto_remove {
@@ -130,6 +148,9 @@ fn start_with_console(
     record: &ContainerRecord,
     console: Option<&std::os::fd::OwnedFd>,
 ) -> Result<(linux::Started, Option<std::os::fd::OwnedFd>)> {
+    // Not removed while it starts; and decided on its record as it is now.
+    let _held = containers.hold(record)?;
+    let record = &containers.resolve(&record.id)?;
     if record.state == ContainerState::Running && pid_alive(record.pid) {
         return Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(
             format!("container {} is already running", record.name),
@@ -328,22 +349,70 @@ pub fn reconcile(containers: &Containers<'_>) -> Result<Vec<ContainerRecord>> {
 
 /// Removes a container; a running one only with `force` (it is killed first).
 pub fn remove(containers: &Containers<'_>, record: &ContainerRecord, force: bool, volumes: bool) -> Result<()> {
-    if record.state == ContainerState::Running && pid_alive(record.pid) {
-        if !force {
-            return Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(format!(
-                "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
-                record.id
-            ))));
+    match remove_with(containers, record, force, volumes, Claim::Wait)? {
+        true => Ok(()),
+        false => Err(RuntimeError::Containers(strata_containers::ContainerError::NotFound(
+            record.name.clone(),
+        ))),
+    }
+}
+
+/// `container prune`'s removal: a container someone holds (starting, committed,
+/// copied) or that runs is passed by. Whether it was removed.
+pub fn remove_if_idle(containers: &Containers<'_>, record: &ContainerRecord, volumes: bool) -> Result<bool> {
+    match remove_with(containers, record, false, volumes, Claim::Skip) {
+        Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(_))) => Ok(false),
+        other => other,
+    }
+}
+
+/// What `container prune` removed: the containers' IDs and the bytes their writable
+/// layers held.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    pub removed: Vec<String>,
+    pub bytes: u64,
+}
+
+/// `container prune`: every container that is not running and that nobody holds
+/// (one being created, started, committed or copied is passed by).
+pub fn prune(containers: &Containers<'_>) -> Result<Pruned> {
+    let mut pruned = Pruned::default();
+    for c in reconcile(containers)? {
+        if c.state == ContainerState::Running {
+            continue;
         }
-        let pid = record.pid.unwrap_or(0) as i32;
-        mark_stopped(containers, record);
-        let _ = linux::kill(pid, Signal::SIGKILL);
-        for _ in 0..200 {
-            if !pid_alive(record.pid) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+        let bytes = strata_snapshots::disk_usage(&containers.upper(&c.id)).unwrap_or(0);
+        if remove_if_idle(containers, &c, false)? {
+            pruned.bytes += bytes;
+            pruned.removed.push(c.id);
         }
+    }
+    Ok(pruned)
+}
+
+/// Removes the container once it is claimed (see `strata_containers::busy`): with
+/// `force` a running one is killed first. False when there was nothing to remove.
+fn remove_with(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    force: bool,
+    volumes: bool,
+    how: Claim,
+) -> Result<bool> {
+    if force {
+        stop_for_removal(containers, record);
+    } else {
+        refuse_running(record)?;
+    }
+    let Some((claim, record)) = containers.claim(record, how)? else {
+        return Ok(false);
+    };
+    // It may have started while the claim waited.
+    if force {
+        stop_for_removal(containers, &record);
+    } else {
+        refuse_running(&record)?;
     }
     let rootfs = containers.rootfs(&record.id);
     if is_mounted(&rootfs) {
@@ -351,7 +420,36 @@ pub fn remove(containers: &Containers<'_>, record: &ContainerRecord, force: bool
     }
     crate::cgroups::Cgroup::new(&record.id).remove();
     crate::networking::release(containers, &record.id);
-    Ok(containers.remove(record, volumes)?)
+    containers.remove_claimed(&claim, &record, volumes)?;
+    Ok(true)
+}
+
+fn refuse_running(record: &ContainerRecord) -> Result<()> {
+    if record.state == ContainerState::Running && pid_alive(record.pid) {
+        return Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(
+            format!(
+            "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+            record.id
+        ),
+        )));
+    }
+    Ok(())
+}
+
+/// `rm -f`: kills a running container and waits (bounded) for its process to go.
+fn stop_for_removal(containers: &Containers<'_>, record: &ContainerRecord) {
+    if !(record.state == ContainerState::Running && pid_alive(record.pid)) {
+        return;
+    }
+    let pid = record.pid.unwrap_or(0) as i32;
+    mark_stopped(containers, record);
+    let _ = linux::kill(pid, Signal::SIGKILL);
+    for _ in 0..200 {
+        if !pid_alive(record.pid) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// `system reset`: every container (killed if running) and every network, the default
@@ -369,7 +467,9 @@ pub fn reset(containers: &Containers<'_>) -> Result<()> {
 /// container is read through its mounted root; a stopped one through a read-only
 /// overlay of its layer over the image, mounted for the purpose.
 pub fn export<W: std::io::Write>(containers: &Containers<'_>, record: &ContainerRecord, out: W) -> Result<W> {
+    let held = containers.hold(record)?;
     let written = export_tar(containers, record, out)?;
+    drop(held);
     containers.emit(record, "export", &[]);
     Ok(written)
 }

@@ -7,7 +7,8 @@ use clap::Subcommand;
 use serde_json::json;
 use strata_containers::Containers;
 use strata_images::ImageStore;
-use strata_network::{NetworkOptions, NetworkRecord};
+use strata_network::NetworkOptions;
+use strata_runtime::network_inspect::inspect_network;
 use strata_runtime::networking;
 
 #[derive(Subcommand)]
@@ -86,46 +87,6 @@ pub enum Command {
 
 /// Docker shows `host` and `none` beside the bridge networks.
 const BUILTIN: [(&str, &str); 2] = [("host", "host"), ("none", "null")];
-
-fn doc(containers: &Containers<'_>, n: &NetworkRecord) -> Result<serde_json::Value> {
-    let endpoints = containers.store().db().endpoints(Some(&n.id))?;
-    let prefix = n.subnet.rsplit('/').next().unwrap_or("24").to_string();
-    let mut attached = serde_json::Map::new();
-    for e in endpoints {
-        let name = containers.resolve(&e.container_id).map(|c| c.name).unwrap_or_default();
-        let mac =
-            e.ip.parse()
-                .map(|ip| strata_network::mac_text(strata_network::mac_for(ip)));
-        attached.insert(
-            e.container_id.clone(),
-            json!({
-                "Name": name,
-                "EndpointID": strata_network::host_veth(&e.container_id, &n.id),
-                "MacAddress": mac.unwrap_or_default(),
-                "IPv4Address": format!("{}/{prefix}", e.ip),
-                "IPv6Address": "",
-            }),
-        );
-    }
-    let options: serde_json::Value = serde_json::from_str(&n.options).unwrap_or(json!({}));
-    let mut driver_options = options["Options"].as_object().cloned().unwrap_or_default();
-    driver_options.insert("com.docker.network.bridge.name".into(), json!(n.bridge));
-    Ok(json!({
-        "Name": n.name,
-        "Id": n.id,
-        "Created": n.created,
-        "Scope": "local",
-        "Driver": n.driver,
-        "EnableIPv6": false,
-        "IPAM": { "Driver": "default", "Options": null, "Config": [ { "Subnet": n.subnet, "Gateway": n.gateway } ] },
-        "Internal": n.internal,
-        "Attachable": false,
-        "Ingress": false,
-        "Containers": attached,
-        "Options": driver_options,
-        "Labels": options.get("Labels").cloned().unwrap_or(json!({})),
-    }))
-}
 
 pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
     let containers = Containers::new(store);
@@ -215,7 +176,7 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             let mut docs = Vec::new();
             for name in &names {
                 let n = networks.find(&mut store.db(), name)?;
-                docs.push(doc(&containers, &n)?);
+                docs.push(serde_json::to_value(inspect_network(&containers, &n)?)?);
             }
             match format.as_deref().map(Format::parse) {
                 None | Some(Format::Json) => println!("{}", serde_json::to_string_pretty(&docs)?),

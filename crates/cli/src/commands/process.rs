@@ -1,12 +1,13 @@
 //! `strata exec`, `logs`, `stop`, `kill`, `wait`
 
-use anyhow::Result;
-use std::io::{BufRead, Read, Seek, Write};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use std::io::Write;
 use std::time::Duration;
-use strata_containers::{ContainerState, Containers};
+use strata_containers::Containers;
 use strata_images::ImageStore;
 use strata_runtime::lifecycle::{self, ExecOptions};
-use strata_runtime::monitor::log_path;
+use strata_runtime::logs::{LogEntry, LogOptions, LogStream};
 
 #[derive(clap::Args)]
 pub struct ExecArgs {
@@ -44,9 +45,12 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short, long)]
     timestamps: bool,
-    /// Show logs since timestamp (RFC 3339, e.g. 2024-01-02T13:23:37Z)
+    /// Show logs since timestamp (RFC 3339, e.g. 2024-01-02T13:23:37Z, Unix seconds, or relative: 10m)
     #[arg(long)]
     since: Option<String>,
+    /// Show logs before a timestamp (RFC 3339, Unix seconds, or relative: 10m)
+    #[arg(long)]
+    until: Option<String>,
     container: String,
 }
 
@@ -109,57 +113,64 @@ pub fn exec(store: &ImageStore, args: ExecArgs) -> Result<u8> {
     }
 }
 
-/// One record of a json-file log.
-#[derive(serde::Deserialize)]
-struct LogRecord {
-    log: String,
-    stream: String,
-    time: String,
-}
-
-fn print_record(line: &str, timestamps: bool, since: Option<&str>) {
-    let Ok(r) = serde_json::from_str::<LogRecord>(line) else {
-        return;
-    };
-    if since.is_some_and(|s| r.time.as_str() < s) {
-        return;
-    }
-    let text = if timestamps {
-        format!("{} {}", r.time, r.log)
-    } else {
-        r.log
-    };
-    if r.stream == "stderr" {
-        let _ = std::io::stderr().write_all(text.as_bytes());
-    } else {
-        let _ = std::io::stdout().write_all(text.as_bytes());
-    }
-}
-
 pub fn logs(store: &ImageStore, args: LogsArgs) -> Result<u8> {
     let containers = Containers::new(store);
     let record = containers.resolve(&args.container)?;
-    let path = log_path(&containers, &record.id);
-    let Ok(file) = std::fs::File::open(&path) else {
-        return Ok(0);
+    let now = chrono::Utc::now();
+    let options = LogOptions {
+        since: args.since.as_deref().map(|s| log_time(s, "--since", now)).transpose()?,
+        until: args.until.as_deref().map(|s| log_time(s, "--until", now)).transpose()?,
+        tail: match args.tail.as_str() {
+            "all" => None,
+            n => Some(n.parse().map_err(|_| anyhow::anyhow!("invalid --tail value {n:?}"))?),
+        },
+        follow: args.follow,
     };
-    let mut reader = std::io::BufReader::new(file);
-    let lines: Vec<String> = reader.by_ref().lines().map_while(|l| l.ok()).collect();
-    let skip = match args.tail.as_str() {
-        "all" => 0,
-        n => lines.len().saturating_sub(
-            n.parse::<usize>()
-                .map_err(|_| anyhow::anyhow!("invalid --tail value {n:?}"))?,
-        ),
-    };
-    for line in &lines[skip..] {
-        print_record(line, args.timestamps, args.since.as_deref());
-    }
-    let _ = std::io::stdout().flush();
-    if args.follow {
-        follow(&containers, &record.id, &mut reader, &args)?;
-    }
+    let timestamps = args.timestamps;
+    strata_runtime::logs::read_logs(&containers, &record, &options, &mut |entry| {
+        print_entry(&entry, timestamps);
+        std::ops::ControlFlow::Continue(())
+    })?;
     Ok(0)
+}
+
+/// Docker's ways of naming a time: RFC 3339, Unix seconds, or a duration ago (`10m`).
+fn log_time(text: &str, flag: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let unix = text.parse::<f64>().ok().filter(|s| *s >= 0.0);
+    if let Some(t) = unix.and_then(|s| DateTime::from_timestamp(s.trunc() as i64, (s.fract() * 1e9) as u32)) {
+        return Ok(t);
+    }
+    let ago = [("s", 1), ("m", 60), ("h", 3600)].iter().find_map(|(unit, scale)| {
+        let n: i64 = text.strip_suffix(unit)?.parse().ok()?;
+        Some(now - chrono::Duration::seconds(n * scale))
+    });
+    ago.with_context(|| {
+        format!("invalid {flag} value {text:?}: use RFC 3339 (2024-01-02T13:23:37Z), Unix seconds or a duration such as 10m")
+    })
+}
+
+/// An entry on the stream it came from, after its time with `-t`.
+fn print_entry(entry: &LogEntry, timestamps: bool) {
+    let mut text = Vec::with_capacity(entry.bytes.len() + 32);
+    if timestamps {
+        text.extend_from_slice(strata_images::config::go_rfc3339_nano(entry.time).as_bytes());
+        text.push(b' ');
+    }
+    text.extend_from_slice(&entry.bytes);
+    match entry.stream {
+        LogStream::Stderr => {
+            let _ = std::io::stderr().write_all(&text);
+        }
+        LogStream::Stdout => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&text);
+            // Followed logs show up as they come.
+            let _ = out.flush();
+        }
+    }
 }
 
 fn each(
@@ -207,39 +218,9 @@ pub fn wait(store: &ImageStore, args: WaitArgs) -> Result<u8> {
     let containers = Containers::new(store);
     for name in &args.containers {
         let record = containers.resolve(name)?;
-        let code = lifecycle::wait_exit(&containers, &record, None)?;
-        println!("{}", code.unwrap_or(255));
+        println!("{}", strata_runtime::wait::wait(&containers, &record)?);
     }
     Ok(0)
-}
-
-/// `logs -f`: prints records as the monitor appends them, until the container ends.
-fn follow(
-    containers: &Containers<'_>,
-    id: &str,
-    reader: &mut std::io::BufReader<std::fs::File>,
-    args: &LogsArgs,
-) -> Result<()> {
-    loop {
-        let mut line = String::new();
-        let pos = reader.stream_position()?;
-        if reader.read_line(&mut line)? > 0 && line.ends_with('\n') {
-            print_record(line.trim_end(), args.timestamps, args.since.as_deref());
-            let _ = std::io::stdout().flush();
-            continue;
-        }
-        reader.seek(std::io::SeekFrom::Start(pos))?;
-        let fresh = lifecycle::reconcile(containers)?.into_iter().find(|c| c.id == id);
-        if fresh.is_none_or(|c| c.state != ContainerState::Running) {
-            // Drain what the monitor wrote before recording the exit.
-            for l in reader.by_ref().lines().map_while(|l| l.ok()) {
-                print_record(&l, args.timestamps, args.since.as_deref());
-            }
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -274,29 +255,15 @@ pub struct TopArgs {
     ps_args: Vec<String>,
 }
 
-/// `top`: the host's `ps` over the container's processes (its cgroup), as Docker does.
+/// `top`: the container's processes as the host's `ps` shows them, in Docker's table.
 pub fn top(store: &ImageStore, args: TopArgs) -> Result<u8> {
     let containers = Containers::new(store);
     let record = containers.resolve(&args.container)?;
-    let fresh = lifecycle::reconcile(&containers)?
-        .into_iter()
-        .find(|c| c.id == record.id);
-    if fresh.is_none_or(|c| c.state != ContainerState::Running) {
-        anyhow::bail!("container {} is not running", record.name);
-    }
-    let pids: Vec<String> = strata_runtime::cgroups::Cgroup::new(&record.id)
-        .pids()
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
-    let mut ps = std::process::Command::new(strata_host_programs::PS.find()?);
-    if args.ps_args.is_empty() {
-        ps.arg("-f");
-    } else {
-        ps.args(&args.ps_args);
-    }
-    let status = ps.arg("-p").arg(pids.join(",")).status()?;
-    Ok(if status.success() { 0 } else { 1 })
+    let top = strata_runtime::top::top(&containers, &record, &args.ps_args)?;
+    let mut rows = vec![top.titles];
+    rows.extend(top.processes);
+    print!("{}", crate::output::table(&rows));
+    Ok(0)
 }
 
 #[derive(clap::Args)]

@@ -1,12 +1,13 @@
 //! `strata ps`
 
-use crate::output::{ellipsis, human_duration, render, table, Format};
-use anyhow::{bail, Result};
-use chrono::{DateTime, Utc};
+use crate::output::{ellipsis, render, table, Format};
+use anyhow::Result;
+use chrono::Utc;
 use serde_json::json;
-use strata_containers::{ContainerConfig, ContainerRecord, ContainerState, Containers};
-use strata_images::ImageStore;
-use strata_runtime::lifecycle;
+use strata_containers::{ContainerRecord, Containers};
+use strata_images::age::human_age;
+use strata_images::{FilterArgs, ImageStore};
+use strata_runtime::listing::{list_containers, ContainerListOptions, ContainerRow, PortEntry};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,7 +26,7 @@ pub struct Args {
     /// Don't truncate output
     #[arg(long)]
     no_trunc: bool,
-    /// Filter output based on conditions provided (status, name, id, ancestor)
+    /// Filter output based on conditions provided (status, name, id, ancestor, label, exited, before, since)
     #[arg(short, long)]
     filter: Vec<String>,
     /// Format output using a Go template, or "json"
@@ -33,75 +34,20 @@ pub struct Args {
     format: Option<String>,
 }
 
-fn ago(t: Option<&str>) -> String {
-    match t.and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
-        Some(t) => human_duration((Utc::now() - t.with_timezone(&Utc)).num_seconds()),
-        None => "?".into(),
-    }
-}
-
-/// Docker's STATUS column.
-pub fn status(c: &ContainerRecord) -> String {
-    match c.state {
-        ContainerState::Created => "Created".into(),
-        ContainerState::Running if strata_runtime::cgroups::Cgroup::new(&c.id).is_frozen() => {
-            format!("Up {} (Paused)", ago(c.started_at.as_deref()))
-        }
-        ContainerState::Running => format!("Up {}", ago(c.started_at.as_deref())),
-        ContainerState::Exited => format!(
-            "Exited ({}) {} ago",
-            c.exit_code.unwrap_or(0),
-            ago(c.finished_at.as_deref())
-        ),
-    }
-}
-
-fn keep(c: &ContainerRecord, config: &ContainerConfig, filters: &[(String, String)]) -> Result<bool> {
-    for (k, v) in filters {
-        let ok = match k.as_str() {
-            // label=KEY or label=KEY=VALUE
-            "label" => match v.split_once('=') {
-                Some((key, value)) => config.labels.get(key).is_some_and(|x| x == value),
-                None => config.labels.contains_key(v.as_str()),
-            },
-            "status" => c.state.as_str() == v,
-            "name" => c.name.contains(v.as_str()),
-            "id" => c.id.starts_with(v.as_str()),
-            "ancestor" => c.image_name == *v || c.image_id.contains(v.as_str()),
-            other => bail!("invalid filter '{other}': ps supports status, name, id, ancestor and label"),
-        };
-        if !ok {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     let containers = Containers::new(store);
-    let mut all = lifecycle::reconcile(&containers)?;
-    let filters: Vec<(String, String)> = args
-        .filter
-        .iter()
-        .map(|f| {
-            f.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value): {f:?}"))
-        })
-        .collect::<Result<_>>()?;
-    let show_all = args.all || args.latest || args.last >= 0;
-    let mut kept = Vec::new();
-    for c in all.drain(..) {
-        let config = containers.config(&c).ok().unwrap_or_default();
-        if (show_all || c.state == ContainerState::Running) && keep(&c, &config, &filters)? {
-            kept.push((c, config));
-        }
-    }
-    if args.latest {
-        kept.truncate(1);
-    } else if args.last >= 0 {
-        kept.truncate(args.last as usize);
-    }
+    let now = Utc::now();
+    let limit = match (args.latest, args.last) {
+        (true, _) => Some(1),
+        (false, n) if n >= 0 => Some(n as usize),
+        _ => None,
+    };
+    let options = ContainerListOptions {
+        all: args.all,
+        limit,
+        filters: FilterArgs::parse(&args.filter)?,
+    };
+    let kept = list_containers(&containers, &options, now)?;
     let id = |c: &ContainerRecord| {
         if args.no_trunc {
             c.id.clone()
@@ -110,10 +56,11 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         }
     };
     if args.quiet {
-        kept.iter().for_each(|(c, _)| println!("{}", id(c)));
+        kept.iter().for_each(|r| println!("{}", id(&r.record)));
         return Ok(0);
     }
-    let row = |(c, config): &(ContainerRecord, ContainerConfig)| {
+    let row = |r: &ContainerRow| {
+        let (c, config) = (&r.record, &r.config);
         let command = config.args().join(" ");
         let command = if args.no_trunc {
             format!("\"{command}\"")
@@ -125,10 +72,10 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             "Image": c.image_name,
             "Command": command,
             "CreatedAt": c.created,
-            "RunningFor": format!("{} ago", ago(Some(&c.created))),
-            "Status": status(c),
+            "RunningFor": format!("{} ago", human_age(&c.created, now).unwrap_or_else(|| "?".into())),
+            "Status": r.status,
             "State": c.state.as_str(),
-            "Ports": ports(&containers, c, config),
+            "Ports": ports_text(&r.ports),
             "Names": c.name,
             "Labels": config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         })
@@ -173,22 +120,10 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
 
 /// Docker's PORTS column: `0.0.0.0:8080->80/tcp` for each published port of a running
 /// container, and the exposed ones not published as `80/tcp`.
-fn ports(containers: &Containers<'_>, c: &ContainerRecord, config: &strata_containers::ContainerConfig) -> String {
-    if c.state != strata_containers::ContainerState::Running {
-        return String::new();
-    }
-    let published = strata_runtime::networking::published(containers, &c.id);
-    let mut out: Vec<String> = published
-        .iter()
-        .map(|p| format!("{}->{}/{}", p.host(), p.container_port, p.protocol.as_str()))
-        .collect();
-    for e in &config.exposed {
-        if !published
-            .iter()
-            .any(|p| format!("{}/{}", p.container_port, p.protocol.as_str()) == *e)
-        {
-            out.push(e.clone());
-        }
-    }
-    out.join(", ")
+fn ports_text(ports: &[PortEntry]) -> String {
+    let text = |p: &PortEntry| match p {
+        PortEntry::Published(p) => format!("{}->{}/{}", p.host(), p.container_port, p.protocol.as_str()),
+        PortEntry::Exposed(e) => e.clone(),
+    };
+    ports.iter().map(text).collect::<Vec<_>>().join(", ")
 }

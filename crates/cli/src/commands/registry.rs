@@ -1,13 +1,15 @@
 //! `strata pull`, `push`, `login`, `logout`, `search`
 
 use crate::output;
-use crate::progress::LayerProgress;
+use crate::progress::{LayerProgress, PullLines};
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::time::Duration;
 use strata_images::{ImageRef, ImageStore};
-use strata_registry::{Client, ClientOptions, CredentialStore, Credentials, Platform, PushCompression, PushOptions};
+use strata_registry::{
+    Client, ClientOptions, Credentials, Platform, PullPolicy, PushCompression, PushOptions, RegistrySettings,
+};
 
 /// Settings shared by the commands that talk to registries.
 #[derive(clap::Args, Clone)]
@@ -17,50 +19,34 @@ pub struct ConnectArgs {
     tls_verify: bool,
 }
 
-/// strata's configuration directory: `$STRATA_CONFIG`, else `~/.strata`.
-fn config_dir() -> PathBuf {
-    std::env::var_os("STRATA_CONFIG")
+/// The registry settings the caller's environment gives: `STRATA_CONFIG` (else
+/// `~/.strata`), `DOCKER_CONFIG` (else `~/.docker`), `STRATA_INSECURE_REGISTRIES` (Docker's
+/// daemon flag, as an environment variable for a daemonless engine) and
+/// `STRATA_REGISTRY_TIMEOUT` (seconds); the library has the defaults.
+fn settings(connect: &ConnectArgs) -> RegistrySettings {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let config_dir = std::env::var_os("STRATA_CONFIG")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".strata")))
-        .unwrap_or_else(|| PathBuf::from("/root/.strata"))
-}
-
-/// Docker's configuration directory: `$DOCKER_CONFIG`, else `~/.docker`.
-fn docker_config_dir() -> Option<PathBuf> {
-    std::env::var_os("DOCKER_CONFIG")
+        .unwrap_or_else(|| RegistrySettings::default_config_dir(home.as_deref()));
+    let mut settings = RegistrySettings::new(&config_dir);
+    settings.docker_config_dir = std::env::var_os("DOCKER_CONFIG")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
-}
-
-fn credentials() -> CredentialStore {
-    CredentialStore::new(&config_dir(), docker_config_dir().as_deref())
+        .or_else(|| RegistrySettings::default_docker_config_dir(home.as_deref()));
+    settings.insecure =
+        RegistrySettings::parse_insecure(&std::env::var("STRATA_INSECURE_REGISTRIES").unwrap_or_default());
+    settings.tls_verify = connect.tls_verify;
+    // An unparsable value keeps the default, as before.
+    if let Some(secs) = std::env::var("STRATA_REGISTRY_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        settings.read_timeout = Duration::from_secs(secs);
+    }
+    settings
 }
 
 fn client_options(connect: &ConnectArgs) -> ClientOptions {
-    let config = config_dir();
-    ClientOptions {
-        credentials: credentials(),
-        cert_dirs: vec![
-            config.join("certs.d"),
-            PathBuf::from("/etc/docker/certs.d"),
-            PathBuf::from("/etc/containers/certs.d"),
-        ],
-        // Docker's daemon flag, as an environment variable for a daemonless engine.
-        insecure: std::env::var("STRATA_INSECURE_REGISTRIES")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
-        tls_verify: connect.tls_verify,
-        read_timeout: Duration::from_secs(
-            std::env::var("STRATA_REGISTRY_TIMEOUT")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(60),
-        ),
-    }
+    settings(connect).client_options()
 }
 
 #[derive(clap::Args)]
@@ -109,60 +95,17 @@ pub fn pull(store: &ImageStore, args: PullArgs) -> Result<u8> {
 }
 
 fn pull_one(store: &ImageStore, client: &Client, reference: &ImageRef, platform: &Platform, quiet: bool) -> Result<()> {
-    let label = reference.digest().or(reference.tag()).unwrap_or("latest");
-    if !quiet {
-        println!("{label}: Pulling from {}", reference.path());
-    }
-    let progress = LayerProgress::stdout("Downloading", quiet).words("Pulling fs layer", "Pull complete");
-    let pulled = strata_registry::pull(store, client, reference, platform, &progress)?;
-    drop(progress);
-    if quiet {
-        println!("{reference}");
-        return Ok(());
-    }
-    println!("Digest: {}", pulled.digest);
-    if pulled.new {
-        println!("Status: Downloaded newer image for {}", reference.familiar());
-    } else {
-        println!("Status: Image is up to date for {}", reference.familiar());
-    }
+    strata_registry::pull_reported(store, client, reference, platform, &PullLines::stdout(quiet))?;
     println!("{reference}");
     Ok(())
 }
 
-/// For `run` and `create`: pulls `name` when it is not stored (`--pull missing`), always
-/// (`--pull always`) or never. Docker's messages go to stderr.
+/// For `run`, `create` and `build`: the library's pull-if-missing, with `policy` as the
+/// `--pull` flag gives it. Docker's messages go to stderr.
 pub fn ensure_image(store: &ImageStore, name: &str, policy: &str) -> Result<()> {
-    let stored = match store.resolve(name) {
-        Ok(_) => true,
-        Err(strata_images::ImageError::NotFound { .. }) => false,
-        Err(e) => return Err(e.into()),
-    };
-    let pull = match policy {
-        "missing" => !stored,
-        "always" => true,
-        "never" => false,
-        other => bail!("invalid pull option: {other:?}: must be one of \"always\", \"missing\" or \"never\""),
-    };
-    if !pull {
-        return Ok(());
-    }
-    let reference = ImageRef::parse(name)?;
-    if !stored {
-        eprintln!("Unable to find image '{}' locally", reference.familiar());
-    }
-    let client = Client::connect(reference.domain(), &client_options(&ConnectArgs { tls_verify: true }))?;
-    let label = reference.digest().or(reference.tag()).unwrap_or("latest");
-    eprintln!("{label}: Pulling from {}", reference.path());
-    let progress = LayerProgress::new("Downloading", false).words("Pulling fs layer", "Pull complete");
-    let pulled = strata_registry::pull(store, &client, &reference, &Platform::host(), &progress)?;
-    eprintln!("Digest: {}", pulled.digest);
-    let status = if pulled.new {
-        "Downloaded newer image for"
-    } else {
-        "Image is up to date for"
-    };
-    eprintln!("Status: {status} {}", reference.familiar());
+    let policy: PullPolicy = policy.parse()?;
+    let settings = settings(&ConnectArgs { tls_verify: true });
+    strata_registry::ensure_image(store, name, policy, &settings, &PullLines::stderr())?;
     Ok(())
 }
 
@@ -316,7 +259,7 @@ pub struct LogoutArgs {
 
 pub fn logout(args: LogoutArgs) -> Result<u8> {
     let server = args.server.unwrap_or_else(|| "docker.io".to_string());
-    let store = credentials();
+    let store = settings(&ConnectArgs { tls_verify: true }).credentials();
     if store.erase(&server)? {
         println!("Removing login credentials for {server}");
     } else {

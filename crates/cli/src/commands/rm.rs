@@ -47,21 +47,15 @@ pub struct PruneArgs {
 /// `container prune`: removes every container that is not running.
 pub fn prune(store: &ImageStore, args: PruneArgs) -> Result<u8> {
     let _ = args.force; // strata never prompts.
-    let containers = Containers::new(store);
-    let mut removed = Vec::new();
-    let mut bytes = 0;
-    for c in lifecycle::reconcile(&containers)? {
-        if c.state != strata_containers::ContainerState::Running {
-            bytes += strata_snapshots::disk_usage(&containers.upper(&c.id)).unwrap_or(0);
-            lifecycle::remove(&containers, &c, false, false)?;
-            removed.push(c.id);
-        }
-    }
-    if !removed.is_empty() {
+    let pruned = lifecycle::prune(&Containers::new(store))?;
+    if !pruned.removed.is_empty() {
         println!("Deleted Containers:");
-        removed.iter().for_each(|id| println!("{id}"));
+        pruned.removed.iter().for_each(|id| println!("{id}"));
         println!();
     }
-    println!("Total reclaimed space: {}", crate::output::human_size(bytes as i64));
+    println!(
+        "Total reclaimed space: {}",
+        crate::output::human_size(pruned.bytes as i64)
+    );
     Ok(0)
 }

@@ -233,15 +233,8 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
         return run_on_terminal(&containers, &options, &args.detach_keys);
     }
     if args.detach {
-        let record = match containers.create(&options) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("strata: Error: {}", crate::output::error_chain(&anyhow::Error::from(e)));
-                return Ok(125);
-            }
-        };
-        return match monitor::spawn(&containers, &record, &std::env::current_exe()?) {
-            Ok(()) => {
+        return match lifecycle::run_detached(&containers, &options, &std::env::current_exe()?) {
+            Ok(record) => {
                 println!("{}", record.id);
                 Ok(0)
             }

@@ -4,6 +4,7 @@ use crate::output::{render, table, Format};
 use anyhow::{bail, Result};
 use clap::Subcommand;
 use serde_json::json;
+use strata_containers::volume_use::{prune_volumes, remove_volume};
 use strata_containers::volumes::{VolumeMeta, Volumes};
 use strata_containers::Containers;
 use strata_images::ImageStore;
@@ -59,18 +60,6 @@ fn doc(volumes: &Volumes, v: &VolumeMeta) -> serde_json::Value {
     })
 }
 
-/// Names of the containers (any state) that use each volume.
-fn users(store: &ImageStore) -> Result<Vec<(String, String)>> {
-    let containers = Containers::new(store);
-    let mut out = Vec::new();
-    for c in containers.list()? {
-        for (volume, _) in containers.volumes_of(&c)? {
-            out.push((volume, c.id.clone()));
-        }
-    }
-    Ok(out)
-}
-
 pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
     let volumes = Volumes::new(store.root());
     match command {
@@ -113,18 +102,13 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             }
         }
         Command::Rm { force: _, names } => {
-            let users = users(store)?;
+            let containers = Containers::new(store);
             let mut status = 0;
             for n in &names {
-                if let Some((_, c)) = users.iter().find(|(v, _)| v == n) {
-                    eprintln!("Error: remove {n}: volume is in use - [{c}]");
-                    status = 1;
-                    continue;
-                }
-                match Containers::new(store).remove_volume(n) {
+                match remove_volume(&containers, n) {
                     Ok(()) => println!("{n}"),
-                    Err(_) => {
-                        eprintln!("Error: get {n}: no such volume");
+                    Err(e) => {
+                        eprintln!("Error: {e}");
                         status = 1;
                     }
                 }
@@ -139,18 +123,10 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
 /// Removes the volumes no container uses (anonymous ones, or all with `all`) and
 /// prints them as Docker does.
 pub fn prune(store: &ImageStore, all: bool) -> Result<()> {
-    let volumes = Volumes::new(store.root());
-    let users = users(store)?;
-    let mut removed = Vec::new();
-    for v in volumes.list()? {
-        if (all || v.anonymous) && !users.iter().any(|(u, _)| *u == v.name) {
-            Containers::new(store).remove_volume(&v.name)?;
-            removed.push(v.name);
-        }
-    }
-    if !removed.is_empty() {
+    let pruned = prune_volumes(&Containers::new(store), all)?;
+    if !pruned.names.is_empty() {
         println!("Deleted Volumes:");
-        removed.iter().for_each(|n| println!("{n}"));
+        pruned.names.iter().for_each(|n| println!("{n}"));
         println!();
     }
     Ok(())

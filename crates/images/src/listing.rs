@@ -1,0 +1,247 @@
+//! `images`: the stored images as rows (one per name, or one `<none>` row), filtered
+//! as Docker filters them. Front ends format the rows.
+
+use crate::age::parse_time;
+use crate::error::Result;
+use crate::filter_args::{FilterArgs, LabelFilter};
+use crate::reference::ImageRef;
+use crate::store::ImageStore;
+use chrono::{DateTime, Utc};
+use strata_metadata::ImageRecord;
+
+/// The filters `images` knows.
+pub const IMAGE_FILTERS: [&str; 5] = ["dangling", "reference", "before", "since", "label"];
+
+/// An image under one of its names, or under `<none>` when it has none.
+#[derive(Debug, Clone)]
+pub struct ImageRow {
+    pub image: ImageRecord,
+    pub repository: String,
+    pub tag: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImageListOptions {
+    /// Intermediate images of builds too.
+    pub all: bool,
+    /// Only this repository (and tag, when it names one).
+    pub repository: Option<ImageRef>,
+    pub filters: FilterArgs,
+}
+
+/// The filters of one listing, with `before`/`since` resolved to times.
+#[derive(Debug, Clone, Default)]
+pub struct ImageFilter {
+    pub dangling: Option<bool>,
+    /// Go `path.Match` patterns against `repository:tag` or `repository`.
+    pub references: Vec<String>,
+    pub before: Option<DateTime<Utc>>,
+    pub since: Option<DateTime<Utc>>,
+    pub labels: Vec<LabelFilter>,
+}
+
+impl ImageFilter {
+    /// Checks the keys and resolves `before=`/`since=` images in `store`.
+    pub fn new(store: &ImageStore, args: &FilterArgs) -> Result<Self> {
+        args.check_keys("images", &IMAGE_FILTERS)?;
+        let created = |key| -> Result<Option<DateTime<Utc>>> {
+            match args.last(key) {
+                Some(name) => Ok(store.resolve(name)?.image.created.as_deref().and_then(parse_time)),
+                None => Ok(None),
+            }
+        };
+        Ok(ImageFilter {
+            dangling: args.boolean("dangling")?,
+            references: args.values("reference").map(str::to_string).collect(),
+            before: created("before")?,
+            since: created("since")?,
+            labels: args.labels(),
+        })
+    }
+
+    /// Whether the row passes; `labels` are the image's config labels.
+    pub fn matches(&self, row: &ImageRow, labels: &serde_json::Value) -> bool {
+        let name = format!("{}:{}", row.repository, row.tag);
+        let created = row.image.created.as_deref().and_then(parse_time);
+        self.dangling.is_none_or(|d| d == row.image.tags.is_empty())
+            && (self.references.is_empty()
+                || self.references.iter().any(|p| glob(p, &name) || glob(p, &row.repository)))
+            // An image of unknown age is older than any other.
+            && self.before.is_none_or(|b| created.is_none_or(|c| c < b))
+            && self.since.is_none_or(|s| created.is_some_and(|c| c > s))
+            && self.labels.iter().all(|l| l.matches(|k| labels.get(k).and_then(|v| v.as_str())))
+    }
+}
+
+/// Whether the row is of the wanted repository (and tag).
+fn is_wanted(row: &ImageRow, wanted: &ImageRef) -> bool {
+    let repository = row.repository == wanted.familiar_repository() || row.repository == wanted.repository();
+    repository && wanted.tag().is_none_or(|t| t == row.tag)
+}
+
+/// Go's `path.Match` for the `*` and `?` wildcards that reference filters use.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    fn m(p: &[char], t: &[char]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some('*'), _) => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != '/')
+                .any(|i| m(&p[1..], &t[i..])),
+            (Some('?'), Some(c)) if *c != '/' => m(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => m(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    m(&pattern.chars().collect::<Vec<_>>(), &text.chars().collect::<Vec<_>>())
+}
+
+/// One row per name of each image, one `<none>` row for an image without names.
+pub fn rows(images: Vec<ImageRecord>) -> Vec<ImageRow> {
+    let mut out = Vec::new();
+    for image in images {
+        if image.tags.is_empty() {
+            out.push(ImageRow {
+                image,
+                repository: "<none>".into(),
+                tag: "<none>".into(),
+            });
+            continue;
+        }
+        for t in &image.tags {
+            let (repository, tag) = match ImageRef::parse(t) {
+                Ok(r) => (r.familiar_repository(), r.tag().unwrap_or("<none>").to_string()),
+                Err(_) => (t.clone(), "<none>".into()),
+            };
+            out.push(ImageRow {
+                image: image.clone(),
+                repository,
+                tag,
+            });
+        }
+    }
+    out
+}
+
+fn config_labels(store: &ImageStore, image: &ImageRecord) -> serde_json::Value {
+    store
+        .config_bytes(image)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|c| c.pointer("/config/Labels").cloned())
+        .unwrap_or_default()
+}
+
+/// The rows `images` shows.
+pub fn list_images(store: &ImageStore, options: &ImageListOptions) -> Result<Vec<ImageRow>> {
+    let filter = ImageFilter::new(store, &options.filters)?;
+    let mut images = store.list()?;
+    if !options.all {
+        let intermediate = store.db().intermediate_images()?;
+        images.retain(|i| !i.tags.is_empty() || !intermediate.contains(&i.id));
+    }
+    let wanted = |row: &ImageRow| options.repository.as_ref().is_none_or(|w| is_wanted(row, w));
+    // The config is only read when a label filter needs it.
+    let labels = |row: &ImageRow| match filter.labels.is_empty() {
+        true => serde_json::Value::Null,
+        false => config_labels(store, &row.image),
+    };
+    Ok(rows(images)
+        .into_iter()
+        .filter(|row| wanted(row) && filter.matches(row, &labels(row)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(id: &str, tags: &[&str], created: &str) -> ImageRecord {
+        ImageRecord {
+            id: id.into(),
+            manifest_digest: String::new(),
+            manifest_media_type: String::new(),
+            created: Some(created.into()),
+            size: 0,
+            added_at: String::new(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            layers: Vec::new(),
+        }
+    }
+
+    fn names(filter: &ImageFilter, images: Vec<ImageRecord>) -> Vec<String> {
+        let labels = serde_json::json!({"team": "web"});
+        rows(images)
+            .into_iter()
+            .filter(|r| filter.matches(r, &labels))
+            .map(|r| format!("{}:{}", r.repository, r.tag))
+            .collect()
+    }
+
+    fn sample() -> Vec<ImageRecord> {
+        vec![
+            image(
+                "sha256:a",
+                &["docker.io/library/busybox:1", "docker.io/library/busybox:2"],
+                "2024-01-01T00:00:00Z",
+            ),
+            image("sha256:b", &[], "2024-01-02T00:00:00Z"),
+            image("sha256:c", &["example.com:5000/tools:1"], "2024-01-03T00:00:00.5Z"),
+        ]
+    }
+
+    #[test]
+    fn glob_matches_like_go_path_match() {
+        assert!(glob("busy*", "busybox"));
+        assert!(glob("busybox:*", "busybox:latest"));
+        assert!(!glob("busy*", "library/busybox"));
+        assert!(glob("b?sybox", "busybox"));
+    }
+
+    #[test]
+    fn rows_name_each_tag_and_untagged_images_none() {
+        let all = names(&ImageFilter::default(), sample());
+        assert_eq!(
+            all,
+            ["busybox:1", "busybox:2", "<none>:<none>", "example.com:5000/tools:1"]
+        );
+    }
+
+    #[test]
+    fn dangling_and_reference_filters() {
+        let dangling = ImageFilter {
+            dangling: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(names(&dangling, sample()), ["<none>:<none>"]);
+        let reference = ImageFilter {
+            references: vec!["busybox:2".into(), "example.com:5000/*".into()],
+            ..Default::default()
+        };
+        assert_eq!(names(&reference, sample()), ["busybox:2", "example.com:5000/tools:1"]);
+    }
+
+    #[test]
+    fn before_and_since_compare_times_not_text() {
+        let t = |s| parse_time(s);
+        let window = ImageFilter {
+            since: t("2024-01-01T00:00:00Z"),
+            before: t("2024-01-03T00:00:00.6Z"),
+            ..Default::default()
+        };
+        assert_eq!(names(&window, sample()), ["<none>:<none>", "example.com:5000/tools:1"]);
+    }
+
+    #[test]
+    fn label_filters_read_the_config_labels() {
+        let wanted = ImageFilter {
+            labels: vec![LabelFilter::parse("team=web")],
+            ..Default::default()
+        };
+        assert_eq!(names(&wanted, sample()).len(), 4);
+        let other = ImageFilter {
+            labels: vec![LabelFilter::parse("team=db")],
+            ..Default::default()
+        };
+        assert!(names(&other, sample()).is_empty());
+    }
+}
