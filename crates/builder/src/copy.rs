@@ -273,7 +273,7 @@ fn add_origin(
         add_parents(layer, view, &format!("{dest}/x"), o.epoch);
         let top = existing.as_ref().unwrap_or(&meta);
         layer.add(dest, entry_for(Content::Dir, top, o, existing.is_some()));
-        return copy_tree(b, layer, path, rel, dest, from_context, o);
+        return copy_tree(b, ins, layer, path, rel, dest, from_context, o);
     }
     let name = path
         .file_name()
@@ -288,11 +288,42 @@ fn add_origin(
         dest.to_string()
     };
     add_parents(layer, view, &target, o.epoch);
-    layer.add(&target, entry_for(content_of(path, &meta)?, &meta, o, false));
+    let content = content_of(
+        path,
+        &meta,
+        &Source {
+            b,
+            ins,
+            rel,
+            from_context,
+        },
+    )?;
+    layer.add(&target, entry_for(content, &meta, o, false));
     Ok(())
 }
 
-fn content_of(path: &Path, meta: &std::fs::Metadata) -> Result<Content> {
+/// A source as the user named it: in the build context, or in the `--from` stage or
+/// image (never the store's path of its view).
+struct Source<'a, 'b> {
+    b: &'a Builder<'b>,
+    ins: &'a Instruction,
+    rel: &'a str,
+    from_context: bool,
+}
+
+impl Source<'_, '_> {
+    fn refused(&self, why: &str) -> BuildError {
+        let place = if self.from_context {
+            "in the build context"
+        } else {
+            "in the --from stage or image"
+        };
+        let rel = self.rel.trim_start_matches('/');
+        self.b.syntax(self.ins, format!("/{rel} {place}: {why}"))
+    }
+}
+
+fn content_of(path: &Path, meta: &std::fs::Metadata, source: &Source<'_, '_>) -> Result<Content> {
     if meta.file_type().is_symlink() {
         let target = std::fs::read_link(path).map_err(|e| BuildError::io(format!("reading {}", path.display()), e))?;
         return Ok(Content::Symlink(target.to_string_lossy().into_owned()));
@@ -303,10 +334,7 @@ fn content_of(path: &Path, meta: &std::fs::Metadata) -> Result<Content> {
     if meta.is_dir() {
         return Ok(Content::Dir);
     }
-    Err(BuildError::Context {
-        path: path.display().to_string(),
-        message: "device nodes, sockets and FIFOs cannot be copied into an image".into(),
-    })
+    Err(source.refused("device nodes, sockets and FIFOs cannot be copied into an image"))
 }
 
 /// A tar entry for a source: its mode (or `--chmod`), the owner (root or `--chown`),
@@ -337,8 +365,10 @@ fn entry_for(content: Content, meta: &std::fs::Metadata, o: &Options, keep: bool
 }
 
 /// A source directory's contents under `dest`, minus what `.dockerignore` excludes.
+#[allow(clippy::too_many_arguments)]
 fn copy_tree(
     b: &Builder<'_>,
+    ins: &Instruction,
     layer: &mut Layer,
     dir: &Path,
     rel: &str,
@@ -364,9 +394,15 @@ fn copy_tree(
         let meta =
             std::fs::symlink_metadata(&path).map_err(|e| BuildError::io(format!("reading {}", path.display()), e))?;
         let target = format!("{dest}/{name}");
-        layer.add(&target, entry_for(content_of(&path, &meta)?, &meta, o, false));
+        let source = Source {
+            b,
+            ins,
+            rel: &child_rel,
+            from_context,
+        };
+        layer.add(&target, entry_for(content_of(&path, &meta, &source)?, &meta, o, false));
         if meta.is_dir() {
-            copy_tree(b, layer, &path, &child_rel, &target, from_context, o)?;
+            copy_tree(b, ins, layer, &path, &child_rel, &target, from_context, o)?;
         }
     }
     Ok(())

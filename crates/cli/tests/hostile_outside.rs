@@ -1564,7 +1564,6 @@ fn special_files_where_regular_files_are_expected_never_hang_or_reach_the_host()
 /// and which path of the stage, as every other COPY error does (`Dockerfile:4: COPY:
 /// /pipe ...`), not a path inside the engine's store.
 #[test]
-#[ignore = "BUG: COPY --from a stage's FIFO fails with \"build context <store>/tmp/view-PID-RANDOM/pipe: device nodes, sockets and FIFOs cannot be copied\": no Dockerfile line, the --from source called the build context, an internal path shown (content_of in crates/build/src/copy.rs)"]
 fn copy_from_a_stage_fifo_names_the_instruction_and_the_source() {
     let t = TestRoot::new();
     let s = Strata { t: &t };
