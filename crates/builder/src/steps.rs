@@ -393,14 +393,14 @@ fn run(
     let record = containers.create(&options)?;
     b.say(format!(" ---> Running in {}", &record.id[..12]));
     b.out.flush().ok();
+    // The step's output goes to the build's output as it comes (`-q`: kept, and shown
+    // only if the step fails, as Docker does); this process's own descriptors are left
+    // alone.
+    let mut kept = Vec::new();
     let outcome = if b.opts.quiet {
-        // Boxed: the runtime's error is large for a closure's result (clippy).
-        quietly(b, || {
-            strata_runtime::lifecycle::start_attached(&containers, &record).map_err(Box::new)
-        })
-        .map_err(|e| *e)
+        strata_runtime::lifecycle::run_to_end(&containers, &record, &mut kept)
     } else {
-        strata_runtime::lifecycle::start_attached(&containers, &record)
+        strata_runtime::lifecycle::run_to_end(&containers, &record, &mut *b.out)
     };
     let result = match outcome {
         Ok(0) => {
@@ -419,10 +419,21 @@ fn run(
                 .map(|id| (id, config))
                 .map_err(BuildError::from)
         }
-        Ok(code) => Err(b.syntax(
-            ins,
-            format!("The command '{}' returned a non-zero code: {code}", argv.join(" ")),
-        )),
+        Ok(code) => {
+            let output = String::from_utf8_lossy(&kept);
+            let shown = if output.is_empty() {
+                String::new()
+            } else {
+                format!("\n{}", output.trim_end())
+            };
+            Err(b.syntax(
+                ins,
+                format!(
+                    "The command '{}' returned a non-zero code: {code}{shown}",
+                    argv.join(" ")
+                ),
+            ))
+        }
         Err(e) => Err(e.into()),
     };
     containers.remove(&record, true)?;
@@ -431,46 +442,6 @@ fn run(
     b.image(&id)
 }
 
-/// `build -q`: a RUN step's output goes to a file instead of ours, and is shown (on
-/// stderr) only if the step fails, as Docker does.
-fn quietly<E>(b: &Builder<'_>, run: impl FnOnce() -> Result<i32, E>) -> Result<i32, E> {
-    let path = b.store.work_path("run-output", ".log");
-    let Ok(log) = std::fs::File::create(&path) else {
-        return run();
-    };
-    let saved: Vec<_> = [1, 2]
-        .iter()
-        .filter_map(|fd| nix::unistd::dup(unsafe_fd(*fd)).ok())
-        .collect();
-    if saved.len() != 2 {
-        return run();
-    }
-    use std::os::fd::AsRawFd;
-    for fd in [1, 2] {
-        // SAFETY: dup2 of a file we hold onto our own standard descriptor.
-        unsafe { libc::dup2(log.as_raw_fd(), fd) };
-    }
-    let outcome = run();
-    for (fd, old) in [1, 2].iter().zip(&saved) {
-        // SAFETY: puts back the descriptors saved above.
-        unsafe { libc::dup2(old.as_raw_fd(), *fd) };
-    }
-    if !matches!(outcome, Ok(0)) {
-        if let Ok(text) = std::fs::read(&path) {
-            use std::io::Write;
-            let _ = std::io::stderr().write_all(&text);
-        }
-    }
-    let _ = std::fs::remove_file(&path);
-    outcome
-}
-
-fn unsafe_fd(fd: i32) -> std::os::fd::BorrowedFd<'static> {
-    // SAFETY: the standard descriptors stay open for the life of the process.
-    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
-}
-
-/// `KEY=VALUE …` pairs (ENV, LABEL), or with `legacy` the old `ENV KEY VALUE` form.
 fn key_values(b: &Builder<'_>, ins: &Instruction, vars: &Vars, legacy: bool) -> Result<Vec<(String, String)>> {
     let first = ins.args.split_whitespace().next().unwrap_or("");
     if legacy && !first.contains('=') {

@@ -603,3 +603,22 @@ fn image_prune_keeps_the_build_cache_and_prune_all_removes_it() {
     let cold = build(&t, &["-t", "cached:1"], &dir);
     assert!(!cold.contains("Using cache"), "prune -a took the cache: {cold}");
 }
+
+#[test]
+fn run_step_output_goes_to_the_builds_output_stream_both_streams_in_order() {
+    // The builder writes a RUN step's output into the build's writer (as Docker's
+    // classic builder streams it), never by pointing this process's descriptors at it.
+    let t = TestRoot::new();
+    busybox(&t);
+    let dir = context(
+        &t,
+        "streams",
+        "FROM busybox:test\nRUN echo first; echo second >&2; echo third\n",
+        &[],
+    );
+    let out = t.run(&["build", "-t", "streams:1", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("first\nsecond\nthird\n"), "{stdout}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("second"));
+}

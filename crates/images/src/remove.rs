@@ -204,8 +204,12 @@ impl ImageStore {
             } else {
                 std::fs::remove_file(&path)
             };
-            removed.map_err(|e| ImageError::io(format!("removing stale {}", path.display()), e))?;
-            report.stale += 1;
+            match removed {
+                Ok(()) => report.stale += 1,
+                // Another collector (a concurrent prune) removed it first.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(ImageError::io(format!("removing stale {}", path.display()), e)),
+            }
         }
         Ok(report)
     }

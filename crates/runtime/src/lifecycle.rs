@@ -123,7 +123,35 @@ pub fn start_attached(containers: &Containers<'_>, record: &ContainerRecord) -> 
 /// monitor of a detached container points that stdio at its log pipes first). On a
 /// start failure the container is recorded as exited with Docker's code and unmounted.
 pub fn start(containers: &Containers<'_>, record: &ContainerRecord) -> Result<linux::Started> {
-    start_with_console(containers, record, None).map(|(started, _)| started)
+    start_with_stdio(containers, record, linux::Stdio::Inherit).map(|(started, _)| started)
+}
+
+/// Starts the container with `stdio` as its standard descriptors (this process's own
+/// are left alone); returns its process.
+pub fn start_with_fds(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    stdio: [std::os::fd::BorrowedFd<'_>; 3],
+) -> Result<linux::Started> {
+    start_with_stdio(containers, record, linux::Stdio::Fds(stdio)).map(|(started, _)| started)
+}
+
+/// Runs a created container to its end with no input, its output (stdout and stderr,
+/// as they come) written to `out` (a build's RUN step); returns its exit code.
+pub fn run_to_end(containers: &Containers<'_>, record: &ContainerRecord, out: &mut dyn std::io::Write) -> Result<i32> {
+    use std::os::fd::AsFd;
+    let _supervisor = supervise(containers, &record.id);
+    let null = std::fs::File::open("/dev/null").map_err(|e| RuntimeError::io("opening /dev/null", e))?;
+    let (read, write) = std::io::pipe().map_err(|e| RuntimeError::io("creating a pipe", e))?;
+    let started = start_with_fds(containers, record, [null.as_fd(), write.as_fd(), write.as_fd()]);
+    // From here only the container holds the write end: EOF means it is done.
+    drop(write);
+    let started = started?;
+    let copied = std::io::copy(&mut { read }, out);
+    let code = linux::wait(started.pid);
+    finish(containers, record, code.as_ref().ok().copied())?;
+    copied.map_err(|e| RuntimeError::io("copying the container's output", e))?;
+    code
 }
 
 /// `start` with the container's stdio on a new terminal of `size` (rows, columns; by
@@ -135,7 +163,7 @@ pub fn start_on_terminal(
     size: Option<crate::linux::tty::WindowSize>,
 ) -> Result<(linux::Started, std::os::fd::OwnedFd)> {
     let pty = linux::tty::open_pty(size)?;
-    let (started, theirs) = start_with_console(containers, record, Some(&pty.slave))?;
+    let (started, theirs) = start_with_stdio(containers, record, linux::Stdio::Terminal(&pty.slave))?;
     drop(pty.slave);
     if let (Some(master), Some(size)) = (&theirs, size) {
         linux::tty::set_window_size(master, size);
@@ -143,10 +171,10 @@ pub fn start_on_terminal(
     Ok((started, theirs.unwrap_or(pty.master)))
 }
 
-fn start_with_console(
+fn start_with_stdio(
     containers: &Containers<'_>,
     record: &ContainerRecord,
-    console: Option<&std::os::fd::OwnedFd>,
+    stdio: linux::Stdio<'_>,
 ) -> Result<(linux::Started, Option<std::os::fd::OwnedFd>)> {
     // Not removed while it starts; and decided on its record as it is now.
     let _held = containers.hold(record)?;
@@ -165,7 +193,7 @@ fn start_with_console(
     // Ports and addresses first: a port in use fails before anything is mounted.
     let network = crate::networking::prepare(containers, record, &config)?;
     let outcome = mount_all(&containers.mounts(record)?, &rootfs)
-        .and_then(|()| start_process(containers, record, &rootfs, console, network.netns.as_deref()));
+        .and_then(|()| start_process(containers, record, &rootfs, stdio, network.netns.as_deref()));
     match outcome {
         Ok((started, master)) => {
             containers.set_state(&record.id, ContainerState::Running, Some(started.pid as i64), None)?;
@@ -226,7 +254,7 @@ fn start_process(
     containers: &Containers<'_>,
     record: &ContainerRecord,
     rootfs: &Path,
-    console: Option<&std::os::fd::OwnedFd>,
+    stdio: linux::Stdio<'_>,
     netns: Option<&Path>,
 ) -> Result<(linux::Started, Option<std::os::fd::OwnedFd>)> {
     let config = containers.config(record)?;
@@ -261,11 +289,11 @@ fn start_process(
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
     std::fs::write(bundle.join("config.json"), json).map_err(|e| RuntimeError::io("writing config.json", e))?;
     if config.runtime.as_deref() == Some("runc") {
-        return crate::runc::start(&bundle, &record.id, console.is_some());
+        return crate::runc::start(&bundle, &record.id, stdio);
     }
     let cgroup = crate::cgroups::Cgroup::new(&record.id);
     cgroup.create(&limits(&config))?;
-    let started = linux::start(&spec, rootfs, console, &|pid| cgroup.add(pid));
+    let started = linux::start(&spec, rootfs, stdio, &|pid| cgroup.add(pid));
     if started.is_err() {
         cgroup.remove();
     }

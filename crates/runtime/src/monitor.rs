@@ -7,7 +7,7 @@
 
 use crate::attach;
 use crate::error::{Result, RuntimeError};
-use crate::lifecycle::{finish, start};
+use crate::lifecycle::finish;
 use crate::linux;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -115,14 +115,6 @@ fn parse_report(containers: &Containers<'_>, record: &ContainerRecord, report: &
         }),
         None => Err(ended_early(containers, record)),
     }
-}
-
-fn dup_onto(fd: &impl AsFd, target: i32) -> Result<()> {
-    // SAFETY: dup2 onto a standard descriptor number this process owns.
-    if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&fd.as_fd()), target) } < 0 {
-        return Err(RuntimeError::io("dup2", std::io::Error::last_os_error()));
-    }
-    Ok(())
 }
 
 /// The monitor's body (`strata __monitor ID [--attach-first]`).
@@ -233,27 +225,17 @@ fn start_io(
     let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e));
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
-    let input = if config.interactive {
+    // Without `-i` the container reads /dev/null.
+    let (in_r, input) = if config.interactive {
         let (in_r, in_w) = pipe()?;
-        dup_onto(&in_r, 0)?;
-        Some(File::from(in_w))
+        (in_r, Some(File::from(in_w)))
     } else {
-        None
+        let null = File::open("/dev/null").map_err(|e| RuntimeError::io("/dev/null", e))?;
+        (OwnedFd::from(null), None)
     };
-    // The container inherits fds 0, 1 and 2: point them at the pipes for the start.
-    dup_onto(&out_w, 1)?;
-    dup_onto(&err_w, 2)?;
-    drop((out_w, err_w));
-    let started = start(containers, &fresh);
+    let started = crate::lifecycle::start_with_fds(containers, &fresh, [in_r.as_fd(), out_w.as_fd(), err_w.as_fd()]);
     // From here only the container holds the write ends: EOF means it is done.
-    let null = File::options()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .map_err(|e| RuntimeError::io("/dev/null", e))?;
-    for fd in 0..3 {
-        dup_onto(&null, fd)?;
-    }
+    drop((in_r, out_w, err_w));
     let io = attach::ContainerIo {
         outputs: vec![(1, File::from(out_r)), (2, File::from(err_r))],
         input,

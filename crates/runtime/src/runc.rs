@@ -27,7 +27,8 @@ fn runc_command() -> Result<Command> {
 
 /// Creates and starts the container; returns its init and, with `terminal`, the
 /// master end of the terminal runc made for it.
-pub fn start(bundle: &Path, id: &str, terminal: bool) -> Result<(Started, Option<OwnedFd>)> {
+pub fn start(bundle: &Path, id: &str, stdio: crate::linux::Stdio<'_>) -> Result<(Started, Option<OwnedFd>)> {
+    let terminal = stdio.is_terminal();
     nix::sys::prctl::set_child_subreaper(true).map_err(|e| RuntimeError::Sys("PR_SET_CHILD_SUBREAPER", e))?;
     let name = runc_id(id);
     // A leftover of a killed engine would make create fail.
@@ -61,6 +62,13 @@ pub fn start(bundle: &Path, id: &str, terminal: bool) -> Result<(Started, Option
     } else {
         None
     };
+    if let crate::linux::Stdio::Fds(fds) = stdio {
+        // runc's container inherits runc's stdio: these, not ours.
+        let own = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().map(Stdio::from);
+        cmd.stdin(own(fds[0]).map_err(runc("passing stdin"))?)
+            .stdout(own(fds[1]).map_err(runc("passing stdout"))?)
+            .stderr(own(fds[2]).map_err(runc("passing stderr"))?);
+    }
     cmd.arg(&name);
     let mut child = cmd.spawn().map_err(runc("starting runc create"))?;
     let mut master = None;

@@ -38,12 +38,13 @@ pub fn init(
     spec: &Spec,
     rootfs: &Path,
     error_pipe: &OwnedFd,
-    console: Option<&OwnedFd>,
+    stdio: super::Stdio<'_>,
     seccomp: Option<&Program>,
 ) -> isize {
-    let attached = match console {
-        Some(slave) => super::tty::attach_child(slave).fail(125, "attaching the terminal"),
-        None => Ok(()),
+    let attached = match stdio {
+        super::Stdio::Terminal(slave) => super::tty::attach_child(slave).fail(125, "attaching the terminal"),
+        super::Stdio::Fds(fds) => standard_fds(&fds),
+        super::Stdio::Inherit => Ok(()),
     };
     let err = match attached
         .and_then(|()| setup(spec, rootfs, seccomp))
@@ -55,6 +56,18 @@ pub fn init(
     let report = format!("{}\n{}", err.code, err.message);
     let _ = nix::unistd::write(error_pipe, report.as_bytes());
     err.code as isize
+}
+
+/// Puts `fds` on 0, 1 and 2 of this (new) process.
+fn standard_fds(fds: &[std::os::fd::BorrowedFd<'_>; 3]) -> Result<(), ChildError> {
+    use std::os::fd::AsRawFd;
+    for (target, fd) in fds.iter().enumerate() {
+        // SAFETY: in the container's own process, before exec; the descriptors are live.
+        if unsafe { libc::dup2(fd.as_raw_fd(), target as i32) } < 0 {
+            return Err(std::io::Error::last_os_error()).fail(125, "setting the standard descriptors");
+        }
+    }
+    Ok(())
 }
 
 /// The life of a process `exec`'ed into a running container (already in its

@@ -10,6 +10,25 @@ pub mod tty;
 
 pub use exec::exec;
 
+/// What a container's process gets as its standard descriptors.
+#[derive(Clone, Copy)]
+pub enum Stdio<'a> {
+    /// The caller's own 0, 1 and 2.
+    Inherit,
+    /// A terminal's slave end, on all three and as the controlling terminal.
+    Terminal(&'a std::os::fd::OwnedFd),
+    /// These descriptors as 0, 1 and 2 (set in the new process only: the caller's own
+    /// stay as they are).
+    Fds([std::os::fd::BorrowedFd<'a>; 3]),
+}
+
+impl Stdio<'_> {
+    /// Whether the process gets a terminal.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Stdio::Terminal(_))
+    }
+}
+
 /// Performs `mounts` (binds) inside `root` from the host's side, resolving each
 /// destination inside the root as the container's own setup does.
 pub(crate) fn mount_in_root(root: &strata_inroot::Root, mounts: &[oci_spec::runtime::Mount]) -> crate::Result<()> {

@@ -56,7 +56,7 @@ fn clone_flags(spec: &Spec) -> Result<CloneFlags> {
 pub fn start(
     spec: &Spec,
     rootfs: &Path,
-    console: Option<&std::os::fd::OwnedFd>,
+    stdio: super::Stdio<'_>,
     placed: &dyn Fn(i32) -> Result<()>,
 ) -> Result<Started> {
     let flags = clone_flags(spec)?;
@@ -72,7 +72,7 @@ pub fn start(
         if nix::unistd::read(&go_r, &mut byte) != Ok(1) {
             return 125;
         }
-        child::init(spec, rootfs, &write_end, console, seccomp.as_ref())
+        child::init(spec, rootfs, &write_end, stdio, seccomp.as_ref())
     });
     // SAFETY: the child runs on its own stack in a copy of this (single-threaded)
     // process and ends in exec or exit; it never returns into our frames.
