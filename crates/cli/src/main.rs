@@ -5,6 +5,7 @@ mod caller_env;
 mod commands;
 mod output;
 mod progress;
+mod sig_proxy;
 
 use clap::Parser;
 use std::path::PathBuf;

@@ -1307,3 +1307,33 @@ fn mount_flag_gives_binds_volumes_and_tmpfs() {
     assert_eq!(t.ok(&["ps", "-aq"]), "");
     t.ok(&["volume", "rm", "kept"]);
 }
+
+#[test]
+fn the_foreground_run_passes_its_signals_to_the_container() {
+    use std::io::{BufRead, BufReader, Read};
+    let t = with_busybox();
+    let mut cli = t
+        .cmd()
+        .args(["run", "--rm", "busybox:test", "sh", "-c"])
+        .arg("trap 'echo got TERM; exit 42' TERM; echo ready; while true; do sleep 0.05; done")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The shell installs its trap before it prints.
+    let mut out = BufReader::new(cli.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(cli.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let status = cli.wait().unwrap();
+    assert_eq!(status.code(), Some(42));
+    assert_eq!(rest, "got TERM\n");
+    assert_eq!(t.ok(&["ps", "-aq"]), "", "--rm: gone once the command returned");
+}

@@ -5,17 +5,22 @@ use crate::error::{Result, RuntimeError};
 use crate::linux;
 use crate::rootfs::{is_mounted, mount_all, unmount};
 use crate::spec::{build, resolve_user};
-use nix::sys::signal::{SigHandler, Signal};
+use nix::sys::signal::Signal;
 use std::path::Path;
-use std::sync::atomic::{AtomicI32, Ordering};
 use strata_containers::busy::Claim;
 use strata_containers::{ContainerRecord, ContainerState, Containers, CreateOptions};
 
 /// `run` in the foreground: create, start attached, wait. Returns the container and its
 /// exit code (removing the container first if `--rm`).
-pub fn run(containers: &Containers<'_>, opts: &CreateOptions) -> Result<(ContainerRecord, i32)> {
+/// `started` learns the container's process once it runs (a front end forwards its
+/// signals to it: Docker's sig-proxy).
+pub fn run(
+    containers: &Containers<'_>,
+    opts: &CreateOptions,
+    started: &mut dyn FnMut(i32),
+) -> Result<(ContainerRecord, i32)> {
     let (record, held) = containers.create_held(opts)?;
-    let outcome = start_attached(containers, &record);
+    let outcome = start_attached(containers, &record, started);
     drop(held);
     if opts.auto_remove {
         containers.remove(&record, true)?;
@@ -101,8 +106,13 @@ fn supervised(containers: &Containers<'_>, id: &str) -> bool {
         && lock_supervisor(containers, id, nix::fcntl::FlockArg::LockExclusiveNonblock).is_none()
 }
 
-/// Starts a created or exited container with the caller's stdio and waits for it.
-pub fn start_attached(containers: &Containers<'_>, record: &ContainerRecord) -> Result<i32> {
+/// Starts a created or exited container with the caller's stdio and waits for it;
+/// `started` learns its process (for a front end's sig-proxy) once it runs.
+pub fn start_attached(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    started: &mut dyn FnMut(i32),
+) -> Result<i32> {
     let _supervisor = supervise(containers, &record.id);
     let config = containers.config(record)?;
     if config.tty {
@@ -113,8 +123,9 @@ pub fn start_attached(containers: &Containers<'_>, record: &ContainerRecord) -> 
         proxied?;
         return code;
     }
-    let started = start(containers, record)?;
-    let code = with_signals_forwarded(started.pid, || linux::wait(started.pid));
+    let process = start(containers, record)?;
+    started(process.pid);
+    let code = linux::wait(process.pid);
     finish(containers, record, code.as_ref().ok().copied())?;
     code
 }
@@ -308,39 +319,6 @@ fn limits(config: &strata_containers::ContainerConfig) -> crate::cgroups::Limits
         pids: config.pids_limit,
         all_devices: config.privileged,
     }
-}
-
-static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn forward(signal: libc::c_int) {
-    let pid = FORWARD_TO.load(Ordering::SeqCst);
-    if pid > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(pid, signal) };
-    }
-}
-
-/// Runs `f` with SIGINT, SIGTERM, SIGHUP and SIGQUIT passed on to `pid` (Docker's
-/// sig-proxy), so ^C reaches the container and the engine lives to record the exit.
-fn with_signals_forwarded<T>(pid: i32, f: impl FnOnce() -> T) -> T {
-    FORWARD_TO.store(pid, Ordering::SeqCst);
-    let signals = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
-    // SAFETY: the handler only reads an atomic and calls kill.
-    let previous: Vec<_> = signals
-        .iter()
-        .map(|s| unsafe { nix::sys::signal::signal(*s, SigHandler::Handler(forward)) })
-        .collect();
-    let out = f();
-    for (s, p) in signals.iter().zip(previous) {
-        if let Ok(p) = p {
-            // SAFETY: restoring the handler that was installed before.
-            unsafe {
-                let _ = nix::sys::signal::signal(*s, p);
-            }
-        }
-    }
-    FORWARD_TO.store(0, Ordering::SeqCst);
-    out
 }
 
 pub fn pid_alive(pid: Option<i64>) -> bool {

@@ -245,7 +245,14 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
             }
         };
     }
-    match lifecycle::run(&containers, &options) {
+    // Without a terminal, this command's signals go to the container (sig-proxy).
+    let proxy = (!options.tty).then(crate::sig_proxy::Proxy::install);
+    let mut started = |pid: i32| {
+        if let Some(p) = &proxy {
+            p.set_target(pid);
+        }
+    };
+    match lifecycle::run(&containers, &options, &mut started) {
         Ok((_, code)) => Ok(code.clamp(0, 255) as u8),
         Err(e) => {
             let code = exit_code(&e);
@@ -296,7 +303,9 @@ pub fn start(store: &ImageStore, args: StartArgs) -> Result<u8> {
             lifecycle::start_on_terminal_attached(&containers, &record, &exe, args.interactive, &keys)
                 .map(terminal_status)
         } else if args.attach || args.interactive {
-            lifecycle::start_attached(&containers, &record).map(|code| code.clamp(0, 255) as u8)
+            let proxy = crate::sig_proxy::Proxy::install();
+            lifecycle::start_attached(&containers, &record, &mut |pid| proxy.set_target(pid))
+                .map(|code| code.clamp(0, 255) as u8)
         } else {
             monitor::spawn(&containers, &record, &std::env::current_exe()?).map(|()| {
                 println!("{name}");
