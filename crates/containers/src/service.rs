@@ -313,7 +313,13 @@ impl<'a> Containers<'a> {
         }
         self.store.snapshots().remove_active(&record.id)?;
         let dir = self.dir(&record.id);
-        match fs::remove_dir_all(&dir) {
+        // Its record is gone: a process that still wrote into the directory meanwhile
+        // (a stop marker, a lock file) does not do so again; the second pass removes it.
+        let mut removed = fs::remove_dir_all(&dir);
+        if matches!(&removed, Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty) {
+            removed = fs::remove_dir_all(&dir);
+        }
+        match removed {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(ContainerError::io(format!("removing {}", dir.display()), e)),

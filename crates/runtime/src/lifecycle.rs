@@ -83,27 +83,26 @@ pub fn start_on_terminal_attached(
 /// command running it in the foreground): while held, the container's records and
 /// resources are that process's to change, and a reconcile leaves them alone.
 pub fn supervise(containers: &Containers<'_>, id: &str) -> Option<nix::fcntl::Flock<std::fs::File>> {
-    lock_supervisor(containers, id, nix::fcntl::FlockArg::LockExclusive)
-}
-
-fn lock_supervisor(
-    containers: &Containers<'_>,
-    id: &str,
-    how: nix::fcntl::FlockArg,
-) -> Option<nix::fcntl::Flock<std::fs::File>> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(containers.dir(id).join("supervisor.lock"))
         .ok()?;
-    nix::fcntl::Flock::lock(file, how).ok()
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).ok()
 }
 
-/// Whether a live process looks after the container.
+/// Whether a live process looks after the container. The lock file is opened, never
+/// created: a removal may be emptying the container's directory at this moment, and a
+/// file made there would stop it ("Directory not empty").
 fn supervised(containers: &Containers<'_>, id: &str) -> bool {
-    containers.dir(id).exists()
-        && lock_supervisor(containers, id, nix::fcntl::FlockArg::LockExclusiveNonblock).is_none()
+    let Ok(file) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(containers.dir(id).join("supervisor.lock"))
+    else {
+        return false;
+    };
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).is_err()
 }
 
 /// Starts a created or exited container with the caller's stdio and waits for it;
