@@ -32,12 +32,21 @@ pub enum Claim {
 }
 
 impl Containers<'_> {
-    /// The hold of a container being created: taken before its record exists.
+    /// A hold's lock alone, taken whether or not the record exists yet (a container
+    /// being created holds itself before its record is written).
     pub(crate) fn hold_new(&self, id: &str) -> Result<InUse> {
         let file = self.busy_file(id)?;
         let lock = Flock::lock(file, FlockArg::LockShared)
             .map_err(|(_, e)| ContainerError::io(format!("locking container {id}"), e.into()))?;
         Ok(InUse { _lock: lock })
+    }
+
+    /// Holds `record` against removal until the returned guard is dropped; waits while
+    /// a removal runs, and then fails with "No such container". Returns the record as
+    /// it is now, read under the hold.
+    pub fn hold(&self, record: &ContainerRecord) -> Result<(InUse, ContainerRecord)> {
+        let held = self.hold_new(&record.id)?;
+        Ok((held, self.still_there(record)?))
     }
 
     fn busy_file(&self, id: &str) -> Result<File> {
@@ -46,16 +55,6 @@ impl Containers<'_> {
             std::io::ErrorKind::NotFound => ContainerError::NotFound(id.to_string()),
             _ => ContainerError::io(format!("opening {}", path.display()), e),
         })
-    }
-
-    /// Holds `record` against removal until the returned guard is dropped; waits while
-    /// a removal runs, and then fails with "No such container".
-    pub fn hold(&self, record: &ContainerRecord) -> Result<InUse> {
-        let file = self.busy_file(&record.id)?;
-        let lock = Flock::lock(file, FlockArg::LockShared)
-            .map_err(|(_, e)| ContainerError::io(format!("locking container {}", record.name), e.into()))?;
-        self.still_there(record)?;
-        Ok(InUse { _lock: lock })
     }
 
     /// Claims `record` for removal: waits for its holders, or with [`Claim::Skip`]

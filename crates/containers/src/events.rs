@@ -32,28 +32,3 @@ impl Containers<'_> {
         self.store().emit(event);
     }
 }
-
-impl Containers<'_> {
-    /// `volume create`: the volume (an existing one as it is), with its `create` event
-    /// when it is new.
-    pub fn create_volume(&self, name: Option<&str>) -> crate::Result<crate::volumes::VolumeMeta> {
-        let volumes = crate::volumes::Volumes::new(self.store().root());
-        let fresh = match name {
-            Some(n) => volumes.get(n)?.is_none(),
-            None => true,
-        };
-        let meta = volumes.create(name, name.is_none())?;
-        if fresh {
-            self.store().emit(volume_event(&meta.name, "create"));
-        }
-        Ok(meta)
-    }
-
-    /// Deletes a volume no container uses (the caller checked), with its `destroy`
-    /// event.
-    pub fn destroy_volume(&self, name: &str) -> crate::Result<()> {
-        crate::volumes::Volumes::new(self.store().root()).remove(name)?;
-        self.store().emit(volume_event(name, "destroy"));
-        Ok(())
-    }
-}

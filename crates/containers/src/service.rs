@@ -159,15 +159,8 @@ impl<'a> Containers<'a> {
         }
         for bind in &mut config.binds {
             if let Some(name) = &bind.volume {
-                let fresh = name.is_empty() || volumes.get(name)?.is_none();
-                let meta = if name.is_empty() {
-                    volumes.create(None, true)?
-                } else {
-                    volumes.create(Some(name), false)?
-                };
-                if fresh {
-                    self.store.emit(crate::events::volume_event(&meta.name, "create"));
-                }
+                // An empty name: an anonymous volume.
+                let meta = self.create_volume(Some(name.as_str()).filter(|n| !n.is_empty()))?;
                 bind.source = volumes.data(&meta.name).display().to_string();
                 bind.volume = Some(meta.name);
             }

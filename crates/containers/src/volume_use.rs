@@ -1,6 +1,6 @@
-//! Which containers use which volumes, and the removals that depend on it: `volume rm`
-//! refuses a volume in use, `volume prune` removes the unused ones and says how much
-//! space that freed.
+//! Which containers use which volumes, and the changes that depend on it: volumes made
+//! and destroyed with their events, `volume rm` refusing a volume in use, `volume prune`
+//! removing the unused ones and saying how much space that freed.
 
 use crate::error::{ContainerError, Result};
 use crate::service::Containers;
@@ -65,4 +65,29 @@ pub fn prune_volumes(containers: &Containers<'_>, all: bool) -> Result<VolumesPr
         }
     }
     Ok(pruned)
+}
+
+impl Containers<'_> {
+    /// `volume create`: the volume (an existing one as it is), with its `create` event
+    /// when it is new.
+    pub fn create_volume(&self, name: Option<&str>) -> Result<crate::volumes::VolumeMeta> {
+        let volumes = Volumes::new(self.store().root());
+        let fresh = match name {
+            Some(n) => volumes.get(n)?.is_none(),
+            None => true,
+        };
+        let meta = volumes.create(name, name.is_none())?;
+        if fresh {
+            self.store().emit(crate::events::volume_event(&meta.name, "create"));
+        }
+        Ok(meta)
+    }
+
+    /// Deletes a volume no container uses (the caller checked), with its `destroy`
+    /// event.
+    pub fn destroy_volume(&self, name: &str) -> Result<()> {
+        Volumes::new(self.store().root()).remove(name)?;
+        self.store().emit(crate::events::volume_event(name, "destroy"));
+        Ok(())
+    }
 }

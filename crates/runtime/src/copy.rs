@@ -37,9 +37,9 @@ fn with_root<T>(
     record: &ContainerRecord,
     f: impl FnOnce(&Root) -> Result<T>,
 ) -> Result<T> {
-    let _held = containers.hold(record)?;
+    let (_held, fresh) = containers.hold(record)?;
     let rootfs = containers.rootfs(&record.id);
-    if let Some(root) = live_root(containers, record, &rootfs) {
+    if let Some(root) = live_root(&fresh, &rootfs) {
         return f(&root);
     }
     let mounted_here = !is_mounted(&rootfs);
@@ -57,8 +57,7 @@ fn with_root<T>(
 
 /// The running container's root through its process, once the process is known to be
 /// the container's (its root is the container's mounted root, not a recycled ID's).
-fn live_root(containers: &Containers<'_>, record: &ContainerRecord, rootfs: &Path) -> Option<Root> {
-    let fresh = containers.resolve(&record.id).ok()?;
+fn live_root(fresh: &ContainerRecord, rootfs: &Path) -> Option<Root> {
     let pid = fresh
         .pid
         .filter(|_| fresh.state != strata_containers::ContainerState::Exited)?;

@@ -187,8 +187,8 @@ fn start_with_stdio(
     stdio: linux::Stdio<'_>,
 ) -> Result<(linux::Started, Option<std::os::fd::OwnedFd>)> {
     // Not removed while it starts; and decided on its record as it is now.
-    let _held = containers.hold(record)?;
-    let record = &containers.resolve(&record.id)?;
+    let (_held, record) = containers.hold(record)?;
+    let record = &record;
     if record.state == ContainerState::Running && pid_alive(record.pid) {
         return Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(
             format!("container {} is already running", record.name),
@@ -405,20 +405,21 @@ fn remove_with(
     volumes: bool,
     how: Claim,
 ) -> Result<bool> {
-    if force {
-        stop_for_removal(containers, record);
-    } else {
-        refuse_running(record)?;
-    }
+    // `rm -f` kills a running container, `rm` refuses it: before the claim, and again
+    // after it, since it may have started while the claim waited.
+    let settle = |record: &ContainerRecord| {
+        if force {
+            stop_for_removal(containers, record);
+            Ok(())
+        } else {
+            refuse_running(record)
+        }
+    };
+    settle(record)?;
     let Some((claim, record)) = containers.claim(record, how)? else {
         return Ok(false);
     };
-    // It may have started while the claim waited.
-    if force {
-        stop_for_removal(containers, &record);
-    } else {
-        refuse_running(&record)?;
-    }
+    settle(&record)?;
     let rootfs = containers.rootfs(&record.id);
     if is_mounted(&rootfs) {
         unmount(&rootfs)?;

@@ -127,18 +127,20 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     Ok(0)
 }
 
-/// `NAME=VALUE` pairs; with `from_env`, a bare `NAME` takes the environment's value.
+/// `NAME=VALUE` pairs; with `from_env`, a bare `NAME` takes the caller's value (and is
+/// left out when the caller has none).
 fn parse_pairs(items: &[String], from_env: bool) -> Result<Vec<(String, String)>> {
+    let items = if from_env {
+        crate::caller_env::with_caller_values(items)
+    } else {
+        items.to_vec()
+    };
     let mut out = Vec::new();
     for item in items {
         match item.split_once('=') {
             Some((k, v)) => out.push((k.to_string(), v.to_string())),
-            None if from_env => {
-                if let Ok(v) = std::env::var(item) {
-                    out.push((item.clone(), v));
-                }
-            }
-            None => out.push((item.clone(), String::new())),
+            None if from_env => {}
+            None => out.push((item, String::new())),
         }
     }
     Ok(out)
