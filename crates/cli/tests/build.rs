@@ -622,3 +622,34 @@ fn run_step_output_goes_to_the_builds_output_stream_both_streams_in_order() {
     assert!(stdout.contains("first\nsecond\nthird\n"), "{stdout}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("second"));
 }
+
+#[test]
+fn build_args_without_values_come_from_the_callers_environment() {
+    let t = TestRoot::new();
+    busybox(&t);
+    let dir = context(
+        &t,
+        "args",
+        "FROM busybox:test\nARG FROM_CALLER=default\nARG UNSET_HERE=kept\nRUN echo $FROM_CALLER $UNSET_HERE > /args\n",
+        &[],
+    );
+    let out = t
+        .cmd()
+        .args([
+            "build",
+            "-q",
+            "-t",
+            "args:1",
+            "--build-arg",
+            "FROM_CALLER",
+            "--build-arg",
+            "UNSET_HERE",
+        ])
+        .arg(&dir)
+        .env("FROM_CALLER", "from-env")
+        .env_remove("UNSET_HERE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(t.ok(&["run", "--rm", "args:1", "cat", "/args"]), "from-env kept\n");
+}
