@@ -7,6 +7,8 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 static TARGET: AtomicI32 = AtomicI32::new(0);
+/// A signal that came before the container's process was known, for `set_target`.
+static PENDING: AtomicI32 = AtomicI32::new(0);
 const PROXIED: [Signal; 4] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
 
 extern "C" fn forward(sig: libc::c_int) {
@@ -14,11 +16,13 @@ extern "C" fn forward(sig: libc::c_int) {
     if pid > 0 {
         // SAFETY: kill is async-signal-safe.
         unsafe { libc::kill(pid, sig) };
+    } else {
+        PENDING.store(sig, Ordering::SeqCst);
     }
 }
 
-/// Signals go to the process `set_target` names until this is dropped; until a target
-/// is set they are held back (the container is not running yet).
+/// Signals go to the process `set_target` names until this is dropped; one that comes
+/// before (the container is starting) is delivered when the target is set.
 pub struct Proxy {
     previous: Vec<(Signal, SigHandler)>,
 }
@@ -26,6 +30,7 @@ pub struct Proxy {
 impl Proxy {
     pub fn install() -> Proxy {
         TARGET.store(0, Ordering::SeqCst);
+        PENDING.store(0, Ordering::SeqCst);
         let previous = PROXIED
             .iter()
             // SAFETY: the handler only reads an atomic and calls kill.
@@ -40,6 +45,13 @@ impl Proxy {
 
     pub fn set_target(&self, pid: i32) {
         TARGET.store(pid, Ordering::SeqCst);
+        // This process has one thread: the handler cannot run between these two lines
+        // other than by interrupting them, and then it sees the target.
+        let held = PENDING.swap(0, Ordering::SeqCst);
+        if held > 0 {
+            // SAFETY: plain kill of the container's process.
+            unsafe { libc::kill(pid, held) };
+        }
     }
 }
 

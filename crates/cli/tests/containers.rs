@@ -1330,9 +1330,20 @@ fn the_foreground_run_passes_its_signals_to_the_container() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
+    // Bounded: a signal that is lost leaves the container looping for ever.
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = cli.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = cli.kill();
+            panic!("SIGTERM never reached the container");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
-    let status = cli.wait().unwrap();
     assert_eq!(status.code(), Some(42));
     assert_eq!(rest, "got TERM\n");
     assert_eq!(t.ok(&["ps", "-aq"]), "", "--rm: gone once the command returned");
