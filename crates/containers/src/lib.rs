@@ -9,6 +9,7 @@ pub mod container_filter;
 mod error;
 pub mod events;
 mod names;
+pub mod run_state;
 mod service;
 pub mod signal;
 pub mod status;

@@ -198,7 +198,10 @@ impl<'a> Containers<'a> {
             hosts.push_str(&format!("{ip}\t{name}\n"));
         }
         write("hosts", hosts)?;
-        write("resolv.conf", with_dns_options(&resolv_conf(), config))
+        write("resolv.conf", with_dns_options(&resolv_conf(), config))?;
+        // issue 16 §3: what waiters sleep on (see `run_state`).
+        crate::run_state::create(&dir)
+            .map_err(|e| ContainerError::io(format!("writing run-state of container {id}"), e))
     }
 
     pub fn list(&self) -> Result<Vec<ContainerRecord>> {
@@ -257,7 +260,10 @@ impl<'a> Containers<'a> {
 
     pub fn set_state(&self, id: &str, state: ContainerState, pid: Option<i64>, exit_code: Option<i64>) -> Result<()> {
         let at = strata_images::config::timestamp_now();
-        Ok(self.store.db().set_container_state(id, state, pid, exit_code, &at)?)
+        self.store.db().set_container_state(id, state, pid, exit_code, &at)?;
+        // issue 16 §3: wakes the container's waiters (see `run_state`; best effort).
+        let _ = crate::run_state::record(&self.dir(id), state, pid, exit_code);
+        Ok(())
     }
 
     /// `rename`.
@@ -294,6 +300,8 @@ impl<'a> Containers<'a> {
         // Its labels are read from its files, which go below.
         let destroyed = crate::events::container_event(self, record, "destroy");
         self.store.db().remove_container(&record.id)?;
+        // issue 16 §3: tells the container's waiters it is gone (see `run_state`).
+        crate::run_state::removed(&self.dir(&record.id));
         self.store.emit(destroyed);
         if anonymous_volumes {
             let store = Volumes::new(self.store.root());

@@ -633,26 +633,9 @@ pub fn wait_exit(
     record: &ContainerRecord,
     limit: Option<std::time::Duration>,
 ) -> Result<Option<i64>> {
-    let start = std::time::Instant::now();
-    loop {
-        let fresh = containers.resolve(&record.id)?;
-        if fresh.state != ContainerState::Running {
-            return Ok(fresh.exit_code);
-        }
-        if !pid_alive(fresh.pid) {
-            // Nobody recorded it within a grace period: reconcile.
-            if start.elapsed() > std::time::Duration::from_secs(2) {
-                return Ok(reconcile(containers)?
-                    .into_iter()
-                    .find(|c| c.id == record.id)
-                    .and_then(|c| c.exit_code));
-            }
-        }
-        if limit.is_some_and(|l| start.elapsed() >= l) {
-            return Ok(None);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    // issue 16 §3: `wait` sleeps until a change, without polling.
+    let deadline = limit.map(|l| std::time::Instant::now() + l);
+    crate::wait::wait_until(containers, record, crate::wait::WaitCondition::NotRunning, deadline)
 }
 
 /// `stop`: the stop signal (image STOPSIGNAL or SIGTERM), then SIGKILL after `timeout`.

@@ -83,6 +83,10 @@ pub struct KillArgs {
 
 #[derive(clap::Args)]
 pub struct WaitArgs {
+    /// Wait until the container is not running, until its next exit, or until it is
+    /// removed (strata's flag: docker's CLI has none; the Engine API's `condition`)
+    #[arg(long, default_value = "not-running", value_parser = ["not-running", "next-exit", "removed"])]
+    condition: String,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -214,13 +218,26 @@ pub fn kill(store: &ImageStore, args: KillArgs) -> Result<u8> {
     each(store, &args.containers, |c, r| Ok(lifecycle::kill(c, r, signal)?))
 }
 
+/// `wait`: each container in turn, as Docker's; one that cannot be waited for is
+/// reported and the others still are (status 1 then).
 pub fn wait(store: &ImageStore, args: WaitArgs) -> Result<u8> {
+    let condition: strata_runtime::wait::WaitCondition = args.condition.parse()?;
     let containers = Containers::new(store);
+    let mut status = 0;
     for name in &args.containers {
-        let record = containers.resolve(name)?;
-        println!("{}", strata_runtime::wait::wait(&containers, &record)?);
+        let waited = containers
+            .resolve(name)
+            .map_err(anyhow::Error::from)
+            .and_then(|record| Ok(strata_runtime::wait::wait(&containers, &record, condition)?));
+        match waited {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                eprintln!("Error: {}", crate::output::error_chain(&e));
+                status = 1;
+            }
+        }
     }
-    Ok(0)
+    Ok(status)
 }
 
 #[derive(clap::Args)]
