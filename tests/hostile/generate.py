@@ -7,7 +7,7 @@ Usage:
 Writes, below OUTDIR:
 
     import/<case>.tar[.gz|.xz]   inputs for `strata import FILE repo:tag`
-    build/<case>.tar             Dockerfile + context for `strata build -t … - < FILE`
+    build/<case>.tar[.bz2]       Dockerfile + context for `strata build -t … - < FILE`
     load/<case>.tar              inputs for `strata load -i FILE`
     controls/<name>.tar[...]     valid inputs the hostile cases are derived from
     cases.json                   [{"name", "file", "command", "expect"}, ...]
@@ -28,6 +28,7 @@ builds, so two *different* machines may produce different .gz/.xz bytes.)
 Only the Python 3.11 standard library is used.
 """
 
+import bz2
 import gzip
 import hashlib
 import io
@@ -76,6 +77,11 @@ def gz(data: bytes) -> bytes:
 def xz(data: bytes) -> bytes:
     """Deterministic xz (preset 6, CRC64 check)."""
     return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64, preset=6)
+
+
+def bzip2(data: bytes) -> bytes:
+    """bzip2 (level 9; the format has no timestamps, so the bytes are deterministic)."""
+    return bz2.compress(data, compresslevel=9)
 
 
 def flip(data: bytes, offset: int) -> bytes:
@@ -941,6 +947,18 @@ def build_bad_escape_directive():
 @case("build", "forbidden path outside the build context: ../secret")
 def build_copy_dotdot():
     return context("FROM scratch\nCOPY ../secret /\n")
+
+
+@case("build", '".." component')
+def build_context_dotdot_bzip2():
+    """`../evil` in a bzip2-compressed context (Docker takes bzip2 contexts)."""
+    return ".tar.bz2", bzip2(context("FROM scratch\n", reg("../evil", b"pwned\n"))[1])
+
+
+@case("build", "symlink")
+def build_context_symlink_parent():
+    """`up -> ..`, then `up/evil`: a write through a link out of the context."""
+    return context("FROM scratch\n", symlink("up", ".."), reg("up/evil", b"pwned\n"))
 
 
 @case("build", "forbidden path outside the build context")

@@ -50,6 +50,29 @@ pub fn decoder<'a>(kind: Compression, reader: impl BufRead + 'a) -> io::Result<B
     })
 }
 
+/// Whether a stream's first bytes are bzip2's magic: `BZh` and the block size digit.
+fn is_bzip2(head: &[u8]) -> bool {
+    matches!(head, [b'B', b'Z', b'h', b'1'..=b'9', ..])
+}
+
+/// Whether a stream starts compressed in any form [`decompress_any`] reads.
+pub fn is_compressed(head: &[u8]) -> bool {
+    Compression::sniff(head) != Compression::None || is_bzip2(head)
+}
+
+/// Like [`decompress`], and bzip2 too: Docker takes a build context compressed any way
+/// its `DecompressStream` knows, bzip2 included. No layer media type names bzip2, so it
+/// is no [`Compression`] and layers never take this path.
+pub fn decompress_any<'a>(reader: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    let mut buffered = BufReader::with_capacity(1 << 20, reader);
+    let head = buffered.fill_buf()?;
+    if is_bzip2(head) {
+        return Ok(Box::new(bzip2::bufread::MultiBzDecoder::new(buffered)));
+    }
+    let kind = Compression::sniff(head);
+    decoder(kind, buffered)
+}
+
 /// The compression an OCI or Docker layer media type declares, or None if unknown.
 pub fn from_media_type(media_type: &str) -> Option<Compression> {
     Some(match media_type {
@@ -90,5 +113,27 @@ mod tests {
         let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
         xz.write_all(b"payload").unwrap();
         roundtrip(Compression::Xz, xz.finish().unwrap());
+    }
+
+    #[test]
+    fn bzip2_is_read_only_where_any_compression_is_taken() {
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(b"payload").unwrap();
+        let packed = bz.finish().unwrap();
+        assert!(is_compressed(&packed));
+        assert_eq!(
+            Compression::sniff(&packed),
+            Compression::None,
+            "never a layer compression"
+        );
+        let mut out = String::new();
+        decompress_any(&packed[..]).unwrap().read_to_string(&mut out).unwrap();
+        assert_eq!(out, "payload");
+        let mut plain = String::new();
+        decompress_any(&b"BZ plain text"[..])
+            .unwrap()
+            .read_to_string(&mut plain)
+            .unwrap();
+        assert_eq!(plain, "BZ plain text");
     }
 }

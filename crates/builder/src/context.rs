@@ -36,52 +36,85 @@ fn context_error(path: &Path, message: impl Into<String>) -> BuildError {
     }
 }
 
+/// The most of a `.dockerignore` or a Dockerfile read from inside a context: both are
+/// read whole, and a tar context is untrusted.
+pub(crate) const CONTROL_FILE_LIMIT: u64 = 16 << 20;
+
 impl Context {
-    /// A directory; `.dockerignore` comes from `DOCKERFILE.dockerignore` beside the
-    /// Dockerfile when there is one, else from the context root.
+    /// The directory `root` (an absolute path). `.dockerignore` comes from
+    /// `DOCKERFILE.dockerignore` beside the Dockerfile when there is one, else from the
+    /// context root.
     pub fn dir(root: &Path, dockerfile: Option<&Path>) -> Result<Self> {
+        if !root.is_absolute() {
+            return Err(context_error(root, "unable to prepare context: not an absolute path"));
+        }
         let root = root
             .canonicalize()
             .map_err(|e| context_error(root, format!("unable to prepare context: {e}")))?;
         if !root.is_dir() {
             return Err(context_error(&root, "unable to prepare context: not a directory"));
         }
-        let specific = dockerfile.map(|d| PathBuf::from(format!("{}.dockerignore", d.display())));
-        let file = specific
-            .filter(|p| p.is_file())
-            .unwrap_or_else(|| root.join(".dockerignore"));
-        let ignore = match std::fs::read_to_string(&file) {
-            Ok(text) => Ignore::parse(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ignore::default(),
-            Err(e) => return Err(context_error(&file, e.to_string())),
-        };
-        Ok(Context {
+        let specific = dockerfile
+            .map(|d| PathBuf::from(format!("{}.dockerignore", d.display())))
+            .filter(|p| p.is_file());
+        let mut context = Context {
             root: Some(root),
-            ignore,
+            ignore: Ignore::default(),
             owned: false,
-        })
+        };
+        context.ignore = match specific {
+            Some(file) => {
+                let text = std::fs::read_to_string(&file).map_err(|e| context_error(&file, e.to_string()))?;
+                Ignore::parse(&text)
+            }
+            None => context.ignore_file(".dockerignore")?.unwrap_or_default(),
+        };
+        Ok(context)
     }
 
-    /// A tar archive (plain or compressed) unpacked into `dir`, which becomes the context.
-    pub fn tar(reader: impl std::io::Read, dir: &Path) -> Result<Self> {
+    /// A tar archive (plain, or compressed as Docker takes it) unpacked into `dir`, which
+    /// becomes the context and is removed with it. Entries that would land outside `dir`
+    /// (`..`, absolute paths, writes through symlinks) fail the unpack. `.dockerignore`
+    /// comes from `DOCKERFILE.dockerignore` when the archive has one, else from its root.
+    pub fn tar(reader: impl std::io::Read, dir: &Path, dockerfile: &str) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| BuildError::io(format!("creating {}", dir.display()), e))?;
-        let unpack = |reader| -> Result<()> {
-            let (_, plain) = strata_archive::compression::decompress(reader)
-                .map_err(|e| context_error(dir, format!("reading the context archive: {e}")))?;
-            strata_archive::apply_layer(plain, dir, &strata_archive::ApplyOptions::default())
-                .map_err(|e| context_error(dir, format!("unpacking the context archive: {e}")))?;
-            Ok(())
-        };
         let mut context = Context {
             root: Some(dir.to_path_buf()),
             ignore: Ignore::default(),
             owned: true,
         };
-        unpack(Box::new(reader) as Box<dyn std::io::Read>)?;
-        if let Ok(text) = std::fs::read_to_string(dir.join(".dockerignore")) {
-            context.ignore = Ignore::parse(&text);
-        }
+        let plain = strata_archive::compression::decompress_any(reader)
+            .map_err(|e| context_error(dir, format!("reading the context archive: {e}")))?;
+        strata_archive::apply_layer(plain, dir, &strata_archive::ApplyOptions::default())
+            .map_err(|e| context_error(dir, format!("unpacking the context archive: {e}")))?;
+        let specific = context.ignore_file(&format!("{dockerfile}.dockerignore"))?;
+        context.ignore = match specific {
+            Some(ignore) => ignore,
+            None => context.ignore_file(".dockerignore")?.unwrap_or_default(),
+        };
         Ok(context)
+    }
+
+    /// The regular file `rel` of the context, resolved inside it (symlinks cannot lead
+    /// out, a FIFO is refused rather than waited on); None when there is no such file.
+    pub fn read_file(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        let root = self.root.as_deref().ok_or_else(no_context)?;
+        if escapes(rel) {
+            return Err(context_error(
+                root,
+                format!("forbidden path outside the build context: {rel}"),
+            ));
+        }
+        let inside = strata_inroot::Root::open(root).map_err(|e| context_error(root, e.to_string()))?;
+        inside
+            .read_regular(Path::new(rel), CONTROL_FILE_LIMIT)
+            .map_err(|e| context_error(root, e.to_string()))
+    }
+
+    fn ignore_file(&self, rel: &str) -> Result<Option<Ignore>> {
+        Ok(self
+            .read_file(rel)?
+            .map(|bytes| Ignore::parse(&String::from_utf8_lossy(&bytes))))
     }
 
     /// No context (a Dockerfile from stdin): COPY and local ADD fail.
@@ -103,11 +136,7 @@ impl Context {
 
     /// The context entries a COPY source names (a path or a glob).
     pub fn resolve(&self, pattern: &str) -> Result<Vec<Source>> {
-        let root = self.root.as_deref().ok_or_else(|| BuildError::Context {
-            path: "-".into(),
-            message: "there is no build context (the Dockerfile came from stdin); COPY and ADD of local files need one"
-                .into(),
-        })?;
+        let root = self.root.as_deref().ok_or_else(no_context)?;
         if escapes(pattern) {
             return Err(context_error(
                 root,
@@ -150,12 +179,18 @@ impl Context {
     }
 }
 
+fn no_context() -> BuildError {
+    BuildError::Context {
+        path: "-".into(),
+        message: "there is no build context (the Dockerfile came from stdin); COPY and ADD of local files need one"
+            .into(),
+    }
+}
+
 /// Whether the start of an input is an archive (compressed, or a tar's `ustar` header)
 /// rather than Dockerfile text: `build -` reads either from stdin.
 pub fn looks_like_archive(head: &[u8]) -> bool {
-    let compressed =
-        strata_archive::compression::Compression::sniff(head) != strata_archive::compression::Compression::None;
-    compressed || head.get(257..262) == Some(b"ustar")
+    strata_archive::compression::is_compressed(head) || head.get(257..262) == Some(b"ustar")
 }
 
 /// Whether a relative path climbs above its start (`../x`, `a/../../x`).

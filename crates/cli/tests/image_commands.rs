@@ -361,3 +361,29 @@ fn import_streams_from_a_url_and_names_it_in_the_comment() {
     assert!(err.contains("only http:// and https://"), "{err}");
     assert_eq!(t.image_ids().len(), 1);
 }
+
+// `system prune --filter`: Docker's prune filters pick which dangling images go.
+#[test]
+fn system_prune_filters_by_label_and_age() {
+    let t = TestRoot::new();
+    let import = |name: &str, change: &str| {
+        let tar = t.path(name);
+        std::fs::write(&tar, layer(&[E::File(name, name.as_bytes())])).unwrap();
+        t.ok(&["import", "-c", change, tar.to_str().unwrap()])
+            .trim()
+            .to_string()
+    };
+    let kept = import("kept", "LABEL keep=yes");
+    let gone = import("gone", "LABEL team=web");
+    let out = t.ok(&["system", "prune", "-f", "--filter", "until=1h"]);
+    assert!(!out.contains("deleted:"), "both images are newer than an hour: {out}");
+    let out = t.ok(&["system", "prune", "-f", "--filter", "label!=keep"]);
+    assert!(out.contains(&format!("deleted: {gone}")), "{out}");
+    assert!(!out.contains(&kept), "{out}");
+    assert_eq!(t.image_ids(), std::slice::from_ref(&kept));
+    let err = t.fails(&["system", "prune", "-f", "--volumes", "--filter", "until=1h"]);
+    assert!(err.contains("\"until\" filter is not supported with volumes"), "{err}");
+    let err = t.fails(&["system", "prune", "-f", "--filter", "dangling=true"]);
+    assert!(err.contains("prune filters are until, label and label!"), "{err}");
+    assert_eq!(t.image_ids(), [kept]);
+}

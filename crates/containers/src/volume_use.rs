@@ -5,6 +5,7 @@
 use crate::error::{ContainerError, Result};
 use crate::service::Containers;
 use crate::volumes::Volumes;
+use strata_images::PruneFilter;
 
 /// (volume, container ID) for every volume of every container, in any state.
 pub fn volume_users(containers: &Containers<'_>) -> Result<Vec<(String, String)>> {
@@ -50,14 +51,21 @@ pub struct VolumesPruned {
     pub reclaimed: u64,
 }
 
-/// Removes the volumes no container uses: anonymous ones, or all with `all` (Docker's
-/// `volume prune -a`).
-pub fn prune_volumes(containers: &Containers<'_>, all: bool) -> Result<VolumesPruned> {
+/// Removes the volumes no container uses that `filter` lets go: anonymous ones, or all
+/// with `all` (Docker's `volume prune -a`). Volumes carry no labels here, so a `label`
+/// filter keeps every one and `label!` none; `until` is refused, as Docker's.
+pub fn prune_volumes(containers: &Containers<'_>, all: bool, filter: &PruneFilter) -> Result<VolumesPruned> {
+    if filter.has_until() {
+        return Err(ContainerError::Invalid(
+            "the \"until\" filter is not supported with volumes".into(),
+        ));
+    }
     let volumes = Volumes::new(containers.store().root());
     let users = volume_users(containers)?;
     let mut pruned = VolumesPruned::default();
     for v in volumes.list()? {
-        if (all || v.anonymous) && users_of(&users, &v.name).is_empty() {
+        let unlabelled = |_: &str| None;
+        if (all || v.anonymous) && users_of(&users, &v.name).is_empty() && filter.matches(None, unlabelled) {
             // Measured before removal; an unreadable size counts as nothing freed.
             pruned.reclaimed += strata_snapshots::disk_usage(&volumes.data(&v.name)).unwrap_or(0);
             containers.destroy_volume(&v.name)?;

@@ -17,7 +17,9 @@ use strata_snapshots::chain_ids;
 
 pub enum ImportSource<'a> {
     File(&'a Path),
-    Stdin,
+    /// A tarball streamed by the caller (its stdin, a request body); named `-` in
+    /// messages and in the image's comment, as Docker names stdin.
+    Reader(Box<dyn Read + 'a>),
     /// An http(s) URL, streamed (never saved whole) through the import.
     Url(&'a str),
 }
@@ -37,8 +39,8 @@ impl ImageStore {
         let reference = options.reference.as_deref().map(ImageRef::parse).transpose()?;
         // Validate --change before reading anything.
         crate::config::validate_changes(&options.changes)?;
-        let (label, reader, total): (String, Box<dyn Read>, u64) = match source {
-            ImportSource::Stdin => ("-".into(), Box::new(io::stdin().lock()), 0),
+        let (label, reader, total): (String, Box<dyn Read + '_>, u64) = match source {
+            ImportSource::Reader(reader) => ("-".into(), reader, 0),
             ImportSource::Url(url) => {
                 let (total, reader) = fetch(url)?;
                 (url.to_string(), reader, total)

@@ -122,7 +122,7 @@ pub fn rows(images: Vec<ImageRecord>) -> Vec<ImageRow> {
     out
 }
 
-fn config_labels(store: &ImageStore, image: &ImageRecord) -> serde_json::Value {
+pub(crate) fn config_labels(store: &ImageStore, image: &ImageRecord) -> serde_json::Value {
     store
         .config_bytes(image)
         .ok()

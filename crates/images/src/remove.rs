@@ -2,6 +2,7 @@
 
 use crate::error::{ImageError, Result};
 use crate::progress::short_id;
+use crate::prune_filter::PruneFilter;
 use crate::reference::ImageRef;
 use crate::store::{digest, ImageStore};
 use std::collections::BTreeSet;
@@ -112,6 +113,12 @@ impl ImageStore {
     /// Removes dangling (untagged) images, or with `all` every image. Returns the events
     /// and the bytes reclaimed.
     pub fn prune(&self, all: bool) -> Result<(Vec<RemoveEvent>, u64)> {
+        self.prune_matching(all, &PruneFilter::default())
+    }
+
+    /// [`ImageStore::prune`] of the images `filter` lets go (their creation time and
+    /// config labels).
+    pub fn prune_matching(&self, all: bool, filter: &PruneFilter) -> Result<(Vec<RemoveEvent>, u64)> {
         let mut events = Vec::new();
         let mut bytes = 0;
         // A build's intermediate images are parents of what it built, not dangling
@@ -132,6 +139,13 @@ impl ImageStore {
                 continue;
             };
             if (!all && !image.tags.is_empty()) || !self.db().containers_of_image(&image.id)?.is_empty() {
+                continue;
+            }
+            let labels = match filter.has_labels() {
+                true => crate::listing::config_labels(self, &image),
+                false => serde_json::Value::Null,
+            };
+            if !filter.matches(image.created.as_deref(), |k| labels.get(k).and_then(|v| v.as_str())) {
                 continue;
             }
             let removed = self.db().remove_image(&image.id)?;

@@ -21,6 +21,7 @@ pub mod runc;
 pub mod seccomp;
 pub mod spec;
 pub mod stats;
+pub mod system_prune;
 pub mod top;
 pub mod wait;
 

@@ -499,9 +499,9 @@ pub fn disconnect(containers: &Containers<'_>, record: &ContainerRecord, name: &
     rewrite_hosts(containers, affected)
 }
 
-/// Removes the user-defined networks no container is configured with (`network
-/// prune`, `system prune`); returns their names.
-pub fn prune(containers: &Containers<'_>) -> Result<Vec<String>> {
+/// Removes the user-defined networks no container is configured with and `filter` lets
+/// go (`network prune`, `system prune`); returns their names.
+pub fn prune(containers: &Containers<'_>, filter: &strata_images::PruneFilter) -> Result<Vec<String>> {
     let networks = networks(containers.store());
     let all = networks.list(&containers.store().db())?;
     let mut used = Vec::new();
@@ -511,6 +511,17 @@ pub fn prune(containers: &Containers<'_>) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     for n in all {
         if n.name == DEFAULT_NETWORK || used.iter().any(|u| *u == n.name || *u == n.id) {
+            continue;
+        }
+        // Labels are stored with the driver options, as one JSON document.
+        let stored: serde_json::Value = serde_json::from_str(&n.options).unwrap_or_default();
+        let label = |k: &str| {
+            stored
+                .pointer("/Labels")
+                .and_then(|l| l.get(k))
+                .and_then(|v| v.as_str())
+        };
+        if !filter.matches(Some(&n.created), label) {
             continue;
         }
         networks.remove(&mut containers.store().db(), &n, &[])?;

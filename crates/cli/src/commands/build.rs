@@ -1,9 +1,9 @@
 //! `strata build [OPTIONS] PATH | -`
 
 use anyhow::{bail, Context as _, Result};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use strata_builder::{BuildOptions, Context};
+use strata_builder::{BuildInput, BuildOptions, DockerfileSource};
 use strata_images::ImageStore;
 
 #[derive(clap::Args)]
@@ -49,57 +49,13 @@ pub struct Args {
 }
 
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
-    let mut dockerfile_name = "Dockerfile".to_string();
-    let (context, dockerfile) = if args.path == "-" {
-        let mut input = Vec::new();
-        std::io::stdin().read_to_end(&mut input).context("reading stdin")?;
-        if strata_builder::context::looks_like_archive(&input) {
-            let dir = store.work_path("context", "");
-            let context = Context::tar(&input[..], &dir)?;
-            let name = args.file.clone().unwrap_or_else(|| "Dockerfile".into());
-            let root = context.root().expect("tar contexts have a root").to_path_buf();
-            let text = std::fs::read_to_string(root.join(&name))
-                .with_context(|| format!("the context archive has no {name}"))?;
-            dockerfile_name = name;
-            (context, text)
-        } else {
-            dockerfile_name = "-".into();
-            (
-                Context::none(),
-                String::from_utf8(input).context("the Dockerfile on stdin is not UTF-8")?,
-            )
-        }
-    } else {
-        let dir = Path::new(&args.path);
-        match args.file.as_deref() {
-            Some("-") => {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .context("reading the Dockerfile from stdin")?;
-                dockerfile_name = "-".into();
-                (Context::dir(dir, None)?, text)
-            }
-            file => {
-                let path = match file {
-                    Some(f) => PathBuf::from(f),
-                    None => dir.join("Dockerfile"),
-                };
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("unable to read the Dockerfile {}", path.display()))?;
-                if let Some(f) = file {
-                    dockerfile_name = f.to_string();
-                }
-                (Context::dir(dir, Some(&path))?, text)
-            }
-        }
-    };
+    let input = input(store, &args)?;
     if !matches!(args.progress.as_str(), "auto" | "plain" | "tty") {
         bail!("invalid --progress {:?}: plain or tty", args.progress);
     }
     let options = BuildOptions {
-        dockerfile,
-        dockerfile_name,
+        dockerfile: input.dockerfile,
+        dockerfile_name: input.dockerfile_name,
         tags: args.tag.clone(),
         build_args: parse_pairs(&args.build_arg, true)?,
         target: args.target.clone(),
@@ -116,7 +72,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         super::registry::ensure_image(store, name, if always { "always" } else { "missing" })
             .map_err(|e| crate::output::error_chain(&e))
     };
-    let built = strata_builder::build(store, &context, &options, Some(&fetch), &mut stdout)?;
+    let built = strata_builder::build(store, &input.context, &options, Some(&fetch), &mut stdout)?;
     if args.quiet {
         writeln!(stdout, "{}", built.id)?;
     }
@@ -125,6 +81,22 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     }
     let _ = std::io::stdout().is_terminal();
     Ok(0)
+}
+
+/// The context and Dockerfile the flags name: PATH against this process's working
+/// directory, and "-" (as PATH or as -f) for its stdin.
+fn input(store: &ImageStore, args: &Args) -> Result<BuildInput> {
+    let mut stdin = std::io::stdin().lock();
+    if args.path == "-" {
+        return Ok(BuildInput::from_stream(store, stdin, args.file.as_deref())?);
+    }
+    let cwd = std::env::current_dir().context("finding the working directory")?;
+    let dockerfile = match args.file.as_deref() {
+        Some("-") => DockerfileSource::Reader(&mut stdin),
+        Some(file) => DockerfileSource::Path(Path::new(file)),
+        None => DockerfileSource::Default,
+    };
+    Ok(BuildInput::from_dir(&cwd, Path::new(&args.path), dockerfile)?)
 }
 
 /// `NAME=VALUE` pairs; with `from_env`, a bare `NAME` takes the caller's value (and is

@@ -23,7 +23,7 @@ pub struct Args {
 
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     let source = if args.file == "-" {
-        ImportSource::Stdin
+        ImportSource::Reader(Box::new(std::io::stdin().lock()))
     } else if args.file.starts_with("http://") || args.file.starts_with("https://") {
         ImportSource::Url(&args.file)
     } else if args.file.contains("://") {

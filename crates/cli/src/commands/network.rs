@@ -218,7 +218,7 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             networking::disconnect(&containers, &record, &network)?;
         }
         Command::Prune { force: _ } => {
-            let removed = networking::prune(&containers)?;
+            let removed = networking::prune(&containers, &strata_images::PruneFilter::default())?;
             if !removed.is_empty() {
                 println!("Deleted Networks:");
                 removed.iter().for_each(|n| println!("{n}"));

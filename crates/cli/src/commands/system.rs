@@ -3,7 +3,8 @@
 use crate::output::{human_size, render, table, Format};
 use anyhow::Result;
 use clap::Subcommand;
-use strata_images::ImageStore;
+use strata_images::{ImageStore, PruneFilter};
+use strata_runtime::system_prune::{system_prune, SystemPruneOptions};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -29,6 +30,9 @@ pub enum Command {
         /// Prune anonymous volumes no container uses
         #[arg(long)]
         volumes: bool,
+        /// Provide filter values (until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE])
+        #[arg(long)]
+        filter: Vec<String>,
     },
     /// Reset the root to its initial state: every container, network, volume and image goes
     Reset {
@@ -43,20 +47,12 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
         Command::Df => df(store),
         Command::Check { quick, repair } => check(store, quick, repair),
         Command::Info(args) => info(store, args),
-        Command::Prune { all, force: _, volumes } => {
-            if volumes {
-                super::volume::prune(store, false)?;
-            }
-            let containers = strata_containers::Containers::new(store);
-            for name in strata_runtime::networking::prune(&containers)? {
-                println!("Deleted Network: {name}");
-            }
-            let (events, mut bytes) = store.prune(all)?;
-            bytes += store.remove_partial_downloads()?;
-            events.iter().for_each(|e| super::rmi::print_event(e, true));
-            println!("Total reclaimed space: {}", human_size(bytes as i64));
-            Ok(0)
-        }
+        Command::Prune {
+            all,
+            force: _,
+            volumes,
+            filter,
+        } => prune(store, all, volumes, &filter),
         Command::Reset { force } => {
             if !force {
                 anyhow::bail!(
@@ -70,6 +66,27 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+fn prune(store: &ImageStore, all: bool, volumes: bool, filter: &[String]) -> Result<u8> {
+    let filters = strata_images::FilterArgs::parse(filter)?;
+    let options = SystemPruneOptions {
+        all,
+        volumes,
+        filter: PruneFilter::parse(&filters, strata_metadata::events::now_nano())?,
+    };
+    let pruned = system_prune(&strata_containers::Containers::new(store), &options)?;
+    if !pruned.volumes.is_empty() {
+        println!("Deleted Volumes:");
+        pruned.volumes.iter().for_each(|n| println!("{n}"));
+        println!();
+    }
+    for name in &pruned.networks {
+        println!("Deleted Network: {name}");
+    }
+    pruned.images.iter().for_each(|e| super::rmi::print_event(e, true));
+    println!("Total reclaimed space: {}", human_size(pruned.reclaimed as i64));
+    Ok(0)
 }
 
 fn df(store: &ImageStore) -> Result<u8> {

@@ -123,7 +123,7 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
 /// Removes the volumes no container uses (anonymous ones, or all with `all`) and
 /// prints them as Docker does.
 pub fn prune(store: &ImageStore, all: bool) -> Result<()> {
-    let pruned = prune_volumes(&Containers::new(store), all)?;
+    let pruned = prune_volumes(&Containers::new(store), all, &strata_images::PruneFilter::default())?;
     if !pruned.names.is_empty() {
         println!("Deleted Volumes:");
         pruned.names.iter().for_each(|n| println!("{n}"));

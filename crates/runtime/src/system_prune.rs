@@ -1,0 +1,54 @@
+//! `system prune`: the unused objects of every kind in one call, as Docker's CLI
+//! composes it from the per-kind prunes, each under the same filter.
+//!
+//! Stopped containers are kept (strata's `system prune` has never removed them; `container
+//! prune` does), so the volumes and networks they are configured with stay in use.
+
+use crate::error::Result;
+use strata_containers::volume_use::prune_volumes;
+use strata_containers::Containers;
+use strata_images::remove::RemoveEvent;
+use strata_images::PruneFilter;
+
+/// What `system prune` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct SystemPruneOptions {
+    /// Every unused image, not only dangling ones; a build's intermediate images, and the
+    /// build cache that points at them, go only then (Docker's rule).
+    pub all: bool,
+    /// Also the anonymous volumes no container uses.
+    pub volumes: bool,
+    pub filter: PruneFilter,
+}
+
+/// What `system prune` removed, kind by kind, in the order it removed them.
+#[derive(Debug, Default)]
+pub struct SystemPruned {
+    pub volumes: Vec<String>,
+    /// Network names.
+    pub networks: Vec<String>,
+    /// The untag and delete steps of the images removed (image IDs, then their layers).
+    pub images: Vec<RemoveEvent>,
+    /// Bytes freed: volume data, image layers and blobs, partial downloads, and the
+    /// leftovers of killed commands.
+    pub reclaimed: u64,
+}
+
+/// Removes the anonymous volumes no container uses (with `volumes`), the networks no
+/// container is configured with, the dangling (with `all`, every unused) images, and the
+/// files no record references. Volumes go first: a filter they refuse (`until`) stops
+/// the prune before anything is removed.
+pub fn system_prune(containers: &Containers<'_>, options: &SystemPruneOptions) -> Result<SystemPruned> {
+    let store = containers.store();
+    let mut pruned = SystemPruned::default();
+    if options.volumes {
+        let volumes = prune_volumes(containers, false, &options.filter)?;
+        pruned.volumes = volumes.names;
+        pruned.reclaimed += volumes.reclaimed;
+    }
+    pruned.networks = crate::networking::prune(containers, &options.filter)?;
+    let (images, image_bytes) = store.prune_matching(options.all, &options.filter)?;
+    pruned.images = images;
+    pruned.reclaimed += image_bytes + store.remove_partial_downloads()?;
+    Ok(pruned)
+}
