@@ -30,6 +30,18 @@ pub enum ContainerError {
 }
 
 impl ContainerError {
+    pub fn kind(&self) -> strata_metadata::ErrorKind {
+        use strata_metadata::ErrorKind;
+        match self {
+            ContainerError::NotFound(_) | ContainerError::NoSuchVolume(_) => ErrorKind::NotFound,
+            ContainerError::Invalid(_) | ContainerError::Filter(_) => ErrorKind::Invalid,
+            ContainerError::Conflict(_) | ContainerError::VolumeInUse { .. } => ErrorKind::Conflict,
+            ContainerError::Images(e) => e.kind(),
+            ContainerError::Metadata(e) => e.kind(),
+            _ => ErrorKind::Internal,
+        }
+    }
+
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
         ContainerError::Io {
             what: what.into(),

@@ -343,6 +343,12 @@ impl Containers<'_> {
         self.store.snapshots().active_path(id).join("upper")
     }
 
+    /// Bytes in the container's writable layer (Docker's `SizeRw`); with vfs, whose
+    /// layer is a whole copy, nothing is counted.
+    pub fn size_rw(&self, id: &str) -> u64 {
+        strata_snapshots::disk_usage(&self.upper(id)).unwrap_or(0)
+    }
+
     /// The image layer directories under the container, top first: for an image deeper
     /// than one overlay mount takes, its top layers over the flattened snapshot of the
     /// rest.

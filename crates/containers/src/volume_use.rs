@@ -4,8 +4,11 @@
 
 use crate::error::{ContainerError, Result};
 use crate::service::Containers;
-use crate::volumes::Volumes;
-use strata_images::PruneFilter;
+use crate::volumes::{VolumeDocument, VolumeMeta, VolumeUsage, Volumes};
+use strata_images::{FilterArgs, PruneFilter};
+
+/// The filters `volume ls` knows.
+pub const VOLUME_FILTERS: [&str; 4] = ["dangling", "driver", "label", "name"];
 
 /// (volume, container ID) for every volume of every container, in any state.
 pub fn volume_users(containers: &Containers<'_>) -> Result<Vec<(String, String)>> {
@@ -24,6 +27,49 @@ fn users_of<'a>(users: &'a [(String, String)], name: &str) -> Vec<&'a str> {
         .filter(|(v, _)| v == name)
         .map(|(_, c)| c.as_str())
         .collect()
+}
+
+/// `volume ls`: the volumes `filters` let through, by name. `name` matches a part of
+/// the name, `driver` is `local`, `dangling=true` keeps those no container uses, and
+/// `label` reads the labels strata keeps (an anonymous volume's mark).
+pub fn list_volumes(containers: &Containers<'_>, filters: &FilterArgs) -> Result<Vec<VolumeMeta>> {
+    filters.check_keys("volumes", &VOLUME_FILTERS)?;
+    let dangling = filters.boolean("dangling")?;
+    let users = match dangling {
+        Some(_) => volume_users(containers)?,
+        None => Vec::new(),
+    };
+    let names: Vec<&str> = filters.values("name").collect();
+    let drivers: Vec<&str> = filters.values("driver").collect();
+    let labels = filters.labels();
+    let wanted = |v: &VolumeMeta| {
+        let own = v.labels();
+        (names.is_empty() || names.iter().any(|n| v.name.contains(n)))
+            && (drivers.is_empty() || drivers.contains(&"local"))
+            && dangling.is_none_or(|d| d == users_of(&users, &v.name).is_empty())
+            && labels.iter().all(|l| l.matches(|k| own.get(k).map(String::as_str)))
+    };
+    Ok(Volumes::new(containers.store().root())
+        .list()?
+        .into_iter()
+        .filter(wanted)
+        .collect())
+}
+
+/// Every volume's document with its usage: bytes of data and the containers using it
+/// (`system df`).
+pub fn volumes_with_usage(containers: &Containers<'_>) -> Result<Vec<VolumeDocument>> {
+    let volumes = Volumes::new(containers.store().root());
+    let users = volume_users(containers)?;
+    let with_usage = |v: VolumeMeta| {
+        let mut document = volumes.document(&v);
+        document.usage_data = Some(VolumeUsage {
+            size: strata_snapshots::disk_usage(&volumes.data(&v.name)).unwrap_or(0) as i64,
+            ref_count: users_of(&users, &v.name).len() as i64,
+        });
+        document
+    };
+    Ok(volumes.list()?.into_iter().map(with_usage).collect())
 }
 
 /// Removes a volume no container uses.

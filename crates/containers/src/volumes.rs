@@ -19,6 +19,52 @@ pub struct VolumeMeta {
     pub populated: bool,
 }
 
+/// The label Docker gives a volume made without a name.
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+
+/// A volume as Docker shows it (`volume inspect`, the Engine API's `Volume`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VolumeDocument {
+    #[serde(rename = "CreatedAt")]
+    pub created_at: String,
+    #[serde(rename = "Driver")]
+    pub driver: &'static str,
+    #[serde(rename = "Labels")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(rename = "Mountpoint")]
+    pub mountpoint: PathBuf,
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Options")]
+    pub options: std::collections::BTreeMap<String, String>,
+    #[serde(rename = "Scope")]
+    pub scope: &'static str,
+    /// Only where asked for (`system df`): measuring walks the volume.
+    #[serde(rename = "UsageData", skip_serializing_if = "Option::is_none")]
+    pub usage_data: Option<VolumeUsage>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct VolumeUsage {
+    /// Bytes of the volume's data.
+    #[serde(rename = "Size")]
+    pub size: i64,
+    /// How many containers use it.
+    #[serde(rename = "RefCount")]
+    pub ref_count: i64,
+}
+
+impl VolumeMeta {
+    /// The labels strata keeps: Docker's mark of an anonymous volume.
+    pub fn labels(&self) -> std::collections::BTreeMap<String, String> {
+        let mut labels = std::collections::BTreeMap::new();
+        if self.anonymous {
+            labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
+        }
+        labels
+    }
+}
+
 /// The volumes of one store root.
 pub struct Volumes {
     root: PathBuf,
@@ -33,6 +79,20 @@ impl Volumes {
 
     pub fn data(&self, name: &str) -> PathBuf {
         self.root.join(name).join("_data")
+    }
+
+    /// The volume's document, without usage data.
+    pub fn document(&self, meta: &VolumeMeta) -> VolumeDocument {
+        VolumeDocument {
+            created_at: meta.created.clone(),
+            driver: "local",
+            labels: meta.labels(),
+            mountpoint: self.data(&meta.name),
+            name: meta.name.clone(),
+            options: Default::default(),
+            scope: "local",
+            usage_data: None,
+        }
     }
 
     fn meta_path(&self, name: &str) -> PathBuf {

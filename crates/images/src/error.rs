@@ -3,6 +3,7 @@
 
 use crate::reference::ReferenceError;
 use std::path::PathBuf;
+use strata_metadata::ErrorKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -62,6 +63,20 @@ impl ImageError {
         ImageError::Io {
             what: what.into(),
             source,
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ImageError::NotFound { .. } => ErrorKind::NotFound,
+            ImageError::Conflict(_) => ErrorKind::Conflict,
+            ImageError::Ambiguous(_)
+            | ImageError::Reference(_)
+            | ImageError::Filter(_)
+            | ImageError::TooLarge { .. }
+            | ImageError::Change { .. } => ErrorKind::Invalid,
+            ImageError::Metadata(e) => e.kind(),
+            _ => ErrorKind::Internal,
         }
     }
 

@@ -13,6 +13,8 @@ pub enum FilterError {
         listing: &'static str,
         supported: String,
     },
+    #[error("invalid filter: the filters parameter is not Docker's JSON ({0})")]
+    Json(String),
     #[error("invalid filter '{key}={value}': {reason}")]
     Value { key: String, value: String, reason: String },
 }
@@ -30,6 +32,35 @@ impl FilterArgs {
         for spec in specs {
             let (key, value) = spec.split_once('=').ok_or_else(|| FilterError::Format(spec.clone()))?;
             args.add(key, value);
+        }
+        Ok(args)
+    }
+
+    /// The Engine API's `filters` parameter: `{"key":{"value":true}}`, or the older
+    /// `{"key":["value"]}` that moby still reads. Empty text is no filter.
+    pub fn from_json(text: &str) -> Result<Self, FilterError> {
+        let mut args = FilterArgs::default();
+        if text.trim().is_empty() {
+            return Ok(args);
+        }
+        let bad = |reason: &str| FilterError::Json(reason.to_string());
+        let parsed: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
+        let object = parsed.as_object().ok_or_else(|| bad("not an object"))?;
+        for (key, values) in object {
+            match values {
+                serde_json::Value::Object(set) => {
+                    // A value mapped to false is not asked for (moby's `map[string]bool`).
+                    set.iter()
+                        .filter(|(_, on)| on.as_bool() != Some(false))
+                        .for_each(|(v, _)| args.add(key, v));
+                }
+                serde_json::Value::Array(list) => {
+                    for v in list {
+                        args.add(key, v.as_str().ok_or_else(|| bad("a value is not a string"))?);
+                    }
+                }
+                _ => return Err(bad("a key's values are neither an object nor a list")),
+            }
         }
         Ok(args)
     }
@@ -65,6 +96,14 @@ impl FilterArgs {
                 supported: supported_list(known),
             }),
         }
+    }
+
+    /// The values of `key`, removed from the bag: for a key one caller reads itself
+    /// before the rest goes to checks that do not know it (an image prune's `dangling`).
+    pub fn take(&mut self, key: &str) -> Vec<String> {
+        let (taken, kept) = std::mem::take(&mut self.pairs).into_iter().partition(|(k, _)| k == key);
+        self.pairs = kept;
+        taken.into_iter().map(|(_, v): (String, String)| v).collect()
     }
 
     /// The `label` filters as (key, value) wants: `label=KEY` or `label=KEY=VALUE`.
@@ -166,6 +205,26 @@ mod tests {
         assert!(LabelFilter::parse("team=web").matches(get));
         assert!(!LabelFilter::parse("team=db").matches(get));
         assert!(!LabelFilter::parse("tier").matches(get));
+    }
+
+    #[test]
+    fn api_json_reads_both_of_dockers_forms() {
+        let map = FilterArgs::from_json(r#"{"dangling":{"true":true},"label":{"a=b":true,"c":false}}"#).unwrap();
+        assert_eq!(map.values("dangling").collect::<Vec<_>>(), ["true"]);
+        assert_eq!(map.labels(), [LabelFilter::parse("a=b")]);
+        let list = FilterArgs::from_json(r#"{"name":["web","db"]}"#).unwrap();
+        assert_eq!(list.values("name").collect::<Vec<_>>(), ["web", "db"]);
+        assert!(FilterArgs::from_json("").unwrap().is_empty());
+        for bad in ["[1]", "{\"a\":1}", "{\"a\":[1]}", "not json"] {
+            assert!(matches!(FilterArgs::from_json(bad), Err(FilterError::Json(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn take_removes_one_key() {
+        let mut a = args(&["dangling=false", "until=1h", "dangling=true"]);
+        assert_eq!(a.take("dangling"), ["false", "true"]);
+        assert_eq!(a, args(&["until=1h"]));
     }
 
     #[test]

@@ -40,5 +40,5 @@ pub use prune_filter::PruneFilter;
 pub use reference::ImageRef;
 pub use store::digest as parse_stored_digest;
 pub use store::{ImageStore, Resolved};
-pub use strata_metadata::{Event, EventFilter, EventType, ImageRecord, JournalEntry, MetadataError};
+pub use strata_metadata::{ErrorKind, Event, EventFilter, EventType, ImageRecord, JournalEntry, MetadataError};
 pub use unpack::run_parallel;

@@ -122,7 +122,8 @@ pub fn rows(images: Vec<ImageRecord>) -> Vec<ImageRow> {
     out
 }
 
-pub(crate) fn config_labels(store: &ImageStore, image: &ImageRecord) -> serde_json::Value {
+/// The labels of an image's config (`null` when it has none or cannot be read).
+pub fn config_labels(store: &ImageStore, image: &ImageRecord) -> serde_json::Value {
     store
         .config_bytes(image)
         .ok()

@@ -45,6 +45,18 @@ impl PruneFilter {
         })
     }
 
+    /// An image prune's filters (the Engine API's `POST /images/prune`): `dangling=false`
+    /// asks for every unused image, not only the dangling ones (Docker's `prune -a`);
+    /// the rest as for any prune. Returns (all, filter).
+    pub fn parse_image_prune(args: &FilterArgs, now_nano: i64) -> Result<(bool, Self), FilterError> {
+        let mut rest = args.clone();
+        let dangling: Vec<String> = rest.take("dangling");
+        let mut only_dangling = FilterArgs::default();
+        dangling.iter().for_each(|v| only_dangling.add("dangling", v));
+        let all = only_dangling.boolean("dangling")? == Some(false);
+        Ok((all, Self::parse(&rest, now_nano)?))
+    }
+
     /// Whether an `until` was given (volumes, which Docker keeps no usable creation
     /// time for, refuse it).
     pub fn has_until(&self) -> bool {
@@ -108,6 +120,19 @@ mod tests {
         assert!(filter(&["label!=team=db"]).unwrap().matches(None, team_web));
         assert!(filter(&["label!=team"]).unwrap().matches(None, none));
         assert!(PruneFilter::default().matches(Some("2999-01-01T00:00:00Z"), team_web));
+    }
+
+    #[test]
+    fn image_prunes_read_dangling_false_as_all() {
+        let parse = |specs: &[&str]| {
+            let specs: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
+            PruneFilter::parse_image_prune(&FilterArgs::parse(&specs).unwrap(), NOW)
+        };
+        assert!(parse(&["dangling=false", "until=1h"]).unwrap().0);
+        assert!(!parse(&["dangling=true"]).unwrap().0);
+        assert!(!parse(&[]).unwrap().0);
+        assert!(parse(&["dangling=maybe"]).is_err());
+        assert!(parse(&["color=red"]).is_err());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use crate::error::Result;
 use crate::store::ImageStore;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use strata_metadata::ImageRecord;
 
 #[derive(Debug, Default, Clone)]
 pub struct DiskUsage {
@@ -15,6 +16,29 @@ pub struct DiskUsage {
     pub reclaimable_bytes: u64,
     pub blobs: usize,
     pub blob_bytes: u64,
+}
+
+/// Docker's `SharedSize` of each image, by ID: the bytes of its layers that another
+/// image uses too (what removing the image alone would not free).
+pub fn shared_sizes(images: &[ImageRecord]) -> HashMap<String, i64> {
+    let mut users: HashMap<&str, usize> = HashMap::new();
+    for image in images {
+        let chains: HashSet<&str> = image.layers.iter().map(|l| l.chain_id.as_str()).collect();
+        chains.into_iter().for_each(|c| *users.entry(c).or_default() += 1);
+    }
+    images
+        .iter()
+        .map(|image| {
+            let mut seen = HashSet::new();
+            let shared = image
+                .layers
+                .iter()
+                .filter(|l| seen.insert(l.chain_id.as_str()) && users[l.chain_id.as_str()] > 1)
+                .map(|l| l.size)
+                .sum();
+            (image.id.clone(), shared)
+        })
+        .collect()
 }
 
 impl ImageStore {
@@ -62,5 +86,45 @@ impl ImageStore {
             0x794C_7630 => "overlayfs".into(),
             other => format!("0x{other:x}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_metadata::LayerRecord;
+
+    fn image(id: &str, layers: &[(&str, i64)]) -> ImageRecord {
+        ImageRecord {
+            id: id.into(),
+            manifest_digest: String::new(),
+            manifest_media_type: String::new(),
+            created: None,
+            size: layers.iter().map(|l| l.1).sum(),
+            added_at: String::new(),
+            tags: Vec::new(),
+            layers: layers
+                .iter()
+                .map(|(chain, size)| LayerRecord {
+                    chain_id: chain.to_string(),
+                    diff_id: String::new(),
+                    size: *size,
+                    blob_digest: String::new(),
+                    blob_media_type: String::new(),
+                    blob_size: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn shared_sizes_count_layers_other_images_use() {
+        let images = [
+            image("a", &[("base", 100), ("app", 10)]),
+            image("b", &[("base", 100), ("tool", 5)]),
+            image("c", &[("own", 7)]),
+        ];
+        let shared = shared_sizes(&images);
+        assert_eq!((shared["a"], shared["b"], shared["c"]), (100, 100, 0));
     }
 }

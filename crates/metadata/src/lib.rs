@@ -11,12 +11,14 @@
 //! orphaned files, which GC removes, but never a record pointing at nothing.
 
 mod containers;
+mod error_kind;
 pub mod events;
 mod images;
 mod networks;
 mod schema;
 
 pub use containers::{ContainerRecord, ContainerState};
+pub use error_kind::ErrorKind;
 pub use events::{Event, EventFilter, EventType, JournalEntry};
 pub use images::{ImageRecord, LayerRecord, NewImage, NewLayer, RemovedImage};
 pub use networks::{EndpointRecord, NetworkRecord};

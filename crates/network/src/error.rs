@@ -36,6 +36,17 @@ pub enum NetworkError {
 }
 
 impl NetworkError {
+    pub fn kind(&self) -> strata_metadata::ErrorKind {
+        use strata_metadata::ErrorKind;
+        match self {
+            NetworkError::NotFound(_) => ErrorKind::NotFound,
+            NetworkError::Invalid(_) => ErrorKind::Invalid,
+            NetworkError::Conflict(_) | NetworkError::PortInUse { .. } => ErrorKind::Conflict,
+            NetworkError::Metadata(e) => e.kind(),
+            _ => ErrorKind::Internal,
+        }
+    }
+
     pub fn io(what: impl Display, source: std::io::Error) -> NetworkError {
         NetworkError::Io {
             what: what.to_string(),

@@ -82,6 +82,29 @@ fn endpoint(network: &NetworkRecord, e: &EndpointRecord, name: String) -> Endpoi
 }
 
 impl NetworkResource {
+    /// The document of a built-in network (`host`, `none`), which has no record.
+    pub fn builtin(name: &str, driver: &str) -> Self {
+        NetworkResource {
+            name: name.to_string(),
+            id: crate::builtin_network_id(name),
+            created: "0001-01-01T00:00:00Z".into(),
+            scope: "local".into(),
+            driver: driver.to_string(),
+            enable_ipv6: false,
+            ipam: Ipam {
+                driver: "default".into(),
+                options: None,
+                config: Vec::new(),
+            },
+            internal: false,
+            attachable: false,
+            ingress: false,
+            containers: BTreeMap::new(),
+            options: BTreeMap::new(),
+            labels: Value::Object(Default::default()),
+        }
+    }
+
     /// The document of `network` with its `endpoints`; `name_of` gives a container's
     /// name from its ID.
     pub fn new(network: &NetworkRecord, endpoints: &[EndpointRecord], name_of: impl Fn(&str) -> String) -> Self {

@@ -31,10 +31,16 @@ pub const DEFAULT_ROOT: &str = "/var/lib/strata";
 /// Serializes subnet choice and bridge creation across every strata root on the host.
 const HOST_LOCK: &str = "/run/strata/network.lock";
 
+/// The networks Docker shows beside the bridge networks, with their drivers; strata
+/// keeps no record of them.
+pub const BUILTIN_NETWORKS: [(&str, &str); 2] = [("host", "host"), ("none", "null")];
+
 /// `network create` options.
 #[derive(Debug, Clone, Default)]
 pub struct NetworkOptions {
     pub name: String,
+    /// Empty or `bridge`: the one driver strata has.
+    pub driver: String,
     pub subnet: Option<String>,
     pub gateway: Option<String>,
     pub internal: bool,
@@ -155,6 +161,12 @@ impl Networks {
             return Err(NetworkError::Conflict(format!(
                 "network name {} is reserved; choose another name",
                 opts.name
+            )));
+        }
+        if !matches!(opts.driver.as_str(), "" | "bridge") {
+            return Err(NetworkError::Invalid(format!(
+                "network driver {:?} is not supported: strata has the bridge driver",
+                opts.driver
             )));
         }
         if !valid_name(&opts.name) {

@@ -41,6 +41,19 @@ impl RuntimeError {
         }
     }
 
+    pub fn kind(&self) -> strata_metadata::ErrorKind {
+        use strata_metadata::ErrorKind;
+        match self {
+            RuntimeError::Invalid(_) => ErrorKind::Invalid,
+            RuntimeError::Unsupported(_) => ErrorKind::NotImplemented,
+            RuntimeError::Containers(e) => e.kind(),
+            RuntimeError::Images(e) => e.kind(),
+            RuntimeError::Network(e) => e.kind(),
+            RuntimeError::Metadata(e) => e.kind(),
+            _ => ErrorKind::Internal,
+        }
+    }
+
     /// The exit status a CLI should end with for this error (Docker's convention).
     pub fn exit_code(&self) -> i32 {
         match self {

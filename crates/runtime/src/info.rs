@@ -26,7 +26,7 @@ pub fn info(containers: &Containers<'_>) -> Result<Value> {
     if let Ok(runc) = strata_host_programs::RUNC.find() {
         runtimes.insert("runc".into(), json!({"path": runc}));
     }
-    Ok(json!({
+    let mut info = json!({
         "ID": "",
         "Containers": records.len(),
         "ContainersRunning": running,
@@ -41,7 +41,7 @@ pub fn info(containers: &Containers<'_>) -> Result<Value> {
         ],
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": crate::cgroups::version_number().to_string(),
-        "KernelVersion": uname.release().to_string_lossy(),
+        "KernelVersion": kernel_version(),
         "OperatingSystem": operating_system(),
         "OSType": "linux",
         "Architecture": std::env::consts::ARCH,
@@ -53,7 +53,67 @@ pub fn info(containers: &Containers<'_>) -> Result<Value> {
         "SchemaVersion": store.schema_version()?,
         "Runtimes": runtimes,
         "DefaultRuntime": "strata",
-    }))
+    });
+    if let (Value::Object(info), Value::Object(fixed)) = (&mut info, settled()) {
+        info.extend(fixed);
+    }
+    Ok(info)
+}
+
+/// The fields that only say what strata is and does, the same on every machine.
+fn settled() -> Value {
+    json!({
+        "LoggingDriver": "json-file",
+        "Plugins": {
+            "Volume": ["local"],
+            "Network": ["bridge", "host", "null"],
+            "Authorization": null,
+            "Log": ["json-file"],
+        },
+        // What strata's runtime applies (`-m`, `--cpus`, `--pids-limit`, the bridge's
+        // forwarding); the rest it does not offer, and Docker's clients warn about that.
+        "MemoryLimit": true,
+        "SwapLimit": false,
+        "CpuCfsPeriod": true,
+        "CpuCfsQuota": true,
+        "CPUShares": false,
+        "CPUSet": false,
+        "PidsLimit": true,
+        "OomKillDisable": false,
+        "IPv4Forwarding": true,
+        "BridgeNfIptables": false,
+        "BridgeNfIp6tables": false,
+        "Debug": false,
+        "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "ExperimentalBuild": false,
+        // Containers outlive any strata process (each has its own monitor).
+        "LiveRestoreEnabled": true,
+        "Labels": [],
+        "HttpProxy": "",
+        "HttpsProxy": "",
+        "NoProxy": "",
+        "Isolation": "",
+        "InitBinary": "",
+        "ContainerdCommit": {"ID": ""},
+        "RuncCommit": {"ID": ""},
+        "InitCommit": {"ID": ""},
+        "Warnings": [],
+        // No swarm mode: every swarm endpoint answers "not a swarm manager".
+        "Swarm": {
+            "NodeID": "",
+            "NodeAddr": "",
+            "LocalNodeState": "inactive",
+            "ControlAvailable": false,
+            "Error": "",
+            "RemoteManagers": null,
+        },
+    })
+}
+
+/// The running kernel's release (`uname -r`).
+pub fn kernel_version() -> String {
+    rustix::system::uname().release().to_string_lossy().into_owned()
 }
 
 /// PRETTY_NAME from os-release, as Docker shows it.

@@ -78,14 +78,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
                 },
             }),
         },
-        "Mounts": config.binds.iter().map(|b| json!({
-            "Type": "bind",
-            "Source": b.source,
-            "Destination": b.destination,
-            "Mode": if b.readonly { "ro" } else { "" },
-            "RW": !b.readonly,
-            "Propagation": "rprivate",
-        })).collect::<Vec<_>>(),
+        "Mounts": mounts(&config),
         "Config": {
             "Hostname": config.hostname,
             "Domainname": "",
@@ -109,9 +102,25 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
     }))
 }
 
+/// Docker's `Mounts` of a container: its bind mounts.
+pub fn mounts(config: &strata_containers::ContainerConfig) -> Value {
+    let mount = |b: &strata_containers::Bind| {
+        json!({
+            "Type": "bind",
+            "Source": b.source,
+            "Destination": b.destination,
+            "Mode": if b.readonly { "ro" } else { "" },
+            "RW": !b.readonly,
+            "Propagation": "rprivate",
+        })
+    };
+    Value::Array(config.binds.iter().map(mount).collect())
+}
+
 /// Docker's NetworkSettings: the first network's address at the top level, every
-/// network under Networks, published ports under Ports.
-fn network_settings(
+/// network under Networks, published ports under Ports. `running`: whether the
+/// container's process lives (only a running container has addresses).
+pub fn network_settings(
     containers: &Containers<'_>,
     record: &ContainerRecord,
     config: &strata_containers::ContainerConfig,

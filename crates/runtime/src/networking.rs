@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use strata_containers::{ContainerConfig, ContainerRecord, Containers};
 use strata_network::ports::{BoundPort, PublishedPort};
-use strata_network::{Endpoint, Networks, DEFAULT_NETWORK};
+use strata_network::{Endpoint, NetworkError, Networks, DEFAULT_NETWORK};
 
 /// What a started container's network looks like (`containers/<id>/network.json`), for
 /// `inspect` and `port`.
@@ -497,6 +497,18 @@ pub fn disconnect(containers: &Containers<'_>, record: &ContainerRecord, name: &
     state.endpoints.retain(|e| e.network_id != network.id);
     write_state(containers, &record.id, &state)?;
     rewrite_hosts(containers, affected)
+}
+
+/// `network rm`: removes the network `name` names, refused while a container (in any
+/// state) is configured with it. The built-in networks cannot be removed.
+pub fn remove_network(containers: &Containers<'_>, name: &str) -> Result<()> {
+    if strata_network::BUILTIN_NETWORKS.iter().any(|(b, _)| *b == name) {
+        return Err(NetworkError::Conflict(format!("{name} is a pre-defined network and cannot be removed")).into());
+    }
+    let networks = networks(containers.store());
+    let record = networks.find(&mut containers.store().db(), name)?;
+    let in_use_by = users(containers, &record)?;
+    Ok(networks.remove(&mut containers.store().db(), &record, &in_use_by)?)
 }
 
 /// Removes the user-defined networks no container is configured with and `filter` lets

@@ -16,6 +16,7 @@ mod rm;
 mod rmi;
 mod run;
 mod save;
+mod service;
 mod stats;
 mod system;
 mod volume;
@@ -203,6 +204,7 @@ pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
     }
     store.set_default_bridge_subnet(settings.bridge_subnet);
     match command {
+        Command::System(system::Command::Service(a)) => service::run(store, a),
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(&store, a),
         Command::Build(a) | Command::Image(ImageCommand::Build(a)) => build::run(&store, a),
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry::push(&store, a),

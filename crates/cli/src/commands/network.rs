@@ -6,9 +6,10 @@ use anyhow::{bail, Result};
 use clap::Subcommand;
 use serde_json::json;
 use strata_containers::Containers;
+use strata_images::FilterArgs;
 use strata_images::ImageStore;
 use strata_network::NetworkOptions;
-use strata_runtime::network_inspect::inspect_network;
+use strata_runtime::network_inspect::{find_network, list_networks};
 use strata_runtime::networking;
 
 #[derive(Subcommand)]
@@ -44,6 +45,9 @@ pub enum Command {
         /// Do not truncate the output
         #[arg(long)]
         no_trunc: bool,
+        /// Filter output based on conditions provided (driver, id, label, name, scope, type)
+        #[arg(short, long)]
+        filter: Vec<String>,
         /// Format output using a Go template, or "json"
         #[arg(long)]
         format: Option<String>,
@@ -85,9 +89,6 @@ pub enum Command {
     },
 }
 
-/// Docker shows `host` and `none` beside the bridge networks.
-const BUILTIN: [(&str, &str); 2] = [("host", "host"), ("none", "null")];
-
 pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
     let containers = Containers::new(store);
     let networks = strata_runtime::networking::networks(store);
@@ -101,9 +102,6 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             opt,
             name,
         } => {
-            if driver != "bridge" {
-                bail!("network driver {driver:?} is not supported: strata has the bridge driver");
-            }
             let pairs = |list: &[String]| -> Vec<(String, String)> {
                 list.iter()
                     .map(|l| {
@@ -114,6 +112,7 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             };
             let opts = NetworkOptions {
                 name,
+                driver,
                 subnet,
                 gateway,
                 internal,
@@ -126,24 +125,15 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
         Command::Ls {
             quiet,
             no_trunc,
+            filter,
             format,
         } => {
-            // The default network exists from the first listing on, as in Docker.
-            networks.find(&mut store.db(), strata_network::DEFAULT_NETWORK)?;
-            let all = networks.list(&store.db())?;
+            let all = list_networks(&containers, &FilterArgs::parse(&filter)?)?;
             let short = |id: &str| if no_trunc { id.to_string() } else { id[..12].to_string() };
-            let mut rows: Vec<(String, String, String)> = all
+            let rows: Vec<(String, String, String)> = all
                 .iter()
                 .map(|n| (short(&n.id), n.name.clone(), n.driver.clone()))
                 .collect();
-            rows.extend(BUILTIN.iter().map(|(n, d)| {
-                (
-                    short(&strata_network::builtin_network_id(n)),
-                    n.to_string(),
-                    d.to_string(),
-                )
-            }));
-            rows.sort_by(|a, b| a.1.cmp(&b.1));
             match (quiet, format.as_deref().map(Format::parse)) {
                 (true, _) => rows.iter().for_each(|r| println!("{}", r.0)),
                 (false, Some(Format::Json)) => {
@@ -175,8 +165,7 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
         } => {
             let mut docs = Vec::new();
             for name in &names {
-                let n = networks.find(&mut store.db(), name)?;
-                docs.push(serde_json::to_value(inspect_network(&containers, &n)?)?);
+                docs.push(serde_json::to_value(find_network(&containers, name)?)?);
             }
             match format.as_deref().map(Format::parse) {
                 None | Some(Format::Json) => println!("{}", serde_json::to_string_pretty(&docs)?),
@@ -190,15 +179,10 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
         Command::Rm { networks: names } => {
             let mut status = 0;
             for name in &names {
-                let found = networks.find(&mut store.db(), name);
-                let outcome = found.map_err(anyhow::Error::from).and_then(|n| {
-                    let users = networking::users(&containers, &n)?;
-                    Ok(networks.remove(&mut store.db(), &n, &users)?)
-                });
-                match outcome {
+                match networking::remove_network(&containers, name) {
                     Ok(()) => println!("{name}"),
                     Err(e) => {
-                        eprintln!("Error response from daemon: {}", crate::output::error_chain(&e));
+                        eprintln!("Error response from daemon: {}", crate::output::error_chain(&e.into()));
                         status = 1;
                     }
                 }

@@ -34,6 +34,8 @@ pub enum Command {
         #[arg(long)]
         filter: Vec<String>,
     },
+    /// Serve the Docker Engine API on a socket (for the docker CLI, compose, the SDKs)
+    Service(super::service::Args),
     /// Reset the root to its initial state: every container, network, volume and image goes
     Reset {
         /// Do not prompt for confirmation (required)
@@ -53,6 +55,7 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             volumes,
             filter,
         } => prune(store, all, volumes, &filter),
+        Command::Service(_) => unreachable!("the service takes the store: commands::run starts it"),
         Command::Reset { force } => {
             if !force {
                 anyhow::bail!(

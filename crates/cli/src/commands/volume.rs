@@ -3,11 +3,10 @@
 use crate::output::{render, table, Format};
 use anyhow::{bail, Result};
 use clap::Subcommand;
-use serde_json::json;
-use strata_containers::volume_use::{prune_volumes, remove_volume};
+use strata_containers::volume_use::{list_volumes, prune_volumes, remove_volume};
 use strata_containers::volumes::{VolumeMeta, Volumes};
 use strata_containers::Containers;
-use strata_images::ImageStore;
+use strata_images::{FilterArgs, ImageStore};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -19,6 +18,9 @@ pub enum Command {
         /// Only display volume names
         #[arg(short, long)]
         quiet: bool,
+        /// Filter output based on conditions provided (dangling, driver, label, name)
+        #[arg(short, long)]
+        filter: Vec<String>,
         /// Format output using a Go template, or "json"
         #[arg(long)]
         format: Option<String>,
@@ -49,23 +51,15 @@ pub enum Command {
 }
 
 fn doc(volumes: &Volumes, v: &VolumeMeta) -> serde_json::Value {
-    json!({
-        "CreatedAt": v.created,
-        "Driver": "local",
-        "Labels": if v.anonymous { json!({"com.docker.volume.anonymous": ""}) } else { json!({}) },
-        "Mountpoint": volumes.data(&v.name),
-        "Name": v.name,
-        "Options": {},
-        "Scope": "local",
-    })
+    serde_json::to_value(volumes.document(v)).expect("volume documents serialize")
 }
 
 pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
     let volumes = Volumes::new(store.root());
     match command {
         Command::Create { name } => println!("{}", Containers::new(store).create_volume(name.as_deref())?.name),
-        Command::Ls { quiet, format } => {
-            let all = volumes.list()?;
+        Command::Ls { quiet, filter, format } => {
+            let all = list_volumes(&Containers::new(store), &FilterArgs::parse(&filter)?)?;
             if quiet {
                 all.iter().for_each(|v| println!("{}", v.name));
             } else {

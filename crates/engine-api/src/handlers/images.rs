@@ -1,0 +1,188 @@
+//! `/images/…`: list, inspect, history, tag, delete and prune, from the same library
+//! calls as `strata images`, `inspect`, `history`, `tag`, `rmi` and `image prune`.
+
+use crate::error::ApiError;
+use crate::refused::Refusal;
+use crate::reply::Reply;
+use crate::request::Call;
+use crate::router::Route;
+use hyper::{Method, StatusCode};
+use serde::Serialize;
+use serde_json::{json, Value};
+use strata_images::remove::RemoveEvent;
+use strata_images::{ImageListOptions, ImageRow, ImageStore, PruneFilter};
+
+pub enum Op {
+    List,
+    Inspect(String),
+    History(String),
+    Tag(String),
+    Remove(String),
+    Prune,
+}
+
+/// `rest`: the path after `/images/`. Names hold slashes (`host:5000/a/b:1`), so the
+/// fixed endpoints are matched first, then the name by its suffix, as moby's
+/// `{name:.*}` routes do.
+pub fn route(method: &Method, rest: &str) -> Option<Route> {
+    let op = match (method, rest) {
+        (&Method::GET, "json") => Op::List,
+        (&Method::POST, "prune") => Op::Prune,
+        (&Method::POST, "create") => return not_yet("pulling or importing an image"),
+        (&Method::POST, "load") => return not_yet("loading images"),
+        (&Method::GET, "get") => return not_yet("saving images"),
+        (&Method::GET, "search") => return not_yet("searching a registry"),
+        (&Method::DELETE, name) if !name.is_empty() => Op::Remove(name.into()),
+        (&Method::GET, _) if rest.ends_with("/get") => return not_yet("saving an image"),
+        (&Method::POST, _) if rest.ends_with("/push") => return not_yet("pushing an image"),
+        (&Method::GET, _) => match named(rest, "/json") {
+            Some(name) => Op::Inspect(name),
+            None => Op::History(named(rest, "/history")?),
+        },
+        (&Method::POST, _) => Op::Tag(named(rest, "/tag")?),
+        _ => return None,
+    };
+    Some(Route::Image(op))
+}
+
+fn named(rest: &str, suffix: &str) -> Option<String> {
+    rest.strip_suffix(suffix).filter(|n| !n.is_empty()).map(str::to_string)
+}
+
+fn not_yet(what: &'static str) -> Option<Route> {
+    Some(Route::Refused(Refusal::NotYet(what)))
+}
+
+pub fn handle(store: &ImageStore, op: Op, call: &Call) -> Result<Reply, ApiError> {
+    match op {
+        Op::List => list(store, call),
+        Op::Inspect(name) => Ok(Reply::ok(&store.inspect(&store.resolve(&name)?)?)),
+        Op::History(name) => history(store, &name),
+        Op::Tag(name) => tag(store, &name, call),
+        Op::Remove(name) => {
+            let events = store.remove(&name, call.flag("force"))?;
+            Ok(Reply::ok(&events.iter().map(event).collect::<Vec<_>>()))
+        }
+        Op::Prune => prune(store, call),
+    }
+}
+
+/// Docker's `ImageSummary` (API 1.41).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageSummary {
+    pub id: String,
+    pub parent_id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub created: i64,
+    pub size: i64,
+    pub virtual_size: i64,
+    /// -1 unless asked for (`system df`), as Docker's.
+    pub shared_size: i64,
+    pub labels: Value,
+    pub containers: i64,
+}
+
+fn list(store: &ImageStore, call: &Call) -> Result<Reply, ApiError> {
+    let options = ImageListOptions {
+        all: call.flag("all"),
+        repository: None,
+        filters: call.filters()?,
+    };
+    let rows = strata_images::list_images(store, &options)?;
+    Ok(Reply::ok(&summaries(store, rows)))
+}
+
+/// One summary per image, with the names of its rows. An image without names has
+/// `<none>` ones, as API 1.41 shows it.
+pub fn summaries(store: &ImageStore, rows: Vec<ImageRow>) -> Vec<ImageSummary> {
+    let mut out: Vec<ImageSummary> = Vec::new();
+    for row in rows {
+        let name = format!("{}:{}", row.repository, row.tag);
+        if let Some(last) = out.last_mut().filter(|s| s.id == row.image.id) {
+            last.repo_tags.push(name);
+            continue;
+        }
+        let dangling = row.image.tags.is_empty();
+        out.push(ImageSummary {
+            id: row.image.id.clone(),
+            parent_id: String::new(),
+            repo_tags: vec![name],
+            repo_digests: if dangling {
+                vec!["<none>@<none>".into()]
+            } else {
+                Vec::new()
+            },
+            created: unix_time(row.image.created.as_deref()),
+            size: row.image.size,
+            virtual_size: row.image.size,
+            shared_size: -1,
+            labels: strata_images::listing::config_labels(store, &row.image),
+            containers: -1,
+        });
+    }
+    out
+}
+
+/// Seconds since the epoch of an RFC 3339 time; 0 when unknown.
+pub fn unix_time(text: Option<&str>) -> i64 {
+    text.and_then(strata_images::age::parse_time)
+        .map_or(0, |t| t.timestamp())
+}
+
+fn history(store: &ImageStore, name: &str) -> Result<Reply, ApiError> {
+    let image = store.resolve(name)?.image;
+    let tags: Vec<String> = strata_images::listing::rows(vec![image.clone()])
+        .into_iter()
+        .filter(|row| !row.image.tags.is_empty())
+        .map(|row| format!("{}:{}", row.repository, row.tag))
+        .collect();
+    let entries: Vec<Value> = store
+        .history(&image)?
+        .iter()
+        .map(|h| {
+            json!({
+                "Id": h.id,
+                "Created": unix_time(h.created.as_deref()),
+                "CreatedBy": h.created_by,
+                // Only the image itself has names; the rows below are `<missing>`.
+                "Tags": if h.id == image.id && !tags.is_empty() { json!(tags) } else { Value::Null },
+                "Size": h.size,
+                "Comment": h.comment,
+            })
+        })
+        .collect();
+    Ok(Reply::ok(&entries))
+}
+
+/// `POST /images/{name}/tag?repo=R&tag=T`; no tag means `latest`, as Docker's.
+fn tag(store: &ImageStore, name: &str, call: &Call) -> Result<Reply, ApiError> {
+    let repo = call.query("repo").unwrap_or_default();
+    if repo.is_empty() {
+        return Err(ApiError::invalid("repository name must have at least one component"));
+    }
+    let target = match call.query("tag").unwrap_or_default() {
+        "" => repo.to_string(),
+        tag => format!("{repo}:{tag}"),
+    };
+    store.tag(name, &target)?;
+    Ok(Reply::empty(StatusCode::CREATED))
+}
+
+fn event(e: &RemoveEvent) -> Value {
+    match e {
+        RemoveEvent::Untagged(name) => json!({ "Untagged": name }),
+        RemoveEvent::Deleted(id) => json!({ "Deleted": id }),
+    }
+}
+
+fn prune(store: &ImageStore, call: &Call) -> Result<Reply, ApiError> {
+    let (all, filter) = PruneFilter::parse_image_prune(&call.filters()?, strata_metadata::events::now_nano())?;
+    let (events, bytes) = store.prune_matching(all, &filter)?;
+    let deleted: Vec<Value> = events.iter().map(event).collect();
+    Ok(Reply::ok(&json!({
+        "ImagesDeleted": if deleted.is_empty() { Value::Null } else { Value::Array(deleted) },
+        "SpaceReclaimed": bytes,
+    })))
+}

@@ -1,0 +1,62 @@
+//! One module per resource family; each matches its paths and answers through the
+//! libraries. Library calls are synchronous: they run on the runtime's blocking pool,
+//! never on the thread that serves connections.
+
+pub mod containers;
+pub mod images;
+pub mod networks;
+pub mod system;
+pub mod volumes;
+
+use crate::error::ApiError;
+use crate::reply::Reply;
+use crate::request::Call;
+use crate::router::Route;
+use hyper::StatusCode;
+use std::sync::Arc;
+use strata_containers::Containers;
+use strata_images::ImageStore;
+
+/// Answers a routed request.
+pub async fn answer(store: &Arc<ImageStore>, route: Route, call: Call) -> Reply {
+    let answered = match route {
+        Route::Ping { head } => Ok(system::ping(head)),
+        Route::Version => Ok(system::version()),
+        Route::Plugins => Ok(Reply::ok(&serde_json::json!([]))),
+        Route::Refused(refusal) => Err(refusal.error()),
+        library => on_blocking_pool(store, move |store| call_library(store, library, &call)).await,
+    };
+    answered.unwrap_or_else(|e| Reply::error(&e))
+}
+
+fn call_library(store: &ImageStore, route: Route, call: &Call) -> Result<Reply, ApiError> {
+    let containers = Containers::new(store);
+    match route {
+        Route::Info => system::info(&containers),
+        Route::SystemDf => system::disk_usage(&containers),
+        Route::Image(op) => images::handle(store, op, call),
+        Route::Container(op) => containers::handle(&containers, op, call),
+        Route::Network(op) => networks::handle(&containers, op, call),
+        Route::Volume(op) => volumes::handle(&containers, op, call),
+        Route::Ping { .. } | Route::Version | Route::Plugins | Route::Refused(_) => {
+            unreachable!("answered without the libraries")
+        }
+    }
+}
+
+async fn on_blocking_pool(
+    store: &Arc<ImageStore>,
+    f: impl FnOnce(&ImageStore) -> Result<Reply, ApiError> + Send + 'static,
+) -> Result<Reply, ApiError> {
+    let store = Arc::clone(store);
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(answered) => answered,
+        Err(e) => {
+            log::error!("an API handler failed: {e}");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error: the request's handler failed; see the service's log",
+            ))
+        }
+    }
+}

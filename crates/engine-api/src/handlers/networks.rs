@@ -1,0 +1,194 @@
+//! `/networks…`: list, inspect, create, delete and prune, from the same library calls
+//! as `strata network ls|inspect|create|rm|prune`.
+
+use crate::error::ApiError;
+use crate::refused::Refusal;
+use crate::reply::Reply;
+use crate::request::Call;
+use crate::router::Route;
+use hyper::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use strata_containers::Containers;
+use strata_images::PruneFilter;
+use strata_network::NetworkOptions;
+use strata_runtime::network_inspect::{find_network, list_networks};
+use strata_runtime::networking;
+
+pub enum Op {
+    List,
+    Inspect(String),
+    Create,
+    Remove(String),
+    Prune,
+}
+
+impl Op {
+    pub fn takes_body(&self) -> bool {
+        matches!(self, Op::Create)
+    }
+}
+
+/// `rest`: the path after `/networks`, with its slash (empty for the list).
+pub fn route(method: &Method, rest: &str) -> Option<Route> {
+    let parts: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    let op = match (method, parts.as_slice()) {
+        (&Method::GET, [""]) => Op::List,
+        (&Method::POST, ["create"]) => Op::Create,
+        (&Method::POST, ["prune"]) => Op::Prune,
+        (&Method::GET, [id]) => Op::Inspect(id.to_string()),
+        (&Method::DELETE, [id]) if !id.is_empty() => Op::Remove(id.to_string()),
+        (&Method::POST, [_, "connect" | "disconnect"]) => {
+            return Some(Route::Refused(Refusal::NotYet("connecting containers to networks")))
+        }
+        _ => return None,
+    };
+    Some(Route::Network(op))
+}
+
+pub fn handle(containers: &Containers<'_>, op: Op, call: &Call) -> Result<Reply, ApiError> {
+    match op {
+        Op::List => Ok(Reply::ok(&list_networks(containers, &call.filters()?)?)),
+        Op::Inspect(name) => Ok(Reply::ok(&find_network(containers, &name)?)),
+        Op::Create => create(containers, call),
+        Op::Remove(name) => {
+            networking::remove_network(containers, &name)?;
+            Ok(Reply::empty(StatusCode::NO_CONTENT))
+        }
+        Op::Prune => {
+            let filter = PruneFilter::parse(&call.filters()?, strata_metadata::events::now_nano())?;
+            let removed = networking::prune(containers, &filter)?;
+            Ok(Reply::ok(&json!({ "NetworksDeleted": removed })))
+        }
+    }
+}
+
+/// Docker's `NetworkCreateRequest`. Clients send every field, mostly empty; a value
+/// strata cannot honour is refused by name rather than ignored.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct CreateRequest {
+    name: String,
+    driver: Option<String>,
+    scope: Option<String>,
+    internal: bool,
+    attachable: bool,
+    ingress: bool,
+    config_only: bool,
+    config_from: Option<serde_json::Value>,
+    #[serde(rename = "EnableIPv6")]
+    enable_ipv6: bool,
+    #[serde(rename = "IPAM")]
+    ipam: Option<Ipam>,
+    options: Option<BTreeMap<String, String>>,
+    labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Ipam {
+    driver: Option<String>,
+    config: Option<Vec<IpamConfig>>,
+    options: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct IpamConfig {
+    subnet: Option<String>,
+    #[serde(rename = "IPRange")]
+    ip_range: Option<String>,
+    gateway: Option<String>,
+    aux_address: Option<BTreeMap<String, String>>,
+}
+
+fn create(containers: &Containers<'_>, call: &Call) -> Result<Reply, ApiError> {
+    let request: CreateRequest = call.json()?;
+    let options = options(request)?;
+    let networks = networking::networks(containers.store());
+    let record = networks.create(&mut containers.store().db(), &options)?;
+    Ok(Reply::json(
+        StatusCode::CREATED,
+        &json!({ "Id": record.id, "Warning": "" }),
+    ))
+}
+
+/// The library's options, or the first field strata does not implement, by name.
+fn options(request: CreateRequest) -> Result<NetworkOptions, ApiError> {
+    let ipam = request.ipam.unwrap_or_default();
+    let mut configs = ipam.config.unwrap_or_default();
+    let unsupported = [
+        ("EnableIPv6", request.enable_ipv6),
+        ("Attachable", request.attachable),
+        ("Ingress", request.ingress),
+        ("ConfigOnly", request.config_only),
+        ("ConfigFrom", request.config_from.is_some_and(|c| !c.is_null())),
+        ("Scope", !matches!(request.scope.as_deref().unwrap_or(""), "" | "local")),
+        (
+            "IPAM.Driver",
+            !matches!(ipam.driver.as_deref().unwrap_or(""), "" | "default"),
+        ),
+        ("IPAM.Options", ipam.options.is_some_and(|o| !o.is_empty())),
+        ("IPAM.Config (more than one subnet)", configs.len() > 1),
+    ];
+    refuse_any(&unsupported)?;
+    let config = configs.pop().unwrap_or_default();
+    refuse_any(&[
+        ("IPAM.Config.IPRange", config.ip_range.is_some_and(|r| !r.is_empty())),
+        (
+            "IPAM.Config.AuxAddress",
+            config.aux_address.is_some_and(|a| !a.is_empty()),
+        ),
+    ])?;
+    Ok(NetworkOptions {
+        name: request.name,
+        driver: request.driver.unwrap_or_default(),
+        subnet: config.subnet.filter(|s| !s.is_empty()),
+        gateway: config.gateway.filter(|g| !g.is_empty()),
+        internal: request.internal,
+        labels: request.labels.unwrap_or_default().into_iter().collect(),
+        options: request.options.unwrap_or_default().into_iter().collect(),
+    })
+}
+
+fn refuse_any(fields: &[(&str, bool)]) -> Result<(), ApiError> {
+    match fields.iter().find(|(_, set)| *set) {
+        Some((name, _)) => Err(ApiError::invalid(format!(
+            "network create: {name} is not supported by strata; leave it at its default"
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<NetworkOptions, ApiError> {
+        options(serde_json::from_str(body).unwrap())
+    }
+
+    #[test]
+    fn the_docker_clis_request_passes_with_its_defaults() {
+        let body = r#"{"Name":"back","CheckDuplicate":true,"Driver":"bridge","Scope":"","EnableIPv6":false,
+            "IPAM":{"Driver":"default","Options":{},"Config":[{"Subnet":"10.91.0.0/24","Gateway":"10.91.0.1"}]},
+            "Internal":false,"Attachable":false,"Ingress":false,"ConfigOnly":false,"ConfigFrom":null,
+            "Options":{"com.docker.network.driver.mtu":"1400"},"Labels":{"team":"web"}}"#;
+        let o = parse(body).unwrap();
+        assert_eq!((o.name.as_str(), o.driver.as_str()), ("back", "bridge"));
+        assert_eq!(o.subnet.as_deref(), Some("10.91.0.0/24"));
+        assert_eq!(o.labels, [("team".to_string(), "web".to_string())]);
+        assert!(parse(r#"{"Name":"n","Options":null,"Labels":null,"IPAM":null}"#).is_ok());
+    }
+
+    #[test]
+    fn fields_strata_cannot_honour_are_refused_by_name() {
+        let e = parse(r#"{"Name":"n","EnableIPv6":true}"#).err().unwrap();
+        assert!(e.message.contains("EnableIPv6"), "{}", e.message);
+        let e = parse(r#"{"Name":"n","IPAM":{"Config":[{"Subnet":"10.1.0.0/24","IPRange":"10.1.0.0/25"}]}}"#)
+            .err()
+            .unwrap();
+        assert!(e.message.contains("IPRange"), "{}", e.message);
+    }
+}
