@@ -44,6 +44,15 @@ pub struct BuildOptions {
 /// an error.
 pub type Fetch<'a> = &'a dyn Fn(&str, bool) -> std::result::Result<(), String>;
 
+/// What the caller lends a build: how to fetch a missing base image (a registry pull;
+/// without it a missing base is an error), and how to launch the monitor each `RUN`
+/// step's container runs under (a command line forks itself; a multi-threaded caller
+/// re-executes strata's binary: `strata_runtime::monitor::Exec`).
+pub struct Callbacks<'a> {
+    pub fetch: Option<Fetch<'a>>,
+    pub launcher: &'a dyn strata_runtime::monitor::Launcher,
+}
+
 /// The result: the image ID and the tags now pointing at it.
 #[derive(Debug)]
 pub struct Built {
@@ -124,6 +133,7 @@ pub(crate) struct Builder<'a> {
     pub file: String,
     pub escape: char,
     pub fetch: Option<Fetch<'a>>,
+    pub launcher: &'a dyn strata_runtime::monitor::Launcher,
     /// Values of the ARGs declared before the first FROM (a stage's bare `ARG NAME`
     /// takes its value from here).
     pub globals: Vars,
@@ -143,7 +153,7 @@ pub fn build(
     store: &ImageStore,
     context: &Context,
     opts: &BuildOptions,
-    fetch: Option<Fetch<'_>>,
+    callbacks: Callbacks<'_>,
     out: &mut dyn Write,
 ) -> Result<Built> {
     // The lease: garbage collection (which takes the lock exclusively) waits until this
@@ -176,7 +186,8 @@ pub fn build(
         out,
         file: dockerfile.file.clone(),
         escape: dockerfile.escape,
-        fetch,
+        fetch: callbacks.fetch,
+        launcher: callbacks.launcher,
         globals: Vars::new(),
         given_args: opts.build_args.iter().cloned().collect(),
         used_args: BTreeSet::new(),

@@ -388,6 +388,7 @@ fn run(
             Some("default") | None => None,
             Some(n) => Some(n.to_string()),
         },
+        merged_output: true,
         ..Default::default()
     };
     let record = containers.create(&options)?;
@@ -398,9 +399,9 @@ fn run(
     // alone.
     let mut kept = Vec::new();
     let outcome = if b.opts.quiet {
-        strata_runtime::lifecycle::run_to_end(&containers, &record, &mut kept)
+        strata_runtime::lifecycle::run_to_end(&containers, &record, b.launcher, &mut kept)
     } else {
-        strata_runtime::lifecycle::run_to_end(&containers, &record, &mut *b.out)
+        strata_runtime::lifecycle::run_to_end(&containers, &record, b.launcher, &mut *b.out)
     };
     let result = match outcome {
         Ok(0) => {

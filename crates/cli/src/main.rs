@@ -3,9 +3,11 @@
 
 mod caller_env;
 mod commands;
+mod fork_launcher;
 mod output;
 mod progress;
 mod sig_proxy;
+mod terminal;
 
 use clap::Parser;
 use std::path::PathBuf;

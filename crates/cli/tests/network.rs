@@ -879,16 +879,8 @@ fn a_killed_engine_leaves_nothing_after_the_next_command() {
     assert_ne!(footprint(&t), before);
     // The engine dies with the machine, so to speak: monitor and container killed hard.
     let pid = inspect(&t, &["victim"])["State"]["Pid"].as_i64().unwrap();
-    let root = t.root().to_string_lossy().into_owned();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let cmd =
-            String::from_utf8_lossy(&std::fs::read(entry.path().join("cmdline")).unwrap_or_default()).into_owned();
-        if cmd.contains("__monitor") && cmd.contains(&root) {
-            let _ = Command::new("kill")
-                .args(["-9", &entry.file_name().to_string_lossy()])
-                .status();
-        }
-    }
+    let monitor = harness::parent_of(pid);
+    let _ = Command::new("kill").args(["-9", &monitor.to_string()]).status();
     let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
     let start = Instant::now();
     while std::path::Path::new(&format!("/proc/{pid}")).exists() && start.elapsed() < PATIENCE {

@@ -187,6 +187,9 @@ pub struct CreateOptions {
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
     pub dns_options: Vec<String>,
+    /// stdout and stderr on one pipe, in the order written (a build's RUN step, whose
+    /// output is one stream).
+    pub merged_output: bool,
 }
 
 /// The resolved configuration a container runs with.
@@ -202,6 +205,9 @@ pub struct ContainerConfig {
     pub read_only: bool,
     pub network: String,
     pub auto_remove: bool,
+    /// See [`CreateOptions::merged_output`].
+    #[serde(default)]
+    pub merged_output: bool,
     pub tty: bool,
     pub interactive: bool,
     pub volumes: Vec<String>,
@@ -784,6 +790,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         read_only: opts.read_only,
         network,
         auto_remove: opts.auto_remove,
+        merged_output: opts.merged_output,
         tty: opts.tty,
         interactive: opts.interactive,
         volumes: image

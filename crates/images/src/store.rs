@@ -19,6 +19,8 @@ pub struct ImageStore {
     pub(crate) content: ContentStore,
     pub(crate) snapshots: Snapshotter,
     db: Mutex<Db>,
+    /// The database file was closed for a fork: opened again on next use.
+    reopen_pending: std::sync::atomic::AtomicBool,
     /// Most bytes of file content one layer may expand to (decompression bombs).
     max_layer_bytes: u64,
     /// Docker's `--bip`: the subnet the default bridge network gets when it is made.
@@ -54,6 +56,7 @@ impl ImageStore {
             content,
             snapshots,
             db: Mutex::new(db),
+            reopen_pending: std::sync::atomic::AtomicBool::new(false),
             max_layer_bytes: strata_archive::ApplyOptions::default().max_bytes,
             default_bridge_subnet: None,
         })
@@ -115,7 +118,39 @@ impl ImageStore {
 
     /// The metadata database (shared with the containers service).
     pub fn db(&self) -> MutexGuard<'_, Db> {
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
+        let mut db = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        if self.reopen_pending.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            // It was open a moment ago; should it fail now, the queries that follow
+            // fail on the placeholder and say so.
+            if let Err(e) = db.reopen() {
+                log::error!("opening {} again after a fork: {e}", db.path().display());
+            }
+        }
+        db
+    }
+
+    /// Closes the store's database file for a fork (see `Db::close_file`): SQLite's
+    /// per-process state must not be inherited. The parent's next use opens it again
+    /// (a command that forks a monitor and only relays its output never does); the
+    /// child calls [`ImageStore::reopen`].
+    pub fn close_for_fork(&self) -> Result<()> {
+        let mut db = self.db();
+        db.close_file(false)?;
+        self.reopen_pending.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Closes the store's database file for good, as a process does at its end: for a
+    /// forked process that leaves through `_exit`, past every destructor.
+    pub fn close_for_exit(&self) -> Result<()> {
+        Ok(self.db().close_file(true)?)
+    }
+
+    /// Opens the database file again after [`ImageStore::close_for_fork`].
+    pub fn reopen(&self) -> Result<()> {
+        let mut db = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        self.reopen_pending.store(false, std::sync::atomic::Ordering::SeqCst);
+        Ok(db.reopen()?)
     }
 
     /// Appends `event` to the store's events journal. A journal that cannot be written

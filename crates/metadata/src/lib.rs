@@ -77,6 +77,31 @@ impl Db {
         &self.path
     }
 
+    /// Closes the database file until [`Db::reopen`]: SQLite keeps process-wide state
+    /// for each open database file (its POSIX locks), which a forked child must not
+    /// inherit. Meanwhile the connection is to an empty in-memory database.
+    /// With `checkpoint`, SQLite's checkpoint when the last connection closes is made
+    /// (the WAL written back and removed; a process that ends without closing leaves
+    /// the next one to read the whole WAL at open); without, the file is opened again
+    /// at once and the checkpoint left for later.
+    pub fn close_file(&mut self, checkpoint: bool) -> Result<()> {
+        self.conn
+            .set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                !checkpoint,
+            )
+            .map_err(|e| self.err(e))?;
+        let placeholder = Connection::open_in_memory().map_err(|e| self.err(e))?;
+        let real = std::mem::replace(&mut self.conn, placeholder);
+        real.close().map_err(|(_, e)| self.err(e))
+    }
+
+    /// Opens the file again after [`Db::close_file`].
+    pub fn reopen(&mut self) -> Result<()> {
+        *self = Db::open(&self.path.clone())?;
+        Ok(())
+    }
+
     pub(crate) fn err(&self, source: rusqlite::Error) -> MetadataError {
         MetadataError::Sqlite {
             path: self.path.clone(),

@@ -18,6 +18,13 @@ const STDERR: u8 = 2;
 const STDIN_CLOSED: u8 = 3;
 const RESIZE: u8 = 4;
 const EXIT: u8 = 5;
+/// A client's first frame when it has no terminal size to send.
+const HELLO: u8 = 6;
+/// A client asks for the start (of a container its monitor holds back until then);
+/// the monitor answers with STARTED: 0 and the container's PID, or 1, Docker's code and
+/// the reason.
+const START: u8 = 7;
+const STARTED: u8 = 8;
 
 pub fn socket_path(containers: &Containers<'_>, id: &str) -> PathBuf {
     containers.dir(id).join("attach.sock")
@@ -93,6 +100,7 @@ pub fn listen(path: &Path) -> Result<UnixListener> {
 /// Returns the clients still connected, to be told the exit code.
 pub fn serve(
     io: ContainerIo,
+    pid: i32,
     listener: &UnixListener,
     sink: &mut dyn OutputSink,
     mut clients: Vec<Client>,
@@ -103,6 +111,12 @@ pub fn serve(
         tty,
     } = io;
     let mut buf = vec![0u8; 64 << 10];
+    // What clients sent before the start (input typed ahead) goes in first.
+    for client in clients.iter_mut() {
+        for (kind, payload) in frames(&mut client.pending) {
+            answer(kind, &payload, &mut input, tty, &mut client.stream, pid);
+        }
+    }
     while !outputs.is_empty() {
         let mut fds: Vec<PollFd> = outputs
             .iter()
@@ -148,7 +162,7 @@ pub fn serve(
                 Ok(n) => {
                     client.pending.extend_from_slice(&buf[..n]);
                     for (kind, payload) in frames(&mut client.pending) {
-                        deliver(kind, &payload, &mut input, tty);
+                        answer(kind, &payload, &mut input, tty, &mut client.stream, pid);
                     }
                 }
             }
@@ -170,8 +184,13 @@ pub fn serve(
     Ok(clients)
 }
 
-fn deliver(kind: u8, payload: &[u8], input: &mut Option<std::fs::File>, tty: bool) {
+/// Acts on a client's frame while the container runs: a start asked for now is
+/// answered at once (it runs).
+fn answer(kind: u8, payload: &[u8], input: &mut Option<std::fs::File>, tty: bool, client: &mut UnixStream, pid: i32) {
     match kind {
+        START => {
+            let _ = client.write_all(&started_frame(&Ok(pid)));
+        }
         STDIN => {
             if let Some(i) = input.as_mut() {
                 let _ = i.write_all(payload);
@@ -206,13 +225,30 @@ pub enum Ended {
     Detached,
 }
 
-/// `attach`: streams the running container's output here and, with `stdin`, our input
-/// there, until it exits or, on a container's terminal, `keys` are typed. On a terminal,
-/// raw mode and size.
+/// The caller's side of a session: where input comes from, where output goes, and the
+/// user's terminal size when it changes. A command line passes its own stdio (and
+/// notes SIGWINCH); a service passes a client's connection.
+pub struct ClientIo<'a> {
+    /// Input for the container (`-i`), read when it polls readable.
+    pub input: Option<&'a mut dyn ReadFd>,
+    pub stdout: &'a mut dyn Write,
+    pub stderr: &'a mut dyn Write,
+    /// The size of the user's terminal: asked at the start and whenever a wait is cut
+    /// short (a command line's SIGWINCH handler interrupts it); `None`: unchanged or
+    /// no terminal.
+    pub window: &'a mut dyn FnMut() -> Option<crate::linux::tty::WindowSize>,
+}
+
+/// Something to read from that can be polled: a command line's stdin, a socket.
+pub trait ReadFd: Read + AsFd {}
+impl<T: Read + AsFd> ReadFd for T {}
+
+/// `attach`: streams the running container's output to `io` and, with `io.input`,
+/// input to it, until it exits or, on a container's terminal, `keys` are typed.
 pub fn attach(
     containers: &Containers<'_>,
     record: &ContainerRecord,
-    stdin: bool,
+    io: ClientIo<'_>,
     keys: &crate::detach_keys::DetachKeys,
 ) -> Result<Ended> {
     let config = containers.config(record)?;
@@ -225,62 +261,186 @@ pub fn attach(
             ),
         )));
     }
-    let stream = connect(&path).map_err(|e| {
+    let mut stream = connect(&path).map_err(|e| {
         RuntimeError::io(
-            format!(
-                "connecting to the monitor of {} at {} (a container started in the foreground has none)",
-                record.name,
-                path.display()
-            ),
+            format!("connecting to the monitor of {} at {}", record.name, path.display()),
             e,
         )
     })?;
     containers.emit(record, "attach", &[]);
-    session(stream, config.tty, stdin && config.interactive, keys)
+    let io = if config.interactive {
+        io
+    } else {
+        ClientIo { input: None, ..io }
+    };
+    send_hello(&mut stream, None);
+    session(stream, Vec::new(), config.tty, io, keys)
 }
 
 pub(crate) fn connect(path: &Path) -> std::io::Result<UnixStream> {
     through_dir(path, |p| UnixStream::connect(p))
 }
 
-/// Tells the monitor the user's terminal size, if stdin is one.
-pub(crate) fn send_window_size(stream: &mut UnixStream) {
-    if let Some((rows, cols)) = crate::linux::tty::window_size() {
-        let mut size = rows.to_be_bytes().to_vec();
-        size.extend_from_slice(&cols.to_be_bytes());
-        let _ = stream.write_all(&frame(RESIZE, &size));
+/// A new client's first frame: the user's terminal size, or that there is none.
+pub(crate) fn send_hello(stream: &mut UnixStream, size: Option<crate::linux::tty::WindowSize>) {
+    match size {
+        Some(size) => send_window_size(stream, size),
+        None => {
+            let _ = stream.write_all(&frame(HELLO, &[]));
+        }
     }
 }
 
-/// A client's session on a connected attach socket: the container's output to ours,
-/// with `stdin` our input to it; on its terminal (`tty`) raw mode, size changes and
-/// the detach keys.
-pub(crate) fn session(
-    mut stream: UnixStream,
-    tty: bool,
-    stdin: bool,
-    keys: &crate::detach_keys::DetachKeys,
-) -> Result<Ended> {
-    let _raw = (tty && stdin).then(crate::linux::tty::RawMode::enter);
-    if tty {
-        crate::linux::tty::watch_window_size();
-        send_window_size(&mut stream);
+fn send_window_size(stream: &mut UnixStream, (rows, cols): crate::linux::tty::WindowSize) {
+    let mut size = rows.to_be_bytes().to_vec();
+    size.extend_from_slice(&cols.to_be_bytes());
+    let _ = stream.write_all(&frame(RESIZE, &size));
+}
+
+/// Asks the monitor to start its container (nothing happens if it runs) and waits for
+/// the answer. Output frames that come first (another client started it) are kept in
+/// the returned buffer for the session. `None`: the monitor ended without answering
+/// (its container had just ended): ask a new one.
+pub(crate) fn request_start(stream: &mut UnixStream) -> Result<Option<(Vec<u8>, i32)>> {
+    let io = |e| RuntimeError::io("asking the container's monitor to start it", e);
+    match stream.write_all(&frame(START, &[])) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(None),
+        written => written.map_err(io)?,
     }
-    let mut input = std::io::stdin();
-    let mut stdin_open = stdin;
-    // Docker watches for the keys on terminals only: a pipe's bytes are data.
-    let mut matcher = (tty && stdin).then(|| keys.matcher());
     let mut pending = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
     loop {
-        if tty && crate::linux::tty::window_resized() {
-            send_window_size(&mut stream);
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+            Err(e) => return Err(io(e)),
+        };
+        if n == 0 {
+            return Ok(None);
         }
-        let (socket_ready, stdin_ready) = crate::linux::tty::wait_readable(stream.as_fd(), stdin_open)?;
-        if stdin_ready {
-            match input.read(&mut buf) {
+        pending.extend_from_slice(&buf[..n]);
+        if let Some((at, answer)) = find_frame(&pending, STARTED) {
+            let (head, rest) = pending.split_at(at);
+            let mut kept = head.to_vec();
+            kept.extend_from_slice(&rest[5 + answer.len()..]);
+            return started_answer(&answer).map(|pid| Some((kept, pid)));
+        }
+    }
+}
+
+/// The first whole frame of `kind` in `buf`: its offset and payload.
+fn find_frame(buf: &[u8], kind: u8) -> Option<(usize, Vec<u8>)> {
+    let mut at = 0;
+    while buf.len() >= at + 5 {
+        let len = u32::from_be_bytes([buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]]) as usize;
+        if buf.len() < at + 5 + len {
+            return None;
+        }
+        if buf[at] == kind {
+            return Some((at, buf[at + 5..at + 5 + len].to_vec()));
+        }
+        at += 5 + len;
+    }
+    None
+}
+
+/// A STARTED frame: the container's PID when it started (or ran), else Docker's code
+/// and the reason.
+fn started_answer(payload: &[u8]) -> Result<i32> {
+    let number = |at: usize| {
+        payload
+            .get(at..at + 4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    match (payload.first(), number(1)) {
+        (Some(0), Some(pid)) => Ok(pid),
+        (Some(1), Some(code)) => Err(RuntimeError::Start {
+            code,
+            message: String::from_utf8_lossy(&payload[5..]).into_owned(),
+        }),
+        _ => Err(RuntimeError::Unsupported(
+            "the container's monitor answered the start in a form this strata does not know".into(),
+        )),
+    }
+}
+
+fn started_frame(outcome: &std::result::Result<i32, (i32, String)>) -> Vec<u8> {
+    match outcome {
+        Ok(pid) => {
+            let mut payload = vec![0];
+            payload.extend_from_slice(&pid.to_be_bytes());
+            frame(STARTED, &payload)
+        }
+        Err((code, message)) => {
+            let mut payload = vec![1];
+            payload.extend_from_slice(&code.to_be_bytes());
+            payload.extend_from_slice(message.as_bytes());
+            frame(STARTED, &payload)
+        }
+    }
+}
+
+/// A connection to a container's monitor, for one client's session.
+pub struct Attachment {
+    pub(crate) stream: UnixStream,
+    /// Bytes already read from the stream.
+    pub(crate) pending: Vec<u8>,
+    /// The container's process, once this client had it started.
+    pub(crate) pid: Option<i32>,
+}
+
+impl Attachment {
+    /// The container's process, when this attachment started it (or found it running).
+    pub fn pid(&self) -> Option<i32> {
+        self.pid
+    }
+
+    /// The session: the container's output to `io` (its terminal's, with `tty`),
+    /// `io.input` to it, until it exits or the detach keys are typed.
+    pub fn session(self, tty: bool, io: ClientIo<'_>, keys: &crate::detach_keys::DetachKeys) -> Result<Ended> {
+        session(self.stream, self.pending, tty, io, keys)
+    }
+}
+
+/// A client's session on a connected attach socket: the container's output to `io`,
+/// `io.input` to it; on its terminal (`tty`) size changes and the detach keys.
+/// `pending`: bytes already read from the socket.
+fn session(
+    mut stream: UnixStream,
+    mut pending: Vec<u8>,
+    tty: bool,
+    io: ClientIo<'_>,
+    keys: &crate::detach_keys::DetachKeys,
+) -> Result<Ended> {
+    let ClientIo {
+        mut input,
+        stdout,
+        stderr,
+        window,
+    } = io;
+    // Docker watches for the keys on terminals only: a pipe's bytes are data.
+    let mut matcher = (tty && input.is_some()).then(|| keys.matcher());
+    let mut buf = vec![0u8; 64 << 10];
+    let mut first = true;
+    loop {
+        if let Some(ended) = deliver_to_client(&mut pending, stdout, stderr) {
+            return Ok(ended);
+        }
+        if tty {
+            if let Some(size) = window() {
+                send_window_size(&mut stream, size);
+            }
+        }
+        if first {
+            first = false;
+            continue;
+        }
+        let (socket_ready, input_ready) = wait_readable(stream.as_fd(), input.as_deref().map(|i| i.as_fd()))?;
+        if input_ready {
+            let source = input.as_mut().expect("polled only when present");
+            match source.read(&mut buf) {
                 Ok(0) | Err(_) => {
-                    stdin_open = false;
+                    input = None;
                     let _ = stream.write_all(&frame(STDIN_CLOSED, &[]));
                 }
                 Ok(n) => {
@@ -305,75 +465,165 @@ pub(crate) fn session(
                 return Ok(Ended::Exited(255));
             }
             pending.extend_from_slice(&buf[..n]);
-            for (kind, payload) in frames(&mut pending) {
-                match kind {
-                    STDOUT => {
-                        let mut out = std::io::stdout();
-                        let _ = out.write_all(&payload);
-                        let _ = out.flush();
-                    }
-                    STDERR => {
-                        let _ = std::io::stderr().write_all(&payload);
-                    }
-                    EXIT if payload.len() == 4 => {
-                        return Ok(Ended::Exited(i32::from_be_bytes([
-                            payload[0], payload[1], payload[2], payload[3],
-                        ])));
-                    }
-                    _ => {}
-                }
-            }
         }
     }
 }
 
-/// The monitor of `run -it` waits for its client before starting the container, so
-/// that nothing the container prints is missed; the client's first frame is its
-/// terminal size, which the container's terminal has from the start.
-pub fn accept_first(
-    listener: &UnixListener,
-    wait: std::time::Duration,
-) -> Result<(Client, Option<crate::linux::tty::WindowSize>)> {
-    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
-    let millis = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
-    match poll(&mut fds, PollTimeout::from(millis)) {
-        Ok(n) if n > 0 => {}
-        Ok(_) => {
-            return Err(RuntimeError::Invalid(format!(
-                "no client attached within {} s",
-                wait.as_secs()
-            )))
+/// Writes the whole output frames in `pending` out; the end, once the exit came.
+fn deliver_to_client(pending: &mut Vec<u8>, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Option<Ended> {
+    for (kind, payload) in frames(pending) {
+        match kind {
+            STDOUT => {
+                let _ = stdout.write_all(&payload);
+                let _ = stdout.flush();
+            }
+            STDERR => {
+                let _ = stderr.write_all(&payload);
+                let _ = stderr.flush();
+            }
+            EXIT if payload.len() == 4 => {
+                return Some(Ended::Exited(i32::from_be_bytes([
+                    payload[0], payload[1], payload[2], payload[3],
+                ])));
+            }
+            _ => {}
         }
-        Err(e) => return Err(RuntimeError::Sys("poll", e)),
     }
-    let (stream, _) = listener
-        .accept()
-        .map_err(|e| RuntimeError::io("accepting the attach client", e))?;
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(5)));
-    let _ = stream.set_read_timeout(Some(wait));
-    let mut client = Client {
-        stream,
-        pending: Vec::new(),
+    None
+}
+
+/// Waits until the socket or the input has something to read: (socket ready, input
+/// ready). A wait cut short by a signal (a resize) reports neither.
+fn wait_readable(
+    socket: std::os::fd::BorrowedFd<'_>,
+    input: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Result<(bool, bool)> {
+    let mut fds = vec![PollFd::new(socket, PollFlags::POLLIN)];
+    fds.extend(input.map(|i| PollFd::new(i, PollFlags::POLLIN)));
+    match poll(&mut fds, PollTimeout::NONE) {
+        Err(nix::errno::Errno::EINTR) => return Ok((false, false)),
+        Err(e) => return Err(RuntimeError::Sys("poll", e)),
+        Ok(_) => {}
+    }
+    let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+    Ok((ready(&fds[0]), fds.get(1).is_some_and(ready)))
+}
+
+/// Who is attached to a monitor waiting to start its container, and what they asked.
+pub struct Gathered {
+    pub clients: Vec<Client>,
+    /// The last terminal size a client sent: the container's terminal starts with it.
+    pub size: Option<crate::linux::tty::WindowSize>,
+    /// The clients that asked for the start, to be told how it went.
+    starters: Vec<usize>,
+}
+
+/// The waiting monitor's side: accepts clients (any number) until one asks for the
+/// start, keeping what they send for later. `None`: no client came within `first`, or
+/// every client left before a start.
+pub fn gather(listener: &UnixListener, first: std::time::Duration) -> Result<Option<Gathered>> {
+    let mut gathered = Gathered {
+        clients: Vec::new(),
+        size: None,
+        starters: Vec::new(),
     };
-    let mut size = None;
-    let mut header = [0u8; 5];
-    if client.stream.read_exact(&mut header).is_ok() {
-        let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
-        let mut payload = vec![0u8; len.min(1 << 20)];
-        if client.stream.read_exact(&mut payload).is_ok() {
-            if header[0] == RESIZE && payload.len() == 4 {
-                size = Some((
-                    u16::from_be_bytes([payload[0], payload[1]]),
-                    u16::from_be_bytes([payload[2], payload[3]]),
-                ));
-            } else {
-                client.pending = frame(header[0], &payload);
+    let began = std::time::Instant::now();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut early: Vec<Vec<(u8, Vec<u8>)>> = Vec::new();
+    let mut seen_any = false;
+    loop {
+        let timeout = if gathered.clients.is_empty() {
+            let left = first.saturating_sub(began.elapsed());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            PollTimeout::from(u16::try_from(left.as_millis()).unwrap_or(u16::MAX))
+        } else {
+            PollTimeout::NONE
+        };
+        let mut fds = vec![PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        fds.extend(
+            gathered
+                .clients
+                .iter()
+                .map(|c| PollFd::new(c.stream.as_fd(), PollFlags::POLLIN)),
+        );
+        match poll(&mut fds, timeout) {
+            Err(nix::errno::Errno::EINTR) | Ok(0) => continue,
+            Err(e) => return Err(RuntimeError::Sys("poll", e)),
+            Ok(_) => {}
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        drop(fds);
+        let mut gone = Vec::new();
+        for (i, client) in gathered.clients.iter_mut().enumerate() {
+            if !ready[i + 1] {
+                continue;
+            }
+            match client.stream.read(&mut buf) {
+                Ok(0) | Err(_) => gone.push(i),
+                Ok(n) => {
+                    client.pending.extend_from_slice(&buf[..n]);
+                    for (kind, payload) in frames(&mut client.pending) {
+                        match kind {
+                            START => gathered.starters.push(i),
+                            RESIZE if payload.len() == 4 => {
+                                gathered.size = Some((
+                                    u16::from_be_bytes([payload[0], payload[1]]),
+                                    u16::from_be_bytes([payload[2], payload[3]]),
+                                ));
+                            }
+                            HELLO | RESIZE => {}
+                            _ => early[i].push((kind, payload)),
+                        }
+                    }
+                }
             }
         }
+        for i in gone.into_iter().rev() {
+            gathered.clients.remove(i);
+            early.remove(i);
+            gathered.starters.retain(|s| *s != i);
+            for s in gathered.starters.iter_mut().filter(|s| **s > i) {
+                *s -= 1;
+            }
+        }
+        if ready[0] {
+            while let Ok((stream, _)) = listener.accept() {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(5)));
+                gathered.clients.push(Client {
+                    stream,
+                    pending: Vec::new(),
+                });
+                early.push(Vec::new());
+            }
+        }
+        if !gathered.starters.is_empty() {
+            // Input sent before the start goes in first, in order, once it runs.
+            for (client, frames) in gathered.clients.iter_mut().zip(early) {
+                let mut kept: Vec<u8> = frames.into_iter().flat_map(|(k, p)| frame(k, &p)).collect();
+                kept.append(&mut client.pending);
+                client.pending = kept;
+            }
+            return Ok(Some(gathered));
+        }
+        if gathered.clients.is_empty() && seen_any {
+            return Ok(None);
+        }
+        seen_any |= !gathered.clients.is_empty();
     }
-    let _ = client.stream.set_read_timeout(None);
-    Ok((client, size))
+}
+
+impl Gathered {
+    /// Tells the clients that asked for the start how it went.
+    pub fn answer_start(&mut self, outcome: &std::result::Result<i32, (i32, String)>) {
+        let answer = started_frame(outcome);
+        for &i in &self.starters {
+            let _ = self.clients[i].stream.write_all(&answer);
+        }
+        self.starters.clear();
+    }
 }
 
 #[cfg(test)]

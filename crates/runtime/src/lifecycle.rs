@@ -10,52 +10,43 @@ use std::path::Path;
 use strata_containers::busy::Claim;
 use strata_containers::{ContainerRecord, ContainerState, Containers, CreateOptions};
 
-/// `run` in the foreground: create, start attached, wait. Returns the container and its
-/// exit code (removing the container first if `--rm`).
-/// `started` learns the container's process once it runs (a front end forwards its
-/// signals to it: Docker's sig-proxy).
-pub fn run(
+/// `run -d`: creates the container and starts it under a new monitor; held against
+/// removal (`prune`) until it runs. Returns the container, or why it did not start (the
+/// container stays, as Docker's).
+pub fn run_detached(
     containers: &Containers<'_>,
     opts: &CreateOptions,
-    started: &mut dyn FnMut(i32),
-) -> Result<(ContainerRecord, i32)> {
-    let (record, held) = containers.create_held(opts)?;
-    let outcome = start_attached(containers, &record, started);
-    drop(held);
-    if opts.auto_remove {
-        containers.remove(&record, true)?;
-    }
-    outcome.map(|code| (record, code))
-}
-
-/// `run -d`: creates the container and starts it under a new monitor (`exe`); held
-/// against removal (`prune`) until it runs. Returns the container, or why it did not
-/// start (the container stays, as Docker's).
-pub fn run_detached(containers: &Containers<'_>, opts: &CreateOptions, exe: &Path) -> Result<ContainerRecord> {
+    launcher: &dyn crate::monitor::Launcher,
+) -> Result<ContainerRecord> {
     let (record, _held) = containers.create_held(opts)?;
-    crate::monitor::spawn(containers, &record, exe)?;
+    crate::monitor::spawn(containers, &record, launcher)?;
     Ok(record)
 }
 
-/// `run -it` on the user's terminal, as Docker's: the container under a monitor that
-/// waits for this process to attach, then the session; the detach keys leave it
-/// running with the monitor.
-pub fn run_on_terminal(
+/// How an attached `run` or `start -a` goes: who launches the monitor, the caller's
+/// input and output, the detach keys (on a terminal), and what to tell the caller once
+/// the container runs (a front end forwards its signals to the container's process,
+/// Docker's sig-proxy).
+pub struct Attached<'a> {
+    pub launcher: &'a dyn crate::monitor::Launcher,
+    pub io: crate::attach::ClientIo<'a>,
+    pub keys: &'a crate::detach_keys::DetachKeys,
+    pub started: &'a mut dyn FnMut(i32),
+}
+
+/// `run` in the foreground, with or without a terminal, as Docker's: the container
+/// under its own monitor, which starts it once this process is attached (nothing it
+/// prints is missed), keeps its log and records its exit; then the session, the
+/// caller's input to it with `-i`. The detach keys (on a terminal) leave it running;
+/// so does a caller that is killed, and its monitor records the exit code.
+pub fn run_attached(
     containers: &Containers<'_>,
     opts: &CreateOptions,
-    exe: &Path,
-    keys: &crate::detach_keys::DetachKeys,
+    how: Attached<'_>,
 ) -> Result<(ContainerRecord, crate::attach::Ended)> {
-    // Held until its monitor has started it (not pruned before), and no longer: the
-    // monitor removes a `--rm` container, and must not wait for this process to do so.
     let (record, held) = containers.create_held(opts)?;
-    let config = containers.config(&record)?;
-    let stream = crate::monitor::spawn_attached(containers, &record, exe);
-    drop(held);
-    let session =
-        stream.and_then(|s| crate::attach::session(s, config.tty, opts.interactive && config.interactive, keys));
-    match session {
-        Ok(detached) => Ok((record, detached)),
+    match attach_new_monitor(containers, &record, Some(held), how) {
+        Ok(ended) => Ok((record, ended)),
         Err(e) => {
             if opts.auto_remove {
                 let _ = containers.remove(&record, true);
@@ -65,31 +56,62 @@ pub fn run_on_terminal(
     }
 }
 
-/// `start -a` of a terminal container (and `run -it`): under a monitor that waits for
-/// this process to attach, then the session, with `stdin` our input to it.
-pub fn start_on_terminal_attached(
+/// `start -a`: as [`run_attached`], for a container that exists (or runs: then this
+/// attaches to it). Any number of callers may do so at once; all see all its output.
+pub fn start_attached_to_monitor(
     containers: &Containers<'_>,
     record: &ContainerRecord,
-    exe: &Path,
-    stdin: bool,
-    keys: &crate::detach_keys::DetachKeys,
+    how: Attached<'_>,
+) -> Result<crate::attach::Ended> {
+    attach_new_monitor(containers, record, None, how)
+}
+
+fn attach_new_monitor(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    held: Option<strata_containers::busy::InUse>,
+    mut how: Attached<'_>,
 ) -> Result<crate::attach::Ended> {
     let config = containers.config(record)?;
-    let stream = crate::monitor::spawn_attached(containers, record, exe)?;
-    crate::attach::session(stream, config.tty, stdin && config.interactive, keys)
+    let size = if config.tty { (how.io.window)() } else { None };
+    let attached = crate::monitor::attach_and_start(containers, record, how.launcher, size);
+    // Held until its monitor has started it (not pruned before), and no longer: the
+    // monitor removes a `--rm` container, and must not wait for this process to do so.
+    drop(held);
+    let attachment = attached?;
+    if let Some(pid) = attachment.pid() {
+        (how.started)(pid);
+    }
+    if !config.interactive {
+        how.io.input = None;
+    }
+    attachment.session(config.tty, how.io, how.keys)
 }
 
 /// Held by whoever looks after a container for as long as it does (its monitor, or the
 /// command running it in the foreground): while held, the container's records and
 /// resources are that process's to change, and a reconcile leaves them alone.
 pub fn supervise(containers: &Containers<'_>, id: &str) -> Option<nix::fcntl::Flock<std::fs::File>> {
+    lock_supervisor(containers, id, nix::fcntl::FlockArg::LockExclusive)
+}
+
+/// [`supervise`], unless another process looks after the container: `None` then.
+pub fn try_supervise(containers: &Containers<'_>, id: &str) -> Option<nix::fcntl::Flock<std::fs::File>> {
+    lock_supervisor(containers, id, nix::fcntl::FlockArg::LockExclusiveNonblock)
+}
+
+fn lock_supervisor(
+    containers: &Containers<'_>,
+    id: &str,
+    how: nix::fcntl::FlockArg,
+) -> Option<nix::fcntl::Flock<std::fs::File>> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(containers.dir(id).join("supervisor.lock"))
         .ok()?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).ok()
+    nix::fcntl::Flock::lock(file, how).ok()
 }
 
 /// Whether a live process looks after the container. The lock file is opened, never
@@ -103,30 +125,6 @@ fn supervised(containers: &Containers<'_>, id: &str) -> bool {
         return false;
     };
     nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).is_err()
-}
-
-/// Starts a created or exited container with the caller's stdio and waits for it;
-/// `started` learns its process (for a front end's sig-proxy) once it runs.
-pub fn start_attached(
-    containers: &Containers<'_>,
-    record: &ContainerRecord,
-    started: &mut dyn FnMut(i32),
-) -> Result<i32> {
-    let _supervisor = supervise(containers, &record.id);
-    let config = containers.config(record)?;
-    if config.tty {
-        let (started, master) = start_on_terminal(containers, record, None)?;
-        let proxied = linux::tty::proxy(master, config.interactive);
-        let code = linux::wait(started.pid);
-        finish(containers, record, code.as_ref().ok().copied())?;
-        proxied?;
-        return code;
-    }
-    let process = start(containers, record)?;
-    started(process.pid);
-    let code = linux::wait(process.pid);
-    finish(containers, record, code.as_ref().ok().copied())?;
-    code
 }
 
 /// Mounts the container's root and starts its process with the caller's stdio (the
@@ -146,22 +144,44 @@ pub fn start_with_fds(
     start_with_stdio(containers, record, linux::Stdio::Fds(stdio)).map(|(started, _)| started)
 }
 
-/// Runs a created container to its end with no input, its output (stdout and stderr,
-/// as they come) written to `out` (a build's RUN step); returns its exit code.
-pub fn run_to_end(containers: &Containers<'_>, record: &ContainerRecord, out: &mut dyn std::io::Write) -> Result<i32> {
-    use std::os::fd::AsFd;
-    let _supervisor = supervise(containers, &record.id);
-    let null = std::fs::File::open("/dev/null").map_err(|e| RuntimeError::io("opening /dev/null", e))?;
-    let (read, write) = std::io::pipe().map_err(|e| RuntimeError::io("creating a pipe", e))?;
-    let started = start_with_fds(containers, record, [null.as_fd(), write.as_fd(), write.as_fd()]);
-    // From here only the container holds the write end: EOF means it is done.
-    drop(write);
-    let started = started?;
-    let copied = std::io::copy(&mut { read }, out);
-    let code = linux::wait(started.pid);
-    finish(containers, record, code.as_ref().ok().copied())?;
-    copied.map_err(|e| RuntimeError::io("copying the container's output", e))?;
-    code
+/// Runs a created container to its end under its monitor (from `launcher`), with no
+/// input, its output (stdout and stderr, as they come) written to `out` (a build's RUN
+/// step); returns its exit code.
+pub fn run_to_end(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    launcher: &dyn crate::monitor::Launcher,
+    out: &mut dyn std::io::Write,
+) -> Result<i32> {
+    let attachment = crate::monitor::attach_and_start(containers, record, launcher, None)?;
+    // Both streams into one writer, in the order they come.
+    let both = Merged(std::cell::RefCell::new(out));
+    let (mut stdout, mut stderr) = (&both, &both);
+    let mut window = || None;
+    let io = crate::attach::ClientIo {
+        input: None,
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+        window: &mut window,
+    };
+    let keys = crate::detach_keys::DetachKeys::parse(crate::detach_keys::DEFAULT)?;
+    match attachment.session(false, io, &keys)? {
+        crate::attach::Ended::Exited(code) => Ok(code),
+        crate::attach::Ended::Detached => unreachable!("no input, no detach keys"),
+    }
+}
+
+/// One writer behind two handles.
+struct Merged<'a>(std::cell::RefCell<&'a mut dyn std::io::Write>);
+
+impl std::io::Write for &Merged<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
 }
 
 /// `start` with the container's stdio on a new terminal of `size` (rows, columns; by
@@ -336,20 +356,45 @@ pub fn reconcile(containers: &Containers<'_>) -> Result<Vec<ContainerRecord>> {
                 .any(|r| r.id == id && r.state == ContainerState::Running && pid_alive(r.pid))
     };
     crate::networking::reconcile(containers, &running);
-    for mut record in records.clone() {
-        // A live monitor (or foreground run) may be between an exit and a restart: the
-        // record read above can be stale, and the container is in good hands anyway.
-        if record.state == ContainerState::Running && !pid_alive(record.pid) && !supervised(containers, &record.id) {
-            let _ = unmount(&containers.rootfs(&record.id));
-            crate::cgroups::Cgroup::new(&record.id).remove();
-            containers.set_state(&record.id, ContainerState::Exited, None, Some(255))?;
-            record.state = ContainerState::Exited;
-            record.exit_code = Some(255);
-            record.pid = None;
+    for record in records.clone() {
+        if record.state == ContainerState::Running && !pid_alive(record.pid) {
+            if let Some(fresh) = mark_lost(containers, &record)? {
+                out.push(fresh);
+            }
+            continue;
         }
         out.push(record);
     }
     Ok(out)
+}
+
+/// Records a "running" container whose process is gone, and which nobody looks after,
+/// as exited (255), unmounted. Decided under the supervisor lock on the record read
+/// again: a monitor may have recorded the real exit and ended since `record` was read
+/// (or be between an exit and a restart). `None`: the container is gone.
+fn mark_lost(containers: &Containers<'_>, record: &ContainerRecord) -> Result<Option<ContainerRecord>> {
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(containers.dir(&record.id).join("supervisor.lock"))
+        .ok()
+        .map(|file| nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock));
+    if matches!(lock, Some(Err(_))) {
+        // Held: in good hands.
+        return Ok(Some(record.clone()));
+    }
+    let Ok(mut fresh) = containers.resolve(&record.id) else {
+        return Ok(None);
+    };
+    if fresh.state == ContainerState::Running && !pid_alive(fresh.pid) {
+        let _ = unmount(&containers.rootfs(&fresh.id));
+        crate::cgroups::Cgroup::new(&fresh.id).remove();
+        containers.set_state(&fresh.id, ContainerState::Exited, None, Some(255))?;
+        fresh.state = ContainerState::Exited;
+        fresh.exit_code = Some(255);
+        fresh.pid = None;
+    }
+    drop(lock);
+    Ok(Some(fresh))
 }
 
 /// Removes a container; a running one only with `force` (it is killed first).
@@ -450,12 +495,15 @@ fn stop_for_removal(containers: &Containers<'_>, record: &ContainerRecord) {
     let pid = record.pid.unwrap_or(0) as i32;
     mark_stopped(containers, record);
     let _ = linux::kill(pid, Signal::SIGKILL);
-    for _ in 0..200 {
-        if !pid_alive(record.pid) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    // Until whoever looks after it has recorded the exit (waiters then read Docker's
+    // 137, not an unknown code), within reason.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let _ = crate::wait::wait_until(
+        containers,
+        record,
+        crate::wait::WaitCondition::NotRunning,
+        Some(deadline),
+    );
 }
 
 /// `system reset`: every container (killed if running) and every network, the default
@@ -665,19 +713,19 @@ pub fn stop(containers: &Containers<'_>, record: &ContainerRecord, timeout: std:
 }
 
 /// `restart`: stops the container if it runs (as `stop`), then starts it under a new
-/// monitor (`exe`), detached, as Docker's; its writable layer, name, address requests
-/// and published ports are kept.
+/// monitor, detached, as Docker's; its writable layer, name, address requests and
+/// published ports are kept.
 pub fn restart(
     containers: &Containers<'_>,
     record: &ContainerRecord,
     timeout: std::time::Duration,
-    exe: &Path,
+    launcher: &dyn crate::monitor::Launcher,
 ) -> Result<()> {
     stop(containers, record, timeout)?;
     // The old monitor (or foreground run) still holds the container until it has
     // recorded the exit and unmounted; the new monitor waits for it.
     let fresh = containers.resolve(&record.id)?;
-    crate::monitor::spawn(containers, &fresh, exe)
+    crate::monitor::spawn(containers, &fresh, launcher)
 }
 
 /// `pause` / `unpause`: freezes or thaws every process of a running container.

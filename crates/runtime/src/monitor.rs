@@ -25,41 +25,117 @@ pub fn log_path(containers: &Containers<'_>, id: &str) -> PathBuf {
     containers.dir(id).join(format!("{id}-json.log"))
 }
 
-/// Starts the container under a new monitor process (`exe __monitor ID`) and returns
-/// once the container's program runs, or with the reason it could not start.
-pub fn spawn(containers: &Containers<'_>, record: &ContainerRecord, exe: &Path) -> Result<()> {
-    let mut report = launch(containers, record, exe, false)?;
+/// How a container's monitor process comes to be. The monitor runs [`run`] with its
+/// report pipe on fd 3 and `/dev/null` on fds 0–2, in a session of its own, so that it
+/// outlives whoever launched it; the launcher returns the report pipe's read end.
+pub trait Launcher {
+    fn launch(&self, containers: &Containers<'_>, record: &ContainerRecord, attach_first: bool) -> Result<File>;
+}
+
+/// The launcher any caller may use, a multi-threaded one too: strata's binary run
+/// again (`exe --root ROOT __monitor ID`).
+pub struct Exec<'a>(pub &'a Path);
+
+impl Launcher for Exec<'_> {
+    fn launch(&self, containers: &Containers<'_>, record: &ContainerRecord, attach_first: bool) -> Result<File> {
+        launch(containers, record, self.0, attach_first)
+    }
+}
+
+/// Starts the container under its monitor and returns once its program runs, or with
+/// the reason it could not start: the monitor clients are attached to, waiting for the
+/// start, or a new one.
+pub fn spawn(containers: &Containers<'_>, record: &ContainerRecord, launcher: &dyn Launcher) -> Result<()> {
+    if let Ok(mut stream) = attach::connect(&attach::socket_path(containers, &record.id)) {
+        attach::send_hello(&mut stream, None);
+        if attach::request_start(&mut stream)?.is_some() {
+            return Ok(());
+        }
+    }
+    let mut report = launcher.launch(containers, record, false)?;
     read_report(containers, record, &mut report)
 }
 
-/// `run -it`: a monitor that starts the container once this process is attached to it
-/// (the terminal sized as the user's); returns the attached stream.
-pub fn spawn_attached(
+/// Attaches to the container's monitor (launched, holding the start back, if none runs)
+/// and has it start the container, its terminal (`-t`) of `size`; nothing the container
+/// prints is missed.
+pub fn attach_and_start(
     containers: &Containers<'_>,
     record: &ContainerRecord,
-    exe: &Path,
-) -> Result<std::os::unix::net::UnixStream> {
-    let mut report = launch(containers, record, exe, true)?;
-    // One write of fewer than PIPE_BUF bytes: it arrives whole.
-    let mut head = [0u8; LISTENING.len()];
-    let n = report.read(&mut head).unwrap_or(0);
-    if head[..n] != LISTENING[..] {
-        // Not "listening": the reason it could not start, already begun.
-        let mut text = String::from_utf8_lossy(&head[..n]).into_owned();
-        let _ = report.read_to_string(&mut text);
-        parse_report(containers, record, &text)?;
-        return Err(ended_early(containers, record));
+    launcher: &dyn Launcher,
+    size: Option<linux::tty::WindowSize>,
+) -> Result<attach::Attachment> {
+    for _ in 0..3 {
+        let mut stream = connect_or_launch(containers, record, launcher)?;
+        attach::send_hello(&mut stream, size);
+        if let Some((pending, pid)) = attach::request_start(&mut stream)? {
+            return Ok(attach::Attachment {
+                stream,
+                pending,
+                pid: Some(pid),
+            });
+        }
     }
+    Err(ended_early(containers, record))
+}
+
+/// Attaches to the container's monitor without starting it (Docker's attach before
+/// start): a running container's, or a new monitor that holds the start back until a
+/// client asks ([`spawn`], [`attach_and_start`]) and gives every client attached by
+/// then all of the output. Its terminal (`-t`) starts at the last `size` a client sent.
+pub fn attach_waiting(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    launcher: &dyn Launcher,
+    size: Option<linux::tty::WindowSize>,
+) -> Result<attach::Attachment> {
+    let mut stream = connect_or_launch(containers, record, launcher)?;
+    attach::send_hello(&mut stream, size);
+    Ok(attach::Attachment {
+        stream,
+        pending: Vec::new(),
+        pid: None,
+    })
+}
+
+/// A connection to the container's monitor; a new monitor that waits for a start if
+/// none listens. Two callers may race to launch one: the loser's monitor finds the
+/// container looked after ("busy") and the caller connects to the winner's.
+fn connect_or_launch(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    launcher: &dyn Launcher,
+) -> Result<std::os::unix::net::UnixStream> {
     let path = attach::socket_path(containers, &record.id);
-    let mut stream =
-        attach::connect(&path).map_err(|e| RuntimeError::io(format!("attaching to {}", path.display()), e))?;
-    attach::send_window_size(&mut stream);
-    read_report(containers, record, &mut report)?;
-    Ok(stream)
+    let connecting = |e| RuntimeError::io(format!("attaching to {}", path.display()), e);
+    for _ in 0..5 {
+        if let Ok(stream) = attach::connect(&path) {
+            return Ok(stream);
+        }
+        let mut report = launcher.launch(containers, record, true)?;
+        // The monitor closes the pipe once it listens (or has said why it cannot).
+        let mut text = String::new();
+        let _ = report.read_to_string(&mut text);
+        match text.as_bytes() {
+            t if t == LISTENING => return attach::connect(&path).map_err(connecting),
+            t if t == BUSY => std::thread::sleep(std::time::Duration::from_millis(50)),
+            _ => {
+                parse_report(containers, record, &text)?;
+                return Err(ended_early(containers, record));
+            }
+        }
+    }
+    Err(RuntimeError::Unsupported(format!(
+        "container {} is being looked after by another process that does not answer at {}",
+        record.name,
+        path.display()
+    )))
 }
 
 /// What a monitor started with `attach_first` says once its socket listens.
 const LISTENING: &[u8; 10] = b"listening\n";
+/// What a monitor says when another already looks after the container.
+const BUSY: &[u8; 5] = b"busy\n";
 
 /// Spawns `exe __monitor ID`; returns the read end of its report pipe.
 fn launch(containers: &Containers<'_>, record: &ContainerRecord, exe: &Path, attach_first: bool) -> Result<File> {
@@ -75,19 +151,28 @@ fn launch(containers: &Containers<'_>, record: &ContainerRecord, exe: &Path, att
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     let raw = std::os::fd::AsRawFd::as_raw_fd(&ready_w);
-    // SAFETY: only async-signal-safe calls between fork and exec.
+    // SAFETY: only async-signal-safe calls between fork and exec (fork and _exit too).
     unsafe {
         cmd.pre_exec(move || {
             libc::setsid();
             if libc::dup2(raw, READY_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            Ok(())
+            // The monitor outlives the caller's interest in it: it is not the caller's
+            // child (a long-lived caller would gather zombies), but its child's, which
+            // ends here at once; the monitor goes on to exec.
+            match libc::fork() {
+                0 => Ok(()),
+                -1 => Err(std::io::Error::last_os_error()),
+                _ => libc::_exit(0),
+            }
         });
     }
-    cmd.spawn()
+    let mut intermediate = cmd
+        .spawn()
         .map_err(|e| RuntimeError::io(format!("starting the monitor {}", exe.display()), e))?;
     drop(ready_w);
+    let _ = intermediate.wait();
     Ok(File::from(ready_r))
 }
 
@@ -117,42 +202,65 @@ fn parse_report(containers: &Containers<'_>, record: &ContainerRecord, report: &
     }
 }
 
-/// The monitor's body (`strata __monitor ID [--attach-first]`).
-pub fn run(containers: &Containers<'_>, id: &str, attach_first: bool) -> Result<()> {
-    // SAFETY: fd 3 was set up by `spawn` for this process alone.
+/// The monitor's body (`strata __monitor ID [--attach-first]`). With `wait_for_start`
+/// it says "listening" and serves clients (any number) until one asks for the start;
+/// it ends, leaving the container as it is, if none comes within 30 s or all leave.
+pub fn run(containers: &Containers<'_>, id: &str, wait_for_start: bool) -> Result<()> {
+    // SAFETY: fd 3 was set up by the launcher for this process alone.
     let mut ready = Some(unsafe { File::from(OwnedFd::from_raw_fd(READY_FD)) });
     let record = containers.resolve(id)?;
-    let _supervisor = crate::lifecycle::supervise(containers, id);
+    let _supervisor = if wait_for_start {
+        let Some(lock) = crate::lifecycle::try_supervise(containers, id) else {
+            let _ = ready.take().map(|mut r| r.write_all(BUSY));
+            return Ok(());
+        };
+        Some(lock)
+    } else {
+        crate::lifecycle::supervise(containers, id)
+    };
     let config = containers.config(&record)?;
     let policy = RestartPolicy::parse(config.restart.as_deref().unwrap_or("no"))?;
     let _ = std::fs::remove_file(stop_marker(containers, id));
     let socket = attach::socket_path(containers, id);
     let listener = attach::listen(&socket)?;
-    let mut log = JsonLog::open(&log_path(containers, &record.id))?;
-    let (mut first, size) = match (attach_first, ready.as_mut()) {
-        (true, Some(report)) => {
-            let (client, size) = wait_for_client(&listener, report)?;
-            (vec![client], size)
+    let mut gathered = None;
+    if wait_for_start {
+        let _ = ready.take().map(|mut r| r.write_all(LISTENING));
+        gathered = attach::gather(&listener, std::time::Duration::from_secs(30))?;
+        if gathered.is_none() {
+            let _ = std::fs::remove_file(&socket);
+            return Ok(());
         }
-        _ => (Vec::new(), None),
-    };
+    }
+    let size = gathered.as_ref().and_then(|g| g.size);
+    let mut log = JsonLog::open(&log_path(containers, &record.id))?;
     let mut restarts = 0u32;
-    record_restarts(containers, id, restarts);
+    // A count left by an earlier run of the container; none means 0.
+    let _ = std::fs::remove_file(containers.dir(id).join("restart-count"));
     loop {
         let (started, io) = start_io(containers, &record, &config, size)?;
-        let started = match (started, ready.take()) {
-            (Ok(s), Some(mut r)) => {
-                let _ = r.write_all(b"ok\n");
-                s
-            }
-            (Ok(s), None) => s,
-            (Err(e), Some(mut r)) => {
-                let _ = write!(r, "{}\n{e}", e.exit_code());
+        let outcome = started
+            .as_ref()
+            .map(|s| s.pid)
+            .map_err(|e| (e.exit_code(), e.to_string()));
+        if let Some(g) = gathered.as_mut() {
+            g.answer_start(&outcome);
+        }
+        if let Some(mut report) = ready.take() {
+            let _ = match &outcome {
+                Ok(_) => report.write_all(b"ok\n"),
+                Err((code, message)) => write!(report, "{code}\n{message}"),
+            };
+        }
+        let started = match started {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = std::fs::remove_file(&socket);
                 return Err(e);
             }
-            (Err(e), None) => return Err(e),
         };
-        let served = attach::serve(io, &listener, &mut log, std::mem::take(&mut first));
+        let clients = gathered.take().map(|g| g.clients).unwrap_or_default();
+        let served = attach::serve(io, started.pid, &listener, &mut log, clients);
         let code = linux::wait(started.pid);
         finish(containers, &record, code.as_ref().ok().copied())?;
         let stopped_by_user = stop_marker(containers, id).exists();
@@ -177,18 +285,6 @@ pub fn run(containers: &Containers<'_>, id: &str, attach_first: bool) -> Result<
         std::thread::sleep(std::time::Duration::from_millis((100u64 << restarts.min(4)).min(1000)));
     }
     Ok(())
-}
-
-/// Says "listening" to the launcher and waits for it to attach; its client and the
-/// terminal size it sent. A launcher that never comes is reported on the way out.
-fn wait_for_client(
-    listener: &std::os::unix::net::UnixListener,
-    ready: &mut File,
-) -> Result<(attach::Client, Option<linux::tty::WindowSize>)> {
-    let _ = ready.write_all(LISTENING);
-    attach::accept_first(listener, std::time::Duration::from_secs(30)).inspect_err(|e| {
-        let _ = write!(ready, "125\n{e}");
-    })
 }
 
 /// Starts the container with its output on fresh pipes (or a terminal with `-t`), and
@@ -224,7 +320,12 @@ fn start_io(
     }
     let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e));
     let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
+    let (err_r, err_w) = if config.merged_output {
+        (None, out_w.try_clone().map_err(|e| RuntimeError::io("dup", e))?)
+    } else {
+        let (r, w) = pipe()?;
+        (Some(r), w)
+    };
     // Without `-i` the container reads /dev/null.
     let (in_r, input) = if config.interactive {
         let (in_r, in_w) = pipe()?;
@@ -237,7 +338,9 @@ fn start_io(
     // From here only the container holds the write ends: EOF means it is done.
     drop((in_r, out_w, err_w));
     let io = attach::ContainerIo {
-        outputs: vec![(1, File::from(out_r)), (2, File::from(err_r))],
+        outputs: std::iter::once((1, File::from(out_r)))
+            .chain(err_r.map(|r| (2, File::from(r))))
+            .collect(),
         input,
         tty: false,
     };

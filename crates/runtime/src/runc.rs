@@ -1,5 +1,6 @@
 //! `--runtime runc`: the same bundle run by runc, as containerd's shim drives it. `runc
-//! create` then `runc start`, with strata as the child subreaper, so the container's
+//! create` then `runc start`, run by a container's monitor, which is the child subreaper
+//! (the command line sets that up for it), so the container's
 //! init becomes strata's child once `create` returns: it is waited for like strata's
 //! own, and its PID (not runc's) is the container's, for `exec`, `kill` and `top`.
 //! With `-t`, runc makes the terminal and hands its master over a console socket.
@@ -29,7 +30,6 @@ fn runc_command() -> Result<Command> {
 /// master end of the terminal runc made for it.
 pub fn start(bundle: &Path, id: &str, stdio: crate::linux::Stdio<'_>) -> Result<(Started, Option<OwnedFd>)> {
     let terminal = stdio.is_terminal();
-    nix::sys::prctl::set_child_subreaper(true).map_err(|e| RuntimeError::Sys("PR_SET_CHILD_SUBREAPER", e))?;
     let name = runc_id(id);
     // A leftover of a killed engine would make create fail.
     delete(id);

@@ -72,7 +72,11 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         super::registry::ensure_image(store, name, if always { "always" } else { "missing" })
             .map_err(|e| crate::output::error_chain(&e))
     };
-    let built = strata_builder::build(store, &input.context, &options, Some(&fetch), &mut stdout)?;
+    let callbacks = strata_builder::Callbacks {
+        fetch: Some(&fetch),
+        launcher: &crate::fork_launcher::ForkLauncher,
+    };
+    let built = strata_builder::build(store, &input.context, &options, callbacks, &mut stdout)?;
     if args.quiet {
         writeln!(stdout, "{}", built.id)?;
     }

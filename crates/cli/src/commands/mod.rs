@@ -183,6 +183,18 @@ pub struct Settings {
     pub bridge_subnet: Option<String>,
 }
 
+fn open_store(root: &Path, settings: &Settings) -> Result<ImageStore> {
+    let mut store = ImageStore::open(root)?;
+    if let Some(size) = &settings.max_layer_size {
+        store.set_max_layer_bytes(crate::output::parse_size(size)? as u64);
+    }
+    if let Some(driver) = &settings.storage_driver {
+        store.set_storage_driver(driver)?;
+    }
+    store.set_default_bridge_subnet(settings.bridge_subnet.clone());
+    Ok(store)
+}
+
 /// Runs a command; returns the process exit code.
 pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
     if let Command::Version = command {
@@ -195,14 +207,7 @@ pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
         Command::Search(a) => return registry::search(a),
         other => other,
     };
-    let mut store = ImageStore::open(root)?;
-    if let Some(size) = &settings.max_layer_size {
-        store.set_max_layer_bytes(crate::output::parse_size(size)? as u64);
-    }
-    if let Some(driver) = &settings.storage_driver {
-        store.set_storage_driver(driver)?;
-    }
-    store.set_default_bridge_subnet(settings.bridge_subnet);
+    let store = open_store(root, &settings)?;
     match command {
         Command::System(system::Command::Service(a)) => service::run(store, a),
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(&store, a),

@@ -207,9 +207,13 @@ pub fn stop(store: &ImageStore, args: StopArgs) -> Result<u8> {
 }
 
 pub fn restart(store: &ImageStore, args: RestartArgs) -> Result<u8> {
-    let exe = std::env::current_exe()?;
     each(store, &args.containers, |c, r| {
-        Ok(lifecycle::restart(c, r, Duration::from_secs(args.time), &exe)?)
+        Ok(lifecycle::restart(
+            c,
+            r,
+            Duration::from_secs(args.time),
+            &crate::fork_launcher::ForkLauncher,
+        )?)
     })
 }
 

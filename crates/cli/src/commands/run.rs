@@ -1,5 +1,8 @@
 //! `strata run`, `create`, `start`
 
+use crate::fork_launcher::ForkLauncher;
+use crate::sig_proxy;
+use crate::terminal::{self, Terminal};
 use anyhow::Result;
 use strata_containers::{Containers, CreateOptions};
 use strata_images::ImageStore;
@@ -199,6 +202,7 @@ impl CreateArgs {
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),
+            merged_output: false,
         })
     }
 }
@@ -229,11 +233,8 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
     }
     let containers = Containers::new(store);
     let options = args.options()?;
-    if options.tty && options.interactive && !args.detach && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        return run_on_terminal(&containers, &options, &args.detach_keys);
-    }
     if args.detach {
-        return match lifecycle::run_detached(&containers, &options, &std::env::current_exe()?) {
+        return match lifecycle::run_detached(&containers, &options, &ForkLauncher) {
             Ok(record) => {
                 println!("{}", record.id);
                 Ok(0)
@@ -245,35 +246,70 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
             }
         };
     }
-    // Without a terminal, this command's signals go to the container (sig-proxy).
-    let proxy = (!options.tty).then(crate::sig_proxy::Proxy::install);
-    let mut started = |pid: i32| {
-        if let Some(p) = &proxy {
-            p.set_target(pid);
-        }
-    };
-    match lifecycle::run(&containers, &options, &mut started) {
-        Ok((_, code)) => Ok(code.clamp(0, 255) as u8),
+    let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys)?;
+    let outcome = attached(options.tty, options.interactive, &keys, &mut |how| {
+        lifecycle::run_attached(&containers, &options, how)
+            .map(|(_, end)| end)
+            .map_err(Box::new)
+    });
+    match outcome {
+        Ok(end) => Ok(terminal_status(end)),
         Err(e) => {
             let code = exit_code(&e);
-            eprintln!("strata: Error: {}", crate::output::error_chain(&anyhow::Error::from(e)));
+            eprintln!(
+                "strata: Error: {}",
+                crate::output::error_chain(&anyhow::Error::from(*e))
+            );
             Ok(code)
         }
     }
 }
 
-/// `run -it` on a terminal: through a monitor, so that the detach keys (silently, with
-/// status 0, as Docker's `run`) leave the container running.
-fn run_on_terminal(containers: &Containers<'_>, options: &CreateOptions, keys: &str) -> Result<u8> {
-    let keys = strata_runtime::detach_keys::DetachKeys::parse(keys)?;
-    match lifecycle::run_on_terminal(containers, options, &std::env::current_exe()?, &keys) {
-        Ok((_, end)) => Ok(terminal_status(end)),
-        Err(e) => {
-            let code = exit_code(&e);
-            eprintln!("strata: Error: {}", crate::output::error_chain(&anyhow::Error::from(e)));
-            Ok(code)
+/// An attached `run` or `start -a` from this command line: its monitor forked from
+/// here, this command's stdio as the session's (raw on a terminal), and without a
+/// terminal its signals forwarded to the container (Docker's sig-proxy).
+fn attached(
+    tty: bool,
+    interactive: bool,
+    keys: &strata_runtime::detach_keys::DetachKeys,
+    go: &mut dyn FnMut(lifecycle::Attached<'_>) -> std::result::Result<Ended, Box<RuntimeError>>,
+) -> std::result::Result<Ended, Box<RuntimeError>> {
+    let proxy = (!tty).then(sig_proxy::Proxy::install);
+    let mut started = |pid: i32| {
+        if let Some(p) = &proxy {
+            p.set_target(pid);
         }
-    }
+    };
+    let mut terminal = Terminal::new(tty, interactive);
+    let mut window = terminal::resized;
+    go(lifecycle::Attached {
+        launcher: &ForkLauncher,
+        io: terminal.io(&mut window),
+        keys,
+        started: &mut started,
+    })
+}
+
+/// `start -a`: attached to the container's monitor, as `run`.
+fn start_attached(
+    containers: &Containers<'_>,
+    record: &strata_containers::ContainerRecord,
+    args: &StartArgs,
+) -> std::result::Result<u8, Box<RuntimeError>> {
+    let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys).map_err(Box::new)?;
+    let config = containers.config(record).map_err(|e| Box::new(e.into()))?;
+    attached(
+        config.tty,
+        args.interactive && config.interactive,
+        &keys,
+        &mut |mut how| {
+            if !args.interactive {
+                how.io.input = None;
+            }
+            lifecycle::start_attached_to_monitor(containers, record, how).map_err(Box::new)
+        },
+    )
+    .map(terminal_status)
 }
 
 /// `run -it` / `start -ai`'s status: the container's, or 0 when the keys detached.
@@ -296,21 +332,15 @@ pub fn start(store: &ImageStore, args: StartArgs) -> Result<u8> {
     let mut status = 0;
     for name in &args.containers {
         let record = containers.resolve(name)?;
-        let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdin()) && containers.config(&record)?.tty;
-        let outcome = if (args.attach || args.interactive) && on_terminal {
-            let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys)?;
-            let exe = std::env::current_exe()?;
-            lifecycle::start_on_terminal_attached(&containers, &record, &exe, args.interactive, &keys)
-                .map(terminal_status)
-        } else if args.attach || args.interactive {
-            let proxy = crate::sig_proxy::Proxy::install();
-            lifecycle::start_attached(&containers, &record, &mut |pid| proxy.set_target(pid))
-                .map(|code| code.clamp(0, 255) as u8)
+        let outcome = if args.attach || args.interactive {
+            start_attached(&containers, &record, &args)
         } else {
-            monitor::spawn(&containers, &record, &std::env::current_exe()?).map(|()| {
-                println!("{name}");
-                0
-            })
+            monitor::spawn(&containers, &record, &ForkLauncher)
+                .map(|()| {
+                    println!("{name}");
+                    0
+                })
+                .map_err(Box::new)
         };
         match outcome {
             Ok(code) => status = code,
@@ -343,7 +373,14 @@ pub fn attach(store: &ImageStore, args: AttachArgs) -> Result<u8> {
     let containers = Containers::new(store);
     let record = containers.resolve(&args.container)?;
     let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys)?;
-    match strata_runtime::attach::attach(&containers, &record, !args.no_stdin, &keys) {
+    let config = containers.config(&record)?;
+    let mut terminal = Terminal::new(config.tty, !args.no_stdin && config.interactive);
+    let mut window = terminal::resized;
+    let mut io = terminal.io(&mut window);
+    if args.no_stdin {
+        io.input = None;
+    }
+    match strata_runtime::attach::attach(&containers, &record, io, &keys) {
         Ok(Ended::Exited(code)) => Ok(code.clamp(0, 255) as u8),
         Ok(Ended::Detached) => {
             // Docker's words and status: the container goes on.
@@ -359,6 +396,7 @@ pub fn attach(store: &ImageStore, args: AttachArgs) -> Result<u8> {
 
 /// The hidden `__monitor ID` command a detached container runs under.
 pub fn monitor(store: &ImageStore, id: &str, attach_first: bool) -> Result<u8> {
+    crate::fork_launcher::become_monitor()?;
     monitor::run(&Containers::new(store), id, attach_first)?;
     Ok(0)
 }

@@ -210,3 +210,11 @@ pub fn podman(t: &TestRoot, args: &[&str]) -> String {
     all.extend_from_slice(args);
     host("podman", &all)
 }
+
+/// The parent of process `pid` (a container's process: its monitor).
+pub fn parent_of(pid: i64) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command name, which ends at the last ')': state, then the parent.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.split(' ').nth(1).unwrap().parse().unwrap()
+}
