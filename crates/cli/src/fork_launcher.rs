@@ -11,17 +11,23 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use strata_containers::{ContainerRecord, Containers};
-use strata_runtime::monitor::{Exec, Launcher};
+use strata_runtime::monitor::{Exec, Job, Launcher};
 use strata_runtime::{Result, RuntimeError};
 
 /// Forks monitors while this process has one thread; otherwise execs them.
 pub struct ForkLauncher;
 
 impl Launcher for ForkLauncher {
-    fn launch(&self, containers: &Containers<'_>, record: &ContainerRecord, attach_first: bool) -> Result<File> {
+    fn launch(
+        &self,
+        containers: &Containers<'_>,
+        record: &ContainerRecord,
+        job: Job<'_>,
+        attach_first: bool,
+    ) -> Result<File> {
         if !single_threaded() {
             let exe = std::env::current_exe().map_err(|e| RuntimeError::io("finding strata's binary", e))?;
-            return Exec(&exe).launch(containers, record, attach_first);
+            return Exec(&exe).launch(containers, record, job, attach_first);
         }
         let (ready_r, ready_w) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
@@ -36,7 +42,8 @@ impl Launcher for ForkLauncher {
             nix::unistd::ForkResult::Child => {
                 // Nothing may unwind out of the child into the parent's frames.
                 let id = record.id.clone();
-                let monitor = std::panic::AssertUnwindSafe(|| monitor_child(containers, ready_w, &id, attach_first));
+                let monitor =
+                    std::panic::AssertUnwindSafe(|| monitor_child(containers, ready_w, &id, job, attach_first));
                 let code = match std::panic::catch_unwind(monitor) {
                     Ok(Ok(())) => 0,
                     Ok(Err(_)) => 1,
@@ -65,7 +72,13 @@ fn single_threaded() -> bool {
 
 /// The child: a session of its own, the report pipe on fd 3, `/dev/null` on 0–2, no
 /// other descriptor, then the monitor, the store's database opened again.
-fn monitor_child(containers: &Containers<'_>, ready: OwnedFd, id: &str, attach_first: bool) -> anyhow::Result<()> {
+fn monitor_child(
+    containers: &Containers<'_>,
+    ready: OwnedFd,
+    id: &str,
+    job: Job<'_>,
+    attach_first: bool,
+) -> anyhow::Result<()> {
     nix::unistd::setsid()?;
     // The parent's handlers (its sig-proxy) are not the monitor's.
     for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
@@ -90,7 +103,7 @@ fn monitor_child(containers: &Containers<'_>, ready: OwnedFd, id: &str, attach_f
     become_monitor()
         .and_then(|()| containers.store().reopen().map_err(anyhow::Error::from))
         .inspect_err(report_failure)?;
-    let outcome = strata_runtime::monitor::run(containers, id, attach_first);
+    let outcome = strata_runtime::monitor::run_job(containers, id, job, attach_first);
     containers.store().close_for_exit()?;
     Ok(outcome?)
 }

@@ -232,3 +232,115 @@ fn two_start_a_at_once_both_end_with_the_containers_exit_code() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n");
     }
 }
+
+/// The stored execs of container `name`, read through the library.
+fn execs_of(t: &TestRoot, name: &str) -> Vec<strata_runtime::exec::ExecRecord> {
+    let store = strata_images::ImageStore::open(&t.root()).unwrap();
+    let containers = strata_containers::Containers::new(&store);
+    let record = containers.resolve(name).unwrap();
+    let dir = t.root().join("containers").join(&record.id).join("execs");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json").map(str::to_string))
+        .map(|id| strata_runtime::exec::inspect(&containers, &id).unwrap())
+        .collect()
+}
+
+#[test]
+fn every_exec_has_an_id_and_a_stored_state_kept_when_its_cli_is_killed() {
+    let t = with_busybox();
+    t.ok(&["run", "-d", "--name", "host", "busybox:test", "sleep", "600"]);
+    let done = t.run(&["exec", "host", "sh", "-c", "exit 3"]);
+    assert_eq!(done.status.code(), Some(3));
+    let execs = execs_of(&t, "host");
+    assert_eq!(execs.len(), 1);
+    assert_eq!(execs[0].exit_code, Some(3));
+    assert!(!execs[0].running);
+    assert_eq!(execs[0].options.command, ["sh", "-c", "exit 3"]);
+    // The CLI killed while its exec runs: the exec's monitor records the exit.
+    let flag = "/tmp/exec-go";
+    let mut cli = t
+        .cmd()
+        .args([
+            "exec",
+            "host",
+            "sh",
+            "-c",
+            &format!("until [ -e {flag} ]; do sleep 0.05; done; exit 4"),
+        ])
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let running = loop {
+        if let Some(e) = execs_of(&t, "host").into_iter().find(|e| e.running) {
+            break e;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "the exec never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(running.pid.is_some());
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    t.ok(&["exec", "host", "touch", flag]);
+    let store = strata_images::ImageStore::open(&t.root()).unwrap();
+    let containers = strata_containers::Containers::new(&store);
+    loop {
+        let now = strata_runtime::exec::inspect(&containers, &running.id).unwrap();
+        if !now.running {
+            assert_eq!(now.exit_code, Some(4));
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the exec's exit was never recorded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(strata_runtime::exec::inspect(&containers, "0123abcd").is_err());
+    t.ok(&["rm", "-f", "host"]);
+}
+
+#[test]
+fn an_exec_started_by_the_library_reads_its_input_and_ends_with_its_code() {
+    let t = with_busybox();
+    t.ok(&["run", "-d", "--name", "host", "busybox:test", "sleep", "600"]);
+    let store = strata_images::ImageStore::open(&t.root()).unwrap();
+    let containers = strata_containers::Containers::new(&store);
+    let record = containers.resolve("host").unwrap();
+    let options = strata_runtime::exec::ExecOptions {
+        command: vec!["sh".into(), "-c".into(), "cat; echo to-err >&2; exit 5".into()],
+        interactive: true,
+        ..Default::default()
+    };
+    let exec = strata_runtime::exec::create(&containers, &record, &options).unwrap();
+    assert!(!exec.running && exec.exit_code.is_none());
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_strata"));
+    let keys = strata_runtime::detach_keys::DetachKeys::parse(strata_runtime::detach_keys::DEFAULT).unwrap();
+    // The input: a pipe whose writer is gone once the text is in.
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    std::io::Write::write_all(&mut writer, b"typed\n").unwrap();
+    drop(writer);
+    let mut input = reader;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut window = || None;
+    let io = strata_runtime::attach::ClientIo {
+        input: Some(&mut input),
+        stdout: &mut out,
+        stderr: &mut err,
+        window: &mut window,
+    };
+    let ended =
+        strata_runtime::exec::start_attached(&containers, &exec, &strata_runtime::monitor::Exec(&exe), io, &keys)
+            .unwrap();
+    assert_eq!(ended, strata_runtime::attach::Ended::Exited(5));
+    assert_eq!(String::from_utf8_lossy(&out), "typed\n");
+    assert_eq!(String::from_utf8_lossy(&err), "to-err\n");
+    let after = strata_runtime::exec::inspect(&containers, &exec.id).unwrap();
+    assert_eq!(after.exit_code, Some(5));
+    // Started once only, as Docker's.
+    assert!(strata_runtime::exec::start_detached(&containers, &exec, &strata_runtime::monitor::Exec(&exe)).is_err());
+    t.ok(&["rm", "-f", "host"]);
+}

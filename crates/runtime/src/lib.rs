@@ -7,6 +7,7 @@ pub mod copy;
 pub mod detach_keys;
 pub mod devices;
 mod error;
+pub mod exec;
 pub mod info;
 pub mod inspect;
 pub mod lifecycle;

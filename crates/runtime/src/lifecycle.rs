@@ -558,18 +558,6 @@ fn export_tar<W: std::io::Write>(containers: &Containers<'_>, record: &Container
     Ok(written?)
 }
 
-/// Options of `exec`.
-#[derive(Debug, Clone, Default)]
-pub struct ExecOptions {
-    pub command: Vec<String>,
-    pub env: Vec<String>,
-    pub workdir: Option<String>,
-    pub user: Option<String>,
-    pub detach: bool,
-    /// `-t`: the command gets its own pseudo-terminal, proxied to the caller's.
-    pub tty: bool,
-}
-
 /// Whether the container runs now (its record read afresh, its process alive).
 pub fn is_running(containers: &Containers<'_>, record: &ContainerRecord) -> bool {
     containers
@@ -578,7 +566,7 @@ pub fn is_running(containers: &Containers<'_>, record: &ContainerRecord) -> bool
 }
 
 /// The running container's process ID, or Docker's conflict error.
-fn running_pid(containers: &Containers<'_>, record: &ContainerRecord) -> Result<i32> {
+pub(crate) fn running_pid(containers: &Containers<'_>, record: &ContainerRecord) -> Result<i32> {
     let fresh = containers.resolve(&record.id)?;
     match fresh.pid {
         Some(pid) if fresh.state == ContainerState::Running && pid_alive(Some(pid)) => Ok(pid as i32),
@@ -586,75 +574,6 @@ fn running_pid(containers: &Containers<'_>, record: &ContainerRecord) -> Result<
             format!("Container {} is not running", record.id),
         ))),
     }
-}
-
-/// `exec`: runs a command in a running container, in its namespaces, with its
-/// environment (plus `-e`), user and working directory unless overridden.
-pub fn exec(containers: &Containers<'_>, record: &ContainerRecord, opts: &ExecOptions) -> Result<i32> {
-    let exec_id: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
-    let command = opts.command.join(" ");
-    let id = [("execID", exec_id.as_str())];
-    containers.emit(record, &format!("exec_create: {command}"), &id);
-    containers.emit(record, &format!("exec_start: {command}"), &id);
-    let code = exec_process(containers, record, opts)?;
-    if !opts.detach {
-        containers.emit(record, "exec_die", &[id[0], ("exitCode", &code.to_string())]);
-    }
-    Ok(code)
-}
-
-fn exec_process(containers: &Containers<'_>, record: &ContainerRecord, opts: &ExecOptions) -> Result<i32> {
-    let pid = running_pid(containers, record)?;
-    let bundle = containers.dir(&record.id).join("config.json");
-    let text =
-        std::fs::read_to_string(&bundle).map_err(|e| RuntimeError::io(format!("reading {}", bundle.display()), e))?;
-    let mut spec: oci_spec::runtime::Spec = serde_json::from_str(&text).map_err(|e| RuntimeError::Bundle {
-        path: bundle.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let mut process = spec.process().clone().unwrap_or_default();
-    if opts.command.is_empty() {
-        return Err(RuntimeError::Start {
-            code: 125,
-            message: "exec needs a command to run".into(),
-        });
-    }
-    process.set_args(Some(opts.command.clone()));
-    let mut env = process.env().clone().unwrap_or_default();
-    for e in &opts.env {
-        let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
-        env.retain(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) != key);
-        // A bare `NAME` unsets it (the front end fills in the caller's values).
-        if e.contains('=') {
-            env.push(e.clone());
-        }
-    }
-    process.set_env(Some(env));
-    if let Some(w) = &opts.workdir {
-        process.set_cwd(w.into());
-    }
-    if let Some(u) = &opts.user {
-        // The container's own /etc/passwd, seen through its root.
-        let user = resolve_user(Path::new(&format!("/proc/{pid}/root")), u)?;
-        let mut spec_user = process.user().clone();
-        spec_user.set_uid(user.uid);
-        spec_user.set_gid(user.gid);
-        spec_user.set_additional_gids(Some(user.additional_gids));
-        process.set_user(spec_user);
-    }
-    spec.set_process(Some(process));
-    let cgroup = crate::cgroups::Cgroup::new(&record.id);
-    let pty = if opts.tty && !opts.detach {
-        Some(linux::tty::open_pty(None)?)
-    } else {
-        None
-    };
-    if containers.config(record)?.runtime.as_deref() == Some("runc") {
-        return linux::exec(pid, &spec, opts.detach, pty, &|p| {
-            crate::cgroups::join_groups_of(pid, p)
-        });
-    }
-    linux::exec(pid, &spec, opts.detach, pty, &|p| cgroup.add(p))
 }
 
 /// Parses `SIGTERM`, `TERM` or `15`.

@@ -29,7 +29,29 @@ pub fn log_path(containers: &Containers<'_>, id: &str) -> PathBuf {
 /// report pipe on fd 3 and `/dev/null` on fds 0–2, in a session of its own, so that it
 /// outlives whoever launched it; the launcher returns the report pipe's read end.
 pub trait Launcher {
-    fn launch(&self, containers: &Containers<'_>, record: &ContainerRecord, attach_first: bool) -> Result<File>;
+    fn launch(
+        &self,
+        containers: &Containers<'_>,
+        record: &ContainerRecord,
+        job: Job<'_>,
+        attach_first: bool,
+    ) -> Result<File>;
+}
+
+/// What a monitor looks after: the container itself, or one of its execs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job<'a> {
+    Container,
+    Exec(&'a str),
+}
+
+impl Job<'_> {
+    fn socket(&self, containers: &Containers<'_>, record: &ContainerRecord) -> PathBuf {
+        match self {
+            Job::Container => attach::socket_path(containers, &record.id),
+            Job::Exec(exec) => crate::exec::socket_path(containers, &record.id, exec),
+        }
+    }
 }
 
 /// The launcher any caller may use, a multi-threaded one too: strata's binary run
@@ -37,8 +59,14 @@ pub trait Launcher {
 pub struct Exec<'a>(pub &'a Path);
 
 impl Launcher for Exec<'_> {
-    fn launch(&self, containers: &Containers<'_>, record: &ContainerRecord, attach_first: bool) -> Result<File> {
-        launch(containers, record, self.0, attach_first)
+    fn launch(
+        &self,
+        containers: &Containers<'_>,
+        record: &ContainerRecord,
+        job: Job<'_>,
+        attach_first: bool,
+    ) -> Result<File> {
+        launch(containers, record, self.0, job, attach_first)
     }
 }
 
@@ -46,13 +74,23 @@ impl Launcher for Exec<'_> {
 /// the reason it could not start: the monitor clients are attached to, waiting for the
 /// start, or a new one.
 pub fn spawn(containers: &Containers<'_>, record: &ContainerRecord, launcher: &dyn Launcher) -> Result<()> {
-    if let Ok(mut stream) = attach::connect(&attach::socket_path(containers, &record.id)) {
+    spawn_job(containers, record, Job::Container, launcher)
+}
+
+/// [`spawn`] for a container or one of its execs.
+pub(crate) fn spawn_job(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    job: Job<'_>,
+    launcher: &dyn Launcher,
+) -> Result<()> {
+    if let Ok(mut stream) = attach::connect(&job.socket(containers, record)) {
         attach::send_hello(&mut stream, None);
         if attach::request_start(&mut stream)?.is_some() {
             return Ok(());
         }
     }
-    let mut report = launcher.launch(containers, record, false)?;
+    let mut report = launcher.launch(containers, record, job, false)?;
     read_report(containers, record, &mut report)
 }
 
@@ -65,8 +103,19 @@ pub fn attach_and_start(
     launcher: &dyn Launcher,
     size: Option<linux::tty::WindowSize>,
 ) -> Result<attach::Attachment> {
+    attach_and_start_job(containers, record, Job::Container, launcher, size)
+}
+
+/// [`attach_and_start`] for a container or one of its execs.
+pub(crate) fn attach_and_start_job(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    job: Job<'_>,
+    launcher: &dyn Launcher,
+    size: Option<linux::tty::WindowSize>,
+) -> Result<attach::Attachment> {
     for _ in 0..3 {
-        let mut stream = connect_or_launch(containers, record, launcher)?;
+        let mut stream = connect_or_launch(containers, record, job, launcher)?;
         attach::send_hello(&mut stream, size);
         if let Some((pending, pid)) = attach::request_start(&mut stream)? {
             return Ok(attach::Attachment {
@@ -89,7 +138,7 @@ pub fn attach_waiting(
     launcher: &dyn Launcher,
     size: Option<linux::tty::WindowSize>,
 ) -> Result<attach::Attachment> {
-    let mut stream = connect_or_launch(containers, record, launcher)?;
+    let mut stream = connect_or_launch(containers, record, Job::Container, launcher)?;
     attach::send_hello(&mut stream, size);
     Ok(attach::Attachment {
         stream,
@@ -104,15 +153,16 @@ pub fn attach_waiting(
 fn connect_or_launch(
     containers: &Containers<'_>,
     record: &ContainerRecord,
+    job: Job<'_>,
     launcher: &dyn Launcher,
 ) -> Result<std::os::unix::net::UnixStream> {
-    let path = attach::socket_path(containers, &record.id);
+    let path = job.socket(containers, record);
     let connecting = |e| RuntimeError::io(format!("attaching to {}", path.display()), e);
     for _ in 0..5 {
         if let Ok(stream) = attach::connect(&path) {
             return Ok(stream);
         }
-        let mut report = launcher.launch(containers, record, true)?;
+        let mut report = launcher.launch(containers, record, job, true)?;
         // The monitor closes the pipe once it listens (or has said why it cannot).
         let mut text = String::new();
         let _ = report.read_to_string(&mut text);
@@ -138,7 +188,13 @@ const LISTENING: &[u8; 10] = b"listening\n";
 const BUSY: &[u8; 5] = b"busy\n";
 
 /// Spawns `exe __monitor ID`; returns the read end of its report pipe.
-fn launch(containers: &Containers<'_>, record: &ContainerRecord, exe: &Path, attach_first: bool) -> Result<File> {
+fn launch(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    exe: &Path,
+    job: Job<'_>,
+    attach_first: bool,
+) -> Result<File> {
     let (ready_r, ready_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     let mut cmd = Command::new(exe);
@@ -148,6 +204,9 @@ fn launch(containers: &Containers<'_>, record: &ContainerRecord, exe: &Path, att
         .arg(&record.id);
     if attach_first {
         cmd.arg("--attach-first");
+    }
+    if let Job::Exec(exec) = job {
+        cmd.arg("--exec").arg(exec);
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     let raw = std::os::fd::AsRawFd::as_raw_fd(&ready_w);
@@ -199,6 +258,14 @@ fn parse_report(containers: &Containers<'_>, record: &ContainerRecord, report: &
             message: message.to_string(),
         }),
         None => Err(ended_early(containers, record)),
+    }
+}
+
+/// A monitor's body, for its job.
+pub fn run_job(containers: &Containers<'_>, id: &str, job: Job<'_>, wait_for_start: bool) -> Result<()> {
+    match job {
+        Job::Container => run(containers, id, wait_for_start),
+        Job::Exec(exec) => run_exec(containers, id, exec, wait_for_start),
     }
 }
 
@@ -285,6 +352,163 @@ pub fn run(containers: &Containers<'_>, id: &str, wait_for_start: bool) -> Resul
         std::thread::sleep(std::time::Duration::from_millis((100u64 << restarts.min(4)).min(1000)));
     }
     Ok(())
+}
+
+/// The body of an exec's monitor (`strata __monitor ID --exec EXEC`): as a container's
+/// ([`run`]), for one exec: it starts the command when asked, serves its clients,
+/// records it running, then its exit code. Nothing is logged (as Docker's execs).
+pub fn run_exec(containers: &Containers<'_>, id: &str, exec_id: &str, wait_for_start: bool) -> Result<()> {
+    // SAFETY: fd 3 was set up by the launcher for this process alone.
+    let mut ready = Some(unsafe { File::from(OwnedFd::from_raw_fd(READY_FD)) });
+    let record = containers.resolve(id)?;
+    let mut exec = crate::exec::load(containers, id, exec_id)?;
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(crate::exec::lock_path(containers, id, exec_id))
+        .map_err(|e| RuntimeError::io("creating the exec's lock", e))?;
+    let Ok(_lock) = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock) else {
+        let _ = ready.take().map(|mut r| r.write_all(BUSY));
+        return Ok(());
+    };
+    if exec.running || exec.exit_code.is_some() {
+        let message = format!("exec {exec_id} has already been started");
+        let _ = ready.take().map(|mut r| write!(r, "125\n{message}"));
+        return Err(RuntimeError::Invalid(message));
+    }
+    let socket = crate::exec::socket_path(containers, id, exec_id);
+    let listener = attach::listen(&socket)?;
+    let mut gathered = None;
+    if wait_for_start {
+        let _ = ready.take().map(|mut r| r.write_all(LISTENING));
+        gathered = attach::gather(&listener, std::time::Duration::from_secs(30))?;
+        if gathered.is_none() {
+            let _ = std::fs::remove_file(&socket);
+            return Ok(());
+        }
+    }
+    let size = gathered.as_ref().and_then(|g| g.size);
+    // Whatever keeps the command from starting (its user unknown, the container gone)
+    // is the start's answer.
+    let (started, io) = exec_io(containers, &record, &exec, size).unwrap_or_else(|e| {
+        let nothing = attach::ContainerIo {
+            outputs: Vec::new(),
+            input: None,
+            tty: false,
+        };
+        (Err(e), nothing)
+    });
+    let outcome = started
+        .as_ref()
+        .map(|s| s.pid)
+        .map_err(|e| (e.exit_code(), e.to_string()));
+    if let Some(g) = gathered.as_mut() {
+        g.answer_start(&outcome);
+    }
+    if let Some(mut report) = ready.take() {
+        let _ = match &outcome {
+            Ok(_) => report.write_all(b"ok\n"),
+            Err((code, message)) => write!(report, "{code}\n{message}"),
+        };
+    }
+    let command = exec.options.command.join(" ");
+    let events = [("execID", exec_id)];
+    let started = match started {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&socket);
+            exec.exit_code = Some(e.exit_code());
+            crate::exec::save(containers, &exec)?;
+            return Err(e);
+        }
+    };
+    exec.running = true;
+    exec.pid = Some(started.pid);
+    crate::exec::save(containers, &exec)?;
+    containers.emit(&record, &format!("exec_start: {command}"), &events);
+    let clients = gathered.take().map(|g| g.clients).unwrap_or_default();
+    let served = attach::serve(io, started.pid, &listener, &mut NoLog, clients);
+    let code = linux::wait(started.pid).unwrap_or(255);
+    exec.running = false;
+    exec.exit_code = Some(code);
+    exec.pid = None;
+    let saved = crate::exec::save(containers, &exec);
+    containers.emit(&record, "exec_die", &[events[0], ("exitCode", &code.to_string())]);
+    let _ = std::fs::remove_file(&socket);
+    attach::send_exit(served?, code);
+    saved
+}
+
+/// An exec's output goes to its clients only.
+struct NoLog;
+
+impl attach::OutputSink for NoLog {
+    fn output(&mut self, _: u8, _: &[u8]) -> Result<()> {
+        Ok(())
+    }
+
+    fn ended(&mut self, _: u8) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts the exec's command with its output on fresh pipes (or a terminal with `-t`),
+/// and with `-i` its input on a pipe.
+fn exec_io(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    exec: &crate::exec::ExecRecord,
+    size: Option<linux::tty::WindowSize>,
+) -> Result<(Result<linux::Started>, attach::ContainerIo)> {
+    let pid = crate::lifecycle::running_pid(containers, record)?;
+    let spec = crate::exec::spec_for(containers, record, &exec.options, pid)?;
+    let config = containers.config(record)?;
+    let cgroup = crate::cgroups::Cgroup::new(&record.id);
+    let join = |p: i32| {
+        if config.runtime.as_deref() == Some("runc") {
+            crate::cgroups::join_groups_of(pid, p)
+        } else {
+            cgroup.add(p)
+        }
+    };
+    if exec.options.tty {
+        let pty = linux::tty::open_pty(size)?;
+        let started = linux::exec(pid, &spec, linux::Stdio::Terminal(&pty.slave), &join);
+        drop(pty.slave);
+        let master = File::from(pty.master);
+        let reader = master.try_clone().map_err(|e| RuntimeError::io("dup", e))?;
+        let io = attach::ContainerIo {
+            outputs: vec![(1, reader)],
+            input: Some(master),
+            tty: true,
+        };
+        return Ok((started, io));
+    }
+    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e));
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (in_r, input) = if exec.options.interactive {
+        let (in_r, in_w) = pipe()?;
+        (in_r, Some(File::from(in_w)))
+    } else {
+        let null = File::open("/dev/null").map_err(|e| RuntimeError::io("/dev/null", e))?;
+        (OwnedFd::from(null), None)
+    };
+    let started = linux::exec(
+        pid,
+        &spec,
+        linux::Stdio::Fds([in_r.as_fd(), out_w.as_fd(), err_w.as_fd()]),
+        &join,
+    );
+    // From here only the command holds the write ends: EOF means it is done.
+    drop((in_r, out_w, err_w));
+    let io = attach::ContainerIo {
+        outputs: vec![(1, File::from(out_r)), (2, File::from(err_r))],
+        input,
+        tty: false,
+    };
+    Ok((started, io))
 }
 
 /// Starts the container with its output on fresh pipes (or a terminal with `-t`), and

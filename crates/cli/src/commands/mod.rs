@@ -117,6 +117,9 @@ pub enum Command {
         /// Start the container once the launcher has attached (`run -it`).
         #[arg(long)]
         attach_first: bool,
+        /// Look after this exec of the container instead.
+        #[arg(long)]
+        exec: Option<String>,
     },
     /// The proxy of a container's published ports (internal)
     #[command(name = "__proxy", hide = true)]
@@ -249,7 +252,7 @@ pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
         Command::Cp(a) => process::cp(&store, a),
         Command::Top(a) => process::top(&store, a),
         Command::Unpause(a) => process::pause(&store, a, false),
-        Command::Monitor { id, attach_first } => run::monitor(&store, &id, attach_first),
+        Command::Monitor { id, attach_first, exec } => run::monitor(&store, &id, exec.as_deref(), attach_first),
         Command::Proxy { pid, relays } => network::proxy(pid, &relays),
         Command::Network(c) => network::run(&store, c),
         Command::Port(args) => network::port(&store, args),

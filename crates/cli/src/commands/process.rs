@@ -6,7 +6,9 @@ use std::io::Write;
 use std::time::Duration;
 use strata_containers::Containers;
 use strata_images::ImageStore;
-use strata_runtime::lifecycle::{self, ExecOptions};
+use strata_runtime::attach::Ended;
+use strata_runtime::exec::ExecOptions;
+use strata_runtime::lifecycle;
 use strata_runtime::logs::{LogEntry, LogOptions, LogStream};
 
 #[derive(clap::Args)]
@@ -94,19 +96,19 @@ pub struct WaitArgs {
 pub fn exec(store: &ImageStore, args: ExecArgs) -> Result<u8> {
     let containers = Containers::new(store);
     let record = containers.resolve(&args.container)?;
-    let _ = args.interactive;
     let opts = ExecOptions {
         command: args.command,
         env: crate::caller_env::with_caller_values(&args.env),
         workdir: args.workdir,
         user: args.user,
-        detach: args.detach,
         tty: args.tty,
+        interactive: args.interactive,
     };
-    match lifecycle::exec(&containers, &record, &opts) {
+    let outcome = run_exec(&containers, &record, &opts, args.detach);
+    match outcome {
         Ok(code) => Ok(code.clamp(0, 255) as u8),
         // Docker: 126/127 when the command cannot run, 1 for anything else.
-        Err(e @ strata_runtime::RuntimeError::Start { .. }) => {
+        Err(e) if matches!(*e, strata_runtime::RuntimeError::Start { .. }) => {
             eprintln!("Error: {e}");
             Ok(e.exit_code().clamp(1, 255) as u8)
         }
@@ -114,6 +116,28 @@ pub fn exec(store: &ImageStore, args: ExecArgs) -> Result<u8> {
             eprintln!("Error: {e}");
             Ok(1)
         }
+    }
+}
+
+/// Creates the exec and starts it: detached, or attached to this command's stdio.
+fn run_exec(
+    containers: &Containers<'_>,
+    record: &strata_containers::ContainerRecord,
+    opts: &ExecOptions,
+    detach: bool,
+) -> std::result::Result<i32, Box<strata_runtime::RuntimeError>> {
+    let launcher = crate::fork_launcher::ForkLauncher;
+    let exec = strata_runtime::exec::create(containers, record, opts)?;
+    if detach {
+        strata_runtime::exec::start_detached(containers, &exec, &launcher)?;
+        return Ok(0);
+    }
+    let keys = strata_runtime::detach_keys::DetachKeys::parse(strata_runtime::detach_keys::DEFAULT)?;
+    let mut terminal = crate::terminal::Terminal::new(opts.tty, opts.interactive);
+    let mut window = crate::terminal::resized;
+    match strata_runtime::exec::start_attached(containers, &exec, &launcher, terminal.io(&mut window), &keys)? {
+        Ended::Exited(code) => Ok(code),
+        Ended::Detached => Ok(0),
     }
 }
 

@@ -395,8 +395,9 @@ pub fn attach(store: &ImageStore, args: AttachArgs) -> Result<u8> {
 }
 
 /// The hidden `__monitor ID` command a detached container runs under.
-pub fn monitor(store: &ImageStore, id: &str, attach_first: bool) -> Result<u8> {
+pub fn monitor(store: &ImageStore, id: &str, exec: Option<&str>, attach_first: bool) -> Result<u8> {
     crate::fork_launcher::become_monitor()?;
-    monitor::run(&Containers::new(store), id, attach_first)?;
+    let job = exec.map_or(monitor::Job::Container, monitor::Job::Exec);
+    monitor::run_job(&Containers::new(store), id, job, attach_first)?;
     Ok(0)
 }

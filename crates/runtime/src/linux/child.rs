@@ -73,8 +73,14 @@ fn standard_fds(fds: &[std::os::fd::BorrowedFd<'_>; 3]) -> Result<(), ChildError
 /// The life of a process `exec`'ed into a running container (already in its
 /// namespaces): the container's seccomp filter, the spec's user and capabilities,
 /// no_new_privs, change directory, exec.
-pub fn enter(spec: &Spec, error_pipe: &OwnedFd, seccomp: Option<&Program>) -> isize {
-    let result = non_dumpable()
+pub fn enter(spec: &Spec, error_pipe: &OwnedFd, stdio: super::Stdio<'_>, seccomp: Option<&Program>) -> isize {
+    let attached = match stdio {
+        super::Stdio::Terminal(slave) => super::tty::attach_child(slave).fail(125, "attaching the terminal"),
+        super::Stdio::Fds(fds) => standard_fds(&fds),
+        super::Stdio::Inherit => Ok(()),
+    };
+    let result = attached
+        .and_then(|()| non_dumpable())
         .and_then(|()| close_inherited_fds())
         .and_then(|()| early_seccomp(spec, seccomp))
         .and_then(|()| set_user_and_capabilities(spec))

@@ -20,16 +20,18 @@ const NAMESPACES: [(&str, CloneFlags); 5] = [
     ("mnt", CloneFlags::CLONE_NEWNS),
 ];
 
-/// Runs `spec`'s process inside the namespaces of `pid`. With `detach`, returns once the
-/// process runs (exit code 0); otherwise waits and returns its exit code. A failure to
-/// start it is an error carrying Docker's code (126, 127).
+/// Starts `spec`'s process inside the namespaces of `pid`, with `stdio`. Returns the
+/// process to wait for once the command runs: an intermediate outside the container's
+/// PID namespace (joining one applies to children only), which waits for the command
+/// and exits with its status. A failure to start it is an error carrying Docker's code
+/// (126, 127). Called by an exec's monitor: the caller forks, so it must be
+/// single-threaded.
 pub fn exec(
     pid: i32,
     spec: &Spec,
-    detach: bool,
-    pty: Option<super::tty::Pty>,
+    stdio: super::Stdio<'_>,
     join_cgroups: &dyn Fn(i32) -> Result<()>,
-) -> Result<i32> {
+) -> Result<super::Started> {
     let namespaces: Vec<(File, CloneFlags)> = NAMESPACES
         .iter()
         .map(|(name, flag)| {
@@ -50,47 +52,22 @@ pub fn exec(
             // strata through /proc/PID/exe (CVE-2019-5736 class); fork keeps the flag.
             let _ = nix::sys::prctl::set_dumpable(false);
             if let Err(e) = join_cgroups(std::process::id() as i32) {
-                let _ = nix::unistd::write(
-                    &write_end,
-                    format!("125\njoining the container's cgroups: {e}").as_bytes(),
-                );
-                std::process::exit(125);
+                fail(&write_end, &format!("joining the container's cgroups: {e}"));
             }
             for (file, flag) in &namespaces {
                 if let Err(e) = setns(file, *flag) {
-                    let _ = nix::unistd::write(
-                        &write_end,
-                        format!("125\njoining the container's namespaces: {e}").as_bytes(),
-                    );
-                    std::process::exit(125);
+                    fail(&write_end, &format!("joining the container's namespaces: {e}"));
                 }
             }
-            // Joining a PID namespace applies to children: fork once more.
             match unsafe { fork() } {
                 Ok(ForkResult::Child) => {
-                    if let Some(pty) = &pty {
-                        if let Err(e) = super::tty::attach_child(&pty.slave) {
-                            let _ =
-                                nix::unistd::write(&write_end, format!("125\nattaching the terminal: {e}").as_bytes());
-                            std::process::exit(125);
-                        }
-                    }
-                    if detach {
-                        // `exec -d`: the process outlives this command; it gets no terminal.
-                        if let Ok(null) = std::fs::File::options().read(true).write(true).open("/dev/null") {
-                            for fd in 0..3 {
-                                // SAFETY: dup2 onto the standard descriptors of this child.
-                                unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) };
-                            }
-                        }
-                    }
-                    std::process::exit(child::enter(spec, &write_end, seccomp.as_ref()) as i32)
+                    std::process::exit(child::enter(spec, &write_end, stdio, seccomp.as_ref()) as i32)
                 }
                 Ok(ForkResult::Parent { child }) => {
-                    drop(write_end);
-                    if detach {
-                        std::process::exit(0);
-                    }
+                    // This waiter holds nothing: a copy of the monitor's end of the
+                    // command's input pipe would keep the command from seeing its end.
+                    // SAFETY: closes descriptors this forked child owns; it uses none.
+                    unsafe { libc::close_range(0, u32::MAX, 0) };
                     let code = match waitpid(child, None) {
                         Ok(WaitStatus::Exited(_, c)) => c,
                         Ok(WaitStatus::Signaled(_, s, _)) => 128 + s as i32,
@@ -103,25 +80,22 @@ pub fn exec(
         }
         ForkResult::Parent { child } => {
             drop(write_end);
-            // The terminal's slave end stays with the container process only.
-            let master = pty.map(|p| p.master);
             let mut report = String::new();
             let _ = File::from(read_end).read_to_string(&mut report);
-            if let (Some(master), true) = (master, report.is_empty() && !detach) {
-                super::tty::proxy(master, true)?;
-            }
-            let code = match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, c)) => c,
-                Ok(WaitStatus::Signaled(_, s, _)) => 128 + s as i32,
-                _ => 125,
-            };
             if let Some((c, message)) = report.split_once('\n') {
+                let _ = waitpid(child, None);
                 return Err(RuntimeError::Start {
                     code: c.parse().unwrap_or(125),
                     message: message.to_string(),
                 });
             }
-            Ok(code)
+            Ok(super::Started { pid: child.as_raw() })
         }
     }
+}
+
+/// Reports why the exec could not begin, in the forked child, and ends it.
+fn fail(report: &std::os::fd::OwnedFd, message: &str) -> ! {
+    let _ = nix::unistd::write(report, format!("125\n{message}").as_bytes());
+    std::process::exit(125)
 }
