@@ -157,11 +157,10 @@ pub fn serve(
             if !clients_ready.get(i).copied().unwrap_or(false) {
                 continue;
             }
-            match client.stream.read(&mut buf) {
-                Ok(0) | Err(_) => gone.push(i),
-                Ok(n) => {
-                    client.pending.extend_from_slice(&buf[..n]);
-                    for (kind, payload) in frames(&mut client.pending) {
+            match receive(client, &mut buf) {
+                None => gone.push(i),
+                Some(sent) => {
+                    for (kind, payload) in sent {
                         answer(kind, &payload, &mut input, tty, &mut client.stream, pid);
                     }
                 }
@@ -171,17 +170,34 @@ pub fn serve(
             clients.remove(i);
         }
         if listener_ready {
-            while let Ok((stream, _)) = listener.accept() {
-                let _ = stream.set_nonblocking(false);
-                let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(5)));
-                clients.push(Client {
-                    stream,
-                    pending: Vec::new(),
-                });
-            }
+            accept_all(listener, &mut clients);
         }
     }
     Ok(clients)
+}
+
+/// What a readable client sent: its whole frames, or `None` once it has gone.
+fn receive(client: &mut Client, buf: &mut [u8]) -> Option<Vec<(u8, Vec<u8>)>> {
+    match client.stream.read(buf) {
+        Ok(0) | Err(_) => None,
+        Ok(n) => {
+            client.pending.extend_from_slice(&buf[..n]);
+            Some(frames(&mut client.pending))
+        }
+    }
+}
+
+/// Takes every client waiting on the (non-blocking) listener.
+fn accept_all(listener: &UnixListener, clients: &mut Vec<Client>) {
+    while let Ok((stream, _)) = listener.accept() {
+        let _ = stream.set_nonblocking(false);
+        // A client that stops reading is dropped, never a stall for the others.
+        let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(5)));
+        clients.push(Client {
+            stream,
+            pending: Vec::new(),
+        });
+    }
 }
 
 /// Acts on a client's frame while the container runs: a start asked for now is
@@ -560,11 +576,10 @@ pub fn gather(listener: &UnixListener, first: std::time::Duration) -> Result<Opt
             if !ready[i + 1] {
                 continue;
             }
-            match client.stream.read(&mut buf) {
-                Ok(0) | Err(_) => gone.push(i),
-                Ok(n) => {
-                    client.pending.extend_from_slice(&buf[..n]);
-                    for (kind, payload) in frames(&mut client.pending) {
+            match receive(client, &mut buf) {
+                None => gone.push(i),
+                Some(sent) => {
+                    for (kind, payload) in sent {
                         match kind {
                             START => gathered.starters.push(i),
                             RESIZE if payload.len() == 4 => {
@@ -589,15 +604,8 @@ pub fn gather(listener: &UnixListener, first: std::time::Duration) -> Result<Opt
             }
         }
         if ready[0] {
-            while let Ok((stream, _)) = listener.accept() {
-                let _ = stream.set_nonblocking(false);
-                let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(5)));
-                gathered.clients.push(Client {
-                    stream,
-                    pending: Vec::new(),
-                });
-                early.push(Vec::new());
-            }
+            accept_all(listener, &mut gathered.clients);
+            early.resize_with(gathered.clients.len(), Vec::new);
         }
         if !gathered.starters.is_empty() {
             // Input sent before the start goes in first, in order, once it runs.

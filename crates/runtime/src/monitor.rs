@@ -261,6 +261,34 @@ fn parse_report(containers: &Containers<'_>, record: &ContainerRecord, report: &
     }
 }
 
+/// Says "listening" to the launcher, then serves clients until one asks for the start:
+/// `None` if none came or all left first.
+fn wait_for_clients(
+    listener: &std::os::unix::net::UnixListener,
+    ready: Option<File>,
+) -> Result<Option<attach::Gathered>> {
+    let _ = ready.map(|mut r| r.write_all(LISTENING));
+    attach::gather(listener, std::time::Duration::from_secs(30))
+}
+
+/// Tells whoever asked for the start how it went: the clients that asked, and the
+/// launcher's report pipe while it is open.
+fn announce(started: &Result<linux::Started>, gathered: Option<&mut attach::Gathered>, ready: Option<File>) {
+    let outcome = started
+        .as_ref()
+        .map(|s| s.pid)
+        .map_err(|e| (e.exit_code(), e.to_string()));
+    if let Some(g) = gathered {
+        g.answer_start(&outcome);
+    }
+    if let Some(mut report) = ready {
+        let _ = match &outcome {
+            Ok(_) => report.write_all(b"ok\n"),
+            Err((code, message)) => write!(report, "{code}\n{message}"),
+        };
+    }
+}
+
 /// A monitor's body, for its job.
 pub fn run_job(containers: &Containers<'_>, id: &str, job: Job<'_>, wait_for_start: bool) -> Result<()> {
     match job {
@@ -292,8 +320,7 @@ pub fn run(containers: &Containers<'_>, id: &str, wait_for_start: bool) -> Resul
     let listener = attach::listen(&socket)?;
     let mut gathered = None;
     if wait_for_start {
-        let _ = ready.take().map(|mut r| r.write_all(LISTENING));
-        gathered = attach::gather(&listener, std::time::Duration::from_secs(30))?;
+        gathered = wait_for_clients(&listener, ready.take())?;
         if gathered.is_none() {
             let _ = std::fs::remove_file(&socket);
             return Ok(());
@@ -306,19 +333,7 @@ pub fn run(containers: &Containers<'_>, id: &str, wait_for_start: bool) -> Resul
     let _ = std::fs::remove_file(containers.dir(id).join("restart-count"));
     loop {
         let (started, io) = start_io(containers, &record, &config, size)?;
-        let outcome = started
-            .as_ref()
-            .map(|s| s.pid)
-            .map_err(|e| (e.exit_code(), e.to_string()));
-        if let Some(g) = gathered.as_mut() {
-            g.answer_start(&outcome);
-        }
-        if let Some(mut report) = ready.take() {
-            let _ = match &outcome {
-                Ok(_) => report.write_all(b"ok\n"),
-                Err((code, message)) => write!(report, "{code}\n{message}"),
-            };
-        }
+        announce(&started, gathered.as_mut(), ready.take());
         let started = match started {
             Ok(s) => s,
             Err(e) => {
@@ -381,8 +396,7 @@ pub fn run_exec(containers: &Containers<'_>, id: &str, exec_id: &str, wait_for_s
     let listener = attach::listen(&socket)?;
     let mut gathered = None;
     if wait_for_start {
-        let _ = ready.take().map(|mut r| r.write_all(LISTENING));
-        gathered = attach::gather(&listener, std::time::Duration::from_secs(30))?;
+        gathered = wait_for_clients(&listener, ready.take())?;
         if gathered.is_none() {
             let _ = std::fs::remove_file(&socket);
             return Ok(());
@@ -399,19 +413,7 @@ pub fn run_exec(containers: &Containers<'_>, id: &str, exec_id: &str, wait_for_s
         };
         (Err(e), nothing)
     });
-    let outcome = started
-        .as_ref()
-        .map(|s| s.pid)
-        .map_err(|e| (e.exit_code(), e.to_string()));
-    if let Some(g) = gathered.as_mut() {
-        g.answer_start(&outcome);
-    }
-    if let Some(mut report) = ready.take() {
-        let _ = match &outcome {
-            Ok(_) => report.write_all(b"ok\n"),
-            Err((code, message)) => write!(report, "{code}\n{message}"),
-        };
-    }
+    announce(&started, gathered.as_mut(), ready.take());
     let command = exec.options.command.join(" ");
     let events = [("execID", exec_id)];
     let started = match started {
@@ -476,39 +478,11 @@ fn exec_io(
         let pty = linux::tty::open_pty(size)?;
         let started = linux::exec(pid, &spec, linux::Stdio::Terminal(&pty.slave), &join);
         drop(pty.slave);
-        let master = File::from(pty.master);
-        let reader = master.try_clone().map_err(|e| RuntimeError::io("dup", e))?;
-        let io = attach::ContainerIo {
-            outputs: vec![(1, reader)],
-            input: Some(master),
-            tty: true,
-        };
-        return Ok((started, io));
+        return on_terminal(started, pty.master);
     }
-    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e));
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-    let (in_r, input) = if exec.options.interactive {
-        let (in_r, in_w) = pipe()?;
-        (in_r, Some(File::from(in_w)))
-    } else {
-        let null = File::open("/dev/null").map_err(|e| RuntimeError::io("/dev/null", e))?;
-        (OwnedFd::from(null), None)
-    };
-    let started = linux::exec(
-        pid,
-        &spec,
-        linux::Stdio::Fds([in_r.as_fd(), out_w.as_fd(), err_w.as_fd()]),
-        &join,
-    );
-    // From here only the command holds the write ends: EOF means it is done.
-    drop((in_r, out_w, err_w));
-    let io = attach::ContainerIo {
-        outputs: vec![(1, File::from(out_r)), (2, File::from(err_r))],
-        input,
-        tty: false,
-    };
-    Ok((started, io))
+    on_pipes(exec.options.interactive, false, |fds| {
+        linux::exec(pid, &spec, linux::Stdio::Fds(fds), &join)
+    })
 }
 
 /// Starts the container with its output on fresh pipes (or a terminal with `-t`), and
@@ -533,33 +507,38 @@ fn start_io(
                 return Ok((Err(e), io));
             }
         };
-        let master = File::from(master);
-        let reader = master.try_clone().map_err(|e| RuntimeError::io("dup", e))?;
-        let io = attach::ContainerIo {
-            outputs: vec![(1, reader)],
-            input: Some(master),
-            tty: true,
-        };
-        return Ok((started, io));
+        return on_terminal(started, master);
     }
+    on_pipes(config.interactive, config.merged_output, |fds| {
+        crate::lifecycle::start_with_fds(containers, &fresh, fds)
+    })
+}
+
+/// Starts a process (`start`, given its standard descriptors) with its output on fresh
+/// pipes (stdout and stderr on one when `merged`) and, when `interactive`, its input on
+/// a pipe the monitor keeps; otherwise it reads /dev/null.
+fn on_pipes(
+    interactive: bool,
+    merged: bool,
+    start: impl FnOnce([std::os::fd::BorrowedFd<'_>; 3]) -> Result<linux::Started>,
+) -> Result<(Result<linux::Started>, attach::ContainerIo)> {
     let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e));
     let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = if config.merged_output {
+    let (err_r, err_w) = if merged {
         (None, out_w.try_clone().map_err(|e| RuntimeError::io("dup", e))?)
     } else {
         let (r, w) = pipe()?;
         (Some(r), w)
     };
-    // Without `-i` the container reads /dev/null.
-    let (in_r, input) = if config.interactive {
+    let (in_r, input) = if interactive {
         let (in_r, in_w) = pipe()?;
         (in_r, Some(File::from(in_w)))
     } else {
         let null = File::open("/dev/null").map_err(|e| RuntimeError::io("/dev/null", e))?;
         (OwnedFd::from(null), None)
     };
-    let started = crate::lifecycle::start_with_fds(containers, &fresh, [in_r.as_fd(), out_w.as_fd(), err_w.as_fd()]);
-    // From here only the container holds the write ends: EOF means it is done.
+    let started = start([in_r.as_fd(), out_w.as_fd(), err_w.as_fd()]);
+    // From here only the process holds the write ends: EOF means it is done.
     drop((in_r, out_w, err_w));
     let io = attach::ContainerIo {
         outputs: std::iter::once((1, File::from(out_r)))
@@ -567,6 +546,21 @@ fn start_io(
             .collect(),
         input,
         tty: false,
+    };
+    Ok((started, io))
+}
+
+/// A process on a terminal: its output and input are the terminal's master end.
+fn on_terminal(
+    started: Result<linux::Started>,
+    master: OwnedFd,
+) -> Result<(Result<linux::Started>, attach::ContainerIo)> {
+    let master = File::from(master);
+    let reader = master.try_clone().map_err(|e| RuntimeError::io("dup", e))?;
+    let io = attach::ContainerIo {
+        outputs: vec![(1, reader)],
+        input: Some(master),
+        tty: true,
     };
     Ok((started, io))
 }
