@@ -544,8 +544,11 @@ fn garbage_collection_waits_for_a_build_in_progress() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     t.ok(&["image", "prune", "-f"]);
+    // The build lets go of its lease once its image is tagged (the process may take a
+    // moment more to exit): the image is there the moment prune returns.
+    let tagged = t.run(&["image", "inspect", "slow:1"]);
     assert!(
-        child.try_wait().unwrap().is_some(),
+        tagged.status.success(),
         "prune returned while the build still ran: it did not wait for the lease"
     );
     assert!(child.wait().unwrap().success());

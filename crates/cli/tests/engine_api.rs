@@ -172,10 +172,20 @@ struct HttpReply {
 }
 
 impl HttpReply {
-    /// Reads one answer to the end of the connection (skipping `100 Continue`).
+    /// Reads one answer to the end of the connection (skipping `100 Continue`). A
+    /// service that answers before it read the whole body (413) closes with that body
+    /// unread, and the kernel then resets the connection once its answer is read.
     fn read(mut stream: impl Read) -> HttpReply {
         let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
+        let mut buf = [0u8; 8192];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !raw.is_empty() => break,
+                Err(e) => panic!("reading the answer: {e}"),
+            }
+        }
         let text = String::from_utf8_lossy(&raw).into_owned();
         let text = text.strip_prefix("HTTP/1.1 100 Continue\r\n\r\n").unwrap_or(&text);
         let (head, body) = text

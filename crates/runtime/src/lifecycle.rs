@@ -63,7 +63,9 @@ pub fn start_attached_to_monitor(
     record: &ContainerRecord,
     how: Attached<'_>,
 ) -> Result<crate::attach::Ended> {
-    attach_new_monitor(containers, record, None, how)
+    // Not pruned while its monitor comes up.
+    let (held, record) = containers.hold(record)?;
+    attach_new_monitor(containers, &record, Some(held), how)
 }
 
 fn attach_new_monitor(

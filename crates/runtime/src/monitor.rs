@@ -289,20 +289,25 @@ fn announce(started: &Result<linux::Started>, gathered: Option<&mut attach::Gath
     }
 }
 
-/// A monitor's body, for its job.
+/// A monitor's body, for its job (`strata __monitor ID [--exec EXEC]
+/// [--attach-first]`), its report pipe on fd 3: why it could not begin goes there.
 pub fn run_job(containers: &Containers<'_>, id: &str, job: Job<'_>, wait_for_start: bool) -> Result<()> {
-    match job {
-        Job::Container => run(containers, id, wait_for_start),
-        Job::Exec(exec) => run_exec(containers, id, exec, wait_for_start),
+    // SAFETY: fd 3 was set up by the launcher for this process alone.
+    let mut ready = Some(unsafe { File::from(OwnedFd::from_raw_fd(READY_FD)) });
+    let outcome = match job {
+        Job::Container => run(containers, id, wait_for_start, &mut ready),
+        Job::Exec(exec) => run_exec(containers, id, exec, wait_for_start, &mut ready),
+    };
+    if let (Err(e), Some(mut report)) = (&outcome, ready) {
+        let _ = write!(report, "{}\n{e}", e.exit_code());
     }
+    outcome
 }
 
 /// The monitor's body (`strata __monitor ID [--attach-first]`). With `wait_for_start`
 /// it says "listening" and serves clients (any number) until one asks for the start;
 /// it ends, leaving the container as it is, if none comes within 30 s or all leave.
-pub fn run(containers: &Containers<'_>, id: &str, wait_for_start: bool) -> Result<()> {
-    // SAFETY: fd 3 was set up by the launcher for this process alone.
-    let mut ready = Some(unsafe { File::from(OwnedFd::from_raw_fd(READY_FD)) });
+fn run(containers: &Containers<'_>, id: &str, wait_for_start: bool, ready: &mut Option<File>) -> Result<()> {
     let record = containers.resolve(id)?;
     let _supervisor = if wait_for_start {
         let Some(lock) = crate::lifecycle::try_supervise(containers, id) else {
@@ -332,7 +337,9 @@ pub fn run(containers: &Containers<'_>, id: &str, wait_for_start: bool) -> Resul
     // A count left by an earlier run of the container; none means 0.
     let _ = std::fs::remove_file(containers.dir(id).join("restart-count"));
     loop {
-        let (started, io) = start_io(containers, &record, &config, size)?;
+        // Whatever keeps it from starting (the container removed meanwhile) is the
+        // start's answer.
+        let (started, io) = start_io(containers, &record, &config, size).unwrap_or_else(|e| (Err(e), no_io()));
         announce(&started, gathered.as_mut(), ready.take());
         let started = match started {
             Ok(s) => s,
@@ -372,9 +379,13 @@ pub fn run(containers: &Containers<'_>, id: &str, wait_for_start: bool) -> Resul
 /// The body of an exec's monitor (`strata __monitor ID --exec EXEC`): as a container's
 /// ([`run`]), for one exec: it starts the command when asked, serves its clients,
 /// records it running, then its exit code. Nothing is logged (as Docker's execs).
-pub fn run_exec(containers: &Containers<'_>, id: &str, exec_id: &str, wait_for_start: bool) -> Result<()> {
-    // SAFETY: fd 3 was set up by the launcher for this process alone.
-    let mut ready = Some(unsafe { File::from(OwnedFd::from_raw_fd(READY_FD)) });
+fn run_exec(
+    containers: &Containers<'_>,
+    id: &str,
+    exec_id: &str,
+    wait_for_start: bool,
+    ready: &mut Option<File>,
+) -> Result<()> {
     let record = containers.resolve(id)?;
     let mut exec = crate::exec::load(containers, id, exec_id)?;
     let lock = File::options()
@@ -388,9 +399,9 @@ pub fn run_exec(containers: &Containers<'_>, id: &str, exec_id: &str, wait_for_s
         return Ok(());
     };
     if exec.running || exec.exit_code.is_some() {
-        let message = format!("exec {exec_id} has already been started");
-        let _ = ready.take().map(|mut r| write!(r, "125\n{message}"));
-        return Err(RuntimeError::Invalid(message));
+        return Err(RuntimeError::Invalid(format!(
+            "exec {exec_id} has already been started"
+        )));
     }
     let socket = crate::exec::socket_path(containers, id, exec_id);
     let listener = attach::listen(&socket)?;
@@ -405,14 +416,7 @@ pub fn run_exec(containers: &Containers<'_>, id: &str, exec_id: &str, wait_for_s
     let size = gathered.as_ref().and_then(|g| g.size);
     // Whatever keeps the command from starting (its user unknown, the container gone)
     // is the start's answer.
-    let (started, io) = exec_io(containers, &record, &exec, size).unwrap_or_else(|e| {
-        let nothing = attach::ContainerIo {
-            outputs: Vec::new(),
-            input: None,
-            tty: false,
-        };
-        (Err(e), nothing)
-    });
+    let (started, io) = exec_io(containers, &record, &exec, size).unwrap_or_else(|e| (Err(e), no_io()));
     announce(&started, gathered.as_mut(), ready.take());
     let command = exec.options.command.join(" ");
     let events = [("execID", exec_id)];
@@ -498,14 +502,7 @@ fn start_io(
         let (started, master) = match crate::lifecycle::start_on_terminal(containers, &fresh, size) {
             Ok((s, m)) => (Ok(s), m),
             // Nothing to serve: the monitor reports the error and ends.
-            Err(e) => {
-                let io = attach::ContainerIo {
-                    outputs: Vec::new(),
-                    input: None,
-                    tty: true,
-                };
-                return Ok((Err(e), io));
-            }
+            Err(e) => return Ok((Err(e), no_io())),
         };
         return on_terminal(started, master);
     }
@@ -548,6 +545,15 @@ fn on_pipes(
         tty: false,
     };
     Ok((started, io))
+}
+
+/// Nothing to serve: a process that did not start.
+fn no_io() -> attach::ContainerIo {
+    attach::ContainerIo {
+        outputs: Vec::new(),
+        input: None,
+        tty: false,
+    }
 }
 
 /// A process on a terminal: its output and input are the terminal's master end.
