@@ -29,6 +29,7 @@ impl Launcher for ForkLauncher {
             let exe = std::env::current_exe().map_err(|e| RuntimeError::io("finding strata's binary", e))?;
             return Exec(&exe).launch(containers, record, job, attach_first);
         }
+        reap_ended_monitors();
         let (ready_r, ready_w) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
         // SAFETY: this process has one thread (checked above), so the child may run
@@ -52,12 +53,25 @@ impl Launcher for ForkLauncher {
                 // SAFETY: ends the child without running the parent's destructors.
                 unsafe { libc::_exit(code) }
             }
-            nix::unistd::ForkResult::Parent { .. } => {
+            nix::unistd::ForkResult::Parent { child } => {
                 drop(ready_w);
+                FORKED.lock().unwrap_or_else(|p| p.into_inner()).push(child);
                 Ok(File::from(ready_r))
             }
         }
     }
+}
+
+/// The monitors this command forked: its children, reaped once they end (a build
+/// forks one per RUN step and would otherwise gather zombies until it exits).
+static FORKED: std::sync::Mutex<Vec<nix::unistd::Pid>> = std::sync::Mutex::new(Vec::new());
+
+fn reap_ended_monitors() {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    FORKED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|pid| matches!(waitpid(*pid, Some(WaitPidFlag::WNOHANG)), Ok(WaitStatus::StillAlive)));
 }
 
 fn single_threaded() -> bool {

@@ -656,3 +656,51 @@ fn build_args_without_values_come_from_the_callers_environment() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(t.ok(&["run", "--rm", "args:1", "cat", "/args"]), "from-env kept\n");
 }
+
+/// The zombie children of process `pid`.
+fn zombie_children(pid: u32) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            let after = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+            let mut fields = after.split(' ');
+            fields.next() == Some("Z") && fields.next() == Some(pid.to_string().as_str())
+        })
+        .count()
+}
+
+#[test]
+fn a_build_reaps_the_monitors_of_its_finished_run_steps() {
+    let t = TestRoot::new();
+    busybox(&t);
+    let steps = "RUN true\n".repeat(6);
+    let dir = context(&t, "many", &format!("FROM busybox:test\n{steps}RUN sleep 3\n"), &[]);
+    let mut child = t
+        .cmd()
+        .args(["build", "-q", "-t", "many:1", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The last step runs: six monitors have come and gone.
+    let start = std::time::Instant::now();
+    while !t
+        .ok(&["ps", "--no-trunc", "--format", "{{.Command}}"])
+        .contains("sleep 3")
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the build ended before its last step was seen"
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "the last step never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The one before the last may still be on its way out when the last is launched.
+    let zombies = zombie_children(child.id());
+    assert!(zombies <= 1, "{zombies} monitors of finished steps left unreaped");
+    assert!(child.wait().unwrap().success());
+}
