@@ -387,3 +387,49 @@ fn system_prune_filters_by_label_and_age() {
     assert!(err.contains("prune filters are until, label and label!"), "{err}");
     assert_eq!(t.image_ids(), [kept]);
 }
+
+// `image`, `network` and `volume prune --filter`: the same filters as `system prune`.
+#[test]
+fn image_network_and_volume_prune_take_docker_prune_filters() {
+    let t = TestRoot::new();
+    let import = |name: &str, change: &str| {
+        let tar = t.path(name);
+        std::fs::write(&tar, layer(&[E::File(name, name.as_bytes())])).unwrap();
+        t.ok(&["import", "-c", change, tar.to_str().unwrap()])
+            .trim()
+            .to_string()
+    };
+    let kept = import("kept", "LABEL keep=yes");
+    let gone = import("gone", "LABEL team=web");
+    let tagged = import("tagged", "LABEL team=web");
+    t.ok(&["tag", &tagged, "tagged:1"]);
+    let out = t.ok(&["image", "prune", "-f", "--filter", "label=team=web"]);
+    assert!(out.contains(&format!("deleted: {gone}")), "{out}");
+    assert!(!out.contains(&kept) && !out.contains(&tagged), "{out}");
+    // dangling=false is -a: tagged images too.
+    let out = t.ok(&[
+        "image",
+        "prune",
+        "-f",
+        "--filter",
+        "dangling=false",
+        "--filter",
+        "label!=keep",
+    ]);
+    assert!(out.contains(&format!("deleted: {tagged}")), "{out}");
+    assert_eq!(t.image_ids(), [kept]);
+
+    t.ok(&["network", "create", "young"]);
+    let out = t.ok(&["network", "prune", "-f", "--filter", "until=1h"]);
+    assert!(!out.contains("young"), "{out}");
+    let out = t.ok(&["network", "prune", "-f"]);
+    assert!(out.contains("young"), "{out}");
+
+    t.ok(&["volume", "create", "data"]);
+    let out = t.ok(&["volume", "prune", "-a", "-f", "--filter", "label=team"]);
+    assert!(!out.contains("data"), "{out}");
+    let out = t.ok(&["volume", "prune", "-a", "-f"]);
+    assert!(out.contains("data"), "{out}");
+    let err = t.fails(&["volume", "prune", "-f", "--filter", "until=1h"]);
+    assert!(err.contains("\"until\" filter is not supported with volumes"), "{err}");
+}

@@ -86,6 +86,9 @@ pub enum Command {
         /// Do not prompt for confirmation
         #[arg(short, long)]
         force: bool,
+        /// Provide filter values (e.g. "until=24h", "label=KEY=VALUE")
+        #[arg(long)]
+        filter: Vec<String>,
     },
 }
 
@@ -201,8 +204,8 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             let record = containers.resolve(&container)?;
             networking::disconnect(&containers, &record, &network)?;
         }
-        Command::Prune { force: _ } => {
-            let removed = networking::prune(&containers, &strata_images::PruneFilter::default())?;
+        Command::Prune { force: _, filter } => {
+            let removed = networking::prune(&containers, &super::system::prune_filter(&filter)?)?;
             if !removed.is_empty() {
                 println!("Deleted Networks:");
                 removed.iter().for_each(|n| println!("{n}"));

@@ -31,6 +31,9 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     force: bool,
+    /// Provide filter values (e.g. "until=24h", "label=KEY=VALUE", "dangling=false")
+    #[arg(long)]
+    filter: Vec<String>,
 }
 
 pub fn print_event(e: &RemoveEvent, lowercase: bool) {
@@ -65,7 +68,9 @@ pub fn tag(store: &ImageStore, args: TagArgs) -> Result<u8> {
 
 pub fn prune(store: &ImageStore, args: PruneArgs) -> Result<u8> {
     let _ = args.force; // strata never prompts.
-    let (events, bytes) = store.prune(args.all)?;
+    let filters = strata_images::FilterArgs::parse(&args.filter)?;
+    let (all, filter) = strata_images::PruneFilter::parse_image_prune(&filters, strata_metadata::events::now_nano())?;
+    let (events, bytes) = store.prune_matching(args.all || all, &filter)?;
     if !events.is_empty() {
         println!("Deleted Images:");
         events.iter().for_each(|e| print_event(e, true));

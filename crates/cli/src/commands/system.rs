@@ -64,19 +64,24 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
                 );
             }
             strata_runtime::lifecycle::reset(&strata_containers::Containers::new(store))?;
-            super::volume::prune(store, true)?;
+            super::volume::prune(store, true, &PruneFilter::default())?;
             store.prune(true)?;
             Ok(0)
         }
     }
 }
 
+/// Docker's prune filters (`until`, `label`, `label!`) as given on the command line.
+pub fn prune_filter(given: &[String]) -> Result<PruneFilter> {
+    let filters = strata_images::FilterArgs::parse(given)?;
+    Ok(PruneFilter::parse(&filters, strata_metadata::events::now_nano())?)
+}
+
 fn prune(store: &ImageStore, all: bool, volumes: bool, filter: &[String]) -> Result<u8> {
-    let filters = strata_images::FilterArgs::parse(filter)?;
     let options = SystemPruneOptions {
         all,
         volumes,
-        filter: PruneFilter::parse(&filters, strata_metadata::events::now_nano())?,
+        filter: prune_filter(filter)?,
     };
     let pruned = system_prune(&strata_containers::Containers::new(store), &options)?;
     if !pruned.volumes.is_empty() {

@@ -47,6 +47,9 @@ pub enum Command {
         all: bool,
         #[arg(short, long)]
         force: bool,
+        /// Provide filter values (e.g. "label=KEY=VALUE")
+        #[arg(long)]
+        filter: Vec<String>,
     },
 }
 
@@ -109,15 +112,15 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             }
             return Ok(status);
         }
-        Command::Prune { all, force: _ } => prune(store, all)?,
+        Command::Prune { all, force: _, filter } => prune(store, all, &super::system::prune_filter(&filter)?)?,
     }
     Ok(0)
 }
 
 /// Removes the volumes no container uses (anonymous ones, or all with `all`) and
 /// prints them as Docker does.
-pub fn prune(store: &ImageStore, all: bool) -> Result<()> {
-    let pruned = prune_volumes(&Containers::new(store), all, &strata_images::PruneFilter::default())?;
+pub fn prune(store: &ImageStore, all: bool, filter: &strata_images::PruneFilter) -> Result<()> {
+    let pruned = prune_volumes(&Containers::new(store), all, filter)?;
     if !pruned.names.is_empty() {
         println!("Deleted Volumes:");
         pruned.names.iter().for_each(|n| println!("{n}"));
