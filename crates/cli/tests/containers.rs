@@ -682,7 +682,29 @@ fn no_new_privileges_and_nothing_of_the_engine_inside() {
 #[test]
 fn gc_spares_live_exports_and_clears_killed_ones() {
     let t = with_busybox();
-    t.ok(&["run", "--name", "src", "busybox:test", "sh", "-c", "echo kept > /kept"]);
+    // Running: `system prune` removes stopped containers, as Docker's.
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "src",
+        "busybox:test",
+        "sh",
+        "-c",
+        "echo kept > /kept; sleep 600",
+    ]);
+    let upper_file = || {
+        let upper = t.ok(&["inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "src"]);
+        std::path::Path::new(upper.trim()).join("kept")
+    };
+    let start = std::time::Instant::now();
+    while !upper_file().exists() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "/kept never written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let upper = t
         .ok(&["inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "src"])
         .trim()
@@ -711,7 +733,7 @@ fn gc_spares_live_exports_and_clears_killed_ones() {
     );
     assert!(t.ok(&["diff", "src"]).contains("A /kept"));
     std::fs::remove_dir(&live).unwrap();
-    t.ok(&["rm", "src"]);
+    t.ok(&["rm", "-f", "src"]);
 }
 
 #[test]
@@ -730,17 +752,32 @@ fn system_prune_volumes_removes_unused_anonymous_volumes_only() {
         "true",
     ]);
     t.ok(&["rm", "first"]);
-    t.ok(&["run", "--name", "second", "-v", "/inuse", "busybox:test", "true"]);
-    assert_eq!(t.ok(&["volume", "ls", "-q"]).lines().count(), 3);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "second",
+        "-v",
+        "/inuse",
+        "busybox:test",
+        "sleep",
+        "600",
+    ]);
+    t.ok(&["run", "--name", "third", "-v", "/stopped", "busybox:test", "true"]);
+    assert_eq!(t.ok(&["volume", "ls", "-q"]).lines().count(), 4);
     let out = t.ok(&["system", "prune", "-f", "--volumes"]);
+    // As Docker's: the stopped container goes first, and with it the use of its volume.
+    assert!(out.contains("Deleted Containers:"), "{out}");
     assert!(out.contains("Deleted Volumes:"), "{out}");
     let left = t.ok(&["volume", "ls", "-q"]);
     assert_eq!(
         left.lines().count(),
         2,
-        "the named volume and the one second uses stay: {left}"
+        "the named volume and the one the running container uses stay: {left}"
     );
     assert!(left.contains("keep"));
+    assert_eq!(t.ok(&["ps", "-a", "--format", "{{.Names}}"]).trim(), "second");
+    t.ok(&["rm", "-f", "second"]);
 }
 
 #[test]

@@ -417,7 +417,18 @@ fn image_network_and_volume_prune_take_docker_prune_filters() {
         "label!=keep",
     ]);
     assert!(out.contains(&format!("deleted: {tagged}")), "{out}");
-    assert_eq!(t.image_ids(), [kept]);
+    assert_eq!(t.image_ids(), std::slice::from_ref(&kept));
+
+    // Containers: by their labels, created (never started) ones included.
+    t.ok(&["create", "--name", "web", "--label", "team=web", &kept, "true"]);
+    t.ok(&["create", "--name", "db", "--label", "team=db", &kept, "true"]);
+    let out = t.ok(&["container", "prune", "-f", "--filter", "label=team=web"]);
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    assert_eq!(t.ok(&["ps", "-a", "--format", "{{.Names}}"]).trim(), "db");
+    let out = t.ok(&["system", "prune", "-f", "--filter", "until=1h"]);
+    assert!(!out.contains("Deleted Containers:"), "db is newer than an hour: {out}");
+    t.ok(&["system", "prune", "-f"]);
+    assert_eq!(t.ok(&["ps", "-aq"]), "");
 
     t.ok(&["network", "create", "young"]);
     let out = t.ok(&["network", "prune", "-f", "--filter", "until=1h"]);

@@ -429,9 +429,18 @@ pub struct Pruned {
 /// `container prune`: every container that is not running and that nobody holds
 /// (one being created, started, committed or copied is passed by).
 pub fn prune(containers: &Containers<'_>) -> Result<Pruned> {
+    prune_matching(containers, &strata_images::PruneFilter::default())
+}
+
+/// [`prune`] of the containers `filter` lets go (their creation time and labels).
+pub fn prune_matching(containers: &Containers<'_>, filter: &strata_images::PruneFilter) -> Result<Pruned> {
     let mut pruned = Pruned::default();
     for c in reconcile(containers)? {
         if c.state == ContainerState::Running {
+            continue;
+        }
+        let labels = containers.config(&c).map(|config| config.labels).unwrap_or_default();
+        if !filter.matches(Some(&c.created), |k| labels.get(k).map(String::as_str)) {
             continue;
         }
         let bytes = strata_snapshots::disk_usage(&containers.upper(&c.id)).unwrap_or(0);

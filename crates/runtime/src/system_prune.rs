@@ -1,8 +1,6 @@
 //! `system prune`: the unused objects of every kind in one call, as Docker's CLI
-//! composes it from the per-kind prunes, each under the same filter.
-//!
-//! Stopped containers are kept (strata's `system prune` has never removed them; `container
-//! prune` does), so the volumes and networks they are configured with stay in use.
+//! composes it from the per-kind prunes, each under the same filter: stopped
+//! containers first, so that the volumes, networks and images only they used go too.
 
 use crate::error::Result;
 use strata_containers::volume_use::prune_volumes;
@@ -24,23 +22,32 @@ pub struct SystemPruneOptions {
 /// What `system prune` removed, kind by kind, in the order it removed them.
 #[derive(Debug, Default)]
 pub struct SystemPruned {
+    /// Container IDs.
+    pub containers: Vec<String>,
     pub volumes: Vec<String>,
     /// Network names.
     pub networks: Vec<String>,
     /// The untag and delete steps of the images removed (image IDs, then their layers).
     pub images: Vec<RemoveEvent>,
-    /// Bytes freed: volume data, image layers and blobs, partial downloads, and the
-    /// leftovers of killed commands.
+    /// Bytes freed: containers' writable layers, volume data, image layers and blobs,
+    /// partial downloads, and the leftovers of killed commands.
     pub reclaimed: u64,
 }
 
-/// Removes the anonymous volumes no container uses (with `volumes`), the networks no
-/// container is configured with, the dangling (with `all`, every unused) images, and the
-/// files no record references. Volumes go first: a filter they refuse (`until`) stops
-/// the prune before anything is removed.
+/// Removes the stopped containers, the anonymous volumes no container uses (with
+/// `volumes`), the networks no container is configured with, the dangling (with `all`,
+/// every unused) images, and the files no record references. A filter volumes refuse
+/// (`until`) stops the prune before anything is removed.
 pub fn system_prune(containers: &Containers<'_>, options: &SystemPruneOptions) -> Result<SystemPruned> {
     let store = containers.store();
     let mut pruned = SystemPruned::default();
+    if options.volumes && options.filter.has_until() {
+        // Refused as the volume prune would refuse it, before the containers go.
+        prune_volumes(containers, false, &options.filter)?;
+    }
+    let stopped = crate::lifecycle::prune_matching(containers, &options.filter)?;
+    pruned.containers = stopped.removed;
+    pruned.reclaimed += stopped.bytes;
     if options.volumes {
         let volumes = prune_volumes(containers, false, &options.filter)?;
         pruned.volumes = volumes.names;

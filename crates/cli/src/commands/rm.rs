@@ -42,12 +42,16 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     force: bool,
+    /// Provide filter values (e.g. "until=24h", "label=KEY=VALUE")
+    #[arg(long)]
+    filter: Vec<String>,
 }
 
 /// `container prune`: removes every container that is not running.
 pub fn prune(store: &ImageStore, args: PruneArgs) -> Result<u8> {
     let _ = args.force; // strata never prompts.
-    let pruned = lifecycle::prune(&Containers::new(store))?;
+    let filter = super::system::prune_filter(&args.filter)?;
+    let pruned = lifecycle::prune_matching(&Containers::new(store), &filter)?;
     if !pruned.removed.is_empty() {
         println!("Deleted Containers:");
         pruned.removed.iter().for_each(|id| println!("{id}"));

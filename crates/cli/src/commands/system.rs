@@ -84,6 +84,11 @@ fn prune(store: &ImageStore, all: bool, volumes: bool, filter: &[String]) -> Res
         filter: prune_filter(filter)?,
     };
     let pruned = system_prune(&strata_containers::Containers::new(store), &options)?;
+    if !pruned.containers.is_empty() {
+        println!("Deleted Containers:");
+        pruned.containers.iter().for_each(|id| println!("{id}"));
+        println!();
+    }
     if !pruned.volumes.is_empty() {
         println!("Deleted Volumes:");
         pruned.volumes.iter().for_each(|n| println!("{n}"));
