@@ -261,14 +261,26 @@ fn parse_report(containers: &Containers<'_>, record: &ContainerRecord, report: &
     }
 }
 
-/// Says "listening" to the launcher, then serves clients until one asks for the start:
-/// `None` if none came or all left first.
-fn wait_for_clients(
-    listener: &std::os::unix::net::UnixListener,
-    ready: Option<File>,
-) -> Result<Option<attach::Gathered>> {
-    let _ = ready.map(|mut r| r.write_all(LISTENING));
-    attach::gather(listener, std::time::Duration::from_secs(30))
+/// Listens on `socket`; with `wait_for_start`, says "listening" to the launcher and
+/// serves clients until one asks for the start. `None`: none came, or all left first
+/// (the socket is gone, and the monitor ends).
+fn listen_for_clients(
+    socket: &Path,
+    wait_for_start: bool,
+    ready: &mut Option<File>,
+) -> Result<Option<(std::os::unix::net::UnixListener, Option<attach::Gathered>)>> {
+    let listener = attach::listen(socket)?;
+    if !wait_for_start {
+        return Ok(Some((listener, None)));
+    }
+    let _ = ready.take().map(|mut r| r.write_all(LISTENING));
+    match attach::gather(&listener, std::time::Duration::from_secs(30))? {
+        Some(gathered) => Ok(Some((listener, Some(gathered)))),
+        None => {
+            let _ = std::fs::remove_file(socket);
+            Ok(None)
+        }
+    }
 }
 
 /// Tells whoever asked for the start how it went: the clients that asked, and the
@@ -322,15 +334,9 @@ fn run(containers: &Containers<'_>, id: &str, wait_for_start: bool, ready: &mut 
     let policy = RestartPolicy::parse(config.restart.as_deref().unwrap_or("no"))?;
     let _ = std::fs::remove_file(stop_marker(containers, id));
     let socket = attach::socket_path(containers, id);
-    let listener = attach::listen(&socket)?;
-    let mut gathered = None;
-    if wait_for_start {
-        gathered = wait_for_clients(&listener, ready.take())?;
-        if gathered.is_none() {
-            let _ = std::fs::remove_file(&socket);
-            return Ok(());
-        }
-    }
+    let Some((listener, mut gathered)) = listen_for_clients(&socket, wait_for_start, ready)? else {
+        return Ok(());
+    };
     let size = gathered.as_ref().and_then(|g| g.size);
     let mut log = JsonLog::open(&log_path(containers, &record.id))?;
     let mut restarts = 0u32;
@@ -404,15 +410,9 @@ fn run_exec(
         )));
     }
     let socket = crate::exec::socket_path(containers, id, exec_id);
-    let listener = attach::listen(&socket)?;
-    let mut gathered = None;
-    if wait_for_start {
-        gathered = wait_for_clients(&listener, ready.take())?;
-        if gathered.is_none() {
-            let _ = std::fs::remove_file(&socket);
-            return Ok(());
-        }
-    }
+    let Some((listener, mut gathered)) = listen_for_clients(&socket, wait_for_start, ready)? else {
+        return Ok(());
+    };
     let size = gathered.as_ref().and_then(|g| g.size);
     // Whatever keeps the command from starting (its user unknown, the container gone)
     // is the start's answer.
