@@ -24,6 +24,10 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
     pub fn not_implemented(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_IMPLEMENTED, message)
     }
@@ -78,6 +82,13 @@ from_library_error!(
     strata_runtime::RuntimeError,
     strata_metadata::MetadataError
 );
+
+/// An I/O failure of the service's own (writing a streamed answer, reading a body).
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::internal(e.to_string())
+    }
+}
 
 impl From<strata_images::FilterError> for ApiError {
     fn from(e: strata_images::FilterError) -> Self {

@@ -10,6 +10,7 @@
 
 mod error;
 mod handlers;
+mod hijack;
 mod idle;
 mod listen;
 mod refused;
@@ -17,6 +18,7 @@ mod reply;
 mod request;
 mod router;
 mod server;
+mod stream;
 mod versions;
 
 pub use listen::{ListenUri, Listener, DEFAULT_URI};

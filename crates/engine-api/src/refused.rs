@@ -46,23 +46,8 @@ pub fn route(method: &Method, path: &str) -> Option<Refusal> {
         ("swarm" | "services" | "nodes" | "secrets" | "configs" | "tasks", _) => Refusal::Swarm,
         ("build" | "session" | "grpc", &Method::POST) => Refusal::Build,
         ("plugins", _) if path != "/plugins" => Refusal::Plugins,
-        ("events", &Method::GET) if path == "/events" => Refusal::NotYet("the events stream"),
-        ("auth", &Method::POST) if path == "/auth" => Refusal::NotYet("registry login"),
-        ("commit", &Method::POST) if path == "/commit" => Refusal::NotYet("committing a container"),
         ("distribution", &Method::GET) if path.ends_with("/json") => Refusal::NotYet("registry distribution inspect"),
-        ("exec", _) => exec(method, path)?,
         _ => return None,
     };
     Some(refusal)
-}
-
-/// `/exec/{id}/start|resize` (POST), `/exec/{id}/json` (GET).
-fn exec(method: &Method, path: &str) -> Option<Refusal> {
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match (method, parts.as_slice()) {
-        (&Method::POST, ["exec", _, "start" | "resize"]) | (&Method::GET, ["exec", _, "json"]) => {
-            Some(Refusal::NotYet("exec"))
-        }
-        _ => None,
-    }
 }

@@ -1,9 +1,11 @@
 //! What a handler answers, and how it goes on the wire: JSON (serialized on the worker
-//! thread that made it), text or nothing, with the headers every answer carries.
+//! thread that made it), text, nothing, a streamed body, or a hijacked session; with
+//! the headers every answer carries.
 
 use crate::error::ApiError;
+use crate::hijack::Session;
+use crate::stream::{self, Chunks, Headers};
 use crate::versions::API_VERSION;
-use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
@@ -13,7 +15,17 @@ pub struct Reply {
     pub status: StatusCode,
     content_type: Option<&'static str>,
     headers: Vec<(&'static str, &'static str)>,
-    body: Bytes,
+    pub(crate) payload: Payload,
+}
+
+/// An answer's body.
+pub enum Payload {
+    Whole(Bytes),
+    /// Written by a producer as it goes; the first chunk, when it was waited for.
+    Streamed { first: Option<Bytes>, rest: Chunks },
+    /// A session on the connection itself, once the server has answered the upgrade
+    /// (or, for a client that did not ask for one, with its output as the body).
+    Hijacked(Session),
 }
 
 impl Reply {
@@ -24,7 +36,7 @@ impl Reply {
             status,
             content_type: Some("application/json"),
             headers: Vec::new(),
-            body: Bytes::from(body),
+            payload: Payload::Whole(Bytes::from(body)),
         }
     }
 
@@ -37,7 +49,7 @@ impl Reply {
             status,
             content_type: None,
             headers: Vec::new(),
-            body: Bytes::new(),
+            payload: Payload::Whole(Bytes::new()),
         }
     }
 
@@ -46,7 +58,32 @@ impl Reply {
             status,
             content_type: Some("text/plain; charset=utf-8"),
             headers: Vec::new(),
-            body: Bytes::from_static(text.as_bytes()),
+            payload: Payload::Whole(Bytes::from_static(text.as_bytes())),
+        }
+    }
+
+    /// A body `produce` writes on a thread of its own (see [`stream::produce`]).
+    pub fn streamed(
+        content_type: &'static str,
+        headers: Headers,
+        produce: impl FnOnce(&mut stream::ChannelWriter) -> Result<(), ApiError> + Send + 'static,
+    ) -> Result<Reply, ApiError> {
+        let (first, rest) = stream::produce(content_type, headers, produce)?;
+        Ok(Reply {
+            status: StatusCode::OK,
+            content_type: Some(content_type),
+            headers: Vec::new(),
+            payload: Payload::Streamed { first, rest },
+        })
+    }
+
+    /// A hijacked session of `content_type` (raw or multiplexed).
+    pub fn hijacked(content_type: &'static str, session: Session) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            content_type: Some(content_type),
+            headers: Vec::new(),
+            payload: Payload::Hijacked(session),
         }
     }
 
@@ -60,9 +97,10 @@ impl Reply {
         self
     }
 
-    /// The response, with the headers moby's version middleware sets on every answer.
-    pub fn into_response(self) -> Response<Full<Bytes>> {
-        let mut response = Response::new(Full::new(self.body));
+    /// The response with `body`, and the headers moby's version middleware sets on
+    /// every answer.
+    pub fn into_response<B>(self, body: B) -> Response<B> {
+        let mut response = Response::new(body);
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         if let Some(t) = self.content_type {

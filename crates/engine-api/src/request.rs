@@ -1,9 +1,12 @@
 //! What a handler gets of a request: the query parameters (decoded as Go's `r.Form`
-//! does) and a JSON body read up to a limit.
+//! does), its headers, and a JSON body read up to a limit or a body to read as it comes.
 
 use crate::error::ApiError;
+use crate::stream::BodyReader;
 use hyper::body::Bytes;
+use hyper::header::{HeaderMap, CONTENT_TYPE};
 use hyper::StatusCode;
+use std::sync::Mutex;
 use serde::de::DeserializeOwned;
 use strata_images::FilterArgs;
 
@@ -13,17 +16,45 @@ pub const MAX_JSON_BODY: usize = 1 << 20;
 
 pub struct Call {
     query: Vec<(String, String)>,
-    content_type: Option<String>,
+    headers: HeaderMap,
     body: Bytes,
+    stream: Mutex<Option<BodyReader>>,
+}
+
+/// A request's body as the server read it.
+pub enum Content {
+    /// Read whole (up to [`MAX_JSON_BODY`]); empty when the endpoint takes none.
+    Json(Bytes),
+    /// Left to the handler to read as it arrives.
+    Stream(BodyReader),
 }
 
 impl Call {
-    pub fn new(query: Option<&str>, content_type: Option<&str>, body: Bytes) -> Self {
+    pub fn new(query: Option<&str>, headers: HeaderMap, content: Content) -> Self {
+        let (body, stream) = match content {
+            Content::Json(bytes) => (bytes, None),
+            Content::Stream(reader) => (Bytes::new(), Some(reader)),
+        };
         Call {
             query: query.map(parse_query).unwrap_or_default(),
-            content_type: content_type.map(str::to_string),
+            headers,
             body,
+            stream: Mutex::new(stream),
         }
+    }
+
+    /// A header's value, if it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The streamed body, once (endpoints that route as [`crate::router::BodyKind::Stream`]).
+    pub fn body_reader(&self) -> Result<BodyReader, ApiError> {
+        self.stream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| ApiError::internal("the request body was already read"))
     }
 
     /// The first value of a query parameter, as Go's `r.Form.Get`.
@@ -55,7 +86,7 @@ impl Call {
 
     /// The body as JSON of type `T`, checked as moby's `CheckForJSON` and decoder do.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        let media_type = self.content_type.as_deref().unwrap_or_default();
+        let media_type = self.header(CONTENT_TYPE.as_str()).unwrap_or_default();
         let essence = media_type.split(';').next().unwrap_or_default().trim();
         let no_type_no_body = media_type.is_empty() && self.body.is_empty();
         if !no_type_no_body && !essence.eq_ignore_ascii_case("application/json") {
@@ -116,7 +147,11 @@ mod tests {
     use super::*;
 
     fn call(query: &str, content_type: Option<&str>, body: &str) -> Call {
-        Call::new(Some(query), content_type, Bytes::from(body.to_string()))
+        let mut headers = HeaderMap::new();
+        if let Some(t) = content_type {
+            headers.insert(CONTENT_TYPE, t.parse().unwrap());
+        }
+        Call::new(Some(query), headers, Content::Json(Bytes::from(body.to_string())))
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! under another method is a 405, one that does not a 404, both answered in JSON.
 
 use crate::error::ApiError;
-use crate::handlers::{containers, images, networks, volumes};
+use crate::handlers::{containers, exec, images, networks, system, volumes};
 use crate::refused::{self, Refusal};
 use hyper::{Method, StatusCode};
 
@@ -17,18 +17,35 @@ pub enum Route {
     Container(containers::Op),
     Network(networks::Op),
     Volume(volumes::Op),
+    Exec(exec::Op),
+    System(system::Op),
     /// `GET /plugins`: strata has none.
     Plugins,
     Refused(Refusal),
 }
 
+/// How an endpoint takes its request's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// Never read.
+    None,
+    /// JSON, read whole up to a limit before the handler runs.
+    Json,
+    /// Read by the handler as it arrives (archives, tarballs).
+    Stream,
+}
+
 impl Route {
-    /// Whether the endpoint reads a JSON body (the others' bodies are never read).
-    pub fn takes_body(&self) -> bool {
+    pub fn body(&self) -> BodyKind {
+        let json = |takes| if takes { BodyKind::Json } else { BodyKind::None };
         match self {
-            Route::Network(op) => op.takes_body(),
-            Route::Volume(op) => op.takes_body(),
-            _ => false,
+            Route::Network(op) => json(op.takes_body()),
+            Route::Volume(op) => json(op.takes_body()),
+            Route::Container(op) => op.body(),
+            Route::Image(op) => op.body(),
+            Route::Exec(op) => op.body(),
+            Route::System(op) => op.body(),
+            _ => BodyKind::None,
         }
     }
 }
@@ -61,6 +78,9 @@ fn find(method: &Method, path: &str) -> Option<Route> {
         (&Method::GET, "/info") => Some(Route::Info),
         (&Method::GET, "/system/df") => Some(Route::SystemDf),
         (&Method::GET, "/plugins") => Some(Route::Plugins),
+        (&Method::GET, "/events") => Some(Route::System(system::Op::Events)),
+        (&Method::POST, "/auth") => Some(Route::System(system::Op::Auth)),
+        (&Method::POST, "/commit") => Some(Route::Image(images::Op::Commit)),
         _ => None,
     };
     if fixed.is_some() {
@@ -71,6 +91,9 @@ fn find(method: &Method, path: &str) -> Option<Route> {
     }
     if let Some(rest) = path.strip_prefix("/containers/") {
         return containers::route(method, rest);
+    }
+    if let Some(rest) = path.strip_prefix("/exec/") {
+        return exec::route(method, rest);
     }
     if let Some(rest) = family(path, "/networks") {
         return networks::route(method, rest);
@@ -117,15 +140,8 @@ mod tests {
     }
 
     #[test]
-    fn the_next_slice_and_swarm_are_refused_never_missing() {
+    fn builds_and_swarm_are_refused_never_missing() {
         for (method, path) in [
-            (Method::POST, "/containers/create"),
-            (Method::POST, "/containers/abc/start"),
-            (Method::GET, "/containers/abc/logs"),
-            (Method::DELETE, "/containers/abc"),
-            (Method::POST, "/images/create"),
-            (Method::POST, "/images/a/b/push"),
-            (Method::POST, "/exec/abc/start"),
             (Method::POST, "/build"),
             (Method::GET, "/swarm"),
             (Method::POST, "/services/create"),

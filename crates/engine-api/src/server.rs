@@ -5,14 +5,17 @@
 use crate::handlers;
 use crate::idle::{Activity, Busy};
 use crate::listen::{Listener, Socket};
-use crate::reply::Reply;
-use crate::request::{self, Call, MAX_JSON_BODY};
-use crate::router;
+use crate::hijack::{Connection, Hijacked, Session};
+use crate::reply::{Payload, Reply};
+use crate::request::{self, Call, Content, MAX_JSON_BODY};
+use crate::router::{self, BodyKind};
+use crate::stream::{BodyReader, ChannelWriter, Chunks, Item};
 use crate::versions;
 use crate::ServeError;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
-use hyper::header::CONTENT_TYPE;
+use hyper::header::{CONNECTION, UPGRADE};
+use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -142,6 +145,7 @@ impl Server {
                 // compare them as written.
                 .title_case_headers(true)
                 .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
                 .await;
             if let Err(e) = served {
                 log::debug!("connection ended: {e}");
@@ -153,13 +157,113 @@ impl Server {
 async fn respond(
     store: Arc<ImageStore>,
     activity: Arc<Activity>,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
 ) -> Result<Response<Tracked>, Infallible> {
     let busy = activity.busy();
     let (method, uri) = (request.method().clone(), request.uri().clone());
-    let reply = reply_to(&store, request).await;
+    let upgrade = wants_upgrade(&request).then(|| hyper::upgrade::on(&mut request));
+    let mut reply = reply_to(&store, request).await;
     log::debug!("{method} {uri} -> {}", reply.status);
-    Ok(reply.into_response().map(|body| Tracked { body, _busy: busy }))
+    let payload = std::mem::replace(&mut reply.payload, Payload::Whole(Bytes::new()));
+    Ok(match payload {
+        Payload::Whole(bytes) => reply.into_response(Tracked::whole(bytes, busy)),
+        Payload::Streamed { first, rest } => reply.into_response(Tracked::streamed(first, rest, busy)),
+        Payload::Hijacked(session) => match upgrade {
+            Some(upgrade) => upgraded(reply, upgrade, session, busy),
+            None => hijacked_as_body(reply, session, busy),
+        },
+    })
+}
+
+/// Whether the client asked to take the connection over (`Connection: Upgrade`,
+/// `Upgrade: tcp`), as Docker's clients do for attach and exec start.
+fn wants_upgrade(request: &Request<Incoming>) -> bool {
+    let has = |name, token: &str| {
+        request.headers().get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    has(CONNECTION, "upgrade") && request.headers().contains_key(UPGRADE)
+}
+
+/// Docker's `101 UPGRADED`; once hyper has sent it, the session runs on a thread of its
+/// own with the connection's socket.
+fn upgraded(reply: Reply, upgrade: OnUpgrade, session: Session, busy: Busy) -> Response<Tracked> {
+    tokio::spawn(async move {
+        let connection = match upgrade.await {
+            Ok(upgraded) => into_connection(upgraded),
+            Err(e) => Err(format!("the upgrade failed: {e}")),
+        };
+        match connection {
+            Ok(connection) => run_session(session, connection, busy),
+            Err(e) => log::warn!("a hijacked session did not start: {e}"),
+        }
+    });
+    let mut reply = reply;
+    reply.status = hyper::StatusCode::SWITCHING_PROTOCOLS;
+    reply
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "tcp")
+        .into_response(Tracked::whole(Bytes::new(), None))
+}
+
+fn run_session(session: Session, connection: Connection, busy: Busy) {
+    let spawned = std::thread::Builder::new().name("api-session".into()).spawn(move || {
+        let output = match connection.try_clone() {
+            Ok(output) => output,
+            Err(e) => return log::warn!("a hijacked session did not start: {e}"),
+        };
+        session(Hijacked {
+            output: Box::new(output),
+            input: Some(connection),
+            _busy: Some(busy),
+        });
+    });
+    if let Err(e) = spawned {
+        log::warn!("a hijacked session did not start: {e}");
+    }
+}
+
+/// The socket under an upgraded connection, blocking again, for the session's thread.
+/// Bytes hyper read past the request are the client's first input: none from Docker's
+/// clients, which wait for the 101 before they send.
+fn into_connection(upgraded: Upgraded) -> Result<Connection, String> {
+    let upgraded = match upgraded.downcast::<TokioIo<tokio::net::UnixStream>>() {
+        Ok(parts) => {
+            if !parts.read_buf.is_empty() {
+                log::warn!("{} bytes sent before the upgrade are dropped", parts.read_buf.len());
+            }
+            let std = parts.io.into_inner().into_std().map_err(|e| e.to_string())?;
+            std.set_nonblocking(false).map_err(|e| e.to_string())?;
+            return Ok(Connection::Unix(std));
+        }
+        Err(upgraded) => upgraded,
+    };
+    match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
+        Ok(parts) => {
+            let std = parts.io.into_inner().into_std().map_err(|e| e.to_string())?;
+            std.set_nonblocking(false).map_err(|e| e.to_string())?;
+            Ok(Connection::Tcp(std))
+        }
+        Err(_) => Err("the connection is of a kind the service cannot hand to a session".into()),
+    }
+}
+
+/// A client that did not ask to upgrade gets the session's output as the body.
+fn hijacked_as_body(reply: Reply, session: Session, busy: Busy) -> Response<Tracked> {
+    let (writer, chunks) = ChannelWriter::pair();
+    let spawned = std::thread::Builder::new().name("api-session".into()).spawn(move || {
+        session(Hijacked {
+            output: Box::new(writer),
+            input: None,
+            _busy: None,
+        })
+    });
+    if let Err(e) = spawned {
+        log::warn!("a session did not start: {e}");
+    }
+    reply.into_response(Tracked::streamed(None, chunks, busy))
 }
 
 async fn reply_to(store: &Arc<ImageStore>, request: Request<Incoming>) -> Reply {
@@ -171,16 +275,40 @@ async fn reply_to(store: &Arc<ImageStore>, request: Request<Incoming>) -> Reply 
         Ok(routed) => routed,
         Err(e) => return Reply::error(&e),
     };
-    let body = match route.takes_body() {
-        true => match read_body(body).await {
-            Ok(bytes) => bytes,
+    let content = match route.body() {
+        BodyKind::Json => match read_body(body).await {
+            Ok(bytes) => Content::Json(bytes),
             Err(e) => return Reply::error(&e),
         },
-        false => Bytes::new(),
+        BodyKind::Stream => Content::Stream(stream_body(body)),
+        BodyKind::None => Content::Json(Bytes::new()),
     };
-    let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let call = Call::new(parts.uri.query(), content_type, body);
+    let call = Call::new(parts.uri.query(), parts.headers, content);
     handlers::answer(store, route, call).await
+}
+
+/// The body, pulled frame by frame into a reader for the library.
+fn stream_body(mut body: Incoming) -> BodyReader {
+    let (tx, reader) = BodyReader::channel();
+    tokio::spawn(async move {
+        while let Some(frame) = body.frame().await {
+            let data = match frame {
+                Ok(frame) => match frame.into_data() {
+                    Ok(data) => Ok(data),
+                    Err(_) => continue, // trailers
+                },
+                Err(e) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the client broke off the request body: {e}"),
+                )),
+            };
+            let failed = data.is_err();
+            if tx.send(data).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    reader
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, crate::error::ApiError> {
@@ -197,10 +325,29 @@ async fn read_body(body: Incoming) -> Result<Bytes, crate::error::ApiError> {
     }
 }
 
-/// An answer's body that keeps its request counted as activity until it is sent.
-struct Tracked {
-    body: Full<Bytes>,
-    _busy: Busy,
+/// An answer's body, which keeps its request counted as activity until it is sent.
+pub struct Tracked {
+    whole: Option<Bytes>,
+    rest: Option<Chunks>,
+    _busy: Option<Busy>,
+}
+
+impl Tracked {
+    fn whole(bytes: Bytes, busy: impl Into<Option<Busy>>) -> Self {
+        Tracked {
+            whole: (!bytes.is_empty()).then_some(bytes),
+            rest: None,
+            _busy: busy.into(),
+        }
+    }
+
+    fn streamed(first: Option<Bytes>, rest: Chunks, busy: Busy) -> Self {
+        Tracked {
+            whole: first,
+            rest: Some(rest),
+            _busy: Some(busy),
+        }
+    }
 }
 
 impl Body for Tracked {
@@ -208,14 +355,38 @@ impl Body for Tracked {
     type Error = Infallible;
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        let this = self.get_mut();
+        if let Some(bytes) = this.whole.take() {
+            return Poll::Ready(Some(Ok(Frame::data(bytes))));
+        }
+        let Some(rest) = this.rest.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match rest.poll_recv(cx) {
+            Poll::Ready(Some(Item::Data(bytes))) => Poll::Ready(Some(Ok(Frame::data(bytes)))),
+            Poll::Ready(Some(Item::Failed(e))) => {
+                // After the first byte a failure can only end the body.
+                log::warn!("a streamed answer ended early: {}", e.message);
+                this.rest = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(None) => {
+                this.rest = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.whole.is_none() && self.rest.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        match (&self.whole, &self.rest) {
+            (None, None) => SizeHint::with_exact(0),
+            (Some(b), None) => SizeHint::with_exact(b.len() as u64),
+            _ => SizeHint::default(),
+        }
     }
 }

@@ -1,11 +1,12 @@
-//! `/containers/…`: list and inspect, from the same library calls as `strata ps` and
-//! `strata inspect`. Everything that needs a container's process is the next slice.
+//! `/containers/…`: the same library calls as `strata ps`, `inspect`, `create`,
+//! `start`, `stop`, `kill`, `rm`, `attach`, `logs` and `wait`. Files (archive, export,
+//! changes) and statistics (stats, top) have modules of their own.
 
 use crate::error::ApiError;
 use crate::refused::Refusal;
 use crate::reply::Reply;
 use crate::request::Call;
-use crate::router::Route;
+use crate::router::{BodyKind, Route};
 use hyper::Method;
 use serde_json::{json, Value};
 use strata_containers::{state_text, ContainerState, Containers};
@@ -14,6 +15,41 @@ use strata_runtime::listing::{list_containers, ContainerListOptions, ContainerRo
 pub enum Op {
     List,
     Inspect(String),
+    Create,
+    Prune,
+    Remove(String),
+    /// An action on one container (`/containers/{id}/{action}`).
+    Act(String, Action),
+    Files(super::container_files::Op),
+    Stats(super::container_stats::Op),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Start,
+    Stop,
+    Restart,
+    Kill,
+    Pause,
+    Unpause,
+    Rename,
+    Resize,
+    Update,
+    Wait,
+    Attach,
+    Logs,
+}
+
+impl Op {
+    pub fn body(&self) -> BodyKind {
+        match self {
+            Op::Create => BodyKind::Json,
+            Op::Act(_, Action::Update) => BodyKind::Json,
+            Op::Files(op) => op.body(),
+            Op::Stats(op) => op.body(),
+            _ => BodyKind::None,
+        }
+    }
 }
 
 /// `rest`: the path after `/containers/`.
@@ -21,37 +57,41 @@ pub fn route(method: &Method, rest: &str) -> Option<Route> {
     let parts: Vec<&str> = rest.split('/').collect();
     let op = match (method, parts.as_slice()) {
         (&Method::GET, ["json"]) => Op::List,
+        (&Method::POST, ["create"]) => Op::Create,
+        (&Method::POST, ["prune"]) => Op::Prune,
         (&Method::GET, [id, "json"]) => Op::Inspect(id.to_string()),
-        (&Method::POST, ["create"]) => return not_yet("creating a container"),
-        (&Method::POST, ["prune"]) => return not_yet("pruning containers"),
-        (&Method::DELETE, [_]) => return not_yet("removing a container"),
-        (_, [_, action @ ..]) => return not_yet(process_endpoint(method, action)?),
+        (&Method::DELETE, [id]) => Op::Remove(id.to_string()),
+        (&Method::POST, [id, "exec"]) => return Some(Route::Exec(super::exec::Op::Create(id.to_string()))),
+        (_, [id, action @ ..]) => {
+            if let Some(op) = super::container_files::route(method, id, action) {
+                Op::Files(op)
+            } else if let Some(op) = super::container_stats::route(method, id, action) {
+                Op::Stats(op)
+            } else {
+                Op::Act(id.to_string(), action_of(method, action)?)
+            }
+        }
         _ => return None,
     };
     Some(Route::Container(op))
 }
 
-/// The Engine API's endpoints on one container that need its process (or change it).
-fn process_endpoint(method: &Method, action: &[&str]) -> Option<&'static str> {
-    let what = match (method, action) {
-        (&Method::POST, ["start" | "stop" | "restart" | "kill" | "pause" | "unpause"]) => {
-            "starting and stopping containers"
-        }
-        (&Method::POST, ["attach"]) | (&Method::GET, ["attach", "ws"]) => "attaching to a container",
-        (&Method::POST, ["wait"]) => "waiting for a container",
-        (&Method::POST, ["exec"]) => "exec",
-        (&Method::POST, ["rename" | "resize" | "update"]) => "changing a container",
-        (&Method::GET, ["logs"]) => "container logs",
-        (&Method::GET, ["top" | "stats"]) => "a container's processes and statistics",
-        (&Method::GET, ["changes" | "export"]) => "a container's changes and export",
-        (&Method::GET | &Method::HEAD | &Method::PUT, ["archive"]) => "copying files to and from a container",
+fn action_of(method: &Method, action: &[&str]) -> Option<Action> {
+    Some(match (method, action) {
+        (&Method::POST, ["start"]) => Action::Start,
+        (&Method::POST, ["stop"]) => Action::Stop,
+        (&Method::POST, ["restart"]) => Action::Restart,
+        (&Method::POST, ["kill"]) => Action::Kill,
+        (&Method::POST, ["pause"]) => Action::Pause,
+        (&Method::POST, ["unpause"]) => Action::Unpause,
+        (&Method::POST, ["rename"]) => Action::Rename,
+        (&Method::POST, ["resize"]) => Action::Resize,
+        (&Method::POST, ["update"]) => Action::Update,
+        (&Method::POST, ["wait"]) => Action::Wait,
+        (&Method::POST, ["attach"]) => Action::Attach,
+        (&Method::GET, ["logs"]) => Action::Logs,
         _ => return None,
-    };
-    Some(what)
-}
-
-fn not_yet(what: &'static str) -> Option<Route> {
-    Some(Route::Refused(Refusal::NotYet(what)))
+    })
 }
 
 pub fn handle(containers: &Containers<'_>, op: Op, call: &Call) -> Result<Reply, ApiError> {
@@ -61,6 +101,9 @@ pub fn handle(containers: &Containers<'_>, op: Op, call: &Call) -> Result<Reply,
             let record = containers.resolve(&name)?;
             Ok(Reply::ok(&strata_runtime::inspect::container(containers, &record)?))
         }
+        Op::Files(op) => super::container_files::handle(containers, op, call),
+        Op::Stats(op) => super::container_stats::handle(containers, op, call),
+        Op::Create | Op::Prune | Op::Remove(_) | Op::Act(..) => Err(Refusal::NotYet("container processes").error()),
     }
 }
 

@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::refused::Refusal;
 use crate::reply::Reply;
 use crate::request::Call;
-use crate::router::Route;
+use crate::router::{BodyKind, Route};
 use hyper::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -19,6 +19,18 @@ pub enum Op {
     Tag(String),
     Remove(String),
     Prune,
+    /// `POST /commit`.
+    Commit,
+    NotYet(&'static str),
+}
+
+impl Op {
+    pub fn body(&self) -> BodyKind {
+        match self {
+            Op::Commit => BodyKind::Json,
+            _ => BodyKind::None,
+        }
+    }
 }
 
 /// `rest`: the path after `/images/`. Names hold slashes (`host:5000/a/b:1`), so the
@@ -50,7 +62,7 @@ fn named(rest: &str, suffix: &str) -> Option<String> {
 }
 
 fn not_yet(what: &'static str) -> Option<Route> {
-    Some(Route::Refused(Refusal::NotYet(what)))
+    Some(Route::Image(Op::NotYet(what)))
 }
 
 pub fn handle(store: &ImageStore, op: Op, call: &Call) -> Result<Reply, ApiError> {
@@ -64,6 +76,8 @@ pub fn handle(store: &ImageStore, op: Op, call: &Call) -> Result<Reply, ApiError
             Ok(Reply::ok(&events.iter().map(event).collect::<Vec<_>>()))
         }
         Op::Prune => prune(store, call),
+        Op::Commit => Err(Refusal::NotYet("committing a container").error()),
+        Op::NotYet(what) => Err(Refusal::NotYet(what).error()),
     }
 }
 

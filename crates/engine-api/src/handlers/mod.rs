@@ -2,7 +2,10 @@
 //! libraries. Library calls are synchronous: they run on the runtime's blocking pool,
 //! never on the thread that serves connections.
 
+pub mod container_files;
+pub mod container_stats;
 pub mod containers;
+pub mod exec;
 pub mod images;
 pub mod networks;
 pub mod system;
@@ -38,6 +41,8 @@ fn call_library(store: &ImageStore, route: Route, call: &Call) -> Result<Reply, 
         Route::Container(op) => containers::handle(&containers, op, call),
         Route::Network(op) => networks::handle(&containers, op, call),
         Route::Volume(op) => volumes::handle(&containers, op, call),
+        Route::Exec(op) => exec::handle(&containers, op, call),
+        Route::System(op) => system::handle(&containers, op, call),
         Route::Ping { .. } | Route::Version | Route::Plugins | Route::Refused(_) => {
             unreachable!("answered without the libraries")
         }

@@ -1,7 +1,10 @@
 //! `/_ping`, `/version`, `/info` and `/system/df`.
 
 use crate::error::ApiError;
+use crate::refused::Refusal;
 use crate::reply::Reply;
+use crate::request::Call;
+use crate::router::BodyKind;
 use crate::versions::{API_VERSION, MIN_API_VERSION};
 use hyper::StatusCode;
 use serde_json::{json, Value};
@@ -11,6 +14,31 @@ use strata_images::ImageListOptions;
 use strata_runtime::listing::{list_containers, ContainerListOptions};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The system endpoints that call the libraries with a request (`/info` and
+/// `/system/df` take none).
+pub enum Op {
+    /// `GET /events`.
+    Events,
+    /// `POST /auth`.
+    Auth,
+}
+
+impl Op {
+    pub fn body(&self) -> BodyKind {
+        match self {
+            Op::Events => BodyKind::None,
+            Op::Auth => BodyKind::Json,
+        }
+    }
+}
+
+pub fn handle(_containers: &Containers<'_>, op: Op, _call: &Call) -> Result<Reply, ApiError> {
+    match op {
+        Op::Events => Err(Refusal::NotYet("the events stream").error()),
+        Op::Auth => Err(Refusal::NotYet("registry login").error()),
+    }
+}
 
 /// `/_ping`: what clients negotiate from. HEAD answers the same headers, no body.
 pub fn ping(head: bool) -> Reply {
