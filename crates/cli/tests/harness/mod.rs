@@ -5,6 +5,7 @@
 pub mod images;
 pub mod race;
 pub mod registry;
+pub mod service;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
