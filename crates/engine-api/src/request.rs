@@ -62,6 +62,11 @@ impl Call {
         self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a repeated query parameter (`names=a&names=b`), in order.
+    pub fn query_all(&self, key: &str) -> Vec<&str> {
+        self.query.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+    }
+
     /// moby's `BoolValue`: absent, empty, `0`, `no`, `false` and `none` are false.
     pub fn flag(&self, key: &str) -> bool {
         let value = self.query(key).unwrap_or_default().trim().to_ascii_lowercase();
