@@ -382,7 +382,7 @@ fn run(
     let options = CreateOptions {
         image: image.id.clone(),
         cmd: argv.clone(),
-        entrypoint: Some(String::new()),
+        entrypoint: Some(Vec::new()),
         env,
         network: match network.as_deref() {
             Some("default") | None => None,

@@ -61,6 +61,7 @@ impl Terminal {
             stdout: &mut self.stdout,
             stderr: &mut self.stderr,
             window,
+            hangup: None,
         }
     }
 }

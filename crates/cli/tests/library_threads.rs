@@ -31,6 +31,7 @@ fn one_exec(containers: &Containers<'_>, launcher: &monitor::Exec<'_>, name: &st
         stdout: &mut out,
         stderr: &mut err,
         window: &mut window,
+        hangup: None,
     };
     let ended = exec::start_attached(containers, &created, launcher, io, &keys).unwrap();
     assert_eq!(ended, strata_runtime::attach::Ended::Exited(2));

@@ -141,8 +141,11 @@ fn session_of(attachment: strata_runtime::attach::Attachment) -> (Vec<u8>, Vec<u
         stdout: &mut out,
         stderr: &mut err,
         window: &mut window,
+        hangup: None,
     };
-    let ended = attachment.session(false, io, &keys).unwrap();
+    let ended = attachment
+        .session(strata_runtime::attach::Mode::default(), io, &keys)
+        .unwrap();
     (out, err, ended)
 }
 
@@ -331,6 +334,7 @@ fn an_exec_started_by_the_library_reads_its_input_and_ends_with_its_code() {
         stdout: &mut out,
         stderr: &mut err,
         window: &mut window,
+        hangup: None,
     };
     let ended =
         strata_runtime::exec::start_attached(&containers, &exec, &strata_runtime::monitor::Exec(&exe), io, &keys)

@@ -135,7 +135,8 @@ pub struct CreateOptions {
     pub name: Option<String>,
     /// Arguments after the image name.
     pub cmd: Vec<String>,
-    pub entrypoint: Option<String>,
+    /// `--entrypoint` (one word) or the API's array; `[""]` or `[]` clears the image's.
+    pub entrypoint: Option<Vec<String>>,
     pub env: Vec<String>,
     pub workdir: Option<String>,
     pub user: Option<String>,
@@ -155,6 +156,10 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     pub tty: bool,
     pub interactive: bool,
+    /// Docker's `StdinOnce`: the end of the attached client's input closes the
+    /// container's stdin (an attached `run -i`); otherwise its stdin stays open for the
+    /// next client.
+    pub stdin_once: bool,
     /// `--memory` in bytes.
     pub memory: Option<i64>,
     /// `--cpus` in billionths of a CPU (Docker's NanoCpus).
@@ -210,6 +215,9 @@ pub struct ContainerConfig {
     pub merged_output: bool,
     pub tty: bool,
     pub interactive: bool,
+    /// See [`CreateOptions::stdin_once`].
+    #[serde(default)]
+    pub stdin_once: bool,
     pub volumes: Vec<String>,
     pub stop_signal: Option<String>,
     #[serde(default)]
@@ -679,8 +687,8 @@ fn sysctls(specs: &[String], network: &str) -> Result<std::collections::BTreeMap
 pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Result<ContainerConfig> {
     let (entrypoint, cmd) = match &opts.entrypoint {
         // --entrypoint resets the image's CMD too (Docker's rule).
-        Some(e) if e.is_empty() => (Vec::new(), opts.cmd.clone()),
-        Some(e) => (vec![e.clone()], opts.cmd.clone()),
+        Some(e) if e.iter().all(String::is_empty) => (Vec::new(), opts.cmd.clone()),
+        Some(e) => (e.clone(), opts.cmd.clone()),
         None => {
             let entrypoint = strings(image, "Entrypoint").unwrap_or_default();
             let cmd = if opts.cmd.is_empty() {
@@ -793,6 +801,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         merged_output: opts.merged_output,
         tty: opts.tty,
         interactive: opts.interactive,
+        stdin_once: opts.stdin_once,
         volumes: image
             .get("Volumes")
             .and_then(|v| v.as_object())
@@ -853,7 +862,7 @@ mod tests {
     fn opts(cmd: &[&str], entrypoint: Option<&str>) -> CreateOptions {
         CreateOptions {
             cmd: cmd.iter().map(|s| s.to_string()).collect(),
-            entrypoint: entrypoint.map(str::to_string),
+            entrypoint: entrypoint.map(|e| vec![e.to_string()]),
             ..Default::default()
         }
     }

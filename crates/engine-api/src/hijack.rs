@@ -53,14 +53,6 @@ impl Connection {
             Connection::Tcp(s) => Connection::Tcp(s.try_clone()?),
         })
     }
-
-    /// Ends the output half (the client reads EOF; its input may still come).
-    pub fn shutdown_write(&self) {
-        let _ = match self {
-            Connection::Unix(s) => s.shutdown(std::net::Shutdown::Write),
-            Connection::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
-        };
-    }
 }
 
 impl Read for Connection {

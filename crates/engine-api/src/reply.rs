@@ -22,7 +22,10 @@ pub struct Reply {
 pub enum Payload {
     Whole(Bytes),
     /// Written by a producer as it goes; the first chunk, when it was waited for.
-    Streamed { first: Option<Bytes>, rest: Chunks },
+    Streamed {
+        first: Option<Bytes>,
+        rest: Chunks,
+    },
     /// A session on the connection itself, once the server has answered the upgrade
     /// (or, for a client that did not ask for one, with its output as the body).
     Hijacked(Session),

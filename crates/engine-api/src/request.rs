@@ -6,8 +6,8 @@ use crate::stream::BodyReader;
 use hyper::body::Bytes;
 use hyper::header::{HeaderMap, CONTENT_TYPE};
 use hyper::StatusCode;
-use std::sync::Mutex;
 use serde::de::DeserializeOwned;
+use std::sync::Mutex;
 use strata_images::FilterArgs;
 
 /// The most bytes a JSON request body may have: far more than any create request
@@ -64,7 +64,11 @@ impl Call {
 
     /// Every value of a repeated query parameter (`names=a&names=b`), in order.
     pub fn query_all(&self, key: &str) -> Vec<&str> {
-        self.query.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// moby's `BoolValue`: absent, empty, `0`, `no`, `false` and `none` are false.

@@ -2,10 +2,10 @@
 //! through hyper, routes each request and hands it to the handlers; and the service's
 //! life: idle timeout, SIGTERM/SIGINT, the socket file removed on the way out.
 
-use crate::handlers;
+use crate::handlers::{self, Context as Service};
+use crate::hijack::{Connection, Hijacked, Session};
 use crate::idle::{Activity, Busy};
 use crate::listen::{Listener, Socket};
-use crate::hijack::{Connection, Hijacked, Session};
 use crate::reply::{Payload, Reply};
 use crate::request::{self, Call, Content, MAX_JSON_BODY};
 use crate::router::{self, BodyKind};
@@ -15,12 +15,13 @@ use crate::ServeError;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{CONNECTION, UPGRADE};
-use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -38,6 +39,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct ServeOptions {
     /// Exit after this long without requests (`None`: never).
     pub idle_timeout: Option<Duration>,
+    /// strata's binary: containers' monitors run as `EXE --root ROOT __monitor ID`.
+    pub monitor_exe: PathBuf,
 }
 
 /// Serves the Engine API on `listener` until idle for the timeout, or SIGTERM/SIGINT.
@@ -48,18 +51,22 @@ pub fn serve(store: ImageStore, listener: Listener, options: ServeOptions) -> Re
         .thread_name("strata-api")
         .build()
         .map_err(|e| ServeError::io("starting the service's runtime", e))?;
-    let served = runtime.block_on(run(Arc::new(store), listener, options));
+    let ctx = Service {
+        store: Arc::new(store),
+        monitor_exe: options.monitor_exe.clone(),
+    };
+    let served = runtime.block_on(run(Arc::new(ctx), listener, options));
     // `run` waited for requests in flight; a library call still blocked past that is
     // left behind (every store operation survives its process dying).
     runtime.shutdown_timeout(Duration::from_secs(1));
     served
 }
 
-async fn run(store: Arc<ImageStore>, listener: Listener, options: ServeOptions) -> Result<(), ServeError> {
+async fn run(ctx: Arc<Service>, listener: Listener, options: ServeOptions) -> Result<(), ServeError> {
     let Listener { socket, file: _file } = listener;
     let socket = Accepting::new(socket)?;
     let server = Server {
-        store,
+        ctx,
         activity: Activity::new(),
     };
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| ServeError::io("handling SIGTERM", e))?;
@@ -130,15 +137,15 @@ impl Accepting {
 }
 
 struct Server {
-    store: Arc<ImageStore>,
+    ctx: Arc<Service>,
     activity: Arc<Activity>,
 }
 
 impl Server {
     fn connection(&self, stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static) {
         self.activity.arrived();
-        let (store, activity) = (Arc::clone(&self.store), Arc::clone(&self.activity));
-        let service = service_fn(move |request| respond(Arc::clone(&store), Arc::clone(&activity), request));
+        let (ctx, activity) = (Arc::clone(&self.ctx), Arc::clone(&self.activity));
+        let service = service_fn(move |request| respond(Arc::clone(&ctx), Arc::clone(&activity), request));
         tokio::spawn(async move {
             let served = http1::Builder::new()
                 // Docker's Go server writes canonical names (`Api-Version`); some clients
@@ -155,14 +162,14 @@ impl Server {
 }
 
 async fn respond(
-    store: Arc<ImageStore>,
+    ctx: Arc<Service>,
     activity: Arc<Activity>,
     mut request: Request<Incoming>,
 ) -> Result<Response<Tracked>, Infallible> {
     let busy = activity.busy();
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let upgrade = wants_upgrade(&request).then(|| hyper::upgrade::on(&mut request));
-    let mut reply = reply_to(&store, request).await;
+    let mut reply = reply_to(&ctx, request).await;
     log::debug!("{method} {uri} -> {}", reply.status);
     let payload = std::mem::replace(&mut reply.payload, Payload::Whole(Bytes::new()));
     Ok(match payload {
@@ -266,7 +273,7 @@ fn hijacked_as_body(reply: Reply, session: Session, busy: Busy) -> Response<Trac
     reply.into_response(Tracked::streamed(None, chunks, busy))
 }
 
-async fn reply_to(store: &Arc<ImageStore>, request: Request<Incoming>) -> Reply {
+async fn reply_to(ctx: &Arc<Service>, request: Request<Incoming>) -> Reply {
     let (parts, body) = request.into_parts();
     let path = request::decode(parts.uri.path());
     // Every version strata answers has the same semantics so far: only its range is checked.
@@ -284,7 +291,7 @@ async fn reply_to(store: &Arc<ImageStore>, request: Request<Incoming>) -> Reply 
         BodyKind::None => Content::Json(Bytes::new()),
     };
     let call = Call::new(parts.uri.query(), parts.headers, content);
-    handlers::answer(store, route, call).await
+    handlers::answer(ctx, route, call).await
 }
 
 /// The body, pulled frame by frame into a reader for the library.

@@ -38,6 +38,17 @@ impl ChannelWriter {
         (ChannelWriter { tx }, rx)
     }
 
+    /// Whether the client went away (the body was dropped): a producer waiting for
+    /// something to write checks this between waits.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// [`Self::is_closed`] for a closure that cannot borrow the writer.
+    pub fn watch(&self) -> ClientWatch {
+        ClientWatch(self.tx.clone())
+    }
+
     fn fail(&self, error: ApiError) {
         let _ = self.tx.blocking_send(Item::Failed(error));
     }
@@ -56,6 +67,15 @@ impl Write for ChannelWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// Tells whether a streamed answer's client is still there.
+pub struct ClientWatch(mpsc::Sender<Item>);
+
+impl ClientWatch {
+    pub fn gone(&self) -> bool {
+        self.0.is_closed()
     }
 }
 

@@ -253,6 +253,9 @@ pub struct ClientIo<'a> {
     /// short (a command line's SIGWINCH handler interrupts it); `None`: unchanged or
     /// no terminal.
     pub window: &'a mut dyn FnMut() -> Option<crate::linux::tty::WindowSize>,
+    /// A descriptor that reports a hang-up once the client is gone (a service's
+    /// connection to it): the session then ends as detached, the container goes on.
+    pub hangup: Option<std::os::fd::BorrowedFd<'a>>,
 }
 
 /// Something to read from that can be polled: a command line's stdin, a socket.
@@ -268,6 +271,17 @@ pub fn attach(
     keys: &crate::detach_keys::DetachKeys,
 ) -> Result<Ended> {
     let config = containers.config(record)?;
+    let attachment = attach_running(containers, record)?;
+    let io = if config.interactive {
+        io
+    } else {
+        ClientIo { input: None, ..io }
+    };
+    attachment.session(Mode::of(&config), io, keys)
+}
+
+/// A connection to the running container's monitor, for a session.
+pub fn attach_running(containers: &Containers<'_>, record: &ContainerRecord) -> Result<Attachment> {
     let path = socket_path(containers, &record.id);
     if !crate::lifecycle::is_running(containers, record) {
         return Err(RuntimeError::Containers(strata_containers::ContainerError::Conflict(
@@ -284,13 +298,34 @@ pub fn attach(
         )
     })?;
     containers.emit(record, "attach", &[]);
-    let io = if config.interactive {
-        io
-    } else {
-        ClientIo { input: None, ..io }
-    };
     send_hello(&mut stream, None);
-    session(stream, Vec::new(), config.tty, io, keys)
+    Ok(Attachment {
+        stream,
+        pending: Vec::new(),
+        pid: None,
+    })
+}
+
+/// Resizes the terminal of the running container (or of its exec, with `exec`), as a
+/// client's terminal resized: Docker's `resize` endpoints.
+pub fn resize(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    exec: Option<&str>,
+    size: crate::linux::tty::WindowSize,
+) -> Result<()> {
+    let path = match exec {
+        None => socket_path(containers, &record.id),
+        Some(exec) => crate::exec::socket_path(containers, &record.id, exec),
+    };
+    let mut stream = connect(&path).map_err(|_| {
+        RuntimeError::Containers(strata_containers::ContainerError::Conflict(format!(
+            "cannot resize {}: it is not running",
+            exec.unwrap_or(&record.name)
+        )))
+    })?;
+    send_window_size(&mut stream, size);
+    Ok(())
 }
 
 pub(crate) fn connect(path: &Path) -> std::io::Result<UnixStream> {
@@ -411,10 +446,29 @@ impl Attachment {
         self.pid
     }
 
-    /// The session: the container's output to `io` (its terminal's, with `tty`),
+    /// The session: the container's output to `io` (its terminal's, with a tty),
     /// `io.input` to it, until it exits or the detach keys are typed.
-    pub fn session(self, tty: bool, io: ClientIo<'_>, keys: &crate::detach_keys::DetachKeys) -> Result<Ended> {
-        session(self.stream, self.pending, tty, io, keys)
+    pub fn session(self, mode: Mode, io: ClientIo<'_>, keys: &crate::detach_keys::DetachKeys) -> Result<Ended> {
+        session(self.stream, self.pending, mode, io, keys)
+    }
+}
+
+/// What kind of session a container (or exec) has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mode {
+    /// Its output is its terminal's (`-t`).
+    pub tty: bool,
+    /// The end of the client's input closes the container's stdin (Docker's
+    /// `StdinOnce`, never with a terminal: a client's terminal going away leaves it open).
+    pub stdin_once: bool,
+}
+
+impl Mode {
+    pub fn of(config: &strata_containers::ContainerConfig) -> Mode {
+        Mode {
+            tty: config.tty,
+            stdin_once: config.stdin_once,
+        }
     }
 }
 
@@ -424,15 +478,17 @@ impl Attachment {
 fn session(
     mut stream: UnixStream,
     mut pending: Vec<u8>,
-    tty: bool,
+    mode: Mode,
     io: ClientIo<'_>,
     keys: &crate::detach_keys::DetachKeys,
 ) -> Result<Ended> {
+    let tty = mode.tty;
     let ClientIo {
         mut input,
         stdout,
         stderr,
         window,
+        hangup,
     } = io;
     // Docker watches for the keys on terminals only: a pipe's bytes are data.
     let mut matcher = (tty && input.is_some()).then(|| keys.matcher());
@@ -451,13 +507,19 @@ fn session(
             first = false;
             continue;
         }
-        let (socket_ready, input_ready) = wait_readable(stream.as_fd(), input.as_deref().map(|i| i.as_fd()))?;
+        let ready = wait_readable(stream.as_fd(), input.as_deref().map(|i| i.as_fd()), hangup)?;
+        if ready.hung_up {
+            return Ok(Ended::Detached);
+        }
+        let (socket_ready, input_ready) = (ready.socket, ready.input);
         if input_ready {
             let source = input.as_mut().expect("polled only when present");
             match source.read(&mut buf) {
                 Ok(0) | Err(_) => {
                     input = None;
-                    let _ = stream.write_all(&frame(STDIN_CLOSED, &[]));
+                    if mode.stdin_once && !tty {
+                        let _ = stream.write_all(&frame(STDIN_CLOSED, &[]));
+                    }
                 }
                 Ok(n) => {
                     let (bytes, detach) = match matcher.as_mut().map(|m| m.feed(&buf[..n])) {
@@ -508,21 +570,52 @@ fn deliver_to_client(pending: &mut Vec<u8>, stdout: &mut dyn Write, stderr: &mut
     None
 }
 
-/// Waits until the socket or the input has something to read: (socket ready, input
-/// ready). A wait cut short by a signal (a resize) reports neither.
+/// What [`wait_readable`] found.
+struct Ready {
+    socket: bool,
+    input: bool,
+    hung_up: bool,
+}
+
+/// Waits until the socket or the input has something to read, or the client hung up.
+/// A wait cut short by a signal (a resize) reports nothing.
 fn wait_readable(
     socket: std::os::fd::BorrowedFd<'_>,
     input: Option<std::os::fd::BorrowedFd<'_>>,
-) -> Result<(bool, bool)> {
+    hangup: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Result<Ready> {
     let mut fds = vec![PollFd::new(socket, PollFlags::POLLIN)];
-    fds.extend(input.map(|i| PollFd::new(i, PollFlags::POLLIN)));
+    let input_at = input.map(|i| {
+        fds.push(PollFd::new(i, PollFlags::POLLIN));
+        fds.len() - 1
+    });
+    // No events asked: poll reports a hang-up (and errors) whatever is asked.
+    let hangup_at = hangup.map(|h| {
+        fds.push(PollFd::new(h, PollFlags::empty()));
+        fds.len() - 1
+    });
     match poll(&mut fds, PollTimeout::NONE) {
-        Err(nix::errno::Errno::EINTR) => return Ok((false, false)),
+        Err(nix::errno::Errno::EINTR) => {
+            return Ok(Ready {
+                socket: false,
+                input: false,
+                hung_up: false,
+            })
+        }
         Err(e) => return Err(RuntimeError::Sys("poll", e)),
         Ok(_) => {}
     }
-    let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-    Ok((ready(&fds[0]), fds.get(1).is_some_and(ready)))
+    let ready = |at: Option<usize>| at.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()));
+    let hung_up = hangup_at.is_some_and(|i| {
+        fds[i]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
+    });
+    Ok(Ready {
+        socket: ready(Some(0)),
+        input: ready(input_at),
+        hung_up,
+    })
 }
 
 /// Who is attached to a monitor waiting to start its container, and what they asked.

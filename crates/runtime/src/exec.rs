@@ -138,7 +138,12 @@ pub fn start_attached(
     if !exec.options.interactive {
         io.input = None;
     }
-    attachment.session(exec.options.tty, io, keys)
+    // An exec's input is handed over once (moby closes it at the client's end).
+    let mode = crate::attach::Mode {
+        tty: exec.options.tty,
+        stdin_once: true,
+    };
+    attachment.session(mode, io, keys)
 }
 
 /// `exec -d`: starts the exec and returns once it runs.

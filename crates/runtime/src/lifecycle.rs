@@ -87,7 +87,7 @@ fn attach_new_monitor(
     if !config.interactive {
         how.io.input = None;
     }
-    attachment.session(config.tty, how.io, how.keys)
+    attachment.session(crate::attach::Mode::of(&config), how.io, how.keys)
 }
 
 /// Held by whoever looks after a container for as long as it does (its monitor, or the
@@ -165,9 +165,10 @@ pub fn run_to_end(
         stdout: &mut stdout,
         stderr: &mut stderr,
         window: &mut window,
+        hangup: None,
     };
     let keys = crate::detach_keys::DetachKeys::parse(crate::detach_keys::DEFAULT)?;
-    match attachment.session(false, io, &keys)? {
+    match attachment.session(crate::attach::Mode::default(), io, &keys)? {
         crate::attach::Ended::Exited(code) => Ok(code),
         crate::attach::Ended::Detached => unreachable!("no input, no detach keys"),
     }
@@ -615,6 +616,9 @@ pub fn wait_exit(
     let deadline = limit.map(|l| std::time::Instant::now() + l);
     crate::wait::wait_until(containers, record, crate::wait::WaitCondition::NotRunning, deadline)
 }
+
+/// How long `stop` and `restart` wait for the stop signal before SIGKILL, unless told.
+pub const DEFAULT_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `stop`: the stop signal (image STOPSIGNAL or SIGTERM), then SIGKILL after `timeout`.
 pub fn stop(containers: &Containers<'_>, record: &ContainerRecord, timeout: std::time::Duration) -> Result<()> {

@@ -96,6 +96,18 @@ pub fn read_logs(
     options: &LogOptions,
     sink: &mut LogSink<'_>,
 ) -> Result<()> {
+    read_logs_while(containers, record, options, sink, &|| true)
+}
+
+/// [`read_logs`] for a reader that may go away while nothing is written: following
+/// stops once `wanted` says so (an API client disconnected).
+pub fn read_logs_while(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    options: &LogOptions,
+    sink: &mut LogSink<'_>,
+    wanted: &dyn Fn() -> bool,
+) -> Result<()> {
     let path = log_path(containers, &record.id);
     // A container that never started has no log yet: nothing to give.
     let Ok(file) = std::fs::File::open(&path) else {
@@ -105,7 +117,7 @@ pub fn read_logs(
     if replay(&mut reader, options, sink).is_break() || !options.follow {
         return Ok(());
     }
-    follow(containers, &record.id, &mut reader, options, sink)
+    follow(containers, &record.id, &mut reader, options, sink, wanted)
         .map_err(|e| RuntimeError::io(format!("following the log {}", path.display()), e))
 }
 
@@ -120,6 +132,7 @@ fn follow(
     reader: &mut BufReader<std::fs::File>,
     options: &LogOptions,
     sink: &mut LogSink<'_>,
+    wanted: &dyn Fn() -> bool,
 ) -> std::io::Result<()> {
     loop {
         let mut line = String::new();
@@ -139,6 +152,9 @@ fn follow(
                 ..options.clone()
             };
             let _ = replay(reader, &all, sink);
+            return Ok(());
+        }
+        if !wanted() {
             return Ok(());
         }
         std::thread::sleep(FOLLOW_INTERVAL);

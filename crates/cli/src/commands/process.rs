@@ -59,7 +59,7 @@ pub struct LogsArgs {
 #[derive(clap::Args)]
 pub struct StopArgs {
     /// Seconds to wait before killing the container
-    #[arg(short, long, default_value_t = 10)]
+    #[arg(short, long, default_value_t = lifecycle::DEFAULT_STOP_TIMEOUT.as_secs())]
     time: u64,
     #[arg(required = true)]
     containers: Vec<String>,
@@ -68,7 +68,7 @@ pub struct StopArgs {
 #[derive(clap::Args)]
 pub struct RestartArgs {
     /// Seconds to wait before killing the container
-    #[arg(short, long, default_value_t = 10)]
+    #[arg(short, long, default_value_t = lifecycle::DEFAULT_STOP_TIMEOUT.as_secs())]
     time: u64,
     #[arg(required = true)]
     containers: Vec<String>,

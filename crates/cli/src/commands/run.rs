@@ -169,7 +169,7 @@ impl CreateArgs {
             image: self.image.clone(),
             name: self.name.clone(),
             cmd: self.command.clone(),
-            entrypoint: self.entrypoint.clone(),
+            entrypoint: self.entrypoint.clone().map(|e| vec![e]),
             env,
             workdir: self.workdir.clone(),
             user: self.user.clone(),
@@ -184,6 +184,8 @@ impl CreateArgs {
             auto_remove: self.rm,
             tty: self.tty,
             interactive: self.interactive,
+            // An attached `run -i` hands its input over once (Docker's rule).
+            stdin_once: self.interactive && !self.detach,
             memory: self.memory.as_deref().map(crate::output::parse_size).transpose()?,
             nano_cpus: self.cpus.map(|c| (c * 1e9) as i64),
             pids_limit: self.pids_limit.filter(|p| *p > 0),

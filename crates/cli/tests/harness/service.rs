@@ -28,8 +28,8 @@ pub fn with_busybox() -> TestRoot {
 pub struct Service {
     pub child: Child,
     pub socket: PathBuf,
-    log: PathBuf,
-    docker_config: PathBuf,
+    pub log: PathBuf,
+    pub docker_config: PathBuf,
 }
 
 impl Service {
@@ -83,7 +83,12 @@ impl Service {
     }
 
     pub fn docker_cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(DOCKER);
+        self.client_cmd(DOCKER, args)
+    }
+
+    /// `client` (a docker CLI binary) with `args`, pointed at this service.
+    pub fn client_cmd(&self, client: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(client);
         cmd.args(args)
             .env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
             .env("DOCKER_CONFIG", &self.docker_config)
@@ -192,11 +197,15 @@ impl HttpReply {
             .filter_map(|l| l.split_once(": "))
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
-        HttpReply {
+        let mut reply = HttpReply {
             status,
             headers,
             body: body.as_bytes().to_vec(),
+        };
+        if reply.header("Transfer-Encoding") == Some("chunked") {
+            reply.body = dechunk(&reply.body);
         }
+        reply
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -218,7 +227,22 @@ impl HttpReply {
     }
 }
 
+/// The data of a chunked body.
+pub fn dechunk(raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut rest = raw;
+    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size_text = std::str::from_utf8(&rest[..line_end]).unwrap().trim();
+        let size = usize::from_str_radix(size_text, 16).unwrap_or_else(|_| panic!("not a chunk size: {size_text:?}"));
+        if size == 0 {
+            break;
+        }
+        body.extend_from_slice(&rest[line_end + 2..line_end + 2 + size]);
+        rest = &rest[line_end + 2 + size + 2..];
+    }
+    body
+}
+
 pub fn lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.is_empty()).collect()
 }
-
