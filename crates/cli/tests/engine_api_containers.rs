@@ -535,3 +535,79 @@ fn http_get(port: u16) -> Option<String> {
     s.read_to_string(&mut text).ok()?;
     Some(text)
 }
+
+#[test]
+fn docker_ps_filters_by_every_key_docker_documents() {
+    let t = with_busybox();
+    let service = Service::start(&t);
+    let first = clients()[0];
+    docker_ok(&service, first, &["network", "create", "fnet"]);
+    docker_ok(&service, first, &["volume", "create", "fvol"]);
+    docker_ok(
+        &service,
+        first,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "a1",
+            "--label",
+            "k=v",
+            "busybox:test",
+            "sleep",
+            "600",
+        ],
+    );
+    docker_ok(
+        &service,
+        first,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "a2",
+            "--network",
+            "fnet",
+            "-v",
+            "fvol:/d",
+            "busybox:test",
+            "sleep",
+            "600",
+        ],
+    );
+    assert_eq!(
+        status_of(
+            &service,
+            first,
+            &["run", "--name", "a3", "busybox:test", "sh", "-c", "exit 2"]
+        ),
+        2
+    );
+    let a1 = docker_ok(&service, first, &["inspect", "-f", "{{.Id}}", "a1"]);
+    let id_filter = format!("id={}", &a1[..10]);
+    for client in clients() {
+        for (filter, expected) in [
+            ("label=k=v", "a1"),
+            ("name=a2", "a2"),
+            ("status=exited", "a3"),
+            ("ancestor=busybox:test", "a1 a2 a3"),
+            ("network=fnet", "a2"),
+            ("volume=fvol", "a2"),
+            ("volume=/d", "a2"),
+            ("exited=2", "a3"),
+            ("before=a2", "a1"),
+            ("since=a1", "a2 a3"),
+            (id_filter.as_str(), "a1"),
+        ] {
+            let listed = docker_ok(
+                &service,
+                client,
+                &["ps", "-a", "--filter", filter, "--format", "{{.Names}}"],
+            );
+            let mut names: Vec<&str> = listed.lines().collect();
+            names.sort();
+            assert_eq!(names.join(" "), expected, "{client}: ps --filter {filter}");
+        }
+    }
+    docker_ok(&service, first, &["rm", "-f", "a1", "a2", "a3"]);
+}

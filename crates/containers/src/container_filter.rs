@@ -11,7 +11,9 @@ use strata_images::{FilterArgs, FilterError, LabelFilter};
 use strata_metadata::{ContainerRecord, ContainerState};
 
 /// The filters `ps` knows.
-pub const CONTAINER_FILTERS: [&str; 8] = ["label", "status", "name", "id", "ancestor", "exited", "before", "since"];
+pub const CONTAINER_FILTERS: [&str; 10] = [
+    "label", "status", "name", "id", "ancestor", "exited", "before", "since", "network", "volume",
+];
 
 /// Docker's container states, as `status=` takes them.
 const STATUSES: [&str; 7] = [
@@ -38,6 +40,10 @@ pub struct ContainerFilter {
     /// Only containers created before / after these.
     pub before: Option<DateTime<Utc>>,
     pub since: Option<DateTime<Utc>>,
+    /// Networks the container joins, by name.
+    pub networks: Vec<String>,
+    /// Volumes it mounts, by name, or the paths they are mounted at.
+    pub volumes: Vec<String>,
 }
 
 fn owned(args: &FilterArgs, key: &str) -> Vec<String> {
@@ -71,6 +77,8 @@ impl ContainerFilter {
             exit_codes: exit_codes(args)?,
             before: created("before")?,
             since: created("since")?,
+            networks: owned(args, "network"),
+            volumes: owned(args, "volume"),
         })
     }
 
@@ -86,6 +94,13 @@ impl ContainerFilter {
             && any(&self.ancestors, &|a| c.image_name == a || c.image_id.contains(a))
             && (self.exit_codes.is_empty()
                 || (c.state == ContainerState::Exited && self.exit_codes.contains(&c.exit_code.unwrap_or(0))))
+            && any(&self.networks, &|n| config.networks().iter().any(|joined| joined == n))
+            && any(&self.volumes, &|v| {
+                config
+                    .binds
+                    .iter()
+                    .any(|b| b.volume.as_deref() == Some(v) || b.destination == v)
+            })
             && self.before.is_none_or(|b| created.is_some_and(|c| c < b))
             && self.since.is_none_or(|s| created.is_some_and(|c| c > s))
     }
@@ -139,6 +154,33 @@ mod tests {
         let r = record(ContainerState::Created);
         assert!(f.matches(&r, &config(&[("team", "web"), ("tier", "")]), false));
         assert!(!f.matches(&r, &config(&[("team", "web")]), false));
+    }
+
+    #[test]
+    fn networks_by_name_and_volumes_by_name_or_mount_point() {
+        let r = record(ContainerState::Running);
+        let mut c = config(&[]);
+        c.network = "back".into();
+        c.extra_networks = vec!["front".into()];
+        c.binds = vec![crate::config::Bind {
+            source: "/var/lib/strata/volumes/data/_data".into(),
+            destination: "/srv".into(),
+            readonly: false,
+            volume: Some("data".into()),
+        }];
+        let by = |f: ContainerFilter| f.matches(&r, &c, false);
+        let networks = |n: &[&str]| ContainerFilter {
+            networks: n.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let volumes = |v: &str| ContainerFilter {
+            volumes: vec![v.into()],
+            ..Default::default()
+        };
+        assert!(by(networks(&["front"])) && by(networks(&["x", "back"])));
+        assert!(!by(networks(&["bridge"])));
+        assert!(by(volumes("data")) && by(volumes("/srv")));
+        assert!(!by(volumes("other")));
     }
 
     #[test]
