@@ -175,6 +175,32 @@ fn docker_manages_networks_and_volumes_on_the_strata_root() {
 }
 
 #[test]
+fn volume_labels_are_kept_listed_filtered_and_pruned_by() {
+    let t = TestRoot::new();
+    let service = Service::start(&t);
+    service.docker_ok(&[
+        "volume",
+        "create",
+        "--label",
+        "project=demo",
+        "--label",
+        "tier",
+        "web-data",
+    ]);
+    t.ok(&["volume", "create", "--label", "project=other", "cli-data"]);
+    let labels = service.docker_ok(&["volume", "inspect", "-f", "{{json .Labels}}", "web-data"]);
+    assert_eq!(labels.trim(), r#"{"project":"demo","tier":""}"#);
+    let ours = t.ok(&["volume", "inspect", "-f", "{{json .Labels}}", "cli-data"]);
+    assert_eq!(ours.trim(), r#"{"project":"other"}"#, "the CLI's --label");
+    let demo = service.docker_ok(&["volume", "ls", "-q", "--filter", "label=project=demo"]);
+    assert_eq!(lines(&demo), ["web-data"]);
+    // API 1.41's prune takes named volumes too; the label keeps "web-data" out of it.
+    let pruned = service.docker_ok(&["volume", "prune", "-f", "--filter", "label!=project=demo"]);
+    assert!(pruned.contains("cli-data") && !pruned.contains("web-data"), "{pruned}");
+    assert_eq!(lines(&t.ok(&["volume", "ls", "-q"])), ["web-data"]);
+}
+
+#[test]
 fn docker_system_df_counts_what_the_root_holds() {
     let t = with_busybox();
     let service = Service::start(&t);

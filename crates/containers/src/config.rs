@@ -582,6 +582,13 @@ fn labels(image: &serde_json::Value, given: &[String]) -> Result<std::collection
                 .collect()
         })
         .unwrap_or_default();
+    out.extend(parse_labels(given)?);
+    Ok(out)
+}
+
+/// `--label KEY=VALUE` (or `KEY`, an empty value) options; a later one wins.
+pub fn parse_labels(given: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
     for label in given {
         let (key, value) = label.split_once('=').unwrap_or((label.as_str(), ""));
         if key.is_empty() {

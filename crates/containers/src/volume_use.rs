@@ -31,7 +31,7 @@ fn users_of<'a>(users: &'a [(String, String)], name: &str) -> Vec<&'a str> {
 
 /// `volume ls`: the volumes `filters` let through, by name. `name` matches a part of
 /// the name, `driver` is `local`, `dangling=true` keeps those no container uses, and
-/// `label` reads the labels strata keeps (an anonymous volume's mark).
+/// `label` reads the volume's labels (and an anonymous volume's mark).
 pub fn list_volumes(containers: &Containers<'_>, filters: &FilterArgs) -> Result<Vec<VolumeMeta>> {
     filters.check_keys("volumes", &VOLUME_FILTERS)?;
     let dangling = filters.boolean("dangling")?;
@@ -98,8 +98,8 @@ pub struct VolumesPruned {
 }
 
 /// Removes the volumes no container uses that `filter` lets go: anonymous ones, or all
-/// with `all` (Docker's `volume prune -a`). Volumes carry no labels here, so a `label`
-/// filter keeps every one and `label!` none; `until` is refused, as Docker's.
+/// with `all` (Docker's `volume prune -a`), by their labels; `until` is refused, as
+/// Docker's.
 pub fn prune_volumes(containers: &Containers<'_>, all: bool, filter: &PruneFilter) -> Result<VolumesPruned> {
     if filter.has_until() {
         return Err(ContainerError::Invalid(
@@ -110,8 +110,9 @@ pub fn prune_volumes(containers: &Containers<'_>, all: bool, filter: &PruneFilte
     let users = volume_users(containers)?;
     let mut pruned = VolumesPruned::default();
     for v in volumes.list()? {
-        let unlabelled = |_: &str| None;
-        if (all || v.anonymous) && users_of(&users, &v.name).is_empty() && filter.matches(None, unlabelled) {
+        let labels = v.labels();
+        let label = |k: &str| labels.get(k).map(String::as_str);
+        if (all || v.anonymous) && users_of(&users, &v.name).is_empty() && filter.matches(None, label) {
             // Measured before removal; an unreadable size counts as nothing freed.
             pruned.reclaimed += strata_snapshots::disk_usage(&volumes.data(&v.name)).unwrap_or(0);
             containers.destroy_volume(&v.name)?;
@@ -125,12 +126,19 @@ impl Containers<'_> {
     /// `volume create`: the volume (an existing one as it is), with its `create` event
     /// when it is new.
     pub fn create_volume(&self, name: Option<&str>) -> Result<crate::volumes::VolumeMeta> {
+        self.create_labelled_volume(name, &[])
+    }
+
+    /// [`Self::create_volume`] with `--label`s (`KEY=VALUE`; a bare `KEY` has an empty
+    /// value), kept on a new volume.
+    pub fn create_labelled_volume(&self, name: Option<&str>, labels: &[String]) -> Result<crate::volumes::VolumeMeta> {
+        let labels = crate::config::parse_labels(labels)?;
         let volumes = Volumes::new(self.store().root());
         let fresh = match name {
             Some(n) => volumes.get(n)?.is_none(),
             None => true,
         };
-        let meta = volumes.create(name, name.is_none())?;
+        let meta = volumes.create(name, name.is_none(), &labels)?;
         if fresh {
             self.store().emit(crate::events::volume_event(&meta.name, "create"));
         }

@@ -17,6 +17,9 @@ pub struct VolumeMeta {
     pub anonymous: bool,
     /// Whether the image's content was copied in (only a new, empty volume gets it).
     pub populated: bool,
+    /// `volume create --label`, as given.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// The label Docker gives a volume made without a name.
@@ -55,9 +58,9 @@ pub struct VolumeUsage {
 }
 
 impl VolumeMeta {
-    /// The labels strata keeps: Docker's mark of an anonymous volume.
+    /// The volume's labels, with Docker's mark of an anonymous volume.
     pub fn labels(&self) -> std::collections::BTreeMap<String, String> {
-        let mut labels = std::collections::BTreeMap::new();
+        let mut labels = self.labels.clone();
         if self.anonymous {
             labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
         }
@@ -116,8 +119,14 @@ impl Volumes {
             .map_err(|e| ContainerError::io(format!("writing {}", path.display()), e))
     }
 
-    /// Creates a volume (idempotent for an existing name, like `docker volume create`).
-    pub fn create(&self, name: Option<&str>, anonymous: bool) -> Result<VolumeMeta> {
+    /// Creates a volume (idempotent for an existing name, like `docker volume create`:
+    /// an existing volume keeps its labels).
+    pub fn create(
+        &self,
+        name: Option<&str>,
+        anonymous: bool,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Result<VolumeMeta> {
         let name = match name {
             Some(n) if !valid_name(n) => {
                 return Err(ContainerError::Invalid(format!(
@@ -137,6 +146,7 @@ impl Volumes {
             created: strata_images::config::timestamp_now(),
             anonymous,
             populated: false,
+            labels: labels.clone(),
         };
         self.save(&meta)?;
         Ok(meta)

@@ -11,7 +11,12 @@ use strata_images::{FilterArgs, ImageStore};
 #[derive(Subcommand)]
 pub enum Command {
     /// Create a volume
-    Create { name: Option<String> },
+    Create {
+        /// Set metadata for a volume (KEY=VALUE)
+        #[arg(short = 'l', long = "label")]
+        label: Vec<String>,
+        name: Option<String>,
+    },
     /// List volumes
     #[command(alias = "list")]
     Ls {
@@ -60,7 +65,12 @@ fn doc(volumes: &Volumes, v: &VolumeMeta) -> serde_json::Value {
 pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
     let volumes = Volumes::new(store.root());
     match command {
-        Command::Create { name } => println!("{}", Containers::new(store).create_volume(name.as_deref())?.name),
+        Command::Create { name, label } => println!(
+            "{}",
+            Containers::new(store)
+                .create_labelled_volume(name.as_deref(), &label)?
+                .name
+        ),
         Command::Ls { quiet, filter, format } => {
             let all = list_volumes(&Containers::new(store), &FilterArgs::parse(&filter)?)?;
             if quiet {

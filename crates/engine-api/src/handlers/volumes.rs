@@ -85,13 +85,14 @@ fn create(containers: &Containers<'_>, volumes: &Volumes, call: &Call) -> Result
             "volume create: DriverOpts are not supported by strata",
         ));
     }
-    if request.labels.is_some_and(|l| !l.is_empty()) {
-        return Err(ApiError::invalid(
-            "volume create: Labels are not supported by strata yet",
-        ));
-    }
+    let labels: Vec<String> = request
+        .labels
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let name = request.name.filter(|n| !n.is_empty());
-    let meta = containers.create_volume(name.as_deref())?;
+    let meta = containers.create_labelled_volume(name.as_deref(), &labels)?;
     Ok(Reply::json(StatusCode::CREATED, &volumes.document(&meta)))
 }
 
