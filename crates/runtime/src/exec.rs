@@ -134,7 +134,8 @@ pub fn start_attached(
 ) -> Result<Ended> {
     let record = containers.resolve(&exec.container_id)?;
     let size = if exec.options.tty { (io.window)() } else { None };
-    let attachment = crate::monitor::attach_and_start_job(containers, &record, Job::Exec(&exec.id), launcher, size)?;
+    let attachment = crate::monitor::attach_and_start_job(containers, &record, Job::Exec(&exec.id), launcher, size)
+        .map_err(|e| unless_ended(containers, &record, e))?;
     if !exec.options.interactive {
         io.input = None;
     }
@@ -150,7 +151,35 @@ pub fn start_attached(
 pub fn start_detached(containers: &Containers<'_>, exec: &ExecRecord, launcher: &dyn Launcher) -> Result<()> {
     let record = containers.resolve(&exec.container_id)?;
     crate::monitor::spawn_job(containers, &record, Job::Exec(&exec.id), launcher)
+        .map_err(|e| unless_ended(containers, &record, e))
 }
+
+/// An exec that failed to start because its container ended meanwhile (its namespaces
+/// and cgroups went with it) failed for that reason: Docker's conflict, not an error
+/// of strata's. A process on its way out has lost its namespaces before its monitor
+/// records the exit: such a failure waits a moment for that record.
+fn unless_ended(containers: &Containers<'_>, record: &ContainerRecord, e: RuntimeError) -> RuntimeError {
+    if matches!(e, RuntimeError::Start { code: 126 | 127, .. }) {
+        // The command's own failure (not executable, not found).
+        return e;
+    }
+    let deadline = std::time::Instant::now() + ENDING;
+    match crate::wait::wait_until(
+        containers,
+        record,
+        crate::wait::WaitCondition::NotRunning,
+        Some(deadline),
+    ) {
+        Ok(Some(_)) => RuntimeError::Containers(strata_containers::ContainerError::Conflict(format!(
+            "Container {} is not running",
+            record.id
+        ))),
+        _ => e,
+    }
+}
+
+/// How long an exec's failed start waits for its container's exit to be recorded.
+const ENDING: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The exec's process spec: the container's, with the exec's command, environment
 /// (`-e` over the container's), working directory and user.
