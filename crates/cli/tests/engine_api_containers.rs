@@ -611,3 +611,56 @@ fn docker_ps_filters_by_every_key_docker_documents() {
     }
     docker_ok(&service, first, &["rm", "-f", "a1", "a2", "a3"]);
 }
+
+#[test]
+fn docker_network_connect_and_disconnect_a_running_container() {
+    let t = with_busybox();
+    let service = Service::start(&t);
+    for client in clients() {
+        docker_ok(
+            &service,
+            client,
+            &["network", "create", "--subnet", "10.77.0.0/24", "side"],
+        );
+        docker_ok(
+            &service,
+            client,
+            &["run", "-d", "--name", "joined", "busybox:test", "sleep", "600"],
+        );
+        docker_ok(
+            &service,
+            client,
+            &["network", "connect", "--ip", "10.77.0.9", "side", "joined"],
+        );
+        let networks = docker_ok(
+            &service,
+            client,
+            &["inspect", "-f", "{{json .NetworkSettings.Networks}}", "joined"],
+        );
+        let networks: Value = serde_json::from_str(&networks).unwrap();
+        assert_eq!(networks["side"]["IPAddress"], "10.77.0.9", "{client}: {networks}");
+        let addresses = docker_ok(&service, client, &["exec", "joined", "ip", "-4", "-o", "addr"]);
+        assert!(addresses.contains("10.77.0.9/24"), "{client}: {addresses}");
+        let aliased = docker_cmd(
+            &service,
+            client,
+            &["network", "connect", "--alias", "db", "bridge", "joined"],
+        )
+        .output()
+        .unwrap();
+        assert!(
+            !aliased.status.success(),
+            "{client}: an alias is refused by name, not dropped"
+        );
+        assert!(String::from_utf8_lossy(&aliased.stderr).contains("Aliases"), "{client}");
+        docker_ok(&service, client, &["network", "disconnect", "side", "joined"]);
+        let networks = docker_ok(
+            &service,
+            client,
+            &["inspect", "-f", "{{json .NetworkSettings.Networks}}", "joined"],
+        );
+        assert!(!networks.contains("side"), "{client}: {networks}");
+        docker_ok(&service, client, &["rm", "-f", "joined"]);
+        docker_ok(&service, client, &["network", "rm", "side"]);
+    }
+}

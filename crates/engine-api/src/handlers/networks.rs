@@ -2,7 +2,6 @@
 //! as `strata network ls|inspect|create|rm|prune`.
 
 use crate::error::ApiError;
-use crate::refused::Refusal;
 use crate::reply::Reply;
 use crate::request::Call;
 use crate::router::Route;
@@ -22,11 +21,13 @@ pub enum Op {
     Create,
     Remove(String),
     Prune,
+    Connect(String),
+    Disconnect(String),
 }
 
 impl Op {
     pub fn takes_body(&self) -> bool {
-        matches!(self, Op::Create)
+        matches!(self, Op::Create | Op::Connect(_) | Op::Disconnect(_))
     }
 }
 
@@ -39,9 +40,8 @@ pub fn route(method: &Method, rest: &str) -> Option<Route> {
         (&Method::POST, ["prune"]) => Op::Prune,
         (&Method::GET, [id]) => Op::Inspect(id.to_string()),
         (&Method::DELETE, [id]) if !id.is_empty() => Op::Remove(id.to_string()),
-        (&Method::POST, [_, "connect" | "disconnect"]) => {
-            return Some(Route::Refused(Refusal::NotYet("connecting containers to networks")))
-        }
+        (&Method::POST, [id, "connect"]) => Op::Connect(id.to_string()),
+        (&Method::POST, [id, "disconnect"]) => Op::Disconnect(id.to_string()),
         _ => return None,
     };
     Some(Route::Network(op))
@@ -61,6 +61,61 @@ pub fn handle(containers: &Containers<'_>, op: Op, call: &Call) -> Result<Reply,
             let removed = networking::prune(containers, &filter)?;
             Ok(Reply::ok(&json!({ "NetworksDeleted": removed })))
         }
+        Op::Connect(network) => connect(containers, &network, call),
+        Op::Disconnect(network) => {
+            let request: DisconnectRequest = call.json()?;
+            let record = containers.resolve(&request.container)?;
+            networking::disconnect(containers, &record, &network)?;
+            Ok(Reply::empty(StatusCode::OK))
+        }
+    }
+}
+
+/// Docker's `NetworkConnectRequest`: the container, and its endpoint's settings: an
+/// IPv4 address strata takes; aliases and the rest are refused unless empty.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConnectRequest {
+    container: String,
+    #[serde(default)]
+    endpoint_config: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DisconnectRequest {
+    container: String,
+}
+
+/// `POST /networks/{id}/connect`, as `strata network connect [--ip]`.
+fn connect(containers: &Containers<'_>, network: &str, call: &Call) -> Result<Reply, ApiError> {
+    let request: ConnectRequest = call.json()?;
+    let mut endpoint = match request.endpoint_config {
+        Some(serde_json::Value::Object(map)) => map,
+        _ => Default::default(),
+    };
+    let ip = endpoint
+        .remove("IPAMConfig")
+        .and_then(|ipam| ipam.get("IPv4Address").and_then(|a| a.as_str()).map(str::to_string))
+        .filter(|a| !a.is_empty());
+    if let Some((field, _)) = endpoint.iter().find(|(_, v)| !is_empty(v)) {
+        return Err(ApiError::invalid(format!(
+            "EndpointConfig.{field} is not supported by strata's network connect yet; leave it unset"
+        )));
+    }
+    let record = containers.resolve(&request.container)?;
+    networking::connect(containers, &record, network, ip.as_deref())?;
+    Ok(Reply::empty(StatusCode::OK))
+}
+
+fn is_empty(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => true,
+        serde_json::Value::String(s) => s.is_empty(),
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.values().all(is_empty),
+        serde_json::Value::Number(n) => n.as_f64() == Some(0.0),
+        serde_json::Value::Bool(b) => !b,
     }
 }
 
