@@ -79,6 +79,27 @@ fn run_it_gives_an_interactive_shell_on_a_terminal() {
     assert!(t.ok(&["ps", "-aq"]).is_empty());
 }
 
+/// `tty` inside names the container's terminal, and that device is in the container's
+/// own /dev/pts: the terminal is made in the container's devpts, not the host's.
+#[test]
+fn the_terminal_is_the_containers_own_device_in_its_dev_pts() {
+    let t = TestRoot::new();
+    let tar = t.path("busybox.tar");
+    busybox_rootfs(&tar);
+    t.ok(&["import", tar.to_str().unwrap(), "busybox:tty"]);
+    let check = "t=$(tty) && test -c \"$t\" && echo OWN=$t; exit 0\\n";
+    let screen = drive(
+        &t,
+        &["run", "-it", "--rm", "busybox:tty", "sh", "-c", "read x; eval \"$x\""],
+        check,
+    );
+    assert!(screen.contains("OWN=/dev/pts/0"), "run -it: {screen}");
+    t.ok(&["run", "-d", "--name", "box", "busybox:tty", "sleep", "1000"]);
+    let screen = drive(&t, &["exec", "-it", "box", "sh", "-c", "read x; eval \"$x\""], check);
+    assert!(screen.contains("OWN=/dev/pts/"), "exec -it: {screen}");
+    t.ok(&["rm", "-f", "box"]);
+}
+
 #[test]
 fn exec_it_gives_a_shell_in_a_running_container() {
     let t = TestRoot::new();

@@ -195,13 +195,18 @@ pub fn start_on_terminal(
     record: &ContainerRecord,
     size: Option<crate::linux::tty::WindowSize>,
 ) -> Result<(linux::Started, std::os::fd::OwnedFd)> {
-    let pty = linux::tty::open_pty(size)?;
-    let (started, theirs) = start_with_stdio(containers, record, linux::Stdio::Terminal(&pty.slave))?;
-    drop(pty.slave);
-    if let (Some(master), Some(size)) = (&theirs, size) {
-        linux::tty::set_window_size(master, size);
-    }
-    Ok((started, theirs.unwrap_or(pty.master)))
+    let console = linux::tty::Console::new()?;
+    let (started, theirs) = start_with_stdio(containers, record, linux::Stdio::Terminal(console.theirs()))?;
+    let master = match theirs {
+        Some(master) => {
+            if let Some(size) = size {
+                linux::tty::set_window_size(&master, size);
+            }
+            master
+        }
+        None => console.receive(size)?,
+    };
+    Ok((started, master))
 }
 
 fn start_with_stdio(

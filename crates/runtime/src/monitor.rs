@@ -479,10 +479,12 @@ fn exec_io(
         }
     };
     if exec.options.tty {
-        let pty = linux::tty::open_pty(size)?;
-        let started = linux::exec(pid, &spec, linux::Stdio::Terminal(&pty.slave), &join);
-        drop(pty.slave);
-        return on_terminal(started, pty.master);
+        let console = linux::tty::Console::new()?;
+        let started = match linux::exec(pid, &spec, linux::Stdio::Terminal(console.theirs()), &join) {
+            Ok(started) => started,
+            Err(e) => return Ok((Err(e), no_io())),
+        };
+        return on_terminal(Ok(started), console.receive(size)?);
     }
     on_pipes(exec.options.interactive, false, |fds| {
         linux::exec(pid, &spec, linux::Stdio::Fds(fds), &join)

@@ -41,13 +41,14 @@ pub fn init(
     stdio: super::Stdio<'_>,
     seccomp: Option<&Program>,
 ) -> isize {
-    let attached = match stdio {
-        super::Stdio::Terminal(slave) => super::tty::attach_child(slave).fail(125, "attaching the terminal"),
-        super::Stdio::Fds(fds) => standard_fds(&fds),
-        super::Stdio::Inherit => Ok(()),
+    // A terminal is opened in the container's devpts, once its root is mounted.
+    let (attached, console) = match stdio {
+        super::Stdio::Terminal(console) => (Ok(()), Some(console)),
+        super::Stdio::Fds(fds) => (standard_fds(&fds), None),
+        super::Stdio::Inherit => (Ok(()), None),
     };
     let err = match attached
-        .and_then(|()| setup(spec, rootfs, seccomp))
+        .and_then(|()| setup(spec, rootfs, seccomp, console))
         .and_then(|()| exec(spec, late(spec, seccomp)))
     {
         Ok(never) => match never {},
@@ -74,8 +75,9 @@ fn standard_fds(fds: &[std::os::fd::BorrowedFd<'_>; 3]) -> Result<(), ChildError
 /// namespaces): the container's seccomp filter, the spec's user and capabilities,
 /// no_new_privs, change directory, exec.
 pub fn enter(spec: &Spec, error_pipe: &OwnedFd, stdio: super::Stdio<'_>, seccomp: Option<&Program>) -> isize {
+    // In the container's mount namespace already: its devpts is /dev/pts.
     let attached = match stdio {
-        super::Stdio::Terminal(slave) => super::tty::attach_child(slave).fail(125, "attaching the terminal"),
+        super::Stdio::Terminal(console) => super::tty::open_in_container(console).fail(125, "opening the terminal"),
         super::Stdio::Fds(fds) => standard_fds(&fds),
         super::Stdio::Inherit => Ok(()),
     };
@@ -151,7 +153,7 @@ fn join_namespaces(spec: &Spec) -> Result<(), ChildError> {
     Ok(())
 }
 
-fn setup(spec: &Spec, rootfs: &Path, seccomp: Option<&Program>) -> Result<(), ChildError> {
+fn setup(spec: &Spec, rootfs: &Path, seccomp: Option<&Program>, console: Option<&OwnedFd>) -> Result<(), ChildError> {
     non_dumpable()?;
     join_namespaces(spec)?;
     close_inherited_fds()?;
@@ -181,6 +183,9 @@ fn setup(spec: &Spec, rootfs: &Path, seccomp: Option<&Program>) -> Result<(), Ch
     mounts::create_spec_devices(&root, spec)?;
     drop(root);
     mounts::pivot_root(rootfs)?;
+    if let Some(console) = console {
+        super::tty::open_in_container(console).fail(125, "opening the terminal")?;
+    }
     // Through the container's own /proc, before mask_and_protect makes /proc/sys read-only.
     write_sysctls(spec)?;
     mounts::mask_and_protect(spec)?;

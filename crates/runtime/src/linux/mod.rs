@@ -15,7 +15,8 @@ pub use exec::exec;
 pub enum Stdio<'a> {
     /// The caller's own 0, 1 and 2.
     Inherit,
-    /// A terminal's slave end, on all three and as the controlling terminal.
+    /// A new terminal of the container's own, on all three and as the controlling
+    /// terminal; its master end goes to the caller over this socket ([`tty::Console`]).
     Terminal(&'a std::os::fd::OwnedFd),
     /// These descriptors as 0, 1 and 2 (set in the new process only: the caller's own
     /// stay as they are).

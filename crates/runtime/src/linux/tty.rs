@@ -1,33 +1,101 @@
 //! `-t`: a process's stdio on a pseudo-terminal whose master end its monitor keeps
-//! (the user's own terminal is the front end's business).
+//! (the user's own terminal is the front end's business). The terminal is the
+//! container's own: its process opens it in the container's devpts, so that inside,
+//! `tty` names it and `/dev/pts/N` exists, and hands the master end to the monitor over
+//! a socket, as runc's console socket does.
 
 use crate::error::{Result, RuntimeError};
-use std::os::fd::{AsRawFd, OwnedFd};
+use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 /// A terminal's size: rows, columns.
 pub type WindowSize = (u16, u16);
 
-/// A pseudo-terminal: the container gets `slave` as its stdio; strata keeps `master`.
-pub struct Pty {
-    pub master: OwnedFd,
-    pub slave: OwnedFd,
+/// The two ends of the socket a new process sends its terminal's master end on.
+pub struct Console {
+    ours: OwnedFd,
+    theirs: OwnedFd,
 }
 
-/// A new terminal, of `size` (rows, columns) when given.
-pub fn open_pty(size: Option<WindowSize>) -> Result<Pty> {
-    let pty = nix::pty::openpty(None, None).map_err(|e| RuntimeError::Sys("openpty", e))?;
-    nix::fcntl::fcntl(
-        &pty.master,
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-    )
-    .map_err(|e| RuntimeError::Sys("fcntl", e))?;
-    if let Some(size) = size {
-        set_window_size(&pty.master, size);
+impl Console {
+    pub fn new() -> Result<Console> {
+        let (ours, theirs) = socket::socketpair(
+            socket::AddressFamily::Unix,
+            socket::SockType::Stream,
+            None,
+            socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| RuntimeError::Sys("socketpair", e))?;
+        Ok(Console { ours, theirs })
     }
-    Ok(Pty {
-        master: pty.master,
-        slave: pty.slave,
-    })
+
+    /// The new process's end (`Stdio::Terminal`).
+    pub fn theirs(&self) -> &OwnedFd {
+        &self.theirs
+    }
+
+    /// The master end the process sent (once it runs), sized `size`.
+    pub fn receive(self, size: Option<WindowSize>) -> Result<OwnedFd> {
+        // Ours only: a process that died before sending makes the read see the end.
+        drop(self.theirs);
+        let mut byte = [0u8; 1];
+        let mut iov = [IoSliceMut::new(&mut byte)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = socket::recvmsg::<()>(
+            self.ours.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(|e| RuntimeError::Sys("receiving the container's terminal", e))?;
+        let received = msg.cmsgs().ok().into_iter().flatten().find_map(|c| match c {
+            ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+            _ => None,
+        });
+        let fd = received.ok_or_else(|| {
+            RuntimeError::Unsupported("the container's process ended before it sent its terminal".into())
+        })?;
+        // SAFETY: SCM_RIGHTS gave this process a new descriptor it alone owns.
+        let master = unsafe { OwnedFd::from_raw_fd(fd) };
+        if let Some(size) = size {
+            set_window_size(&master, size);
+        }
+        Ok(master)
+    }
+}
+
+/// In the new process, inside the container's mount namespace: a new terminal of the
+/// container's devpts, sent (master end) on `console`, and the process's stdio and
+/// controlling terminal (slave end).
+pub fn open_in_container(console: &OwnedFd) -> std::io::Result<()> {
+    let master = nix::fcntl::open(
+        "/dev/pts/ptmx",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int; the descriptor is a pty master.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: TIOCGPTPEER opens the master's slave end in the master's devpts.
+    let slave = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY) };
+    if slave < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the ioctl returned a new descriptor this process owns.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let fds = [master.as_raw_fd()];
+    socket::sendmsg::<()>(
+        console.as_fd().as_raw_fd(),
+        &[IoSlice::new(b"m")],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )?;
+    drop(master);
+    attach_child(&slave)
 }
 
 /// Sets a terminal's size (rows, columns).
