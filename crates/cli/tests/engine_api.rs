@@ -1,11 +1,12 @@
-//! The Engine API service (`strata system service`) driven by the real docker CLI
-//! (`/usr/local/bin/docker`, which negotiates down to strata's API version) and by raw
+//! The Engine API service (`strata system service`) driven by the real docker CLIs
+//! (`/usr/local/bin/docker`, the docker 28 client, which negotiates down to strata's
+//! API version, and Debian's docker.io client, API 1.41, where installed) and by raw
 //! HTTP over the socket for the error shapes. The service and `strata` commands share
 //! one root, as they would on a host.
 
 mod harness;
 
-use harness::service::{lines, request, with_busybox, HttpReply, Service, BOUND};
+use harness::service::{clients, lines, request, with_busybox, HttpReply, Service, BOUND};
 use harness::TestRoot;
 use serde_json::Value;
 use std::io::Write;
@@ -18,8 +19,14 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn docker_version_and_info_negotiate_down_to_strata() {
+    for client in clients() {
+        docker_version_and_info_negotiate_down_to_strata_with(client);
+    }
+}
+
+fn docker_version_and_info_negotiate_down_to_strata_with(client: &'static str) {
     let t = TestRoot::new();
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     let version = service.docker_json(&["version", "--format", "{{json .Server}}"]);
     assert_eq!(version["ApiVersion"], "1.41");
     assert_eq!(version["MinAPIVersion"], "1.24");
@@ -45,8 +52,14 @@ fn docker_version_and_info_negotiate_down_to_strata() {
 
 #[test]
 fn docker_lists_inspects_and_shows_the_history_of_strata_images() {
+    for client in clients() {
+        docker_lists_inspects_and_shows_the_history_of_strata_images_with(client);
+    }
+}
+
+fn docker_lists_inspects_and_shows_the_history_of_strata_images_with(client: &'static str) {
     let t = with_busybox();
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     let id = t.image_ids().pop().unwrap();
     let ids = service.docker_ok(&["images", "-q", "--no-trunc"]);
     assert_eq!(lines(&ids), [id.as_str()]);
@@ -73,8 +86,14 @@ fn docker_lists_inspects_and_shows_the_history_of_strata_images() {
 
 #[test]
 fn docker_tags_and_removes_images_that_strata_then_sees() {
+    for client in clients() {
+        docker_tags_and_removes_images_that_strata_then_sees_with(client);
+    }
+}
+
+fn docker_tags_and_removes_images_that_strata_then_sees_with(client: &'static str) {
     let t = with_busybox();
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     service.docker_ok(&["tag", "busybox:test", "example.com/tools/box:1"]);
     let listed = t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(listed.contains("example.com/tools/box:1"), "{listed}");
@@ -98,8 +117,14 @@ fn docker_tags_and_removes_images_that_strata_then_sees() {
 
 #[test]
 fn docker_ps_and_inspect_show_containers_strata_creates_beside_the_service() {
+    for client in clients() {
+        docker_ps_and_inspect_show_containers_strata_creates_beside_the_service_with(client);
+    }
+}
+
+fn docker_ps_and_inspect_show_containers_strata_creates_beside_the_service_with(client: &'static str) {
     let t = with_busybox();
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     assert!(service.docker_ok(&["ps", "-a", "-q"]).trim().is_empty());
     // Created from the CLI while the service runs on the same root.
     let id = t.ok(&["create", "--name", "web", "--label", "team=front", "busybox:test"]);
@@ -130,8 +155,14 @@ fn docker_ps_and_inspect_show_containers_strata_creates_beside_the_service() {
 
 #[test]
 fn docker_manages_networks_and_volumes_on_the_strata_root() {
+    for client in clients() {
+        docker_manages_networks_and_volumes_on_the_strata_root_with(client);
+    }
+}
+
+fn docker_manages_networks_and_volumes_on_the_strata_root_with(client: &'static str) {
     let t = TestRoot::new();
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     let id = service.docker_ok(&["network", "create", "--label", "team=web", "backend"]);
     let id = id.trim();
     assert_eq!(id.len(), 64, "{id}");
@@ -170,14 +201,20 @@ fn docker_manages_networks_and_volumes_on_the_strata_root() {
     service.docker_ok(&["volume", "rm", "data"]);
     let gone = service.docker(&["volume", "inspect", "data"]);
     assert!(!gone.status.success());
-    assert!(String::from_utf8_lossy(&gone.stderr).contains("no such volume"));
+    assert!(String::from_utf8_lossy(&gone.stderr).to_lowercase().contains("no such volume"));
     assert!(!t.ok(&["volume", "ls", "-q"]).contains("data"));
 }
 
 #[test]
 fn volume_labels_are_kept_listed_filtered_and_pruned_by() {
+    for client in clients() {
+        volume_labels_are_kept_listed_filtered_and_pruned_by_with(client);
+    }
+}
+
+fn volume_labels_are_kept_listed_filtered_and_pruned_by_with(client: &'static str) {
     let t = TestRoot::new();
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     service.docker_ok(&[
         "volume",
         "create",
@@ -202,8 +239,14 @@ fn volume_labels_are_kept_listed_filtered_and_pruned_by() {
 
 #[test]
 fn docker_system_df_counts_what_the_root_holds() {
+    for client in clients() {
+        docker_system_df_counts_what_the_root_holds_with(client);
+    }
+}
+
+fn docker_system_df_counts_what_the_root_holds_with(client: &'static str) {
     let t = with_busybox();
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     t.ok(&["create", "--name", "web", "busybox:test"]);
     t.ok(&["volume", "create", "data"]);
     let rows = service.docker_ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}}"]);
@@ -220,8 +263,14 @@ fn docker_system_df_counts_what_the_root_holds() {
 
 #[test]
 fn docker_prunes_images_networks_and_volumes() {
+    for client in clients() {
+        docker_prunes_images_networks_and_volumes_with(client);
+    }
+}
+
+fn docker_prunes_images_networks_and_volumes_with(client: &'static str) {
     let t = with_busybox();
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     // An untagged image: the same layer under another config.
     let tar = t.path("busybox.tar");
     t.ok(&["import", "-c", "CMD [\"true\"]", tar.to_str().unwrap()]);

@@ -5,21 +5,12 @@
 
 mod harness;
 
-use harness::service::{request, with_busybox, HttpReply, Service, BOUND};
+use harness::service::{clients, request, with_busybox, HttpReply, Service, BOUND};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// The docker clients on this machine: the docker 28 binary always, Debian's docker.io
-/// (API 1.41) when the test command installed it.
-fn clients() -> Vec<&'static str> {
-    ["/usr/local/bin/docker", "/usr/bin/docker"]
-        .into_iter()
-        .filter(|c| std::path::Path::new(c).exists())
-        .collect()
-}
 
 fn docker_ok(service: &Service, client: &str, args: &[&str]) -> String {
     let out = docker_cmd(service, client, args).output().unwrap();

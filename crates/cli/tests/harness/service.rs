@@ -28,6 +28,8 @@ pub fn with_busybox() -> TestRoot {
 pub struct Service {
     pub child: Child,
     pub socket: PathBuf,
+    /// The docker CLI `docker_*` run: the docker 28 client unless told (`using`).
+    pub client: &'static str,
     pub log: PathBuf,
     pub docker_config: PathBuf,
 }
@@ -56,6 +58,7 @@ impl Service {
         let mut service = Service {
             child,
             socket,
+            client: DOCKER,
             log,
             docker_config: t.path("docker-config"),
         };
@@ -82,8 +85,14 @@ impl Service {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// This service, driven by `client`'s docker CLI.
+    pub fn using(mut self, client: &'static str) -> Service {
+        self.client = client;
+        self
+    }
+
     pub fn docker_cmd(&self, args: &[&str]) -> Command {
-        self.client_cmd(DOCKER, args)
+        self.client_cmd(self.client, args)
     }
 
     /// `client` (a docker CLI binary) with `args`, pointed at this service.
@@ -99,7 +108,7 @@ impl Service {
     pub fn docker(&self, args: &[&str]) -> Output {
         self.docker_cmd(args)
             .output()
-            .expect("the docker CLI at /usr/local/bin/docker")
+            .unwrap_or_else(|e| panic!("the docker CLI at {}: {e}", self.client))
     }
 
     /// Runs docker; panics with its output unless it exits 0.
@@ -107,7 +116,8 @@ impl Service {
         let out = self.docker(args);
         assert!(
             out.status.success(),
-            "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}\nservice log: {}",
+            "{} {args:?} failed ({}):\nstdout: {}\nstderr: {}\nservice log: {}",
+            self.client,
             out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
@@ -225,6 +235,15 @@ impl HttpReply {
         assert_eq!(self.header("Content-Type"), Some("application/json"));
         object["message"].as_str().unwrap().to_string()
     }
+}
+
+/// The docker clients on this machine: the docker 28 binary always, Debian's docker.io
+/// (API 1.41) where the test command installed it.
+pub fn clients() -> Vec<&'static str> {
+    [DOCKER, "/usr/bin/docker"]
+        .into_iter()
+        .filter(|c| std::path::Path::new(c).exists())
+        .collect()
 }
 
 /// The data of a chunked body.
