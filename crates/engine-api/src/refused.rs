@@ -31,8 +31,7 @@ impl Refusal {
             ),
             Refusal::Plugins => ApiError::not_implemented("strata has no plugins: plugin management is not supported"),
             Refusal::NotYet(what) => ApiError::not_implemented(format!(
-                "{what} is not implemented in strata's Engine API yet (it comes with container processes, \
-                 pull, push, load and save); use the strata command line meanwhile"
+                "{what} is not implemented in strata's Engine API yet; use the strata command line meanwhile"
             )),
         }
     }

@@ -142,6 +142,7 @@ mod tests {
     #[test]
     fn builds_and_swarm_are_refused_never_missing() {
         for (method, path) in [
+            (Method::GET, "/containers/abc/attach/ws"),
             (Method::POST, "/build"),
             (Method::GET, "/swarm"),
             (Method::POST, "/services/create"),

@@ -5,6 +5,7 @@
 use super::Context;
 use crate::error::ApiError;
 use crate::hijack::{frame, MULTIPLEXED_STREAM, RAW_STREAM};
+use crate::refused::Refusal;
 use crate::reply::Reply;
 use crate::request::Call;
 use crate::router::{BodyKind, Route};
@@ -73,6 +74,9 @@ pub fn route(method: &Method, rest: &str) -> Option<Route> {
         (&Method::GET, [id, "json"]) => Op::Inspect(id.to_string()),
         (&Method::DELETE, [id]) => Op::Remove(id.to_string()),
         (&Method::POST, [id, "exec"]) => return Some(Route::Exec(super::exec::Op::Create(id.to_string()))),
+        (&Method::GET, [_, "attach", "ws"]) => {
+            return Some(Route::Refused(Refusal::NotYet("attaching over a websocket")))
+        }
         (_, [id, action @ ..]) => {
             if let Some(op) = super::container_files::route(method, id, action) {
                 Op::Files(op)
