@@ -201,7 +201,9 @@ fn docker_manages_networks_and_volumes_on_the_strata_root_with(client: &'static 
     service.docker_ok(&["volume", "rm", "data"]);
     let gone = service.docker(&["volume", "inspect", "data"]);
     assert!(!gone.status.success());
-    assert!(String::from_utf8_lossy(&gone.stderr).to_lowercase().contains("no such volume"));
+    assert!(String::from_utf8_lossy(&gone.stderr)
+        .to_lowercase()
+        .contains("no such volume"));
     assert!(!t.ok(&["volume", "ls", "-q"]).contains("data"));
 }
 

@@ -195,6 +195,8 @@ pub struct CreateOptions {
     /// stdout and stderr on one pipe, in the order written (a build's RUN step, whose
     /// output is one stream).
     pub merged_output: bool,
+    /// `--health-*` / `--no-healthcheck` (the API's `Healthcheck`), over the image's.
+    pub healthcheck: Option<crate::health::Healthcheck>,
 }
 
 /// The resolved configuration a container runs with.
@@ -268,6 +270,9 @@ pub struct ContainerConfig {
     /// The image's labels and the container's own (Config.Labels).
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// The check its monitor runs (the image's, under the user's): none when off.
+    #[serde(default)]
+    pub healthcheck: Option<crate::health::Healthcheck>,
     /// Capabilities beside Docker's default set, and taken from it: `CAP_` names or `ALL`.
     #[serde(default)]
     pub cap_add: Vec<String>,
@@ -843,6 +848,13 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         dns_search: opts.dns_search.clone(),
         dns_options: opts.dns_options.clone(),
         labels: labels(image, &opts.labels)?,
+        healthcheck: {
+            let from_image: Option<crate::health::Healthcheck> = image
+                .get("Healthcheck")
+                .and_then(|h| serde_json::from_value(h.clone()).ok());
+            crate::health::Healthcheck::merge(from_image.as_ref(), opts.healthcheck.as_ref())
+                .filter(|h| h.command().is_some())
+        },
         privileged: opts.privileged,
         cap_add: opts.cap_add.iter().map(|c| capability(c)).collect::<Result<_>>()?,
         cap_drop: opts.cap_drop.iter().map(|c| capability(c)).collect::<Result<_>>()?,

@@ -8,6 +8,7 @@ mod config;
 pub mod container_filter;
 mod error;
 pub mod events;
+pub mod health;
 mod names;
 pub mod run_state;
 mod service;
@@ -17,7 +18,7 @@ pub mod volume_use;
 pub mod volumes;
 
 pub use changes::{write_layer, write_layer_clamped, Change, Exclusions};
-pub use config::{static_ip, Bind, ContainerConfig, CreateOptions, MAX_ID};
+pub use config::{parse_labels, static_ip, Bind, ContainerConfig, CreateOptions, MAX_ID};
 pub use container_filter::ContainerFilter;
 pub use error::{ContainerError, Result};
 pub use service::{CommitOptions, Containers};
