@@ -203,6 +203,34 @@ fn docker_push_needs_docker_login_on_a_token_registry() {
 }
 
 #[test]
+fn docker_pull_sends_the_credentials_of_docker_login_to_a_registry_that_wants_them() {
+    let t = with_busybox();
+    let reg = Registry::start(
+        &t.path("registry"),
+        Setup::Basic {
+            user: "dave",
+            password: "s3cret",
+        },
+    );
+    let a = &reg.addr;
+    let login = t.run_with_input(&["login", a, "-u", "dave", "--password-stdin"], b"s3cret\n");
+    assert!(login.status.success(), "{}", text(&login));
+    let name = push_busybox(&t, a);
+
+    // Another root, whose service never lends stored credentials: only the client's.
+    let u = TestRoot::new();
+    let service = Service::start(&u);
+    let anonymous = service.docker(&["pull", &name]);
+    assert!(!anonymous.status.success(), "{}", text(&anonymous));
+    assert!(text(&anonymous).contains("unauthorized"), "{}", text(&anonymous));
+    assert!(u.image_ids().is_empty());
+    let login = docker_login(&service, a, "dave", "s3cret");
+    assert!(login.status.success(), "{}", text(&login));
+    service.docker_ok(&["pull", &name]);
+    assert_eq!(image_id(&u, &name), image_id(&t, "busybox:test"));
+}
+
+#[test]
 fn a_push_of_an_image_not_stored_is_404() {
     let t = TestRoot::new();
     let service = Service::start(&t);

@@ -261,4 +261,3 @@ mod tests {
         assert!(names(&other, sample()).is_empty());
     }
 }
-
