@@ -47,6 +47,19 @@ impl ImageStore {
     /// records them; returns when `until` has passed or `receive` returns false (its
     /// client is gone). The database is locked per read, never while waiting.
     pub fn follow_events(&self, query: &EventQuery, receive: &mut dyn FnMut(&Event) -> bool) -> Result<()> {
+        self.follow_events_while(query, receive, &mut || true)
+    }
+
+    /// [`ImageStore::follow_events`], asking `wanted` before every wait for new rows
+    /// whether its receiver is still there: a receiver that can notice its client went
+    /// away without being sent an event (an API connection) ends the follow then,
+    /// instead of waiting for an event that may never come.
+    pub fn follow_events_while(
+        &self,
+        query: &EventQuery,
+        receive: &mut dyn FnMut(&Event) -> bool,
+        wanted: &mut dyn FnMut() -> bool,
+    ) -> Result<()> {
         let mut after = match (query.since, query.until) {
             (Some(since), _) => self.db().event_id_before(since)?,
             (None, Some(_)) => 0,
@@ -67,6 +80,9 @@ impl ImageStore {
                 continue;
             }
             if query.until.is_some_and(|u| strata_metadata::events::now_nano() > u) {
+                return Ok(());
+            }
+            if !wanted() {
                 return Ok(());
             }
             std::thread::sleep(FOLLOW_INTERVAL);

@@ -73,6 +73,12 @@ impl FilterArgs {
         self.pairs.is_empty()
     }
 
+    /// Every `key=value` term, in the order given (for filters parsed from terms, as
+    /// the events filter is).
+    pub fn terms(&self) -> Vec<String> {
+        self.pairs.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+
     /// The values given for `key`.
     pub fn values<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.pairs

@@ -152,6 +152,21 @@ pub fn list_images(store: &ImageStore, options: &ImageListOptions) -> Result<Vec
         .collect())
 }
 
+/// Every stored tag of `repository`, ordered by tag (what `push --all-tags` and the
+/// Engine API's push without a tag send).
+pub fn repository_tags(store: &ImageStore, repository: &ImageRef) -> Result<Vec<ImageRef>> {
+    let wanted = repository.repository();
+    let mut references: Vec<ImageRef> = store
+        .list()?
+        .iter()
+        .flat_map(|image| image.tags.clone())
+        .filter_map(|t| ImageRef::parse(&t).ok())
+        .filter(|r| r.repository() == wanted)
+        .collect();
+    references.sort_by(|a, b| a.tag().cmp(&b.tag()));
+    Ok(references)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,13 @@ use strata_snapshots::{chain_ids, ChainId};
 /// Where the archive comes from.
 pub enum LoadSource<'a> {
     File(&'a Path),
+    /// The process's standard input.
     Stdin,
+    /// An archive streamed by the caller (a request body); named `what` in messages.
+    Reader {
+        what: &'a str,
+        reader: Box<dyn Read + 'a>,
+    },
 }
 
 /// What a load did.
@@ -50,7 +56,7 @@ impl Drop for PlainArchive {
     }
 }
 
-fn plain_archive(store: &ImageStore, source: &LoadSource<'_>, label: &str) -> Result<PlainArchive> {
+fn plain_archive(store: &ImageStore, source: LoadSource<'_>, label: &str) -> Result<PlainArchive> {
     let spool = |reader: Box<dyn Read + '_>| -> Result<PlainArchive> {
         let path = store.work_path("load", ".tar");
         let archive = PlainArchive {
@@ -65,6 +71,7 @@ fn plain_archive(store: &ImageStore, source: &LoadSource<'_>, label: &str) -> Re
     };
     match source {
         LoadSource::Stdin => spool(Box::new(io::stdin().lock())),
+        LoadSource::Reader { reader, .. } => spool(reader),
         LoadSource::File(path) => {
             let file = File::open(path).map_err(|e| ImageError::io(format!("opening {}", path.display()), e))?;
             let mut reader = BufReader::new(file);
@@ -113,8 +120,9 @@ impl ImageStore {
         let label = match &source {
             LoadSource::File(p) => p.display().to_string(),
             LoadSource::Stdin => "archive from stdin".to_string(),
+            LoadSource::Reader { what, .. } => what.to_string(),
         };
-        let plain = plain_archive(self, &source, &label)?;
+        let plain = plain_archive(self, source, &label)?;
         let index = TarIndex::open(&plain.path).map_err(|e| ImageError::Archive {
             archive: label.clone(),
             source: Box::new(e.into()),

@@ -1,5 +1,5 @@
 //! Progress events that long operations report, for the CLI to draw (bars on a TTY,
-//! plain lines otherwise) or a future API to stream.
+//! plain lines otherwise) or the Engine API to stream.
 
 use std::io::{self, Read};
 
@@ -28,6 +28,13 @@ pub enum LayerEvent {
 pub trait Progress: Sync {
     /// `id` is the short (12 hex) identifier Docker shows for the layer.
     fn layer(&self, id: &str, event: LayerEvent);
+
+    /// Whether the caller no longer wants the result (an API client went away). A
+    /// transfer checks it on every read ([`Counted`]) and before it publishes anything,
+    /// and then fails: nothing is stored for a caller who is gone.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Reports nothing.
@@ -60,6 +67,9 @@ impl<'a, R> Counted<'a, R> {
 
 impl<R: Read> Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.progress.cancelled() {
+            return Err(cancelled());
+        }
         let n = self.inner.read(buf)?;
         self.done += n as u64;
         if self.done - self.reported >= 256 << 10 || (n == 0 && self.done != self.reported) {
@@ -68,6 +78,11 @@ impl<R: Read> Read for Counted<'_, R> {
         }
         Ok(n)
     }
+}
+
+/// The error of a transfer its caller gave up on.
+pub fn cancelled() -> io::Error {
+    io::Error::other("cancelled: the caller went away")
 }
 
 /// Docker's short layer/image identifier: the first 12 hex digits.

@@ -62,6 +62,16 @@ impl ImageStore {
         })
     }
 
+    /// Another handle on the same store, with the same settings and a database
+    /// connection of its own: for work that outlives its caller's borrow (an API
+    /// answer streamed from a thread of its own).
+    pub fn try_clone(&self) -> Result<Self> {
+        let mut other = Self::open(&self.root)?;
+        other.max_layer_bytes = self.max_layer_bytes;
+        other.default_bridge_subnet = self.default_bridge_subnet.clone();
+        Ok(other)
+    }
+
     /// Sets the most bytes of file content a layer may expand to: a layer that expands
     /// further (a decompression bomb) is refused.
     pub fn set_max_layer_bytes(&mut self, bytes: u64) {

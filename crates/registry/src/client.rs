@@ -87,8 +87,15 @@ pub struct ClientOptions {
 impl Client {
     /// Pings `registry`'s `/v2/` and learns how it authenticates.
     pub fn connect(registry: &str, options: &ClientOptions) -> Result<Self> {
-        let (endpoint, ping) = transport::connect(registry, options)?;
         let credentials = options.credentials.get(registry)?;
+        Self::connect_as(registry, options, credentials)
+    }
+
+    /// Like [`Client::connect`], with these credentials or none, whatever the credential
+    /// files hold: an API server's client sends its own (`X-Registry-Auth`), as dockerd's
+    /// do, and never borrows the server's.
+    pub fn connect_as(registry: &str, options: &ClientOptions, credentials: Option<Credentials>) -> Result<Self> {
+        let (endpoint, ping) = transport::connect(registry, options)?;
         let client = Client {
             registry: registry.to_string(),
             endpoint,
@@ -101,9 +108,7 @@ impl Client {
 
     /// Like [`Client::connect`], with explicit credentials (`login`).
     pub fn connect_with(registry: &str, options: &ClientOptions, credentials: Credentials) -> Result<Self> {
-        let mut client = Self::connect(registry, options)?;
-        client.credentials = Some(credentials);
-        Ok(client)
+        Self::connect_as(registry, options, Some(credentials))
     }
 
     pub fn registry(&self) -> &str {

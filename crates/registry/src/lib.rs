@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod ensure;
 pub mod error;
 pub mod gzip;
+pub mod login;
 pub mod manifest;
 pub mod pull;
 pub mod push;

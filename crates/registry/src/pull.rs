@@ -241,6 +241,10 @@ fn pull_image(
             fetched: fetched_layer,
         });
     }
+    // The last moment to give up: after this the image is listed.
+    if progress.cancelled() {
+        return Err(RegistryError::Cancelled);
+    }
     let recorded = store.record_remote(RemoteImage {
         config,
         created: parsed.created().clone(),

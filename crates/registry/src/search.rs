@@ -127,6 +127,36 @@ fn encode(term: &str) -> String {
         .collect()
 }
 
+/// Keeps the results Docker's search filters ask for: `stars=N` (at least N),
+/// `is-official=BOOL`, `is-automated=BOOL`; any other key is refused by name.
+pub fn apply_filters(results: &mut Vec<SearchResult>, filters: &strata_images::FilterArgs) -> Result<()> {
+    for term in filters.terms() {
+        let (key, value) = term.split_once('=').unwrap_or((&term, ""));
+        let bad = || {
+            RegistryError::invalid(
+                format!("invalid filter '{term}'"),
+                "expected stars=N, is-official=BOOL or is-automated=BOOL",
+            )
+        };
+        match key {
+            "stars" => {
+                let min: u64 = value.parse().map_err(|_| bad())?;
+                results.retain(|r| r.stars >= min);
+            }
+            "is-official" => {
+                let want: bool = value.parse().map_err(|_| bad())?;
+                results.retain(|r| r.official == want);
+            }
+            "is-automated" => {
+                let want: bool = value.parse().map_err(|_| bad())?;
+                results.retain(|r| r.automated == want);
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(())
+}
+
 /// Splits `host[:port]/term` into registry and term; a bare term searches Docker Hub.
 pub fn split_term(input: &str) -> (String, String) {
     match input.split_once('/') {

@@ -1,8 +1,16 @@
 //! `/images/…`: list, inspect, history, tag, delete and prune, from the same library
-//! calls as `strata images`, `inspect`, `history`, `tag`, `rmi` and `image prune`.
+//! calls as `strata images`, `inspect`, `history`, `tag`, `rmi` and `image prune`; pull
+//! and import (`create`), push, save (`get`), load and search as `strata pull`, `push`,
+//! `save`, `load`, `import` and `search`; and `POST /commit` as `strata commit`.
+
+mod archive;
+mod commit;
+mod messages;
+mod pull;
+mod push;
+pub mod registry_auth;
 
 use crate::error::ApiError;
-use crate::refused::Refusal;
 use crate::reply::Reply;
 use crate::request::Call;
 use crate::router::{BodyKind, Route};
@@ -21,13 +29,21 @@ pub enum Op {
     Prune,
     /// `POST /commit`.
     Commit,
-    NotYet(&'static str),
+    /// `POST /images/create`: a pull (`fromImage`) or an import (`fromSrc`).
+    Create,
+    Push(String),
+    /// `GET /images/{name}/get`, or `GET /images/get?names=…` (no name).
+    Save(Option<String>),
+    Load,
+    Search,
 }
 
 impl Op {
     pub fn body(&self) -> BodyKind {
         match self {
             Op::Commit => BodyKind::Json,
+            // An import's tarball; a pull sends none.
+            Op::Create | Op::Load => BodyKind::Stream,
             _ => BodyKind::None,
         }
     }
@@ -40,13 +56,13 @@ pub fn route(method: &Method, rest: &str) -> Option<Route> {
     let op = match (method, rest) {
         (&Method::GET, "json") => Op::List,
         (&Method::POST, "prune") => Op::Prune,
-        (&Method::POST, "create") => return not_yet("pulling or importing an image"),
-        (&Method::POST, "load") => return not_yet("loading images"),
-        (&Method::GET, "get") => return not_yet("saving images"),
-        (&Method::GET, "search") => return not_yet("searching a registry"),
+        (&Method::POST, "create") => Op::Create,
+        (&Method::POST, "load") => Op::Load,
+        (&Method::GET, "get") => Op::Save(None),
+        (&Method::GET, "search") => Op::Search,
         (&Method::DELETE, name) if !name.is_empty() => Op::Remove(name.into()),
-        (&Method::GET, _) if rest.ends_with("/get") => return not_yet("saving an image"),
-        (&Method::POST, _) if rest.ends_with("/push") => return not_yet("pushing an image"),
+        (&Method::GET, _) if rest.ends_with("/get") => Op::Save(Some(named(rest, "/get")?)),
+        (&Method::POST, _) if rest.ends_with("/push") => Op::Push(named(rest, "/push")?),
         (&Method::GET, _) => match named(rest, "/json") {
             Some(name) => Op::Inspect(name),
             None => Op::History(named(rest, "/history")?),
@@ -61,10 +77,6 @@ fn named(rest: &str, suffix: &str) -> Option<String> {
     rest.strip_suffix(suffix).filter(|n| !n.is_empty()).map(str::to_string)
 }
 
-fn not_yet(what: &'static str) -> Option<Route> {
-    Some(Route::Image(Op::NotYet(what)))
-}
-
 pub fn handle(store: &ImageStore, op: Op, call: &Call) -> Result<Reply, ApiError> {
     match op {
         Op::List => list(store, call),
@@ -76,9 +88,38 @@ pub fn handle(store: &ImageStore, op: Op, call: &Call) -> Result<Reply, ApiError
             Ok(Reply::ok(&events.iter().map(event).collect::<Vec<_>>()))
         }
         Op::Prune => prune(store, call),
-        Op::Commit => Err(Refusal::NotYet("committing a container").error()),
-        Op::NotYet(what) => Err(Refusal::NotYet(what).error()),
+        Op::Commit => commit::commit(store, call),
+        Op::Create => match call.query("fromSrc").unwrap_or_default() {
+            "" => pull::pull(store, call),
+            source => archive::import(store, source, call),
+        },
+        Op::Push(name) => push::push(store, &name, call),
+        Op::Save(name) => archive::save(store, name, call),
+        Op::Load => archive::load(store, call),
+        Op::Search => search(call),
     }
+}
+
+/// `GET /images/search?term=&limit=&filters=`, as `strata search`: Docker Hub's
+/// search API where a registry offers it, else the registry's catalog. A registry
+/// that cannot be reached (Docker Hub, from a machine without the internet) is the
+/// engine's error, 500, as dockerd answers it.
+fn search(call: &Call) -> Result<Reply, ApiError> {
+    let term = call.query("term").unwrap_or_default();
+    if term.is_empty() {
+        return Err(ApiError::invalid("no search term: pass term=WORD"));
+    }
+    let limit = match call.int("limit")? {
+        None | Some(0) => 25,
+        Some(n) if (1..=100).contains(&n) => n as usize,
+        Some(n) => return Err(ApiError::invalid(format!("limit {n} is outside the range [1, 100]"))),
+    };
+    let (registry, term) = strata_registry::search::split_term(term);
+    let credentials = registry_auth::request_credentials(call, true)?;
+    let client = registry_auth::connect(&registry, credentials)?;
+    let mut results = client.search(&term, limit)?;
+    strata_registry::search::apply_filters(&mut results, &call.filters()?)?;
+    Ok(Reply::ok(&results))
 }
 
 /// Docker's `ImageSummary` (API 1.41).

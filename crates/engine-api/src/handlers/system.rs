@@ -1,7 +1,11 @@
-//! `/_ping`, `/version`, `/info` and `/system/df`.
+//! `/_ping`, `/version`, `/info`, `/system/df`, `/events` (the store's events journal,
+//! as `strata events` follows it) and `/auth` (credentials checked as `strata login`
+//! checks them).
 
+mod events;
+
+use super::images::registry_auth;
 use crate::error::ApiError;
-use crate::refused::Refusal;
 use crate::reply::Reply;
 use crate::request::Call;
 use crate::router::BodyKind;
@@ -33,10 +37,28 @@ impl Op {
     }
 }
 
-pub fn handle(_containers: &Containers<'_>, op: Op, _call: &Call) -> Result<Reply, ApiError> {
+pub fn handle(containers: &Containers<'_>, op: Op, call: &Call) -> Result<Reply, ApiError> {
     match op {
-        Op::Events => Err(Refusal::NotYet("the events stream").error()),
-        Op::Auth => Err(Refusal::NotYet("registry login").error()),
+        Op::Events => events::events(containers.store(), call),
+        Op::Auth => auth(call),
+    }
+}
+
+/// `POST /auth`: the credentials checked against the registry, as `strata login` checks
+/// them; nothing is stored (the client keeps them). Refused credentials are 401 with
+/// Docker's words.
+fn auth(call: &Call) -> Result<Reply, ApiError> {
+    let config: registry_auth::AuthConfig = call.json()?;
+    let credentials = config
+        .credentials()?
+        .ok_or_else(|| ApiError::invalid("Error: Username and password are required"))?;
+    let options = registry_auth::client_options();
+    match strata_registry::login::check_credentials(&config.serveraddress, &options, credentials) {
+        Ok(()) => Ok(Reply::ok(&json!({ "Status": "Login Succeeded", "IdentityToken": "" }))),
+        Err(e @ strata_registry::RegistryError::LoginRefused { .. }) => {
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
