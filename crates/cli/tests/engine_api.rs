@@ -326,11 +326,9 @@ fn errors_answer_in_dockers_shape_and_codes() {
         assert_eq!(build.status, 501, "{path}");
         assert!(build.message().contains("builds over the Engine API socket"), "{path}");
     }
-    for (method, path) in [("POST", "/images/create?fromImage=busybox"), ("GET", "/events")] {
-        let later = service.http(method, path);
-        assert_eq!(later.status, 501, "{method} {path}");
-        assert!(later.message().contains("not implemented"), "{method} {path}");
-    }
+    let later = service.http("GET", "/distribution/busybox/json");
+    assert_eq!(later.status, 501);
+    assert!(later.message().contains("not implemented"));
     for (method, path) in [
         ("GET", "/swarm"),
         ("GET", "/services"),

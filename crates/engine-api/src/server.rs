@@ -41,6 +41,9 @@ pub struct ServeOptions {
     pub idle_timeout: Option<Duration>,
     /// strata's binary: containers' monitors run as `EXE --root ROOT __monitor ID`.
     pub monitor_exe: PathBuf,
+    /// How registries are reached (certificates, insecure registries, timeouts); a
+    /// client's credentials come with its request.
+    pub registry: strata_registry::ClientOptions,
 }
 
 /// Serves the Engine API on `listener` until idle for the timeout, or SIGTERM/SIGINT.
@@ -54,6 +57,7 @@ pub fn serve(store: ImageStore, listener: Listener, options: ServeOptions) -> Re
     let ctx = Service {
         store: Arc::new(store),
         monitor_exe: options.monitor_exe.clone(),
+        registry: options.registry.clone(),
     };
     let served = runtime.block_on(run(Arc::new(ctx), listener, options));
     // `run` waited for requests in flight; a library call still blocked past that is

@@ -45,6 +45,15 @@ fn settings(connect: &ConnectArgs) -> RegistrySettings {
     settings
 }
 
+/// The registry settings of `strata system service`: the environment's, as the CLI's,
+/// except that no credential file is read: an API client's credentials come with its
+/// request (`X-Registry-Auth`).
+pub fn service_client_options() -> ClientOptions {
+    let mut settings = settings(&ConnectArgs { tls_verify: true });
+    settings.docker_config_dir = None;
+    settings.client_options()
+}
+
 fn client_options(connect: &ConnectArgs) -> ClientOptions {
     settings(connect).client_options()
 }

@@ -4,6 +4,7 @@ use crate::fork_launcher::ForkLauncher;
 use crate::sig_proxy;
 use crate::terminal::{self, Terminal};
 use anyhow::Result;
+use strata_containers::health::{self, Healthcheck};
 use strata_containers::{Containers, CreateOptions};
 use strata_images::ImageStore;
 use strata_runtime::attach::Ended;
@@ -129,6 +130,27 @@ pub struct CreateArgs {
     /// Run container in background and print container ID
     #[arg(short, long)]
     detach: bool,
+    /// Command to run to check health
+    #[arg(long)]
+    health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 30s)
+    #[arg(long)]
+    health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 30s)
+    #[arg(long)]
+    health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long)]
+    health_retries: Option<i64>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)
+    #[arg(long)]
+    health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h) (default 5s)
+    #[arg(long)]
+    health_start_interval: Option<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long)]
+    no_healthcheck: bool,
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, default_value = "missing")]
     pull: String,
@@ -205,7 +227,49 @@ impl CreateArgs {
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),
             merged_output: false,
+            healthcheck: self.healthcheck()?,
         })
+    }
+
+    /// `--health-*` and `--no-healthcheck` as Docker's `Healthcheck` (unset fields
+    /// inherit the image's).
+    fn healthcheck(&self) -> Result<Option<Healthcheck>> {
+        let nanos = |flag: &Option<String>| -> Result<i64> {
+            Ok(match flag {
+                Some(text) => health::parse_duration(text)?.as_nanos() as i64,
+                None => 0,
+            })
+        };
+        let given = self.health_cmd.is_some()
+            || self.health_interval.is_some()
+            || self.health_timeout.is_some()
+            || self.health_retries.is_some()
+            || self.health_start_period.is_some()
+            || self.health_start_interval.is_some();
+        if self.no_healthcheck {
+            if given {
+                anyhow::bail!("--no-healthcheck conflicts with --health-* options");
+            }
+            return Ok(Some(Healthcheck {
+                test: vec!["NONE".into()],
+                ..Default::default()
+            }));
+        }
+        if !given {
+            return Ok(None);
+        }
+        Ok(Some(Healthcheck {
+            test: self
+                .health_cmd
+                .iter()
+                .flat_map(|cmd| ["CMD-SHELL".to_string(), cmd.clone()])
+                .collect(),
+            interval: nanos(&self.health_interval)?,
+            timeout: nanos(&self.health_timeout)?,
+            start_period: nanos(&self.health_start_period)?,
+            start_interval: nanos(&self.health_start_interval)?,
+            retries: self.health_retries.unwrap_or(0),
+        }))
     }
 }
 

@@ -41,6 +41,7 @@ pub fn run(store: ImageStore, args: Args) -> Result<u8> {
     let options = ServeOptions {
         idle_timeout: (args.time > 0).then(|| Duration::from_secs(args.time)),
         monitor_exe: std::env::current_exe().context("finding strata's binary, which monitors run as")?,
+        registry: super::registry::service_client_options(),
     };
     strata_engine_api::serve(store, listener, options)?;
     Ok(0)

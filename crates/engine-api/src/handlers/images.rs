@@ -10,6 +10,7 @@ mod pull;
 mod push;
 pub mod registry_auth;
 
+use strata_registry::ClientOptions;
 use crate::error::ApiError;
 use crate::reply::Reply;
 use crate::request::Call;
@@ -77,7 +78,9 @@ fn named(rest: &str, suffix: &str) -> Option<String> {
     rest.strip_suffix(suffix).filter(|n| !n.is_empty()).map(str::to_string)
 }
 
-pub fn handle(store: &ImageStore, op: Op, call: &Call) -> Result<Reply, ApiError> {
+/// `registry`: how the service reaches registries (a client's credentials come with
+/// its request).
+pub fn handle(store: &ImageStore, registry: &ClientOptions, op: Op, call: &Call) -> Result<Reply, ApiError> {
     match op {
         Op::List => list(store, call),
         Op::Inspect(name) => Ok(Reply::ok(&store.inspect(&store.resolve(&name)?)?)),
@@ -90,13 +93,13 @@ pub fn handle(store: &ImageStore, op: Op, call: &Call) -> Result<Reply, ApiError
         Op::Prune => prune(store, call),
         Op::Commit => commit::commit(store, call),
         Op::Create => match call.query("fromSrc").unwrap_or_default() {
-            "" => pull::pull(store, call),
+            "" => pull::pull(store, registry, call),
             source => archive::import(store, source, call),
         },
-        Op::Push(name) => push::push(store, &name, call),
+        Op::Push(name) => push::push(store, registry, &name, call),
         Op::Save(name) => archive::save(store, name, call),
         Op::Load => archive::load(store, call),
-        Op::Search => search(call),
+        Op::Search => search(registry, call),
     }
 }
 
@@ -104,7 +107,7 @@ pub fn handle(store: &ImageStore, op: Op, call: &Call) -> Result<Reply, ApiError
 /// search API where a registry offers it, else the registry's catalog. A registry
 /// that cannot be reached (Docker Hub, from a machine without the internet) is the
 /// engine's error, 500, as dockerd answers it.
-fn search(call: &Call) -> Result<Reply, ApiError> {
+fn search(options: &ClientOptions, call: &Call) -> Result<Reply, ApiError> {
     let term = call.query("term").unwrap_or_default();
     if term.is_empty() {
         return Err(ApiError::invalid("no search term: pass term=WORD"));
@@ -116,7 +119,7 @@ fn search(call: &Call) -> Result<Reply, ApiError> {
     };
     let (registry, term) = strata_registry::search::split_term(term);
     let credentials = registry_auth::request_credentials(call, true)?;
-    let client = registry_auth::connect(&registry, credentials)?;
+    let client = registry_auth::connect(options, &registry, credentials)?;
     let mut results = client.search(&term, limit)?;
     strata_registry::search::apply_filters(&mut results, &call.filters()?)?;
     Ok(Reply::ok(&results))

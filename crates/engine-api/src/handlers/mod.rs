@@ -29,6 +29,7 @@ use strata_runtime::monitor;
 pub struct Context {
     pub store: Arc<ImageStore>,
     pub monitor_exe: PathBuf,
+    pub registry: strata_registry::ClientOptions,
 }
 
 impl Context {
@@ -61,12 +62,12 @@ fn call_library(ctx: &Arc<Context>, route: Route, call: &Call) -> Result<Reply, 
     match route {
         Route::Info => system::info(&containers),
         Route::SystemDf => system::disk_usage(&containers),
-        Route::Image(op) => images::handle(store, op, call),
+        Route::Image(op) => images::handle(store, &ctx.registry, op, call),
         Route::Container(op) => containers::handle(ctx, op, call),
         Route::Network(op) => networks::handle(&containers, op, call),
         Route::Volume(op) => volumes::handle(&containers, op, call),
         Route::Exec(op) => exec::handle(ctx, op, call),
-        Route::System(op) => system::handle(&containers, op, call),
+        Route::System(op) => system::handle(&containers, &ctx.registry, op, call),
         Route::Ping { .. } | Route::Version | Route::Plugins | Route::Refused(_) => {
             unreachable!("answered without the libraries")
         }

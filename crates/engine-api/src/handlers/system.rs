@@ -4,6 +4,7 @@
 
 mod events;
 
+use strata_registry::ClientOptions;
 use super::images::registry_auth;
 use crate::error::ApiError;
 use crate::reply::Reply;
@@ -37,23 +38,22 @@ impl Op {
     }
 }
 
-pub fn handle(containers: &Containers<'_>, op: Op, call: &Call) -> Result<Reply, ApiError> {
+pub fn handle(containers: &Containers<'_>, registry: &ClientOptions, op: Op, call: &Call) -> Result<Reply, ApiError> {
     match op {
         Op::Events => events::events(containers.store(), call),
-        Op::Auth => auth(call),
+        Op::Auth => auth(registry, call),
     }
 }
 
 /// `POST /auth`: the credentials checked against the registry, as `strata login` checks
 /// them; nothing is stored (the client keeps them). Refused credentials are 401 with
 /// Docker's words.
-fn auth(call: &Call) -> Result<Reply, ApiError> {
+fn auth(options: &ClientOptions, call: &Call) -> Result<Reply, ApiError> {
     let config: registry_auth::AuthConfig = call.json()?;
     let credentials = config
         .credentials()?
         .ok_or_else(|| ApiError::invalid("Error: Username and password are required"))?;
-    let options = registry_auth::client_options();
-    match strata_registry::login::check_credentials(&config.serveraddress, &options, credentials) {
+    match strata_registry::login::check_credentials(&config.serveraddress, options, credentials) {
         Ok(()) => Ok(Reply::ok(&json!({ "Status": "Login Succeeded", "IdentityToken": "" }))),
         Err(e @ strata_registry::RegistryError::LoginRefused { .. }) => {
             Err(ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))

@@ -3,6 +3,7 @@
 //! progress. The manifest is found before the first byte, so a missing repository or
 //! tag is the answer's status (404), as dockerd answers it.
 
+use strata_registry::ClientOptions;
 use super::messages::{LayerMessages, Messages, PULL};
 use super::registry_auth;
 use crate::error::ApiError;
@@ -35,7 +36,7 @@ fn wanted(call: &Call) -> Result<Wanted, ApiError> {
     })
 }
 
-pub fn pull(store: &ImageStore, call: &Call) -> Result<Reply, ApiError> {
+pub fn pull(store: &ImageStore, registry: &ClientOptions, call: &Call) -> Result<Reply, ApiError> {
     let wanted = wanted(call)?;
     let platform = match call.query("platform").unwrap_or_default() {
         "" => Platform::host(),
@@ -43,13 +44,15 @@ pub fn pull(store: &ImageStore, call: &Call) -> Result<Reply, ApiError> {
     };
     let credentials = registry_auth::request_credentials(call, true)?;
     let store = store.try_clone()?;
+    let registry = registry.clone();
     Reply::streamed("application/json", Headers::AtFirstByte, move |w| {
-        pulling(&store, wanted, &platform, credentials, w)
+        pulling(&store, &registry, wanted, &platform, credentials, w)
     })
 }
 
 fn pulling(
     store: &ImageStore,
+    registry: &ClientOptions,
     wanted: Wanted,
     platform: &Platform,
     credentials: Option<Credentials>,
@@ -60,7 +63,7 @@ fn pulling(
         let given = match &wanted {
             Wanted::One(r) | Wanted::AllTags(r) => r,
         };
-        let client = registry_auth::connect(given.domain(), credentials)?;
+        let client = registry_auth::connect(registry, given.domain(), credentials)?;
         match wanted {
             Wanted::One(reference) => pull_one(store, &client, &reference, platform, &messages),
             Wanted::AllTags(repository) => {

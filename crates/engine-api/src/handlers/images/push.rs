@@ -4,6 +4,7 @@
 //! image that is not stored is the status (404); a registry's refusal (credentials)
 //! comes in-band, after "The push refers to repository", as dockerd sends it.
 
+use strata_registry::ClientOptions;
 use super::messages::{LayerMessages, Messages, PUSH};
 use super::registry_auth;
 use crate::error::ApiError;
@@ -15,7 +16,7 @@ use serde_json::json;
 use strata_images::{ImageError, ImageRef, ImageStore};
 use strata_registry::{PushCompression, PushOptions};
 
-pub fn push(store: &ImageStore, name: &str, call: &Call) -> Result<Reply, ApiError> {
+pub fn push(store: &ImageStore, registry: &ClientOptions, name: &str, call: &Call) -> Result<Reply, ApiError> {
     let given = ImageRef::parse_untagged(name).map_err(ImageError::from)?;
     let tag = call.query("tag").unwrap_or_default();
     let references = match (tag, given.tag().or(given.digest())) {
@@ -30,11 +31,12 @@ pub fn push(store: &ImageStore, name: &str, call: &Call) -> Result<Reply, ApiErr
     }
     let credentials = registry_auth::request_credentials(call, false)?;
     let store = store.try_clone()?;
+    let registry = registry.clone();
     Reply::streamed("application/json", Headers::AtFirstByte, move |w| {
         let messages = Messages::new(w);
         messages.status(&format!("The push refers to repository [{}]", given.repository()));
         let pushed = (|| -> Result<(), ApiError> {
-            let client = registry_auth::connect(given.domain(), credentials)?;
+            let client = registry_auth::connect(&registry, given.domain(), credentials)?;
             let options = PushOptions {
                 compression: PushCompression::Gzip,
                 level: None,

@@ -7,9 +7,7 @@ use crate::error::{message_chain, status_of, ApiError};
 use crate::request::Call;
 use base64::Engine;
 use serde::Deserialize;
-use std::path::PathBuf;
-use std::time::Duration;
-use strata_registry::{Client, ClientOptions, Credentials, RegistryError, RegistrySettings};
+use strata_registry::{Client, ClientOptions, Credentials, RegistryError};
 
 /// The registry library's errors, answered by their kind.
 impl From<RegistryError> for ApiError {
@@ -93,29 +91,9 @@ pub fn request_credentials(call: &Call, lenient: bool) -> Result<Option<Credenti
     }
 }
 
-/// The registry settings of the service's environment, read as the CLI reads its
-/// own: `STRATA_CONFIG` (else `~/.strata`: its `certs.d`), `STRATA_INSECURE_REGISTRIES`,
-/// `STRATA_REGISTRY_TIMEOUT`. Credential files are never read for a client.
-pub fn client_options() -> ClientOptions {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let config_dir = std::env::var_os("STRATA_CONFIG")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| RegistrySettings::default_config_dir(home.as_deref()));
-    let mut settings = RegistrySettings::new(&config_dir);
-    settings.insecure =
-        RegistrySettings::parse_insecure(&std::env::var("STRATA_INSECURE_REGISTRIES").unwrap_or_default());
-    if let Some(secs) = std::env::var("STRATA_REGISTRY_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
-        settings.read_timeout = Duration::from_secs(secs);
-    }
-    settings.client_options()
-}
-
 /// A client of `registry` with the request's credentials only.
-pub fn connect(registry: &str, credentials: Option<Credentials>) -> Result<Client, ApiError> {
-    Ok(Client::connect_as(registry, &client_options(), credentials)?)
+pub fn connect(options: &ClientOptions, registry: &str, credentials: Option<Credentials>) -> Result<Client, ApiError> {
+    Ok(Client::connect_as(registry, options, credentials)?)
 }
 
 #[cfg(test)]
