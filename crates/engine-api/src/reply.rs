@@ -14,7 +14,7 @@ use serde::Serialize;
 pub struct Reply {
     pub status: StatusCode,
     content_type: Option<&'static str>,
-    headers: Vec<(&'static str, &'static str)>,
+    headers: Vec<(&'static str, HeaderValue)>,
     pub(crate) payload: Payload,
 }
 
@@ -96,7 +96,17 @@ impl Reply {
     }
 
     pub fn header(mut self, name: &'static str, value: &'static str) -> Reply {
-        self.headers.push((name, value));
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    /// A header whose value is made per answer (`X-Docker-Container-Path-Stat`); a
+    /// value that is no valid header text is left out.
+    pub fn header_value(mut self, name: &'static str, value: String) -> Reply {
+        match HeaderValue::try_from(value) {
+            Ok(value) => self.headers.push((name, value)),
+            Err(e) => log::warn!("header {name} left out: {e}"),
+        }
         self
     }
 
@@ -116,7 +126,7 @@ impl Reply {
         headers.insert("Ostype", HeaderValue::from_static("linux"));
         headers.insert("Server", HeaderValue::from_static(SERVER));
         for (name, value) in self.headers {
-            headers.insert(name, HeaderValue::from_static(value));
+            headers.insert(name, value);
         }
         response
     }

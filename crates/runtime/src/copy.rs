@@ -16,6 +16,9 @@ use std::path::Path;
 use strata_containers::{ContainerRecord, Containers};
 use strata_inroot::{InRootError, Kind, OpenFlags, Root};
 
+mod archive;
+pub use archive::{archive_path, extract_archive, stat_path, CopyError, ExtractOptions, PathStat};
+
 fn io(what: String) -> impl FnOnce(std::io::Error) -> RuntimeError {
     move |e| RuntimeError::io(what, e)
 }
@@ -32,12 +35,12 @@ fn in_root(e: InRootError) -> RuntimeError {
 /// included (as `docker cp` does): a running container's own root, through its process
 /// (`/proc/PID/root`, its mount namespace); otherwise its layers, mounted for the
 /// purpose if they are not, with its binds mounted on them, all undone after.
-fn with_root<T>(
+fn with_root<T, E: From<RuntimeError>>(
     containers: &Containers<'_>,
     record: &ContainerRecord,
-    f: impl FnOnce(&Root) -> Result<T>,
-) -> Result<T> {
-    let (_held, fresh) = containers.hold(record)?;
+    f: impl FnOnce(&Root) -> Result<T, E>,
+) -> Result<T, E> {
+    let (_held, fresh) = containers.hold(record).map_err(RuntimeError::from)?;
     let rootfs = containers.rootfs(&record.id);
     if let Some(root) = live_root(&fresh, &rootfs) {
         return f(&root);
@@ -45,7 +48,7 @@ fn with_root<T>(
     let mounted_here = !is_mounted(&rootfs);
     if mounted_here {
         fs::create_dir_all(&rootfs).map_err(io(format!("creating {}", rootfs.display())))?;
-        mount_all(&containers.mounts(record)?, &rootfs)?;
+        mount_all(&containers.mounts(record).map_err(RuntimeError::from)?, &rootfs)?;
     }
     let out = with_binds(containers, record, &rootfs, f);
     if mounted_here {
@@ -67,14 +70,15 @@ fn live_root(fresh: &ContainerRecord, rootfs: &Path) -> Option<Root> {
 
 /// `f` on the mounted (not running) root with the container's binds on it. The root
 /// mount is made private first, so the binds are seen nowhere else.
-fn with_binds<T>(
+fn with_binds<T, E: From<RuntimeError>>(
     containers: &Containers<'_>,
     record: &ContainerRecord,
     rootfs: &Path,
-    f: impl FnOnce(&Root) -> Result<T>,
-) -> Result<T> {
+    f: impl FnOnce(&Root) -> Result<T, E>,
+) -> Result<T, E> {
     let binds: Vec<_> = containers
-        .config(record)?
+        .config(record)
+        .map_err(RuntimeError::from)?
         .binds
         .iter()
         .map(|b| crate::spec::bind(&b.destination, Path::new(&b.source), b.readonly))
@@ -91,7 +95,7 @@ fn with_binds<T>(
     }
     let root = Root::open(rootfs).map_err(in_root)?;
     let mounted = crate::linux::mount_in_root(&root, &binds);
-    let out = mounted.and_then(|()| f(&root));
+    let out = mounted.map_err(E::from).and_then(|()| f(&root));
     // Innermost first; each bind's root is reached through the resolver again.
     for bind in binds.iter().rev() {
         if let Ok(handle) = root.resolve(bind.destination()) {
