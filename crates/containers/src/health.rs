@@ -160,10 +160,11 @@ impl Health {
                 self.status = UNHEALTHY.into();
             }
         }
-        (self.status != before).then(|| match self.status.as_str() {
+        let now = match self.status.as_str() {
             HEALTHY => HEALTHY,
             _ => UNHEALTHY,
-        })
+        };
+        (self.status != before).then_some(now)
     }
 
     /// What `ps` adds to "Up 3 minutes".

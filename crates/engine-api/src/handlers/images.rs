@@ -10,7 +10,6 @@ mod pull;
 mod push;
 pub mod registry_auth;
 
-use strata_registry::ClientOptions;
 use crate::error::ApiError;
 use crate::reply::Reply;
 use crate::request::Call;
@@ -20,6 +19,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use strata_images::remove::RemoveEvent;
 use strata_images::{ImageListOptions, ImageRow, ImageStore, PruneFilter};
+use strata_registry::ClientOptions;
 
 pub enum Op {
     List,

@@ -4,7 +4,6 @@
 
 mod events;
 
-use strata_registry::ClientOptions;
 use super::images::registry_auth;
 use crate::error::ApiError;
 use crate::reply::Reply;
@@ -16,6 +15,7 @@ use serde_json::{json, Value};
 use strata_containers::volume_use::volumes_with_usage;
 use strata_containers::Containers;
 use strata_images::ImageListOptions;
+use strata_registry::ClientOptions;
 use strata_runtime::listing::{list_containers, ContainerListOptions};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -3,7 +3,6 @@
 //! progress. The manifest is found before the first byte, so a missing repository or
 //! tag is the answer's status (404), as dockerd answers it.
 
-use strata_registry::ClientOptions;
 use super::messages::{LayerMessages, Messages, PULL};
 use super::registry_auth;
 use crate::error::ApiError;
@@ -12,6 +11,7 @@ use crate::request::Call;
 use crate::stream::{ChannelWriter, Headers};
 use serde_json::json;
 use strata_images::{ImageError, ImageRef, ImageStore, Progress};
+use strata_registry::ClientOptions;
 use strata_registry::{Client, Credentials, Platform, PullNotice, PullProgress};
 
 /// What to pull: one reference, or every tag of a repository (moby's answer to a

@@ -4,7 +4,6 @@
 //! image that is not stored is the status (404); a registry's refusal (credentials)
 //! comes in-band, after "The push refers to repository", as dockerd sends it.
 
-use strata_registry::ClientOptions;
 use super::messages::{LayerMessages, Messages, PUSH};
 use super::registry_auth;
 use crate::error::ApiError;
@@ -14,6 +13,7 @@ use crate::stream::Headers;
 use hyper::StatusCode;
 use serde_json::json;
 use strata_images::{ImageError, ImageRef, ImageStore};
+use strata_registry::ClientOptions;
 use strata_registry::{PushCompression, PushOptions};
 
 pub fn push(store: &ImageStore, registry: &ClientOptions, name: &str, call: &Call) -> Result<Reply, ApiError> {
