@@ -83,12 +83,9 @@ fn dechunked(mut rest: &[u8]) -> Vec<u8> {
     }
 }
 
-/// A text answer's body, dechunked when it was streamed.
+/// A text answer's body (the harness dechunks a streamed one).
 fn body_of(reply: &HttpReply) -> Vec<u8> {
-    match reply.header("Transfer-Encoding") {
-        Some("chunked") => dechunked(&reply.body),
-        _ => reply.body.clone(),
-    }
+    reply.body.clone()
 }
 
 /// The JSON documents of a streamed answer, one a line.

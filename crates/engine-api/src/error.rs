@@ -80,7 +80,8 @@ from_library_error!(
     strata_containers::ContainerError,
     strata_network::NetworkError,
     strata_runtime::RuntimeError,
-    strata_metadata::MetadataError
+    strata_metadata::MetadataError,
+    strata_registry::RegistryError
 );
 
 /// An I/O failure of the service's own (writing a streamed answer, reading a body).

@@ -21,9 +21,8 @@ use strata_snapshots::{chain_ids, ChainId};
 /// Where the archive comes from.
 pub enum LoadSource<'a> {
     File(&'a Path),
-    /// The process's standard input.
-    Stdin,
-    /// An archive streamed by the caller (a request body); named `what` in messages.
+    /// An archive streamed by the caller (a command's stdin, a request body); named
+    /// `what` in messages.
     Reader {
         what: &'a str,
         reader: Box<dyn Read + 'a>,
@@ -70,7 +69,6 @@ fn plain_archive(store: &ImageStore, source: LoadSource<'_>, label: &str) -> Res
         Ok(archive)
     };
     match source {
-        LoadSource::Stdin => spool(Box::new(io::stdin().lock())),
         LoadSource::Reader { reader, .. } => spool(reader),
         LoadSource::File(path) => {
             let file = File::open(path).map_err(|e| ImageError::io(format!("opening {}", path.display()), e))?;
@@ -119,7 +117,6 @@ impl ImageStore {
     pub fn load(&self, source: LoadSource<'_>, progress: &dyn Progress) -> Result<LoadReport> {
         let label = match &source {
             LoadSource::File(p) => p.display().to_string(),
-            LoadSource::Stdin => "archive from stdin".to_string(),
             LoadSource::Reader { what, .. } => what.to_string(),
         };
         let plain = plain_archive(self, source, &label)?;

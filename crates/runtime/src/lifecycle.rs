@@ -675,6 +675,24 @@ pub fn pause(containers: &Containers<'_>, record: &ContainerRecord, frozen: bool
     Ok(())
 }
 
+/// `commit`: an image of the container's changes, the container frozen while its
+/// layer is read when `pause` is set and it runs (Docker's default), and thawed after
+/// unless it was paused before. Returns the image ID.
+pub fn commit(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    options: &strata_containers::CommitOptions,
+    pause: bool,
+) -> Result<String> {
+    let frozen_before = crate::cgroups::Cgroup::new(&record.id).is_frozen();
+    let paused = pause && !frozen_before && self::pause(containers, record, true).is_ok();
+    let committed = containers.commit(record, options);
+    if paused {
+        self::pause(containers, record, false)?;
+    }
+    Ok(committed?)
+}
+
 /// Tells the container's monitor that the user stopped it: no restart policy applies.
 fn mark_stopped(containers: &Containers<'_>, record: &ContainerRecord) {
     let _ = std::fs::write(crate::monitor::stop_marker(containers, &record.id), b"");

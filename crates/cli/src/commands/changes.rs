@@ -51,21 +51,13 @@ pub fn diff(store: &ImageStore, args: DiffArgs) -> Result<u8> {
 pub fn commit(store: &ImageStore, args: CommitArgs) -> Result<u8> {
     let containers = Containers::new(store);
     let record = containers.resolve(&args.container)?;
-    // Like Docker: the container is frozen while its layer is read (when it runs).
-    let paused = args.pause && lifecycle::pause(&containers, &record, true).is_ok();
-    let committed = containers.commit(
-        &record,
-        &CommitOptions {
-            author: args.author,
-            message: args.message,
-            changes: args.change,
-            reference: args.reference,
-        },
-    );
-    if paused {
-        lifecycle::pause(&containers, &record, false)?;
-    }
-    let id = committed?;
+    let options = CommitOptions {
+        author: args.author,
+        message: args.message,
+        changes: args.change,
+        reference: args.reference,
+    };
+    let id = lifecycle::commit(&containers, &record, &options, args.pause)?;
     println!("{id}");
     Ok(0)
 }

@@ -18,7 +18,10 @@ pub struct Args {
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     let source = match &args.input {
         Some(p) => LoadSource::File(p),
-        None => LoadSource::Stdin,
+        None => LoadSource::Reader {
+            what: "archive from stdin",
+            reader: Box::new(std::io::stdin().lock()),
+        },
     };
     let progress = LayerProgress::new("Loading layer", args.quiet);
     let report = store.load(source, &progress)?;

@@ -36,13 +36,7 @@ pub fn commit(store: &ImageStore, call: &Call) -> Result<Reply, ApiError> {
     };
     // moby: an absent `pause` pauses (API 1.13 and later).
     let pause = call.query("pause").is_none() || call.flag("pause");
-    // As `strata commit`: a running container is frozen while its layer is read.
-    let paused = pause && lifecycle::pause(&containers, &record, true).is_ok();
-    let committed = containers.commit(&record, &options);
-    if paused {
-        lifecycle::pause(&containers, &record, false)?;
-    }
-    let id = committed?;
+    let id = lifecycle::commit(&containers, &record, &options, pause)?;
     Ok(Reply::json(StatusCode::CREATED, &json!({ "Id": id })))
 }
 

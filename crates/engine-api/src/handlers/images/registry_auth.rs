@@ -3,18 +3,11 @@
 //! JSON). As dockerd's, the service never lends its own stored credentials to a
 //! client: a request without the header is anonymous.
 
-use crate::error::{message_chain, status_of, ApiError};
+use crate::error::ApiError;
 use crate::request::Call;
 use base64::Engine;
 use serde::Deserialize;
-use strata_registry::{Client, ClientOptions, Credentials, RegistryError};
-
-/// The registry library's errors, answered by their kind.
-impl From<RegistryError> for ApiError {
-    fn from(e: RegistryError) -> Self {
-        ApiError::new(status_of(e.kind()), message_chain(&e))
-    }
-}
+use strata_registry::{Client, ClientOptions, Credentials};
 
 /// Docker's `AuthConfig`, as clients encode it.
 #[derive(Debug, Default, Deserialize)]
