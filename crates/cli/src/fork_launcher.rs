@@ -114,10 +114,13 @@ fn monitor_child(
         libc::close_range(4, u32::MAX, 0);
     }
     // Before the monitor owns fd 3: why it could not begin goes to the launcher.
-    become_monitor()
+    let exe = become_monitor()
         .and_then(|()| containers.store().reopen().map_err(anyhow::Error::from))
+        .and_then(|()| std::env::current_exe().map_err(anyhow::Error::from))
         .inspect_err(report_failure)?;
-    let outcome = strata_runtime::monitor::run_job(containers, id, job, attach_first);
+    // Health checks' monitors are launched as `strata __monitor`: this one runs threads.
+    let checks = strata_runtime::monitor::Exec(&exe);
+    let outcome = strata_runtime::monitor::run_job(containers, id, job, attach_first, &checks);
     containers.store().close_for_exit()?;
     Ok(outcome?)
 }

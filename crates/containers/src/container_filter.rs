@@ -11,9 +11,12 @@ use strata_images::{FilterArgs, FilterError, LabelFilter};
 use strata_metadata::{ContainerRecord, ContainerState};
 
 /// The filters `ps` knows.
-pub const CONTAINER_FILTERS: [&str; 10] = [
-    "label", "status", "name", "id", "ancestor", "exited", "before", "since", "network", "volume",
+pub const CONTAINER_FILTERS: [&str; 11] = [
+    "label", "status", "name", "id", "ancestor", "exited", "before", "since", "network", "volume", "health",
 ];
+
+/// The health states `health=` takes (`none`: no health check).
+const HEALTHS: [&str; 4] = ["starting", "healthy", "unhealthy", "none"];
 
 /// Docker's container states, as `status=` takes them.
 const STATUSES: [&str; 7] = [
@@ -44,6 +47,8 @@ pub struct ContainerFilter {
     pub networks: Vec<String>,
     /// Volumes it mounts, by name, or the paths they are mounted at.
     pub volumes: Vec<String>,
+    /// Health states (`starting`, `healthy`, `unhealthy`, `none`).
+    pub healths: Vec<String>,
 }
 
 fn owned(args: &FilterArgs, key: &str) -> Vec<String> {
@@ -79,6 +84,7 @@ impl ContainerFilter {
             since: created("since")?,
             networks: owned(args, "network"),
             volumes: owned(args, "volume"),
+            healths: checked_healths(args)?,
         })
     }
 
@@ -104,6 +110,24 @@ impl ContainerFilter {
             && self.before.is_none_or(|b| created.is_some_and(|c| c < b))
             && self.since.is_none_or(|s| created.is_some_and(|c| c > s))
     }
+}
+
+impl ContainerFilter {
+    /// Whether a container in this health state (see [`crate::health::state_word`])
+    /// passes.
+    pub fn matches_health(&self, health: &str) -> bool {
+        self.healths.is_empty() || self.healths.iter().any(|h| h == health)
+    }
+}
+
+fn checked_healths(args: &FilterArgs) -> Result<Vec<String>> {
+    for h in args.values("health") {
+        if !HEALTHS.contains(&h) {
+            let reason = format!("use one of {}", HEALTHS.join(", "));
+            return Err(bad_value("health", h, &reason).into());
+        }
+    }
+    Ok(owned(args, "health"))
 }
 
 fn checked_statuses(args: &FilterArgs) -> Result<Vec<String>> {

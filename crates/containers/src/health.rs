@@ -169,10 +169,24 @@ impl Health {
 
     /// What `ps` adds to "Up 3 minutes".
     pub fn status_suffix(&self) -> String {
-        match self.status.as_str() {
-            STARTING => " (health: starting)".into(),
-            other => format!(" ({other})"),
-        }
+        status_suffix(&self.status)
+    }
+}
+
+/// A container's health in one word, as `ps --filter health=` takes it: `none` without
+/// a check; `starting` until its monitor recorded a result. `dir`: its directory.
+pub fn state_word(dir: &Path, check: Option<&Healthcheck>) -> String {
+    match check {
+        None => "none".into(),
+        Some(_) => load(dir).map_or_else(|| STARTING.into(), |h| h.status),
+    }
+}
+
+/// What `ps` adds to a running container's "Up 3 minutes" for its health `word`.
+pub fn status_suffix(word: &str) -> String {
+    match word {
+        STARTING => " (health: starting)".into(),
+        other => format!(" ({other})"),
     }
 }
 

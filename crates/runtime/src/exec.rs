@@ -94,6 +94,30 @@ pub(crate) fn save(containers: &Containers<'_>, exec: &ExecRecord) -> Result<()>
         .map_err(|e| RuntimeError::io(format!("writing {}", path.display()), e))
 }
 
+/// Kills a running exec's command (a health check past its timeout): the process its
+/// waiter, outside the container's PID namespace, waits for.
+pub(crate) fn kill(containers: &Containers<'_>, exec: &ExecRecord) {
+    let Ok(current) = load(containers, &exec.container_id, &exec.id) else {
+        return;
+    };
+    let Some(waiter) = current.pid else { return };
+    let children = std::fs::read_to_string(format!("/proc/{waiter}/task/{waiter}/children")).unwrap_or_default();
+    for pid in children.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Forgets an exec that has ended (a health check's: Docker keeps none of them).
+pub(crate) fn remove(containers: &Containers<'_>, exec: &ExecRecord) {
+    for path in [
+        record_path(containers, &exec.container_id, &exec.id),
+        lock_path(containers, &exec.container_id, &exec.id),
+        socket_path(containers, &exec.container_id, &exec.id),
+    ] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// An exec of a container, as stored.
 pub fn load(containers: &Containers<'_>, container_id: &str, exec_id: &str) -> Result<ExecRecord> {
     let path = record_path(containers, container_id, exec_id);

@@ -21,7 +21,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
         .collect();
     let zero = "0001-01-01T00:00:00Z";
     let null_if_empty = |v: &Vec<String>| if v.is_empty() { Value::Null } else { json!(v) };
-    Ok(json!({
+    let mut doc = json!({
         "Id": record.id,
         "Created": record.created,
         "Path": args.first().cloned().unwrap_or_default(),
@@ -38,6 +38,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
             "Error": "",
             "StartedAt": record.started_at.clone().unwrap_or_else(|| zero.into()),
             "FinishedAt": record.finished_at.clone().unwrap_or_else(|| zero.into()),
+            "Health": health(containers, record, &config),
         },
         "Image": record.image_id,
         "ResolvConfPath": dir.join("resolv.conf"),
@@ -97,9 +98,29 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
             "Entrypoint": null_if_empty(&config.entrypoint),
             "StopSignal": config.stop_signal,
             "Labels": config.labels,
+            "Healthcheck": config.healthcheck,
         },
         "NetworkSettings": network_settings(containers, record, &config, running),
-    }))
+    });
+    // Docker omits both without a check.
+    if config.healthcheck.is_none() {
+        for (section, key) in [("State", "Health"), ("Config", "Healthcheck")] {
+            if let Some(map) = doc[section].as_object_mut() {
+                map.remove(key);
+            }
+        }
+    }
+    Ok(doc)
+}
+
+/// `State.Health`: what its monitor's checks found (`starting` before the first
+/// result); absent without a check, as Docker omits it.
+fn health(containers: &Containers<'_>, record: &ContainerRecord, config: &strata_containers::ContainerConfig) -> Value {
+    if config.healthcheck.is_none() {
+        return Value::Null;
+    }
+    let found = strata_containers::health::load(&containers.dir(&record.id));
+    serde_json::to_value(found.unwrap_or_else(strata_containers::health::Health::starting)).unwrap_or(Value::Null)
 }
 
 /// Docker's `Mounts` of a container: its bind mounts.

@@ -8,6 +8,7 @@ pub mod detach_keys;
 pub mod devices;
 mod error;
 pub mod exec;
+pub mod health;
 pub mod info;
 pub mod inspect;
 pub mod lifecycle;

@@ -5,6 +5,7 @@ use crate::cgroups::Cgroup;
 use crate::error::Result;
 use crate::lifecycle;
 use chrono::{DateTime, Utc};
+use strata_containers::health;
 use strata_containers::{status_text, ContainerConfig, ContainerFilter, ContainerRecord, ContainerState, Containers};
 use strata_images::FilterArgs;
 use strata_network::ports::PublishedPort;
@@ -76,9 +77,15 @@ pub fn list_containers(
         }
         let config = containers.config(&record).ok().unwrap_or_default();
         let paused = is_paused(&record);
-        if filter.matches(&record, &config, paused) {
+        let health = health::state_word(&containers.dir(&record.id), config.healthcheck.as_ref());
+        if filter.matches(&record, &config, paused) && filter.matches_health(&health) {
+            let mut status = status_text(&record, paused, now);
+            // "Up 3 minutes (healthy)", as Docker's: a running container with a check.
+            if record.state == ContainerState::Running && config.healthcheck.is_some() {
+                status.push_str(&health::status_suffix(&health));
+            }
             rows.push(ContainerRow {
-                status: status_text(&record, paused, now),
+                status,
                 ports: ports(containers, &record, &config),
                 record,
                 config,

@@ -303,11 +303,18 @@ fn announce(started: &Result<linux::Started>, gathered: Option<&mut attach::Gath
 
 /// A monitor's body, for its job (`strata __monitor ID [--exec EXEC]
 /// [--attach-first]`), its report pipe on fd 3: why it could not begin goes there.
-pub fn run_job(containers: &Containers<'_>, id: &str, job: Job<'_>, wait_for_start: bool) -> Result<()> {
+/// `checks` launches the monitors of a container's health checks (execs).
+pub fn run_job(
+    containers: &Containers<'_>,
+    id: &str,
+    job: Job<'_>,
+    wait_for_start: bool,
+    checks: &(dyn Launcher + Sync),
+) -> Result<()> {
     // SAFETY: fd 3 was set up by the launcher for this process alone.
     let mut ready = Some(unsafe { File::from(OwnedFd::from_raw_fd(READY_FD)) });
     let outcome = match job {
-        Job::Container => run(containers, id, wait_for_start, &mut ready),
+        Job::Container => run(containers, id, wait_for_start, &mut ready, checks),
         Job::Exec(exec) => run_exec(containers, id, exec, wait_for_start, &mut ready),
     };
     if let (Err(e), Some(mut report)) = (&outcome, ready) {
@@ -319,7 +326,13 @@ pub fn run_job(containers: &Containers<'_>, id: &str, job: Job<'_>, wait_for_sta
 /// The monitor's body (`strata __monitor ID [--attach-first]`). With `wait_for_start`
 /// it says "listening" and serves clients (any number) until one asks for the start;
 /// it ends, leaving the container as it is, if none comes within 30 s or all leave.
-fn run(containers: &Containers<'_>, id: &str, wait_for_start: bool, ready: &mut Option<File>) -> Result<()> {
+fn run(
+    containers: &Containers<'_>,
+    id: &str,
+    wait_for_start: bool,
+    ready: &mut Option<File>,
+    checks: &(dyn Launcher + Sync),
+) -> Result<()> {
     let record = containers.resolve(id)?;
     let _supervisor = if wait_for_start {
         let Some(lock) = crate::lifecycle::try_supervise(containers, id) else {
@@ -355,8 +368,18 @@ fn run(containers: &Containers<'_>, id: &str, wait_for_start: bool, ready: &mut 
             }
         };
         let clients = gathered.take().map(|g| g.clients).unwrap_or_default();
-        let served = attach::serve(io, started.pid, &listener, &mut log, clients);
-        let code = linux::wait(started.pid);
+        // Its health checks run beside it, and end with it; nothing forks in here
+        // meanwhile (the next start comes after they have).
+        let stop = crate::health::Stop::default();
+        let (served, code) = std::thread::scope(|s| {
+            if let Some(check) = &config.healthcheck {
+                s.spawn(|| crate::health::run_checks(containers, &record, check, checks, &stop));
+            }
+            let served = attach::serve(io, started.pid, &listener, &mut log, clients);
+            let code = linux::wait(started.pid);
+            stop.stop();
+            (served, code)
+        });
         finish(containers, &record, code.as_ref().ok().copied())?;
         let stopped_by_user = stop_marker(containers, id).exists();
         let again = !stopped_by_user && policy.restarts(code.as_ref().copied().unwrap_or(255), restarts);

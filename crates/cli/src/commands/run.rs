@@ -464,6 +464,7 @@ pub fn attach(store: &ImageStore, args: AttachArgs) -> Result<u8> {
 pub fn monitor(store: &ImageStore, id: &str, exec: Option<&str>, attach_first: bool) -> Result<u8> {
     crate::fork_launcher::become_monitor()?;
     let job = exec.map_or(monitor::Job::Container, monitor::Job::Exec);
-    monitor::run_job(&Containers::new(store), id, job, attach_first)?;
+    let exe = std::env::current_exe()?;
+    monitor::run_job(&Containers::new(store), id, job, attach_first, &monitor::Exec(&exe))?;
     Ok(0)
 }

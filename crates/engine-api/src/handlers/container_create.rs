@@ -203,6 +203,11 @@ fn from_config(c: &mut Fields, o: &mut CreateOptions) -> Result<(), ApiError> {
     o.expose = c.keys("ExposedPorts")?;
     // Anonymous volumes, as `-v /path`.
     o.volumes = c.keys("Volumes")?;
+    o.healthcheck = match c.take("Healthcheck") {
+        Value::Null => None,
+        check if is_zero(&check) => None,
+        check => Some(serde_json::from_value(check).map_err(|e| ApiError::invalid(format!("Healthcheck: {e}")))?),
+    };
     if c.flag("NetworkDisabled")? {
         o.network = Some("none".into());
     }
@@ -466,6 +471,11 @@ mod tests {
         assert!(o.auto_remove && o.interactive && o.stdin_once && !o.tty);
         assert_eq!(o.network, None);
         assert_eq!(o.restart, None);
+        assert_eq!(o.healthcheck, None);
+        let mut body = docker_run_body();
+        body["Healthcheck"] = json!({"Test": ["CMD-SHELL", "true"], "Interval": 1_000_000_000i64, "Retries": 2});
+        let check = options(body, None).unwrap().healthcheck.unwrap();
+        assert_eq!((check.test.len(), check.interval, check.retries), (2, 1_000_000_000, 2));
     }
 
     #[test]
@@ -480,11 +490,11 @@ mod tests {
             e.message
         );
         let mut body = docker_run_body();
-        body["Healthcheck"] = json!({"Test": ["CMD", "true"]});
+        body["StopTimeout"] = json!(5);
         assert!(options(body, None)
             .unwrap_err()
             .message
-            .starts_with("Healthcheck is not"));
+            .starts_with("StopTimeout is not"));
         let mut body = docker_run_body();
         body["HostConfig"]["LogConfig"] = json!({"Type": "syslog", "Config": {}});
         assert!(options(body, None)
