@@ -197,6 +197,17 @@ pub struct CreateOptions {
     pub merged_output: bool,
     /// `--health-*` / `--no-healthcheck` (the API's `Healthcheck`), over the image's.
     pub healthcheck: Option<crate::health::Healthcheck>,
+    /// Swap, reservation, OOM killer, CPU shares/quota/period/set, `/dev/shm`, ulimits.
+    pub resources: crate::resources::Resources,
+    /// `--stop-signal`, over the image's STOPSIGNAL.
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL unless told otherwise.
+    pub stop_timeout: Option<i64>,
+    /// `--group-add`: groups (names in the container's /etc/group, or numbers) beside
+    /// the user's.
+    pub group_add: Vec<String>,
+    /// `--platform`: this machine's (`linux`, `linux/ARCH`); any other is refused.
+    pub platform: Option<String>,
 }
 
 /// The resolved configuration a container runs with.
@@ -273,6 +284,15 @@ pub struct ContainerConfig {
     /// The check its monitor runs (the image's, under the user's): none when off.
     #[serde(default)]
     pub healthcheck: Option<crate::health::Healthcheck>,
+    /// See [`CreateOptions::resources`].
+    #[serde(default)]
+    pub resources: crate::resources::Resources,
+    /// See [`CreateOptions::stop_timeout`].
+    #[serde(default)]
+    pub stop_timeout: Option<i64>,
+    /// See [`CreateOptions::group_add`].
+    #[serde(default)]
+    pub group_add: Vec<String>,
     /// Capabilities beside Docker's default set, and taken from it: `CAP_` names or `ALL`.
     #[serde(default)]
     pub cap_add: Vec<String>,
@@ -696,7 +716,23 @@ fn sysctls(specs: &[String], network: &str) -> Result<std::collections::BTreeMap
 }
 
 /// Merges image config (`config` object of the image config JSON) and options.
+/// `--platform`: strata runs this machine's containers only, with no emulation.
+pub fn check_platform(platform: Option<&str>) -> Result<()> {
+    let Some(wanted) = platform.filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let arch = strata_archive::image_archive::host_architecture();
+    let here = format!("linux/{arch}");
+    if wanted == "linux" || wanted == here {
+        return Ok(());
+    }
+    Err(ContainerError::Invalid(format!(
+        "--platform {wanted} is not supported: strata runs {here} containers only (no emulation)"
+    )))
+}
+
 pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Result<ContainerConfig> {
+    check_platform(opts.platform.as_deref())?;
     let (entrypoint, cmd) = match &opts.entrypoint {
         // --entrypoint resets the image's CMD too (Docker's rule).
         Some(e) if e.iter().all(String::is_empty) => (Vec::new(), opts.cmd.clone()),
@@ -819,11 +855,24 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
             .and_then(|v| v.as_object())
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default(),
-        stop_signal: image
-            .get("StopSignal")
-            .and_then(|s| s.as_str())
-            .map(check_stop_signal)
-            .transpose()?,
+        stop_signal: match &opts.stop_signal {
+            Some(signal) => Some(crate::signal::parse(signal).map(|_| signal.clone()).ok_or_else(|| {
+                ContainerError::Invalid(format!(
+                    "invalid --stop-signal {signal:?}: name a signal such as SIGTERM or give its number"
+                ))
+            })?),
+            None => image
+                .get("StopSignal")
+                .and_then(|s| s.as_str())
+                .map(check_stop_signal)
+                .transpose()?,
+        },
+        resources: {
+            opts.resources.check(opts.memory, opts.nano_cpus)?;
+            opts.resources.clone()
+        },
+        stop_timeout: opts.stop_timeout,
+        group_add: opts.group_add.clone(),
         memory: opts.memory,
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,

@@ -10,6 +10,7 @@ mod error;
 pub mod events;
 pub mod health;
 mod names;
+pub mod resources;
 pub mod run_state;
 mod service;
 pub mod signal;

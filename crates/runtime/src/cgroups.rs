@@ -10,6 +10,64 @@ use std::path::{Path, PathBuf};
 
 const ROOT: &str = "/sys/fs/cgroup";
 
+/// v2's files for the settings beyond memory, CPUs and pids (shares as weights, as
+/// runc converts them; swap as what is beyond memory).
+fn more_v2(dir: &Path, limits: &Limits) -> Result<()> {
+    let more = &limits.more;
+    if more.oom_kill_disable {
+        return Err(RuntimeError::Unsupported(
+            "--oom-kill-disable needs cgroup v1: cgroup v2 has no switch for the OOM killer".into(),
+        ));
+    }
+    if let Some(swap) = more.memory_swap {
+        let beyond = match (swap, limits.memory_bytes) {
+            (-1, _) => "max".to_string(),
+            (s, Some(m)) => (s - m).max(0).to_string(),
+            (s, None) => s.to_string(),
+        };
+        write(dir.join("memory.swap.max"), &beyond)?;
+    }
+    if let Some(r) = more.memory_reservation {
+        write(dir.join("memory.low"), &r.to_string())?;
+    }
+    if let Some(shares) = more.cpu_shares {
+        let weight = 1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142;
+        write(dir.join("cpu.weight"), &weight.to_string())?;
+    }
+    if more.cpu_quota.is_some() || more.cpu_period.is_some() {
+        let quota = more.cpu_quota.map_or("max".to_string(), |q| q.to_string());
+        write(
+            dir.join("cpu.max"),
+            &format!("{quota} {}", more.cpu_period.unwrap_or(100_000)),
+        )?;
+    }
+    if let Some(cpus) = &more.cpuset_cpus {
+        write(dir.join("cpuset.cpus"), cpus)?;
+    }
+    Ok(())
+}
+
+/// A cpuset file of `dir`, its parent's value where it is empty.
+fn inherit(dir: &Path, file: &str) -> Result<()> {
+    let current = fs::read_to_string(dir.join(file)).unwrap_or_default();
+    if !current.trim().is_empty() {
+        return Ok(());
+    }
+    let parent = dir
+        .parent()
+        .map(|p| p.join(file))
+        .and_then(|p| fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    write(dir.join(file), parent.trim())
+}
+
+fn no_swap_accounting(e: RuntimeError) -> RuntimeError {
+    RuntimeError::Unsupported(format!(
+        "--memory-swap needs the kernel's swap accounting (memory.memsw.limit_in_bytes): {e}; \
+         boot with swapaccount=1 or leave --memory-swap unset"
+    ))
+}
+
 /// The limits a container asked for.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
@@ -19,6 +77,9 @@ pub struct Limits {
     pub pids: Option<i64>,
     /// `--privileged`: every device, no filter.
     pub all_devices: bool,
+    /// Swap, reservation, OOM killer, CPU shares/quota/period/set.
+    #[serde(default)]
+    pub more: strata_containers::resources::Resources,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,13 +137,51 @@ impl Cgroup {
             Version::V1 => ["memory", "cpu", "pids", "freezer", "devices"]
                 .into_iter()
                 .chain(
-                    ["cpuacct", "blkio"]
+                    ["cpuacct", "blkio", "cpuset"]
                         .into_iter()
                         .filter(|c| Path::new(ROOT).join(c).is_dir()),
                 )
                 .collect(),
             Version::V2 => vec![""],
         }
+    }
+
+    /// v1's files for the settings beyond memory, CPUs and pids. A cpuset group starts
+    /// empty: it gets its parent's CPUs and memory nodes (or the ones asked for) before
+    /// any process can join it.
+    fn more_v1(&self, more: &strata_containers::resources::Resources) -> Result<()> {
+        if self.controllers().contains(&"cpuset") {
+            let cpuset = self.dir("cpuset");
+            let parent = cpuset.parent().expect("a container's group has a parent").to_path_buf();
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                inherit(&parent, file)?;
+                inherit(&cpuset, file)?;
+            }
+            if let Some(cpus) = &more.cpuset_cpus {
+                write(cpuset.join("cpuset.cpus"), cpus)?;
+            }
+        }
+        let memory = self.dir("memory");
+        if let Some(swap) = more.memory_swap {
+            write(memory.join("memory.memsw.limit_in_bytes"), &swap.to_string()).map_err(no_swap_accounting)?;
+        }
+        if let Some(r) = more.memory_reservation {
+            write(memory.join("memory.soft_limit_in_bytes"), &r.to_string())?;
+        }
+        if more.oom_kill_disable {
+            write(memory.join("memory.oom_control"), "1")?;
+        }
+        let cpu = self.dir("cpu");
+        if let Some(shares) = more.cpu_shares {
+            write(cpu.join("cpu.shares"), &shares.to_string())?;
+        }
+        if let Some(period) = more.cpu_period {
+            write(cpu.join("cpu.cfs_period_us"), &period.to_string())?;
+        }
+        if let Some(quota) = more.cpu_quota {
+            write(cpu.join("cpu.cfs_quota_us"), &quota.to_string())?;
+        }
+        Ok(())
     }
 
     /// Creates the groups and applies `limits` and the device rules.
@@ -113,6 +212,7 @@ impl Cgroup {
                 if let Some(p) = limits.pids {
                     write(self.dir("pids").join("pids.max"), &p.to_string())?;
                 }
+                self.more_v1(&limits.more)?;
                 if limits.all_devices {
                     write(self.dir("devices").join("devices.allow"), "a")?;
                 } else {
@@ -133,6 +233,7 @@ impl Cgroup {
                 if let Some(p) = limits.pids {
                     write(dir.join("pids.max"), &p.to_string())?;
                 }
+                more_v2(&dir, limits)?;
                 // Without a program attached, a v2 group filters no device.
                 if !limits.all_devices {
                     crate::devices::attach(&dir, &crate::devices::default_rules())?;

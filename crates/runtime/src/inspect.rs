@@ -97,11 +97,15 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
             "WorkingDir": config.working_dir,
             "Entrypoint": null_if_empty(&config.entrypoint),
             "StopSignal": config.stop_signal,
+            "StopTimeout": config.stop_timeout,
             "Labels": config.labels,
             "Healthcheck": config.healthcheck,
         },
         "NetworkSettings": network_settings(containers, record, &config, running),
     });
+    if let (Some(host), Value::Object(more)) = (doc["HostConfig"].as_object_mut(), resources(&config)) {
+        host.extend(more);
+    }
     // Docker omits both without a check.
     if config.healthcheck.is_none() {
         for (section, key) in [("State", "Health"), ("Config", "Healthcheck")] {
@@ -111,6 +115,26 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
         }
     }
     Ok(doc)
+}
+
+/// The resource fields of `HostConfig`.
+fn resources(config: &strata_containers::ContainerConfig) -> Value {
+    let more = &config.resources;
+    json!({
+        "Memory": config.memory.unwrap_or(0),
+        "NanoCpus": config.nano_cpus.unwrap_or(0),
+        "PidsLimit": config.pids_limit,
+        "MemorySwap": more.memory_swap.unwrap_or(0),
+        "MemoryReservation": more.memory_reservation.unwrap_or(0),
+        "OomKillDisable": more.oom_kill_disable,
+        "CpuShares": more.cpu_shares.unwrap_or(0),
+        "CpuQuota": more.cpu_quota.unwrap_or(0),
+        "CpuPeriod": more.cpu_period.unwrap_or(0),
+        "CpusetCpus": more.cpuset_cpus.clone().unwrap_or_default(),
+        "ShmSize": more.shm_size.unwrap_or(64 << 20),
+        "Ulimits": more.ulimits,
+        "GroupAdd": if config.group_add.is_empty() { Value::Null } else { json!(config.group_add) },
+    })
 }
 
 /// `State.Health`: what its monitor's checks found (`starting` before the first

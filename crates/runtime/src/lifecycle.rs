@@ -13,12 +13,15 @@ use strata_containers::{ContainerRecord, ContainerState, Containers, CreateOptio
 /// `run -d`: creates the container and starts it under a new monitor; held against
 /// removal (`prune`) until it runs. Returns the container, or why it did not start (the
 /// container stays, as Docker's).
+/// `created` hears of the container as soon as it exists (`--cidfile`), before the start.
 pub fn run_detached(
     containers: &Containers<'_>,
     opts: &CreateOptions,
     launcher: &dyn crate::monitor::Launcher,
+    created: &mut dyn FnMut(&ContainerRecord),
 ) -> Result<ContainerRecord> {
     let (record, _held) = containers.create_held(opts)?;
+    created(&record);
     crate::monitor::spawn(containers, &record, launcher)?;
     Ok(record)
 }
@@ -32,6 +35,8 @@ pub struct Attached<'a> {
     pub io: crate::attach::ClientIo<'a>,
     pub keys: &'a crate::detach_keys::DetachKeys,
     pub started: &'a mut dyn FnMut(i32),
+    /// Hears of a container `run` made, before its start (`--cidfile`).
+    pub created: &'a mut dyn FnMut(&ContainerRecord),
 }
 
 /// `run` in the foreground, with or without a terminal, as Docker's: the container
@@ -45,6 +50,7 @@ pub fn run_attached(
     how: Attached<'_>,
 ) -> Result<(ContainerRecord, crate::attach::Ended)> {
     let (record, held) = containers.create_held(opts)?;
+    (how.created)(&record);
     match attach_new_monitor(containers, &record, Some(held), how) {
         Ok(ended) => Ok((record, ended)),
         Err(e) => {
@@ -296,7 +302,12 @@ fn start_process(
     netns: Option<&Path>,
 ) -> Result<(linux::Started, Option<std::os::fd::OwnedFd>)> {
     let config = containers.config(record)?;
-    let user = resolve_user(rootfs, &config.user)?;
+    let mut user = resolve_user(rootfs, &config.user)?;
+    for gid in crate::spec::resolve_groups(rootfs, &config.group_add)? {
+        if gid != user.gid && !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
     let root = strata_inroot::Root::open(rootfs)
         .map_err(|e| RuntimeError::io("opening the container's root", std::io::Error::other(e)))?;
     // Docker creates a missing working directory (inside the root, whatever its links).
@@ -345,6 +356,7 @@ fn limits(config: &strata_containers::ContainerConfig) -> crate::cgroups::Limits
         cpus: config.nano_cpus.map(|n| n as f64 / 1e9),
         pids: config.pids_limit,
         all_devices: config.privileged,
+        more: config.resources.clone(),
     }
 }
 
@@ -624,6 +636,22 @@ pub fn wait_exit(
 
 /// How long `stop` and `restart` wait for the stop signal before SIGKILL, unless told.
 pub const DEFAULT_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long `stop` waits: what the caller asks (seconds; negative: for ever), else the
+/// container's `--stop-timeout`, else Docker's 10 s.
+pub fn stop_timeout(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    requested: Option<i64>,
+) -> std::time::Duration {
+    let seconds = requested.or_else(|| containers.config(record).ok()?.stop_timeout);
+    match seconds {
+        Some(s) if s >= 0 => std::time::Duration::from_secs(s as u64),
+        // -1: wait for ever, as Docker's.
+        Some(_) => std::time::Duration::from_secs(u64::from(u32::MAX)),
+        None => DEFAULT_STOP_TIMEOUT,
+    }
+}
 
 /// `stop`: the stop signal (image STOPSIGNAL or SIGTERM), then SIGKILL after `timeout`.
 pub fn stop(containers: &Containers<'_>, record: &ContainerRecord, timeout: std::time::Duration) -> Result<()> {

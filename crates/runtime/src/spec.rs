@@ -256,6 +256,64 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
     })
 }
 
+/// The process's rlimits: the engine's open-files limit, then `--ulimit`s over it.
+fn rlimits(ulimits: &[strata_containers::resources::Ulimit]) -> Result<Vec<oci_spec::runtime::PosixRlimit>> {
+    let (soft, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap_or((1024, 1024));
+    let mut out = Vec::new();
+    if !ulimits.iter().any(|u| u.name == "nofile") {
+        out.push(
+            PosixRlimitBuilder::default()
+                .typ(PosixRlimitType::RlimitNofile)
+                .soft(soft)
+                .hard(hard)
+                .build()
+                .expect("rlimit"),
+        );
+    }
+    let limit = |n: i64| if n < 0 { u64::MAX } else { n as u64 };
+    for u in ulimits {
+        let typ: PosixRlimitType =
+            serde_json::from_value(serde_json::json!(format!("RLIMIT_{}", u.name.to_uppercase())))
+                .map_err(|_| RuntimeError::Invalid(format!("--ulimit {}: not a resource the runtime knows", u.name)))?;
+        out.push(
+            PosixRlimitBuilder::default()
+                .typ(typ)
+                .soft(limit(u.soft))
+                .hard(limit(u.hard))
+                .build()
+                .expect("rlimit"),
+        );
+    }
+    Ok(out)
+}
+
+/// `--group-add` groups: numbers as they are, names from the container's /etc/group.
+pub fn resolve_groups(rootfs: &Path, wanted: &[String]) -> Result<Vec<u32>> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let root = strata_inroot::Root::open(rootfs).map_err(|e| refused_db("/etc/group", e))?;
+    let group = read_db(&root, "/etc/group")?;
+    wanted
+        .iter()
+        .map(|g| {
+            let entry = group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() >= 3 && names(f[0], f[2], g));
+            match (entry, g.parse::<u32>()) {
+                (Some(f), _) => id(f[2], "group", g),
+                (None, Ok(_)) => id(g, "group", g),
+                (None, Err(_)) => Err(RuntimeError::Start {
+                    code: 125,
+                    message: format!("unable to find group {g}: no matching entries in group file"),
+                }),
+            }
+        })
+        .collect()
+}
+
 /// HOME from the user's passwd entry unless the environment sets it (as runc does).
 fn with_home(env: &[String], user: &ResolvedUser) -> Vec<String> {
     let mut env = env.to_vec();
@@ -289,6 +347,11 @@ pub(crate) fn bind(dest: &str, source: &Path, readonly: bool) -> Mount {
 /// loopback-only namespace (or the host's with `--network host`).
 pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns: Option<&Path>) -> Result<Spec> {
     let host_network = config.network == "host";
+    // Docker's default /dev/shm is 64 MiB; --shm-size changes it.
+    let shm_size = format!(
+        "size={}k",
+        config.resources.shm_size.map_or(65536, |b| (b + 1023) / 1024)
+    );
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
         mount(
@@ -307,7 +370,7 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
             "/dev/shm",
             "tmpfs",
             "shm",
-            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            &["nosuid", "noexec", "nodev", "mode=1777", &shm_size],
         ),
         mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
     ];
@@ -343,14 +406,7 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
         .ambient(HashSet::new())
         .build()
         .expect("capability sets are set");
-    let (soft, hard) =
-        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap_or((1024, 1024));
-    let nofile = PosixRlimitBuilder::default()
-        .typ(PosixRlimitType::RlimitNofile)
-        .soft(soft)
-        .hard(hard)
-        .build()
-        .expect("rlimit");
+    let rlimits = rlimits(&config.resources.ulimits)?;
     let process = ProcessBuilder::default()
         .terminal(config.tty)
         .args(config.args())
@@ -365,7 +421,7 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
                 .expect("user"),
         )
         .capabilities(capabilities)
-        .rlimits(vec![nofile])
+        .rlimits(rlimits)
         .no_new_privileges(config.no_new_privileges)
         .build()
         .expect("process fields are set");

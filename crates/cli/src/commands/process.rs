@@ -3,7 +3,6 @@
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::io::Write;
-use std::time::Duration;
 use strata_containers::Containers;
 use strata_images::ImageStore;
 use strata_runtime::attach::Ended;
@@ -58,18 +57,18 @@ pub struct LogsArgs {
 
 #[derive(clap::Args)]
 pub struct StopArgs {
-    /// Seconds to wait before killing the container
-    #[arg(short, long, default_value_t = lifecycle::DEFAULT_STOP_TIMEOUT.as_secs())]
-    time: u64,
+    /// Seconds to wait before killing the container (default: its --stop-timeout, else 10)
+    #[arg(short, long, allow_hyphen_values = true)]
+    time: Option<i64>,
     #[arg(required = true)]
     containers: Vec<String>,
 }
 
 #[derive(clap::Args)]
 pub struct RestartArgs {
-    /// Seconds to wait before killing the container
-    #[arg(short, long, default_value_t = lifecycle::DEFAULT_STOP_TIMEOUT.as_secs())]
-    time: u64,
+    /// Seconds to wait before killing the container (default: its --stop-timeout, else 10)
+    #[arg(short, long, allow_hyphen_values = true)]
+    time: Option<i64>,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -226,7 +225,7 @@ fn each(
 
 pub fn stop(store: &ImageStore, args: StopArgs) -> Result<u8> {
     each(store, &args.containers, |c, r| {
-        Ok(lifecycle::stop(c, r, Duration::from_secs(args.time))?)
+        Ok(lifecycle::stop(c, r, lifecycle::stop_timeout(c, r, args.time))?)
     })
 }
 
@@ -235,7 +234,7 @@ pub fn restart(store: &ImageStore, args: RestartArgs) -> Result<u8> {
         Ok(lifecycle::restart(
             c,
             r,
-            Duration::from_secs(args.time),
+            lifecycle::stop_timeout(c, r, args.time),
             &crate::fork_launcher::ForkLauncher,
         )?)
     })

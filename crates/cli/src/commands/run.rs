@@ -5,6 +5,7 @@ use crate::sig_proxy;
 use crate::terminal::{self, Terminal};
 use anyhow::Result;
 use strata_containers::health::{self, Healthcheck};
+use strata_containers::resources::{Resources, Ulimit};
 use strata_containers::{Containers, CreateOptions};
 use strata_images::ImageStore;
 use strata_runtime::attach::Ended;
@@ -49,6 +50,48 @@ pub struct CreateArgs {
     /// Number of CPUs (e.g. 1.5)
     #[arg(long)]
     cpus: Option<f64>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long, allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long)]
+    memory_reservation: Option<String>,
+    /// Disable OOM Killer
+    #[arg(long)]
+    oom_kill_disable: bool,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long)]
+    cpu_shares: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long)]
+    cpu_quota: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long)]
+    cpu_period: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
+    /// Size of /dev/shm
+    #[arg(long)]
+    shm_size: Option<String>,
+    /// Ulimit options (NAME=SOFT[:HARD])
+    #[arg(long)]
+    ulimit: Vec<String>,
+    /// Signal to stop the container
+    #[arg(long)]
+    stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long, allow_hyphen_values = true)]
+    stop_timeout: Option<i64>,
+    /// Write the container ID to the file
+    #[arg(long)]
+    cidfile: Option<std::path::PathBuf>,
+    /// Add additional groups to join
+    #[arg(long)]
+    group_add: Vec<String>,
+    /// Set platform if server is multi-platform capable (this machine's only)
+    #[arg(long)]
+    platform: Option<String>,
     /// Security options (no-new-privileges, seccomp=unconfined|builtin|PROFILE.json)
     #[arg(long)]
     security_opt: Vec<String>,
@@ -154,10 +197,16 @@ pub struct CreateArgs {
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, default_value = "missing")]
     pull: String,
-    image: String,
-    /// The command and its arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// The image, then the command and its arguments. One list, so that everything after
+    /// the image is the command's, as Docker parses it (`run IMAGE sh -c …`: `-c` is not
+    /// `--cpu-shares` there).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "IMAGE [COMMAND] [ARG...]"
+    )]
+    invocation: Vec<String>,
 }
 
 /// Non-empty, non-comment lines of the files named, each trimmed.
@@ -177,6 +226,11 @@ fn file_lines(files: &[std::path::PathBuf], what: &str) -> Result<Vec<String>> {
 }
 
 impl CreateArgs {
+    fn image(&self) -> &str {
+        // clap requires one value at least.
+        &self.invocation[0]
+    }
+
     /// `--label-file` lines, then `--label`s (later ones win, as in Docker).
     fn labels(&self) -> Result<Vec<String>> {
         let mut labels = file_lines(&self.label_file, "label")?;
@@ -188,9 +242,9 @@ impl CreateArgs {
         let mut env = file_lines(&self.env_file, "env")?;
         env.extend(crate::caller_env::with_caller_values(&self.env));
         Ok(CreateOptions {
-            image: self.image.clone(),
+            image: self.image().to_string(),
             name: self.name.clone(),
-            cmd: self.command.clone(),
+            cmd: self.invocation[1..].to_vec(),
             entrypoint: self.entrypoint.clone().map(|e| vec![e]),
             env,
             workdir: self.workdir.clone(),
@@ -228,6 +282,34 @@ impl CreateArgs {
             dns_options: self.dns_option.clone(),
             merged_output: false,
             healthcheck: self.healthcheck()?,
+            resources: self.resources()?,
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
+            group_add: self.group_add.clone(),
+            platform: self.platform.clone(),
+        })
+    }
+
+    /// `--memory-swap`, `--cpu-*`, `--shm-size`, `--ulimit` and friends.
+    fn resources(&self) -> Result<Resources> {
+        let size = |flag: &Option<String>| flag.as_deref().map(crate::output::parse_size).transpose();
+        Ok(Resources {
+            memory_swap: match self.memory_swap.as_deref() {
+                Some("-1") => Some(-1),
+                other => other.map(crate::output::parse_size).transpose()?,
+            },
+            memory_reservation: size(&self.memory_reservation)?,
+            oom_kill_disable: self.oom_kill_disable,
+            cpu_shares: self.cpu_shares.filter(|s| *s != 0),
+            cpu_quota: self.cpu_quota.filter(|q| *q != 0),
+            cpu_period: self.cpu_period.filter(|p| *p != 0),
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            shm_size: size(&self.shm_size)?,
+            ulimits: self
+                .ulimit
+                .iter()
+                .map(|u| Ulimit::parse(u))
+                .collect::<std::result::Result<_, _>>()?,
         })
     }
 
@@ -287,20 +369,46 @@ pub struct StartArgs {
     containers: Vec<String>,
 }
 
+/// `--cidfile FILE`: refused when the file exists (another container's), as Docker's
+/// client; written with the ID once the container exists.
+struct CidFile<'a>(Option<&'a std::path::Path>);
+
+impl<'a> CidFile<'a> {
+    fn claim(path: Option<&'a std::path::Path>) -> Result<Self> {
+        if let Some(p) = path.filter(|p| p.exists()) {
+            anyhow::bail!(
+                "Container ID file found, make sure the other container isn't running or delete {}",
+                p.display()
+            );
+        }
+        Ok(CidFile(path))
+    }
+
+    fn write(&self, id: &str) {
+        if let Some(path) = self.0 {
+            if let Err(e) = std::fs::write(path, id) {
+                eprintln!("strata: writing the container ID file {}: {e}", path.display());
+            }
+        }
+    }
+}
+
 /// Engine failures end the CLI with 125, start failures with 126/127, as Docker's.
 fn exit_code(e: &RuntimeError) -> u8 {
     e.exit_code().clamp(1, 255) as u8
 }
 
 pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
-    if let Err(e) = super::registry::ensure_image(store, &args.image, &args.pull) {
+    if let Err(e) = super::registry::ensure_image(store, args.image(), &args.pull) {
         eprintln!("strata: Error: {}", crate::output::error_chain(&e));
         return Ok(125);
     }
     let containers = Containers::new(store);
     let options = args.options()?;
+    let cidfile = CidFile::claim(args.cidfile.as_deref())?;
+    let mut created = |record: &strata_containers::ContainerRecord| cidfile.write(&record.id);
     if args.detach {
-        return match lifecycle::run_detached(&containers, &options, &ForkLauncher) {
+        return match lifecycle::run_detached(&containers, &options, &ForkLauncher, &mut created) {
             Ok(record) => {
                 println!("{}", record.id);
                 Ok(0)
@@ -313,7 +421,7 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
         };
     }
     let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys)?;
-    let outcome = attached(options.tty, options.interactive, &keys, &mut |how| {
+    let outcome = attached(options.tty, options.interactive, &keys, &mut created, &mut |how| {
         lifecycle::run_attached(&containers, &options, how)
             .map(|(_, end)| end)
             .map_err(Box::new)
@@ -338,6 +446,7 @@ fn attached(
     tty: bool,
     interactive: bool,
     keys: &strata_runtime::detach_keys::DetachKeys,
+    created: &mut dyn FnMut(&strata_containers::ContainerRecord),
     go: &mut dyn FnMut(lifecycle::Attached<'_>) -> std::result::Result<Ended, Box<RuntimeError>>,
 ) -> std::result::Result<Ended, Box<RuntimeError>> {
     let proxy = (!tty).then(sig_proxy::Proxy::install);
@@ -353,6 +462,7 @@ fn attached(
         io: terminal.io(&mut window),
         keys,
         started: &mut started,
+        created,
     })
 }
 
@@ -368,6 +478,7 @@ fn start_attached(
         config.tty,
         args.interactive && config.interactive,
         &keys,
+        &mut |_| {},
         &mut |mut how| {
             if !args.interactive {
                 how.io.input = None;
@@ -387,8 +498,10 @@ fn terminal_status(end: Ended) -> u8 {
 }
 
 pub fn create(store: &ImageStore, args: CreateArgs) -> Result<u8> {
-    super::registry::ensure_image(store, &args.image, &args.pull)?;
+    super::registry::ensure_image(store, args.image(), &args.pull)?;
+    let cidfile = CidFile::claim(args.cidfile.as_deref())?;
     let record = Containers::new(store).create(&args.options()?)?;
+    cidfile.write(&record.id);
     println!("{}", record.id);
     Ok(0)
 }

@@ -208,6 +208,12 @@ fn from_config(c: &mut Fields, o: &mut CreateOptions) -> Result<(), ApiError> {
         check if is_zero(&check) => None,
         check => Some(serde_json::from_value(check).map_err(|e| ApiError::invalid(format!("Healthcheck: {e}")))?),
     };
+    o.stop_signal = c.string("StopSignal")?;
+    o.stop_timeout = match c.take("StopTimeout") {
+        Value::Null => None,
+        Value::Number(n) => n.as_i64(),
+        other => return Err(c.wrong("StopTimeout", "an integer", &other)),
+    };
     if c.flag("NetworkDisabled")? {
         o.network = Some("none".into());
     }
@@ -245,6 +251,22 @@ fn from_host_config(h: &mut Fields, o: &mut CreateOptions) -> Result<(), ApiErro
     o.memory = Some(h.int("Memory")?).filter(|m| *m > 0);
     o.nano_cpus = Some(h.int("NanoCpus")?).filter(|n| *n > 0);
     o.pids_limit = Some(h.int("PidsLimit")?).filter(|p| *p > 0);
+    let set = |n: i64| Some(n).filter(|n| *n != 0);
+    o.resources = strata_containers::resources::Resources {
+        memory_swap: set(h.int("MemorySwap")?),
+        memory_reservation: set(h.int("MemoryReservation")?),
+        oom_kill_disable: h.flag("OomKillDisable")?,
+        cpu_shares: set(h.int("CpuShares")?),
+        cpu_quota: set(h.int("CpuQuota")?),
+        cpu_period: set(h.int("CpuPeriod")?),
+        cpuset_cpus: h.string("CpusetCpus")?,
+        shm_size: set(h.int("ShmSize")?),
+        ulimits: match h.take("Ulimits") {
+            Value::Null => Vec::new(),
+            list => serde_json::from_value(list).map_err(|e| ApiError::invalid(format!("HostConfig.Ulimits: {e}")))?,
+        },
+    };
+    o.group_add = h.strings("GroupAdd")?;
     // The terminal's first size comes with the start (resize); a container ID file is
     // the client's to write.
     for ignored in ["ConsoleSize", "ContainerIDFile"] {

@@ -150,11 +150,13 @@ fn act(
         }
         Action::Stop if !lifecycle::is_running(containers, &record) => Ok(not_modified),
         Action::Stop => {
-            lifecycle::stop(containers, &record, stop_timeout(call)?)?;
+            let timeout = lifecycle::stop_timeout(containers, &record, call.int("t")?);
+            lifecycle::stop(containers, &record, timeout)?;
             Ok(done)
         }
         Action::Restart => {
-            lifecycle::restart(containers, &record, stop_timeout(call)?, &ctx.launcher())?;
+            let timeout = lifecycle::stop_timeout(containers, &record, call.int("t")?);
+            lifecycle::restart(containers, &record, timeout, &ctx.launcher())?;
             Ok(done)
         }
         Action::Kill => {
@@ -188,16 +190,6 @@ fn act(
     }
 }
 
-/// `t=` seconds (Docker's default when absent).
-fn stop_timeout(call: &Call) -> Result<Duration, ApiError> {
-    Ok(match call.int("t")? {
-        Some(t) if t >= 0 => Duration::from_secs(t as u64),
-        // -1: wait for ever, as Docker's.
-        Some(_) => Duration::from_secs(u64::from(u32::MAX)),
-        None => lifecycle::DEFAULT_STOP_TIMEOUT,
-    })
-}
-
 /// `h=` and `w=` of a resize.
 pub fn window_size(call: &Call) -> Result<(u16, u16), ApiError> {
     let dimension = |key| -> Result<u16, ApiError> {
@@ -210,15 +202,8 @@ pub fn window_size(call: &Call) -> Result<(u16, u16), ApiError> {
 /// `POST /containers/create?name=`: 201 with the new container's ID. A missing image is
 /// a 404 (clients pull and try again), a name in use a 409.
 fn create(containers: &Containers<'_>, call: &Call) -> Result<Reply, ApiError> {
-    if let Some(platform) = call.query("platform").filter(|p| !p.is_empty()) {
-        let here = format!("linux/{}", strata_archive::image_archive::host_architecture());
-        if platform != here && platform != "linux" {
-            return Err(ApiError::invalid(format!(
-                "platform {platform} is not supported: strata runs {here} containers only (no emulation)"
-            )));
-        }
-    }
-    let options = super::container_create::options(call.json()?, call.query("name"))?;
+    let mut options = super::container_create::options(call.json()?, call.query("name"))?;
+    options.platform = call.query("platform").map(str::to_string);
     let record = containers.create(&options)?;
     Ok(Reply::json(
         StatusCode::CREATED,

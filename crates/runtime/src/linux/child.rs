@@ -276,6 +276,9 @@ fn rlimit_resource(name: &str) -> Option<nix::sys::resource::Resource> {
         "RLIMIT_RTPRIO" => R::RLIMIT_RTPRIO,
         "RLIMIT_MSGQUEUE" => R::RLIMIT_MSGQUEUE,
         "RLIMIT_SIGPENDING" => R::RLIMIT_SIGPENDING,
+        "RLIMIT_LOCKS" => R::RLIMIT_LOCKS,
+        "RLIMIT_RSS" => R::RLIMIT_RSS,
+        "RLIMIT_RTTIME" => R::RLIMIT_RTTIME,
         _ => return None,
     })
 }
