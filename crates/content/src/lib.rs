@@ -128,7 +128,19 @@ impl ContentStore {
 
     /// Reads a whole (small) blob into memory, refusing blobs over `limit` bytes.
     pub fn read_blob(&self, digest: &Digest, limit: u64) -> Result<Vec<u8>> {
-        let size = self.size(digest)?;
+        let path = self.blob_path(digest);
+        // One lookup of the path: the size is the open file's.
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(ContentError::NotFound {
+                    digest: digest.clone(),
+                    path,
+                })
+            }
+            Err(e) => return Err(ContentError::io(path, e)),
+        };
+        let size = file.metadata().map_err(|e| ContentError::io(path.clone(), e))?.len();
         if size > limit {
             return Err(ContentError::SizeMismatch {
                 what: format!("blob {digest} (larger than the {limit}-byte limit)"),
@@ -136,8 +148,9 @@ impl ContentStore {
                 actual: size,
             });
         }
-        let path = self.blob_path(digest);
-        fs::read(&path).map_err(|e| ContentError::io(path, e))
+        let mut bytes = Vec::with_capacity(size as usize);
+        io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| ContentError::io(path, e))?;
+        Ok(bytes)
     }
 
     /// Starts writing a new blob. The digest algorithm is sha256 unless `expected` names

@@ -110,7 +110,7 @@ impl Db {
     pub fn containers(&self) -> Result<Vec<ContainerRecord>> {
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT {COLUMNS} FROM containers ORDER BY created DESC, id"))
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM containers ORDER BY created DESC, id"))
             .map_err(|e| self.err(e))?;
         let rows = stmt.query_map([], from_row).map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<_>>().map_err(|e| self.err(e))
@@ -197,7 +197,7 @@ impl Db {
     pub fn containers_of_image(&self, image_id: &str) -> Result<Vec<ContainerRecord>> {
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT {COLUMNS} FROM containers WHERE image_id = ?1"))
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM containers WHERE image_id = ?1"))
             .map_err(|e| self.err(e))?;
         let rows = stmt.query_map([image_id], from_row).map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<_>>().map_err(|e| self.err(e))

@@ -95,10 +95,11 @@ impl Db {
         let e = sql(&self.path);
         let row = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT id, manifest_digest, manifest_media_type, created, size, added_at FROM images WHERE id = ?1",
-                [id],
-                |r| {
+            )
+            .and_then(|mut statement| {
+                statement.query_row([id], |r| {
                     Ok(ImageRecord {
                         id: r.get(0)?,
                         manifest_digest: r.get(1)?,
@@ -109,8 +110,8 @@ impl Db {
                         tags: Vec::new(),
                         layers: Vec::new(),
                     })
-                },
-            )
+                })
+            })
             .optional()
             .map_err(&e)?;
         let Some(mut image) = row else {
@@ -121,32 +122,96 @@ impl Db {
         Ok(Some(image))
     }
 
-    /// Every image, newest first.
+    /// Every image, newest first: three queries whatever the number of images (its
+    /// rows, every tag, every layer), in one read transaction, so a thousand images
+    /// list in milliseconds and as one consistent view.
     pub fn images(&self) -> Result<Vec<ImageRecord>> {
         let e = sql(&self.path);
-        let mut stmt = self
+        // (Inside a caller's transaction already, that one holds the view.)
+        let read = match self.conn.is_autocommit() {
+            true => Some(self.conn.unchecked_transaction().map_err(&e)?),
+            false => None,
+        };
+        let mut images: Vec<ImageRecord> = self
             .conn
-            .prepare("SELECT id FROM images ORDER BY created DESC, added_at DESC, id")
+            .prepare_cached(
+                "SELECT id, manifest_digest, manifest_media_type, created, size, added_at FROM images
+                 ORDER BY created DESC, added_at DESC, id",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |r| {
+                        Ok(ImageRecord {
+                            id: r.get(0)?,
+                            manifest_digest: r.get(1)?,
+                            manifest_media_type: r.get(2)?,
+                            created: r.get(3)?,
+                            size: r.get(4)?,
+                            added_at: r.get(5)?,
+                            tags: Vec::new(),
+                            layers: Vec::new(),
+                        })
+                    })?
+                    .collect()
+            })
             .map_err(&e)?;
-        let ids: Vec<String> = stmt
-            .query_map([], |r| r.get(0))
-            .map_err(&e)?
-            .collect::<Result<_, _>>()
+        let at: std::collections::HashMap<String, usize> = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| (image.id.clone(), i))
+            .collect();
+        let tags: Vec<(String, String)> = self
+            .conn
+            .prepare_cached("SELECT image_id, name FROM tags ORDER BY image_id, name")
+            .and_then(|mut statement| statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
             .map_err(&e)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(image) = self.image(&id)? {
-                out.push(image);
+        for (image, tag) in tags {
+            if let Some(&i) = at.get(&image) {
+                images[i].tags.push(tag);
             }
         }
-        Ok(out)
+        let layers: Vec<(String, LayerRecord)> = self
+            .conn
+            .prepare_cached(
+                "SELECT il.image_id, l.chain_id, l.diff_id, l.size, il.blob_digest, b.media_type, b.size
+                 FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id
+                 JOIN layer_blobs b ON b.digest = il.blob_digest
+                 ORDER BY il.image_id, il.position",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |r| {
+                        Ok((
+                            r.get(0)?,
+                            LayerRecord {
+                                chain_id: r.get(1)?,
+                                diff_id: r.get(2)?,
+                                size: r.get(3)?,
+                                blob_digest: r.get(4)?,
+                                blob_media_type: r.get(5)?,
+                                blob_size: r.get(6)?,
+                            },
+                        ))
+                    })?
+                    .collect()
+            })
+            .map_err(&e)?;
+        for (image, layer) in layers {
+            if let Some(&i) = at.get(&image) {
+                images[i].layers.push(layer);
+            }
+        }
+        if let Some(read) = read {
+            read.commit().map_err(&e)?;
+        }
+        Ok(images)
     }
 
     fn tags_of(&self, id: &str) -> Result<Vec<String>> {
         let e = sql(&self.path);
         let mut stmt = self
             .conn
-            .prepare("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name")
+            .prepare_cached("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name")
             .map_err(&e)?;
         let tags = stmt
             .query_map([id], |r| r.get(0))
@@ -160,7 +225,7 @@ impl Db {
         let e = sql(&self.path);
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare_cached(
                 "SELECT l.chain_id, l.diff_id, l.size, il.blob_digest, b.media_type, b.size
                  FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id
                  JOIN layer_blobs b ON b.digest = il.blob_digest
@@ -202,7 +267,7 @@ impl Db {
         };
         let mut stmt = self
             .conn
-            .prepare("SELECT id FROM images WHERE id LIKE ?1")
+            .prepare_cached("SELECT id FROM images WHERE id LIKE ?1")
             .map_err(&e)?;
         let ids = stmt
             .query_map([pattern], |r| r.get(0))
@@ -240,7 +305,7 @@ impl Db {
         self.write(|tx| {
             let mut removed = RemovedImage::default();
             let mut stmt = tx
-                .prepare("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name")
+                .prepare_cached("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name")
                 .map_err(&e)?;
             removed.untagged = stmt
                 .query_map([id], |r| r.get(0))
@@ -256,7 +321,9 @@ impl Db {
                 return Err(MetadataError::Conflict(format!("no such image: {id}")));
             };
             let mut stmt = tx
-                .prepare("SELECT chain_id, blob_digest FROM image_layers WHERE image_id = ?1 ORDER BY position DESC")
+                .prepare_cached(
+                    "SELECT chain_id, blob_digest FROM image_layers WHERE image_id = ?1 ORDER BY position DESC",
+                )
                 .map_err(&e)?;
             let layers: Vec<(String, String)> = stmt
                 .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -302,7 +369,7 @@ impl Db {
         let e = sql(&self.path);
         let mut stmt = self
             .conn
-            .prepare("SELECT digest, media_type, size FROM layer_blobs WHERE diff_id = ?1 ORDER BY digest")
+            .prepare_cached("SELECT digest, media_type, size FROM layer_blobs WHERE diff_id = ?1 ORDER BY digest")
             .map_err(&e)?;
         let rows = stmt
             .query_map([diff_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -358,7 +425,9 @@ impl Db {
         let e = sql(&self.path);
         let mut stmt = self
             .conn
-            .prepare("SELECT repository FROM blob_sources WHERE digest = ?1 AND registry = ?2 ORDER BY repository")
+            .prepare_cached(
+                "SELECT repository FROM blob_sources WHERE digest = ?1 AND registry = ?2 ORDER BY repository",
+            )
             .map_err(&e)?;
         let rows = stmt
             .query_map([digest, registry], |r| r.get(0))
@@ -442,7 +511,7 @@ impl Db {
         let e = sql(&self.path);
         let mut stmt = self
             .conn
-            .prepare("SELECT image_id FROM build_cache GROUP BY image_id HAVING MIN(intermediate) = 1")
+            .prepare_cached("SELECT image_id FROM build_cache GROUP BY image_id HAVING MIN(intermediate) = 1")
             .map_err(&e)?;
         let ids = stmt
             .query_map([], |r| r.get(0))
@@ -485,7 +554,7 @@ impl Db {
         let e = sql(&self.path);
         let mut stmt = self
             .conn
-            .prepare("SELECT chain_id, refcount, size FROM layers ORDER BY chain_id")
+            .prepare_cached("SELECT chain_id, refcount, size FROM layers ORDER BY chain_id")
             .map_err(&e)?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -500,7 +569,7 @@ impl Db {
         let e = sql(&self.path);
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare_cached(
                 "SELECT id FROM images UNION SELECT manifest_digest FROM images
                  UNION SELECT blob_digest FROM image_layers",
             )

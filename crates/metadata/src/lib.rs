@@ -62,6 +62,9 @@ impl Db {
         let conn = Connection::open(path).map_err(err)?;
         // Concurrent strata processes wait for each other instead of failing.
         conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
+        // Listing a thousand images runs the same few statements a thousand times:
+        // prepared once each (it was a third of an image listing's time).
+        conn.set_prepared_statement_cache_capacity(64);
         set_wal(&conn).map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;

@@ -105,7 +105,7 @@ impl Db {
     pub fn networks(&self) -> Result<Vec<NetworkRecord>> {
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT {NETWORK_COLUMNS} FROM networks ORDER BY name"))
+            .prepare_cached(&format!("SELECT {NETWORK_COLUMNS} FROM networks ORDER BY name"))
             .map_err(|e| self.err(e))?;
         let rows = stmt.query_map([], network_from_row).map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<_>>().map_err(|e| self.err(e))
@@ -163,7 +163,7 @@ impl Db {
                 return Ok(found);
             }
             let mut stmt = tx
-                .prepare("SELECT ip FROM endpoints WHERE network_id = ?1")
+                .prepare_cached("SELECT ip FROM endpoints WHERE network_id = ?1")
                 .map_err(e)?;
             let taken = stmt
                 .query_map([network_id], |r| r.get::<_, String>(0))
@@ -206,7 +206,7 @@ impl Db {
     pub fn endpoints(&self, network_id: Option<&str>) -> Result<Vec<EndpointRecord>> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare_cached(
                 "SELECT network_id, container_id, ip, aliases FROM endpoints
                  WHERE ?1 IS NULL OR network_id = ?1 ORDER BY network_id, ip",
             )
