@@ -7,7 +7,7 @@
 mod harness;
 
 use harness::registry::{Misbehaving, Registry, Setup};
-use harness::service::{request, with_busybox, HttpReply, Service, BOUND};
+use harness::service::{clients, request, with_busybox, HttpReply, Service, BOUND};
 use harness::TestRoot;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -111,12 +111,18 @@ fn push_busybox(t: &TestRoot, registry: &str) -> String {
 
 #[test]
 fn docker_pull_downloads_from_a_registry_then_finds_the_image_up_to_date() {
+    for client in clients() {
+        docker_pull_downloads_from_a_registry_then_finds_the_image_up_to_date_with(client);
+    }
+}
+
+fn docker_pull_downloads_from_a_registry_then_finds_the_image_up_to_date_with(client: &'static str) {
     let t = with_busybox();
     let reg = Registry::start(&t.path("registry"), Setup::Plain);
     let name = push_busybox(&t, &reg.addr);
 
     let u = TestRoot::new();
-    let service = Service::start(&u);
+    let service = Service::start(&u).using(client);
     let out = service.docker_ok(&["pull", &name]);
     for want in [
         "1: Pulling from app",
@@ -155,6 +161,12 @@ fn a_pull_of_a_missing_repository_answers_404_before_any_progress() {
 
 #[test]
 fn docker_push_needs_docker_login_on_a_token_registry() {
+    for client in clients() {
+        docker_push_needs_docker_login_on_a_token_registry_with(client);
+    }
+}
+
+fn docker_push_needs_docker_login_on_a_token_registry_with(client: &'static str) {
     let t = with_busybox();
     let reg = Registry::start(
         &t.path("registry"),
@@ -164,7 +176,7 @@ fn docker_push_needs_docker_login_on_a_token_registry() {
         },
     );
     let a = &reg.addr;
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     let name = format!("{a}/bb:1");
     service.docker_ok(&["tag", "busybox:test", &name]);
 
@@ -194,13 +206,19 @@ fn docker_push_needs_docker_login_on_a_token_registry() {
 
     // Anyone pulls it anonymously through another service, on another root.
     let u = TestRoot::new();
-    let other = Service::start(&u);
+    let other = Service::start(&u).using(client);
     other.docker_ok(&["pull", &name]);
     assert_eq!(image_id(&u, &name), image_id(&t, "busybox:test"));
 }
 
 #[test]
 fn docker_pull_sends_the_credentials_of_docker_login_to_a_registry_that_wants_them() {
+    for client in clients() {
+        docker_pull_sends_the_credentials_of_docker_login_to_a_registry_that_wants_them_with(client);
+    }
+}
+
+fn docker_pull_sends_the_credentials_of_docker_login_to_a_registry_that_wants_them_with(client: &'static str) {
     let t = with_busybox();
     let reg = Registry::start(
         &t.path("registry"),
@@ -216,7 +234,7 @@ fn docker_pull_sends_the_credentials_of_docker_login_to_a_registry_that_wants_th
 
     // Another root, whose service never lends stored credentials: only the client's.
     let u = TestRoot::new();
-    let service = Service::start(&u);
+    let service = Service::start(&u).using(client);
     let anonymous = service.docker(&["pull", &name]);
     assert!(!anonymous.status.success(), "{}", text(&anonymous));
     assert!(text(&anonymous).contains("unauthorized"), "{}", text(&anonymous));
@@ -241,8 +259,14 @@ fn a_push_of_an_image_not_stored_is_404() {
 
 #[test]
 fn docker_save_and_load_round_trip_images() {
+    for client in clients() {
+        docker_save_and_load_round_trip_images_with(client);
+    }
+}
+
+fn docker_save_and_load_round_trip_images_with(client: &'static str) {
     let t = with_busybox();
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     let id = image_id(&t, "busybox:test");
     service.docker_ok(&["tag", "busybox:test", "second:2"]);
     let archive = t.path("saved.tar");
@@ -336,8 +360,14 @@ fn a_load_body_broken_off_midway_loads_nothing() {
 
 #[test]
 fn docker_import_reads_a_tarball_from_the_request_body() {
+    for client in clients() {
+        docker_import_reads_a_tarball_from_the_request_body_with(client);
+    }
+}
+
+fn docker_import_reads_a_tarball_from_the_request_body_with(client: &'static str) {
     let t = TestRoot::new();
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     let tar = t.path("busybox.tar");
     harness::images::busybox_rootfs(&tar);
     let out = service.docker_ok(&[
@@ -363,6 +393,12 @@ fn docker_import_reads_a_tarball_from_the_request_body() {
 
 #[test]
 fn docker_commit_makes_an_image_of_a_container_strata_ran() {
+    for client in clients() {
+        docker_commit_makes_an_image_of_a_container_strata_ran_with(client);
+    }
+}
+
+fn docker_commit_makes_an_image_of_a_container_strata_ran_with(client: &'static str) {
     let t = with_busybox();
     t.ok(&[
         "run",
@@ -373,7 +409,7 @@ fn docker_commit_makes_an_image_of_a_container_strata_ran() {
         "-c",
         "echo made > /made.txt",
     ]);
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     let out = service.docker_ok(&[
         "commit",
         "-a",
@@ -409,8 +445,14 @@ fn docker_commit_makes_an_image_of_a_container_strata_ran() {
 
 #[test]
 fn docker_events_shows_what_was_just_done() {
+    for client in clients() {
+        docker_events_shows_what_was_just_done_with(client);
+    }
+}
+
+fn docker_events_shows_what_was_just_done_with(client: &'static str) {
     let t = with_busybox();
-    let service = Service::start(&t);
+    let service = Service::start(&t).using(client);
     let since = unix_now().to_string();
     service.docker_ok(&["tag", "busybox:test", "evented:1"]);
     t.ok(&["run", "--rm", "--name", "brief", "busybox:test", "true"]);
