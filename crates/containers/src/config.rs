@@ -208,6 +208,8 @@ pub struct CreateOptions {
     pub group_add: Vec<String>,
     /// `--platform`: this machine's (`linux`, `linux/ARCH`); any other is refused.
     pub platform: Option<String>,
+    /// `--log-driver` and `--log-opt`, parsed.
+    pub log: crate::log_config::LogConfig,
 }
 
 /// The resolved configuration a container runs with.
@@ -293,6 +295,9 @@ pub struct ContainerConfig {
     /// See [`CreateOptions::group_add`].
     #[serde(default)]
     pub group_add: Vec<String>,
+    /// See [`CreateOptions::log`].
+    #[serde(default)]
+    pub log: crate::log_config::LogConfig,
     /// Capabilities beside Docker's default set, and taken from it: `CAP_` names or `ALL`.
     #[serde(default)]
     pub cap_add: Vec<String>,
@@ -873,6 +878,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         },
         stop_timeout: opts.stop_timeout,
         group_add: opts.group_add.clone(),
+        log: opts.log.clone(),
         memory: opts.memory,
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,

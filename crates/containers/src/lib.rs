@@ -9,6 +9,7 @@ pub mod container_filter;
 mod error;
 pub mod events;
 pub mod health;
+pub mod log_config;
 mod names;
 pub mod resources;
 pub mod run_state;

@@ -134,7 +134,23 @@ fn resources(config: &strata_containers::ContainerConfig) -> Value {
         "ShmSize": more.shm_size.unwrap_or(64 << 20),
         "Ulimits": more.ulimits,
         "GroupAdd": if config.group_add.is_empty() { Value::Null } else { json!(config.group_add) },
+        "LogConfig": {
+            "Type": config.log.driver_name(),
+            "Config": log_options(&config.log),
+        },
     })
+}
+
+/// `--log-opt`s as Docker shows them.
+fn log_options(log: &strata_containers::log_config::LogConfig) -> Value {
+    let mut options = serde_json::Map::new();
+    if let Some(size) = log.max_size {
+        options.insert("max-size".into(), json!(size.to_string()));
+    }
+    if let Some(files) = log.max_file {
+        options.insert("max-file".into(), json!(files.to_string()));
+    }
+    Value::Object(options)
 }
 
 /// `State.Health`: what its monitor's checks found (`starting` before the first

@@ -84,6 +84,10 @@ fn give(line: &str, options: &LogOptions, sink: &mut LogSink<'_>) -> ControlFlow
 /// Gives the records `reader` holds now, the last `options.tail` of them.
 pub fn replay(reader: &mut impl BufRead, options: &LogOptions, sink: &mut LogSink<'_>) -> ControlFlow<()> {
     let lines: Vec<String> = reader.lines().map_while(|l| l.ok()).collect();
+    replay_lines(&lines, options, sink)
+}
+
+fn replay_lines(lines: &[String], options: &LogOptions, sink: &mut LogSink<'_>) -> ControlFlow<()> {
     let skip = options.tail.map_or(0, |n| lines.len().saturating_sub(n));
     lines[skip..].iter().try_for_each(|line| give(line, options, sink))
 }
@@ -108,16 +112,32 @@ pub fn read_logs_while(
     sink: &mut LogSink<'_>,
     wanted: &dyn Fn() -> bool,
 ) -> Result<()> {
+    let config = containers.config(record)?;
+    if !config.log.keeps_logs() {
+        // Docker's words for a driver that keeps nothing to read.
+        return Err(RuntimeError::Unsupported(
+            "configured logging driver does not support reading".into(),
+        ));
+    }
     let path = log_path(containers, &record.id);
+    // The rotated files first, oldest first (`LOG.N` … `LOG.1`), then the current one.
+    let mut lines = Vec::new();
+    for n in (1..config.log.files()).rev() {
+        if let Ok(text) = std::fs::read_to_string(format!("{}.{n}", path.display())) {
+            lines.extend(text.lines().map(str::to_string));
+        }
+    }
     // A container that never started has no log yet: nothing to give.
     let Ok(file) = std::fs::File::open(&path) else {
+        let _ = replay_lines(&lines, options, sink);
         return Ok(());
     };
     let mut reader = BufReader::new(file);
-    if replay(&mut reader, options, sink).is_break() || !options.follow {
+    lines.extend((&mut reader).lines().map_while(|l| l.ok()));
+    if replay_lines(&lines, options, sink).is_break() || !options.follow {
         return Ok(());
     }
-    follow(containers, &record.id, &mut reader, options, sink, wanted)
+    follow(containers, &record.id, &path, &mut reader, options, sink, wanted)
         .map_err(|e| RuntimeError::io(format!("following the log {}", path.display()), e))
 }
 
@@ -129,11 +149,13 @@ fn is_running(containers: &Containers<'_>, id: &str) -> Result<bool> {
 fn follow(
     containers: &Containers<'_>,
     id: &str,
+    path: &std::path::Path,
     reader: &mut BufReader<std::fs::File>,
     options: &LogOptions,
     sink: &mut LogSink<'_>,
     wanted: &dyn Fn() -> bool,
 ) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
     loop {
         let mut line = String::new();
         let pos = reader.stream_position()?;
@@ -145,6 +167,13 @@ fn follow(
             continue;
         }
         reader.seek(SeekFrom::Start(pos))?;
+        // Rotated (`--log-opt max-size`): what was left of the old file has been read;
+        // go on with the new one from its start.
+        let current = std::fs::metadata(path).map(|m| m.ino()).ok();
+        if current.is_some_and(|ino| ino != reader.get_ref().metadata().map(|m| m.ino()).unwrap_or(ino)) {
+            *reader = BufReader::new(std::fs::File::open(path)?);
+            continue;
+        }
         if !is_running(containers, id).map_err(std::io::Error::other)? {
             // Drain what the monitor wrote before recording the exit.
             let all = LogOptions {

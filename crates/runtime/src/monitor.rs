@@ -351,7 +351,7 @@ fn run(
         return Ok(());
     };
     let size = gathered.as_ref().and_then(|g| g.size);
-    let mut log = JsonLog::open(&log_path(containers, &record.id))?;
+    let mut log = JsonLog::open(&log_path(containers, &record.id), &config.log)?;
     let mut restarts = 0u32;
     // A count left by an earlier run of the container; none means 0.
     let _ = std::fs::remove_file(containers.dir(id).join("restart-count"));
@@ -651,22 +651,71 @@ impl RestartPolicy {
 }
 
 /// Docker's json-file log: one record per line of output, per stream.
+/// The container's log in Docker's json-file format, rotated at `max-size` into
+/// `LOG.1` … `LOG.(max-file - 1)` (the oldest dropped); no file with the `none` driver.
 struct JsonLog {
-    file: File,
+    /// `None`: the `none` driver.
+    file: Option<File>,
+    path: PathBuf,
+    written: u64,
+    config: strata_containers::log_config::LogConfig,
     partial: [Vec<u8>; 3],
 }
 
 impl JsonLog {
-    fn open(path: &Path) -> Result<JsonLog> {
-        let file = File::options()
+    fn open(path: &Path, config: &strata_containers::log_config::LogConfig) -> Result<JsonLog> {
+        let file = match config.keeps_logs() {
+            true => Some(Self::open_file(path)?),
+            false => None,
+        };
+        let written = file.as_ref().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
+        Ok(JsonLog {
+            file,
+            path: path.to_path_buf(),
+            written,
+            config: config.clone(),
+            partial: Default::default(),
+        })
+    }
+
+    fn open_file(path: &Path) -> Result<File> {
+        File::options()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| RuntimeError::io(format!("opening {}", path.display()), e))?;
-        Ok(JsonLog {
-            file,
-            partial: Default::default(),
-        })
+            .map_err(|e| RuntimeError::io(format!("opening {}", path.display()), e))
+    }
+
+    fn write(&mut self, stream: u8, line: &[u8]) -> Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        self.written += write_record(file, stream_name(stream), line)?;
+        if self.config.max_size.is_some_and(|max| self.written >= max) {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    /// The full log becomes `.1` (the others move up, the oldest goes); a new one
+    /// begins. With one file kept, the log starts over.
+    fn rotate(&mut self) -> Result<()> {
+        let keep = self.config.files();
+        let numbered = |n: u32| PathBuf::from(format!("{}.{n}", self.path.display()));
+        if keep > 1 {
+            let _ = std::fs::remove_file(numbered(keep - 1));
+            for n in (1..keep - 1).rev() {
+                let _ = std::fs::rename(numbered(n), numbered(n + 1));
+            }
+            std::fs::rename(&self.path, numbered(1))
+                .map_err(|e| RuntimeError::io(format!("rotating {}", self.path.display()), e))?;
+        } else {
+            std::fs::remove_file(&self.path)
+                .map_err(|e| RuntimeError::io(format!("rotating {}", self.path.display()), e))?;
+        }
+        self.file = Some(Self::open_file(&self.path)?);
+        self.written = 0;
+        Ok(())
     }
 }
 
@@ -680,11 +729,11 @@ fn stream_name(stream: u8) -> &'static str {
 
 impl attach::OutputSink for JsonLog {
     fn output(&mut self, stream: u8, bytes: &[u8]) -> Result<()> {
-        let partial = &mut self.partial[stream as usize % 3];
-        partial.extend_from_slice(bytes);
-        while let Some(pos) = partial.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = partial.drain(..=pos).collect();
-            write_record(&mut self.file, stream_name(stream), &line)?;
+        let slot = stream as usize % 3;
+        self.partial[slot].extend_from_slice(bytes);
+        while let Some(pos) = self.partial[slot].iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial[slot].drain(..=pos).collect();
+            self.write(stream, &line)?;
         }
         Ok(())
     }
@@ -694,15 +743,20 @@ impl attach::OutputSink for JsonLog {
         if rest.is_empty() {
             return Ok(());
         }
-        write_record(&mut self.file, stream_name(stream), &rest)
+        self.write(stream, &rest)
     }
 }
 
-fn write_record(log: &mut File, stream: &str, line: &[u8]) -> Result<()> {
+/// Appends one record; its size in bytes.
+fn write_record(log: &mut File, stream: &str, line: &[u8]) -> Result<u64> {
     let record = serde_json::json!({
         "log": String::from_utf8_lossy(line),
         "stream": stream,
         "time": strata_images::config::timestamp_now(),
     });
-    writeln!(log, "{record}").map_err(|e| RuntimeError::io("writing the container log", e))
+    let mut text = record.to_string();
+    text.push('\n');
+    log.write_all(text.as_bytes())
+        .map_err(|e| RuntimeError::io("writing the container log", e))?;
+    Ok(text.len() as u64)
 }

@@ -5,6 +5,7 @@ use crate::sig_proxy;
 use crate::terminal::{self, Terminal};
 use anyhow::Result;
 use strata_containers::health::{self, Healthcheck};
+use strata_containers::log_config::LogConfig;
 use strata_containers::resources::{Resources, Ulimit};
 use strata_containers::{Containers, CreateOptions};
 use strata_images::ImageStore;
@@ -92,6 +93,12 @@ pub struct CreateArgs {
     /// Set platform if server is multi-platform capable (this machine's only)
     #[arg(long)]
     platform: Option<String>,
+    /// Logging driver for the container (json-file or none)
+    #[arg(long)]
+    log_driver: Option<String>,
+    /// Log driver options (max-size=SIZE, max-file=N)
+    #[arg(long)]
+    log_opt: Vec<String>,
     /// Security options (no-new-privileges, seccomp=unconfined|builtin|PROFILE.json)
     #[arg(long)]
     security_opt: Vec<String>,
@@ -287,7 +294,19 @@ impl CreateArgs {
             stop_timeout: self.stop_timeout,
             group_add: self.group_add.clone(),
             platform: self.platform.clone(),
+            log: LogConfig::parse(self.log_driver.as_deref(), &self.log_options()?)?,
         })
+    }
+
+    /// `--log-opt KEY=VALUE`s.
+    fn log_options(&self) -> Result<Vec<(String, String)>> {
+        self.log_opt
+            .iter()
+            .map(|o| match o.split_once('=') {
+                Some((k, v)) => Ok((k.to_string(), v.to_string())),
+                None => anyhow::bail!("invalid --log-opt {o:?}: use KEY=VALUE"),
+            })
+            .collect()
     }
 
     /// `--memory-swap`, `--cpu-*`, `--shm-size`, `--ulimit` and friends.

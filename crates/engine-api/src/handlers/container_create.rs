@@ -156,14 +156,6 @@ fn is_default(key: &str, value: &Value) -> bool {
         ("MemorySwappiness", Value::Number(n)) if n.as_i64() == Some(-1) => true,
         ("Isolation", Value::String(s)) if s == "default" => true,
         ("CgroupnsMode", Value::String(s)) if s == "private" => true,
-        ("LogConfig", Value::Object(log)) => {
-            matches!(log.get("Type"), None | Some(Value::Null))
-                || log
-                    .get("Type")
-                    .and_then(Value::as_str)
-                    .is_some_and(|t| t.is_empty() || t == "json-file")
-                    && log.get("Config").is_none_or(is_zero)
-        }
         _ => is_zero(value),
     }
 }
@@ -267,6 +259,7 @@ fn from_host_config(h: &mut Fields, o: &mut CreateOptions) -> Result<(), ApiErro
         },
     };
     o.group_add = h.strings("GroupAdd")?;
+    o.log = log_config(h.take("LogConfig"))?;
     // The terminal's first size comes with the start (resize); a container ID file is
     // the client's to write.
     for ignored in ["ConsoleSize", "ContainerIDFile"] {
@@ -303,6 +296,22 @@ fn port_bindings(value: Value) -> Result<Vec<String>, ApiError> {
         }
     }
     Ok(specs)
+}
+
+/// `{"Type": "json-file", "Config": {"max-size": "10m"}}` as `--log-driver`/`--log-opt`.
+fn log_config(value: Value) -> Result<strata_containers::log_config::LogConfig, ApiError> {
+    let driver = value.get("Type").and_then(Value::as_str).map(str::to_string);
+    let options: Vec<(String, String)> = match value.get("Config") {
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(strata_containers::log_config::LogConfig::parse(
+        driver.as_deref(),
+        &options,
+    )?)
 }
 
 /// `{"Name": "on-failure", "MaximumRetryCount": 3}` as `--restart on-failure:3`.
@@ -522,7 +531,7 @@ mod tests {
         assert!(options(body, None)
             .unwrap_err()
             .message
-            .starts_with("HostConfig.LogConfig is not"));
+            .contains("\"syslog\" is not supported"));
     }
 
     #[test]
