@@ -210,6 +210,8 @@ pub struct CreateOptions {
     pub platform: Option<String>,
     /// `--log-driver` and `--log-opt`, parsed.
     pub log: crate::log_config::LogConfig,
+    /// `--init`: strata's init runs as PID 1, the command as its child.
+    pub init: bool,
 }
 
 /// The resolved configuration a container runs with.
@@ -298,6 +300,9 @@ pub struct ContainerConfig {
     /// See [`CreateOptions::log`].
     #[serde(default)]
     pub log: crate::log_config::LogConfig,
+    /// See [`CreateOptions::init`].
+    #[serde(default)]
+    pub init: bool,
     /// Capabilities beside Docker's default set, and taken from it: `CAP_` names or `ALL`.
     #[serde(default)]
     pub cap_add: Vec<String>,
@@ -879,6 +884,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         stop_timeout: opts.stop_timeout,
         group_add: opts.group_add.clone(),
         log: opts.log.clone(),
+        init: opts.init,
         memory: opts.memory,
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,

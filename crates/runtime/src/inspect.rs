@@ -134,6 +134,7 @@ fn resources(config: &strata_containers::ContainerConfig) -> Value {
         "ShmSize": more.shm_size.unwrap_or(64 << 20),
         "Ulimits": more.ulimits,
         "GroupAdd": if config.group_add.is_empty() { Value::Null } else { json!(config.group_add) },
+        "Init": config.init,
         "LogConfig": {
             "Type": config.log.driver_name(),
             "Config": log_options(&config.log),

@@ -334,7 +334,10 @@ fn start_process(
     }
     drop(root);
     let bundle = containers.dir(&record.id);
-    let spec = build(&config, &bundle, &user, netns)?;
+    let mut spec = build(&config, &bundle, &user, netns)?;
+    if config.init {
+        crate::spec::with_init(&mut spec, &init_binary(containers)?);
+    }
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
     std::fs::write(bundle.join("config.json"), json).map_err(|e| RuntimeError::io("writing config.json", e))?;
     if config.runtime.as_deref() == Some("runc") {
@@ -347,6 +350,30 @@ fn start_process(
         cgroup.remove();
     }
     started.map(|s| (s, None))
+}
+
+/// strata's container init (`--init`), written once into the store (atomically: a
+/// concurrent start may be writing it too), read-only, named by its digest.
+fn init_binary(containers: &Containers<'_>) -> Result<std::path::PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let digest = strata_content::sha256(strata_init::BINARY);
+    let dir = containers.store().root().join("init");
+    let path = dir.join(format!("docker-init-{}", &digest.digest()[..16]));
+    if path.exists() {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| RuntimeError::io(format!("creating {}", dir.display()), e))?;
+    let tmp = dir.join(format!(".docker-init-{:016x}", rand::random::<u64>()));
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(strata_init::BINARY).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o555)))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        RuntimeError::io(format!("writing the container init {}", path.display()), e)
+    })?;
+    Ok(path)
 }
 
 /// The cgroup limits of a container's configuration.

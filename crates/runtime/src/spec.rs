@@ -288,6 +288,19 @@ fn rlimits(ulimits: &[strata_containers::resources::Ulimit]) -> Result<Vec<oci_s
     Ok(out)
 }
 
+/// `--init`: strata's init, bind-mounted read-only where Docker mounts its own, runs
+/// the container's command as its child.
+pub fn with_init(spec: &mut Spec, init: &Path) {
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.push(bind(strata_init::PATH_IN_CONTAINER, init, true));
+    spec.set_mounts(Some(mounts));
+    if let Some(process) = spec.process_mut() {
+        let mut args = vec![strata_init::PATH_IN_CONTAINER.to_string(), "--".to_string()];
+        args.extend(process.args().clone().unwrap_or_default());
+        process.set_args(Some(args));
+    }
+}
+
 /// `--group-add` groups: numbers as they are, names from the container's /etc/group.
 pub fn resolve_groups(rootfs: &Path, wanted: &[String]) -> Result<Vec<u32>> {
     if wanted.is_empty() {

@@ -93,6 +93,9 @@ pub struct CreateArgs {
     /// Set platform if server is multi-platform capable (this machine's only)
     #[arg(long)]
     platform: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    init: bool,
     /// Logging driver for the container (json-file or none)
     #[arg(long)]
     log_driver: Option<String>,
@@ -295,6 +298,7 @@ impl CreateArgs {
             group_add: self.group_add.clone(),
             platform: self.platform.clone(),
             log: LogConfig::parse(self.log_driver.as_deref(), &self.log_options()?)?,
+            init: self.init,
         })
     }
 

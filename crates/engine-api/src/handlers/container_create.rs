@@ -260,6 +260,7 @@ fn from_host_config(h: &mut Fields, o: &mut CreateOptions) -> Result<(), ApiErro
     };
     o.group_add = h.strings("GroupAdd")?;
     o.log = log_config(h.take("LogConfig"))?;
+    o.init = h.flag("Init")?;
     // The terminal's first size comes with the start (resize); a container ID file is
     // the client's to write.
     for ignored in ["ConsoleSize", "ContainerIDFile"] {
