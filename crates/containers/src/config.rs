@@ -212,6 +212,12 @@ pub struct CreateOptions {
     pub log: crate::log_config::LogConfig,
     /// `--init`: strata's init runs as PID 1, the command as its child.
     pub init: bool,
+    /// `--pid host` (the host's PID namespace); empty: its own.
+    pub pid_mode: Option<String>,
+    /// `--ipc host|private|shareable|container:NAME`; empty: its own (`private`).
+    pub ipc_mode: Option<String>,
+    /// `--volumes-from CONTAINER[:ro|rw]`: that container's volumes and binds.
+    pub volumes_from: Vec<String>,
 }
 
 /// The resolved configuration a container runs with.
@@ -303,6 +309,12 @@ pub struct ContainerConfig {
     /// See [`CreateOptions::init`].
     #[serde(default)]
     pub init: bool,
+    /// See [`CreateOptions::pid_mode`].
+    #[serde(default)]
+    pub pid_mode: Option<String>,
+    /// See [`CreateOptions::ipc_mode`].
+    #[serde(default)]
+    pub ipc_mode: Option<String>,
     /// Capabilities beside Docker's default set, and taken from it: `CAP_` names or `ALL`.
     #[serde(default)]
     pub cap_add: Vec<String>,
@@ -726,6 +738,35 @@ fn sysctls(specs: &[String], network: &str) -> Result<std::collections::BTreeMap
 }
 
 /// Merges image config (`config` object of the image config JSON) and options.
+/// `--pid`: `host`; joining another container's (`container:NAME`) is not there yet.
+fn check_pid_mode(mode: Option<&str>) -> Result<Option<String>> {
+    match mode.filter(|m| !m.is_empty()) {
+        None => Ok(None),
+        Some("host") => Ok(Some("host".into())),
+        Some(m) if m.starts_with("container:") => Err(ContainerError::Invalid(format!(
+            "--pid {m} is not supported by strata yet (a container joins its own PID namespace or the host's)"
+        ))),
+        Some(m) => Err(ContainerError::Invalid(format!("invalid --pid {m:?}: use host"))),
+    }
+}
+
+/// `--ipc`: `private` (the default) and `shareable` are the container's own namespace,
+/// `host` the host's (and its /dev/shm). Joining another container's is not there yet:
+/// its /dev/shm lives in that container's mount namespace, which a bind cannot reach.
+fn check_ipc_mode(mode: Option<&str>) -> Result<Option<String>> {
+    match mode.filter(|m| !m.is_empty()) {
+        None | Some("private" | "shareable") => Ok(None),
+        Some("host") => Ok(Some("host".into())),
+        Some(m) if m.starts_with("container:") => Err(ContainerError::Invalid(format!(
+            "--ipc {m} is not supported by strata yet: a container's /dev/shm is not shared with others \
+             (use --ipc host, or private)"
+        ))),
+        Some(m) => Err(ContainerError::Invalid(format!(
+            "invalid --ipc {m:?}: use private, shareable, host or container:NAME"
+        ))),
+    }
+}
+
 /// `--platform`: strata runs this machine's containers only, with no emulation.
 pub fn check_platform(platform: Option<&str>) -> Result<()> {
     let Some(wanted) = platform.filter(|p| !p.is_empty()) else {
@@ -885,6 +926,8 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         group_add: opts.group_add.clone(),
         log: opts.log.clone(),
         init: opts.init,
+        pid_mode: check_pid_mode(opts.pid_mode.as_deref())?,
+        ipc_mode: check_ipc_mode(opts.ipc_mode.as_deref())?,
         memory: opts.memory,
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,

@@ -65,6 +65,7 @@ impl<'a> Containers<'a> {
             config.hostname = self.config(&other)?.hostname;
             config.network = format!("container:{}", other.id);
         }
+        self.volumes_from(&mut config, &opts.volumes_from)?;
         self.attach_volumes(&mut config)?;
         let name = match &opts.name {
             Some(n) if !valid_name(n) => {
@@ -141,6 +142,29 @@ impl<'a> Containers<'a> {
     pub fn set_config(&self, record: &ContainerRecord, config: &ContainerConfig) -> Result<()> {
         let text = serde_json::to_string(config).expect("configs serialize");
         Ok(self.store.db().set_container_config(&record.id, &text)?)
+    }
+
+    /// `--volumes-from CONTAINER[:ro|rw]`: the other container's volumes and binds, at
+    /// the same places (read-only with `:ro`, else as they are there), unless this
+    /// container binds something there itself.
+    fn volumes_from(&self, config: &mut ContainerConfig, sources: &[String]) -> Result<()> {
+        for source in sources {
+            let (name, mode) = match source.rsplit_once(':') {
+                Some((n, m @ ("ro" | "rw"))) => (n, Some(m)),
+                _ => (source.as_str(), None),
+            };
+            let other = self.resolve(name)?;
+            for bind in self.config(&other)?.binds {
+                if config.binds.iter().any(|b| b.destination == bind.destination) {
+                    continue;
+                }
+                config.binds.push(crate::config::Bind {
+                    readonly: mode.map_or(bind.readonly, |m| m == "ro"),
+                    ..bind
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Gives every volume bind its directory, creating volumes as needed, and an
@@ -305,8 +329,11 @@ impl<'a> Containers<'a> {
         self.store.emit(destroyed);
         if anonymous_volumes {
             let store = Volumes::new(self.store.root());
+            // Another container's too (`--volumes-from`): it stays, as Docker's.
+            let users = crate::volume_use::volume_users(self)?;
             for (name, _) in volumes {
-                if store.get(&name)?.is_some_and(|m| m.anonymous) {
+                let shared = users.iter().any(|(volume, _)| *volume == name);
+                if !shared && store.get(&name)?.is_some_and(|m| m.anonymous) {
                     store.remove(&name)?;
                     self.store.emit(crate::events::volume_event(&name, "destroy"));
                 }

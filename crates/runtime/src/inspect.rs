@@ -135,6 +135,8 @@ fn resources(config: &strata_containers::ContainerConfig) -> Value {
         "Ulimits": more.ulimits,
         "GroupAdd": if config.group_add.is_empty() { Value::Null } else { json!(config.group_add) },
         "Init": config.init,
+        "PidMode": config.pid_mode.clone().unwrap_or_default(),
+        "IpcMode": config.ipc_mode.clone().unwrap_or_else(|| "private".into()),
         "LogConfig": {
             "Type": config.log.driver_name(),
             "Config": log_options(&config.log),

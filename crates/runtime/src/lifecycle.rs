@@ -338,6 +338,9 @@ fn start_process(
     if config.init {
         crate::spec::with_init(&mut spec, &init_binary(containers)?);
     }
+    if config.ipc_mode.as_deref() == Some("host") {
+        crate::spec::host_ipc(&mut spec);
+    }
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
     std::fs::write(bundle.join("config.json"), json).map_err(|e| RuntimeError::io("writing config.json", e))?;
     if config.runtime.as_deref() == Some("runc") {

@@ -288,6 +288,19 @@ fn rlimits(ulimits: &[strata_containers::resources::Ulimit]) -> Result<Vec<oci_s
     Ok(out)
 }
 
+/// `--ipc host`: the host's /dev/shm bound over the container's own (its namespace is
+/// the host's already: none of its own was asked for).
+pub fn host_ipc(spec: &mut Spec) {
+    let mounts = spec.mounts().clone().unwrap_or_default().into_iter().map(|m| {
+        if m.destination() == Path::new("/dev/shm") {
+            bind("/dev/shm", Path::new("/dev/shm"), false)
+        } else {
+            m
+        }
+    });
+    spec.set_mounts(Some(mounts.collect()));
+}
+
 /// `--init`: strata's init, bind-mounted read-only where Docker mounts its own, runs
 /// the container's command as its child.
 pub fn with_init(spec: &mut Spec, init: &Path) {
@@ -438,12 +451,14 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
         .no_new_privileges(config.no_new_privileges)
         .build()
         .expect("process fields are set");
-    let mut kinds = vec![
-        LinuxNamespaceType::Pid,
-        LinuxNamespaceType::Ipc,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Mount,
-    ];
+    let mut kinds = vec![LinuxNamespaceType::Uts, LinuxNamespaceType::Mount];
+    // `--pid host`, `--ipc host`: the host's namespaces (none of the container's own).
+    if config.pid_mode.as_deref() != Some("host") {
+        kinds.push(LinuxNamespaceType::Pid);
+    }
+    if config.ipc_mode.as_deref() != Some("host") {
+        kinds.push(LinuxNamespaceType::Ipc);
+    }
     if !host_network {
         kinds.push(LinuxNamespaceType::Network);
     }

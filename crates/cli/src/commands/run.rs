@@ -93,6 +93,15 @@ pub struct CreateArgs {
     /// Set platform if server is multi-platform capable (this machine's only)
     #[arg(long)]
     platform: Option<String>,
+    /// PID namespace to use (host)
+    #[arg(long)]
+    pid: Option<String>,
+    /// IPC mode to use (private, shareable, host, container:NAME)
+    #[arg(long)]
+    ipc: Option<String>,
+    /// Mount volumes from the specified container(s) (CONTAINER[:ro|rw])
+    #[arg(long)]
+    volumes_from: Vec<String>,
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     init: bool,
@@ -299,6 +308,9 @@ impl CreateArgs {
             platform: self.platform.clone(),
             log: LogConfig::parse(self.log_driver.as_deref(), &self.log_options()?)?,
             init: self.init,
+            pid_mode: self.pid.clone(),
+            ipc_mode: self.ipc.clone(),
+            volumes_from: self.volumes_from.clone(),
         })
     }
 

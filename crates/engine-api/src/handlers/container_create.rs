@@ -261,6 +261,9 @@ fn from_host_config(h: &mut Fields, o: &mut CreateOptions) -> Result<(), ApiErro
     o.group_add = h.strings("GroupAdd")?;
     o.log = log_config(h.take("LogConfig"))?;
     o.init = h.flag("Init")?;
+    o.pid_mode = h.string("PidMode")?;
+    o.ipc_mode = h.string("IpcMode")?;
+    o.volumes_from = h.strings("VolumesFrom")?;
     // The terminal's first size comes with the start (resize); a container ID file is
     // the client's to write.
     for ignored in ["ConsoleSize", "ContainerIDFile"] {

@@ -144,10 +144,13 @@ fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
 /// engine), while their files are still reachable: before the root changes.
 fn join_namespaces(spec: &Spec) -> Result<(), ChildError> {
     for ns in super::namespaces(spec) {
-        if let (LinuxNamespaceType::Network, Some(path)) = (ns.typ(), ns.path()) {
-            let file = std::fs::File::open(path).fail(125, format!("opening network namespace {}", path.display()))?;
-            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
-                .fail(125, format!("joining network namespace {}", path.display()))?;
+        let (flag, what) = match ns.typ() {
+            LinuxNamespaceType::Network => (nix::sched::CloneFlags::CLONE_NEWNET, "network"),
+            _ => continue,
+        };
+        if let Some(path) = ns.path() {
+            let file = std::fs::File::open(path).fail(125, format!("opening {what} namespace {}", path.display()))?;
+            nix::sched::setns(&file, flag).fail(125, format!("joining {what} namespace {}", path.display()))?;
         }
     }
     Ok(())
