@@ -197,10 +197,46 @@ impl Cgroup {
             let dir = self.dir(c);
             fs::create_dir_all(&dir).map_err(|e| RuntimeError::io(format!("creating cgroup {}", dir.display()), e))?;
         }
+        self.apply(limits)?;
+        match self.version {
+            Version::V1 => {
+                if limits.all_devices {
+                    write(self.dir("devices").join("devices.allow"), "a")?;
+                } else {
+                    write(self.dir("devices").join("devices.deny"), "a")?;
+                    for rule in crate::devices::ALLOWED {
+                        write(self.dir("devices").join("devices.allow"), rule)?;
+                    }
+                }
+            }
+            Version::V2 => {
+                // Without a program attached, a v2 group filters no device.
+                if !limits.all_devices {
+                    crate::devices::attach(&self.dir(""), &crate::devices::default_rules())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the resource limits of existing groups: at their creation, and for
+    /// `update` of a running container.
+    pub fn apply(&self, limits: &Limits) -> Result<()> {
         match self.version {
             Version::V1 => {
                 if let Some(m) = limits.memory_bytes {
-                    write(self.dir("memory").join("memory.limit_in_bytes"), &m.to_string())?;
+                    let limit = self.dir("memory").join("memory.limit_in_bytes");
+                    // A limit above the current memory+swap one is refused until that
+                    // one is raised first (`update` raising both).
+                    if write(limit.clone(), &m.to_string()).is_err() {
+                        if let Some(swap) = limits.more.memory_swap {
+                            write(
+                                self.dir("memory").join("memory.memsw.limit_in_bytes"),
+                                &swap.to_string(),
+                            )?;
+                        }
+                        write(limit, &m.to_string())?;
+                    }
                 }
                 if let Some(cpus) = limits.cpus {
                     write(self.dir("cpu").join("cpu.cfs_period_us"), "100000")?;
@@ -212,15 +248,7 @@ impl Cgroup {
                 if let Some(p) = limits.pids {
                     write(self.dir("pids").join("pids.max"), &p.to_string())?;
                 }
-                self.more_v1(&limits.more)?;
-                if limits.all_devices {
-                    write(self.dir("devices").join("devices.allow"), "a")?;
-                } else {
-                    write(self.dir("devices").join("devices.deny"), "a")?;
-                    for rule in crate::devices::ALLOWED {
-                        write(self.dir("devices").join("devices.allow"), rule)?;
-                    }
-                }
+                self.more_v1(&limits.more)
             }
             Version::V2 => {
                 let dir = self.dir("");
@@ -233,14 +261,9 @@ impl Cgroup {
                 if let Some(p) = limits.pids {
                     write(dir.join("pids.max"), &p.to_string())?;
                 }
-                more_v2(&dir, limits)?;
-                // Without a program attached, a v2 group filters no device.
-                if !limits.all_devices {
-                    crate::devices::attach(&dir, &crate::devices::default_rules())?;
-                }
+                more_v2(&dir, limits)
             }
         }
-        Ok(())
     }
 
     /// Puts a process (the container's init, before it runs anything) in the groups.

@@ -135,6 +135,7 @@ fn resources(config: &strata_containers::ContainerConfig) -> Value {
         "Ulimits": more.ulimits,
         "GroupAdd": if config.group_add.is_empty() { Value::Null } else { json!(config.group_add) },
         "Init": config.init,
+        "RestartPolicy": restart_policy(config.restart.as_deref()),
         "PidMode": config.pid_mode.clone().unwrap_or_default(),
         "IpcMode": config.ipc_mode.clone().unwrap_or_else(|| "private".into()),
         "LogConfig": {
@@ -142,6 +143,13 @@ fn resources(config: &strata_containers::ContainerConfig) -> Value {
             "Config": log_options(&config.log),
         },
     })
+}
+
+/// `--restart` as Docker shows it: `{"Name": "on-failure", "MaximumRetryCount": 3}`.
+fn restart_policy(restart: Option<&str>) -> Value {
+    let text = restart.filter(|r| !r.is_empty()).unwrap_or("no");
+    let (name, count) = text.split_once(':').unwrap_or((text, "0"));
+    json!({ "Name": name, "MaximumRetryCount": count.parse::<i64>().unwrap_or(0) })
 }
 
 /// `--log-opt`s as Docker shows them.

@@ -751,6 +751,57 @@ pub fn commit(
     Ok(committed?)
 }
 
+/// What `update` changes; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateOptions {
+    pub memory: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub cpu_shares: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<i64>,
+    pub cpuset_cpus: Option<String>,
+    /// `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+    pub restart: Option<String>,
+}
+
+/// `update`: changes the resources and the restart policy of a container, running or
+/// not. The new settings are checked as at create, stored, and for a running container
+/// written to its cgroups at once; its monitor reads the restart policy at each exit.
+pub fn update(containers: &Containers<'_>, record: &ContainerRecord, changes: &UpdateOptions) -> Result<()> {
+    let mut config = containers.config(record)?;
+    let set = |value: Option<i64>, into: &mut Option<i64>| {
+        if value.is_some() {
+            *into = value.filter(|v| *v != 0);
+        }
+    };
+    set(changes.memory, &mut config.memory);
+    set(changes.nano_cpus, &mut config.nano_cpus);
+    set(changes.pids_limit, &mut config.pids_limit);
+    let more = &mut config.resources;
+    set(changes.memory_swap, &mut more.memory_swap);
+    set(changes.memory_reservation, &mut more.memory_reservation);
+    set(changes.cpu_shares, &mut more.cpu_shares);
+    set(changes.cpu_quota, &mut more.cpu_quota);
+    set(changes.cpu_period, &mut more.cpu_period);
+    if let Some(cpus) = &changes.cpuset_cpus {
+        more.cpuset_cpus = Some(cpus.clone()).filter(|c| !c.is_empty());
+    }
+    more.check(config.memory, config.nano_cpus)?;
+    if let Some(policy) = &changes.restart {
+        crate::monitor::RestartPolicy::parse(policy)?;
+        config.restart = Some(policy.clone()).filter(|p| !p.is_empty() && p != "no");
+    }
+    containers.set_config(record, &config)?;
+    if is_running(containers, record) {
+        crate::cgroups::Cgroup::new(&record.id).apply(&limits(&config))?;
+    }
+    containers.emit(record, "update", &[]);
+    Ok(())
+}
+
 /// Tells the container's monitor that the user stopped it: no restart policy applies.
 fn mark_stopped(containers: &Containers<'_>, record: &ContainerRecord) {
     let _ = std::fs::write(crate::monitor::stop_marker(containers, &record.id), b"");

@@ -344,7 +344,8 @@ fn run(
         crate::lifecycle::supervise(containers, id)
     };
     let config = containers.config(&record)?;
-    let policy = RestartPolicy::parse(config.restart.as_deref().unwrap_or("no"))?;
+    // Checked now; read again at each exit (`update --restart` changes it meanwhile).
+    RestartPolicy::parse(config.restart.as_deref().unwrap_or("no"))?;
     let _ = std::fs::remove_file(stop_marker(containers, id));
     let socket = attach::socket_path(containers, id);
     let Some((listener, mut gathered)) = listen_for_clients(&socket, wait_for_start, ready)? else {
@@ -382,6 +383,13 @@ fn run(
         });
         finish(containers, &record, code.as_ref().ok().copied())?;
         let stopped_by_user = stop_marker(containers, id).exists();
+        let restart = containers
+            .resolve(id)
+            .and_then(|fresh| containers.config(&fresh))
+            .ok()
+            .and_then(|c| c.restart)
+            .unwrap_or_default();
+        let policy = RestartPolicy::parse(if restart.is_empty() { "no" } else { &restart })?;
         let again = !stopped_by_user && policy.restarts(code.as_ref().copied().unwrap_or(255), restarts);
         let mut removed = Ok(());
         if !again {

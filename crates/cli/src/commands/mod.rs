@@ -104,6 +104,8 @@ pub enum Command {
     Cp(process::CpArgs),
     /// Rename a container
     Rename(process::RenameArgs),
+    /// Update configuration of one or more containers
+    Update(process::UpdateArgs),
     /// Display the running processes of a container
     Top(process::TopArgs),
     /// Pause all processes within one or more containers
@@ -249,6 +251,7 @@ pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
         Command::Wait(a) => process::wait(&store, a),
         Command::Pause(a) => process::pause(&store, a, true),
         Command::Rename(a) => process::rename(&store, a),
+        Command::Update(a) => process::update(&store, a),
         Command::Cp(a) => process::cp(&store, a),
         Command::Top(a) => process::top(&store, a),
         Command::Unpause(a) => process::pause(&store, a, false),

@@ -279,6 +279,67 @@ pub fn pause(store: &ImageStore, args: PauseArgs, frozen: bool) -> Result<u8> {
 }
 
 #[derive(clap::Args)]
+pub struct UpdateArgs {
+    /// Memory limit
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long, allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long)]
+    memory_reservation: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long)]
+    cpu_shares: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long)]
+    cpu_quota: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long)]
+    cpu_period: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
+    /// Tune container pids limit (-1 for unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    restart: Option<String>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// `update`: resources and the restart policy, running or not (Docker's output: the
+/// names given).
+pub fn update(store: &ImageStore, args: UpdateArgs) -> Result<u8> {
+    let size = |flag: &Option<String>| -> Result<Option<i64>> {
+        Ok(match flag.as_deref() {
+            Some("-1") => Some(-1),
+            Some(s) => Some(crate::output::parse_size(s)?),
+            None => None,
+        })
+    };
+    let changes = lifecycle::UpdateOptions {
+        memory: size(&args.memory)?,
+        nano_cpus: args.cpus.map(|c| (c * 1e9) as i64),
+        pids_limit: args.pids_limit,
+        memory_swap: size(&args.memory_swap)?,
+        memory_reservation: size(&args.memory_reservation)?,
+        cpu_shares: args.cpu_shares,
+        cpu_quota: args.cpu_quota,
+        cpu_period: args.cpu_period,
+        cpuset_cpus: args.cpuset_cpus.clone(),
+        restart: args.restart.clone(),
+    };
+    each(store, &args.containers, |c, r| Ok(lifecycle::update(c, r, &changes)?))
+}
+
+#[derive(clap::Args)]
 pub struct RenameArgs {
     container: String,
     new_name: String,

@@ -302,6 +302,36 @@ fn port_bindings(value: Value) -> Result<Vec<String>, ApiError> {
     Ok(specs)
 }
 
+/// `POST /containers/{id}/update`'s body (Docker's `UpdateConfig`: resources and the
+/// restart policy) as the library's changes; a set field strata cannot change is
+/// refused by name.
+pub fn update_options(body: Value) -> Result<strata_runtime::lifecycle::UpdateOptions, ApiError> {
+    let mut u = Fields {
+        object: object(Some(body), "the update body")?,
+        prefix: "",
+    };
+    let set = |n: i64| Some(n).filter(|n| *n != 0);
+    let restart = match u.take("RestartPolicy") {
+        Value::Null => None,
+        policy if is_zero(&policy) => None,
+        policy => restart_policy(policy)?.or_else(|| Some("no".into())),
+    };
+    let changes = strata_runtime::lifecycle::UpdateOptions {
+        memory: set(u.int("Memory")?),
+        nano_cpus: set(u.int("NanoCpus")?),
+        pids_limit: set(u.int("PidsLimit")?),
+        memory_swap: set(u.int("MemorySwap")?),
+        memory_reservation: set(u.int("MemoryReservation")?),
+        cpu_shares: set(u.int("CpuShares")?),
+        cpu_quota: set(u.int("CpuQuota")?),
+        cpu_period: set(u.int("CpuPeriod")?),
+        cpuset_cpus: u.string("CpusetCpus")?,
+        restart,
+    };
+    u.rest_are_defaults()?;
+    Ok(changes)
+}
+
 /// `{"Type": "json-file", "Config": {"max-size": "10m"}}` as `--log-driver`/`--log-opt`.
 fn log_config(value: Value) -> Result<strata_containers::log_config::LogConfig, ApiError> {
     let driver = value.get("Type").and_then(Value::as_str).map(str::to_string);

@@ -180,10 +180,14 @@ fn act(
             strata_runtime::attach::resize(containers, &record, None, window_size(call)?)?;
             Ok(Reply::empty(StatusCode::OK))
         }
-        Action::Update => Err(ApiError::not_implemented(
-            "updating a container's resources or restart policy (docker update) is not implemented \
-             by strata yet; recreate the container with the new settings",
-        )),
+        Action::Update => {
+            lifecycle::update(
+                containers,
+                &record,
+                &super::container_create::update_options(call.json()?)?,
+            )?;
+            Ok(Reply::ok(&json!({ "Warnings": [] })))
+        }
         Action::Wait => wait(ctx, record, call),
         Action::Attach => super::container_attach::attach(ctx, containers, record, call),
         Action::Logs => logs(ctx, containers, record, call),
