@@ -834,12 +834,12 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         )));
     }
     let network = opts.network.clone().unwrap_or_else(|| "bridge".into());
-    let ports = opts
-        .publish
-        .iter()
-        .map(|p| strata_network::ports::parse_publish(p))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| ContainerError::Invalid(e.to_string()))?;
+    let mut ports = Vec::new();
+    for p in &opts.publish {
+        ports.extend(
+            strata_network::ports::parse_publish_ranges(p).map_err(|e| ContainerError::Invalid(e.to_string()))?,
+        );
+    }
     if (!ports.is_empty() || opts.publish_all) && matches!(network.as_str(), "none" | "host") {
         return Err(ContainerError::Invalid(format!(
             "published ports need a network: they are discarded with --network {network}"
@@ -859,11 +859,10 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
     for e in &opts.expose {
-        let (port, protocol) =
-            strata_network::ports::parse_exposed(e).map_err(|e| ContainerError::Invalid(e.to_string()))?;
-        let key = format!("{port}/{}", protocol.as_str());
-        if !exposed.contains(&key) {
-            exposed.push(key);
+        for key in strata_network::ports::parse_exposed_ranges(e).map_err(|e| ContainerError::Invalid(e.to_string()))? {
+            if !exposed.contains(&key) {
+                exposed.push(key);
+            }
         }
     }
     let sysctls = sysctls(&opts.sysctls, &network)?;

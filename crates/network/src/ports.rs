@@ -50,6 +50,70 @@ impl PortBinding {
     }
 }
 
+/// Parses `-p [ip:][hostPort:]containerPort[/proto]` where either side may be a range
+/// (`8000-8010:80-90`, `80-90`): one binding per container port, host ports paired in
+/// order (a container range without host ports gets free ones).
+pub fn parse_publish_ranges(spec: &str) -> Result<Vec<PortBinding>> {
+    let bad = |why: &str| NetworkError::Invalid(format!("invalid port specification {spec:?}: {why}"));
+    let (rest, protocol) = match spec.rsplit_once('/') {
+        Some((r, p)) => (r, p),
+        None => (spec, "tcp"),
+    };
+    let (prefix, ports) = match rest.rsplit_once(':') {
+        Some((before, container)) => (format!("{before}:"), container),
+        None => (String::new(), rest),
+    };
+    let range = |text: &str| -> Result<Option<(u16, u16)>> {
+        let Some((a, b)) = text.split_once('-') else {
+            return Ok(None);
+        };
+        let (a, b): (u16, u16) = (
+            a.parse().map_err(|_| bad("a range is FIRST-LAST"))?,
+            b.parse().map_err(|_| bad("a range is FIRST-LAST"))?,
+        );
+        if a == 0 || a > b {
+            return Err(bad("a range is FIRST-LAST, the first at least 1 and at most the last"));
+        }
+        Ok(Some((a, b)))
+    };
+    // The host side is what comes between the last colon but one and the last.
+    let (ip_part, host_text) = match prefix.strip_suffix(':') {
+        Some(p) => match p.rsplit_once(':') {
+            Some((ip, host)) if !p.ends_with(']') => (format!("{ip}:"), host.to_string()),
+            _ if p.starts_with('[') || p.parse::<IpAddr>().is_ok() => (format!("{p}:"), String::new()),
+            _ => (String::new(), p.to_string()),
+        },
+        None => (String::new(), String::new()),
+    };
+    let containers = match range(ports)? {
+        Some((a, b)) => (a..=b).collect::<Vec<u16>>(),
+        None => return parse_publish(spec).map(|b| vec![b]),
+    };
+    let hosts: Vec<String> = match range(&host_text)? {
+        Some((a, b)) if usize::from(b - a) + 1 == containers.len() => (a..=b).map(|p| p.to_string()).collect(),
+        Some(_) => {
+            return Err(bad(
+                "the host and container ranges differ in length (a host range for one container port \
+                 is not supported yet)",
+            ))
+        }
+        None if host_text.is_empty() => vec![String::new(); containers.len()],
+        None => return Err(bad("a container range needs a host range of the same length, or none")),
+    };
+    containers
+        .iter()
+        .zip(hosts)
+        .map(|(c, h)| {
+            let single = match (ip_part.is_empty(), h.is_empty()) {
+                (true, true) => format!("{c}/{protocol}"),
+                (true, false) => format!("{h}:{c}/{protocol}"),
+                (false, _) => format!("{ip_part}{h}:{c}/{protocol}"),
+            };
+            parse_publish(&single)
+        })
+        .collect()
+}
+
 /// Parses `-p [ip:][hostPort:]containerPort[/proto]`.
 pub fn parse_publish(spec: &str) -> Result<PortBinding> {
     let (rest, protocol) = match spec.rsplit_once('/') {
@@ -92,6 +156,29 @@ pub fn parse_publish(spec: &str) -> Result<PortBinding> {
         container_port,
         protocol,
     })
+}
+
+/// Parses an `--expose` entry that may be a range (`7000-7002/udp`): `port/proto` keys.
+pub fn parse_exposed_ranges(spec: &str) -> Result<Vec<String>> {
+    let (ports, protocol) = match spec.split_once('/') {
+        Some((p, proto)) => (p, Protocol::parse(proto)?),
+        None => (spec, Protocol::Tcp),
+    };
+    let bad = || NetworkError::Invalid(format!("invalid exposed port range {spec:?}: use FIRST-LAST"));
+    let (first, last) = match ports.split_once('-') {
+        Some((a, b)) => (
+            a.parse::<u16>().map_err(|_| bad())?,
+            b.parse::<u16>().map_err(|_| bad())?,
+        ),
+        None => {
+            let (port, protocol) = parse_exposed(spec)?;
+            return Ok(vec![format!("{port}/{}", protocol.as_str())]);
+        }
+    };
+    if first == 0 || first > last {
+        return Err(bad());
+    }
+    Ok((first..=last).map(|p| format!("{p}/{}", protocol.as_str())).collect())
 }
 
 /// Parses an `--expose`/EXPOSE entry: `80`, `80/udp`.
@@ -261,6 +348,33 @@ impl BoundPort {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_publish_one_port_each_paired_in_order() {
+        let all = parse_publish_ranges("8000-8002:80-82").unwrap();
+        let pairs: Vec<(u16, u16)> = all.iter().map(|b| (b.host_port, b.container_port)).collect();
+        assert_eq!(pairs, [(8000, 80), (8001, 81), (8002, 82)]);
+        let udp = parse_publish_ranges("127.0.0.1:8000-8001:80-81/udp").unwrap();
+        assert!(udp
+            .iter()
+            .all(|b| b.host_ip == "127.0.0.1" && b.protocol == Protocol::Udp));
+        assert_eq!(udp[1].host_port, 8001);
+        let free = parse_publish_ranges("90-91").unwrap();
+        assert!(free.iter().all(|b| b.host_port == 0) && free.len() == 2);
+        let free_on_ip = parse_publish_ranges("127.0.0.1::90-91").unwrap();
+        assert_eq!(
+            (free_on_ip[0].host_ip.as_str(), free_on_ip[0].host_port),
+            ("127.0.0.1", 0)
+        );
+        assert!(parse_publish_ranges("8000-8005:80").is_err());
+        assert!(parse_publish_ranges("8000-8001:80-82").is_err());
+        assert!(parse_publish_ranges("82-80").is_err());
+        assert_eq!(parse_publish_ranges("8080:80").unwrap().len(), 1);
+        assert_eq!(
+            parse_exposed_ranges("7000-7002/udp").unwrap(),
+            ["7000/udp", "7001/udp", "7002/udp"]
+        );
+    }
 
     #[test]
     fn publish_specs_parse_like_dockers() {

@@ -106,6 +106,22 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
     if let (Some(host), Value::Object(more)) = (doc["HostConfig"].as_object_mut(), resources(&config)) {
         host.extend(more);
     }
+    // The image's, `--expose`'s and the published ones, as Docker's client adds them.
+    let mut exposed: Vec<String> = config.exposed.clone();
+    exposed.extend(config.ports.iter().map(|p| p.key()));
+    exposed.sort();
+    exposed.dedup();
+    if let Some(c) = doc["Config"].as_object_mut() {
+        let ports: serde_json::Map<String, Value> = exposed.into_iter().map(|k| (k, json!({}))).collect();
+        c.insert(
+            "ExposedPorts".into(),
+            if ports.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(ports)
+            },
+        );
+    }
     // Docker omits both without a check.
     if config.healthcheck.is_none() {
         for (section, key) in [("State", "Health"), ("Config", "Healthcheck")] {
