@@ -323,10 +323,10 @@ fn api_errors_have_dockers_status_codes() {
     let missing = create(r#"{"Image":"nothere:1"}"#, "");
     assert_eq!(missing.status, 404, "clients pull on a 404 and try again");
     assert!(missing.message().contains("nothere"), "{}", missing.message());
-    let unsupported = create(r#"{"Image":"busybox:test","HostConfig":{"CpuShares":512}}"#, "");
+    let unsupported = create(r#"{"Image":"busybox:test","HostConfig":{"BlkioWeight":300}}"#, "");
     assert_eq!(unsupported.status, 400);
     assert!(
-        unsupported.message().contains("HostConfig.CpuShares"),
+        unsupported.message().contains("HostConfig.BlkioWeight"),
         "{}",
         unsupported.message()
     );
@@ -346,7 +346,17 @@ fn api_errors_have_dockers_status_codes() {
     let delete = |query: &str| service.send(&request("DELETE", &format!("/v1.41/containers/{id}{query}"), &[], b""));
     assert_eq!(delete("").status, 409, "removing a running container without force");
     assert_eq!(post("wait?condition=sometime").status, 400);
-    assert_eq!(post("update").status, 501, "update is refused by name, not ignored");
+    let update = service.send(&request(
+        "POST",
+        &format!("/v1.41/containers/{id}/update"),
+        &[("Content-Type", "application/json")],
+        br#"{"BlkioWeight": 300}"#,
+    ));
+    assert_eq!(
+        update.status, 400,
+        "an update strata cannot make is refused by name, not ignored"
+    );
+    assert!(update.message().contains("BlkioWeight"), "{}", update.message());
     assert_eq!(delete("?force=1").status, 204);
     assert_eq!(delete("").status, 404);
     assert_eq!(service.http("GET", "/v1.41/exec/feedface/json").status, 404);
