@@ -665,3 +665,48 @@ fn docker_network_connect_and_disconnect_a_running_container() {
         docker_ok(&service, client, &["network", "rm", "side"]);
     }
 }
+
+#[test]
+fn docker_logs_follow_with_both_clients_ends_when_the_container_stops() {
+    let t = with_busybox();
+    let service = Service::start(&t);
+    for client in clients() {
+        docker_ok(
+            &service,
+            client,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "talker",
+                "busybox:test",
+                "sh",
+                "-c",
+                "echo one; echo two >&2; exec sleep 600",
+            ],
+        );
+        let follow = docker_cmd(&service, client, &["logs", "-f", "talker"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        eventually("both lines logged", || {
+            let logs = docker_cmd(&service, client, &["logs", "talker"]).output().unwrap();
+            String::from_utf8_lossy(&logs.stderr).contains("two")
+        });
+        docker_ok(&service, client, &["stop", "-t", "1", "talker"]);
+        let followed = follow.wait_with_output().unwrap();
+        assert!(followed.status.success(), "{client}");
+        assert_eq!(
+            String::from_utf8_lossy(&followed.stdout),
+            "one\n",
+            "{client}: stdout demultiplexed"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&followed.stderr),
+            "two\n",
+            "{client}: stderr demultiplexed"
+        );
+        docker_ok(&service, client, &["rm", "talker"]);
+    }
+}
