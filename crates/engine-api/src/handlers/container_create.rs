@@ -546,20 +546,20 @@ mod tests {
     #[test]
     fn a_non_default_value_in_a_field_strata_lacks_is_refused_by_name() {
         let mut body = docker_run_body();
-        body["HostConfig"]["CpuShares"] = json!(512);
+        body["HostConfig"]["BlkioWeight"] = json!(300);
         let e = options(body, None).unwrap_err();
         assert_eq!(e.status, hyper::StatusCode::BAD_REQUEST);
         assert!(
-            e.message.starts_with("HostConfig.CpuShares is not supported"),
+            e.message.starts_with("HostConfig.BlkioWeight is not supported"),
             "{}",
             e.message
         );
         let mut body = docker_run_body();
-        body["StopTimeout"] = json!(5);
+        body["Domainname"] = json!("example.com");
         assert!(options(body, None)
             .unwrap_err()
             .message
-            .starts_with("StopTimeout is not"));
+            .starts_with("Domainname is not"));
         let mut body = docker_run_body();
         body["HostConfig"]["LogConfig"] = json!({"Type": "syslog", "Config": {}});
         assert!(options(body, None)
