@@ -218,6 +218,44 @@ pub struct CreateOptions {
     pub ipc_mode: Option<String>,
     /// `--volumes-from CONTAINER[:ro|rw]`: that container's volumes and binds.
     pub volumes_from: Vec<String>,
+    /// `--device HOST[:CONTAINER[:PERMISSIONS]]`.
+    pub devices: Vec<String>,
+}
+
+/// A host device given to the container (`--device`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceMapping {
+    pub host: String,
+    pub container: String,
+    /// Of `rwm` (read, write, mknod), as the device cgroup takes them.
+    pub permissions: String,
+}
+
+impl DeviceMapping {
+    /// `/dev/fuse`, `/dev/fuse:/dev/f`, `/dev/fuse:/dev/f:r`, `/dev/fuse:r`.
+    pub fn parse(spec: &str) -> Result<DeviceMapping> {
+        let invalid = |why: &str| ContainerError::Invalid(format!("invalid --device {spec:?}: {why}"));
+        let perms = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (host, container, permissions) = match parts.as_slice() {
+            [h] => (*h, *h, "rwm"),
+            [h, p] if perms(p) => (*h, *h, *p),
+            [h, c] => (*h, *c, "rwm"),
+            [h, c, p] if perms(p) => (*h, *c, *p),
+            [_, _, _] => return Err(invalid("permissions are letters of rwm")),
+            _ => return Err(invalid("use HOST[:CONTAINER[:PERMISSIONS]]")),
+        };
+        if !host.starts_with('/') || !container.starts_with("/dev/") {
+            return Err(invalid(
+                "the host path must be absolute and the container path under /dev",
+            ));
+        }
+        Ok(DeviceMapping {
+            host: host.to_string(),
+            container: container.to_string(),
+            permissions: permissions.to_string(),
+        })
+    }
 }
 
 /// The resolved configuration a container runs with.
@@ -315,6 +353,9 @@ pub struct ContainerConfig {
     /// See [`CreateOptions::ipc_mode`].
     #[serde(default)]
     pub ipc_mode: Option<String>,
+    /// See [`CreateOptions::devices`].
+    #[serde(default)]
+    pub devices: Vec<DeviceMapping>,
     /// Capabilities beside Docker's default set, and taken from it: `CAP_` names or `ALL`.
     #[serde(default)]
     pub cap_add: Vec<String>,
@@ -927,6 +968,11 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         init: opts.init,
         pid_mode: check_pid_mode(opts.pid_mode.as_deref())?,
         ipc_mode: check_ipc_mode(opts.ipc_mode.as_deref())?,
+        devices: opts
+            .devices
+            .iter()
+            .map(|d| DeviceMapping::parse(d))
+            .collect::<Result<_>>()?,
         memory: opts.memory,
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,

@@ -80,6 +80,9 @@ pub struct Limits {
     /// Swap, reservation, OOM killer, CPU shares/quota/period/set.
     #[serde(default)]
     pub more: strata_containers::resources::Resources,
+    /// `--device` rules beside the default ones (`c 10:229 rw`).
+    #[serde(default)]
+    pub device_rules: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,7 +207,11 @@ impl Cgroup {
                     write(self.dir("devices").join("devices.allow"), "a")?;
                 } else {
                     write(self.dir("devices").join("devices.deny"), "a")?;
-                    for rule in crate::devices::ALLOWED {
+                    for rule in crate::devices::ALLOWED
+                        .iter()
+                        .copied()
+                        .chain(limits.device_rules.iter().map(String::as_str))
+                    {
                         write(self.dir("devices").join("devices.allow"), rule)?;
                     }
                 }
@@ -212,7 +219,11 @@ impl Cgroup {
             Version::V2 => {
                 // Without a program attached, a v2 group filters no device.
                 if !limits.all_devices {
-                    crate::devices::attach(&self.dir(""), &crate::devices::default_rules())?;
+                    let mut rules = crate::devices::default_rules();
+                    for rule in &limits.device_rules {
+                        rules.push(crate::devices::Rule::parse(rule)?);
+                    }
+                    crate::devices::attach(&self.dir(""), &rules)?;
                 }
             }
         }

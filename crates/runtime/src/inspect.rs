@@ -151,6 +151,11 @@ fn resources(config: &strata_containers::ContainerConfig) -> Value {
         "Ulimits": more.ulimits,
         "GroupAdd": if config.group_add.is_empty() { Value::Null } else { json!(config.group_add) },
         "Init": config.init,
+        "Devices": config.devices.iter().map(|d| json!({
+            "PathOnHost": d.host,
+            "PathInContainer": d.container,
+            "CgroupPermissions": d.permissions,
+        })).collect::<Vec<_>>(),
         "RestartPolicy": restart_policy(config.restart.as_deref()),
         "PidMode": config.pid_mode.clone().unwrap_or_default(),
         "IpcMode": config.ipc_mode.clone().unwrap_or_else(|| "private".into()),

@@ -387,6 +387,10 @@ fn limits(config: &strata_containers::ContainerConfig) -> crate::cgroups::Limits
         pids: config.pids_limit,
         all_devices: config.privileged,
         more: config.resources.clone(),
+        // A device that cannot be read here fails the start in the spec, with its reason.
+        device_rules: crate::spec::mapped_devices(config)
+            .map(|mapped| mapped.into_iter().map(|(_, rule)| rule).collect())
+            .unwrap_or_default(),
     }
 }
 

@@ -78,6 +78,43 @@ fn host_devices() -> Vec<LinuxDevice> {
     out
 }
 
+/// `--device`s: each host device node, as the container's `linux.devices` entry (made
+/// at its path in the container's /dev) and the device cgroup's rule for it
+/// (`c MAJOR:MINOR PERMISSIONS`).
+pub fn mapped_devices(config: &ContainerConfig) -> Result<Vec<(LinuxDevice, String)>> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    config
+        .devices
+        .iter()
+        .map(|d| {
+            let meta = std::fs::metadata(&d.host)
+                .map_err(|e| RuntimeError::io(format!("--device {}: the host device", d.host), e))?;
+            let (typ, letter) = match meta.file_type() {
+                t if t.is_char_device() => (LinuxDeviceType::C, 'c'),
+                t if t.is_block_device() => (LinuxDeviceType::B, 'b'),
+                _ => {
+                    return Err(RuntimeError::Invalid(format!(
+                        "--device {}: not a character or block device",
+                        d.host
+                    )))
+                }
+            };
+            let (major, minor) = (nix::sys::stat::major(meta.rdev()), nix::sys::stat::minor(meta.rdev()));
+            let device = LinuxDeviceBuilder::default()
+                .path(PathBuf::from(&d.container))
+                .typ(typ)
+                .major(major as i64)
+                .minor(minor as i64)
+                .file_mode(meta.mode() & 0o7777)
+                .uid(0u32)
+                .gid(0u32)
+                .build()
+                .map_err(|e| RuntimeError::Invalid(format!("--device {}: {e}", d.host)))?;
+            Ok((device, format!("{letter} {major}:{minor} {}", d.permissions)))
+        })
+        .collect()
+}
+
 /// Every capability this engine holds (its bounding set), which is what `ALL` grants:
 /// one it lacks could not be handed on.
 fn all_capabilities() -> HashSet<Capability> {
@@ -492,6 +529,10 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
         .build()
         .expect("linux fields are set");
     linux.set_seccomp(seccomp);
+    let mapped = mapped_devices(config)?;
+    if !mapped.is_empty() && !config.privileged {
+        linux.set_devices(Some(mapped.into_iter().map(|(device, _)| device).collect()));
+    }
     if config.privileged {
         linux.set_devices(Some(host_devices()));
         let allow_all = LinuxDeviceCgroupBuilder::default()

@@ -99,6 +99,9 @@ pub struct CreateArgs {
     /// IPC mode to use (private, shareable, host, container:NAME)
     #[arg(long)]
     ipc: Option<String>,
+    /// Add a host device to the container (HOST[:CONTAINER[:PERMISSIONS]])
+    #[arg(long)]
+    device: Vec<String>,
     /// Mount volumes from the specified container(s) (CONTAINER[:ro|rw])
     #[arg(long)]
     volumes_from: Vec<String>,
@@ -311,6 +314,7 @@ impl CreateArgs {
             pid_mode: self.pid.clone(),
             ipc_mode: self.ipc.clone(),
             volumes_from: self.volumes_from.clone(),
+            devices: self.device.clone(),
         })
     }
 

@@ -264,6 +264,7 @@ fn from_host_config(h: &mut Fields, o: &mut CreateOptions) -> Result<(), ApiErro
     o.pid_mode = h.string("PidMode")?;
     o.ipc_mode = h.string("IpcMode")?;
     o.volumes_from = h.strings("VolumesFrom")?;
+    o.devices = devices(h.take("Devices"))?;
     // The terminal's first size comes with the start (resize); a container ID file is
     // the client's to write.
     for ignored in ["ConsoleSize", "ContainerIDFile"] {
@@ -300,6 +301,34 @@ fn port_bindings(value: Value) -> Result<Vec<String>, ApiError> {
         }
     }
     Ok(specs)
+}
+
+/// `[{"PathOnHost", "PathInContainer", "CgroupPermissions"}]` as `--device` specs.
+fn devices(value: Value) -> Result<Vec<String>, ApiError> {
+    let items = match value {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "HostConfig.Devices must be a list, not {other}"
+            )))
+        }
+    };
+    items
+        .iter()
+        .map(|d| {
+            let field = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or_default();
+            let host = field("PathOnHost");
+            if host.is_empty() {
+                return Err(ApiError::invalid("HostConfig.Devices[].PathOnHost is required"));
+            }
+            let container = Some(field("PathInContainer")).filter(|c| !c.is_empty()).unwrap_or(host);
+            let permissions = Some(field("CgroupPermissions"))
+                .filter(|p| !p.is_empty())
+                .unwrap_or("rwm");
+            Ok(format!("{host}:{container}:{permissions}"))
+        })
+        .collect()
 }
 
 /// `POST /containers/{id}/update`'s body (Docker's `UpdateConfig`: resources and the
