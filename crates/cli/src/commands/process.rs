@@ -24,15 +24,28 @@ pub struct ExecArgs {
     /// Set environment variables
     #[arg(short, long)]
     env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long)]
+    env_file: Vec<std::path::PathBuf>,
+    /// Override the key sequence for detaching a container
+    #[arg(long)]
+    detach_keys: Option<String>,
     /// Working directory inside the container
     #[arg(short, long)]
     workdir: Option<String>,
     /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short, long)]
     user: Option<String>,
-    container: String,
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
-    command: Vec<String>,
+    /// The container, then the command and its arguments: one list, so that everything
+    /// after the container is the command's (`exec C ls -t`: `-t` is not `--tty` there).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        num_args = 2..,
+        value_name = "CONTAINER COMMAND [ARG...]"
+    )]
+    invocation: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -94,16 +107,23 @@ pub struct WaitArgs {
 
 pub fn exec(store: &ImageStore, args: ExecArgs) -> Result<u8> {
     let containers = Containers::new(store);
-    let record = containers.resolve(&args.container)?;
+    let record = containers.resolve(&args.invocation[0])?;
+    let mut env = super::run::file_lines(&args.env_file, "env")?;
+    env.extend(crate::caller_env::with_caller_values(&args.env));
+    let keys = strata_runtime::detach_keys::DetachKeys::parse(
+        args.detach_keys
+            .as_deref()
+            .unwrap_or(strata_runtime::detach_keys::DEFAULT),
+    )?;
     let opts = ExecOptions {
-        command: args.command,
-        env: crate::caller_env::with_caller_values(&args.env),
+        command: args.invocation[1..].to_vec(),
+        env,
         workdir: args.workdir,
         user: args.user,
         tty: args.tty,
         interactive: args.interactive,
     };
-    let outcome = run_exec(&containers, &record, &opts, args.detach);
+    let outcome = run_exec(&containers, &record, &opts, args.detach, &keys);
     match outcome {
         Ok(code) => Ok(code.clamp(0, 255) as u8),
         // Docker: 126/127 when the command cannot run, 1 for anything else.
@@ -124,6 +144,7 @@ fn run_exec(
     record: &strata_containers::ContainerRecord,
     opts: &ExecOptions,
     detach: bool,
+    keys: &strata_runtime::detach_keys::DetachKeys,
 ) -> std::result::Result<i32, Box<strata_runtime::RuntimeError>> {
     let launcher = crate::fork_launcher::ForkLauncher;
     let exec = strata_runtime::exec::create(containers, record, opts)?;
@@ -131,10 +152,9 @@ fn run_exec(
         strata_runtime::exec::start_detached(containers, &exec, &launcher)?;
         return Ok(0);
     }
-    let keys = strata_runtime::detach_keys::DetachKeys::parse(strata_runtime::detach_keys::DEFAULT)?;
     let mut terminal = crate::terminal::Terminal::new(opts.tty, opts.interactive);
     let mut window = crate::terminal::resized;
-    match strata_runtime::exec::start_attached(containers, &exec, &launcher, terminal.io(&mut window), &keys)? {
+    match strata_runtime::exec::start_attached(containers, &exec, &launcher, terminal.io(&mut window), keys)? {
         Ended::Exited(code) => Ok(code),
         Ended::Detached => Ok(0),
     }

@@ -232,7 +232,7 @@ pub struct CreateArgs {
 }
 
 /// Non-empty, non-comment lines of the files named, each trimmed.
-fn file_lines(files: &[std::path::PathBuf], what: &str) -> Result<Vec<String>> {
+pub(crate) fn file_lines(files: &[std::path::PathBuf], what: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file)
