@@ -323,10 +323,10 @@ fn api_errors_have_dockers_status_codes() {
     let missing = create(r#"{"Image":"nothere:1"}"#, "");
     assert_eq!(missing.status, 404, "clients pull on a 404 and try again");
     assert!(missing.message().contains("nothere"), "{}", missing.message());
-    let unsupported = create(r#"{"Image":"busybox:test","HostConfig":{"BlkioWeight":300}}"#, "");
+    let unsupported = create(r#"{"Image":"busybox:test","HostConfig":{"CpuCount":2}}"#, "");
     assert_eq!(unsupported.status, 400);
     assert!(
-        unsupported.message().contains("HostConfig.BlkioWeight"),
+        unsupported.message().contains("HostConfig.CpuCount"),
         "{}",
         unsupported.message()
     );

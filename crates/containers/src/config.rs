@@ -2,6 +2,7 @@
 //! by Docker's rules.
 
 use crate::error::{ContainerError, Result};
+use crate::namespaces;
 use serde::{Deserialize, Serialize};
 pub use strata_network::ports::PortBinding;
 
@@ -220,6 +221,95 @@ pub struct CreateOptions {
     pub volumes_from: Vec<String>,
     /// `--device HOST[:CONTAINER[:PERMISSIONS]]`.
     pub devices: Vec<String>,
+    /// `--domainname`: the container's NIS domain name.
+    pub domainname: Option<String>,
+    /// `--uts`, `--userns`, `--cgroupns`: `host` (and `private` for the cgroup's).
+    pub uts_mode: Option<String>,
+    pub userns_mode: Option<String>,
+    pub cgroupns_mode: Option<String>,
+    /// `--oom-score-adj`: -1000 (never killed first) to 1000.
+    pub oom_score_adj: Option<i64>,
+    /// `--link CONTAINER[:ALIAS]`.
+    pub links: Vec<String>,
+    /// `--mac-address`: the container's MAC address on its first network.
+    pub mac_address: Option<String>,
+    /// Flags strata refuses, each with its reason (never dropped).
+    pub refused: RefusedOptions,
+}
+
+/// Docker flags strata cannot honour here, kept so that a set one is refused by name
+/// with its reason: `--storage-opt`, `--isolation`, `--volume-driver`, `--gpus`,
+/// `--link-local-ip`.
+#[derive(Debug, Clone, Default)]
+pub struct RefusedOptions {
+    pub storage_opt: Vec<String>,
+    pub isolation: Option<String>,
+    pub volume_driver: Option<String>,
+    pub gpus: Option<String>,
+    pub link_local_ips: Vec<String>,
+}
+
+impl RefusedOptions {
+    /// The first set option, refused with the reason; the defaults Docker's clients send
+    /// (`--isolation default`, the `local` volume driver) pass.
+    pub fn check(&self) -> Result<()> {
+        let refuse = |why: &str| Err(ContainerError::Invalid(why.to_string()));
+        if let Some(opt) = self.storage_opt.first() {
+            return refuse(&format!(
+                "--storage-opt {opt} is not supported by strata: its overlay snapshots have no \
+                 per-container size quota (that needs overlay on XFS with project quotas)"
+            ));
+        }
+        if let Some(i) = self.isolation.as_deref().filter(|i| !matches!(*i, "" | "default")) {
+            return refuse(&format!(
+                "--isolation {i} is not supported: isolation technologies are Windows'; Linux \
+                 containers have only the default"
+            ));
+        }
+        if let Some(d) = self.volume_driver.as_deref().filter(|d| !matches!(*d, "" | "local")) {
+            return refuse(&format!(
+                "--volume-driver {d} is not supported: strata has only the local volume driver \
+                 (no volume plugins)"
+            ));
+        }
+        if let Some(g) = &self.gpus {
+            return refuse(&format!(
+                "--gpus {g} is not supported by strata: it has no GPU device requests (no NVIDIA \
+                 container toolkit hook); pass a device with --device instead"
+            ));
+        }
+        if let Some(ip) = self.link_local_ips.first() {
+            return refuse(&format!(
+                "--link-local-ip {ip} is not supported by strata yet: its network endpoints \
+                 carry no link-local addresses"
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Link {
+    /// `other` or `other:alias` (the alias is the name unless given).
+    pub fn parse(spec: &str) -> Result<Link> {
+        let (container, alias) = spec.split_once(':').unwrap_or((spec, spec));
+        let container = container.trim_start_matches('/');
+        if container.is_empty() || alias.is_empty() {
+            return Err(ContainerError::Invalid(format!(
+                "invalid --link {spec:?}: use CONTAINER[:ALIAS]"
+            )));
+        }
+        Ok(Link {
+            container: container.to_string(),
+            alias: alias.to_string(),
+        })
+    }
+}
+
+/// A `--link`: the linked container's ID and the name it has here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub container: String,
+    pub alias: String,
 }
 
 /// A host device given to the container (`--device`).
@@ -356,6 +446,18 @@ pub struct ContainerConfig {
     /// See [`CreateOptions::devices`].
     #[serde(default)]
     pub devices: Vec<DeviceMapping>,
+    /// See [`CreateOptions::domainname`].
+    #[serde(default)]
+    pub domainname: String,
+    /// `--uts host`, `--cgroupns private`.
+    #[serde(default)]
+    pub namespaces: crate::namespaces::NamespaceModes,
+    /// See [`CreateOptions::oom_score_adj`].
+    #[serde(default)]
+    pub oom_score_adj: Option<i64>,
+    /// `--link`s, resolved to the containers' IDs at create.
+    #[serde(default)]
+    pub links: Vec<Link>,
     /// Capabilities beside Docker's default set, and taken from it: `CAP_` names or `ALL`.
     #[serde(default)]
     pub cap_add: Vec<String>,
@@ -778,36 +880,6 @@ fn sysctls(specs: &[String], network: &str) -> Result<std::collections::BTreeMap
     Ok(out)
 }
 
-/// Merges image config (`config` object of the image config JSON) and options.
-/// `--pid`: `host`; joining another container's (`container:NAME`) is not there yet.
-fn check_pid_mode(mode: Option<&str>) -> Result<Option<String>> {
-    match mode.filter(|m| !m.is_empty()) {
-        None => Ok(None),
-        Some("host") => Ok(Some("host".into())),
-        Some(m) if m.starts_with("container:") => Err(ContainerError::Invalid(format!(
-            "--pid {m} is not supported by strata yet (a container joins its own PID namespace or the host's)"
-        ))),
-        Some(m) => Err(ContainerError::Invalid(format!("invalid --pid {m:?}: use host"))),
-    }
-}
-
-/// `--ipc`: `private` (the default) and `shareable` are the container's own namespace,
-/// `host` the host's (and its /dev/shm). Joining another container's is not there yet:
-/// its /dev/shm lives in that container's mount namespace, which a bind cannot reach.
-fn check_ipc_mode(mode: Option<&str>) -> Result<Option<String>> {
-    match mode.filter(|m| !m.is_empty()) {
-        None | Some("private" | "shareable") => Ok(None),
-        Some("host") => Ok(Some("host".into())),
-        Some(m) if m.starts_with("container:") => Err(ContainerError::Invalid(format!(
-            "--ipc {m} is not supported by strata yet: a container's /dev/shm is not shared with others \
-             (use --ipc host, or private)"
-        ))),
-        Some(m) => Err(ContainerError::Invalid(format!(
-            "invalid --ipc {m:?}: use private, shareable, host or container:NAME"
-        ))),
-    }
-}
-
 /// `--platform`: strata runs this machine's containers only, with no emulation.
 pub fn check_platform(platform: Option<&str>) -> Result<()> {
     let Some(wanted) = platform.filter(|p| !p.is_empty()) else {
@@ -823,8 +895,16 @@ pub fn check_platform(platform: Option<&str>) -> Result<()> {
     )))
 }
 
+/// Merges image config (`config` object of the image config JSON) and options.
 pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Result<ContainerConfig> {
     check_platform(opts.platform.as_deref())?;
+    opts.refused.check()?;
+    if let Some(mac) = &opts.mac_address {
+        return Err(ContainerError::Invalid(format!(
+            "--mac-address {mac} is not supported by strata yet: its endpoints take the kernel's address"
+        )));
+    }
+    namespaces::check_userns_mode(opts.userns_mode.as_deref())?;
     let (entrypoint, cmd) = match &opts.entrypoint {
         // --entrypoint resets the image's CMD too (Docker's rule).
         Some(e) if e.iter().all(String::is_empty) => (Vec::new(), opts.cmd.clone()),
@@ -932,7 +1012,15 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
                 .or_else(|| image.get("User").and_then(|u| u.as_str()).map(str::to_string))
                 .unwrap_or_default(),
         )?,
-        hostname: opts.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
+        hostname: match opts.hostname.clone() {
+            Some(h) => h,
+            // `--uts host`: the host's name is the container's (Docker's /etc/hostname too).
+            None if opts.uts_mode.as_deref() == Some("host") => nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| id[..12].to_string()),
+            None => id[..12].to_string(),
+        },
         binds,
         read_only: opts.read_only,
         network,
@@ -966,8 +1054,27 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         group_add: opts.group_add.clone(),
         log: opts.log.clone(),
         init: opts.init,
-        pid_mode: check_pid_mode(opts.pid_mode.as_deref())?,
-        ipc_mode: check_ipc_mode(opts.ipc_mode.as_deref())?,
+        pid_mode: namespaces::check_pid_mode(opts.pid_mode.as_deref())?,
+        ipc_mode: namespaces::check_ipc_mode(opts.ipc_mode.as_deref())?,
+        domainname: opts.domainname.clone().unwrap_or_default(),
+        namespaces: namespaces::NamespaceModes {
+            uts_host: namespaces::check_uts_mode(
+                opts.uts_mode.as_deref(),
+                opts.hostname.as_deref(),
+                opts.domainname.as_deref(),
+            )?,
+            cgroupns_private: namespaces::check_cgroupns_mode(opts.cgroupns_mode.as_deref())?,
+        },
+        oom_score_adj: match opts.oom_score_adj {
+            Some(a) if !(-1000..=1000).contains(&a) => {
+                return Err(ContainerError::Invalid(format!(
+                    "invalid --oom-score-adj {a}: use -1000 to 1000"
+                )))
+            }
+            a => a,
+        },
+        // Resolved to IDs by the service, which can look containers up.
+        links: opts.links.iter().map(|l| Link::parse(l)).collect::<Result<_>>()?,
         devices: opts
             .devices
             .iter()

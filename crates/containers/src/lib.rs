@@ -11,6 +11,7 @@ pub mod events;
 pub mod health;
 pub mod log_config;
 mod names;
+pub mod namespaces;
 pub mod resources;
 pub mod run_state;
 mod service;
@@ -20,7 +21,9 @@ pub mod volume_use;
 pub mod volumes;
 
 pub use changes::{write_layer, write_layer_clamped, Change, Exclusions};
-pub use config::{parse_labels, static_ip, Bind, ContainerConfig, CreateOptions, DeviceMapping, MAX_ID};
+pub use config::{
+    parse_labels, static_ip, Bind, ContainerConfig, CreateOptions, DeviceMapping, Link, RefusedOptions, MAX_ID,
+};
 pub use container_filter::ContainerFilter;
 pub use error::{ContainerError, Result};
 pub use service::{CommitOptions, Containers};

@@ -32,6 +32,116 @@ pub struct Resources {
     pub shm_size: Option<i64>,
     #[serde(default)]
     pub ulimits: Vec<Ulimit>,
+    /// `--memory-swappiness`: 0 to 100; unset, the host's.
+    #[serde(default)]
+    pub memory_swappiness: Option<i64>,
+    /// `--cpuset-mems`: the memory nodes (`0`, `0-1`).
+    #[serde(default)]
+    pub cpuset_mems: Option<String>,
+    /// `--blkio-weight` (10 to 1000) and `--blkio-weight-device PATH:WEIGHT`: only where
+    /// the kernel's block I/O scheduler weighs groups.
+    #[serde(default)]
+    pub blkio_weight: Option<u16>,
+    #[serde(default)]
+    pub blkio_weight_device: Vec<WeightDevice>,
+    /// `--device-read-bps`, `--device-write-bps` (bytes a second), `--device-read-iops`,
+    /// `--device-write-iops` (operations a second) of one block device each.
+    #[serde(default)]
+    pub device_read_bps: Vec<ThrottleDevice>,
+    #[serde(default)]
+    pub device_write_bps: Vec<ThrottleDevice>,
+    #[serde(default)]
+    pub device_read_iops: Vec<ThrottleDevice>,
+    #[serde(default)]
+    pub device_write_iops: Vec<ThrottleDevice>,
+    /// `--device-cgroup-rule 'c 42:* rmw'`: device cgroup rules beside the default ones.
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<String>,
+    /// `--cgroup-parent`: the group the container's own is made in (`strata` unless
+    /// given), from the root of each hierarchy.
+    #[serde(default)]
+    pub cgroup_parent: Option<String>,
+    /// Settings this kernel or strata cannot honour, kept only to be refused by name:
+    /// `--kernel-memory`, `--cpu-rt-period`, `--cpu-rt-runtime`.
+    #[serde(default, skip_serializing)]
+    pub kernel_memory: Option<i64>,
+    #[serde(default, skip_serializing)]
+    pub cpu_rt_period: Option<i64>,
+    #[serde(default, skip_serializing)]
+    pub cpu_rt_runtime: Option<i64>,
+}
+
+/// A block device and a rate (Docker's `ThrottleDevice`: `{"Path","Rate"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
+}
+
+/// A block device and a weight (Docker's `WeightDevice`: `{"Path","Weight"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WeightDevice {
+    pub path: String,
+    pub weight: u16,
+}
+
+/// A block device's numbers (`major:minor`), the way cgroup files name it.
+pub fn block_device_numbers(flag: &str, path: &str) -> Result<(u64, u64)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::metadata(path)
+        .map_err(|e| ContainerError::Invalid(format!("{flag} {path}: cannot read the device: {e}")))?;
+    if !meta.file_type().is_block_device() {
+        return Err(ContainerError::Invalid(format!(
+            "{flag} {path}: not a block device (name one such as /dev/vda)"
+        )));
+    }
+    let rdev = meta.rdev();
+    Ok((nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev)))
+}
+
+/// Whether the block I/O controller weighs groups here (cgroup v1 with a scheduler that
+/// has weights: CFQ's `blkio.weight` or BFQ's `blkio.bfq.weight`).
+fn blkio_weights_supported() -> bool {
+    let blkio = std::path::Path::new("/sys/fs/cgroup/blkio");
+    blkio.join("blkio.weight").exists() || blkio.join("blkio.bfq.weight").exists()
+}
+
+/// `c 1:3 mr`, `b 8:* rw`, `a`: the device cgroup's rule syntax.
+fn check_device_cgroup_rule(rule: &str) -> Result<()> {
+    let invalid = || {
+        ContainerError::Invalid(format!(
+            "invalid --device-cgroup-rule {rule:?}: use TYPE MAJOR:MINOR ACCESS, such as 'c 1:3 mr' \
+             (TYPE a, b or c; MAJOR and MINOR numbers or *; ACCESS of rwm)"
+        ))
+    };
+    let parts: Vec<&str> = rule.split_whitespace().collect();
+    let number = |n: &str| n == "*" || n.parse::<u32>().is_ok();
+    match parts.as_slice() {
+        [kind, numbers, access] => {
+            let (major, minor) = numbers.split_once(':').ok_or_else(invalid)?;
+            let ok = matches!(*kind, "a" | "b" | "c")
+                && number(major)
+                && number(minor)
+                && !access.is_empty()
+                && access.chars().all(|c| "rwm".contains(c));
+            ok.then_some(()).ok_or_else(invalid)
+        }
+        _ => Err(invalid()),
+    }
+}
+
+/// `--cgroup-parent`: a path of plain names under each hierarchy's root.
+fn check_cgroup_parent(parent: &str) -> Result<()> {
+    let names: Vec<&str> = parent.trim_matches('/').split('/').collect();
+    let plain = |n: &&str| !n.is_empty() && *n != "." && *n != ".." && !n.contains('\0');
+    if names.iter().all(plain) {
+        return Ok(());
+    }
+    Err(ContainerError::Invalid(format!(
+        "invalid --cgroup-parent {parent:?}: name a group such as /mygroup or mygroup/sub (no . or .. parts)"
+    )))
 }
 
 /// `--ulimit NAME=SOFT[:HARD]` (Docker's `Ulimits`: `{"Name","Soft","Hard"}`).
@@ -198,7 +308,80 @@ impl Resources {
         if self.shm_size.is_some_and(|s| s <= 0) {
             return invalid("--shm-size must be more than 0".into());
         }
+        self.check_more()
+    }
+
+    /// The cgroup settings beyond the common ones: swappiness, memory nodes, block I/O,
+    /// device rules and the parent group; and the settings refused by name.
+    fn check_more(&self) -> Result<()> {
+        let invalid = |why: String| Err(ContainerError::Invalid(why));
+        if self.kernel_memory.is_some() {
+            return invalid(
+                "--kernel-memory is not supported: Linux no longer limits a group's kernel memory \
+                 on its own (deprecated in 5.4, a no-op since 6.1; Docker 23 dropped it too); \
+                 --memory counts kernel memory already"
+                    .into(),
+            );
+        }
+        if self.cpu_rt_period.is_some() || self.cpu_rt_runtime.is_some() {
+            return invalid(
+                "--cpu-rt-period and --cpu-rt-runtime are not supported by strata: real-time \
+                 budgets must first be granted to strata's parent group (Docker's daemon \
+                 --cpu-rt-runtime), which strata does not manage; leave them unset"
+                    .into(),
+            );
+        }
+        if self.memory_swappiness.is_some_and(|s| !(0..=100).contains(&s)) {
+            return invalid("--memory-swappiness must be between 0 and 100 (or -1 for the host's)".into());
+        }
+        if let Some(mems) = &self.cpuset_mems {
+            cpu_list(mems).map_err(|_| {
+                ContainerError::Invalid(format!("invalid --cpuset-mems {mems:?}: use a list such as 0 or 0-1"))
+            })?;
+        }
+        let weights = self.blkio_weight.is_some() || !self.blkio_weight_device.is_empty();
+        if weights && !blkio_weights_supported() {
+            return invalid(
+                "--blkio-weight and --blkio-weight-device are not supported on this machine: its block \
+                 I/O scheduler does not weigh groups (no blkio.weight or blkio.bfq.weight; the BFQ \
+                 scheduler has them); limit rates with --device-read-bps and --device-write-bps instead"
+                    .into(),
+            );
+        }
+        for w in self
+            .blkio_weight
+            .iter()
+            .chain(self.blkio_weight_device.iter().map(|d| &d.weight))
+        {
+            if !(10..=1000).contains(w) {
+                return invalid(format!("blkio weight {w} is out of range: use 10 to 1000"));
+            }
+        }
+        for d in &self.blkio_weight_device {
+            block_device_numbers("--blkio-weight-device", &d.path)?;
+        }
+        for (flag, list) in self.throttles() {
+            for d in list {
+                block_device_numbers(flag, &d.path)?;
+            }
+        }
+        for rule in &self.device_cgroup_rules {
+            check_device_cgroup_rule(rule)?;
+        }
+        if let Some(parent) = &self.cgroup_parent {
+            check_cgroup_parent(parent)?;
+        }
         Ok(())
+    }
+
+    /// The rate limits with their flags and cgroup v1 files' names.
+    pub fn throttles(&self) -> [(&'static str, &[ThrottleDevice]); 4] {
+        [
+            ("--device-read-bps", &self.device_read_bps),
+            ("--device-write-bps", &self.device_write_bps),
+            ("--device-read-iops", &self.device_read_iops),
+            ("--device-write-iops", &self.device_write_iops),
+        ]
     }
 }
 

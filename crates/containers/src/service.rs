@@ -65,6 +65,7 @@ impl<'a> Containers<'a> {
             config.hostname = self.config(&other)?.hostname;
             config.network = format!("container:{}", other.id);
         }
+        self.resolve_joined(&mut config)?;
         self.volumes_from(&mut config, &opts.volumes_from)?;
         self.attach_volumes(&mut config)?;
         let name = match &opts.name {
@@ -147,6 +148,20 @@ impl<'a> Containers<'a> {
     /// `--volumes-from CONTAINER[:ro|rw]`: the other container's volumes and binds, at
     /// the same places (read-only with `:ro`, else as they are there), unless this
     /// container binds something there itself.
+    /// `--pid container:NAME`, `--ipc container:NAME` and `--link NAME`: each other
+    /// container by ID, so that a rename does not lose it (Docker stores IDs too).
+    fn resolve_joined(&self, config: &mut ContainerConfig) -> Result<()> {
+        for mode in [&mut config.pid_mode, &mut config.ipc_mode] {
+            if let Some(name) = mode.as_deref().and_then(crate::namespaces::joined) {
+                *mode = Some(format!("container:{}", self.resolve(name)?.id));
+            }
+        }
+        for link in &mut config.links {
+            link.container = self.resolve(&link.container)?.id;
+        }
+        Ok(())
+    }
+
     fn volumes_from(&self, config: &mut ContainerConfig, sources: &[String]) -> Result<()> {
         for source in sources {
             let (name, mode) = match source.rsplit_once(':') {

@@ -44,6 +44,22 @@ fn more_v2(dir: &Path, limits: &Limits) -> Result<()> {
     if let Some(cpus) = &more.cpuset_cpus {
         write(dir.join("cpuset.cpus"), cpus)?;
     }
+    if let Some(mems) = &more.cpuset_mems {
+        write(dir.join("cpuset.mems"), mems)?;
+    }
+    if more.memory_swappiness.is_some() {
+        return Err(RuntimeError::Unsupported(
+            "--memory-swappiness needs cgroup v1: cgroup v2 has no per-group swappiness".into(),
+        ));
+    }
+    // io.max: one line a device, its rates by key.
+    for ((flag, list), key) in more.throttles().into_iter().zip(["rbps", "wbps", "riops", "wiops"]) {
+        for d in list {
+            let (major, minor) = strata_containers::resources::block_device_numbers(flag, &d.path)
+                .map_err(|e| RuntimeError::Unsupported(e.to_string()))?;
+            write(dir.join("io.max"), &format!("{major}:{minor} {key}={}", d.rate))?;
+        }
+    }
     Ok(())
 }
 
@@ -111,26 +127,62 @@ fn version() -> Version {
 #[derive(Debug, Clone)]
 pub struct Cgroup {
     id: String,
+    /// The group the container's is made in, from each hierarchy's root.
+    parent: PathBuf,
     version: Version,
 }
+
+/// Where strata makes containers' groups unless `--cgroup-parent` says otherwise.
+const DEFAULT_PARENT: &str = "strata";
 
 fn write(path: PathBuf, value: &str) -> Result<()> {
     fs::write(&path, value).map_err(|e| RuntimeError::io(format!("writing {value:?} to {}", path.display()), e))
 }
 
 impl Cgroup {
-    pub fn new(id: &str) -> Self {
+    /// The groups of a container made under `parent` (`--cgroup-parent`), or strata's.
+    pub fn new(id: &str, parent: Option<&str>) -> Self {
         Cgroup {
             id: id.to_string(),
+            parent: PathBuf::from(parent.map_or(DEFAULT_PARENT, |p| p.trim_matches('/'))),
             version: version(),
         }
     }
 
+    /// The groups of the container of `record`, where its configuration put them.
+    pub fn of(record: &strata_containers::ContainerRecord) -> Self {
+        // Only the parent is read of the stored configuration.
+        #[derive(serde::Deserialize, Default)]
+        struct Stored {
+            #[serde(default)]
+            resources: Placement,
+        }
+        #[derive(serde::Deserialize, Default)]
+        struct Placement {
+            #[serde(default)]
+            cgroup_parent: Option<String>,
+        }
+        let stored: Stored = serde_json::from_str(&record.config).unwrap_or_default();
+        Cgroup::new(&record.id, stored.resources.cgroup_parent.as_deref())
+    }
+
     fn dir(&self, controller: &str) -> PathBuf {
         match self.version {
-            Version::V1 => Path::new(ROOT).join(controller).join("strata").join(&self.id),
-            Version::V2 => Path::new(ROOT).join("strata").join(&self.id),
+            Version::V1 => Path::new(ROOT).join(controller).join(&self.parent).join(&self.id),
+            Version::V2 => Path::new(ROOT).join(&self.parent).join(&self.id),
         }
+    }
+
+    /// The container's group and the groups above it to the root, top first.
+    fn chain(&self, controller: &str) -> Vec<PathBuf> {
+        let dir = self.dir(controller);
+        let mut chain: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|d| d.starts_with(ROOT) && *d != Path::new(ROOT).join(controller))
+            .map(Path::to_path_buf)
+            .collect();
+        chain.reverse();
+        chain
     }
 
     fn controllers(&self) -> Vec<&'static str> {
@@ -155,15 +207,22 @@ impl Cgroup {
     fn more_v1(&self, more: &strata_containers::resources::Resources) -> Result<()> {
         if self.controllers().contains(&"cpuset") {
             let cpuset = self.dir("cpuset");
-            let parent = cpuset.parent().expect("a container's group has a parent").to_path_buf();
-            for file in ["cpuset.cpus", "cpuset.mems"] {
-                inherit(&parent, file)?;
-                inherit(&cpuset, file)?;
+            for dir in self.chain("cpuset") {
+                for file in ["cpuset.cpus", "cpuset.mems"] {
+                    inherit(&dir, file)?;
+                }
             }
             if let Some(cpus) = &more.cpuset_cpus {
                 write(cpuset.join("cpuset.cpus"), cpus)?;
             }
+            if let Some(mems) = &more.cpuset_mems {
+                write(cpuset.join("cpuset.mems"), mems)?;
+            }
         }
+        if let Some(s) = more.memory_swappiness {
+            write(self.dir("memory").join("memory.swappiness"), &s.to_string())?;
+        }
+        self.block_io_v1(more)?;
         let memory = self.dir("memory");
         if let Some(swap) = more.memory_swap {
             write(memory.join("memory.memsw.limit_in_bytes"), &swap.to_string()).map_err(no_swap_accounting)?;
@@ -187,14 +246,54 @@ impl Cgroup {
         Ok(())
     }
 
+    /// `--blkio-weight*` and the `--device-*-bps|iops` rate limits.
+    fn block_io_v1(&self, more: &strata_containers::resources::Resources) -> Result<()> {
+        let blkio = self.dir("blkio");
+        let numbers = |flag: &str, path: &str| {
+            strata_containers::resources::block_device_numbers(flag, path)
+                .map_err(|e| RuntimeError::Unsupported(e.to_string()))
+        };
+        // CFQ's files, or BFQ's where that scheduler runs.
+        let weight_file = if blkio.join("blkio.weight").exists() {
+            "blkio.weight"
+        } else {
+            "blkio.bfq.weight"
+        };
+        if let Some(w) = more.blkio_weight {
+            write(blkio.join(weight_file), &w.to_string())?;
+        }
+        for d in &more.blkio_weight_device {
+            let (major, minor) = numbers("--blkio-weight-device", &d.path)?;
+            write(
+                blkio.join(format!("{weight_file}_device")),
+                &format!("{major}:{minor} {}", d.weight),
+            )?;
+        }
+        let files = [
+            "blkio.throttle.read_bps_device",
+            "blkio.throttle.write_bps_device",
+            "blkio.throttle.read_iops_device",
+            "blkio.throttle.write_iops_device",
+        ];
+        for ((flag, list), file) in more.throttles().into_iter().zip(files) {
+            for d in list {
+                let (major, minor) = numbers(flag, &d.path)?;
+                write(blkio.join(file), &format!("{major}:{minor} {}", d.rate))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Creates the groups and applies `limits` and the device rules.
     pub fn create(&self, limits: &Limits) -> Result<()> {
         if self.version == Version::V2 {
-            // Let children of strata/ use the controllers.
-            let parent = Path::new(ROOT).join("strata");
-            fs::create_dir_all(&parent).map_err(|e| RuntimeError::io(format!("creating {}", parent.display()), e))?;
+            // Let the groups down to the container's use the controllers.
             let _ = fs::write(Path::new(ROOT).join("cgroup.subtree_control"), "+memory +cpu +pids");
-            let _ = fs::write(parent.join("cgroup.subtree_control"), "+memory +cpu +pids");
+            for parent in self.chain("").iter().rev().skip(1).rev() {
+                fs::create_dir_all(parent)
+                    .map_err(|e| RuntimeError::io(format!("creating {}", parent.display()), e))?;
+                let _ = fs::write(parent.join("cgroup.subtree_control"), "+memory +cpu +pids");
+            }
         }
         for c in self.controllers() {
             let dir = self.dir(c);

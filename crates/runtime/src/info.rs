@@ -14,7 +14,7 @@ pub fn info(containers: &Containers<'_>) -> Result<Value> {
     for record in &records {
         if !crate::lifecycle::is_running(containers, record) {
             stopped += 1;
-        } else if crate::cgroups::Cgroup::new(&record.id).is_frozen() {
+        } else if crate::cgroups::Cgroup::of(record).is_frozen() {
             paused += 1;
         } else {
             running += 1;

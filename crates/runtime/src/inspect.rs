@@ -29,7 +29,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
         "State": {
             "Status": record.state.as_str(),
             "Running": running,
-            "Paused": running && crate::cgroups::Cgroup::new(&record.id).is_frozen(),
+            "Paused": running && crate::cgroups::Cgroup::of(record).is_frozen(),
             "Restarting": false,
             "OOMKilled": false,
             "Dead": false,
@@ -82,7 +82,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
         "Mounts": mounts(&config),
         "Config": {
             "Hostname": config.hostname,
-            "Domainname": "",
+            "Domainname": config.domainname,
             "User": config.user,
             "AttachStdin": config.interactive,
             "AttachStdout": true,
@@ -163,6 +163,21 @@ fn resources(config: &strata_containers::ContainerConfig) -> Value {
             "Type": config.log.driver_name(),
             "Config": log_options(&config.log),
         },
+        "UTSMode": if config.namespaces.uts_host { "host" } else { "" },
+        "UsernsMode": "",
+        "CgroupnsMode": if config.namespaces.cgroupns_private { "private" } else { "host" },
+        "OomScoreAdj": config.oom_score_adj.unwrap_or(0),
+        "Links": if config.links.is_empty() { Value::Null } else { json!(config.links.iter().map(|l| format!("/{}:/{}", l.container, l.alias)).collect::<Vec<_>>()) },
+        "MemorySwappiness": more.memory_swappiness,
+        "CpusetMems": more.cpuset_mems.clone().unwrap_or_default(),
+        "BlkioWeight": more.blkio_weight.unwrap_or(0),
+        "BlkioWeightDevice": more.blkio_weight_device,
+        "BlkioDeviceReadBps": more.device_read_bps,
+        "BlkioDeviceWriteBps": more.device_write_bps,
+        "BlkioDeviceReadIOps": more.device_read_iops,
+        "BlkioDeviceWriteIOps": more.device_write_iops,
+        "DeviceCgroupRules": if more.device_cgroup_rules.is_empty() { Value::Null } else { json!(more.device_cgroup_rules) },
+        "CgroupParent": more.cgroup_parent.clone().unwrap_or_default(),
     })
 }
 

@@ -251,6 +251,7 @@ fn start_with_stdio(
         }
         Err(e) => {
             crate::networking::release(containers, &record.id);
+            crate::shared_namespaces::release(containers, &record.id);
             let _ = unmount(&rootfs);
             containers.set_state(&record.id, ContainerState::Exited, None, Some(e.exit_code() as i64))?;
             Err(e)
@@ -260,12 +261,13 @@ fn start_with_stdio(
 
 /// Records the exit and unmounts the root.
 pub fn finish(containers: &Containers<'_>, record: &ContainerRecord, code: Option<i32>) -> Result<()> {
-    crate::cgroups::Cgroup::new(&record.id).remove();
+    crate::cgroups::Cgroup::of(record).remove();
     let config = containers.config(record)?;
     if config.runtime.as_deref() == Some("runc") {
         crate::runc::delete(&record.id);
     }
     crate::networking::release(containers, &record.id);
+    crate::shared_namespaces::release(containers, &record.id);
     let code = code.unwrap_or(255);
     containers.set_state(&record.id, ContainerState::Exited, None, Some(code as i64))?;
     containers.emit(record, "die", &[("exitCode", &code.to_string())]);
@@ -341,12 +343,24 @@ fn start_process(
     if config.ipc_mode.as_deref() == Some("host") {
         crate::spec::host_ipc(&mut spec);
     }
+    let shared = crate::shared_namespaces::prepare(containers, &config, &record.id)?;
+    crate::shared_namespaces::apply(&mut spec, &shared);
+    let link_env = crate::links::environment(containers, record, &config)?;
+    if let Some(process) = spec.process_mut().as_mut().filter(|_| !link_env.is_empty()) {
+        let own = process.env().clone().unwrap_or_default();
+        let name = |v: &String| v.split('=').next().unwrap_or_default().to_string();
+        let own_names: Vec<String> = own.iter().map(name).collect();
+        // The container's own variables win over a link's (Docker's rule).
+        let mut env: Vec<String> = link_env.into_iter().filter(|v| !own_names.contains(&name(v))).collect();
+        env.extend(own);
+        process.set_env(Some(env));
+    }
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
     std::fs::write(bundle.join("config.json"), json).map_err(|e| RuntimeError::io("writing config.json", e))?;
     if config.runtime.as_deref() == Some("runc") {
         return crate::runc::start(&bundle, &record.id, stdio);
     }
-    let cgroup = crate::cgroups::Cgroup::new(&record.id);
+    let cgroup = crate::cgroups::Cgroup::of(record);
     cgroup.create(&limits(&config))?;
     let started = linux::start(&spec, rootfs, stdio, &|pid| cgroup.add(pid));
     if started.is_err() {
@@ -389,8 +403,11 @@ fn limits(config: &strata_containers::ContainerConfig) -> crate::cgroups::Limits
         more: config.resources.clone(),
         // A device that cannot be read here fails the start in the spec, with its reason.
         device_rules: crate::spec::mapped_devices(config)
-            .map(|mapped| mapped.into_iter().map(|(_, rule)| rule).collect())
-            .unwrap_or_default(),
+            .map(|mapped| mapped.into_iter().map(|(_, rule)| rule).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(config.resources.device_cgroup_rules.iter().cloned())
+            .collect(),
     }
 }
 
@@ -441,7 +458,7 @@ fn mark_lost(containers: &Containers<'_>, record: &ContainerRecord) -> Result<Op
     };
     if fresh.state == ContainerState::Running && !pid_alive(fresh.pid) {
         let _ = unmount(&containers.rootfs(&fresh.id));
-        crate::cgroups::Cgroup::new(&fresh.id).remove();
+        crate::cgroups::Cgroup::of(&fresh).remove();
         containers.set_state(&fresh.id, ContainerState::Exited, None, Some(255))?;
         fresh.state = ContainerState::Exited;
         fresh.exit_code = Some(255);
@@ -532,8 +549,9 @@ fn remove_with(
     if is_mounted(&rootfs) {
         unmount(&rootfs)?;
     }
-    crate::cgroups::Cgroup::new(&record.id).remove();
+    crate::cgroups::Cgroup::of(&record).remove();
     crate::networking::release(containers, &record.id);
+    crate::shared_namespaces::release(containers, &record.id);
     containers.remove_claimed(&claim, &record, volumes)?;
     Ok(true)
 }
@@ -732,7 +750,7 @@ pub fn restart(
 /// `pause` / `unpause`: freezes or thaws every process of a running container.
 pub fn pause(containers: &Containers<'_>, record: &ContainerRecord, frozen: bool) -> Result<()> {
     running_pid(containers, record)?;
-    crate::cgroups::Cgroup::new(&record.id).freeze(frozen)?;
+    crate::cgroups::Cgroup::of(record).freeze(frozen)?;
     containers.emit(record, if frozen { "pause" } else { "unpause" }, &[]);
     Ok(())
 }
@@ -746,7 +764,7 @@ pub fn commit(
     options: &strata_containers::CommitOptions,
     pause: bool,
 ) -> Result<String> {
-    let frozen_before = crate::cgroups::Cgroup::new(&record.id).is_frozen();
+    let frozen_before = crate::cgroups::Cgroup::of(record).is_frozen();
     let paused = pause && !frozen_before && self::pause(containers, record, true).is_ok();
     let committed = containers.commit(record, options);
     if paused {
@@ -800,7 +818,7 @@ pub fn update(containers: &Containers<'_>, record: &ContainerRecord, changes: &U
     }
     containers.set_config(record, &config)?;
     if is_running(containers, record) {
-        crate::cgroups::Cgroup::new(&record.id).apply(&limits(&config))?;
+        crate::cgroups::Cgroup::of(record).apply(&limits(&config))?;
     }
     containers.emit(record, "update", &[]);
     Ok(())

@@ -59,7 +59,7 @@ pub fn ports(containers: &Containers<'_>, record: &ContainerRecord, config: &Con
 }
 
 fn is_paused(record: &ContainerRecord) -> bool {
-    record.state == ContainerState::Running && Cgroup::new(&record.id).is_frozen()
+    record.state == ContainerState::Running && Cgroup::of(record).is_frozen()
 }
 
 /// The rows `ps` shows, newest first, with statuses as of `now`.

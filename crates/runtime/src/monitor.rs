@@ -501,7 +501,7 @@ fn exec_io(
     let pid = crate::lifecycle::running_pid(containers, record)?;
     let spec = crate::exec::spec_for(containers, record, &exec.options, pid)?;
     let config = containers.config(record)?;
-    let cgroup = crate::cgroups::Cgroup::new(&record.id);
+    let cgroup = crate::cgroups::Cgroup::of(record);
     let join = |p: i32| {
         if config.runtime.as_deref() == Some("runc") {
             crate::cgroups::join_groups_of(pid, p)

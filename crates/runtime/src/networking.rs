@@ -126,6 +126,7 @@ pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &C
     if let Some(other) = config.network_container() {
         return join_container(containers, record, other);
     }
+    crate::links::check_running(containers, record, config)?;
     let joined = config.networks();
     if joined.is_empty() {
         return Ok(Prepared::default());
@@ -374,6 +375,9 @@ pub fn hosts_file(containers: &Containers<'_>, record: &ContainerRecord, config:
         .map_or("127.0.0.1", |n| n.gateway.as_str());
     for (name, ip) in config.extra_host_entries(gateway) {
         out.push_str(&format!("{ip}\t{name}\n"));
+    }
+    for line in crate::links::host_entries(containers, config, &mine, &endpoints) {
+        out.push_str(&line);
     }
     for e in &endpoints {
         let shared = mine

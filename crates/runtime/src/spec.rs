@@ -488,13 +488,22 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
         .no_new_privileges(config.no_new_privileges)
         .build()
         .expect("process fields are set");
-    let mut kinds = vec![LinuxNamespaceType::Uts, LinuxNamespaceType::Mount];
-    // `--pid host`, `--ipc host`: the host's namespaces (none of the container's own).
+    let mut process = process;
+    process.set_oom_score_adj(config.oom_score_adj.map(|a| a as i32));
+    let mut kinds = vec![LinuxNamespaceType::Mount];
+    // `--uts host`, `--pid host`, `--ipc host`: the host's namespaces (none of the
+    // container's own). Another container's are joined by path (`shared_namespaces`).
+    if !config.namespaces.uts_host {
+        kinds.push(LinuxNamespaceType::Uts);
+    }
     if config.pid_mode.as_deref() != Some("host") {
         kinds.push(LinuxNamespaceType::Pid);
     }
     if config.ipc_mode.as_deref() != Some("host") {
         kinds.push(LinuxNamespaceType::Ipc);
+    }
+    if config.namespaces.cgroupns_private {
+        kinds.push(LinuxNamespaceType::Cgroup);
     }
     if !host_network {
         kinds.push(LinuxNamespaceType::Network);
@@ -556,6 +565,7 @@ pub fn build(config: &ContainerConfig, bundle: &Path, user: &ResolvedUser, netns
                 .expect("root"),
         )
         .hostname(config.hostname.clone())
+        .domainname(config.domainname.clone())
         .mounts(mounts)
         .process(process)
         .linux(linux)

@@ -30,7 +30,7 @@ pub fn top(containers: &Containers<'_>, record: &ContainerRecord, ps_args: &[Str
             record.name
         )));
     }
-    let pids: Vec<String> = Cgroup::new(&record.id).pids().iter().map(|p| p.to_string()).collect();
+    let pids: Vec<String> = Cgroup::of(record).pids().iter().map(|p| p.to_string()).collect();
     let mut ps = std::process::Command::new(strata_host_programs::PS.find()?);
     match ps_args.is_empty() {
         true => ps.args(DEFAULT_PS_ARGS),

@@ -6,7 +6,7 @@ use crate::terminal::{self, Terminal};
 use anyhow::Result;
 use strata_containers::health::{self, Healthcheck};
 use strata_containers::log_config::LogConfig;
-use strata_containers::resources::{Resources, Ulimit};
+use strata_containers::resources::{Resources, ThrottleDevice, Ulimit, WeightDevice};
 use strata_containers::{Containers, CreateOptions};
 use strata_images::ImageStore;
 use strata_runtime::attach::Ended;
@@ -195,6 +195,90 @@ pub struct CreateArgs {
     /// Run container in background and print container ID
     #[arg(short, long)]
     detach: bool,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_parser = ["stdin", "stdout", "stderr"])]
+    attach: Vec<String>,
+    /// Proxy received signals to the process (without a terminal)
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
+    sig_proxy: bool,
+    /// Container NIS domain name
+    #[arg(long)]
+    domainname: Option<String>,
+    /// UTS namespace to use (host)
+    #[arg(long)]
+    uts: Option<String>,
+    /// User namespace to use (host: strata has no remapping)
+    #[arg(long)]
+    userns: Option<String>,
+    /// Cgroup namespace to use (host|private)
+    #[arg(long)]
+    cgroupns: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    mac_address: Option<String>,
+    /// Add link to another container (CONTAINER[:ALIAS])
+    #[arg(long)]
+    link: Vec<String>,
+    /// Container IPv4/IPv6 link-local addresses (refused: not supported)
+    #[arg(long)]
+    link_local_ip: Vec<String>,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long, allow_hyphen_values = true)]
+    oom_score_adj: Option<i64>,
+    /// Tune container memory swappiness (0 to 100, -1 for the host's)
+    #[arg(long, allow_hyphen_values = true)]
+    memory_swappiness: Option<i64>,
+    /// Kernel memory limit (refused: Linux no longer has it)
+    #[arg(long)]
+    kernel_memory: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    cpuset_mems: Option<String>,
+    /// Limit CPU real-time period in microseconds (refused)
+    #[arg(long)]
+    cpu_rt_period: Option<i64>,
+    /// Limit CPU real-time runtime in microseconds (refused)
+    #[arg(long)]
+    cpu_rt_runtime: Option<i64>,
+    /// Block IO (relative weight), between 10 and 1000
+    #[arg(long)]
+    blkio_weight: Option<u16>,
+    /// Block IO weight (relative device weight, DEVICE:WEIGHT)
+    #[arg(long)]
+    blkio_weight_device: Vec<String>,
+    /// Limit read rate (bytes per second) from a device (DEVICE:RATE, e.g. /dev/vda:1mb)
+    #[arg(long)]
+    device_read_bps: Vec<String>,
+    /// Limit write rate (bytes per second) to a device
+    #[arg(long)]
+    device_write_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device
+    #[arg(long)]
+    device_read_iops: Vec<String>,
+    /// Limit write rate (IO per second) to a device
+    #[arg(long)]
+    device_write_iops: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list ('c 1:3 mr')
+    #[arg(long)]
+    device_cgroup_rule: Vec<String>,
+    /// Optional parent cgroup for the container
+    #[arg(long)]
+    cgroup_parent: Option<String>,
+    /// Storage driver options for the container (refused: no quota)
+    #[arg(long)]
+    storage_opt: Vec<String>,
+    /// Container isolation technology (default only)
+    #[arg(long)]
+    isolation: Option<String>,
+    /// Optional volume driver for the container (local only)
+    #[arg(long)]
+    volume_driver: Option<String>,
+    /// GPU devices to add to the container (refused: no GPU support)
+    #[arg(long)]
+    gpus: Option<String>,
+    /// Skip image verification (content trust is never enabled in strata)
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
+    disable_content_trust: bool,
     /// Command to run to check health
     #[arg(long)]
     health_cmd: Option<String>,
@@ -315,7 +399,61 @@ impl CreateArgs {
             ipc_mode: self.ipc.clone(),
             volumes_from: self.volumes_from.clone(),
             devices: self.device.clone(),
+            domainname: self.domainname.clone(),
+            uts_mode: self.uts.clone(),
+            userns_mode: self.userns.clone(),
+            cgroupns_mode: self.cgroupns.clone(),
+            oom_score_adj: self.oom_score_adj,
+            mac_address: self.mac_address.clone(),
+            links: self.link.clone(),
+            refused: strata_containers::RefusedOptions {
+                storage_opt: self.storage_opt.clone(),
+                isolation: self.isolation.clone(),
+                volume_driver: self.volume_driver.clone(),
+                gpus: self.gpus.clone(),
+                link_local_ips: self.link_local_ip.clone(),
+            },
         })
+    }
+
+    /// `DEVICE:RATE` flags; `size`: rates with units (`1mb`), else plain numbers.
+    fn throttles(specs: &[String], flag: &str, size: bool) -> Result<Vec<ThrottleDevice>> {
+        specs
+            .iter()
+            .map(|spec| {
+                let (path, rate) = spec
+                    .rsplit_once(':')
+                    .ok_or_else(|| anyhow::anyhow!("invalid {flag} {spec:?}: use DEVICE:RATE"))?;
+                let rate = if size {
+                    crate::output::parse_size(rate)?
+                } else {
+                    rate.parse()
+                        .map_err(|_| anyhow::anyhow!("invalid {flag} {spec:?}: the rate is a number of operations"))?
+                };
+                let rate =
+                    u64::try_from(rate).map_err(|_| anyhow::anyhow!("invalid {flag} {spec:?}: a negative rate"))?;
+                Ok(ThrottleDevice {
+                    path: path.to_string(),
+                    rate,
+                })
+            })
+            .collect()
+    }
+
+    fn weight_devices(&self) -> Result<Vec<WeightDevice>> {
+        self.blkio_weight_device
+            .iter()
+            .map(|spec| {
+                let (path, weight) = spec
+                    .rsplit_once(':')
+                    .and_then(|(p, w)| Some((p, w.parse().ok()?)))
+                    .ok_or_else(|| anyhow::anyhow!("invalid --blkio-weight-device {spec:?}: use DEVICE:WEIGHT"))?;
+                Ok(WeightDevice {
+                    path: path.to_string(),
+                    weight,
+                })
+            })
+            .collect()
     }
 
     /// `--log-opt KEY=VALUE`s.
@@ -349,6 +487,20 @@ impl CreateArgs {
                 .iter()
                 .map(|u| Ulimit::parse(u))
                 .collect::<std::result::Result<_, _>>()?,
+            // -1 is Docker's "the host's".
+            memory_swappiness: self.memory_swappiness.filter(|s| *s != -1),
+            cpuset_mems: self.cpuset_mems.clone(),
+            blkio_weight: self.blkio_weight.filter(|w| *w != 0),
+            blkio_weight_device: self.weight_devices()?,
+            device_read_bps: Self::throttles(&self.device_read_bps, "--device-read-bps", true)?,
+            device_write_bps: Self::throttles(&self.device_write_bps, "--device-write-bps", true)?,
+            device_read_iops: Self::throttles(&self.device_read_iops, "--device-read-iops", false)?,
+            device_write_iops: Self::throttles(&self.device_write_iops, "--device-write-iops", false)?,
+            device_cgroup_rules: self.device_cgroup_rule.clone(),
+            cgroup_parent: self.cgroup_parent.clone().filter(|p| !p.is_empty()),
+            kernel_memory: size(&self.kernel_memory)?,
+            cpu_rt_period: self.cpu_rt_period.filter(|p| *p != 0),
+            cpu_rt_runtime: self.cpu_rt_runtime.filter(|r| *r != 0),
         })
     }
 
@@ -442,6 +594,15 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
         eprintln!("strata: Error: {}", crate::output::error_chain(&e));
         return Ok(125);
     }
+    if !args.disable_content_trust {
+        anyhow::bail!(
+            "--disable-content-trust=false is not supported: strata cannot verify image signatures \
+             (Docker Content Trust, Notary); leave it at true"
+        );
+    }
+    if args.detach && !args.attach.is_empty() {
+        anyhow::bail!("Conflicting options: -a and -d");
+    }
     let containers = Containers::new(store);
     let options = args.options()?;
     let cidfile = CidFile::claim(args.cidfile.as_deref())?;
@@ -460,7 +621,13 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
         };
     }
     let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys)?;
-    let outcome = attached(options.tty, options.interactive, &keys, &mut created, &mut |how| {
+    let session = Session {
+        tty: options.tty,
+        interactive: options.interactive,
+        sig_proxy: args.sig_proxy,
+        streams: &args.attach,
+    };
+    let outcome = attached(&session, &keys, &mut created, &mut |how| {
         lifecycle::run_attached(&containers, &options, how)
             .map(|(_, end)| end)
             .map_err(Box::new)
@@ -478,27 +645,52 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
     }
 }
 
+/// How an attached session runs: a terminal or not, input or not, signals forwarded or
+/// not (`--sig-proxy`), and the streams attached (`-a`; none named: all).
+struct Session<'a> {
+    tty: bool,
+    interactive: bool,
+    sig_proxy: bool,
+    streams: &'a [String],
+}
+
+impl Session<'_> {
+    fn attaches(&self, stream: &str) -> bool {
+        self.streams.is_empty() || self.streams.iter().any(|s| s == stream)
+    }
+}
+
 /// An attached `run` or `start -a` from this command line: its monitor forked from
 /// here, this command's stdio as the session's (raw on a terminal), and without a
 /// terminal its signals forwarded to the container (Docker's sig-proxy).
 fn attached(
-    tty: bool,
-    interactive: bool,
+    session: &Session<'_>,
     keys: &strata_runtime::detach_keys::DetachKeys,
     created: &mut dyn FnMut(&strata_containers::ContainerRecord),
     go: &mut dyn FnMut(lifecycle::Attached<'_>) -> std::result::Result<Ended, Box<RuntimeError>>,
 ) -> std::result::Result<Ended, Box<RuntimeError>> {
-    let proxy = (!tty).then(sig_proxy::Proxy::install);
+    let proxy = (!session.tty && session.sig_proxy).then(sig_proxy::Proxy::install);
     let mut started = |pid: i32| {
         if let Some(p) = &proxy {
             p.set_target(pid);
         }
     };
-    let mut terminal = Terminal::new(tty, interactive);
+    let mut terminal = Terminal::new(session.tty, session.interactive && session.attaches("stdin"));
     let mut window = terminal::resized;
+    let (mut no_stdout, mut no_stderr) = (std::io::sink(), std::io::sink());
+    let mut io = terminal.io(&mut window);
+    if !session.attaches("stdin") {
+        io.input = None;
+    }
+    if !session.attaches("stdout") {
+        io.stdout = &mut no_stdout;
+    }
+    if !session.attaches("stderr") {
+        io.stderr = &mut no_stderr;
+    }
     go(lifecycle::Attached {
         launcher: &ForkLauncher,
-        io: terminal.io(&mut window),
+        io,
         keys,
         started: &mut started,
         created,
@@ -513,18 +705,18 @@ fn start_attached(
 ) -> std::result::Result<u8, Box<RuntimeError>> {
     let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys).map_err(Box::new)?;
     let config = containers.config(record).map_err(|e| Box::new(e.into()))?;
-    attached(
-        config.tty,
-        args.interactive && config.interactive,
-        &keys,
-        &mut |_| {},
-        &mut |mut how| {
-            if !args.interactive {
-                how.io.input = None;
-            }
-            lifecycle::start_attached_to_monitor(containers, record, how).map_err(Box::new)
-        },
-    )
+    let session = Session {
+        tty: config.tty,
+        interactive: args.interactive && config.interactive,
+        sig_proxy: true,
+        streams: &[],
+    };
+    attached(&session, &keys, &mut |_| {}, &mut |mut how| {
+        if !args.interactive {
+            how.io.input = None;
+        }
+        lifecycle::start_attached_to_monitor(containers, record, how).map_err(Box::new)
+    })
     .map(terminal_status)
 }
 

@@ -125,6 +125,14 @@ impl Fields {
         }
     }
 
+    /// A list of Docker objects (`Ulimits`, `BlkioDeviceReadBps`), null as empty.
+    fn list<T: serde::de::DeserializeOwned>(&mut self, key: &str) -> Result<Vec<T>, ApiError> {
+        match self.take(key) {
+            Value::Null => Ok(Vec::new()),
+            list => serde_json::from_value(list).map_err(|e| ApiError::invalid(format!("{}{key}: {e}", self.prefix))),
+        }
+    }
+
     /// The keys of a `{"key": {}}` set (`ExposedPorts`, `Volumes`).
     fn keys(&mut self, key: &str) -> Result<Vec<String>, ApiError> {
         match self.take(key) {
@@ -153,9 +161,7 @@ impl Fields {
 /// Docker's clients send.
 fn is_default(key: &str, value: &Value) -> bool {
     match (key, value) {
-        ("MemorySwappiness", Value::Number(n)) if n.as_i64() == Some(-1) => true,
         ("Isolation", Value::String(s)) if s == "default" => true,
-        ("CgroupnsMode", Value::String(s)) if s == "private" => true,
         _ => is_zero(value),
     }
 }
@@ -201,6 +207,8 @@ fn from_config(c: &mut Fields, o: &mut CreateOptions) -> Result<(), ApiError> {
         check => Some(serde_json::from_value(check).map_err(|e| ApiError::invalid(format!("Healthcheck: {e}")))?),
     };
     o.stop_signal = c.string("StopSignal")?;
+    o.domainname = c.string("Domainname")?;
+    o.mac_address = c.string("MacAddress")?;
     o.stop_timeout = match c.take("StopTimeout") {
         Value::Null => None,
         Value::Number(n) => n.as_i64(),
@@ -253,10 +261,46 @@ fn from_host_config(h: &mut Fields, o: &mut CreateOptions) -> Result<(), ApiErro
         cpu_period: set(h.int("CpuPeriod")?),
         cpuset_cpus: h.string("CpusetCpus")?,
         shm_size: set(h.int("ShmSize")?),
-        ulimits: match h.take("Ulimits") {
-            Value::Null => Vec::new(),
-            list => serde_json::from_value(list).map_err(|e| ApiError::invalid(format!("HostConfig.Ulimits: {e}")))?,
+        ulimits: h.list("Ulimits")?,
+        // Null and -1 are the host's; 0 is a setting.
+        memory_swappiness: match h.take("MemorySwappiness") {
+            Value::Null => None,
+            Value::Number(n) if n.as_i64() == Some(-1) => None,
+            Value::Number(n) => n.as_i64(),
+            other => return Err(h.wrong("MemorySwappiness", "an integer", &other)),
         },
+        cpuset_mems: h.string("CpusetMems")?,
+        blkio_weight: match h.int("BlkioWeight")? {
+            0 => None,
+            w => Some(u16::try_from(w).map_err(|_| {
+                ApiError::invalid(format!("HostConfig.BlkioWeight {w} is out of range: use 10 to 1000"))
+            })?),
+        },
+        blkio_weight_device: h.list("BlkioWeightDevice")?,
+        device_read_bps: h.list("BlkioDeviceReadBps")?,
+        device_write_bps: h.list("BlkioDeviceWriteBps")?,
+        device_read_iops: h.list("BlkioDeviceReadIOps")?,
+        device_write_iops: h.list("BlkioDeviceWriteIOps")?,
+        device_cgroup_rules: h.strings("DeviceCgroupRules")?,
+        cgroup_parent: h.string("CgroupParent")?,
+        kernel_memory: set(h.int("KernelMemory")?),
+        cpu_rt_period: set(h.int("CpuRealtimePeriod")?),
+        cpu_rt_runtime: set(h.int("CpuRealtimeRuntime")?),
+    };
+    o.oom_score_adj = set(h.int("OomScoreAdj")?);
+    o.uts_mode = h.string("UTSMode")?;
+    o.userns_mode = h.string("UsernsMode")?;
+    o.cgroupns_mode = h.string("CgroupnsMode")?;
+    o.links = h.strings("Links")?;
+    o.refused = strata_containers::RefusedOptions {
+        storage_opt: h.pairs("StorageOpt")?,
+        isolation: h.string("Isolation")?,
+        volume_driver: h.string("VolumeDriver")?,
+        gpus: match h.take("DeviceRequests") {
+            v if is_zero(&v) => None,
+            v => Some(v.to_string()),
+        },
+        link_local_ips: Vec::new(),
     };
     o.group_add = h.strings("GroupAdd")?;
     o.log = log_config(h.take("LogConfig"))?;
@@ -575,20 +619,20 @@ mod tests {
     #[test]
     fn a_non_default_value_in_a_field_strata_lacks_is_refused_by_name() {
         let mut body = docker_run_body();
-        body["HostConfig"]["BlkioWeight"] = json!(300);
+        body["HostConfig"]["CpuCount"] = json!(2);
         let e = options(body, None).unwrap_err();
         assert_eq!(e.status, hyper::StatusCode::BAD_REQUEST);
         assert!(
-            e.message.starts_with("HostConfig.BlkioWeight is not supported"),
+            e.message.starts_with("HostConfig.CpuCount is not supported"),
             "{}",
             e.message
         );
         let mut body = docker_run_body();
-        body["Domainname"] = json!("example.com");
+        body["HostConfig"]["MaskedPaths"] = json!(["/proc/kcore"]);
         assert!(options(body, None)
             .unwrap_err()
             .message
-            .starts_with("Domainname is not"));
+            .starts_with("HostConfig.MaskedPaths is not"));
         let mut body = docker_run_body();
         body["HostConfig"]["LogConfig"] = json!({"Type": "syslog", "Config": {}});
         assert!(options(body, None)

@@ -146,6 +146,7 @@ fn join_namespaces(spec: &Spec) -> Result<(), ChildError> {
     for ns in super::namespaces(spec) {
         let (flag, what) = match ns.typ() {
             LinuxNamespaceType::Network => (nix::sched::CloneFlags::CLONE_NEWNET, "network"),
+            LinuxNamespaceType::Ipc => (nix::sched::CloneFlags::CLONE_NEWIPC, "IPC"),
             _ => continue,
         };
         if let Some(path) = ns.path() {
@@ -159,6 +160,10 @@ fn join_namespaces(spec: &Spec) -> Result<(), ChildError> {
 fn setup(spec: &Spec, rootfs: &Path, seccomp: Option<&Program>, console: Option<&OwnedFd>) -> Result<(), ChildError> {
     non_dumpable()?;
     join_namespaces(spec)?;
+    if has_namespace(spec, LinuxNamespaceType::Cgroup) {
+        // Now that this process is in the container's groups: they become its root.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).fail(125, "unsharing the cgroup namespace")?;
+    }
     close_inherited_fds()?;
     // Nothing we mount may propagate back to the host.
     mount(
@@ -199,6 +204,9 @@ fn setup(spec: &Spec, rootfs: &Path, seccomp: Option<&Program>, console: Option<
         if let Some(h) = spec.hostname() {
             nix::unistd::sethostname(h).fail(125, "setting the hostname")?;
         }
+        if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+            set_domainname(d)?;
+        }
     }
     if has_namespace(spec, LinuxNamespaceType::Network) {
         // A prepared namespace has it up already; bringing it up again is harmless.
@@ -214,6 +222,10 @@ fn setup(spec: &Spec, rootfs: &Path, seccomp: Option<&Program>, console: Option<
         nix::sys::resource::setrlimit(resource, r.soft(), r.hard())
             .fail(125, format!("setting rlimit {:?}", r.typ()))?;
     }
+    if let Some(adj) = process.oom_score_adj() {
+        // Before the capabilities go: lowering it needs CAP_SYS_RESOURCE.
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).fail(125, "setting oom_score_adj")?;
+    }
     early_seccomp(spec, seccomp)?;
     set_user_and_capabilities(spec)?;
     no_new_privs(spec)?;
@@ -221,6 +233,19 @@ fn setup(spec: &Spec, rootfs: &Path, seccomp: Option<&Program>, console: Option<
         125,
         format!("chdir to cwd ({:?}) set in config.json failed", process.cwd()),
     )
+}
+
+/// `--domainname`, in the container's own UTS namespace.
+fn set_domainname(name: &str) -> Result<(), ChildError> {
+    // SAFETY: the pointer and length describe `name`'s bytes, which outlive the call.
+    let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if rc != 0 {
+        return Err(ChildError {
+            code: 125,
+            message: format!("setting the domain name: {}", std::io::Error::last_os_error()),
+        });
+    }
+    Ok(())
 }
 
 /// `linux.sysctl`: each key is a file under /proc/sys (dots are its separators).

@@ -12,11 +12,13 @@ use std::io::Read;
 
 /// Namespaces joined, in order: the mount namespace last, because joining it changes
 /// what /proc paths mean (the fds are all opened first anyway).
-const NAMESPACES: [(&str, CloneFlags); 5] = [
+const NAMESPACES: [(&str, CloneFlags); 6] = [
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),
     ("pid", CloneFlags::CLONE_NEWPID),
+    // After the cgroups are joined: a private cgroup namespace is rooted at them.
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
     ("mnt", CloneFlags::CLONE_NEWNS),
 ];
 

@@ -20,8 +20,12 @@ fn clone_flags(spec: &Spec) -> Result<CloneFlags> {
     let mut flags = CloneFlags::empty();
     for ns in super::namespaces(spec) {
         if ns.path().is_some() {
-            // Joined by the child before anything else (see `child::join_namespaces`).
-            if ns.typ() != LinuxNamespaceType::Network {
+            // Network and IPC: joined by the child before anything else (see
+            // `child::join_namespaces`); PID: by this process around the clone.
+            if !matches!(
+                ns.typ(),
+                LinuxNamespaceType::Network | LinuxNamespaceType::Ipc | LinuxNamespaceType::Pid
+            ) {
                 return Err(RuntimeError::Unsupported(format!(
                     "joining an existing {:?} namespace",
                     ns.typ()
@@ -35,7 +39,9 @@ fn clone_flags(spec: &Spec) -> Result<CloneFlags> {
             LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
             LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
             LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
-            LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+            // Unshared by the child once it is in its groups, so that the namespace is
+            // rooted at them (see `child::setup`), not at this process's.
+            LinuxNamespaceType::Cgroup => CloneFlags::empty(),
             other => return Err(RuntimeError::Unsupported(format!("{other:?} namespaces"))),
         };
     }
@@ -74,10 +80,12 @@ pub fn start(
         }
         child::init(spec, rootfs, &write_end, stdio, seccomp.as_ref())
     });
+    let pid_namespace = JoinedPidNamespace::enter(spec)?;
     // SAFETY: the child runs on its own stack in a copy of this (single-threaded)
     // process and ends in exec or exit; it never returns into our frames.
-    let pid = unsafe { nix::sched::clone(callback, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
-        .map_err(|e| RuntimeError::Sys("clone", e))?;
+    let cloned = unsafe { nix::sched::clone(callback, &mut stack, flags, Some(Signal::SIGCHLD as i32)) };
+    pid_namespace.leave()?;
+    let pid = cloned.map_err(|e| RuntimeError::Sys("clone", e))?;
     drop(write_end);
     drop(go_r);
     if let Err(e) = placed(pid.as_raw()) {
@@ -98,6 +106,40 @@ pub fn start(
         code: code.parse().unwrap_or(125),
         message: message.to_string(),
     })
+}
+
+/// Another container's PID namespace (`--pid container:NAME`), entered for this
+/// process's next children only (setns with CLONE_NEWPID never moves the caller), and
+/// left again right after the clone.
+struct JoinedPidNamespace {
+    own: Option<std::fs::File>,
+}
+
+impl JoinedPidNamespace {
+    fn enter(spec: &Spec) -> Result<Self> {
+        let joined = super::namespaces(spec)
+            .into_iter()
+            .find(|ns| ns.typ() == LinuxNamespaceType::Pid)
+            .and_then(|ns| ns.path().clone());
+        let Some(path) = joined else {
+            return Ok(JoinedPidNamespace { own: None });
+        };
+        let open =
+            |p: &Path| std::fs::File::open(p).map_err(|e| RuntimeError::io(format!("opening {}", p.display()), e));
+        let own = open(Path::new("/proc/thread-self/ns/pid_for_children"))?;
+        let target = open(&path)?;
+        nix::sched::setns(&target, CloneFlags::CLONE_NEWPID)
+            .map_err(|e| RuntimeError::Sys("setns (PID namespace)", e))?;
+        Ok(JoinedPidNamespace { own: Some(own) })
+    }
+
+    fn leave(self) -> Result<()> {
+        match self.own {
+            Some(own) => nix::sched::setns(&own, CloneFlags::CLONE_NEWPID)
+                .map_err(|e| RuntimeError::Sys("setns (back to the PID namespace)", e)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Waits for the process and returns its exit code the way Docker reports it: the
