@@ -36,6 +36,9 @@ pub struct ExecArgs {
     /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short, long)]
     user: Option<String>,
+    /// Give extended privileges to the command (every capability)
+    #[arg(long)]
+    privileged: bool,
     /// The container, then the command and its arguments: one list, so that everything
     /// after the container is the command's (`exec C ls -t`: `-t` is not `--tty` there).
     #[arg(
@@ -59,6 +62,9 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short, long)]
     timestamps: bool,
+    /// Show extra details provided to logs (the log attributes, then a space)
+    #[arg(long)]
+    details: bool,
     /// Show logs since timestamp (RFC 3339, e.g. 2024-01-02T13:23:37Z, Unix seconds, or relative: 10m)
     #[arg(long)]
     since: Option<String>,
@@ -122,6 +128,7 @@ pub fn exec(store: &ImageStore, args: ExecArgs) -> Result<u8> {
         user: args.user,
         tty: args.tty,
         interactive: args.interactive,
+        privileged: args.privileged,
     };
     let outcome = run_exec(&containers, &record, &opts, args.detach, &keys);
     match outcome {
@@ -173,9 +180,9 @@ pub fn logs(store: &ImageStore, args: LogsArgs) -> Result<u8> {
         },
         follow: args.follow,
     };
-    let timestamps = args.timestamps;
+    let (timestamps, details) = (args.timestamps, args.details);
     strata_runtime::logs::read_logs(&containers, &record, &options, &mut |entry| {
-        print_entry(&entry, timestamps);
+        print_entry(&entry, timestamps, details);
         std::ops::ControlFlow::Continue(())
     })?;
     Ok(0)
@@ -199,12 +206,16 @@ fn log_time(text: &str, flag: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>>
     })
 }
 
-/// An entry on the stream it came from, after its time with `-t`.
-fn print_entry(entry: &LogEntry, timestamps: bool) {
+/// An entry on the stream it came from, after its time with `-t` and its details with
+/// `--details`.
+fn print_entry(entry: &LogEntry, timestamps: bool, details: bool) {
     let mut text = Vec::with_capacity(entry.bytes.len() + 32);
     if timestamps {
         text.extend_from_slice(strata_images::config::go_rfc3339_nano(entry.time).as_bytes());
         text.push(b' ');
+    }
+    if details {
+        text.extend_from_slice(entry.details_prefix());
     }
     text.extend_from_slice(&entry.bytes);
     match entry.stream {

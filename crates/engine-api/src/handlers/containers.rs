@@ -278,6 +278,7 @@ fn logs(
         follow: call.flag("follow"),
     };
     let timestamps = call.flag("timestamps");
+    let details = call.flag("details");
     let ctx = Arc::clone(ctx);
     let media = if tty { RAW_STREAM } else { MULTIPLEXED_STREAM };
     Reply::streamed(media, Headers::AtOnce, move |out| {
@@ -300,6 +301,9 @@ fn logs(
                         .as_bytes(),
                 );
                 bytes.push(b' ');
+            }
+            if details {
+                bytes.extend_from_slice(entry.details_prefix());
             }
             bytes.extend_from_slice(&entry.bytes);
             let written = match tty {
