@@ -404,6 +404,12 @@ pub fn top(store: &ImageStore, args: TopArgs) -> Result<u8> {
 
 #[derive(clap::Args)]
 pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    follow_link: bool,
     /// CONTAINER:SRC_PATH or a host path
     source: String,
     /// CONTAINER:DEST_PATH or a host path
@@ -413,6 +419,10 @@ pub struct CpArgs {
 /// `cp`: exactly one side names a container (`NAME:PATH`).
 pub fn cp(store: &ImageStore, args: CpArgs) -> Result<u8> {
     let containers = Containers::new(store);
+    let options = strata_runtime::copy::CopyOptions {
+        archive: args.archive,
+        follow_link: args.follow_link,
+    };
     let split = |s: &str| -> Option<(String, String)> {
         let (name, path) = s.split_once(':')?;
         (!name.is_empty() && !name.contains('/')).then(|| (name.to_string(), path.to_string()))
@@ -420,11 +430,23 @@ pub fn cp(store: &ImageStore, args: CpArgs) -> Result<u8> {
     match (split(&args.source), split(&args.destination)) {
         (Some((name, path)), None) => {
             let record = containers.resolve(&name)?;
-            strata_runtime::copy::copy_out(&containers, &record, &path, std::path::Path::new(&args.destination))?;
+            strata_runtime::copy::copy_out(
+                &containers,
+                &record,
+                &path,
+                std::path::Path::new(&args.destination),
+                &options,
+            )?;
         }
         (None, Some((name, path))) => {
             let record = containers.resolve(&name)?;
-            strata_runtime::copy::copy_in(&containers, &record, std::path::Path::new(&args.source), &path)?;
+            strata_runtime::copy::copy_in(
+                &containers,
+                &record,
+                std::path::Path::new(&args.source),
+                &path,
+                &options,
+            )?;
         }
         _ => anyhow::bail!("copying between containers or between host paths is not supported: name exactly one side as CONTAINER:PATH"),
     }
