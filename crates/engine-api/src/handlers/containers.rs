@@ -374,10 +374,9 @@ pub fn summary(containers: &Containers<'_>, row: &ContainerRow, size: bool) -> V
         "Mounts": strata_runtime::inspect::mounts(config),
     });
     if size {
-        let rw = containers.size_rw(&record.id) as i64;
-        let image = containers.store().db().image(&record.image_id).ok().flatten();
-        summary["SizeRw"] = json!(rw);
-        summary["SizeRootFs"] = json!(rw + image.map_or(0, |i| i.size));
+        let sizes = containers.sizes(record);
+        summary["SizeRw"] = json!(sizes.rw);
+        summary["SizeRootFs"] = json!(sizes.root_fs);
     }
     summary
 }
