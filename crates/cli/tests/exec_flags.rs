@@ -73,3 +73,21 @@ fn exec_privileged_gives_the_command_every_capability() {
     assert_eq!(doc["ProcessConfig"]["privileged"], true, "{doc}");
     t.ok(&["rm", "-f", "box"]);
 }
+
+#[test]
+fn an_execd_command_has_the_containers_ulimits() {
+    let t = with_busybox();
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "limited",
+        "--ulimit",
+        "nofile=1024:2048",
+        "busybox:test",
+        "sleep",
+        "600",
+    ]);
+    assert_eq!(t.ok(&["exec", "limited", "sh", "-c", "ulimit -n; ulimit -Hn"]), "1024\n2048\n");
+    t.ok(&["rm", "-f", "limited"]);
+}
