@@ -32,7 +32,10 @@ fn cgroup(id: &str, controller: &str, file: &str) -> String {
 }
 
 fn ids(t: &TestRoot) -> Vec<String> {
-    t.ok(&["ps", "-aq", "--no-trunc"]).split_whitespace().map(String::from).collect()
+    t.ok(&["ps", "-aq", "--no-trunc"])
+        .split_whitespace()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -88,14 +91,20 @@ fn build_flags_reach_the_run_steps_containers() {
         }
         if let Some(status) = build.try_wait().unwrap() {
             let out = build.wait_with_output().unwrap();
-            panic!("the build ended ({status}) before its RUN step was seen: {}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "the build ended ({status}) before its RUN step was seen: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         assert!(start.elapsed() < BOUND, "no RUN step container after {BOUND:?}");
         std::thread::sleep(Duration::from_millis(20));
     };
     let mib = 1u64 << 20;
     assert_eq!(cgroup(&id, "memory", "memory.limit_in_bytes"), (64 * mib).to_string());
-    assert_eq!(cgroup(&id, "memory", "memory.memsw.limit_in_bytes"), (128 * mib).to_string());
+    assert_eq!(
+        cgroup(&id, "memory", "memory.memsw.limit_in_bytes"),
+        (128 * mib).to_string()
+    );
     assert_eq!(cgroup(&id, "cpu", "cpu.shares"), "512");
     assert_eq!(cgroup(&id, "cpu", "cpu.cfs_quota_us"), "50000");
     assert_eq!(cgroup(&id, "cpu", "cpu.cfs_period_us"), "100000");
@@ -108,12 +117,24 @@ fn build_flags_reach_the_run_steps_containers() {
     assert_eq!(seen("/nofile"), "1024\n2048\n");
     let shm_kib: u64 = seen("/shm").split_whitespace().nth(1).unwrap().parse().unwrap();
     assert_eq!(shm_kib, 32 * 1024, "/dev/shm of 32m");
-    assert_eq!(seen("/seccomp").split_whitespace().last(), Some("0"), "unconfined: no filter");
+    assert_eq!(
+        seen("/seccomp").split_whitespace().last(),
+        Some("0"),
+        "unconfined: no filter"
+    );
     // Without the flags, the step has the defaults.
-    let plain = context(&t, "plain", "FROM busybox:test\nRUN grep Seccomp: /proc/self/status > /seccomp\n");
+    let plain = context(
+        &t,
+        "plain",
+        "FROM busybox:test\nRUN grep Seccomp: /proc/self/status > /seccomp\n",
+    );
     t.ok(&["build", "-q", "-t", "plain:1", plain.to_str().unwrap()]);
     let filtered = t.ok(&["run", "--rm", "plain:1", "cat", "/seccomp"]);
-    assert_eq!(filtered.split_whitespace().last(), Some("2"), "the default profile: a filter");
+    assert_eq!(
+        filtered.split_whitespace().last(),
+        Some("2"),
+        "the default profile: a filter"
+    );
 }
 
 #[test]
@@ -169,7 +190,10 @@ fn build_refuses_what_it_cannot_apply_by_name_and_accepts_compress() {
             &["--cgroup-parent", "/custom"][..],
             "--cgroup-parent is not supported by strata's build",
         ),
-        (&["--cpuset-mems", "0"][..], "--cpuset-mems is not supported by strata's build"),
+        (
+            &["--cpuset-mems", "0"][..],
+            "--cpuset-mems is not supported by strata's build",
+        ),
         (&["--memory-swap", "128m"][..], "--memory-swap needs --memory"),
         (&["--cpu-shares", "1"][..], "--cpu-shares must be at least 2"),
         (&["--ulimit", "files=10"][..], "unknown resource"),

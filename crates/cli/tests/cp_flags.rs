@@ -61,12 +61,29 @@ fn cp_out_copies_a_source_link_as_a_link_and_with_follow_link_its_target() {
     assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("/target"));
     std::fs::remove_file(&link).unwrap();
     t.ok(&["cp", "-L", "src:/link", out.to_str().unwrap()]);
-    assert!(std::fs::symlink_metadata(&link).unwrap().is_file(), "the target, under the link's name");
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().is_file(),
+        "the target, under the link's name"
+    );
     assert_eq!(std::fs::read_to_string(&link).unwrap(), "inside\n");
     // Followed inside the container's root: an absolute link to a host path that the
     // container lacks is not found, never the host's file.
-    t.ok(&["run", "--name", "trap", "busybox:test", "ln", "-s", "/etc/shadow", "/steal"]);
-    let e = t.fails(&["cp", "--follow-link", "trap:/steal", out.join("stolen").to_str().unwrap()]);
+    t.ok(&[
+        "run",
+        "--name",
+        "trap",
+        "busybox:test",
+        "ln",
+        "-s",
+        "/etc/shadow",
+        "/steal",
+    ]);
+    let e = t.fails(&[
+        "cp",
+        "--follow-link",
+        "trap:/steal",
+        out.join("stolen").to_str().unwrap(),
+    ]);
     assert!(e.contains("/steal"), "{e}");
     assert!(!out.join("stolen").exists());
 }
@@ -74,7 +91,17 @@ fn cp_out_copies_a_source_link_as_a_link_and_with_follow_link_its_target() {
 #[test]
 fn cp_in_keeps_the_hosts_owners_and_with_archive_gives_the_containers_user() {
     let t = with_busybox();
-    t.ok(&["run", "-d", "--name", "box", "--user", "nobody", "busybox:test", "sleep", "600"]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "box",
+        "--user",
+        "nobody",
+        "busybox:test",
+        "sleep",
+        "600",
+    ]);
     let file = t.path("note");
     std::fs::write(&file, "note\n").unwrap();
     std::os::unix::fs::chown(&file, Some(4321), Some(8765)).unwrap();
@@ -87,7 +114,10 @@ fn cp_in_keeps_the_hosts_owners_and_with_archive_gives_the_containers_user() {
     let link = t.path("link");
     std::os::unix::fs::symlink(&file, &link).unwrap();
     t.ok(&["cp", link.to_str().unwrap(), "box:/tmp/"]);
-    assert_eq!(t.ok(&["exec", "box", "readlink", "/tmp/link"]), format!("{}\n", file.display()));
+    assert_eq!(
+        t.ok(&["exec", "box", "readlink", "/tmp/link"]),
+        format!("{}\n", file.display())
+    );
     t.ok(&["exec", "-u", "0", "box", "rm", "/tmp/link"]);
     t.ok(&["cp", "-L", link.to_str().unwrap(), "box:/tmp/"]);
     assert_eq!(t.ok(&["exec", "box", "cat", "/tmp/link"]), "note\n");

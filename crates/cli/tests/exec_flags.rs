@@ -33,7 +33,10 @@ fn exec_reads_env_files_and_leaves_the_commands_flags_alone() {
 
 /// The effective capability mask in `grep CapEff /proc/self/status`'s output.
 fn mask(line: &str) -> u64 {
-    let hex = line.split_whitespace().last().unwrap_or_else(|| panic!("no mask: {line:?}"));
+    let hex = line
+        .split_whitespace()
+        .last()
+        .unwrap_or_else(|| panic!("no mask: {line:?}"));
     u64::from_str_radix(hex, 16).unwrap()
 }
 
@@ -53,10 +56,17 @@ fn exec_privileged_gives_the_command_every_capability() {
     let service = harness::service::Service::start(&t);
     for client in harness::service::clients() {
         let out = service
-            .client_cmd(client, &["exec", "--privileged", "box", "grep", "CapEff", "/proc/self/status"])
+            .client_cmd(
+                client,
+                &["exec", "--privileged", "box", "grep", "CapEff", "/proc/self/status"],
+            )
             .output()
             .unwrap();
-        assert!(out.status.success(), "{client}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{client}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(mask(&String::from_utf8_lossy(&out.stdout)), all, "{client}");
     }
     let body = br#"{"Cmd":["true"],"Privileged":true}"#;
@@ -88,6 +98,9 @@ fn an_execd_command_has_the_containers_ulimits() {
         "sleep",
         "600",
     ]);
-    assert_eq!(t.ok(&["exec", "limited", "sh", "-c", "ulimit -n; ulimit -Hn"]), "1024\n2048\n");
+    assert_eq!(
+        t.ok(&["exec", "limited", "sh", "-c", "ulimit -n; ulimit -Hn"]),
+        "1024\n2048\n"
+    );
     t.ok(&["rm", "-f", "limited"]);
 }

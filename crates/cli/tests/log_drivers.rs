@@ -194,7 +194,15 @@ fn docker_log_options_work_over_the_engine_api() {
 #[test]
 fn logs_details_prefixes_each_line_with_its_attributes_and_a_space() {
     let t = with_busybox();
-    t.ok(&["run", "--name", "told", "busybox:test", "sh", "-c", "echo one; echo two >&2"]);
+    t.ok(&[
+        "run",
+        "--name",
+        "told",
+        "busybox:test",
+        "sh",
+        "-c",
+        "echo one; echo two >&2",
+    ]);
     // No attributes recorded: Docker's json-file then writes the space alone.
     let out = t.run(&["logs", "--details", "told"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), " one\n");
@@ -212,8 +220,15 @@ fn logs_details_prefixes_each_line_with_its_attributes_and_a_space() {
     }
     let service = Service::start(&t);
     for client in clients() {
-        let out = service.client_cmd(client, &["logs", "--details", "told"]).output().unwrap();
-        assert!(out.status.success(), "{client}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = service
+            .client_cmd(client, &["logs", "--details", "told"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{client}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(String::from_utf8_lossy(&out.stdout), " one\n", "{client}");
         assert_eq!(String::from_utf8_lossy(&out.stderr), " two\n", "{client}");
     }

@@ -33,13 +33,27 @@ fn ps_size_shows_the_writable_layer_and_the_virtual_size_as_docker() {
     let service = Service::start(&t);
     let listing = service.http("GET", "/containers/json?all=1&size=1");
     let doc: serde_json::Value = serde_json::from_slice(&listing.body).unwrap();
-    let (rw, root) = (doc[0]["SizeRw"].as_i64().unwrap(), doc[0]["SizeRootFs"].as_i64().unwrap());
+    let (rw, root) = (
+        doc[0]["SizeRw"].as_i64().unwrap(),
+        doc[0]["SizeRootFs"].as_i64().unwrap(),
+    );
     assert!(rw >= 50_000, "the 50kB written are in the writable layer: {doc}");
-    let image: i64 = t.ok(&["image", "inspect", "-f", "{{.Size}}", "busybox:test"]).trim().parse().unwrap();
+    let image: i64 = t
+        .ok(&["image", "inspect", "-f", "{{.Size}}", "busybox:test"])
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(root, rw + image, "{doc}");
     for client in clients() {
-        let out = service.client_cmd(client, &["ps", "-a", "-s", "--format", "{{.Size}}"]).output().unwrap();
-        assert!(out.status.success(), "{client}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = service
+            .client_cmd(client, &["ps", "-a", "-s", "--format", "{{.Size}}"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{client}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), shown, "{client}");
     }
     // A template showing .Size gets the sizes without -s (as docker's); JSON with -s.

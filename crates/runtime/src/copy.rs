@@ -275,7 +275,8 @@ fn set_host_meta(path: &Path, mode: u32, owners: Option<(u32, u32)>) -> Result<(
     if let Some((uid, gid)) = owners {
         std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io(format!("chown {}", path.display())))?;
     }
-    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777)).map_err(io(format!("chmod {}", path.display())))
+    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(io(format!("chmod {}", path.display())))
 }
 
 /// `cp HOSTSRC CONTAINER:DEST` (Docker's `extract-to-dir` event).
