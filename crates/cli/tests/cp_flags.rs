@@ -24,7 +24,7 @@ fn cp_out_gives_the_callers_owners_and_with_archive_the_containers() {
         "busybox:test",
         "sh",
         "-c",
-        "mkdir /d && echo x > /d/f && chown -R 1234:5678 /d && ln -s /d/f /link",
+        "mkdir /d && echo x > /d/f && chown -R 1234:5678 /d && ln -s /d/f /link && chown -h 1234:5678 /link",
     ]);
     let probe = t.path("probe");
     std::fs::write(&probe, "").unwrap();
@@ -39,6 +39,15 @@ fn cp_out_gives_the_callers_owners_and_with_archive_the_containers() {
     assert_eq!(owners(&out.join("archived")), (1234, 5678));
     assert_eq!(owners(&out.join("archived/f")), (1234, 5678));
     assert_eq!(std::fs::read_to_string(out.join("archived/f")).unwrap(), "x\n");
+    // A link given as the source: the link itself, its owners kept with -a only.
+    t.ok(&["cp", "src:/link", out.join("plain-link").to_str().unwrap()]);
+    assert_eq!(owners(&out.join("plain-link")), caller);
+    t.ok(&["cp", "-a", "src:/link", out.join("archived-link").to_str().unwrap()]);
+    assert_eq!(owners(&out.join("archived-link")), (1234, 5678));
+    assert_eq!(
+        std::fs::read_link(out.join("archived-link")).unwrap(),
+        Path::new("/d/f")
+    );
 }
 
 #[test]

@@ -179,7 +179,13 @@ fn copy_out_of_root(
             Kind::Symlink => {
                 let link = handle.read_link().map_err(in_root)?;
                 replace_host(&target)?;
-                std::os::unix::fs::symlink(&link, &target).map_err(io(format!("creating {}", target.display())))
+                std::os::unix::fs::symlink(&link, &target).map_err(io(format!("creating {}", target.display())))?;
+                if keep_owners {
+                    let meta = handle.metadata().map_err(in_root)?;
+                    std::os::unix::fs::lchown(&target, Some(meta.uid()), Some(meta.gid()))
+                        .map_err(io(format!("chown {}", target.display())))?;
+                }
+                Ok(())
             }
             // A special file: nothing to copy that the host should read.
             Kind::Other => Ok(()),
