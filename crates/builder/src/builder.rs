@@ -37,6 +37,60 @@ pub struct BuildOptions {
     pub squash: bool,
     /// `--pull`: fetch every base image again, not only missing ones.
     pub pull: bool,
+    /// What each `RUN` step's container gets from the build's flags.
+    pub run: RunSettings,
+    /// `--rm=false`: a RUN step's container is kept (stopped) once the step succeeded.
+    /// By default (Docker's `--rm`) it is removed; a failed step's is kept either way.
+    pub keep_intermediate: bool,
+    /// `--force-rm`: every RUN step's container is removed, a failed step's too.
+    pub force_remove: bool,
+}
+
+/// The settings of `RUN` steps' containers, from `build`'s flags (Docker's
+/// `--add-host`, `--memory`, `--memory-swap`, `--cpu-shares`, `--cpu-period`,
+/// `--cpu-quota`, `--cpuset-cpus`, `--shm-size`, `--ulimit`, `--security-opt`,
+/// `--cgroup-parent`, `--cpuset-mems`): checked once before the first step, applied to
+/// each step as `run`'s are.
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    /// `--add-host HOST:IP`.
+    pub extra_hosts: Vec<String>,
+    /// `--memory`, in bytes.
+    pub memory: Option<i64>,
+    /// `--security-opt`.
+    pub security_opt: Vec<String>,
+    /// `--memory-swap`, `--cpu-*`, `--cpuset-cpus`, `--shm-size`, `--ulimit`.
+    pub resources: strata_containers::resources::Resources,
+    /// `--cgroup-parent`: refused (strata places every container under its own group).
+    pub cgroup_parent: Option<String>,
+    /// `--cpuset-mems`: refused (strata's containers have no memory-node setting).
+    pub cpuset_mems: Option<String>,
+}
+
+impl RunSettings {
+    /// Docker's checks of the settings (as `run`'s), and the refusals of what strata's
+    /// containers cannot take.
+    pub fn check(&self) -> Result<()> {
+        if self.cgroup_parent.as_deref().is_some_and(|p| !p.is_empty()) {
+            return Err(BuildError::Unsupported {
+                flag: "--cgroup-parent",
+                reason: "strata puts each container's cgroups under its own strata/<id> groups (on this \
+                         machine's cgroup v1 hierarchies one per controller), and its containers have no \
+                         parent setting to give a RUN step; leave the flag out"
+                    .into(),
+            });
+        }
+        if self.cpuset_mems.as_deref().is_some_and(|m| !m.is_empty()) {
+            return Err(BuildError::Unsupported {
+                flag: "--cpuset-mems",
+                reason: "strata's containers have no memory-node setting yet (their cpuset group takes the \
+                         machine's nodes); leave the flag out, or use --cpuset-cpus"
+                    .into(),
+            });
+        }
+        self.resources.check(self.memory, None)?;
+        Ok(())
+    }
 }
 
 /// Fetches a base image into the store (a registry pull), given its name and whether
@@ -158,6 +212,7 @@ pub fn build(
 ) -> Result<Built> {
     // The lease: garbage collection (which takes the lock exclusively) waits until this
     // build ends, so it never removes the intermediate images and layers it builds on.
+    opts.run.check()?;
     let _lease = store.lock_for_adding()?;
     let dockerfile = parser::parse(&opts.dockerfile, &opts.dockerfile_name)?;
     let instructions = dockerfile

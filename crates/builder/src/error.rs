@@ -11,6 +11,9 @@ pub enum BuildError {
         instruction: String,
         message: String,
     },
+    /// A flag of `build` this build cannot apply, named, with the reason.
+    #[error("{flag} is not supported by strata's build: {reason}")]
+    Unsupported { flag: &'static str, reason: String },
     #[error("build context {path}: {message}")]
     Context { path: String, message: String },
     #[error("{what}: {source}")]

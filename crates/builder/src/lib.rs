@@ -15,7 +15,7 @@ mod steps;
 mod view;
 pub mod words;
 
-pub use builder::{build, BuildOptions, Built, Callbacks};
+pub use builder::{build, BuildOptions, Built, Callbacks, RunSettings};
 pub use context::Context;
 pub use error::{BuildError, Result};
 pub use input::{BuildInput, DockerfileSource};

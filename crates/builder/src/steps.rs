@@ -389,6 +389,10 @@ fn run(
             Some(n) => Some(n.to_string()),
         },
         merged_output: true,
+        extra_hosts: b.opts.run.extra_hosts.clone(),
+        memory: b.opts.run.memory,
+        security_opt: b.opts.run.security_opt.clone(),
+        resources: b.opts.run.resources.clone(),
         ..Default::default()
     };
     let record = containers.create(&options)?;
@@ -437,7 +441,16 @@ fn run(
         }
         Err(e) => Err(e.into()),
     };
-    containers.remove(&record, true)?;
+    // Docker's --rm (the default) and --force-rm: a step that succeeded leaves no
+    // container unless --rm=false; a failed one's stays unless --force-rm.
+    let remove = match &result {
+        Ok(_) => !b.opts.keep_intermediate || b.opts.force_remove,
+        Err(_) => b.opts.force_remove,
+    };
+    if remove {
+        containers.remove(&record, true)?;
+        b.say(format!("Removing intermediate container {}", &record.id[..12]));
+    }
     let (id, config) = result?;
     state.config = config;
     b.image(&id)

@@ -339,7 +339,8 @@ fn bad_dockerfiles_fail_with_file_and_line_and_leave_nothing() {
     ];
     for (i, (dockerfile, expected)) in cases.iter().enumerate() {
         let dir = context(&t, &format!("bad{i}"), dockerfile, &[("a", "a")]);
-        let out = t.run(&["build", "-t", "bad:1", dir.to_str().unwrap()]);
+        // --force-rm: a failed RUN step's container goes too (Docker's default keeps it).
+        let out = t.run(&["build", "--force-rm", "-t", "bad:1", dir.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{dockerfile}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{dockerfile}: expected {expected:?} in {err}");

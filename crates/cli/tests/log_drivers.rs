@@ -190,3 +190,46 @@ fn docker_log_options_work_over_the_engine_api() {
         service.docker_ok(&["rm", "-f", "api-log"]);
     }
 }
+
+#[test]
+fn logs_details_prefixes_each_line_with_its_attributes_and_a_space() {
+    let t = with_busybox();
+    t.ok(&[
+        "run",
+        "--name",
+        "told",
+        "busybox:test",
+        "sh",
+        "-c",
+        "echo one; echo two >&2",
+    ]);
+    // No attributes recorded: Docker's json-file then writes the space alone.
+    let out = t.run(&["logs", "--details", "told"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), " one\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), " two\n");
+    let stamped = t.ok(&["logs", "--details", "-t", "told"]);
+    let (time, rest) = stamped.split_once(' ').unwrap();
+    assert!(time.ends_with('Z'), "{stamped:?}");
+    assert_eq!(rest, " one\n", "the details come after the time");
+    assert_eq!(t.ok(&["logs", "told"]), "one\n", "without --details, the lines alone");
+    // The options that would record attributes are refused by name, with the reason.
+    for option in ["labels=a", "labels-regex=a", "env=A", "env-regex=^A", "tag={{.Name}}"] {
+        let e = t.fails(&["create", "--log-opt", option, "busybox:test", "true"]);
+        assert!(e.contains(&format!("--log-opt {option}")), "{e}");
+        assert!(e.contains("records no log attributes"), "{e}");
+    }
+    let service = Service::start(&t);
+    for client in clients() {
+        let out = service
+            .client_cmd(client, &["logs", "--details", "told"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{client}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), " one\n", "{client}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), " two\n", "{client}");
+    }
+}

@@ -53,6 +53,11 @@ impl LogConfig {
                         .ok_or_else(|| refused("a number of files, 1 or more"))?;
                     config.max_file = Some(n);
                 }
+                (_, "labels" | "labels-regex" | "env" | "env-regex" | "tag") => {
+                    return Err(refused(
+                        "strata's json-file driver records no log attributes (what `logs --details` shows): leave this option out",
+                    ))
+                }
                 _ => {
                     return Err(refused(
                         "not an option strata's json-file driver has (it has max-size and max-file)",

@@ -379,6 +379,15 @@ pub struct CommitOptions {
     pub reference: Option<String>,
 }
 
+/// A container's sizes in bytes, as Docker's `ps --size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContainerSizes {
+    /// The writable layer (`SizeRw`).
+    pub rw: i64,
+    /// The writable layer and the image (`SizeRootFs`, the "virtual" size).
+    pub root_fs: i64,
+}
+
 impl Containers<'_> {
     /// The container's writable layer.
     pub fn upper(&self, id: &str) -> PathBuf {
@@ -389,6 +398,17 @@ impl Containers<'_> {
     /// layer is a whole copy, nothing is counted.
     pub fn size_rw(&self, id: &str) -> u64 {
         strata_snapshots::disk_usage(&self.upper(id)).unwrap_or(0)
+    }
+
+    /// Docker's `SizeRw` and `SizeRootFs` (`ps --size`, the API's `size=true`): the
+    /// writable layer's bytes, and those plus the image's.
+    pub fn sizes(&self, record: &ContainerRecord) -> ContainerSizes {
+        let rw = self.size_rw(&record.id) as i64;
+        let image = self.store.db().image(&record.image_id).ok().flatten();
+        ContainerSizes {
+            rw,
+            root_fs: rw + image.map_or(0, |i| i.size),
+        }
     }
 
     /// The image layer directories under the container, top first: for an image deeper

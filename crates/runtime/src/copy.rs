@@ -105,55 +105,104 @@ fn with_binds<T, E: From<RuntimeError>>(
     out
 }
 
+/// `cp`'s options (Docker's `-a` and `-L`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyOptions {
+    /// `-a`: into the container, everything owned by the container's user (its
+    /// `Config.User`, looked up in its own /etc/passwd) when it has one, as Docker's
+    /// `copyUIDGID`; out of it, the container's owners kept on the host. Without it,
+    /// what comes in keeps the host's owners (as Docker's tar headers do) and what
+    /// goes out is the caller's (as the docker CLI extracts it, without lchown).
+    pub archive: bool,
+    /// `-L`: a symlink given as the source is followed (its target copied under the
+    /// link's name); without it the link itself is copied.
+    pub follow_link: bool,
+}
+
 /// `cp CONTAINER:SRC HOSTDEST` (Docker's `archive-path` event).
-pub fn copy_out(containers: &Containers<'_>, record: &ContainerRecord, src: &str, dest: &Path) -> Result<()> {
-    copy_out_of_root(containers, record, src, dest)?;
+pub fn copy_out(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    src: &str,
+    dest: &Path,
+    options: &CopyOptions,
+) -> Result<()> {
+    copy_out_of_root(containers, record, src, dest, options)?;
     containers.emit(record, "archive-path", &[("path", src)]);
     Ok(())
 }
 
-fn copy_out_of_root(containers: &Containers<'_>, record: &ContainerRecord, src: &str, dest: &Path) -> Result<()> {
+fn copy_out_of_root(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    src: &str,
+    dest: &Path,
+    options: &CopyOptions,
+) -> Result<()> {
     with_root(containers, record, |root| {
         let not_found = || RuntimeError::Start {
             code: 1,
             message: format!("Could not find the file {src} in container {}", record.name),
         };
-        let handle = root.find(Path::new(src)).map_err(in_root)?.ok_or_else(not_found)?;
+        // The last component followed only with -L, inside the root either way.
+        let found = match options.follow_link {
+            true => root.find(Path::new(src)),
+            false => match root.resolve_nofollow(Path::new(src)) {
+                Ok(h) => Ok(Some(h)),
+                Err(InRootError::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            },
+        };
+        let handle = found.map_err(in_root)?.ok_or_else(not_found)?;
         let name = Path::new(src).file_name().map(|n| n.to_os_string()).unwrap_or_default();
         let target = if dest.is_dir() && !name.is_empty() {
             dest.join(name)
         } else {
             dest.to_path_buf()
         };
+        let keep_owners = options.archive;
         strata_inroot::pause("cp:resolved", Path::new(src));
         match handle.kind().map_err(in_root)? {
             Kind::Dir => {
                 let dir = handle
                     .open(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY)
                     .map_err(in_root)?;
-                copy_dir_out(dir.as_fd(), &target, src)
+                copy_dir_out(dir.as_fd(), &target, src, keep_owners)
             }
             Kind::File => {
                 let file = handle
                     .open(OpenFlags::O_RDONLY | OpenFlags::O_NONBLOCK)
                     .map_err(in_root)?;
-                file_out(file.into(), &target, src)
+                file_out(file.into(), &target, src, keep_owners)
             }
-            // A final symlink or special file: nothing to copy that the host should read.
-            Kind::Symlink | Kind::Other => Ok(()),
+            // The link itself (never followed on the host: only its text is read).
+            Kind::Symlink => {
+                let link = handle.read_link().map_err(in_root)?;
+                replace_host(&target)?;
+                std::os::unix::fs::symlink(&link, &target).map_err(io(format!("creating {}", target.display())))?;
+                if keep_owners {
+                    let meta = handle.metadata().map_err(in_root)?;
+                    std::os::unix::fs::lchown(&target, Some(meta.uid()), Some(meta.gid()))
+                        .map_err(io(format!("chown {}", target.display())))?;
+                }
+                Ok(())
+            }
+            // A special file: nothing to copy that the host should read.
+            Kind::Other => Ok(()),
         }
     })
 }
 
-/// A directory of the container (as a descriptor) to `to` on the host.
-fn copy_dir_out(dir: BorrowedFd<'_>, to: &Path, shown: &str) -> Result<()> {
+/// A directory of the container (as a descriptor) to `to` on the host (with the
+/// container's owners when `keep_owners`).
+fn copy_dir_out(dir: BorrowedFd<'_>, to: &Path, shown: &str, keep_owners: bool) -> Result<()> {
     let stat = rustix::fs::fstat(dir).map_err(sys(format!("reading {shown}")))?;
     match fs::symlink_metadata(to) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => fs::remove_file(to).map_err(io(format!("replacing {}", to.display())))?,
         Err(_) => fs::create_dir(to).map_err(io(format!("creating {}", to.display())))?,
     }
-    set_host_meta(to, stat.st_mode, stat.st_uid, stat.st_gid)?;
+    set_host_meta(to, stat.st_mode, keep_owners.then_some((stat.st_uid, stat.st_gid)))?;
     for (name, kind) in entries(dir, shown)? {
         let child = format!("{shown}/{}", name.to_string_lossy());
         let dst = to.join(&name);
@@ -166,7 +215,7 @@ fn copy_dir_out(dir: BorrowedFd<'_>, to: &Path, shown: &str) -> Result<()> {
                     Mode::empty(),
                 )
                 .map_err(sys(format!("opening {child} (it may have been replaced)")))?;
-                copy_dir_out(fd.as_fd(), &dst, &child)?;
+                copy_dir_out(fd.as_fd(), &dst, &child, keep_owners)?;
             }
             rustix::fs::FileType::RegularFile => {
                 let fd = rustix::fs::openat(
@@ -176,13 +225,19 @@ fn copy_dir_out(dir: BorrowedFd<'_>, to: &Path, shown: &str) -> Result<()> {
                     Mode::empty(),
                 )
                 .map_err(sys(format!("opening {child}")))?;
-                file_out(fd, &dst, &child)?;
+                file_out(fd, &dst, &child, keep_owners)?;
             }
             rustix::fs::FileType::Symlink => {
                 let target = rustix::fs::readlinkat(dir, &name, Vec::new()).map_err(sys(format!("reading {child}")))?;
                 replace_host(&dst)?;
                 std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target.as_bytes()), &dst)
                     .map_err(io(format!("creating {}", dst.display())))?;
+                if keep_owners {
+                    let stat = rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW)
+                        .map_err(sys(format!("reading {child}")))?;
+                    std::os::unix::fs::lchown(&dst, Some(stat.st_uid), Some(stat.st_gid))
+                        .map_err(io(format!("chown {}", dst.display())))?;
+                }
             }
             // Devices, sockets and FIFOs are not copied.
             _ => {}
@@ -193,7 +248,7 @@ fn copy_dir_out(dir: BorrowedFd<'_>, to: &Path, shown: &str) -> Result<()> {
 
 /// A regular file of the container (as a descriptor; anything else is skipped, so a
 /// FIFO swapped in cannot hang the copy) to `to` on the host.
-fn file_out(fd: OwnedFd, to: &Path, shown: &str) -> Result<()> {
+fn file_out(fd: OwnedFd, to: &Path, shown: &str, keep_owners: bool) -> Result<()> {
     let stat = rustix::fs::fstat(&fd).map_err(sys(format!("reading {shown}")))?;
     if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
         return Ok(());
@@ -206,7 +261,7 @@ fn file_out(fd: OwnedFd, to: &Path, shown: &str) -> Result<()> {
         .open(to)
         .map_err(io(format!("creating {}", to.display())))?;
     std::io::copy(&mut src, &mut dst).map_err(io(format!("copying {shown} to {}", to.display())))?;
-    set_host_meta(to, stat.st_mode, stat.st_uid, stat.st_gid)
+    set_host_meta(to, stat.st_mode, keep_owners.then_some((stat.st_uid, stat.st_gid)))
 }
 
 /// Removes a non-directory at the host path `to`, so a file can take its place.
@@ -221,22 +276,51 @@ fn replace_host(to: &Path) -> Result<()> {
     }
 }
 
-fn set_host_meta(path: &Path, mode: u32, uid: u32, gid: u32) -> Result<()> {
+/// The mode, and the owners when given (before the mode: chown clears set-ID bits).
+fn set_host_meta(path: &Path, mode: u32, owners: Option<(u32, u32)>) -> Result<()> {
+    if let Some((uid, gid)) = owners {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io(format!("chown {}", path.display())))?;
+    }
     fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
-        .map_err(io(format!("chmod {}", path.display())))?;
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io(format!("chown {}", path.display())))
+        .map_err(io(format!("chmod {}", path.display())))
 }
 
 /// `cp HOSTSRC CONTAINER:DEST` (Docker's `extract-to-dir` event).
-pub fn copy_in(containers: &Containers<'_>, record: &ContainerRecord, src: &Path, dest: &str) -> Result<()> {
-    copy_into_root(containers, record, src, dest)?;
+pub fn copy_in(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    src: &Path,
+    dest: &str,
+    options: &CopyOptions,
+) -> Result<()> {
+    copy_into_root(containers, record, src, dest, options)?;
     containers.emit(record, "extract-to-dir", &[("path", dest)]);
     Ok(())
 }
 
-fn copy_into_root(containers: &Containers<'_>, record: &ContainerRecord, src: &Path, dest: &str) -> Result<()> {
-    let meta = fs::symlink_metadata(src).map_err(io(format!("reading {}", src.display())))?;
+fn copy_into_root(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    src: &Path,
+    dest: &str,
+    options: &CopyOptions,
+) -> Result<()> {
+    // The host's source: a link itself, or with -L what it points at (on the host, the
+    // caller's own path), copied under the link's name either way.
+    let meta = match options.follow_link {
+        true => fs::metadata(src),
+        false => fs::symlink_metadata(src),
+    }
+    .map_err(io(format!("reading {}", src.display())))?;
+    let config = containers.config(record)?;
     with_root(containers, record, |root| {
+        let owner = match options.archive && !config.user.is_empty() {
+            true => {
+                let user = crate::spec::resolve_user(root.dir(), &config.user)?;
+                Some((user.uid, user.gid))
+            }
+            false => None,
+        };
         // Into DEST when it is a directory, else as DEST in its parent directory.
         let existing = root.find(Path::new(dest)).map_err(in_root)?;
         let (dir, name) = match existing {
@@ -268,20 +352,23 @@ fn copy_into_root(containers: &Containers<'_>, record: &ContainerRecord, src: &P
             .open(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY)
             .map_err(in_root)?;
         strata_inroot::pause("cp:resolved", Path::new(dest));
-        copy_in_entry(dir.as_fd(), &name, src, &meta, dest)
+        copy_in_entry(dir.as_fd(), &name, src, &meta, dest, owner)
     })
 }
 
 /// The host's `from` as `name` in the container's directory `dir`: created with
 /// `O_EXCL | O_NOFOLLOW`, a directory re-opened with `O_NOFOLLOW` before anything is
-/// written into it, and owners and modes set through the new object's descriptor.
+/// written into it, and owners (`owner`, else the host's) and modes set through the
+/// new object's descriptor.
 fn copy_in_entry(
     dir: BorrowedFd<'_>,
     name: &std::ffi::OsStr,
     from: &Path,
     meta: &fs::Metadata,
     shown: &str,
+    owner: Option<(u32, u32)>,
 ) -> Result<()> {
+    let (uid, gid) = owner.unwrap_or((meta.uid(), meta.gid()));
     let existing = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok();
     let existing_dir = existing
         .as_ref()
@@ -305,9 +392,9 @@ fn copy_in_entry(
             let entry = entry.map_err(io(format!("reading {}", from.display())))?;
             let m = fs::symlink_metadata(entry.path()).map_err(io(format!("reading {}", entry.path().display())))?;
             let child = format!("{shown}/{}", entry.file_name().to_string_lossy());
-            copy_in_entry(fd.as_fd(), &entry.file_name(), &entry.path(), &m, &child)?;
+            copy_in_entry(fd.as_fd(), &entry.file_name(), &entry.path(), &m, &child, owner)?;
         }
-        return set_fd_meta(&fd, meta, shown);
+        return set_fd_meta(&fd, meta, (uid, gid), shown);
     }
     if existing_dir {
         return Err(RuntimeError::io(
@@ -324,8 +411,8 @@ fn copy_in_entry(
         return rustix::fs::chownat(
             dir,
             name,
-            Some(rustix::fs::Uid::from_raw(meta.uid())),
-            Some(rustix::fs::Gid::from_raw(meta.gid())),
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
             AtFlags::SYMLINK_NOFOLLOW,
         )
         .map_err(sys(format!("chown {shown}")));
@@ -343,14 +430,14 @@ fn copy_in_entry(
     let mut src = fs::File::open(from).map_err(io(format!("opening {}", from.display())))?;
     let mut dst = fs::File::from(fd);
     std::io::copy(&mut src, &mut dst).map_err(io(format!("copying to {shown}")))?;
-    set_fd_meta(&dst, meta, shown)
+    set_fd_meta(&dst, meta, (uid, gid), shown)
 }
 
-fn set_fd_meta(fd: impl AsFd, meta: &fs::Metadata, shown: &str) -> Result<()> {
+fn set_fd_meta(fd: impl AsFd, meta: &fs::Metadata, (uid, gid): (u32, u32), shown: &str) -> Result<()> {
     rustix::fs::fchown(
         &fd,
-        Some(rustix::fs::Uid::from_raw(meta.uid())),
-        Some(rustix::fs::Gid::from_raw(meta.gid())),
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
     )
     .map_err(sys(format!("chown {shown}")))?;
     // After chown, which clears set-ID bits.

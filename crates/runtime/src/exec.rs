@@ -22,6 +22,12 @@ pub struct ExecOptions {
     pub tty: bool,
     /// `-i`: the caller's input goes to the command (otherwise it reads nothing).
     pub interactive: bool,
+    /// `--privileged`: the command gets every capability, as Docker's (which changes
+    /// only the capabilities: the container's seccomp filter still applies, as runc
+    /// applies it to every process it starts in the container, and its masked paths are
+    /// in the mount namespace the command joins).
+    #[serde(default)]
+    pub privileged: bool,
 }
 
 /// An exec instance as stored.
@@ -206,7 +212,8 @@ fn unless_ended(containers: &Containers<'_>, record: &ContainerRecord, e: Runtim
 const ENDING: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The exec's process spec: the container's, with the exec's command, environment
-/// (`-e` over the container's), working directory and user.
+/// (`-e` over the container's), working directory and user, and with `--privileged`
+/// every capability.
 pub(crate) fn spec_for(
     containers: &Containers<'_>,
     record: &ContainerRecord,
@@ -233,6 +240,16 @@ pub(crate) fn spec_for(
     }
     process.set_env(Some(env));
     process.set_terminal(Some(options.tty));
+    if options.privileged {
+        let all = crate::spec::all_capabilities();
+        let mut capabilities = process.capabilities().clone().unwrap_or_default();
+        capabilities.set_bounding(Some(all.clone()));
+        capabilities.set_permitted(Some(all.clone()));
+        capabilities.set_effective(Some(all.clone()));
+        capabilities.set_inheritable(Some(all));
+        capabilities.set_ambient(None);
+        process.set_capabilities(Some(capabilities));
+    }
     if let Some(w) = &options.workdir {
         process.set_cwd(w.into());
     }

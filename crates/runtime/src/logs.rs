@@ -30,6 +30,16 @@ pub struct LogEntry {
     pub bytes: Vec<u8>,
 }
 
+impl LogEntry {
+    /// What `logs --details` puts before the output: the record's extra attributes
+    /// (Docker's `--log-opt labels=`/`env=`/`tag=`, as `key=value` pairs joined by
+    /// commas), then a space. strata's json-file driver records no attributes (it
+    /// refuses those options), so this is the space alone, as Docker's with none.
+    pub fn details_prefix(&self) -> &'static [u8] {
+        b" "
+    }
+}
+
 /// Which entries `read_logs` gives.
 #[derive(Debug, Clone, Default)]
 pub struct LogOptions {

@@ -117,7 +117,7 @@ pub fn mapped_devices(config: &ContainerConfig) -> Result<Vec<(LinuxDevice, Stri
 
 /// Every capability this engine holds (its bounding set), which is what `ALL` grants:
 /// one it lacks could not be handed on.
-fn all_capabilities() -> HashSet<Capability> {
+pub(crate) fn all_capabilities() -> HashSet<Capability> {
     let held = caps::read(None, caps::CapSet::Bounding).unwrap_or_default();
     held.iter()
         .filter_map(|c| c.to_string().trim_start_matches("CAP_").parse::<Capability>().ok())

@@ -44,6 +44,52 @@ pub struct Args {
     /// Type of progress output: plain or tty (both print the classic step lines)
     #[arg(long, default_value = "auto")]
     progress: String,
+    /// Add a custom host-to-IP mapping (host:ip) for the RUN steps
+    #[arg(long)]
+    add_host: Vec<String>,
+    /// Optional parent cgroup for the container (refused: see the error)
+    #[arg(long)]
+    cgroup_parent: Option<String>,
+    /// Limit the CPU CFS (Completely Fair Scheduler) period
+    #[arg(long)]
+    cpu_period: Option<i64>,
+    /// Limit the CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long)]
+    cpu_quota: Option<i64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long)]
+    cpu_shares: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (refused: see the error)
+    #[arg(long)]
+    cpuset_mems: Option<String>,
+    /// Memory limit
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long, allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Size of /dev/shm
+    #[arg(long)]
+    shm_size: Option<String>,
+    /// Ulimit options (NAME=SOFT[:HARD])
+    #[arg(long)]
+    ulimit: Vec<String>,
+    /// Security options
+    #[arg(long)]
+    security_opt: Vec<String>,
+    /// Remove intermediate containers after a successful build (default true)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    rm: bool,
+    /// Always remove intermediate containers
+    #[arg(long)]
+    force_rm: bool,
+    /// Compress the build context using gzip (nothing to do: strata reads the context
+    /// in place, it is never sent anywhere)
+    #[arg(long)]
+    compress: bool,
     /// Build context: a directory, or "-" for a Dockerfile or a tar archive on stdin
     path: String,
 }
@@ -66,7 +112,14 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         quiet: args.quiet,
         squash: args.squash,
         pull: args.pull,
+        run: run_settings(&args)?,
+        keep_intermediate: !args.rm,
+        force_remove: args.force_rm,
     };
+    // --compress: docker's CLI gzips the context it sends a daemon; strata's build
+    // reads the context where it is, so there is nothing to compress (the image is the
+    // same either way, as docker's).
+    let _ = args.compress;
     let mut stdout = std::io::stdout().lock();
     let fetch = |name: &str, always: bool| {
         super::registry::ensure_image(store, name, if always { "always" } else { "missing" })
@@ -85,6 +138,36 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     }
     let _ = std::io::stdout().is_terminal();
     Ok(0)
+}
+
+/// The RUN steps' settings, as `run`'s flags of the same names give them.
+fn run_settings(args: &Args) -> Result<strata_builder::RunSettings> {
+    use strata_containers::resources::{Resources, Ulimit};
+    let size = |flag: &Option<String>| flag.as_deref().map(crate::output::parse_size).transpose();
+    Ok(strata_builder::RunSettings {
+        extra_hosts: args.add_host.clone(),
+        memory: size(&args.memory)?,
+        security_opt: args.security_opt.clone(),
+        resources: Resources {
+            memory_swap: match args.memory_swap.as_deref() {
+                Some("-1") => Some(-1),
+                other => other.map(crate::output::parse_size).transpose()?,
+            },
+            cpu_shares: args.cpu_shares.filter(|s| *s != 0),
+            cpu_quota: args.cpu_quota.filter(|q| *q != 0),
+            cpu_period: args.cpu_period.filter(|p| *p != 0),
+            cpuset_cpus: args.cpuset_cpus.clone(),
+            shm_size: size(&args.shm_size)?,
+            ulimits: args
+                .ulimit
+                .iter()
+                .map(|u| Ulimit::parse(u))
+                .collect::<std::result::Result<_, _>>()?,
+            ..Default::default()
+        },
+        cgroup_parent: args.cgroup_parent.clone(),
+        cpuset_mems: args.cpuset_mems.clone(),
+    })
 }
 
 /// The context and Dockerfile the flags name: PATH against this process's working

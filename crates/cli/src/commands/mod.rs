@@ -44,7 +44,7 @@ pub enum Command {
     /// Upload an image to a registry
     Push(registry::PushArgs),
     /// Build an image from a Dockerfile
-    Build(build::Args),
+    Build(Box<build::Args>),
     /// Log in to a registry
     Login(registry::LoginArgs),
     /// Log out from a registry
@@ -157,7 +157,7 @@ pub enum ImageCommand {
     /// Upload an image to a registry
     Push(registry::PushArgs),
     /// Build an image from a Dockerfile
-    Build(build::Args),
+    Build(Box<build::Args>),
     /// Show the history of an image
     History(history::Args),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -216,7 +216,7 @@ pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
     match command {
         Command::System(system::Command::Service(a)) => service::run(store, a),
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(&store, a),
-        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => build::run(&store, a),
+        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => build::run(&store, *a),
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry::push(&store, a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(&store, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(&store, a),

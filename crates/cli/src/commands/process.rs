@@ -36,6 +36,9 @@ pub struct ExecArgs {
     /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short, long)]
     user: Option<String>,
+    /// Give extended privileges to the command (every capability)
+    #[arg(long)]
+    privileged: bool,
     /// The container, then the command and its arguments: one list, so that everything
     /// after the container is the command's (`exec C ls -t`: `-t` is not `--tty` there).
     #[arg(
@@ -59,6 +62,9 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short, long)]
     timestamps: bool,
+    /// Show extra details provided to logs (the log attributes, then a space)
+    #[arg(long)]
+    details: bool,
     /// Show logs since timestamp (RFC 3339, e.g. 2024-01-02T13:23:37Z, Unix seconds, or relative: 10m)
     #[arg(long)]
     since: Option<String>,
@@ -122,6 +128,7 @@ pub fn exec(store: &ImageStore, args: ExecArgs) -> Result<u8> {
         user: args.user,
         tty: args.tty,
         interactive: args.interactive,
+        privileged: args.privileged,
     };
     let outcome = run_exec(&containers, &record, &opts, args.detach, &keys);
     match outcome {
@@ -173,9 +180,9 @@ pub fn logs(store: &ImageStore, args: LogsArgs) -> Result<u8> {
         },
         follow: args.follow,
     };
-    let timestamps = args.timestamps;
+    let (timestamps, details) = (args.timestamps, args.details);
     strata_runtime::logs::read_logs(&containers, &record, &options, &mut |entry| {
-        print_entry(&entry, timestamps);
+        print_entry(&entry, timestamps, details);
         std::ops::ControlFlow::Continue(())
     })?;
     Ok(0)
@@ -199,12 +206,16 @@ fn log_time(text: &str, flag: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>>
     })
 }
 
-/// An entry on the stream it came from, after its time with `-t`.
-fn print_entry(entry: &LogEntry, timestamps: bool) {
+/// An entry on the stream it came from, after its time with `-t` and its details with
+/// `--details`.
+fn print_entry(entry: &LogEntry, timestamps: bool, details: bool) {
     let mut text = Vec::with_capacity(entry.bytes.len() + 32);
     if timestamps {
         text.extend_from_slice(strata_images::config::go_rfc3339_nano(entry.time).as_bytes());
         text.push(b' ');
+    }
+    if details {
+        text.extend_from_slice(entry.details_prefix());
     }
     text.extend_from_slice(&entry.bytes);
     match entry.stream {
@@ -393,6 +404,12 @@ pub fn top(store: &ImageStore, args: TopArgs) -> Result<u8> {
 
 #[derive(clap::Args)]
 pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    follow_link: bool,
     /// CONTAINER:SRC_PATH or a host path
     source: String,
     /// CONTAINER:DEST_PATH or a host path
@@ -402,6 +419,10 @@ pub struct CpArgs {
 /// `cp`: exactly one side names a container (`NAME:PATH`).
 pub fn cp(store: &ImageStore, args: CpArgs) -> Result<u8> {
     let containers = Containers::new(store);
+    let options = strata_runtime::copy::CopyOptions {
+        archive: args.archive,
+        follow_link: args.follow_link,
+    };
     let split = |s: &str| -> Option<(String, String)> {
         let (name, path) = s.split_once(':')?;
         (!name.is_empty() && !name.contains('/')).then(|| (name.to_string(), path.to_string()))
@@ -409,11 +430,23 @@ pub fn cp(store: &ImageStore, args: CpArgs) -> Result<u8> {
     match (split(&args.source), split(&args.destination)) {
         (Some((name, path)), None) => {
             let record = containers.resolve(&name)?;
-            strata_runtime::copy::copy_out(&containers, &record, &path, std::path::Path::new(&args.destination))?;
+            strata_runtime::copy::copy_out(
+                &containers,
+                &record,
+                &path,
+                std::path::Path::new(&args.destination),
+                &options,
+            )?;
         }
         (None, Some((name, path))) => {
             let record = containers.resolve(&name)?;
-            strata_runtime::copy::copy_in(&containers, &record, std::path::Path::new(&args.source), &path)?;
+            strata_runtime::copy::copy_in(
+                &containers,
+                &record,
+                std::path::Path::new(&args.source),
+                &path,
+                &options,
+            )?;
         }
         _ => anyhow::bail!("copying between containers or between host paths is not supported: name exactly one side as CONTAINER:PATH"),
     }

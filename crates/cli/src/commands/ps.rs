@@ -1,6 +1,6 @@
 //! `strata ps`
 
-use crate::output::{ellipsis, render, table, Format};
+use crate::output::{ellipsis, human_size, render, table, Format};
 use anyhow::Result;
 use chrono::Utc;
 use serde_json::json;
@@ -32,6 +32,9 @@ pub struct Args {
     /// Format output using a Go template, or "json"
     #[arg(long)]
     format: Option<String>,
+    /// Display total file sizes
+    #[arg(short, long)]
+    size: bool,
 }
 
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
@@ -59,6 +62,9 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         kept.iter().for_each(|r| println!("{}", id(&r.record)));
         return Ok(0);
     }
+    // As docker's: the sizes are computed with --size, or for a template that shows them.
+    let format = args.format.as_deref().map(Format::parse);
+    let sized = args.size || matches!(&format, Some(Format::Template { text, .. }) if text.contains(".Size"));
     let row = |r: &ContainerRow| {
         let (c, config) = (&r.record, &r.config);
         let command = config.args().join(" ");
@@ -78,9 +84,10 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             "Ports": ports_text(&r.ports),
             "Names": c.name,
             "Labels": config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            "Size": size_text(&containers, c, sized),
         })
     };
-    match args.format.as_deref().map(Format::parse) {
+    match format {
         Some(Format::Json) => kept.iter().for_each(|k| println!("{}", row(k))),
         Some(Format::Template { text, .. }) => {
             for k in &kept {
@@ -88,7 +95,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             }
         }
         None => {
-            let mut lines = vec![[
+            let mut head = [
                 "CONTAINER ID",
                 "IMAGE",
                 "COMMAND",
@@ -98,11 +105,15 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
                 "NAMES",
             ]
             .map(String::from)
-            .to_vec()];
+            .to_vec();
+            if args.size {
+                head.push("SIZE".into());
+            }
+            let mut lines = vec![head];
             for k in &kept {
                 let r = row(k);
                 let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
-                lines.push(vec![
+                let mut line = vec![
                     s("ID"),
                     s("Image"),
                     s("Command"),
@@ -110,12 +121,29 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
                     s("Status"),
                     s("Ports"),
                     s("Names"),
-                ]);
+                ];
+                if args.size {
+                    line.push(s("Size"));
+                }
+                lines.push(line);
             }
             print!("{}", table(&lines));
         }
     }
     Ok(0)
+}
+
+/// Docker's SIZE (`{{.Size}}`): `12B (virtual 1.2MB)`, the writable layer and the
+/// whole root; without `--size`, Docker's `0B` (the sizes are not computed).
+fn size_text(containers: &Containers<'_>, record: &ContainerRecord, size: bool) -> String {
+    if !size {
+        return human_size(0);
+    }
+    let sizes = containers.sizes(record);
+    match sizes.root_fs {
+        0 => human_size(sizes.rw),
+        root => format!("{} (virtual {})", human_size(sizes.rw), human_size(root)),
+    }
 }
 
 /// Docker's PORTS column: `0.0.0.0:8080->80/tcp` for each published port of a running

@@ -204,7 +204,14 @@ fn from_config(c: &mut Fields, o: &mut CreateOptions) -> Result<(), ApiError> {
     o.healthcheck = match c.take("Healthcheck") {
         Value::Null => None,
         check if is_zero(&check) => None,
-        check => Some(serde_json::from_value(check).map_err(|e| ApiError::invalid(format!("Healthcheck: {e}")))?),
+        mut check => {
+            // A null field is an unset one, as Go's decoder reads it (docker-py sends
+            // `"StartPeriod": null` for what it was not given).
+            if let Value::Object(fields) = &mut check {
+                fields.retain(|_, v| !v.is_null());
+            }
+            Some(serde_json::from_value(check).map_err(|e| ApiError::invalid(format!("Healthcheck: {e}")))?)
+        }
     };
     o.stop_signal = c.string("StopSignal")?;
     o.domainname = c.string("Domainname")?;
@@ -611,7 +618,8 @@ mod tests {
         assert_eq!(o.restart, None);
         assert_eq!(o.healthcheck, None);
         let mut body = docker_run_body();
-        body["Healthcheck"] = json!({"Test": ["CMD-SHELL", "true"], "Interval": 1_000_000_000i64, "Retries": 2});
+        body["Healthcheck"] =
+            json!({"Test": ["CMD-SHELL", "true"], "Interval": 1_000_000_000i64, "Retries": 2, "StartPeriod": null});
         let check = options(body, None).unwrap().healthcheck.unwrap();
         assert_eq!((check.test.len(), check.interval, check.retries), (2, 1_000_000_000, 2));
     }

@@ -278,6 +278,7 @@ fn logs(
         follow: call.flag("follow"),
     };
     let timestamps = call.flag("timestamps");
+    let details = call.flag("details");
     let ctx = Arc::clone(ctx);
     let media = if tty { RAW_STREAM } else { MULTIPLEXED_STREAM };
     Reply::streamed(media, Headers::AtOnce, move |out| {
@@ -300,6 +301,9 @@ fn logs(
                         .as_bytes(),
                 );
                 bytes.push(b' ');
+            }
+            if details {
+                bytes.extend_from_slice(entry.details_prefix());
             }
             bytes.extend_from_slice(&entry.bytes);
             let written = match tty {
@@ -370,10 +374,9 @@ pub fn summary(containers: &Containers<'_>, row: &ContainerRow, size: bool) -> V
         "Mounts": strata_runtime::inspect::mounts(config),
     });
     if size {
-        let rw = containers.size_rw(&record.id) as i64;
-        let image = containers.store().db().image(&record.image_id).ok().flatten();
-        summary["SizeRw"] = json!(rw);
-        summary["SizeRootFs"] = json!(rw + image.map_or(0, |i| i.size));
+        let sizes = containers.sizes(record);
+        summary["SizeRw"] = json!(sizes.rw);
+        summary["SizeRootFs"] = json!(sizes.root_fs);
     }
     summary
 }

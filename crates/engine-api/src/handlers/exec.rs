@@ -88,11 +88,6 @@ struct ExecConfig {
 fn create(containers: &Containers<'_>, name: &str, call: &Call) -> Result<Reply, ApiError> {
     let record = containers.resolve(name)?;
     let config: ExecConfig = call.json()?;
-    if config.privileged {
-        return Err(ApiError::invalid(
-            "Privileged is not supported for exec by strata yet: run the container --privileged instead",
-        ));
-    }
     if config.detach_keys.as_deref().is_some_and(|k| !k.is_empty()) {
         return Err(ApiError::invalid(
             "DetachKeys of an exec are not supported by strata yet",
@@ -106,6 +101,7 @@ fn create(containers: &Containers<'_>, name: &str, call: &Call) -> Result<Reply,
         user: config.user.filter(|u| !u.is_empty()),
         tty: config.tty,
         interactive: config.attach_stdin,
+        privileged: config.privileged,
     };
     let created = exec::create(containers, &record, &options)?;
     Ok(Reply::json(StatusCode::CREATED, &json!({ "Id": created.id })))
@@ -169,7 +165,7 @@ fn inspect(containers: &Containers<'_>, id: &str) -> Result<Reply, ApiError> {
             "tty": exec.options.tty,
             "entrypoint": program,
             "arguments": arguments,
-            "privileged": false,
+            "privileged": exec.options.privileged,
             "user": exec.options.user.clone().unwrap_or_default(),
         },
         "OpenStdin": exec.options.interactive,

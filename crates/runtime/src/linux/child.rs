@@ -72,8 +72,8 @@ fn standard_fds(fds: &[std::os::fd::BorrowedFd<'_>; 3]) -> Result<(), ChildError
 }
 
 /// The life of a process `exec`'ed into a running container (already in its
-/// namespaces): the container's seccomp filter, the spec's user and capabilities,
-/// no_new_privs, change directory, exec.
+/// namespaces): the container's rlimits and seccomp filter, the spec's user and
+/// capabilities, no_new_privs, change directory, exec.
 pub fn enter(spec: &Spec, error_pipe: &OwnedFd, stdio: super::Stdio<'_>, seccomp: Option<&Program>) -> isize {
     // In the container's mount namespace already: its devpts is /dev/pts.
     let attached = match stdio {
@@ -84,6 +84,7 @@ pub fn enter(spec: &Spec, error_pipe: &OwnedFd, stdio: super::Stdio<'_>, seccomp
     let result = attached
         .and_then(|()| non_dumpable())
         .and_then(|()| close_inherited_fds())
+        .and_then(|()| set_rlimits(spec))
         .and_then(|()| early_seccomp(spec, seccomp))
         .and_then(|()| set_user_and_capabilities(spec))
         .and_then(|()| no_new_privs(spec))
@@ -213,15 +214,7 @@ fn setup(spec: &Spec, rootfs: &Path, seccomp: Option<&Program>, console: Option<
         loopback_up()?;
     }
     let process = spec.process().clone().unwrap_or_default();
-    for r in process.rlimits().clone().unwrap_or_default() {
-        let resource =
-            rlimit_resource(&serde_json::to_string(&r.typ()).unwrap_or_default()).ok_or_else(|| ChildError {
-                code: 125,
-                message: format!("unknown rlimit {:?}", r.typ()),
-            })?;
-        nix::sys::resource::setrlimit(resource, r.soft(), r.hard())
-            .fail(125, format!("setting rlimit {:?}", r.typ()))?;
-    }
+    set_rlimits(spec)?;
     if let Some(adj) = process.oom_score_adj() {
         // Before the capabilities go: lowering it needs CAP_SYS_RESOURCE.
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).fail(125, "setting oom_score_adj")?;
@@ -284,6 +277,22 @@ fn close_inherited_fds() -> Result<(), ChildError> {
     };
     if rc != 0 {
         return Err(std::io::Error::last_os_error()).fail(125, "close_range");
+    }
+    Ok(())
+}
+
+/// The spec's rlimits (`--ulimit`, the engine's open-files limit), for the container's
+/// process and each exec'd one alike (as runc sets them for both).
+fn set_rlimits(spec: &Spec) -> Result<(), ChildError> {
+    let process = spec.process().clone().unwrap_or_default();
+    for r in process.rlimits().clone().unwrap_or_default() {
+        let resource =
+            rlimit_resource(&serde_json::to_string(&r.typ()).unwrap_or_default()).ok_or_else(|| ChildError {
+                code: 125,
+                message: format!("unknown rlimit {:?}", r.typ()),
+            })?;
+        nix::sys::resource::setrlimit(resource, r.soft(), r.hard())
+            .fail(125, format!("setting rlimit {:?}", r.typ()))?;
     }
     Ok(())
 }
