@@ -44,13 +44,32 @@ pub struct BuildOptions {
     pub keep_intermediate: bool,
     /// `--force-rm`: every RUN step's container is removed, a failed step's too.
     pub force_remove: bool,
+    /// `--cache-from`: refused by name (see [`BuildOptions::check`]).
+    pub cache_from: Vec<String>,
+}
+
+impl BuildOptions {
+    /// The build's own flags strata cannot honour, refused by name; then the RUN steps'.
+    pub fn check(&self) -> Result<()> {
+        if let Some(image) = self.cache_from.first() {
+            return Err(BuildError::Unsupported {
+                flag: "--cache-from",
+                reason: format!(
+                    "strata's build cache matches the images built in this store (by their parent \
+                     chain), not the history of other images such as {image}; leave the flag out \
+                     (images built here are reused already)"
+                ),
+            });
+        }
+        self.run.check()
+    }
 }
 
 /// The settings of `RUN` steps' containers, from `build`'s flags (Docker's
 /// `--add-host`, `--memory`, `--memory-swap`, `--cpu-shares`, `--cpu-period`,
-/// `--cpu-quota`, `--cpuset-cpus`, `--shm-size`, `--ulimit`, `--security-opt`,
-/// `--cgroup-parent`, `--cpuset-mems`): checked once before the first step, applied to
-/// each step as `run`'s are.
+/// `--cpu-quota`, `--cpuset-cpus`, `--cpuset-mems`, `--cgroup-parent`, `--shm-size`,
+/// `--ulimit`, `--security-opt`): checked once before the first step, applied to each
+/// step as `run`'s are.
 #[derive(Debug, Clone, Default)]
 pub struct RunSettings {
     /// `--add-host HOST:IP`.
@@ -59,35 +78,20 @@ pub struct RunSettings {
     pub memory: Option<i64>,
     /// `--security-opt`.
     pub security_opt: Vec<String>,
-    /// `--memory-swap`, `--cpu-*`, `--cpuset-cpus`, `--shm-size`, `--ulimit`.
+    /// `--memory-swap`, `--cpu-*`, `--cpuset-*`, `--cgroup-parent`, `--shm-size`, `--ulimit`.
     pub resources: strata_containers::resources::Resources,
-    /// `--cgroup-parent`: refused (strata places every container under its own group).
-    pub cgroup_parent: Option<String>,
-    /// `--cpuset-mems`: refused (strata's containers have no memory-node setting).
-    pub cpuset_mems: Option<String>,
+    /// `--isolation`: `default` only (the others are Windows').
+    pub isolation: Option<String>,
 }
 
 impl RunSettings {
-    /// Docker's checks of the settings (as `run`'s), and the refusals of what strata's
-    /// containers cannot take.
+    /// Docker's checks of the settings, as `run`'s.
     pub fn check(&self) -> Result<()> {
-        if self.cgroup_parent.as_deref().is_some_and(|p| !p.is_empty()) {
-            return Err(BuildError::Unsupported {
-                flag: "--cgroup-parent",
-                reason: "strata puts each container's cgroups under its own strata/<id> groups (on this \
-                         machine's cgroup v1 hierarchies one per controller), and its containers have no \
-                         parent setting to give a RUN step; leave the flag out"
-                    .into(),
-            });
+        strata_containers::RefusedOptions {
+            isolation: self.isolation.clone(),
+            ..Default::default()
         }
-        if self.cpuset_mems.as_deref().is_some_and(|m| !m.is_empty()) {
-            return Err(BuildError::Unsupported {
-                flag: "--cpuset-mems",
-                reason: "strata's containers have no memory-node setting yet (their cpuset group takes the \
-                         machine's nodes); leave the flag out, or use --cpuset-cpus"
-                    .into(),
-            });
-        }
+        .check()?;
         self.resources.check(self.memory, None)?;
         Ok(())
     }
@@ -212,7 +216,7 @@ pub fn build(
 ) -> Result<Built> {
     // The lease: garbage collection (which takes the lock exclusively) waits until this
     // build ends, so it never removes the intermediate images and layers it builds on.
-    opts.run.check()?;
+    opts.check()?;
     let _lease = store.lock_for_adding()?;
     let dockerfile = parser::parse(&opts.dockerfile, &opts.dockerfile_name)?;
     let instructions = dockerfile

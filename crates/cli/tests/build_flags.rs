@@ -3,7 +3,9 @@
 //! `--shm-size`, `--ulimit` and `--security-opt` reach each RUN step's container as
 //! `run`'s do; `--rm` (the default), `--rm=false` and `--force-rm` decide which step
 //! containers stay, as Docker's; `--compress` changes nothing (the context is read in
-//! place); `--cgroup-parent` and `--cpuset-mems` are refused by name with the reason.
+//! place); `--cgroup-parent` and `--cpuset-mems` place the steps as `run`'s do;
+//! `--cache-from`, `--isolation` other than `default` and
+//! `--disable-content-trust=false` are refused by name with the reason.
 
 mod harness;
 
@@ -187,13 +189,15 @@ fn build_refuses_what_it_cannot_apply_by_name_and_accepts_compress() {
     let dir = dir.to_str().unwrap();
     for (flags, words) in [
         (
-            &["--cgroup-parent", "/custom"][..],
-            "--cgroup-parent is not supported by strata's build",
+            &["--cache-from", "app:previous"][..],
+            "--cache-from is not supported by strata's build",
         ),
+        (&["--isolation", "hyperv"][..], "--isolation hyperv is not supported"),
         (
-            &["--cpuset-mems", "0"][..],
-            "--cpuset-mems is not supported by strata's build",
+            &["--disable-content-trust=false"][..],
+            "--disable-content-trust=false is not supported",
         ),
+        (&["--cgroup-parent", "../up"][..], "invalid --cgroup-parent"),
         (&["--memory-swap", "128m"][..], "--memory-swap needs --memory"),
         (&["--cpu-shares", "1"][..], "--cpu-shares must be at least 2"),
         (&["--ulimit", "files=10"][..], "unknown resource"),
@@ -210,4 +214,37 @@ fn build_refuses_what_it_cannot_apply_by_name_and_accepts_compress() {
     let plain = t.ok(&["build", "-q", dir]);
     let compressed = t.ok(&["build", "-q", "--compress", dir]);
     assert_eq!(plain, compressed);
+}
+
+#[test]
+fn build_cgroup_parent_and_cpuset_mems_reach_the_run_steps() {
+    if !std::path::Path::new("/sys/fs/cgroup/cpuset/cpuset.mems").exists() {
+        eprintln!("skipped: the v1 files this test reads are not here");
+        return;
+    }
+    let t = with_busybox();
+    let parent = format!("strata-build-parent-{}", std::process::id());
+    let dir = context(
+        &t,
+        "placed",
+        "FROM busybox:test\nRUN cat /proc/self/cgroup > /cgroup; cat /sys/fs/cgroup/cpuset/cpuset.mems > /mems 2>/dev/null; true\n",
+    );
+    t.ok(&[
+        "build",
+        "-q",
+        "-t",
+        "placed:1",
+        "--cgroup-parent",
+        &parent,
+        "--cpuset-mems",
+        "0",
+        "--isolation",
+        "default",
+        dir.to_str().unwrap(),
+    ]);
+    let seen = t.ok(&["run", "--rm", "placed:1", "cat", "/cgroup"]);
+    assert!(seen.contains(&format!("/{parent}/")), "the step ran under the parent: {seen}");
+    for controller in ["memory", "cpu", "pids", "freezer", "devices", "cpuacct", "blkio", "cpuset"] {
+        let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{controller}/{parent}"));
+    }
 }

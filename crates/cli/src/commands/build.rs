@@ -44,10 +44,19 @@ pub struct Args {
     /// Type of progress output: plain or tty (both print the classic step lines)
     #[arg(long, default_value = "auto")]
     progress: String,
+    /// Images to consider as cache sources (refused: see the error)
+    #[arg(long)]
+    cache_from: Vec<String>,
+    /// Container isolation technology (default only)
+    #[arg(long)]
+    isolation: Option<String>,
+    /// Skip image verification (content trust is never enabled in strata)
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
+    disable_content_trust: bool,
     /// Add a custom host-to-IP mapping (host:ip) for the RUN steps
     #[arg(long)]
     add_host: Vec<String>,
-    /// Optional parent cgroup for the container (refused: see the error)
+    /// Optional parent cgroup for the RUN steps' containers
     #[arg(long)]
     cgroup_parent: Option<String>,
     /// Limit the CPU CFS (Completely Fair Scheduler) period
@@ -62,7 +71,7 @@ pub struct Args {
     /// CPUs in which to allow execution (0-3, 0,1)
     #[arg(long)]
     cpuset_cpus: Option<String>,
-    /// MEMs in which to allow execution (refused: see the error)
+    /// MEMs in which to allow execution (0-3, 0,1)
     #[arg(long)]
     cpuset_mems: Option<String>,
     /// Memory limit
@@ -95,6 +104,12 @@ pub struct Args {
 }
 
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
+    if !args.disable_content_trust {
+        bail!(
+            "--disable-content-trust=false is not supported: strata cannot verify image signatures \
+             (Docker Content Trust, Notary); leave it at true"
+        );
+    }
     let input = input(store, &args)?;
     if !matches!(args.progress.as_str(), "auto" | "plain" | "tty") {
         bail!("invalid --progress {:?}: plain or tty", args.progress);
@@ -115,6 +130,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         run: run_settings(&args)?,
         keep_intermediate: !args.rm,
         force_remove: args.force_rm,
+        cache_from: args.cache_from.clone(),
     };
     // --compress: docker's CLI gzips the context it sends a daemon; strata's build
     // reads the context where it is, so there is nothing to compress (the image is the
@@ -157,6 +173,8 @@ fn run_settings(args: &Args) -> Result<strata_builder::RunSettings> {
             cpu_quota: args.cpu_quota.filter(|q| *q != 0),
             cpu_period: args.cpu_period.filter(|p| *p != 0),
             cpuset_cpus: args.cpuset_cpus.clone(),
+            cpuset_mems: args.cpuset_mems.clone(),
+            cgroup_parent: args.cgroup_parent.clone().filter(|p| !p.is_empty()),
             shm_size: size(&args.shm_size)?,
             ulimits: args
                 .ulimit
@@ -165,8 +183,7 @@ fn run_settings(args: &Args) -> Result<strata_builder::RunSettings> {
                 .collect::<std::result::Result<_, _>>()?,
             ..Default::default()
         },
-        cgroup_parent: args.cgroup_parent.clone(),
-        cpuset_mems: args.cpuset_mems.clone(),
+        isolation: args.isolation.clone(),
     })
 }
 
