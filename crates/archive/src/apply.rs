@@ -38,6 +38,11 @@ pub struct ApplyOptions {
     pub devices: DevicePolicy,
     /// Maximum bytes of file content one layer may expand to (decompression bombs).
     pub max_bytes: u64,
+    /// A stream that ends in the padding after its last entry's content, or where the
+    /// end-of-archive blocks should be, is whole (Go's tar reader takes it so, and the
+    /// docker CLI sends such build contexts). A stream cut inside an entry's header or
+    /// content is truncated either way.
+    pub unterminated_ok: bool,
 }
 
 impl Default for ApplyOptions {
@@ -45,6 +50,7 @@ impl Default for ApplyOptions {
         ApplyOptions {
             devices: DevicePolicy::Skip,
             max_bytes: 64 << 30,
+            unterminated_ok: false,
         }
     }
 }
@@ -189,6 +195,28 @@ impl<R: Read> Read for Recording<R> {
     }
 }
 
+/// Whether a read error at the next header is the stream's end right after a whole
+/// entry: within the padding that follows its content, or on a block boundary.
+fn ends_between_entries(e: &io::Error, read: u64, content_end: u64) -> bool {
+    let at_end = e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("EOF");
+    let padded_end = content_end.div_ceil(512) * 512;
+    at_end && (read <= padded_end || read % 512 == 0)
+}
+
+/// A reader that counts the bytes it passed on.
+struct Counting<R> {
+    inner: R,
+    read: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
 fn apply_inner(
     reader: impl Read,
     root: &Path,
@@ -204,12 +232,26 @@ fn apply_inner(
         stats: ApplyStats::default(),
         recorder: recorder.clone(),
     };
+    let read = Rc::new(Cell::new(0u64));
     let mut archive = tar::Archive::new(Recording {
-        inner: reader,
+        inner: Counting {
+            inner: reader,
+            read: Rc::clone(&read),
+        },
         recorder,
     });
+    // Where the last entry's content (and so its padding) ends.
+    let mut content_end = 0u64;
     for entry in archive.entries().map_err(ApplyError::from_read)? {
-        let entry = entry.map_err(ApplyError::from_read)?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            // The stream ended in the last entry's padding or at a block boundary.
+            Err(e) if opts.unterminated_ok && ends_between_entries(&e, read.get(), content_end) => {
+                return applier.finish();
+            }
+            Err(e) => return Err(ApplyError::from_read(e)),
+        };
+        content_end = entry.raw_file_position() + entry.size();
         applier.entry(entry)?;
     }
     // Read to the end: the end-of-archive blocks and anything after belong to the

@@ -85,7 +85,13 @@ impl Context {
         };
         let plain = strata_archive::compression::decompress_any(reader)
             .map_err(|e| context_error(dir, format!("reading the context archive: {e}")))?;
-        strata_archive::apply_layer(plain, dir, &strata_archive::ApplyOptions::default())
+        // Unterminated: the docker CLI sends a context with a Dockerfile from outside it
+        // without the end-of-archive blocks (and the last padding).
+        let options = strata_archive::ApplyOptions {
+            unterminated_ok: true,
+            ..Default::default()
+        };
+        strata_archive::apply_layer(plain, dir, &options)
             .map_err(|e| context_error(dir, format!("unpacking the context archive: {e}")))?;
         let specific = context.ignore_file(&format!("{dockerfile}.dockerignore"))?;
         context.ignore = match specific {

@@ -39,6 +39,23 @@ impl From<strata_runtime::RuntimeError> for BuildError {
 }
 
 impl BuildError {
+    /// The class of the error, as the Engine API answers it: the caller's input
+    /// (Dockerfile, context, flags), or the library's own.
+    pub fn kind(&self) -> strata_metadata::ErrorKind {
+        use strata_metadata::ErrorKind;
+        match self {
+            BuildError::Syntax { .. } | BuildError::Step { .. } | BuildError::Unsupported { .. } => {
+                ErrorKind::Invalid
+            }
+            BuildError::Context { .. } => ErrorKind::Invalid,
+            BuildError::Io { .. } => ErrorKind::Internal,
+            BuildError::Image(e) => e.kind(),
+            BuildError::Container(e) => e.kind(),
+            BuildError::Runtime(e) => e.kind(),
+            BuildError::Metadata(e) => e.kind(),
+        }
+    }
+
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
         BuildError::Io {
             what: what.into(),

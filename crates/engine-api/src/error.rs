@@ -81,7 +81,8 @@ from_library_error!(
     strata_network::NetworkError,
     strata_runtime::RuntimeError,
     strata_metadata::MetadataError,
-    strata_registry::RegistryError
+    strata_registry::RegistryError,
+    strata_builder::BuildError
 );
 
 /// An I/O failure of the service's own (writing a streamed answer, reading a body).

@@ -9,7 +9,7 @@ use hyper::{Method, StatusCode};
 pub enum Refusal {
     /// Swarm mode's endpoints, answered as by a Docker engine that is no manager.
     Swarm,
-    /// `/build` and `/session` (BuildKit's).
+    /// BuildKit's `/session` and `/grpc`.
     Build,
     /// Plugin management: strata has no plugins.
     Plugins,
@@ -26,8 +26,8 @@ impl Refusal {
                  to connect this node to swarm and try again.",
             ),
             Refusal::Build => ApiError::not_implemented(
-                "builds over the Engine API socket (/build, /session) are not implemented yet: \
-                 they come in a later version of strata; run \"strata build\" meanwhile",
+                "BuildKit's session API (/session, /grpc) is not supported by strata: build with the \
+                 classic builder (POST /build; DOCKER_BUILDKIT=0, or a docker CLI without buildx)",
             ),
             Refusal::Plugins => ApiError::not_implemented("strata has no plugins: plugin management is not supported"),
             Refusal::NotYet(what) => ApiError::not_implemented(format!(
@@ -43,7 +43,7 @@ pub fn route(method: &Method, path: &str) -> Option<Refusal> {
     let first = path.trim_start_matches('/').split('/').next().unwrap_or_default();
     let refusal = match (first, method) {
         ("swarm" | "services" | "nodes" | "secrets" | "configs" | "tasks", _) => Refusal::Swarm,
-        ("build" | "session" | "grpc", &Method::POST) => Refusal::Build,
+        ("session" | "grpc", &Method::POST) => Refusal::Build,
         ("plugins", _) if path != "/plugins" => Refusal::Plugins,
         ("distribution", &Method::GET) if path.ends_with("/json") => Refusal::NotYet("registry distribution inspect"),
         _ => return None,

@@ -2,7 +2,7 @@
 //! under another method is a 405, one that does not a 404, both answered in JSON.
 
 use crate::error::ApiError;
-use crate::handlers::{containers, exec, images, networks, system, volumes};
+use crate::handlers::{build, containers, exec, images, networks, system, volumes};
 use crate::refused::{self, Refusal};
 use hyper::{Method, StatusCode};
 
@@ -18,6 +18,7 @@ pub enum Route {
     Network(networks::Op),
     Volume(volumes::Op),
     Exec(exec::Op),
+    Build(build::Op),
     System(system::Op),
     /// `GET /plugins`: strata has none.
     Plugins,
@@ -44,6 +45,7 @@ impl Route {
             Route::Container(op) => op.body(),
             Route::Image(op) => op.body(),
             Route::Exec(op) => op.body(),
+            Route::Build(op) => op.body(),
             Route::System(op) => op.body(),
             _ => BodyKind::None,
         }
@@ -95,6 +97,11 @@ fn find(method: &Method, path: &str) -> Option<Route> {
     if let Some(rest) = path.strip_prefix("/exec/") {
         return exec::route(method, rest);
     }
+    if let Some(rest) = family(path, "/build") {
+        if let Some(op) = build::route(method, rest) {
+            return Some(Route::Build(op));
+        }
+    }
     if let Some(rest) = family(path, "/networks") {
         return networks::route(method, rest);
     }
@@ -143,7 +150,7 @@ mod tests {
     fn builds_and_swarm_are_refused_never_missing() {
         for (method, path) in [
             (Method::GET, "/containers/abc/attach/ws"),
-            (Method::POST, "/build"),
+            (Method::POST, "/session"),
             (Method::GET, "/swarm"),
             (Method::POST, "/services/create"),
         ] {

@@ -164,6 +164,32 @@ impl ImageStore {
         Ok((events, bytes))
     }
 
+    /// `builder prune`: the build cache, the images that only exist as intermediate
+    /// steps of earlier builds (and are no container's). Returns their IDs and the
+    /// bytes reclaimed; images built from them keep their layers.
+    pub fn prune_build_cache(&self) -> Result<PrunedCache> {
+        let mut pruned = PrunedCache::default();
+        // Listed first: the database guard must not live through the loop.
+        let intermediate = self.db().intermediate_images()?;
+        for id in intermediate {
+            let _lock = self.lock_exclusive()?;
+            // Decided on the record as it is now, under the lock: a build may have
+            // tagged it since.
+            let Some(image) = self.db().image(&id)? else {
+                continue;
+            };
+            if !image.tags.is_empty() || !self.db().containers_of_image(&image.id)?.is_empty() {
+                continue;
+            }
+            let removed = self.db().remove_image(&image.id)?;
+            self.emit_removal(&image.id, &[RemoveEvent::Deleted(image.id.clone())]);
+            pruned.bytes += self.delete_files(&removed)?;
+            pruned.removed.push(image.id);
+        }
+        pruned.bytes += self.collect_garbage()?.bytes;
+        Ok(pruned)
+    }
+
     /// Removes the partial downloads no pull is resuming now (`system prune`). Returns
     /// the bytes reclaimed.
     pub fn remove_partial_downloads(&self) -> Result<u64> {
@@ -239,4 +265,11 @@ fn stale_spools(store: &ImageStore) -> Result<Vec<std::path::PathBuf>> {
         .filter(|e| strata_content::owner_is_gone(&e.file_name().to_string_lossy(), 1))
         .map(|e| e.path())
         .collect())
+}
+
+/// What [`ImageStore::prune_build_cache`] removed.
+#[derive(Debug, Default)]
+pub struct PrunedCache {
+    pub removed: Vec<String>,
+    pub bytes: u64,
 }

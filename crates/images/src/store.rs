@@ -93,6 +93,7 @@ impl ImageStore {
         strata_archive::ApplyOptions {
             devices,
             max_bytes: self.max_layer_bytes,
+            unterminated_ok: false,
         }
     }
 

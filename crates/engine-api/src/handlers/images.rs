@@ -5,8 +5,8 @@
 
 mod archive;
 mod commit;
-mod messages;
-mod pull;
+pub(crate) mod messages;
+pub(crate) mod pull;
 mod push;
 pub mod registry_auth;
 

@@ -2,6 +2,7 @@
 //! libraries. Library calls are synchronous: they run on the runtime's blocking pool,
 //! never on the thread that serves connections.
 
+pub mod build;
 pub mod container_attach;
 pub mod container_create;
 pub mod container_files;
@@ -67,6 +68,7 @@ fn call_library(ctx: &Arc<Context>, route: Route, call: &Call) -> Result<Reply, 
         Route::Network(op) => networks::handle(&containers, op, call),
         Route::Volume(op) => volumes::handle(&containers, op, call),
         Route::Exec(op) => exec::handle(ctx, op, call),
+        Route::Build(op) => build::handle(ctx, op, call),
         Route::System(op) => system::handle(&containers, &ctx.registry, op, call),
         Route::Ping { .. } | Route::Version | Route::Plugins | Route::Refused(_) => {
             unreachable!("answered without the libraries")

@@ -86,7 +86,7 @@ fn pulling(
     }
 }
 
-fn pull_one(
+pub(crate) fn pull_one(
     store: &ImageStore,
     client: &Client,
     reference: &ImageRef,

@@ -74,6 +74,17 @@ pub fn decode_header(header: Option<&str>) -> Result<AuthConfig, ApiError> {
     serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))
 }
 
+/// The `X-Registry-Config` header of a build: registry → `AuthConfig`, none when absent.
+pub fn decode_config_header(header: Option<&str>) -> Result<std::collections::HashMap<String, AuthConfig>, ApiError> {
+    let text = header.unwrap_or_default().trim();
+    if text.is_empty() {
+        return Ok(Default::default());
+    }
+    let bad = |why: String| ApiError::invalid(format!("invalid X-Registry-Config header: {why}"));
+    let json = decode_base64(text).ok_or_else(|| bad("not base64".into()))?;
+    serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))
+}
+
 /// The request's credentials. `lenient`: an unreadable header is no credentials (a
 /// pull, where moby defaults to none); otherwise it is refused (a push).
 pub fn request_credentials(call: &Call, lenient: bool) -> Result<Option<Credentials>, ApiError> {
