@@ -421,6 +421,7 @@ impl ContainerConfig {
                     out.push(PortBinding {
                         host_ip: String::new(),
                         host_port: 0,
+                        host_port_last: 0,
                         container_port: port,
                         protocol,
                     });

@@ -283,7 +283,11 @@ fn port_bindings(config: &strata_containers::ContainerConfig) -> Value {
     for b in &config.ports {
         let entry = json!({
             "HostIp": b.host_ip,
-            "HostPort": if b.host_port == 0 { String::new() } else { b.host_port.to_string() },
+            "HostPort": match (b.host_port, b.host_port_last) {
+                (0, _) => String::new(),
+                (first, 0) => first.to_string(),
+                (first, last) => format!("{first}-{last}"),
+            },
         });
         match out.get_mut(&b.key()) {
             Some(Value::Array(list)) => list.push(entry),
