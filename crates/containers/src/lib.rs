@@ -20,7 +20,7 @@ pub mod volume_use;
 pub mod volumes;
 
 pub use changes::{write_layer, write_layer_clamped, Change, Exclusions};
-pub use config::{parse_labels, static_ip, Bind, ContainerConfig, CreateOptions, DeviceMapping, MAX_ID};
+pub use config::{parse_labels, static_ip, static_ip6, Bind, ContainerConfig, CreateOptions, DeviceMapping, MAX_ID};
 pub use container_filter::ContainerFilter;
 pub use error::{ContainerError, Result};
 pub use service::{CommitOptions, Containers};
