@@ -159,10 +159,22 @@ fn an_ipv6_network_gives_containers_addresses_routes_and_inspect_fields() {
     // Without --ip6, the lowest free address after the gateway.
     let b = json(&t.ok(&["inspect", "six-b"]));
     assert_eq!(b["NetworkSettings"]["GlobalIPv6Address"], format!("{p}::2"), "{b}");
-    // The two reach each other over IPv6, and the gateway.
+    // The two reach each other over IPv6, and the gateway; and know each other's
+    // IPv6 address by name.
     for target in [fixed.as_str(), &format!("{p}::1")] {
         t.ok(&["exec", "six-b", "ping", "-c", "1", "-W", "30", target]);
     }
+    let hosts = t.ok(&["exec", "six-b", "cat", "/etc/hosts"]);
+    assert!(
+        hosts
+            .lines()
+            .any(|l| l.starts_with(&format!("{fixed}\t")) && l.contains("six-a")),
+        "{hosts}"
+    );
+    assert!(
+        hosts.lines().any(|l| l.starts_with(&format!("{p}::2\t"))),
+        "its own: {hosts}"
+    );
     let net = json(&t.ok(&["network", "inspect", "six-basic"]));
     let shown: Vec<String> = net["Containers"]
         .as_object()
@@ -411,7 +423,7 @@ fn outbound_ipv6_is_masqueraded_toward_a_namespace_the_test_makes() {
         .args(["netns", "exec", &outside.ns, "python3", "-c"])
         .arg(format!(
             "import socket\ns=socket.socket(socket.AF_INET6)\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-             s.bind(('{remote}::2', 9000))\ns.listen()\nc,a=s.accept()\nc.sendall(('peer=%s' % a[0]).encode())\nc.close()\n"
+             s.bind(('{remote}::2', 9000))\ns.listen()\nwhile True:\n  c,a=s.accept()\n  c.sendall(('peer=%s' % a[0]).encode())\n  c.close()\n"
         ))
         .spawn()
         .unwrap();
@@ -428,15 +440,42 @@ fn outbound_ipv6_is_masqueraded_toward_a_namespace_the_test_makes() {
         "-c",
         &script,
     ]);
+    let seen = String::from_utf8_lossy(&seen.stdout).into_owned();
+    // An internal network forwards nothing out, IPv6 included (the server is up now).
+    let internal_subnet = format!("{}::/64", prefix(12));
+    t.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--ipv6",
+        "--subnet",
+        &internal_subnet,
+        "six-internal",
+    ]);
+    let from_internal = t.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "six-internal",
+        "busybox:test",
+        "nc",
+        "-w",
+        "3",
+        &format!("{remote}::2"),
+        "9000",
+    ]);
     let _ = server.kill();
     let _ = server.wait();
-    let seen = String::from_utf8_lossy(&seen.stdout).into_owned();
     assert_eq!(
         seen,
         format!("peer={remote}::1"),
         "the source was rewritten to the host's address on that link"
     );
-    t.ok(&["network", "rm", "six-out"]);
+    assert!(
+        !String::from_utf8_lossy(&from_internal.stdout).contains("peer="),
+        "{from_internal:?}"
+    );
+    t.ok(&["network", "rm", "six-out", "six-internal"]);
 }
 
 #[test]
@@ -534,7 +573,16 @@ fn docker_clients_create_ipv6_networks_and_containers_over_the_engine_api() {
         let on_net = &c[0]["NetworkSettings"]["Networks"][name.as_str()];
         assert_eq!(on_net["GlobalIPv6Address"], ip6.as_str(), "{client}: {c}");
         assert_eq!(on_net["IPv6Gateway"], format!("{p}::1"), "{client}: {c}");
+        // network connect with an IPv6 address (EndpointConfig.IPAMConfig.IPv6Address).
+        let q = prefix(20 + i as u16);
+        let second = format!("{name}-2");
+        service.docker_ok(&["network", "create", "--ipv6", "--subnet", &format!("{q}::/64"), &second]);
+        let ip6 = format!("{q}::40");
+        service.docker_ok(&["network", "connect", "--ip6", &ip6, &second, &container]);
+        let c = service.docker_json(&["inspect", &container]);
+        let on_second = &c[0]["NetworkSettings"]["Networks"][second.as_str()];
+        assert_eq!(on_second["GlobalIPv6Address"], ip6.as_str(), "{client}: {c}");
         service.docker_ok(&["rm", "-f", &container]);
-        service.docker_ok(&["network", "rm", &name]);
+        service.docker_ok(&["network", "rm", &name, &second]);
     }
 }

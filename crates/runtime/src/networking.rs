@@ -384,13 +384,19 @@ fn is_user(networks: &[strata_network::NetworkRecord], id: &str) -> bool {
 }
 
 /// The container's /etc/hosts: loopback, its own address and hostname, and on
-/// user-defined networks every other container there by name, hostname and short ID.
+/// user-defined networks every other container there by name, hostname and short ID;
+/// each by its IPv6 address too on a network with IPv6.
 pub fn hosts_file(containers: &Containers<'_>, record: &ContainerRecord, config: &ContainerConfig) -> Result<String> {
     let (networks, endpoints) = networks_and_endpoints(containers)?;
     let mut out = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     let mine: Vec<_> = endpoints.iter().filter(|e| e.container_id == record.id).collect();
     match mine.first() {
-        Some(first) => out.push_str(&format!("{}\t{}\n", first.ip, config.hostname)),
+        Some(first) => {
+            out.push_str(&format!("{}\t{}\n", first.ip, config.hostname));
+            if !first.ip6.is_empty() {
+                out.push_str(&format!("{}\t{}\n", first.ip6, config.hostname));
+            }
+        }
         None => out.push_str(&format!("127.0.1.1\t{}\n", config.hostname)),
     }
     // `host-gateway`: the host's address on the container's first network.
@@ -410,6 +416,9 @@ pub fn hosts_file(containers: &Containers<'_>, record: &ContainerRecord, config:
         }
         let names: Vec<String> = serde_json::from_str(&e.aliases).unwrap_or_default();
         out.push_str(&format!("{}\t{}\n", e.ip, names.join(" ")));
+        if !e.ip6.is_empty() {
+            out.push_str(&format!("{}\t{}\n", e.ip6, names.join(" ")));
+        }
     }
     Ok(out)
 }
