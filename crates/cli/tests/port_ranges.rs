@@ -141,3 +141,33 @@ fn a_host_range_for_one_container_port_binds_its_first_free_port() {
     t.ok(&["rm", "-f", "one-port-range"]);
     let _ = t.run(&["rm", "-f", "one-port-range-full"]);
 }
+
+#[test]
+fn docker_run_binds_the_first_free_port_of_a_host_range_over_the_engine_api() {
+    let t = with_busybox();
+    let mut service = Service::start(&t);
+    for client in clients() {
+        service.client = client;
+        let base = free_pair();
+        let taken = std::net::TcpListener::bind(("127.0.0.1", base)).unwrap();
+        let publish = format!("127.0.0.1:{base}-{}:80", base + 1);
+        service.docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "api-one-port-range",
+            "-p",
+            &publish,
+            "busybox:test",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/var/www",
+        ]);
+        eventually_serves(base + 1);
+        drop(taken);
+        service.docker_ok(&["rm", "-f", "api-one-port-range"]);
+    }
+}
