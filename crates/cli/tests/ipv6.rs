@@ -237,6 +237,10 @@ fn an_ipv6_network_gives_containers_addresses_routes_and_inspect_fields() {
     let net = json(&t.ok(&["network", "inspect", "six-second"]));
     assert_eq!(net["Containers"].as_object().map_or(0, |c| c.len()), 0, "{net}");
     t.ok(&["rm", "-f", "six-b"]);
+    assert!(
+        sh("nft list tables").contains(&format!("table ip6 {bridge}")),
+        "the NAT66 table"
+    );
     t.ok(&["network", "rm", "six-basic", "six-second"]);
     let gone = Command::new("ip").args(["link", "show", &bridge]).output().unwrap();
     assert!(!gone.status.success(), "the bridge {bridge} went with its network");
