@@ -589,4 +589,21 @@ fn docker_clients_create_ipv6_networks_and_containers_over_the_engine_api() {
         service.docker_ok(&["rm", "-f", &container]);
         service.docker_ok(&["network", "rm", &name, &second]);
     }
+    // Docker 28's IPv6-only networks are refused by name (strata's networks have IPv4).
+    service.client = harness::service::DOCKER;
+    if std::path::Path::new(service.client).exists() {
+        let subnet = format!("{}::/64", prefix(30));
+        let refused = service.docker(&[
+            "network",
+            "create",
+            "--ipv4=false",
+            "--ipv6",
+            "--subnet",
+            &subnet,
+            "six-only",
+        ]);
+        assert!(!refused.status.success());
+        let e = String::from_utf8_lossy(&refused.stderr);
+        assert!(e.contains("EnableIPv4"), "{e}");
+    }
 }

@@ -147,6 +147,9 @@ struct CreateRequest {
     config_from: Option<serde_json::Value>,
     #[serde(rename = "EnableIPv6")]
     enable_ipv6: bool,
+    /// Docker 28's `--ipv4=false` (an IPv6-only network); strata's networks have IPv4.
+    #[serde(rename = "EnableIPv4")]
+    enable_ipv4: Option<bool>,
     #[serde(rename = "IPAM")]
     ipam: Option<Ipam>,
     options: Option<BTreeMap<String, String>>,
@@ -187,6 +190,10 @@ fn options(request: CreateRequest) -> Result<NetworkOptions, ApiError> {
     let ipam = request.ipam.unwrap_or_default();
     let configs = ipam.config.unwrap_or_default();
     let unsupported = [
+        (
+            "EnableIPv4=false (an IPv6-only network)",
+            request.enable_ipv4 == Some(false),
+        ),
         ("Attachable", request.attachable),
         ("Ingress", request.ingress),
         ("ConfigOnly", request.config_only),
@@ -263,6 +270,11 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.message.contains("more than two subnets"), "{}", e.message);
+        let e = parse(r#"{"Name":"n","EnableIPv4":false,"EnableIPv6":true}"#)
+            .err()
+            .unwrap();
+        assert!(e.message.contains("EnableIPv4"), "{}", e.message);
+        assert!(parse(r#"{"Name":"n","EnableIPv4":true}"#).is_ok());
         let e = parse(r#"{"Name":"n","IPAM":{"Config":[{"Subnet":"10.1.0.0/24","IPRange":"10.1.0.0/25"}]}}"#)
             .err()
             .unwrap();
