@@ -178,7 +178,12 @@ fn docker_manages_networks_and_volumes_on_the_strata_root_with(client: &'static 
     assert_eq!(inspected, ours);
     let refused = service.docker(&["network", "create", "--ipv6", "v6"]);
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("EnableIPv6"));
+    // IPv6 needs its subnet: strata has no default IPv6 pool.
+    let refusal = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        refusal.contains("EnableIPv6") && refusal.contains("needs an IPv6"),
+        "{refusal}"
+    );
     service.docker_ok(&["network", "rm", "backend"]);
     assert!(!t.ok(&["network", "ls"]).contains("backend"));
     let predefined = service.docker(&["network", "rm", "bridge"]);

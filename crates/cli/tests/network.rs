@@ -504,7 +504,7 @@ fn static_addresses_on_user_networks() {
     for (ip, why) in [
         ("10.231.22.5", "outside the network's subnet"),
         ("10.231.20.1", "the network's gateway"),
-        ("fd00::5", "IPv4 addresses only"),
+        ("fd00::5", "give it with --ip6"),
         ("10.231.20.300", "invalid IP address"),
     ] {
         let out = run("two", ip);

@@ -96,3 +96,78 @@ fn docker_run_port_ranges_work_over_the_engine_api() {
         service.docker_ok(&["rm", "-f", "api-ranged"]);
     }
 }
+
+#[test]
+fn a_host_range_for_one_container_port_binds_its_first_free_port() {
+    let t = with_busybox();
+    let base = free_pair();
+    // The range's first port is taken, so the container gets the second.
+    let taken = std::net::TcpListener::bind(("127.0.0.1", base)).unwrap();
+    let publish = format!("127.0.0.1:{base}-{}:80", base + 1);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "one-port-range",
+        "-p",
+        &publish,
+        "busybox:test",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/var/www",
+    ]);
+    eventually_serves(base + 1);
+    let port = t.ok(&["port", "one-port-range", "80"]);
+    assert!(port.contains(&format!("127.0.0.1:{}", base + 1)), "{port}");
+    let bindings = t.ok(&["inspect", "-f", "{{json .HostConfig.PortBindings}}", "one-port-range"]);
+    assert!(bindings.contains(&format!("{base}-{}", base + 1)), "{bindings}");
+    // With every port of the range taken (the first here, the second by the container
+    // above), the start is refused, naming the range.
+    let e = t.fails(&[
+        "run",
+        "-d",
+        "--name",
+        "one-port-range-full",
+        "-p",
+        &publish,
+        "busybox:test",
+        "true",
+    ]);
+    assert!(e.contains(&format!("{base}-{}", base + 1)), "{e}");
+    drop(taken);
+    t.ok(&["rm", "-f", "one-port-range"]);
+    let _ = t.run(&["rm", "-f", "one-port-range-full"]);
+}
+
+#[test]
+fn docker_run_binds_the_first_free_port_of_a_host_range_over_the_engine_api() {
+    let t = with_busybox();
+    let mut service = Service::start(&t);
+    for client in clients() {
+        service.client = client;
+        let base = free_pair();
+        let taken = std::net::TcpListener::bind(("127.0.0.1", base)).unwrap();
+        let publish = format!("127.0.0.1:{base}-{}:80", base + 1);
+        service.docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "api-one-port-range",
+            "-p",
+            &publish,
+            "busybox:test",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/var/www",
+        ]);
+        eventually_serves(base + 1);
+        drop(taken);
+        service.docker_ok(&["rm", "-f", "api-one-port-range"]);
+    }
+}

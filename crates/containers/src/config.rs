@@ -178,6 +178,8 @@ pub struct CreateOptions {
     pub sysctls: Vec<String>,
     /// `--ip`: the container's IPv4 address on its (user-defined) network.
     pub ip: Option<String>,
+    /// `--ip6`: its IPv6 address there (a network created with `--ipv6`).
+    pub ip6: Option<String>,
     /// `--add-host NAME:IP` (IP may be `host-gateway`).
     pub extra_hosts: Vec<String>,
     /// `--privileged`: every capability and host device, nothing masked.
@@ -411,6 +413,9 @@ pub struct ContainerConfig {
     /// Addresses asked for (`--ip`, `network connect --ip`), by network as named there.
     #[serde(default)]
     pub static_ips: std::collections::BTreeMap<String, String>,
+    /// IPv6 addresses asked for (`--ip6`, `network connect --ip6`), by network.
+    #[serde(default)]
+    pub static_ips6: std::collections::BTreeMap<String, String>,
     /// `--add-host` entries, `NAME:IP` (HostConfig.ExtraHosts).
     #[serde(default)]
     pub extra_hosts: Vec<String>,
@@ -523,6 +528,7 @@ impl ContainerConfig {
                     out.push(PortBinding {
                         host_ip: String::new(),
                         host_port: 0,
+                        host_port_last: 0,
                         container_port: port,
                         protocol,
                     });
@@ -823,9 +829,24 @@ pub fn static_ip(ip: &str, network: &str) -> Result<String> {
         .map_err(|_| ContainerError::Invalid(format!("invalid IP address {ip:?}")))?;
     if address.is_ipv6() {
         return Err(ContainerError::Invalid(format!(
-            "{ip} is an IPv6 address: strata gives containers IPv4 addresses only"
+            "{ip} is an IPv6 address: give it with --ip6 (IPv4 with --ip)"
         )));
     }
+    if !is_user_network(network) {
+        return Err(ContainerError::Invalid(
+            "user specified IP address is supported on user defined networks only".into(),
+        ));
+    }
+    Ok(address.to_string())
+}
+
+/// `--ip6 ADDRESS`: IPv6, on a user-defined network only, as `--ip`. Whether the
+/// network has IPv6 is checked when the container joins it.
+pub fn static_ip6(ip: &str, network: &str) -> Result<String> {
+    let address: std::net::Ipv6Addr =
+        ip.trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| {
+            ContainerError::Invalid(format!("invalid IPv6 address {ip:?} (--ip6 takes IPv6, --ip IPv4)"))
+        })?;
     if !is_user_network(network) {
         return Err(ContainerError::Invalid(
             "user specified IP address is supported on user defined networks only".into(),
@@ -999,6 +1020,10 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         Some(ip) => [(network.clone(), static_ip(ip, &network)?)].into(),
         None => Default::default(),
     };
+    let static_ips6 = match &opts.ip6 {
+        Some(ip) => [(network.clone(), static_ip6(ip, &network)?)].into(),
+        None => Default::default(),
+    };
     let (seccomp, security_opt) = seccomp_profile(&opts.security_opt)?;
     Ok(ContainerConfig {
         entrypoint,
@@ -1095,6 +1120,7 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         network_aliases: opts.network_aliases.clone(),
         sysctls,
         static_ips,
+        static_ips6,
         extra_hosts: opts
             .extra_hosts
             .iter()

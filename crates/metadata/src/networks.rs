@@ -13,6 +13,10 @@ pub struct NetworkRecord {
     /// IPv4 subnet in CIDR form, e.g. `10.89.0.0/24`.
     pub subnet: String,
     pub gateway: String,
+    /// IPv6 subnet in CIDR form (`network create --ipv6`), empty without IPv6.
+    pub subnet6: String,
+    /// Empty without IPv6.
+    pub gateway6: String,
     /// The Linux bridge that carries it.
     pub bridge: String,
     /// No outbound NAT (`network create --internal`).
@@ -27,11 +31,15 @@ pub struct EndpointRecord {
     pub network_id: String,
     pub container_id: String,
     pub ip: String,
+    /// Its IPv6 address, empty on a network without IPv6.
+    pub ip6: String,
     /// Names the container answers to on this network, as JSON (name, aliases).
     pub aliases: String,
 }
 
-const NETWORK_COLUMNS: &str = "id, name, driver, subnet, gateway, bridge, internal, options, created";
+const NETWORK_COLUMNS: &str =
+    "id, name, driver, subnet, gateway, bridge, internal, options, created, subnet6, gateway6";
+const ENDPOINT_COLUMNS: &str = "network_id, container_id, ip, aliases, ip6";
 
 fn network_from_row(r: &Row<'_>) -> rusqlite::Result<NetworkRecord> {
     Ok(NetworkRecord {
@@ -44,6 +52,8 @@ fn network_from_row(r: &Row<'_>) -> rusqlite::Result<NetworkRecord> {
         internal: r.get::<_, i64>(6)? != 0,
         options: r.get(7)?,
         created: r.get(8)?,
+        subnet6: r.get(9)?,
+        gateway6: r.get(10)?,
     })
 }
 
@@ -53,6 +63,7 @@ fn endpoint_from_row(r: &Row<'_>) -> rusqlite::Result<EndpointRecord> {
         container_id: r.get(1)?,
         ip: r.get(2)?,
         aliases: r.get(3)?,
+        ip6: r.get(4)?,
     })
 }
 
@@ -67,8 +78,9 @@ impl Db {
             };
             let clash: Option<String> = tx
                 .query_row(
-                    "SELECT name FROM networks WHERE name = ?1 OR bridge = ?2 OR subnet = ?3",
-                    params![n.name, n.bridge, n.subnet],
+                    "SELECT name FROM networks WHERE name = ?1 OR bridge = ?2 OR subnet = ?3
+                     OR (?4 != '' AND subnet6 = ?4)",
+                    params![n.name, n.bridge, n.subnet, n.subnet6],
                     |r| r.get(0),
                 )
                 .optional()
@@ -78,13 +90,21 @@ impl Db {
                     format!("network with name {other} already exists")
                 } else {
                     format!(
-                        "network {other} already uses subnet {} or bridge {}",
-                        n.subnet, n.bridge
+                        "network {other} already uses subnet {}{} or bridge {}",
+                        n.subnet,
+                        if n.subnet6.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", subnet {}", n.subnet6)
+                        },
+                        n.bridge
                     )
                 }));
             }
             tx.execute(
-                &format!("INSERT INTO networks ({NETWORK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                &format!(
+                    "INSERT INTO networks ({NETWORK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ),
                 params![
                     n.id,
                     n.name,
@@ -94,7 +114,9 @@ impl Db {
                     n.bridge,
                     n.internal as i64,
                     n.options,
-                    n.created
+                    n.created,
+                    n.subnet6,
+                    n.gateway6
                 ],
             )
             .map_err(e)?;
@@ -134,15 +156,16 @@ impl Db {
         })
     }
 
-    /// Gives `container_id` an address on `network_id`: `pick` chooses one given the
-    /// addresses already taken (or says why it cannot), inside the transaction that
-    /// records it. A container that already has an endpoint there keeps it.
+    /// Gives `container_id` an address on `network_id`: `pick` chooses its IPv4 and
+    /// IPv6 ('' for none) addresses given those already taken (IPv4, IPv6), or says why it
+    /// cannot, inside the transaction that records them. A container that already has an
+    /// endpoint there keeps it.
     pub fn allocate_endpoint(
         &mut self,
         network_id: &str,
         container_id: &str,
         aliases: &str,
-        pick: impl FnOnce(&[String]) -> std::result::Result<String, String>,
+        pick: impl FnOnce(&[String], &[String]) -> std::result::Result<(String, String), String>,
     ) -> Result<EndpointRecord> {
         let path = self.path.clone();
         self.write(|tx| {
@@ -152,8 +175,7 @@ impl Db {
             };
             let existing = tx
                 .query_row(
-                    "SELECT network_id, container_id, ip, aliases FROM endpoints
-                     WHERE network_id = ?1 AND container_id = ?2",
+                    &format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE network_id = ?1 AND container_id = ?2"),
                     params![network_id, container_id],
                     endpoint_from_row,
                 )
@@ -163,23 +185,26 @@ impl Db {
                 return Ok(found);
             }
             let mut stmt = tx
-                .prepare_cached("SELECT ip FROM endpoints WHERE network_id = ?1")
+                .prepare_cached("SELECT ip, ip6 FROM endpoints WHERE network_id = ?1")
                 .map_err(e)?;
             let taken = stmt
-                .query_map([network_id], |r| r.get::<_, String>(0))
+                .query_map([network_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
                 .map_err(e)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(e)?;
-            let ip = pick(&taken).map_err(MetadataError::Conflict)?;
+            let (taken4, taken6): (Vec<String>, Vec<String>) = taken.into_iter().unzip();
+            let taken6: Vec<String> = taken6.into_iter().filter(|ip| !ip.is_empty()).collect();
+            let (ip, ip6) = pick(&taken4, &taken6).map_err(MetadataError::Conflict)?;
             tx.execute(
-                "INSERT INTO endpoints (network_id, container_id, ip, aliases) VALUES (?1, ?2, ?3, ?4)",
-                params![network_id, container_id, ip, aliases],
+                "INSERT INTO endpoints (network_id, container_id, ip, aliases, ip6) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![network_id, container_id, ip, aliases, ip6],
             )
             .map_err(e)?;
             Ok(EndpointRecord {
                 network_id: network_id.into(),
                 container_id: container_id.into(),
                 ip,
+                ip6,
                 aliases: aliases.into(),
             })
         })
@@ -206,10 +231,10 @@ impl Db {
     pub fn endpoints(&self, network_id: Option<&str>) -> Result<Vec<EndpointRecord>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT network_id, container_id, ip, aliases FROM endpoints
-                 WHERE ?1 IS NULL OR network_id = ?1 ORDER BY network_id, ip",
-            )
+            .prepare_cached(&format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM endpoints
+                     WHERE ?1 IS NULL OR network_id = ?1 ORDER BY network_id, ip"
+            ))
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([network_id], endpoint_from_row)

@@ -130,6 +130,15 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_time ON events(time_nano);
     "#,
+    // 7: IPv6 on bridge networks: a network's IPv6 subnet and gateway ('' without), and
+    // a container's IPv6 address there, unique per network like the IPv4 one.
+    r#"
+    ALTER TABLE networks ADD COLUMN subnet6 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE networks ADD COLUMN gateway6 TEXT NOT NULL DEFAULT '';
+    CREATE UNIQUE INDEX networks_subnet6 ON networks(subnet6) WHERE subnet6 != '';
+    ALTER TABLE endpoints ADD COLUMN ip6 TEXT NOT NULL DEFAULT '';
+    CREATE UNIQUE INDEX endpoints_ip6 ON endpoints(network_id, ip6) WHERE ip6 != '';
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -29,6 +29,16 @@ pub enum NetworkError {
          choose another host port or stop what listens there"
     )]
     PortInUse { address: String, port: u16, reason: String },
+    #[error(
+        "Bind for {address}:{first}-{last} failed: every port of the range is already allocated \
+         (the last: {reason}); choose another host port range or stop what listens there"
+    )]
+    PortRangeInUse {
+        address: String,
+        first: u16,
+        last: u16,
+        reason: String,
+    },
     #[error(transparent)]
     Metadata(#[from] strata_metadata::MetadataError),
     #[error(transparent)]
@@ -41,7 +51,9 @@ impl NetworkError {
         match self {
             NetworkError::NotFound(_) => ErrorKind::NotFound,
             NetworkError::Invalid(_) => ErrorKind::Invalid,
-            NetworkError::Conflict(_) | NetworkError::PortInUse { .. } => ErrorKind::Conflict,
+            NetworkError::Conflict(_) | NetworkError::PortInUse { .. } | NetworkError::PortRangeInUse { .. } => {
+                ErrorKind::Conflict
+            }
             NetworkError::Metadata(e) => e.kind(),
             _ => ErrorKind::Internal,
         }

@@ -77,7 +77,12 @@ fn endpoint(network: &NetworkRecord, e: &EndpointRecord, name: String) -> Endpoi
         endpoint_id: host_veth(&e.container_id, &network.id),
         mac_address: e.ip.parse().map(|ip| mac_text(mac_for(ip))).unwrap_or_default(),
         ipv4_address: format!("{}/{prefix}", e.ip),
-        ipv6_address: String::new(),
+        ipv6_address: if e.ip6.is_empty() {
+            String::new()
+        } else {
+            let prefix6 = network.subnet6.rsplit('/').next().unwrap_or("64");
+            format!("{}/{prefix6}", e.ip6)
+        },
     }
 }
 
@@ -125,14 +130,19 @@ impl NetworkResource {
             created: network.created.clone(),
             scope: "local".into(),
             driver: network.driver.clone(),
-            enable_ipv6: false,
+            enable_ipv6: !network.subnet6.is_empty(),
             ipam: Ipam {
                 driver: "default".into(),
                 options: None,
-                config: vec![IpamConfig {
+                config: std::iter::once(IpamConfig {
                     subnet: network.subnet.clone(),
                     gateway: network.gateway.clone(),
-                }],
+                })
+                .chain((!network.subnet6.is_empty()).then(|| IpamConfig {
+                    subnet: network.subnet6.clone(),
+                    gateway: network.gateway6.clone(),
+                }))
+                .collect(),
             },
             internal: network.internal,
             attachable: false,
@@ -162,6 +172,8 @@ mod tests {
             driver: "bridge".into(),
             subnet: "10.90.0.0/24".into(),
             gateway: "10.90.0.1".into(),
+            subnet6: "fd5e:2::/64".into(),
+            gateway6: "fd5e:2::1".into(),
             bridge: "br-0123456789ab".into(),
             internal: true,
             options: r#"{"Options":{"com.docker.network.driver.mtu":"1400"},"Labels":{"team":"web"}}"#.into(),
@@ -171,11 +183,16 @@ mod tests {
             network_id: "0123456789ab".into(),
             container_id: "c1c1c1c1c1c1".into(),
             ip: "10.90.0.2".into(),
+            ip6: "fd5e:2::2".into(),
             aliases: "[]".into(),
         }];
         let doc = serde_json::to_value(NetworkResource::new(&network, &endpoints, |id| format!("name-{id}"))).unwrap();
         assert_eq!(doc["IPAM"]["Config"][0]["Subnet"], "10.90.0.0/24");
         assert_eq!(doc["IPAM"]["Options"], Value::Null);
+        assert_eq!(doc["EnableIPv6"], true);
+        assert_eq!(doc["IPAM"]["Config"][1]["Subnet"], "fd5e:2::/64");
+        assert_eq!(doc["IPAM"]["Config"][1]["Gateway"], "fd5e:2::1");
+        assert_eq!(doc["Containers"]["c1c1c1c1c1c1"]["IPv6Address"], "fd5e:2::2/64");
         assert_eq!(doc["Containers"]["c1c1c1c1c1c1"]["Name"], "name-c1c1c1c1c1c1");
         assert_eq!(doc["Containers"]["c1c1c1c1c1c1"]["IPv4Address"], "10.90.0.2/24");
         assert_eq!(doc["Options"]["com.docker.network.bridge.name"], "br-0123456789ab");

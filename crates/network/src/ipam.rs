@@ -1,9 +1,9 @@
 //! Address management: choosing a subnet no route of the host already covers, and the
-//! lowest free address in a subnet.
+//! lowest free address in a subnet; IPv4, and IPv6 for networks created with `--ipv6`.
 
 use crate::error::{NetworkError, Result};
-use ipnet::Ipv4Net;
-use std::net::Ipv4Addr;
+use ipnet::{Ipv4Net, Ipv6Net};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Candidates for a new network's subnet, in order (Docker's default pools, /16 for
 /// the default bridge and /24 for the others keep every range a private one).
@@ -84,9 +84,79 @@ pub fn parse_subnet(text: &str) -> Result<Ipv4Net> {
     Ok(net.trunc())
 }
 
+/// Parses an IPv6 `--subnet`; it must leave room for a gateway and containers.
+pub fn parse_subnet6(text: &str) -> Result<Ipv6Net> {
+    let net: Ipv6Net = text.parse().map_err(|_| {
+        NetworkError::Invalid(format!(
+            "invalid subnet {text:?}: expected IPv6 CIDR such as fd12:3456:789a::/64"
+        ))
+    })?;
+    if net.prefix_len() > 126 {
+        return Err(NetworkError::Invalid(format!(
+            "subnet {text} is too small: it needs room for a gateway and containers (/126 or larger)"
+        )));
+    }
+    Ok(net.trunc())
+}
+
+pub fn overlaps6(a: &Ipv6Net, b: &Ipv6Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// The gateway of an IPv6 subnet: its first address after the subnet-router anycast one.
+pub fn gateway6(subnet: &Ipv6Net) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(subnet.network()) + 1)
+}
+
+/// Whether a container may be given `ip` on the IPv6 `subnet`: inside it, and neither
+/// its subnet-router anycast (network) address nor the gateway. The reason if not.
+pub fn check_static6(subnet: &Ipv6Net, gateway: Ipv6Addr, ip: Ipv6Addr) -> std::result::Result<(), String> {
+    if !subnet.contains(&ip) {
+        return Err(format!("it is outside the network's IPv6 subnet {subnet}"));
+    }
+    if ip == subnet.network() {
+        return Err(format!("it is the subnet {subnet}'s subnet-router anycast address"));
+    }
+    if ip == gateway {
+        return Err("it is the network's IPv6 gateway".into());
+    }
+    Ok(())
+}
+
+/// The lowest address of the IPv6 `subnet` that is neither its network address, the
+/// gateway nor `taken`.
+pub fn next_free6(subnet: &Ipv6Net, gateway: Ipv6Addr, taken: &[String]) -> Option<Ipv6Addr> {
+    let taken: std::collections::HashSet<Ipv6Addr> = taken.iter().filter_map(|t| t.parse().ok()).collect();
+    subnet.hosts().skip(1).find(|ip| *ip != gateway && !taken.contains(ip))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_subnets_give_the_first_addresses_after_the_gateway() {
+        let subnet = parse_subnet6("fd5e:1::7/64").unwrap();
+        assert_eq!(subnet.to_string(), "fd5e:1::/64");
+        let gw = gateway6(&subnet);
+        assert_eq!(gw, "fd5e:1::1".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(next_free6(&subnet, gw, &[]), Some("fd5e:1::2".parse().unwrap()));
+        let taken = vec!["fd5e:1::2".to_string()];
+        assert_eq!(next_free6(&subnet, gw, &taken), Some("fd5e:1::3".parse().unwrap()));
+        assert!(check_static6(&subnet, gw, "fd5e:1::10".parse().unwrap()).is_ok());
+        for (ip, why) in [
+            ("fd5e:2::10", "outside"),
+            ("fd5e:1::", "anycast"),
+            ("fd5e:1::1", "gateway"),
+        ] {
+            let e = check_static6(&subnet, gw, ip.parse().unwrap()).unwrap_err();
+            assert!(e.contains(why), "{ip}: {e}");
+        }
+        assert!(parse_subnet6("10.0.0.0/24").is_err());
+        assert!(parse_subnet6("fd00::/127").is_err());
+        assert!(overlaps6(&subnet, &"fd5e::/16".parse().unwrap()));
+        assert!(!overlaps6(&subnet, &"fd00::/64".parse().unwrap()));
+    }
 
     fn net(s: &str) -> Ipv4Net {
         s.parse().unwrap()

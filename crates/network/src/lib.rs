@@ -17,9 +17,9 @@ pub use error::{NetworkError, Result};
 pub use inspect::NetworkResource;
 pub use strata_metadata::{EndpointRecord, NetworkRecord};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use netlink::Netlink;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use strata_metadata::Db;
@@ -41,8 +41,13 @@ pub struct NetworkOptions {
     pub name: String,
     /// Empty or `bridge`: the one driver strata has.
     pub driver: String,
-    pub subnet: Option<String>,
-    pub gateway: Option<String>,
+    /// `--subnet`s: at most one IPv4 (without one, a free one is chosen) and, with
+    /// `ipv6`, exactly one IPv6.
+    pub subnets: Vec<String>,
+    /// `--gateway`s: at most one per family, inside that family's subnet.
+    pub gateways: Vec<String>,
+    /// `--ipv6`: the network's containers get IPv6 addresses too.
+    pub ipv6: bool,
     pub internal: bool,
     pub labels: Vec<(String, String)>,
     /// Driver options (`-o`); `com.docker.network.driver.mtu` is the one strata uses.
@@ -71,6 +76,24 @@ pub struct Endpoint {
     pub mac: String,
     /// The interface inside the container (`eth0`, `eth1`, ...).
     pub interface: String,
+    /// Its IPv6 address, on a network with IPv6.
+    pub ipv6: Option<Ipv6Endpoint>,
+}
+
+/// A container's IPv6 address on a network with IPv6.
+#[derive(Debug, Clone)]
+pub struct Ipv6Endpoint {
+    pub ip: Ipv6Addr,
+    pub prefix: u8,
+    pub gateway: Ipv6Addr,
+}
+
+/// The addresses a container asks for on one network (`--ip`, `--ip6`); a free one of
+/// each family the network has otherwise.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Requested {
+    pub ip: Option<Ipv4Addr>,
+    pub ip6: Option<Ipv6Addr>,
 }
 
 /// What a container gets to join its networks.
@@ -136,12 +159,12 @@ impl Networks {
         if let Some(n) = db.networks()?.into_iter().find(|n| n.name == DEFAULT_NETWORK) {
             return Ok(n);
         }
-        let subnet = self.default_subnet.clone();
+        let subnets = self.default_subnet.iter().cloned().collect();
         match self.create_record(
             db,
             &NetworkOptions {
                 name: DEFAULT_NETWORK.into(),
-                subnet,
+                subnets,
                 ..Default::default()
             },
         ) {
@@ -184,7 +207,8 @@ impl Networks {
         let _lock = host_lock()?;
         let id: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
         let default = opts.name == DEFAULT_NETWORK;
-        let subnet = match &opts.subnet {
+        let (subnet4, subnet6, gateway4, gateway6) = split_families(opts)?;
+        let subnet = match subnet4 {
             Some(s) => {
                 let net = ipam::parse_subnet(s)?;
                 let taken = self.taken_subnets(db)?;
@@ -198,11 +222,8 @@ impl Networks {
             }
             None => ipam::choose(&ipam::candidates(default), &self.taken_subnets(db)?)?,
         };
-        let gateway = match &opts.gateway {
-            Some(g) => {
-                let ip: Ipv4Addr = g
-                    .parse()
-                    .map_err(|_| NetworkError::Invalid(format!("invalid gateway {g:?}")))?;
+        let gateway = match gateway4 {
+            Some(ip) => {
                 if !subnet.contains(&ip) || ip == subnet.network() || ip == subnet.broadcast() {
                     return Err(NetworkError::Invalid(format!(
                         "gateway {ip} is not a host address of subnet {subnet}"
@@ -211,6 +232,31 @@ impl Networks {
                 ip
             }
             None => ipam::gateway(&subnet),
+        };
+        let ipv6 = match subnet6 {
+            Some(text) => {
+                let net = ipam::parse_subnet6(text)?;
+                let taken = self.taken_subnets6(db)?;
+                // The default route (::/0) overlaps everything and so nothing.
+                if let Some(clash) = taken.iter().find(|t| t.prefix_len() > 0 && ipam::overlaps6(&net, t)) {
+                    return Err(NetworkError::Conflict(format!(
+                        "subnet {net} overlaps {clash}, already routed on this host; choose another IPv6 --subnet"
+                    )));
+                }
+                let gateway = match gateway6 {
+                    Some(ip) => {
+                        if !net.contains(&ip) || ip == net.network() {
+                            return Err(NetworkError::Invalid(format!(
+                                "gateway {ip} is not a host address of subnet {net}"
+                            )));
+                        }
+                        ip
+                    }
+                    None => ipam::gateway6(&net),
+                };
+                Some((net, gateway))
+            }
+            None => None,
         };
         let bridge = if default && self.root == Path::new(DEFAULT_ROOT) {
             "strata0".to_string()
@@ -240,6 +286,8 @@ impl Networks {
             driver: "bridge".into(),
             subnet: subnet.to_string(),
             gateway: gateway.to_string(),
+            subnet6: ipv6.map(|(n, _)| n.to_string()).unwrap_or_default(),
+            gateway6: ipv6.map(|(_, g)| g.to_string()).unwrap_or_default(),
             bridge,
             internal: opts.internal,
             options: serde_json::json!({ "Labels": as_map(&opts.labels), "Options": as_map(&opts.options) })
@@ -267,6 +315,18 @@ impl Networks {
         Ok(taken)
     }
 
+    /// IPv6 subnets already in use: the host's IPv6 routes and every network this root
+    /// knows with IPv6.
+    fn taken_subnets6(&self, db: &Db) -> Result<Vec<Ipv6Net>> {
+        let mut taken: Vec<Ipv6Net> = Netlink::open()?
+            .routes6()?
+            .into_iter()
+            .filter_map(|(ip, len)| Ipv6Net::new(ip, len).ok())
+            .collect();
+        taken.extend(db.networks()?.iter().filter_map(|n| n.subnet6.parse::<Ipv6Net>().ok()));
+        Ok(taken)
+    }
+
     /// Creates the bridge with the gateway address (if missing) and its rules, through
     /// `nl`, a socket in the host's namespace.
     fn bring_up(&self, nl: &mut Netlink, record: &NetworkRecord) -> Result<u32> {
@@ -279,11 +339,22 @@ impl Networks {
             .link_index(&record.bridge)?
             .ok_or_else(|| NetworkError::NotFound(record.bridge.clone()))?;
         nl.add_address(index, gateway, subnet.prefix_len())?;
+        if let Some((subnet6, gateway6)) = addressing6(record)? {
+            // The host may keep IPv6 off on new links (default.disable_ipv6).
+            nat::enable_ipv6(&record.bridge)?;
+            nl.add_address6(index, gateway6, subnet6.prefix_len())?;
+        }
         nl.set_up(index)?;
         nat::apply(&record.bridge, &record.subnet, record.internal)?;
         if !record.internal {
             nat::route_localnet(&record.bridge)?;
             nat::enable_forwarding()?;
+        }
+        if !record.subnet6.is_empty() {
+            nat::apply6(&record.bridge, &record.subnet6, record.internal)?;
+            if !record.internal {
+                nat::enable_forwarding6()?;
+            }
         }
         Ok(index)
     }
@@ -337,7 +408,7 @@ impl Networks {
         db: &mut Db,
         container_id: &str,
         aliases: &[String],
-        networks: &[(String, Option<Ipv4Addr>)],
+        networks: &[(String, Requested)],
     ) -> Result<Attachment> {
         if !networks.is_empty() {
             strata_host_programs::NFT.find()?;
@@ -356,9 +427,9 @@ impl Networks {
                 .link_index("lo")?
                 .ok_or_else(|| NetworkError::NotFound("lo".into()))?;
             inner.set_up(lo)?;
-            for (i, (name, ip)) in networks.iter().enumerate() {
+            for (i, (name, wanted)) in networks.iter().enumerate() {
                 let network = self.find(db, name)?;
-                let endpoint = self.connect_in(db, &mut inner, container_id, aliases, &network, *ip, i)?;
+                let endpoint = self.connect_in(db, &mut inner, container_id, aliases, &network, *wanted, i)?;
                 attachment.endpoints.push(endpoint);
             }
             Ok(())
@@ -379,13 +450,13 @@ impl Networks {
         container_id: &str,
         aliases: &[String],
         network: &NetworkRecord,
-        ip: Option<Ipv4Addr>,
+        wanted: Requested,
     ) -> Result<Endpoint> {
         strata_host_programs::NFT.find()?;
         let path = self.netns_path(container_id);
         let mut inner = netns::within(&path, Netlink::open)?;
         let count = inner.links()?.iter().filter(|(_, n)| n.starts_with("eth")).count();
-        self.connect_in(db, &mut inner, container_id, aliases, network, ip, count)
+        self.connect_in(db, &mut inner, container_id, aliases, network, wanted, count)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -396,28 +467,53 @@ impl Networks {
         container_id: &str,
         aliases: &[String],
         network: &NetworkRecord,
-        wanted: Option<Ipv4Addr>,
+        wanted: Requested,
         position: usize,
     ) -> Result<Endpoint> {
-        let mut host = Netlink::open()?;
-        let bridge = self.bring_up(&mut host, network)?;
         let (subnet, gateway) = addressing(network)?;
-        if let Some(ip) = wanted {
+        if let Some(ip) = wanted.ip {
             ipam::check_static(&subnet, gateway, ip)
                 .map_err(|why| NetworkError::Invalid(format!("--ip {ip} on network {}: {why}", network.name)))?;
         }
+        let v6 = addressing6(network)?;
+        match (wanted.ip6, v6) {
+            (Some(ip), None) => {
+                return Err(NetworkError::Invalid(format!(
+                    "--ip6 {ip}: network {} has no IPv6; create a network with --ipv6 --subnet PREFIX/64 for it",
+                    network.name
+                )))
+            }
+            (Some(ip), Some((subnet6, gateway6))) => ipam::check_static6(&subnet6, gateway6, ip)
+                .map_err(|why| NetworkError::Invalid(format!("--ip6 {ip} on network {}: {why}", network.name)))?,
+            (None, _) => {}
+        }
+        let mut host = Netlink::open()?;
+        let bridge = self.bring_up(&mut host, network)?;
         let record = db.allocate_endpoint(
             &network.id,
             container_id,
             &serde_json::to_string(aliases).expect("strings serialize"),
-            |taken| match wanted {
-                Some(ip) if taken.contains(&ip.to_string()) => {
-                    Err(format!("address {ip} is already in use on network {}", network.name))
-                }
-                Some(ip) => Ok(ip.to_string()),
-                None => ipam::next_free(&subnet, gateway, taken)
-                    .map(|ip| ip.to_string())
-                    .ok_or_else(|| format!("no addresses left on network {}", network.name)),
+            |taken, taken6| {
+                let ip = match wanted.ip {
+                    Some(ip) if taken.contains(&ip.to_string()) => {
+                        return Err(format!("address {ip} is already in use on network {}", network.name))
+                    }
+                    Some(ip) => ip.to_string(),
+                    None => ipam::next_free(&subnet, gateway, taken)
+                        .map(|ip| ip.to_string())
+                        .ok_or_else(|| format!("no addresses left on network {}", network.name))?,
+                };
+                let ip6 = match (wanted.ip6, v6) {
+                    (_, None) => String::new(),
+                    (Some(ip), _) if taken6.contains(&ip.to_string()) => {
+                        return Err(format!("address {ip} is already in use on network {}", network.name))
+                    }
+                    (Some(ip), _) => ip.to_string(),
+                    (None, Some((subnet6, gateway6))) => ipam::next_free6(&subnet6, gateway6, taken6)
+                        .map(|ip| ip.to_string())
+                        .ok_or_else(|| format!("no IPv6 addresses left on network {}", network.name))?,
+                };
+                Ok((ip, ip6))
             },
         )?;
         let ip: Ipv4Addr = record.ip.parse().expect("addresses are recorded in dotted form");
@@ -435,9 +531,27 @@ impl Networks {
             .link_index(&interface)?
             .ok_or_else(|| NetworkError::NotFound(interface.clone()))?;
         inner.add_address(index, ip, subnet.prefix_len())?;
+        let ipv6 = match (record.ip6.parse::<Ipv6Addr>().ok(), v6) {
+            (Some(ip6), Some((subnet6, gateway6))) => {
+                netns::within(&self.netns_path(container_id), || nat::enable_ipv6_inside(&interface))?;
+                inner.add_address6(index, ip6, subnet6.prefix_len())?;
+                Some(Ipv6Endpoint {
+                    ip: ip6,
+                    prefix: subnet6.prefix_len(),
+                    gateway: gateway6,
+                })
+            }
+            _ => None,
+        };
         inner.set_up(index)?;
         if position == 0 {
             inner.add_default_route(gateway)?;
+        }
+        // The first network with IPv6 carries the IPv6 default route.
+        if let Some(v6) = &ipv6 {
+            if !inner.routes6()?.iter().any(|(_, len)| *len == 0) {
+                inner.add_default_route6(v6.gateway)?;
+            }
         }
         emit(db, network, "connect", Some(container_id));
         Ok(Endpoint {
@@ -447,6 +561,7 @@ impl Networks {
             gateway,
             mac: mac_text(mac),
             interface,
+            ipv6,
         })
     }
 
@@ -520,6 +635,65 @@ fn addressing(record: &NetworkRecord) -> Result<(Ipv4Net, Ipv4Addr)> {
         .parse()
         .map_err(|_| NetworkError::Invalid(format!("network {} has a bad gateway", record.name)))?;
     Ok((subnet, gateway))
+}
+
+/// A network's IPv6 subnet and gateway, as recorded; `None` without IPv6.
+fn addressing6(record: &NetworkRecord) -> Result<Option<(Ipv6Net, Ipv6Addr)>> {
+    if record.subnet6.is_empty() {
+        return Ok(None);
+    }
+    let bad = || NetworkError::Invalid(format!("network {} has a bad IPv6 subnet or gateway", record.name));
+    Ok(Some((
+        record.subnet6.parse().map_err(|_| bad())?,
+        record.gateway6.parse().map_err(|_| bad())?,
+    )))
+}
+
+type Families<'a> = (Option<&'a str>, Option<&'a str>, Option<Ipv4Addr>, Option<Ipv6Addr>);
+
+/// Sorts `network create`'s `--subnet`s and `--gateway`s by family (IPv4 subnet, IPv6
+/// subnet, IPv4 gateway, IPv6 gateway), refusing what strata's bridge networks cannot
+/// hold: more than one of a kind, an IPv6 subnet without `--ipv6`, `--ipv6` without one.
+fn split_families(opts: &NetworkOptions) -> Result<Families<'_>> {
+    let (v6, v4): (Vec<&str>, Vec<&str>) = opts.subnets.iter().map(String::as_str).partition(|s| s.contains(':'));
+    if v4.len() > 1 || v6.len() > 1 {
+        return Err(NetworkError::Invalid(format!(
+            "a bridge network takes one IPv4 and one IPv6 --subnet; got {}",
+            opts.subnets.join(", ")
+        )));
+    }
+    if let (Some(s), false) = (v6.first(), opts.ipv6) {
+        return Err(NetworkError::Invalid(format!(
+            "subnet {s} is IPv6 but the network is IPv4 only: add --ipv6 (the API's EnableIPv6)"
+        )));
+    }
+    if opts.ipv6 && v6.is_empty() {
+        return Err(NetworkError::Invalid(
+            "--ipv6 (EnableIPv6) needs an IPv6 --subnet (a unique local prefix such as \
+             fd12:3456:789a:1::/64 that no route of this host covers): strata has no default IPv6 address pool"
+                .into(),
+        ));
+    }
+    let (mut g4, mut g6) = (None, None);
+    for g in &opts.gateways {
+        match g.parse::<IpAddr>() {
+            Ok(IpAddr::V4(ip)) if g4.is_none() => g4 = Some(ip),
+            Ok(IpAddr::V6(ip)) if g6.is_none() && opts.ipv6 => g6 = Some(ip),
+            Ok(IpAddr::V6(ip)) if !opts.ipv6 => {
+                return Err(NetworkError::Invalid(format!(
+                    "gateway {ip} is IPv6 but the network is IPv4 only: add --ipv6 and an IPv6 --subnet"
+                )))
+            }
+            Ok(_) => {
+                return Err(NetworkError::Invalid(format!(
+                    "a bridge network takes one --gateway per address family; got {}",
+                    opts.gateways.join(", ")
+                )))
+            }
+            Err(_) => return Err(NetworkError::Invalid(format!("invalid gateway {g:?}"))),
+        }
+    }
+    Ok((v4.first().copied(), v6.first().copied(), g4, g6))
 }
 
 /// A container's MAC address on a network, Docker's scheme: 02:42 and the IPv4

@@ -1,6 +1,7 @@
 //! Packet filter rules of a bridge network, through the `nft` binary: one table per
-//! bridge (`ip strata-BRIDGE`), replaced atomically and deleted with the network, so a
-//! network's rules are found, and removed, by name alone.
+//! bridge and family (`ip strata-BRIDGE`, and `ip6 strata-BRIDGE` for a network with
+//! IPv6), replaced atomically and deleted with the network, so a network's rules are
+//! found, and removed, by name alone. And the kernel settings a bridge network needs.
 
 use crate::error::{NetworkError, Result};
 use std::io::Write;
@@ -41,6 +42,30 @@ pub fn apply(bridge: &str, subnet: &str, internal: bool) -> Result<()> {
     nft(
         &format!("replacing table {t}"),
         &format!("add table ip {t}\ndelete table ip {t}\ntable ip {t} {{\n{body}\n}}\n"),
+    )
+}
+
+/// Installs (or replaces) the IPv6 rules of a bridge with IPv6: outbound NAT66 for its
+/// IPv6 subnet (masqueraded, as Docker does by default, so the containers' ULA addresses
+/// need no route back to them) unless the network is internal, in which case nothing
+/// IPv6 is forwarded to or from it. Published ports reach containers over IPv6 through
+/// the proxy, which relays to their IPv6 address (there is no DNAT from `::1`).
+pub fn apply6(bridge: &str, subnet6: &str, internal: bool) -> Result<()> {
+    let t = table(bridge);
+    let body = if internal {
+        format!(
+            "chain forward {{ type filter hook forward priority filter; policy accept; \
+             iifname \"{bridge}\" oifname != \"{bridge}\" drop; oifname \"{bridge}\" iifname != \"{bridge}\" drop; }}"
+        )
+    } else {
+        format!(
+            "chain postrouting {{ type nat hook postrouting priority srcnat; policy accept; \
+             ip6 saddr {subnet6} ip6 daddr != {subnet6} masquerade; }}"
+        )
+    };
+    nft(
+        &format!("replacing table ip6 {t}"),
+        &format!("add table ip6 {t}\ndelete table ip6 {t}\ntable ip6 {t} {{\n{body}\n}}\n"),
     )
 }
 
@@ -106,13 +131,61 @@ pub fn route_localnet(bridge: &str) -> Result<()> {
     std::fs::write(&knob, "1").map_err(|e| NetworkError::io(format!("writing {knob}"), e))
 }
 
-/// Removes a bridge's rules; rules that are already gone are fine.
+/// Removes a bridge's rules, both families; rules that are already gone are fine.
 pub fn remove(bridge: &str) -> Result<()> {
     let t = table(bridge);
     nft(
         &format!("deleting table {t}"),
-        &format!("add table ip {t}\ndelete table ip {t}\n"),
+        &format!("add table ip {t}\ndelete table ip {t}\nadd table ip6 {t}\ndelete table ip6 {t}\n"),
     )
+}
+
+/// Turns IPv6 on for a host link (a bridge of a network with IPv6), which the host's
+/// `default.disable_ipv6` may have left off.
+pub fn enable_ipv6(link: &str) -> Result<()> {
+    write_knob(&format!("/proc/sys/net/ipv6/conf/{link}/disable_ipv6"), "0")
+}
+
+/// Turns IPv6 on inside a container's network namespace (the calling thread must be in
+/// it: `/proc/sys/net` shows the opener's namespace): for every link, and for its
+/// `interface`, which exists already.
+pub fn enable_ipv6_inside(interface: &str) -> Result<()> {
+    for link in ["all", "default", interface] {
+        write_knob(&format!("/proc/sys/net/ipv6/conf/{link}/disable_ipv6"), "0")?;
+    }
+    Ok(())
+}
+
+fn write_knob(knob: &str, value: &str) -> Result<()> {
+    std::fs::write(knob, value)
+        .map_err(|e| NetworkError::io(format!("writing {knob} (is IPv6 enabled on this host?)"), e))
+}
+
+/// Turns IPv6 forwarding on, as `enable_forwarding` does IPv4's. If it was off, a guard
+/// table keeps the host from forwarding any IPv6 that neither enters nor leaves one of
+/// strata's bridges. Links that accept router advertisements (`accept_ra` 1) would stop
+/// once the host forwards, and lose the routes they learn: they are set to 2, which
+/// accepts them while forwarding, so the host's own IPv6 keeps working.
+pub fn enable_forwarding6() -> Result<()> {
+    const KNOB: &str = "/proc/sys/net/ipv6/conf/all/forwarding";
+    let now = std::fs::read_to_string(KNOB).map_err(|e| NetworkError::io(format!("reading {KNOB}"), e))?;
+    if now.trim() == "1" {
+        return Ok(());
+    }
+    nft(
+        "adding table ip6 strata-guard",
+        "table ip6 strata-guard {\nchain forward { type filter hook forward priority filter; policy accept; \
+         iifname != \"strata*\" oifname != \"strata*\" drop; }\n}\n",
+    )?;
+    let links = std::fs::read_dir("/proc/sys/net/ipv6/conf")
+        .map_err(|e| NetworkError::io("listing /proc/sys/net/ipv6/conf", e))?;
+    for link in links.flatten() {
+        let knob = link.path().join("accept_ra");
+        if std::fs::read_to_string(&knob).is_ok_and(|v| v.trim() == "1") {
+            write_knob(&knob.display().to_string(), "2")?;
+        }
+    }
+    write_knob(KNOB, "1")
 }
 
 /// Turns IPv4 forwarding on. If it was off, a guard table keeps the host from

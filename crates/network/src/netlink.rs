@@ -5,14 +5,14 @@ use crate::error::{NetworkError, Result};
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage};
 use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 const RT_TABLE_LOCAL: u8 = 255;
@@ -199,6 +199,25 @@ impl Netlink {
         .map(drop)
     }
 
+    /// Adds the IPv6 `address/prefix` to a link, usable at once: strata hands out each
+    /// address once per network, so duplicate address detection would only delay it.
+    pub fn add_address6(&mut self, index: u32, address: Ipv6Addr, prefix: u8) -> Result<()> {
+        let mut message = AddressMessage::default();
+        message.header.family = AddressFamily::Inet6;
+        message.header.prefix_len = prefix;
+        message.header.index = index;
+        message.header.flags = AddressHeaderFlags::Nodad;
+        message.attributes.push(AddressAttribute::Local(address.into()));
+        message.attributes.push(AddressAttribute::Address(address.into()));
+        message.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        self.request(
+            &format!("adding address {address}/{prefix}"),
+            RouteNetlinkMessage::NewAddress(message),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .map(drop)
+    }
+
     /// The IPv4 addresses of a link.
     pub fn addresses(&mut self, index: u32) -> Result<Vec<(Ipv4Addr, u8)>> {
         let mut message = AddressMessage::default();
@@ -239,6 +258,51 @@ impl Netlink {
             NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
         )
         .map(drop)
+    }
+
+    /// Adds the IPv6 default route through `gateway`.
+    pub fn add_default_route6(&mut self, gateway: Ipv6Addr) -> Result<()> {
+        let mut route = RouteMessage::default();
+        route.header.address_family = AddressFamily::Inet6;
+        route.header.table = RouteHeader::RT_TABLE_MAIN;
+        route.header.protocol = RouteProtocol::Boot;
+        route.header.scope = RouteScope::Universe;
+        route.header.kind = RouteType::Unicast;
+        route
+            .attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
+        self.request(
+            &format!("adding the IPv6 default route via {gateway}"),
+            RouteNetlinkMessage::NewRoute(route),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .map(drop)
+    }
+
+    /// The IPv6 destinations of the main and local routing tables, as `routes` gives
+    /// the IPv4 ones.
+    pub fn routes6(&mut self) -> Result<Vec<(Ipv6Addr, u8)>> {
+        let mut route = RouteMessage::default();
+        route.header.address_family = AddressFamily::Inet6;
+        let replies = self.request("listing IPv6 routes", RouteNetlinkMessage::GetRoute(route), NLM_F_DUMP)?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewRoute(r)
+                    if r.header.table == RouteHeader::RT_TABLE_MAIN || r.header.table == RT_TABLE_LOCAL =>
+                {
+                    let dest = r.attributes.iter().find_map(|a| match a {
+                        RouteAttribute::Destination(RouteAddress::Inet6(ip)) => Some(*ip),
+                        _ => None,
+                    });
+                    Some((
+                        dest.unwrap_or(Ipv6Addr::UNSPECIFIED),
+                        r.header.destination_prefix_length,
+                    ))
+                }
+                _ => None,
+            })
+            .collect())
     }
 
     /// The IPv4 destinations of the main and local routing tables (the local one holds

@@ -39,6 +39,10 @@ pub struct PortBinding {
     /// Empty: every address of the host.
     pub host_ip: String,
     pub host_port: u16,
+    /// `-p 8000-8010:80`: the last port of a host range for one container port, of
+    /// which the first free one is bound (Docker's rule); 0 without a range.
+    #[serde(default)]
+    pub host_port_last: u16,
     pub container_port: u16,
     pub protocol: Protocol,
 }
@@ -52,7 +56,8 @@ impl PortBinding {
 
 /// Parses `-p [ip:][hostPort:]containerPort[/proto]` where either side may be a range
 /// (`8000-8010:80-90`, `80-90`): one binding per container port, host ports paired in
-/// order (a container range without host ports gets free ones).
+/// order (a container range without host ports gets free ones). A host range for one
+/// container port (`8000-8010:80`) is one binding on the first free port of the range.
 pub fn parse_publish_ranges(spec: &str) -> Result<Vec<PortBinding>> {
     let bad = |why: &str| NetworkError::Invalid(format!("invalid port specification {spec:?}: {why}"));
     let (rest, protocol) = match spec.rsplit_once('/') {
@@ -87,14 +92,22 @@ pub fn parse_publish_ranges(spec: &str) -> Result<Vec<PortBinding>> {
     };
     let containers = match range(ports)? {
         Some((a, b)) => (a..=b).collect::<Vec<u16>>(),
-        None => return parse_publish(spec).map(|b| vec![b]),
+        None => match range(&host_text)? {
+            Some((first, last)) => {
+                let single = format!("{ip_part}{first}:{ports}/{protocol}");
+                let mut binding = parse_publish(&single)?;
+                binding.host_port_last = last;
+                return Ok(vec![binding]);
+            }
+            None => return parse_publish(spec).map(|b| vec![b]),
+        },
     };
     let hosts: Vec<String> = match range(&host_text)? {
         Some((a, b)) if usize::from(b - a) + 1 == containers.len() => (a..=b).map(|p| p.to_string()).collect(),
         Some(_) => {
             return Err(bad(
-                "the host and container ranges differ in length (a host range for one container port \
-                 is not supported yet)",
+                "the host and container ranges differ in length (give a range of the same length, \
+                 or a host range for one container port)",
             ))
         }
         None if host_text.is_empty() => vec![String::new(); containers.len()],
@@ -153,6 +166,7 @@ pub fn parse_publish(spec: &str) -> Result<PortBinding> {
     Ok(PortBinding {
         host_ip,
         host_port,
+        host_port_last: 0,
         container_port,
         protocol,
     })
@@ -214,6 +228,39 @@ pub fn bind_all(bindings: &[PortBinding]) -> Result<Vec<BoundPort>> {
 }
 
 fn bind(binding: &PortBinding) -> Result<BoundPort> {
+    if binding.host_port_last == 0 || binding.host_port == 0 {
+        return bind_port(binding);
+    }
+    // A host range for one container port: its first port free (on both families).
+    let mut last_error = None;
+    for port in binding.host_port..=binding.host_port_last {
+        let one = PortBinding {
+            host_port: port,
+            host_port_last: 0,
+            ..binding.clone()
+        };
+        match bind_port(&one) {
+            Ok(mut bound) => {
+                bound.binding = binding.clone();
+                return Ok(bound);
+            }
+            Err(NetworkError::PortInUse { reason, .. }) => last_error = Some(reason),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(NetworkError::PortRangeInUse {
+        address: if binding.host_ip.is_empty() {
+            "0.0.0.0".into()
+        } else {
+            binding.host_ip.clone()
+        },
+        first: binding.host_port,
+        last: binding.host_port_last,
+        reason: last_error.unwrap_or_default(),
+    })
+}
+
+fn bind_port(binding: &PortBinding) -> Result<BoundPort> {
     // A port the kernel picks may be free on IPv4 and taken on IPv6: pick again.
     let attempts = if binding.host_port == 0 { 8 } else { 1 };
     for attempt in 1..=attempts {
@@ -366,7 +413,17 @@ mod tests {
             (free_on_ip[0].host_ip.as_str(), free_on_ip[0].host_port),
             ("127.0.0.1", 0)
         );
-        assert!(parse_publish_ranges("8000-8005:80").is_err());
+        let one = parse_publish_ranges("[::1]:8000-8005:80/udp").unwrap();
+        assert_eq!(
+            (
+                one.len(),
+                one[0].host_ip.as_str(),
+                one[0].host_port,
+                one[0].host_port_last
+            ),
+            (1, "::1", 8000, 8005)
+        );
+        assert_eq!(one[0].protocol, Protocol::Udp);
         assert!(parse_publish_ranges("8000-8001:80-82").is_err());
         assert!(parse_publish_ranges("82-80").is_err());
         assert_eq!(parse_publish_ranges("8080:80").unwrap().len(), 1);
@@ -409,5 +466,7 @@ mod tests {
         let port = taken.local_addr().unwrap().port();
         let err = bind_all(&[parse_publish(&format!("127.0.0.1:{port}:80")).unwrap()]).unwrap_err();
         assert!(err.to_string().contains("port is already allocated"), "{err}");
+        let err = bind_all(&parse_publish_ranges(&format!("127.0.0.1:{port}-{port}:80")).unwrap()).unwrap_err();
+        assert!(err.to_string().contains(&format!("{port}-{port}")), "{err}");
     }
 }

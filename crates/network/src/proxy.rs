@@ -144,7 +144,8 @@ fn serve_udp(socket: UdpSocket, target: SocketAddr, idle: Duration, flows: Flows
                 flow.touch();
                 flow.clone()
             } else {
-                let Ok(upstream) = UdpSocket::bind("0.0.0.0:0").and_then(|u| u.connect(target).map(|()| u)) else {
+                let any = if target.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" };
+                let Ok(upstream) = UdpSocket::bind(any).and_then(|u| u.connect(target).map(|()| u)) else {
                     continue;
                 };
                 let flow = Arc::new(Flow {

@@ -256,7 +256,10 @@ pub fn network_settings(
                 "IPAddress": e.map(|e| e.ip.clone()).unwrap_or_default(),
                 "IPPrefixLen": e.map(|e| e.prefix).unwrap_or(0),
                 "MacAddress": e.map(|e| e.mac.clone()).unwrap_or_default(),
-                "IPAMConfig": config.static_ips.get(&name).map(|ip| json!({"IPv4Address": ip})),
+                "IPv6Gateway": e.map(|e| e.gateway6.clone()).unwrap_or_default(),
+                "GlobalIPv6Address": e.map(|e| e.ip6.clone()).unwrap_or_default(),
+                "GlobalIPv6PrefixLen": e.map_or(0, |e| e.prefix6),
+                "IPAMConfig": ipam_config(config, &name),
                 "Aliases": null,
             }),
         );
@@ -288,8 +291,27 @@ pub fn network_settings(
         "IPAddress": first.map(|e| e.ip.clone()).unwrap_or_default(),
         "IPPrefixLen": first.map(|e| e.prefix).unwrap_or(0),
         "MacAddress": first.map(|e| e.mac.clone()).unwrap_or_default(),
+        "IPv6Gateway": first.map(|e| e.gateway6.clone()).unwrap_or_default(),
+        "GlobalIPv6Address": first.map(|e| e.ip6.clone()).unwrap_or_default(),
+        "GlobalIPv6PrefixLen": first.map_or(0, |e| e.prefix6),
         "Networks": networks,
     })
+}
+
+/// The addresses asked for on a network (`--ip`, `--ip6`), as Docker's IPAMConfig.
+fn ipam_config(config: &strata_containers::ContainerConfig, network: &str) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(ip) = config.static_ips.get(network) {
+        out.insert("IPv4Address".into(), Value::from(ip.clone()));
+    }
+    if let Some(ip) = config.static_ips6.get(network) {
+        out.insert("IPv6Address".into(), Value::from(ip.clone()));
+    }
+    if out.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(out)
+    }
 }
 
 /// HostConfig.PortBindings: what `-p` asked for (an empty HostPort is "any").
@@ -298,7 +320,11 @@ fn port_bindings(config: &strata_containers::ContainerConfig) -> Value {
     for b in &config.ports {
         let entry = json!({
             "HostIp": b.host_ip,
-            "HostPort": if b.host_port == 0 { String::new() } else { b.host_port.to_string() },
+            "HostPort": match (b.host_port, b.host_port_last) {
+                (0, _) => String::new(),
+                (first, 0) => first.to_string(),
+                (first, last) => format!("{first}-{last}"),
+            },
         });
         match out.get_mut(&b.key()) {
             Some(Value::Array(list)) => list.push(entry),

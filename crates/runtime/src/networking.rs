@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use strata_containers::{ContainerConfig, ContainerRecord, Containers};
 use strata_network::ports::{BoundPort, PublishedPort};
-use strata_network::{Endpoint, NetworkError, Networks, DEFAULT_NETWORK};
+use strata_network::{Endpoint, NetworkError, Networks, Requested, DEFAULT_NETWORK};
 
 /// What a started container's network looks like (`containers/<id>/network.json`), for
 /// `inspect` and `port`.
@@ -33,6 +33,14 @@ pub struct EndpointState {
     pub bridge: String,
     #[serde(default)]
     pub internal: bool,
+    /// The IPv6 address, prefix length and gateway on a network with IPv6 ('' and 0
+    /// without).
+    #[serde(default)]
+    pub ip6: String,
+    #[serde(default)]
+    pub prefix6: u8,
+    #[serde(default)]
+    pub gateway6: String,
 }
 
 impl From<&Endpoint> for EndpointState {
@@ -46,6 +54,9 @@ impl From<&Endpoint> for EndpointState {
             mac: e.mac.clone(),
             bridge: e.network.bridge.clone(),
             internal: e.network.internal,
+            ip6: e.ipv6.as_ref().map(|v| v.ip.to_string()).unwrap_or_default(),
+            prefix6: e.ipv6.as_ref().map_or(0, |v| v.prefix),
+            gateway6: e.ipv6.as_ref().map(|v| v.gateway.to_string()).unwrap_or_default(),
         }
     }
 }
@@ -112,12 +123,16 @@ fn names(record: &ContainerRecord, config: &ContainerConfig) -> Vec<String> {
     out
 }
 
-/// Each network with the address asked for there, if any.
-fn wanted(config: &ContainerConfig, networks: &[String]) -> Vec<(String, Option<std::net::Ipv4Addr>)> {
-    networks
-        .iter()
-        .map(|n| (n.clone(), config.static_ips.get(n).and_then(|ip| ip.parse().ok())))
-        .collect()
+/// Each network with the addresses asked for there, if any.
+fn wanted(config: &ContainerConfig, networks: &[String]) -> Vec<(String, Requested)> {
+    networks.iter().map(|n| (n.clone(), requested(config, n))).collect()
+}
+
+fn requested(config: &ContainerConfig, network: &str) -> Requested {
+    Requested {
+        ip: config.static_ips.get(network).and_then(|ip| ip.parse().ok()),
+        ip6: config.static_ips6.get(network).and_then(|ip| ip.parse().ok()),
+    }
 }
 
 /// Binds the published ports (a port in use fails here, before anything else), then
@@ -199,35 +214,46 @@ pub fn started(containers: &Containers<'_>, record: &ContainerRecord, prepared: 
 }
 
 fn spawn_proxy(containers: &Containers<'_>, record: &ContainerRecord, prepared: &Prepared, pid: i32) -> Result<()> {
-    let target = prepared
+    let first = prepared
         .state
         .endpoints
         .first()
-        .map(|e| e.ip.clone())
         .ok_or_else(|| RuntimeError::Unsupported("published ports without a network address".into()))?;
+    // Connections that arrive over IPv6 go on over IPv6 where the container has an
+    // IPv6 address, and over IPv4 otherwise (as Docker's proxy does).
+    let target = first.ip.clone();
+    let target6 = if first.ip6.is_empty() {
+        first.ip.clone()
+    } else {
+        format!("[{}]", first.ip6)
+    };
     let exe = std::env::current_exe().map_err(|e| RuntimeError::io("finding strata's own binary", e))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--root")
         .arg(containers.store().root())
         .arg("__proxy")
         .arg(pid.to_string());
-    // Every bound socket (IPv4, and IPv6 where bound) with the port it leads to.
-    let sockets: Vec<(&BoundPort, i32)> = prepared
+    // Every bound socket (IPv4, and IPv6 where bound) with the address it leads to.
+    let sockets: Vec<(&BoundPort, i32, &str)> = prepared
         .ports
         .iter()
-        .flat_map(|p| std::iter::once(&p.socket).chain(&p.socket_v6).map(move |s| (p, s)))
-        .map(|(p, s)| (p, std::os::fd::AsRawFd::as_raw_fd(s)))
+        .flat_map(|p| {
+            let (v4, v6) = (target.as_str(), target6.as_str());
+            let own = if p.binding.host_ip.contains(':') { v6 } else { v4 };
+            std::iter::once((p, &p.socket, own)).chain(p.socket_v6.iter().map(move |s| (p, s, v6)))
+        })
+        .map(|(p, s, to)| (p, std::os::fd::AsRawFd::as_raw_fd(s), to))
         .collect();
-    for (i, (p, _)) in sockets.iter().enumerate() {
+    for (i, (p, _, to)) in sockets.iter().enumerate() {
         cmd.arg(format!(
             "{}:{}:{}:{}",
             p.binding.protocol.as_str(),
             3 + i,
-            target,
+            to,
             p.binding.container_port
         ));
     }
-    let raw: Vec<i32> = sockets.iter().map(|(_, fd)| *fd).collect();
+    let raw: Vec<i32> = sockets.iter().map(|(_, fd, _)| *fd).collect();
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
@@ -359,13 +385,19 @@ fn is_user(networks: &[strata_network::NetworkRecord], id: &str) -> bool {
 }
 
 /// The container's /etc/hosts: loopback, its own address and hostname, and on
-/// user-defined networks every other container there by name, hostname and short ID.
+/// user-defined networks every other container there by name, hostname and short ID;
+/// each by its IPv6 address too on a network with IPv6.
 pub fn hosts_file(containers: &Containers<'_>, record: &ContainerRecord, config: &ContainerConfig) -> Result<String> {
     let (networks, endpoints) = networks_and_endpoints(containers)?;
     let mut out = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     let mine: Vec<_> = endpoints.iter().filter(|e| e.container_id == record.id).collect();
     match mine.first() {
-        Some(first) => out.push_str(&format!("{}\t{}\n", first.ip, config.hostname)),
+        Some(first) => {
+            out.push_str(&format!("{}\t{}\n", first.ip, config.hostname));
+            if !first.ip6.is_empty() {
+                out.push_str(&format!("{}\t{}\n", first.ip6, config.hostname));
+            }
+        }
         None => out.push_str(&format!("127.0.1.1\t{}\n", config.hostname)),
     }
     // `host-gateway`: the host's address on the container's first network.
@@ -388,6 +420,9 @@ pub fn hosts_file(containers: &Containers<'_>, record: &ContainerRecord, config:
         }
         let names: Vec<String> = serde_json::from_str(&e.aliases).unwrap_or_default();
         out.push_str(&format!("{}\t{}\n", e.ip, names.join(" ")));
+        if !e.ip6.is_empty() {
+            out.push_str(&format!("{}\t{}\n", e.ip6, names.join(" ")));
+        }
     }
     Ok(out)
 }
@@ -422,9 +457,15 @@ fn conflict(message: String) -> RuntimeError {
     RuntimeError::Containers(strata_containers::ContainerError::Conflict(message))
 }
 
-/// `network connect [--ip ADDRESS]`: the container joins one more network, now if it
-/// runs and at every later start.
-pub fn connect(containers: &Containers<'_>, record: &ContainerRecord, name: &str, ip: Option<&str>) -> Result<()> {
+/// `network connect [--ip ADDRESS] [--ip6 ADDRESS]`: the container joins one more
+/// network, now if it runs and at every later start.
+pub fn connect(
+    containers: &Containers<'_>,
+    record: &ContainerRecord,
+    name: &str,
+    ip: Option<&str>,
+    ip6: Option<&str>,
+) -> Result<()> {
     let networks = networks(containers.store());
     let network = networks.find(&mut containers.store().db(), name)?;
     let mut config = containers.config(record)?;
@@ -443,17 +484,30 @@ pub fn connect(containers: &Containers<'_>, record: &ContainerRecord, name: &str
     let ip = ip
         .map(|ip| strata_containers::static_ip(ip, &network.name))
         .transpose()?;
+    let ip6 = ip6
+        .map(|ip| strata_containers::static_ip6(ip, &network.name))
+        .transpose()?;
+    if let (Some(ip6), true) = (&ip6, network.subnet6.is_empty()) {
+        return Err(strata_containers::ContainerError::Invalid(format!(
+            "--ip6 {ip6}: network {} has no IPv6; create a network with --ipv6 --subnet PREFIX/64 for it",
+            network.name
+        ))
+        .into());
+    }
     let previous = config.clone();
     config.extra_networks.push(network.name.clone());
     if let Some(ip) = &ip {
         config.static_ips.insert(network.name.clone(), ip.clone());
+    }
+    if let Some(ip) = &ip6 {
+        config.static_ips6.insert(network.name.clone(), ip.clone());
     }
     containers.set_config(record, &config)?;
     if !crate::lifecycle::is_running(containers, record) {
         return Ok(());
     }
     let aliases = names(record, &config);
-    let wanted = ip.and_then(|ip| ip.parse().ok());
+    let wanted = requested(&config, &network.name);
     // Bound first: the database's guard must be gone before the error path uses it.
     let connected = networks.connect(&mut containers.store().db(), &record.id, &aliases, &network, wanted);
     let endpoint = match connected {

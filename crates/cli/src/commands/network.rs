@@ -19,12 +19,15 @@ pub enum Command {
         /// Driver to manage the network (bridge)
         #[arg(short, long, default_value = "bridge")]
         driver: String,
-        /// Subnet in CIDR format, e.g. 10.90.0.0/24
+        /// Subnet in CIDR format, e.g. 10.90.0.0/24; one IPv4 and, with --ipv6, one IPv6
         #[arg(long)]
-        subnet: Option<String>,
-        /// Gateway for the subnet
+        subnet: Vec<String>,
+        /// Gateway for a subnet (one per address family)
         #[arg(long)]
-        gateway: Option<String>,
+        gateway: Vec<String>,
+        /// Enable IPv6 networking (needs an IPv6 --subnet)
+        #[arg(long)]
+        ipv6: bool,
         /// Restrict external access to the network
         #[arg(long)]
         internal: bool,
@@ -70,6 +73,9 @@ pub enum Command {
         /// IPv4 address (e.g., 172.30.100.104)
         #[arg(long)]
         ip: Option<String>,
+        /// IPv6 address (e.g., fd12:3456:789a:1::10), on a network with IPv6
+        #[arg(long)]
+        ip6: Option<String>,
         network: String,
         container: String,
     },
@@ -100,6 +106,7 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             driver,
             subnet,
             gateway,
+            ipv6,
             internal,
             label,
             opt,
@@ -116,8 +123,9 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             let opts = NetworkOptions {
                 name,
                 driver,
-                subnet,
-                gateway,
+                subnets: subnet,
+                gateways: gateway,
+                ipv6,
                 internal,
                 labels: pairs(&label),
                 options: pairs(&opt),
@@ -192,9 +200,14 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
             }
             return Ok(status);
         }
-        Command::Connect { ip, network, container } => {
+        Command::Connect {
+            ip,
+            ip6,
+            network,
+            container,
+        } => {
             let record = containers.resolve(&container)?;
-            networking::connect(&containers, &record, &network, ip.as_deref())?;
+            networking::connect(&containers, &record, &network, ip.as_deref(), ip6.as_deref())?;
         }
         Command::Disconnect {
             force: _,

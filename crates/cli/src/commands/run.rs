@@ -120,6 +120,9 @@ pub struct CreateArgs {
     /// IPv4 address (e.g., 172.30.100.104) on a user-defined network
     #[arg(long)]
     ip: Option<String>,
+    /// IPv6 address (e.g., fd12:3456:789a:1::10) on a user-defined network with IPv6
+    #[arg(long)]
+    ip6: Option<String>,
     /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=,target=)
     #[arg(long)]
     mount: Vec<String>,
@@ -377,6 +380,7 @@ impl CreateArgs {
             security_opt: self.security_opt.clone(),
             sysctls: self.sysctl.clone(),
             ip: self.ip.clone(),
+            ip6: self.ip6.clone(),
             extra_hosts: self.add_host.clone(),
             labels: self.labels()?,
             privileged: self.privileged,

@@ -552,6 +552,7 @@ fn from_networking(networking: Map<String, Value>, o: &mut CreateOptions) -> Res
                 prefix: "NetworkingConfig.EndpointsConfig.*.IPAMConfig.",
             };
             o.ip = ipam.string("IPv4Address")?;
+            o.ip6 = ipam.string("IPv6Address")?;
             ipam.rest_are_defaults()?;
         }
         // What Docker fills in (addresses, IDs, DNS names), sent back empty.

@@ -94,17 +94,30 @@ fn connect(containers: &Containers<'_>, network: &str, call: &Call) -> Result<Re
         Some(serde_json::Value::Object(map)) => map,
         _ => Default::default(),
     };
-    let ip = endpoint
-        .remove("IPAMConfig")
-        .and_then(|ipam| ipam.get("IPv4Address").and_then(|a| a.as_str()).map(str::to_string))
-        .filter(|a| !a.is_empty());
+    let ipam = endpoint.remove("IPAMConfig");
+    let address = |key: &str| {
+        ipam.as_ref()
+            .and_then(|ipam| ipam.get(key).and_then(|a| a.as_str()).map(str::to_string))
+            .filter(|a| !a.is_empty())
+    };
+    let (ip, ip6) = (address("IPv4Address"), address("IPv6Address"));
+    if let Some(serde_json::Value::Object(rest)) = &ipam {
+        if let Some((field, _)) = rest
+            .iter()
+            .find(|(k, v)| !matches!(k.as_str(), "IPv4Address" | "IPv6Address") && !is_empty(v))
+        {
+            return Err(ApiError::invalid(format!(
+                "EndpointConfig.IPAMConfig.{field} is not supported by strata's network connect yet; leave it unset"
+            )));
+        }
+    }
     if let Some((field, _)) = endpoint.iter().find(|(_, v)| !is_empty(v)) {
         return Err(ApiError::invalid(format!(
             "EndpointConfig.{field} is not supported by strata's network connect yet; leave it unset"
         )));
     }
     let record = containers.resolve(&request.container)?;
-    networking::connect(containers, &record, network, ip.as_deref())?;
+    networking::connect(containers, &record, network, ip.as_deref(), ip6.as_deref())?;
     Ok(Reply::empty(StatusCode::OK))
 }
 
@@ -134,6 +147,9 @@ struct CreateRequest {
     config_from: Option<serde_json::Value>,
     #[serde(rename = "EnableIPv6")]
     enable_ipv6: bool,
+    /// Docker 28's `--ipv4=false` (an IPv6-only network); strata's networks have IPv4.
+    #[serde(rename = "EnableIPv4")]
+    enable_ipv4: Option<bool>,
     #[serde(rename = "IPAM")]
     ipam: Option<Ipam>,
     options: Option<BTreeMap<String, String>>,
@@ -172,9 +188,12 @@ fn create(containers: &Containers<'_>, call: &Call) -> Result<Reply, ApiError> {
 /// The library's options, or the first field strata does not implement, by name.
 fn options(request: CreateRequest) -> Result<NetworkOptions, ApiError> {
     let ipam = request.ipam.unwrap_or_default();
-    let mut configs = ipam.config.unwrap_or_default();
+    let configs = ipam.config.unwrap_or_default();
     let unsupported = [
-        ("EnableIPv6", request.enable_ipv6),
+        (
+            "EnableIPv4=false (an IPv6-only network)",
+            request.enable_ipv4 == Some(false),
+        ),
         ("Attachable", request.attachable),
         ("Ingress", request.ingress),
         ("ConfigOnly", request.config_only),
@@ -185,22 +204,28 @@ fn options(request: CreateRequest) -> Result<NetworkOptions, ApiError> {
             !matches!(ipam.driver.as_deref().unwrap_or(""), "" | "default"),
         ),
         ("IPAM.Options", ipam.options.is_some_and(|o| !o.is_empty())),
-        ("IPAM.Config (more than one subnet)", configs.len() > 1),
+        // One IPv4 and one IPv6 subnet are the library's to sort and check.
+        ("IPAM.Config (more than two subnets)", configs.len() > 2),
     ];
     refuse_any(&unsupported)?;
-    let config = configs.pop().unwrap_or_default();
-    refuse_any(&[
-        ("IPAM.Config.IPRange", config.ip_range.is_some_and(|r| !r.is_empty())),
-        (
-            "IPAM.Config.AuxAddress",
-            config.aux_address.is_some_and(|a| !a.is_empty()),
-        ),
-    ])?;
+    let (mut subnets, mut gateways) = (Vec::new(), Vec::new());
+    for config in configs {
+        refuse_any(&[
+            ("IPAM.Config.IPRange", config.ip_range.is_some_and(|r| !r.is_empty())),
+            (
+                "IPAM.Config.AuxAddress",
+                config.aux_address.is_some_and(|a| !a.is_empty()),
+            ),
+        ])?;
+        subnets.extend(config.subnet.filter(|s| !s.is_empty()));
+        gateways.extend(config.gateway.filter(|g| !g.is_empty()));
+    }
     Ok(NetworkOptions {
         name: request.name,
         driver: request.driver.unwrap_or_default(),
-        subnet: config.subnet.filter(|s| !s.is_empty()),
-        gateway: config.gateway.filter(|g| !g.is_empty()),
+        subnets,
+        gateways,
+        ipv6: request.enable_ipv6,
         internal: request.internal,
         labels: request.labels.unwrap_or_default().into_iter().collect(),
         options: request.options.unwrap_or_default().into_iter().collect(),
@@ -232,18 +257,37 @@ mod tests {
             "Options":{"com.docker.network.driver.mtu":"1400"},"Labels":{"team":"web"}}"#;
         let o = parse(body).unwrap();
         assert_eq!((o.name.as_str(), o.driver.as_str()), ("back", "bridge"));
-        assert_eq!(o.subnet.as_deref(), Some("10.91.0.0/24"));
+        assert_eq!(o.subnets, ["10.91.0.0/24"]);
+        assert_eq!(o.gateways, ["10.91.0.1"]);
+        assert!(!o.ipv6);
         assert_eq!(o.labels, [("team".to_string(), "web".to_string())]);
         assert!(parse(r#"{"Name":"n","Options":null,"Labels":null,"IPAM":null}"#).is_ok());
     }
 
     #[test]
     fn fields_strata_cannot_honour_are_refused_by_name() {
-        let e = parse(r#"{"Name":"n","EnableIPv6":true}"#).err().unwrap();
-        assert!(e.message.contains("EnableIPv6"), "{}", e.message);
+        let e = parse(r#"{"Name":"n","IPAM":{"Config":[{"Subnet":"10.1.0.0/24"},{"Subnet":"fd5e::/64"},{"Subnet":"fd5f::/64"}]}}"#)
+            .err()
+            .unwrap();
+        assert!(e.message.contains("more than two subnets"), "{}", e.message);
+        let e = parse(r#"{"Name":"n","EnableIPv4":false,"EnableIPv6":true}"#)
+            .err()
+            .unwrap();
+        assert!(e.message.contains("EnableIPv4"), "{}", e.message);
+        assert!(parse(r#"{"Name":"n","EnableIPv4":true}"#).is_ok());
         let e = parse(r#"{"Name":"n","IPAM":{"Config":[{"Subnet":"10.1.0.0/24","IPRange":"10.1.0.0/25"}]}}"#)
             .err()
             .unwrap();
         assert!(e.message.contains("IPRange"), "{}", e.message);
+    }
+
+    #[test]
+    fn enable_ipv6_passes_both_subnets_to_the_library() {
+        let body = r#"{"Name":"six","EnableIPv6":true,"IPAM":{"Driver":"default","Config":[
+            {"Subnet":"10.91.0.0/24"},{"Subnet":"fd5e:1::/64","Gateway":"fd5e:1::1"}]}}"#;
+        let o = parse(body).unwrap();
+        assert!(o.ipv6);
+        assert_eq!(o.subnets, ["10.91.0.0/24", "fd5e:1::/64"]);
+        assert_eq!(o.gateways, ["fd5e:1::1"]);
     }
 }
