@@ -44,9 +44,7 @@ impl BuildError {
     pub fn kind(&self) -> strata_metadata::ErrorKind {
         use strata_metadata::ErrorKind;
         match self {
-            BuildError::Syntax { .. } | BuildError::Step { .. } | BuildError::Unsupported { .. } => {
-                ErrorKind::Invalid
-            }
+            BuildError::Syntax { .. } | BuildError::Step { .. } | BuildError::Unsupported { .. } => ErrorKind::Invalid,
             BuildError::Context { .. } => ErrorKind::Invalid,
             BuildError::Io { .. } => ErrorKind::Internal,
             BuildError::Image(e) => e.kind(),

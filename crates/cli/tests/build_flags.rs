@@ -243,8 +243,13 @@ fn build_cgroup_parent_and_cpuset_mems_reach_the_run_steps() {
         dir.to_str().unwrap(),
     ]);
     let seen = t.ok(&["run", "--rm", "placed:1", "cat", "/cgroup"]);
-    assert!(seen.contains(&format!("/{parent}/")), "the step ran under the parent: {seen}");
-    for controller in ["memory", "cpu", "pids", "freezer", "devices", "cpuacct", "blkio", "cpuset"] {
+    assert!(
+        seen.contains(&format!("/{parent}/")),
+        "the step ran under the parent: {seen}"
+    );
+    for controller in [
+        "memory", "cpu", "pids", "freezer", "devices", "cpuacct", "blkio", "cpuset",
+    ] {
         let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{controller}/{parent}"));
     }
 }

@@ -83,7 +83,10 @@ fn the_readmes_flag_table_matches_strata_and_docker_20_10() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     for command in COMMANDS {
         let rows = table(&readme, command);
-        assert!(rows.iter().all(|(_, status)| !status.is_empty()), "{command}: a row without a status");
+        assert!(
+            rows.iter().all(|(_, status)| !status.is_empty()),
+            "{command}: a row without a status"
+        );
         let listed: BTreeSet<String> = rows.iter().map(|(f, _)| f.clone()).collect();
         assert_eq!(listed.len(), rows.len(), "{command}: a flag listed twice");
         let dockers: BTreeSet<String> = rows

@@ -69,7 +69,7 @@ pub enum Command {
     #[command(subcommand)]
     System(system::Command),
     /// Create and run a new container from an image
-    Run(run::CreateArgs),
+    Run(run::RunArgs),
     /// Create a new container
     Create(run::CreateArgs),
     /// Start one or more stopped containers

@@ -156,9 +156,6 @@ pub struct CreateArgs {
     /// Namespaced kernel parameters (KEY=VALUE)
     #[arg(long = "sysctl")]
     sysctl: Vec<String>,
-    /// Override the key sequence for detaching a container
-    #[arg(long, default_value = strata_runtime::detach_keys::DEFAULT)]
-    detach_keys: String,
     /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])
     #[arg(long)]
     restart: Option<String>,
@@ -195,15 +192,9 @@ pub struct CreateArgs {
     /// Automatically remove the container when it exits
     #[arg(long)]
     rm: bool,
-    /// Run container in background and print container ID
-    #[arg(short, long)]
-    detach: bool,
     /// Attach to STDIN, STDOUT or STDERR
     #[arg(short = 'a', long = "attach", value_parser = ["stdin", "stdout", "stderr"])]
     attach: Vec<String>,
-    /// Proxy received signals to the process (without a terminal)
-    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
-    sig_proxy: bool,
     /// Container NIS domain name
     #[arg(long)]
     domainname: Option<String>,
@@ -318,6 +309,23 @@ pub struct CreateArgs {
     invocation: Vec<String>,
 }
 
+/// `run`: `create`'s flags and the ones of a session that follows at once.
+#[derive(clap::Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    #[command(flatten)]
+    create: CreateArgs,
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = strata_runtime::detach_keys::DEFAULT)]
+    detach_keys: String,
+    /// Proxy received signals to the process (without a terminal)
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
+    sig_proxy: bool,
+}
+
 /// Non-empty, non-comment lines of the files named, each trimmed.
 pub(crate) fn file_lines(files: &[std::path::PathBuf], what: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
@@ -347,7 +355,9 @@ impl CreateArgs {
         Ok(labels)
     }
 
-    fn options(&self) -> Result<CreateOptions> {
+    /// The library's options; `stdin_once`: an attached `run -i` hands its input over
+    /// once (Docker's rule), a created container keeps it open.
+    fn options(&self, stdin_once: bool) -> Result<CreateOptions> {
         let mut env = file_lines(&self.env_file, "env")?;
         env.extend(crate::caller_env::with_caller_values(&self.env));
         Ok(CreateOptions {
@@ -369,8 +379,7 @@ impl CreateArgs {
             auto_remove: self.rm,
             tty: self.tty,
             interactive: self.interactive,
-            // An attached `run -i` hands its input over once (Docker's rule).
-            stdin_once: self.interactive && !self.detach,
+            stdin_once: self.interactive && stdin_once,
             memory: self.memory.as_deref().map(crate::output::parse_size).transpose()?,
             nano_cpus: self.cpus.map(|c| (c * 1e9) as i64),
             pids_limit: self.pids_limit.filter(|p| *p > 0),
@@ -593,7 +602,8 @@ fn exit_code(e: &RuntimeError) -> u8 {
     e.exit_code().clamp(1, 255) as u8
 }
 
-pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
+pub fn run(store: &ImageStore, run: RunArgs) -> Result<u8> {
+    let args = &run.create;
     if let Err(e) = super::registry::ensure_image(store, args.image(), &args.pull) {
         eprintln!("strata: Error: {}", crate::output::error_chain(&e));
         return Ok(125);
@@ -604,14 +614,14 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
              (Docker Content Trust, Notary); leave it at true"
         );
     }
-    if args.detach && !args.attach.is_empty() {
+    if run.detach && !args.attach.is_empty() {
         anyhow::bail!("Conflicting options: -a and -d");
     }
     let containers = Containers::new(store);
-    let options = args.options()?;
+    let options = args.options(!run.detach)?;
     let cidfile = CidFile::claim(args.cidfile.as_deref())?;
     let mut created = |record: &strata_containers::ContainerRecord| cidfile.write(&record.id);
-    if args.detach {
+    if run.detach {
         return match lifecycle::run_detached(&containers, &options, &ForkLauncher, &mut created) {
             Ok(record) => {
                 println!("{}", record.id);
@@ -624,11 +634,11 @@ pub fn run(store: &ImageStore, args: CreateArgs) -> Result<u8> {
             }
         };
     }
-    let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys)?;
+    let keys = strata_runtime::detach_keys::DetachKeys::parse(&run.detach_keys)?;
     let session = Session {
         tty: options.tty,
         interactive: options.interactive,
-        sig_proxy: args.sig_proxy,
+        sig_proxy: run.sig_proxy,
         streams: &args.attach,
     };
     let outcome = attached(&session, &keys, &mut created, &mut |how| {
@@ -735,7 +745,7 @@ fn terminal_status(end: Ended) -> u8 {
 pub fn create(store: &ImageStore, args: CreateArgs) -> Result<u8> {
     super::registry::ensure_image(store, args.image(), &args.pull)?;
     let cidfile = CidFile::claim(args.cidfile.as_deref())?;
-    let record = Containers::new(store).create(&args.options()?)?;
+    let record = Containers::new(store).create(&args.options(false)?)?;
     cidfile.write(&record.id);
     println!("{}", record.id);
     Ok(0)

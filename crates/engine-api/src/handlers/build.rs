@@ -176,10 +176,7 @@ fn options(call: &Call) -> Result<BuildOptions, ApiError> {
 fn build(ctx: &Arc<Context>, call: &Call) -> Result<Reply, ApiError> {
     let mut options = options(call)?;
     let auth = registry_config(call)?;
-    let dockerfile = call
-        .query("dockerfile")
-        .filter(|d| !d.is_empty())
-        .map(str::to_string);
+    let dockerfile = call.query("dockerfile").filter(|d| !d.is_empty()).map(str::to_string);
     let body = call.body_reader()?;
     let ctx = Arc::clone(ctx);
     let store = ctx.store.try_clone()?;
