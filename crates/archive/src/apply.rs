@@ -200,7 +200,7 @@ impl<R: Read> Read for Recording<R> {
 fn ends_between_entries(e: &io::Error, read: u64, content_end: u64) -> bool {
     let at_end = e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("EOF");
     let padded_end = content_end.div_ceil(512) * 512;
-    at_end && (read <= padded_end || read % 512 == 0)
+    at_end && (read <= padded_end || read.is_multiple_of(512))
 }
 
 /// A reader that counts the bytes it passed on.
