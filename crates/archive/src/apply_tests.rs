@@ -238,6 +238,31 @@ fn truncated_stream_is_reported_as_truncated() {
 }
 
 #[test]
+fn an_unterminated_stream_is_whole_only_where_asked_and_only_between_entries() {
+    let lenient = ApplyOptions {
+        unterminated_ok: true,
+        ..Default::default()
+    };
+    let whole = RawTar::new().file("a", b"0123456789").file("b", b"last").bytes();
+    // The docker CLI's context: the last entry's content, then nothing (no padding,
+    // no end-of-archive blocks).
+    let unpadded = whole[..512 * 3 + 4].to_vec();
+    let (d, r) = apply(unpadded.clone(), &lenient);
+    r.unwrap();
+    assert_eq!(std::fs::read(d.path().join("root/b")).unwrap(), b"last");
+    let (_d, r) = apply(unpadded, &ApplyOptions::default());
+    assert!(r.unwrap_err().to_string().contains("truncated"));
+    // Without the end-of-archive blocks only.
+    let (_d, r) = apply(whole[..512 * 4].to_vec(), &lenient);
+    r.unwrap();
+    // Cut inside an entry's content or header: truncated either way.
+    for cut in [512 * 3 + 2, 512 * 2 + 100] {
+        let (_d, r) = apply(whole[..cut].to_vec(), &lenient);
+        assert!(r.unwrap_err().to_string().contains("truncated"), "cut at {cut}");
+    }
+}
+
+#[test]
 fn expansion_over_the_limit_is_refused() {
     let tar = RawTar::new().file("a", &[0u8; 4096]).file("b", &[0u8; 4096]).bytes();
     let opts = ApplyOptions {

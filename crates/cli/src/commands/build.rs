@@ -221,3 +221,30 @@ fn parse_pairs(items: &[String], from_env: bool) -> Result<Vec<(String, String)>
     }
     Ok(out)
 }
+
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// Remove all build cache (strata's cache is the intermediate images of builds:
+    /// they all go either way)
+    #[arg(short, long)]
+    all: bool,
+    /// Do not prompt for confirmation (strata never prompts)
+    #[arg(short, long)]
+    force: bool,
+}
+
+/// `builder prune`: the library call `POST /build/prune` makes.
+pub fn prune(store: &ImageStore, args: PruneArgs) -> Result<u8> {
+    let _ = (args.all, args.force);
+    let pruned = store.prune_build_cache()?;
+    if !pruned.removed.is_empty() {
+        println!("Deleted build cache objects:");
+        pruned.removed.iter().for_each(|id| println!("{id}"));
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        crate::output::human_size(pruned.bytes as i64)
+    );
+    Ok(0)
+}

@@ -33,6 +33,9 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Import the contents from a tarball to create a filesystem image
     Import(import::Args),
     /// Load an image from a tar archive or STDIN
@@ -169,6 +172,12 @@ pub enum ImageCommand {
 }
 
 #[derive(Subcommand)]
+pub enum BuilderCommand {
+    /// Remove build cache
+    Prune(build::PruneArgs),
+}
+
+#[derive(Subcommand)]
 pub enum ContainerCommand {
     /// List containers
     #[command(alias = "list", alias = "ps")]
@@ -232,6 +241,7 @@ pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => rmi::tag(&store, a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(&store, a),
         Command::Image(ImageCommand::Prune(a)) => rmi::prune(&store, a),
+        Command::Builder(BuilderCommand::Prune(a)) => build::prune(&store, a),
         Command::System(c) => system::run(&store, c),
         Command::Info(a) => system::info(&store, a),
         Command::Events(a) => events::run(&store, a),

@@ -183,7 +183,8 @@ fn build(ctx: &Arc<Context>, call: &Call) -> Result<Reply, ApiError> {
     Reply::streamed("application/json", Headers::AtFirstByte, move |w| {
         let messages = Messages::new(w);
         let outcome = (|| -> Result<String, ApiError> {
-            let input = BuildInput::from_stream(&store, body, dockerfile.as_deref())?;
+            // Always an archive: the docker CLI wraps a lone Dockerfile (`build - < Dockerfile`) itself.
+            let input = BuildInput::from_tar(&store, body, dockerfile.as_deref())?;
             options.dockerfile = input.dockerfile;
             options.dockerfile_name = input.dockerfile_name;
             let fetch = |name: &str, _always: bool| fetch_base(&ctx, &store, &auth, &messages, name);
