@@ -43,6 +43,22 @@ fn prefix(test: u16) -> String {
     )
 }
 
+/// The host bridge of a network: Docker shows its name for the default network only;
+/// a user network's bridge is the link holding its gateway address.
+fn bridge_of(net: &serde_json::Value) -> String {
+    if let Some(name) = net["Options"]["com.docker.network.bridge.name"].as_str() {
+        return name.to_string();
+    }
+    let gateway = net["IPAM"]["Config"][0]["Gateway"].as_str().expect("a gateway");
+    let links = sh("ip -o -4 addr show");
+    links
+        .lines()
+        .find(|l| l.contains(&format!(" inet {gateway}/")))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("no link holds {gateway}: {links}"))
+        .to_string()
+}
+
 fn sh(command: &str) -> String {
     let out = Command::new("sh").args(["-c", command]).output().unwrap();
     assert!(
@@ -101,10 +117,7 @@ fn an_ipv6_network_gives_containers_addresses_routes_and_inspect_fields() {
     assert_eq!(configs[1]["Subnet"], subnet.as_str());
     assert_eq!(configs[1]["Gateway"], format!("{p}::1"));
     // The bridge carries the IPv6 gateway.
-    let bridge = net["Options"]["com.docker.network.bridge.name"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let bridge = bridge_of(&net);
     assert!(sh(&format!("ip -6 addr show dev {bridge}")).contains(&format!("{p}::1/64")));
 
     let fixed = format!("{p}::10");

@@ -57,6 +57,22 @@ fn http_get(address: &str) -> String {
     }
 }
 
+/// The host bridge of a network: Docker shows its name for the default network only;
+/// a user network's bridge is the link holding its gateway address.
+fn bridge_of(net: &serde_json::Value) -> String {
+    if let Some(name) = net["Options"]["com.docker.network.bridge.name"].as_str() {
+        return name.to_string();
+    }
+    let gateway = net["IPAM"]["Config"][0]["Gateway"].as_str().expect("a gateway");
+    let links = sh("ip -o -4 addr show");
+    links
+        .lines()
+        .find(|l| l.contains(&format!(" inet {gateway}/")))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("no link holds {gateway}: {links}"))
+        .to_string()
+}
+
 fn sh(command: &str) -> String {
     let out = Command::new("sh").args(["-c", command]).output().unwrap();
     assert!(
@@ -102,12 +118,7 @@ fn footprint(t: &TestRoot) -> Footprint {
     let mut bridges = Vec::new();
     let mut ids = Vec::new();
     for n in networks.iter().chain(user_networks(t).iter()) {
-        bridges.push(
-            n["Options"]["com.docker.network.bridge.name"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        bridges.push(bridge_of(n));
         ids.push(n["Id"].as_str().unwrap()[..6].to_string());
     }
     let links = sh("ip -o link show")

@@ -407,6 +407,12 @@ pub struct ContainerConfig {
     pub publish_all: bool,
     #[serde(default)]
     pub network_aliases: Vec<String>,
+    /// Every network was disconnected (`network` is `none` until one is connected).
+    #[serde(default)]
+    pub networks_disconnected: bool,
+    /// Aliases given at `network connect --alias`, by network name.
+    #[serde(default)]
+    pub connect_aliases: std::collections::BTreeMap<String, Vec<String>>,
     /// Namespaced kernel parameters written when the container starts (HostConfig.Sysctls).
     #[serde(default)]
     pub sysctls: std::collections::BTreeMap<String, String>,
@@ -1118,6 +1124,8 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
         exposed,
         publish_all: opts.publish_all,
         network_aliases: opts.network_aliases.clone(),
+        connect_aliases: Default::default(),
+        networks_disconnected: false,
         sysctls,
         static_ips,
         static_ips6,

@@ -89,6 +89,8 @@ impl ImageStore {
             "DockerVersion": text(&config, "docker_version"),
             "Author": text(&config, "author"),
             "Config": container_config(config.get("config")),
+            // API 1.41's field (gone in 1.45), which docker-compose 1.29 reads.
+            "ContainerConfig": container_config(config.get("container_config")),
             "Architecture": text(&config, "architecture"),
             "Variant": config.get("variant").cloned().unwrap_or(Value::Null),
             "Os": text(&config, "os"),

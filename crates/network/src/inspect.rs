@@ -120,10 +120,14 @@ impl NetworkResource {
             .as_object()
             .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
-        options.insert(
-            "com.docker.network.bridge.name".into(),
-            Value::from(network.bridge.clone()),
-        );
+        // Docker shows the bridge's name for the default network only; a user network's
+        // options are the ones it was created with (compose compares them).
+        if network.name == crate::DEFAULT_NETWORK {
+            options.insert(
+                "com.docker.network.bridge.name".into(),
+                Value::from(network.bridge.clone()),
+            );
+        }
         NetworkResource {
             name: network.name.clone(),
             id: network.id.clone(),
@@ -195,7 +199,8 @@ mod tests {
         assert_eq!(doc["Containers"]["c1c1c1c1c1c1"]["IPv6Address"], "fd5e:2::2/64");
         assert_eq!(doc["Containers"]["c1c1c1c1c1c1"]["Name"], "name-c1c1c1c1c1c1");
         assert_eq!(doc["Containers"]["c1c1c1c1c1c1"]["IPv4Address"], "10.90.0.2/24");
-        assert_eq!(doc["Options"]["com.docker.network.bridge.name"], "br-0123456789ab");
+        // A user network shows the options it was made with only.
+        assert_eq!(doc["Options"]["com.docker.network.bridge.name"], Value::Null);
         assert_eq!(doc["Options"]["com.docker.network.driver.mtu"], "1400");
         assert_eq!(doc["Labels"]["team"], "web");
         assert_eq!(doc["Internal"], true);

@@ -402,12 +402,13 @@ impl Networks {
 
     /// Prepares a container's network namespace with an interface on each network (the
     /// first one carries the default route), before its process starts.
-    /// `networks`: each by name (or ID), with the address asked for there, if any.
+    /// `networks`: each by name (or ID), with the address asked for there, if any;
+    /// `aliases`: the names the container answers to on a network, by its name.
     pub fn attach(
         &self,
         db: &mut Db,
         container_id: &str,
-        aliases: &[String],
+        aliases: &dyn Fn(&str) -> Vec<String>,
         networks: &[(String, Requested)],
     ) -> Result<Attachment> {
         if !networks.is_empty() {
@@ -429,7 +430,8 @@ impl Networks {
             inner.set_up(lo)?;
             for (i, (name, wanted)) in networks.iter().enumerate() {
                 let network = self.find(db, name)?;
-                let endpoint = self.connect_in(db, &mut inner, container_id, aliases, &network, *wanted, i)?;
+                let names = aliases(&network.name);
+                let endpoint = self.connect_in(db, &mut inner, container_id, &names, &network, *wanted, i)?;
                 attachment.endpoints.push(endpoint);
             }
             Ok(())

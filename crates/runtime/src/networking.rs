@@ -112,14 +112,16 @@ pub fn state(containers: &Containers<'_>, id: &str) -> Option<NetworkState> {
     serde_json::from_str(&text).ok()
 }
 
-/// The names a container answers to on user networks: its name, `--network-alias`es,
-/// hostname and short ID.
-fn names(record: &ContainerRecord, config: &ContainerConfig) -> Vec<String> {
+/// The names a container answers to on the user network `network`: its name,
+/// `--network-alias`es, the aliases it was connected there with, hostname and short ID.
+fn names(record: &ContainerRecord, config: &ContainerConfig, network: &str) -> Vec<String> {
     let mut out = vec![record.name.clone()];
     out.extend(config.network_aliases.iter().cloned());
+    out.extend(config.connect_aliases.get(network).into_iter().flatten().cloned());
     out.push(config.hostname.clone());
     out.push(record.id[..12].to_string());
-    out.dedup();
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|n| seen.insert(n.clone()));
     out
 }
 
@@ -147,7 +149,7 @@ pub fn prepare(containers: &Containers<'_>, record: &ContainerRecord, config: &C
         return Ok(Prepared::default());
     }
     let ports = strata_network::ports::bind_all(&config.port_bindings())?;
-    let aliases = names(record, config);
+    let aliases = |network: &str| names(record, config, network);
     let attachment = {
         let mut db = containers.store().db();
         networks(containers.store()).attach(&mut db, &record.id, &aliases, &wanted(config, &joined))?
@@ -465,11 +467,12 @@ pub fn connect(
     name: &str,
     ip: Option<&str>,
     ip6: Option<&str>,
+    aliases: &[String],
 ) -> Result<()> {
     let networks = networks(containers.store());
     let network = networks.find(&mut containers.store().db(), name)?;
     let mut config = containers.config(record)?;
-    if config.networks().is_empty() {
+    if config.networks().is_empty() && !config.networks_disconnected {
         return Err(conflict(format!(
             "container {} uses --network {}: it cannot be connected to other networks",
             record.name, config.network
@@ -495,7 +498,15 @@ pub fn connect(
         .into());
     }
     let previous = config.clone();
-    config.extra_networks.push(network.name.clone());
+    if config.networks_disconnected {
+        config.network = network.name.clone();
+        config.networks_disconnected = false;
+    } else {
+        config.extra_networks.push(network.name.clone());
+    }
+    if !aliases.is_empty() {
+        config.connect_aliases.insert(network.name.clone(), aliases.to_vec());
+    }
     if let Some(ip) = &ip {
         config.static_ips.insert(network.name.clone(), ip.clone());
     }
@@ -506,7 +517,7 @@ pub fn connect(
     if !crate::lifecycle::is_running(containers, record) {
         return Ok(());
     }
-    let aliases = names(record, &config);
+    let aliases = names(record, &config, &network.name);
     let wanted = requested(&config, &network.name);
     // Bound first: the database's guard must be gone before the error path uses it.
     let connected = networks.connect(&mut containers.store().db(), &record.id, &aliases, &network, wanted);
@@ -541,6 +552,10 @@ pub fn disconnect(containers: &Containers<'_>, record: &ContainerRecord, name: &
         .into_iter()
         .filter(|n| *n != network.name && *n != network.id)
         .collect();
+    // Without any network left it has none, until a connect gives it one (Docker's
+    // NetworkMode stays; docker-compose 1.29 disconnects a created container from its
+    // network to connect it again with aliases).
+    config.networks_disconnected = rest.is_empty();
     config.network = rest.first().cloned().unwrap_or_else(|| "none".into());
     config.extra_networks = rest.into_iter().skip(1).collect();
     containers.set_config(record, &config)?;

@@ -76,6 +76,9 @@ pub enum Command {
         /// IPv6 address (e.g., fd12:3456:789a:1::10), on a network with IPv6
         #[arg(long)]
         ip6: Option<String>,
+        /// Add network-scoped alias for the container
+        #[arg(long)]
+        alias: Vec<String>,
         network: String,
         container: String,
     },
@@ -203,11 +206,12 @@ pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
         Command::Connect {
             ip,
             ip6,
+            alias,
             network,
             container,
         } => {
             let record = containers.resolve(&container)?;
-            networking::connect(&containers, &record, &network, ip.as_deref(), ip6.as_deref())?;
+            networking::connect(&containers, &record, &network, ip.as_deref(), ip6.as_deref(), &alias)?;
         }
         Command::Disconnect {
             force: _,

@@ -95,6 +95,23 @@ fn connect(containers: &Containers<'_>, network: &str, call: &Call) -> Result<Re
         _ => Default::default(),
     };
     let ipam = endpoint.remove("IPAMConfig");
+    let aliases: Vec<String> = match endpoint.remove("Aliases") {
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .map(|a| match a {
+                serde_json::Value::String(a) => Ok(a),
+                other => Err(ApiError::invalid(format!(
+                    "EndpointConfig.Aliases must be strings, not {other}"
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "EndpointConfig.Aliases must be a list, not {other}"
+            )))
+        }
+    };
     let address = |key: &str| {
         ipam.as_ref()
             .and_then(|ipam| ipam.get(key).and_then(|a| a.as_str()).map(str::to_string))
@@ -117,7 +134,7 @@ fn connect(containers: &Containers<'_>, network: &str, call: &Call) -> Result<Re
         )));
     }
     let record = containers.resolve(&request.container)?;
-    networking::connect(containers, &record, network, ip.as_deref(), ip6.as_deref())?;
+    networking::connect(containers, &record, network, ip.as_deref(), ip6.as_deref(), &aliases)?;
     Ok(Reply::empty(StatusCode::OK))
 }
 
@@ -141,7 +158,6 @@ struct CreateRequest {
     driver: Option<String>,
     scope: Option<String>,
     internal: bool,
-    attachable: bool,
     ingress: bool,
     config_only: bool,
     config_from: Option<serde_json::Value>,
@@ -194,7 +210,8 @@ fn options(request: CreateRequest) -> Result<NetworkOptions, ApiError> {
             "EnableIPv4=false (an IPv6-only network)",
             request.enable_ipv4 == Some(false),
         ),
-        ("Attachable", request.attachable),
+        // Attachable is swarm's (standalone containers on an overlay): every container
+        // may attach to a local bridge already, and docker-compose 1.29 asks for it.
         ("Ingress", request.ingress),
         ("ConfigOnly", request.config_only),
         ("ConfigFrom", request.config_from.is_some_and(|c| !c.is_null())),
