@@ -347,6 +347,50 @@ fn attach_chooses_the_streams_and_sig_proxy_false_leaves_the_container_alone() {
 }
 
 #[test]
+fn a_real_time_budget_lets_the_container_use_a_real_time_scheduler() {
+    let root_budget = std::path::Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us");
+    if !root_budget.exists() {
+        eprintln!("skipped: this kernel has no real-time group scheduling (cpu.rt_runtime_us)");
+        return;
+    }
+    let t = with_busybox();
+    let parent_budget = || std::fs::read_to_string("/sys/fs/cgroup/cpu/strata/cpu.rt_runtime_us").unwrap_or_default();
+    // Another container makes the parent group first.
+    t.ok(&["run", "--rm", "busybox:test", "true"]);
+    let before = parent_budget();
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rt",
+        "--cpu-rt-runtime",
+        "50000",
+        "busybox:test",
+        "sleep",
+        "622",
+    ]);
+    t.ok(&["run", "-d", "--name", "not-rt", "busybox:test", "sleep", "623"]);
+    let pid = |name: &str| t.ok(&["inspect", "-f", "{{.State.Pid}}", name]).trim().to_string();
+    // From the host, as the kernel sees it: a real-time policy needs the group's budget.
+    let rt = std::process::Command::new("chrt")
+        .args(["-f", "-p", "10", &pid("rt")])
+        .output()
+        .unwrap();
+    assert!(rt.status.success(), "{rt:?}");
+    let policy = harness::host("chrt", &["-p", &pid("rt")]);
+    assert!(policy.contains("SCHED_FIFO"), "{policy}");
+    let denied = std::process::Command::new("chrt")
+        .args(["-f", "-p", "10", &pid("not-rt")])
+        .output()
+        .unwrap();
+    assert!(!denied.status.success(), "a container without a budget: {denied:?}");
+    let shown = t.ok(&["inspect", "-f", "{{.HostConfig.CpuRealtimeRuntime}}", "rt"]);
+    assert_eq!(shown.trim(), "50000");
+    t.ok(&["rm", "-f", "rt", "not-rt"]);
+    assert_eq!(parent_budget(), before, "the budget goes back to the parent group");
+}
+
+#[test]
 fn flags_strata_cannot_honour_are_refused_by_name_with_the_reason() {
     let t = with_busybox();
     let weights_here = std::path::Path::new("/sys/fs/cgroup/blkio/blkio.weight").exists()
@@ -354,12 +398,8 @@ fn flags_strata_cannot_honour_are_refused_by_name_with_the_reason() {
     let mut refused: Vec<(&[&str], &str)> = vec![
         (&["--kernel-memory", "64m"], "--kernel-memory is not supported"),
         (
-            &["--cpu-rt-runtime", "950"],
-            "--cpu-rt-period and --cpu-rt-runtime are not supported",
-        ),
-        (
-            &["--cpu-rt-period", "1000000"],
-            "--cpu-rt-period and --cpu-rt-runtime are not supported",
+            &["--cpu-rt-runtime", "2000000"],
+            "--cpu-rt-runtime (2000000) must be between 0 and the period",
         ),
         (&["--storage-opt", "size=1G"], "--storage-opt size=1G is not supported"),
         (&["--isolation", "hyperv"], "--isolation hyperv is not supported"),

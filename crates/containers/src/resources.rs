@@ -61,13 +61,13 @@ pub struct Resources {
     /// given), from the root of each hierarchy.
     #[serde(default)]
     pub cgroup_parent: Option<String>,
-    /// Settings this kernel or strata cannot honour, kept only to be refused by name:
-    /// `--kernel-memory`, `--cpu-rt-period`, `--cpu-rt-runtime`.
+    /// `--kernel-memory`: kept only to be refused by name (Linux no longer has it).
     #[serde(default, skip_serializing)]
     pub kernel_memory: Option<i64>,
-    #[serde(default, skip_serializing)]
+    /// `--cpu-rt-period` and `--cpu-rt-runtime`, in microseconds: a real-time budget.
+    #[serde(default)]
     pub cpu_rt_period: Option<i64>,
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     pub cpu_rt_runtime: Option<i64>,
 }
 
@@ -323,13 +323,16 @@ impl Resources {
                     .into(),
             );
         }
-        if self.cpu_rt_period.is_some() || self.cpu_rt_runtime.is_some() {
-            return invalid(
-                "--cpu-rt-period and --cpu-rt-runtime are not supported by strata: real-time \
-                 budgets must first be granted to strata's parent group (Docker's daemon \
-                 --cpu-rt-runtime), which strata does not manage; leave them unset"
-                    .into(),
-            );
+        if self.cpu_rt_period.is_some_and(|p| !(1000..=1_000_000).contains(&p)) {
+            return invalid("--cpu-rt-period must be between 1000 and 1000000 microseconds".into());
+        }
+        if let Some(runtime) = self.cpu_rt_runtime {
+            let period = self.cpu_rt_period.unwrap_or(1_000_000);
+            if runtime < 0 || runtime > period {
+                return invalid(format!(
+                    "--cpu-rt-runtime ({runtime}) must be between 0 and the period ({period} microseconds)"
+                ));
+            }
         }
         if self.memory_swappiness.is_some_and(|s| !(0..=100).contains(&s)) {
             return invalid("--memory-swappiness must be between 0 and 100 (or -1 for the host's)".into());

@@ -52,6 +52,11 @@ fn more_v2(dir: &Path, limits: &Limits) -> Result<()> {
             "--memory-swappiness needs cgroup v1: cgroup v2 has no per-group swappiness".into(),
         ));
     }
+    if more.cpu_rt_runtime.is_some() || more.cpu_rt_period.is_some() {
+        return Err(RuntimeError::Unsupported(
+            "--cpu-rt-period and --cpu-rt-runtime need cgroup v1: cgroup v2 has no real-time group budgets".into(),
+        ));
+    }
     // io.max: one line a device, its rates by key.
     for ((flag, list), key) in more.throttles().into_iter().zip(["rbps", "wbps", "riops", "wiops"]) {
         for d in list {
@@ -223,6 +228,7 @@ impl Cgroup {
             write(self.dir("memory").join("memory.swappiness"), &s.to_string())?;
         }
         self.block_io_v1(more)?;
+        self.real_time_v1(more)?;
         let memory = self.dir("memory");
         if let Some(swap) = more.memory_swap {
             write(memory.join("memory.memsw.limit_in_bytes"), &swap.to_string()).map_err(no_swap_accounting)?;
@@ -244,6 +250,53 @@ impl Cgroup {
             write(cpu.join("cpu.cfs_quota_us"), &quota.to_string())?;
         }
         Ok(())
+    }
+
+    /// `--cpu-rt-period` and `--cpu-rt-runtime`: a group's real-time budget must fit in
+    /// its parent's, so each group above the container's (below the root, which holds
+    /// the machine's) is given the container's runtime more; [`Cgroup::remove`] takes
+    /// it back.
+    fn real_time_v1(&self, more: &strata_containers::resources::Resources) -> Result<()> {
+        let cpu = self.dir("cpu");
+        if let Some(period) = more.cpu_rt_period {
+            write(cpu.join("cpu.rt_period_us"), &period.to_string())?;
+        }
+        let Some(runtime) = more.cpu_rt_runtime.filter(|r| *r > 0) else {
+            return Ok(());
+        };
+        let chain = self.chain("cpu");
+        let (own, above) = chain.split_last().expect("the chain holds the container's group");
+        for group in above {
+            let file = group.join("cpu.rt_runtime_us");
+            let current: i64 = fs::read_to_string(&file)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0);
+            write(file, &(current + runtime).to_string()).map_err(|e| {
+                RuntimeError::Unsupported(format!(
+                    "--cpu-rt-runtime {runtime}: the machine's real-time budget (cpu.rt_runtime_us of \
+                     the root group) cannot give {} that much more ({e}); ask for less",
+                    group.display()
+                ))
+            })?;
+        }
+        write(own.join("cpu.rt_runtime_us"), &runtime.to_string())
+    }
+
+    /// Gives the container's real-time budget back to the groups above it, once its
+    /// own group is gone (a parent's budget cannot go below its children's).
+    fn release_real_time(&self, runtime: i64) {
+        let chain = self.chain("cpu");
+        let Some((_, above)) = chain.split_last() else { return };
+        for group in above.iter().rev() {
+            let file = group.join("cpu.rt_runtime_us");
+            if let Some(current) = fs::read_to_string(&file)
+                .ok()
+                .and_then(|t| t.trim().parse::<i64>().ok())
+            {
+                let _ = fs::write(&file, (current - runtime).max(0).to_string());
+            }
+        }
     }
 
     /// `--blkio-weight*` and the `--device-*-bps|iops` rate limits.
@@ -424,8 +477,24 @@ impl Cgroup {
 
     /// Removes the groups (once their processes are gone). Missing groups are fine.
     pub fn remove(&self) {
+        // The group's real-time budget is set to 0 before it goes: a removed group
+        // goes offline later, and until then the parent's budget could not be lowered.
+        let real_time = match self.version {
+            Version::V1 => self
+                .read("cpu", "cpu.rt_runtime_us")
+                .and_then(|r| r.parse::<i64>().ok())
+                .filter(|r| *r > 0 && fs::write(self.dir("cpu").join("cpu.rt_runtime_us"), "0").is_ok()),
+            Version::V2 => None,
+        };
         for c in self.controllers() {
-            let _ = fs::remove_dir(self.dir(c));
+            let removed = fs::remove_dir(self.dir(c)).is_ok();
+            // Only the call whose rmdir took the cpu group gives its budget back: a
+            // monitor and an `rm -f` may both be removing it.
+            if removed && c == "cpu" {
+                if let Some(runtime) = real_time {
+                    self.release_real_time(runtime);
+                }
+            }
         }
     }
 }

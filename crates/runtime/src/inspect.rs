@@ -178,6 +178,8 @@ fn resources(config: &strata_containers::ContainerConfig) -> Value {
         "BlkioDeviceWriteIOps": more.device_write_iops,
         "DeviceCgroupRules": if more.device_cgroup_rules.is_empty() { Value::Null } else { json!(more.device_cgroup_rules) },
         "CgroupParent": more.cgroup_parent.clone().unwrap_or_default(),
+        "CpuRealtimePeriod": more.cpu_rt_period.unwrap_or(0),
+        "CpuRealtimeRuntime": more.cpu_rt_runtime.unwrap_or(0),
     })
 }
 
