@@ -326,10 +326,10 @@ fn errors_answer_in_dockers_shape_and_codes() {
         .contains("is too old. Minimum supported API version is 1.24"));
     assert_eq!(service.http("GET", "/v1.24/version").status, 200);
 
-    for path in ["/build", "/v1.41/session"] {
+    for path in ["/session", "/v1.41/session", "/grpc"] {
         let build = service.http("POST", path);
         assert_eq!(build.status, 501, "{path}");
-        assert!(build.message().contains("builds over the Engine API socket"), "{path}");
+        assert!(build.message().contains("BuildKit's session API"), "{path}");
     }
     let later = service.http("GET", "/distribution/busybox/json");
     assert_eq!(later.status, 501);
