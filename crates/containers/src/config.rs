@@ -235,20 +235,20 @@ pub struct CreateOptions {
     pub links: Vec<String>,
     /// `--mac-address`: the container's MAC address on its first network.
     pub mac_address: Option<String>,
+    /// `--link-local-ip`: more addresses on its first network (169.254.0.0/16, fe80::/10).
+    pub link_local_ips: Vec<String>,
     /// Flags strata refuses, each with its reason (never dropped).
     pub refused: RefusedOptions,
 }
 
 /// Docker flags strata cannot honour here, kept so that a set one is refused by name
-/// with its reason: `--storage-opt`, `--isolation`, `--volume-driver`, `--gpus`,
-/// `--link-local-ip`.
+/// with its reason: `--storage-opt`, `--isolation`, `--volume-driver`, `--gpus`.
 #[derive(Debug, Clone, Default)]
 pub struct RefusedOptions {
     pub storage_opt: Vec<String>,
     pub isolation: Option<String>,
     pub volume_driver: Option<String>,
     pub gpus: Option<String>,
-    pub link_local_ips: Vec<String>,
 }
 
 impl RefusedOptions {
@@ -280,12 +280,6 @@ impl RefusedOptions {
                  container toolkit hook); pass a device with --device instead"
             ));
         }
-        if let Some(ip) = self.link_local_ips.first() {
-            return refuse(&format!(
-                "--link-local-ip {ip} is not supported by strata yet: its network endpoints \
-                 carry no link-local addresses"
-            ));
-        }
         Ok(())
     }
 }
@@ -304,6 +298,21 @@ impl Link {
             container: container.to_string(),
             alias: alias.to_string(),
         })
+    }
+}
+
+/// `--link-local-ip`: an IPv4 address in 169.254.0.0/16 or an IPv6 one in fe80::/10.
+fn check_link_local(text: &str) -> Result<String> {
+    let link_local = match text.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => a.is_link_local(),
+        Ok(std::net::IpAddr::V6(a)) => a.segments()[0] & 0xffc0 == 0xfe80,
+        Err(_) => false,
+    };
+    match link_local {
+        true => Ok(text.to_string()),
+        false => Err(ContainerError::Invalid(format!(
+            "invalid --link-local-ip {text:?}: give an address in 169.254.0.0/16 or fe80::/10"
+        ))),
     }
 }
 
@@ -466,6 +475,12 @@ pub struct ContainerConfig {
     /// See [`CreateOptions::oom_score_adj`].
     #[serde(default)]
     pub oom_score_adj: Option<i64>,
+    /// See [`CreateOptions::mac_address`] (lower case).
+    #[serde(default)]
+    pub mac_address: Option<String>,
+    /// `--link-local-ip`s on the first network.
+    #[serde(default)]
+    pub link_local_ips: Vec<String>,
     /// `--link`s, resolved to the containers' IDs at create.
     #[serde(default)]
     pub links: Vec<Link>,
@@ -926,9 +941,13 @@ pub fn check_platform(platform: Option<&str>) -> Result<()> {
 pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Result<ContainerConfig> {
     check_platform(opts.platform.as_deref())?;
     opts.refused.check()?;
-    if let Some(mac) = &opts.mac_address {
+    if let Some(mac) = opts
+        .mac_address
+        .as_deref()
+        .filter(|m| strata_network::parse_mac(m).is_none())
+    {
         return Err(ContainerError::Invalid(format!(
-            "--mac-address {mac} is not supported by strata yet: its endpoints take the kernel's address"
+            "invalid --mac-address {mac:?}: give a unicast address such as 92:d0:c6:0a:29:33"
         )));
     }
     namespaces::check_userns_mode(opts.userns_mode.as_deref())?;
@@ -995,6 +1014,12 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
     }
     if let Some(other) = network.strip_prefix("container:") {
         check_shared_network(opts, other)?;
+    }
+    if opts.mac_address.is_some() && (matches!(network.as_str(), "none" | "host") || network.starts_with("container:"))
+    {
+        return Err(ContainerError::Invalid(format!(
+            "conflicting options: --mac-address and the network mode ({network}): the container has no interface of its own"
+        )));
     }
     if !opts.network_aliases.is_empty() && !is_user_network(&network) {
         return Err(ContainerError::Invalid(
@@ -1096,6 +1121,12 @@ pub fn merge(image: &serde_json::Value, opts: &CreateOptions, id: &str) -> Resul
             )?,
             cgroupns_private: namespaces::check_cgroupns_mode(opts.cgroupns_mode.as_deref())?,
         },
+        mac_address: opts.mac_address.as_ref().map(|m| m.to_lowercase()),
+        link_local_ips: opts
+            .link_local_ips
+            .iter()
+            .map(|a| check_link_local(a))
+            .collect::<Result<_>>()?,
         oom_score_adj: match opts.oom_score_adj {
             Some(a) if !(-1000..=1000).contains(&a) => {
                 return Err(ContainerError::Invalid(format!(

@@ -35,11 +35,13 @@ pub struct EndpointRecord {
     pub ip6: String,
     /// Names the container answers to on this network, as JSON (name, aliases).
     pub aliases: String,
+    /// Its MAC address as given (`--mac-address`); empty: the one derived from `ip`.
+    pub mac: String,
 }
 
 const NETWORK_COLUMNS: &str =
     "id, name, driver, subnet, gateway, bridge, internal, options, created, subnet6, gateway6";
-const ENDPOINT_COLUMNS: &str = "network_id, container_id, ip, aliases, ip6";
+const ENDPOINT_COLUMNS: &str = "network_id, container_id, ip, aliases, ip6, mac";
 
 fn network_from_row(r: &Row<'_>) -> rusqlite::Result<NetworkRecord> {
     Ok(NetworkRecord {
@@ -64,6 +66,7 @@ fn endpoint_from_row(r: &Row<'_>) -> rusqlite::Result<EndpointRecord> {
         ip: r.get(2)?,
         aliases: r.get(3)?,
         ip6: r.get(4)?,
+        mac: r.get(5)?,
     })
 }
 
@@ -165,6 +168,7 @@ impl Db {
         network_id: &str,
         container_id: &str,
         aliases: &str,
+        mac: &str,
         pick: impl FnOnce(&[String], &[String]) -> std::result::Result<(String, String), String>,
     ) -> Result<EndpointRecord> {
         let path = self.path.clone();
@@ -196,8 +200,8 @@ impl Db {
             let taken6: Vec<String> = taken6.into_iter().filter(|ip| !ip.is_empty()).collect();
             let (ip, ip6) = pick(&taken4, &taken6).map_err(MetadataError::Conflict)?;
             tx.execute(
-                "INSERT INTO endpoints (network_id, container_id, ip, aliases, ip6) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![network_id, container_id, ip, aliases, ip6],
+                "INSERT INTO endpoints (network_id, container_id, ip, aliases, ip6, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![network_id, container_id, ip, aliases, ip6, mac],
             )
             .map_err(e)?;
             Ok(EndpointRecord {
@@ -206,6 +210,7 @@ impl Db {
                 ip,
                 ip6,
                 aliases: aliases.into(),
+                mac: mac.into(),
             })
         })
     }

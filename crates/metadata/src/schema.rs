@@ -139,6 +139,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE endpoints ADD COLUMN ip6 TEXT NOT NULL DEFAULT '';
     CREATE UNIQUE INDEX endpoints_ip6 ON endpoints(network_id, ip6) WHERE ip6 != '';
     "#,
+    // 8: a container's own MAC address on a network (`--mac-address`); '' is the one
+    // derived from its IPv4 address.
+    r#"
+    ALTER TABLE endpoints ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -75,7 +75,10 @@ fn endpoint(network: &NetworkRecord, e: &EndpointRecord, name: String) -> Endpoi
     EndpointResource {
         name,
         endpoint_id: host_veth(&e.container_id, &network.id),
-        mac_address: e.ip.parse().map(|ip| mac_text(mac_for(ip))).unwrap_or_default(),
+        mac_address: match e.mac.as_str() {
+            "" => e.ip.parse().map(|ip| mac_text(mac_for(ip))).unwrap_or_default(),
+            given => given.to_string(),
+        },
         ipv4_address: format!("{}/{prefix}", e.ip),
         ipv6_address: if e.ip6.is_empty() {
             String::new()
@@ -189,6 +192,7 @@ mod tests {
             ip: "10.90.0.2".into(),
             ip6: "fd5e:2::2".into(),
             aliases: "[]".into(),
+            mac: String::new(),
         }];
         let doc = serde_json::to_value(NetworkResource::new(&network, &endpoints, |id| format!("name-{id}"))).unwrap();
         assert_eq!(doc["IPAM"]["Config"][0]["Subnet"], "10.90.0.0/24");

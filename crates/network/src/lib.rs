@@ -90,10 +90,14 @@ pub struct Ipv6Endpoint {
 
 /// The addresses a container asks for on one network (`--ip`, `--ip6`); a free one of
 /// each family the network has otherwise.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Requested {
     pub ip: Option<Ipv4Addr>,
     pub ip6: Option<Ipv6Addr>,
+    /// `--mac-address`: the container's MAC there, instead of the one its IPv4 address gives.
+    pub mac: Option<[u8; 6]>,
+    /// `--link-local-ip`: addresses beside its own there (169.254.0.0/16, fe80::/10).
+    pub link_local: Vec<std::net::IpAddr>,
 }
 
 /// What a container gets to join its networks.
@@ -431,7 +435,7 @@ impl Networks {
             for (i, (name, wanted)) in networks.iter().enumerate() {
                 let network = self.find(db, name)?;
                 let names = aliases(&network.name);
-                let endpoint = self.connect_in(db, &mut inner, container_id, &names, &network, *wanted, i)?;
+                let endpoint = self.connect_in(db, &mut inner, container_id, &names, &network, wanted.clone(), i)?;
                 attachment.endpoints.push(endpoint);
             }
             Ok(())
@@ -495,6 +499,7 @@ impl Networks {
             &network.id,
             container_id,
             &serde_json::to_string(aliases).expect("strings serialize"),
+            &wanted.mac.map(mac_text).unwrap_or_default(),
             |taken, taken6| {
                 let ip = match wanted.ip {
                     Some(ip) if taken.contains(&ip.to_string()) => {
@@ -519,7 +524,7 @@ impl Networks {
             },
         )?;
         let ip: Ipv4Addr = record.ip.parse().expect("addresses are recorded in dotted form");
-        let mac = mac_for(ip);
+        let mac = parse_mac(&record.mac).unwrap_or_else(|| mac_for(ip));
         let interface = format!("eth{position}");
         let netns_file = netns::open(&self.netns_path(container_id))?;
         let name = host_veth(container_id, &network.id);
@@ -545,6 +550,15 @@ impl Networks {
             }
             _ => None,
         };
+        for address in &wanted.link_local {
+            match address {
+                std::net::IpAddr::V4(a) => inner.add_address(index, *a, 16)?,
+                std::net::IpAddr::V6(a) => {
+                    netns::within(&self.netns_path(container_id), || nat::enable_ipv6_inside(&interface))?;
+                    inner.add_address6(index, *a, 64)?
+                }
+            }
+        }
         inner.set_up(index)?;
         if position == 0 {
             inner.add_default_route(gateway)?;
@@ -703,6 +717,17 @@ fn split_families(opts: &NetworkOptions) -> Result<Families<'_>> {
 pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
     let o = ip.octets();
     [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+/// A unicast MAC address written as `92:d0:c6:0a:29:33`.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let octets: Vec<u8> = text
+        .split(':')
+        .map(|o| (o.len() == 2).then(|| u8::from_str_radix(o, 16).ok()).flatten())
+        .collect::<Option<_>>()?;
+    let mac: [u8; 6] = octets.try_into().ok()?;
+    // The group bit: a multicast address cannot be an interface's.
+    (mac[0] & 1 == 0).then_some(mac)
 }
 
 /// `02:42:ac:11:00:02`.

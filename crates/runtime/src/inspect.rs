@@ -83,6 +83,7 @@ pub fn container(containers: &Containers<'_>, record: &ContainerRecord) -> Resul
         "Config": {
             "Hostname": config.hostname,
             "Domainname": config.domainname,
+            "MacAddress": config.mac_address.clone().unwrap_or_default(),
             "User": config.user,
             "AttachStdin": config.interactive,
             "AttachStdout": true,
@@ -308,6 +309,10 @@ fn ipam_config(config: &strata_containers::ContainerConfig, network: &str) -> Va
     }
     if let Some(ip) = config.static_ips6.get(network) {
         out.insert("IPv6Address".into(), Value::from(ip.clone()));
+    }
+    let first = config.networks().first().is_some_and(|n| n == network);
+    if first && !config.link_local_ips.is_empty() {
+        out.insert("LinkLocalIPs".into(), json!(config.link_local_ips));
     }
     if out.is_empty() {
         Value::Null

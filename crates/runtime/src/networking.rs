@@ -131,7 +131,18 @@ fn wanted(config: &ContainerConfig, networks: &[String]) -> Vec<(String, Request
 }
 
 fn requested(config: &ContainerConfig, network: &str) -> Requested {
+    // `--mac-address` is the first network's (Docker's rule).
+    let first = config.networks().first().is_some_and(|n| n == network);
     Requested {
+        mac: config
+            .mac_address
+            .as_deref()
+            .filter(|_| first)
+            .and_then(strata_network::parse_mac),
+        link_local: match first {
+            true => config.link_local_ips.iter().filter_map(|a| a.parse().ok()).collect(),
+            false => Vec::new(),
+        },
         ip: config.static_ips.get(network).and_then(|ip| ip.parse().ok()),
         ip6: config.static_ips6.get(network).and_then(|ip| ip.parse().ok()),
     }

@@ -213,7 +213,7 @@ pub struct CreateArgs {
     /// Add link to another container (CONTAINER[:ALIAS])
     #[arg(long)]
     link: Vec<String>,
-    /// Container IPv4/IPv6 link-local addresses (refused: not supported)
+    /// Container IPv4/IPv6 link-local addresses
     #[arg(long)]
     link_local_ip: Vec<String>,
     /// Tune host's OOM preferences (-1000 to 1000)
@@ -424,8 +424,8 @@ impl CreateArgs {
                 isolation: self.isolation.clone(),
                 volume_driver: self.volume_driver.clone(),
                 gpus: self.gpus.clone(),
-                link_local_ips: self.link_local_ip.clone(),
             },
+            link_local_ips: self.link_local_ip.clone(),
         })
     }
 

@@ -307,7 +307,6 @@ fn from_host_config(h: &mut Fields, o: &mut CreateOptions) -> Result<(), ApiErro
             v if is_zero(&v) => None,
             v => Some(v.to_string()),
         },
-        link_local_ips: Vec::new(),
     };
     o.group_add = h.strings("GroupAdd")?;
     o.log = log_config(h.take("LogConfig"))?;
@@ -546,6 +545,10 @@ fn from_networking(networking: Map<String, Value>, o: &mut CreateOptions) -> Res
             prefix: "NetworkingConfig.EndpointsConfig.*.",
         };
         o.network_aliases = e.strings("Aliases")?;
+        // API 1.44's place for it; older clients send Config.MacAddress.
+        if let Some(mac) = e.string("MacAddress")? {
+            o.mac_address = Some(mac);
+        }
         if let Value::Object(ipam) = e.take("IPAMConfig") {
             let mut ipam = Fields {
                 object: ipam,
@@ -553,6 +556,7 @@ fn from_networking(networking: Map<String, Value>, o: &mut CreateOptions) -> Res
             };
             o.ip = ipam.string("IPv4Address")?;
             o.ip6 = ipam.string("IPv6Address")?;
+            o.link_local_ips = ipam.strings("LinkLocalIPs")?;
             ipam.rest_are_defaults()?;
         }
         // What Docker fills in (addresses, IDs, DNS names), sent back empty.
