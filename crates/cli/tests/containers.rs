@@ -159,6 +159,11 @@ fn the_process_sees_a_docker_like_container() {
         stdout_of(&t, &["-u", "nobody", "busybox:test", "id"]).trim(),
         "uid=65534(nobody) gid=65534(nobody)"
     );
+    // Numbers need no passwd or group entry.
+    assert_eq!(
+        stdout_of(&t, &["-u", "1234:5678", "busybox:test", "id"]).trim(),
+        "uid=1234 gid=5678"
+    );
     let host_net = stdout_of(&t, &["--network", "host", "busybox:test", "ls", "/sys/class/net"]);
     assert!(
         host_net.lines().count() > 1,
