@@ -318,3 +318,38 @@ fn builder_prune_removes_the_build_cache_and_keeps_what_was_built() {
         );
     }
 }
+
+#[test]
+fn the_projects_hello_example_builds_through_the_socket_with_both_clients() {
+    let t = with_busybox();
+    let mut s = Service::start(&t);
+    let dir = t.path("hello");
+    std::fs::create_dir_all(&dir).unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
+    for f in ["Dockerfile", ".dockerignore", "hello.c"] {
+        std::fs::copy(example.join(f), dir.join(f)).unwrap();
+    }
+    let binary = dir.join("hello");
+    harness::host(
+        "gcc",
+        &[
+            "-static",
+            "-O2",
+            "-o",
+            binary.to_str().unwrap(),
+            dir.join("hello.c").to_str().unwrap(),
+        ],
+    );
+    for (i, client) in clients().into_iter().enumerate() {
+        s.client = client;
+        let tag = format!("hello-api:{i}");
+        let mut cmd = s.docker_cmd(&["build", "-t", &tag, "."]);
+        cmd.current_dir(&dir);
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{client}: {out:?}");
+        assert!(text.contains("Step 1/3 : FROM scratch"), "{client}: {text}");
+        let ran = s.docker_ok(&["run", "--rm", &tag]);
+        assert!(ran.starts_with("Hello from strata!\n"), "{client}: {ran}");
+    }
+}
