@@ -140,6 +140,75 @@ impl Context {
         !rel.is_empty() && self.ignore.excludes(rel)
     }
 
+    /// The host path a `RUN --mount=type=bind,source=…` binds: resolved inside the
+    /// context by the kernel (its symlinks cannot lead out), read back from the
+    /// descriptor so the path names no link; a source with `.dockerignore`d files in it
+    /// is refused (a bind would show what the context leaves out).
+    pub fn bind_source(&self, source: &str) -> Result<PathBuf> {
+        let root = self.root.as_deref().ok_or_else(no_context)?;
+        let rel = elements(source).join("/");
+        if escapes(source) {
+            return Err(context_error(
+                root,
+                format!("forbidden path outside the build context: {source}"),
+            ));
+        }
+        let not_found = || {
+            context_error(
+                root,
+                format!("{source}: not found in build context or excluded by .dockerignore"),
+            )
+        };
+        if self.excludes(&rel) {
+            return Err(not_found());
+        }
+        let canonical_root = root
+            .canonicalize()
+            .map_err(|e| BuildError::io("resolving the context", e))?;
+        let path = if rel.is_empty() {
+            canonical_root.clone()
+        } else {
+            let opened = strata_inroot::Root::open(root).map_err(|e| context_error(root, e.to_string()))?;
+            let handle = opened
+                .find(Path::new(&rel))
+                .map_err(|e| context_error(root, format!("{source}: {e}")))?
+                .ok_or_else(not_found)?;
+            std::fs::read_link(handle.proc_path()).map_err(|e| BuildError::io(format!("resolving {source}"), e))?
+        };
+        if !path.starts_with(&canonical_root) {
+            return Err(context_error(
+                root,
+                format!("forbidden path outside the build context: {source}"),
+            ));
+        }
+        if path.is_dir() {
+            let prefix = path
+                .strip_prefix(&canonical_root)
+                .unwrap_or(Path::new(""))
+                .to_path_buf();
+            let mut excluded = None;
+            walk(&path, &mut Vec::new(), &mut |inner: &[String], _| {
+                let mut full: Vec<String> = prefix.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+                full.extend(inner.iter().cloned());
+                let rel = full.join("/");
+                if excluded.is_none() && self.excludes(&rel) {
+                    excluded = Some(rel);
+                }
+            })
+            .map_err(|e| BuildError::io(format!("reading {source}"), e))?;
+            if let Some(hidden) = excluded {
+                return Err(context_error(
+                    root,
+                    format!(
+                        "RUN --mount source {source} holds {hidden}, which .dockerignore leaves out of the \
+                         context: bind a directory without excluded files"
+                    ),
+                ));
+            }
+        }
+        Ok(path)
+    }
+
     /// The context entries a COPY source names (a path or a glob).
     pub fn resolve(&self, pattern: &str) -> Result<Vec<Source>> {
         let root = self.root.as_deref().ok_or_else(no_context)?;

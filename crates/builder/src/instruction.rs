@@ -27,14 +27,23 @@ pub struct Instruction {
     pub text: String,
 }
 
-/// Flags each instruction accepts.
+/// Flags each instruction takes, every one of them applied.
 fn allowed_flags(keyword: &str) -> &'static [&'static str] {
     match keyword {
         "FROM" => &["platform"],
         "RUN" => &["network", "mount", "security"],
-        "COPY" => &["from", "chown", "chmod", "link", "parents", "exclude"],
-        "ADD" => &["chown", "chmod", "checksum", "link", "keep-git-dir", "exclude"],
+        "COPY" => &["from", "chown", "chmod", "link"],
+        "ADD" => &["chown", "chmod", "checksum", "link"],
         "HEALTHCHECK" => &["interval", "timeout", "start-period", "start-interval", "retries"],
+        _ => &[],
+    }
+}
+
+/// BuildKit's flags strata does not apply yet: refused by name, never dropped.
+fn refused_flags(keyword: &str) -> &'static [&'static str] {
+    match keyword {
+        "COPY" => &["parents", "exclude"],
+        "ADD" => &["keep-git-dir", "exclude"],
         _ => &[],
     }
 }
@@ -52,6 +61,13 @@ impl Instruction {
             let end = after.find(char::is_whitespace).unwrap_or(after.len());
             let flag = &after[..end];
             let (name, value) = flag.split_once('=').unwrap_or((flag, ""));
+            if refused_flags(&raw.keyword).contains(&name) {
+                return Err(err(format!(
+                    "{} --{name} is not supported by strata yet (BuildKit's Dockerfile frontend has it); \
+                     leave it out",
+                    raw.keyword
+                )));
+            }
             if !allowed_flags(&raw.keyword).contains(&name) {
                 return Err(err(format!("{}: unknown flag: --{name}", raw.keyword)));
             }
@@ -76,6 +92,14 @@ impl Instruction {
             heredocs: raw.heredocs.clone(),
             text: raw.text(),
         })
+    }
+
+    /// Every value of a flag given more than once (`RUN --mount=… --mount=…`).
+    pub fn flags_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.flags
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn flag(&self, name: &str) -> Option<&str> {
@@ -116,6 +140,44 @@ mod tests {
         let shell = instruction("RUN [not json").unwrap();
         assert_eq!(shell.command(), Command::Shell("[not json".into()));
         assert_eq!(instruction("CMD").unwrap().args, "");
+    }
+
+    #[test]
+    fn every_buildkit_flag_is_applied_or_refused_by_name() {
+        // BuildKit's Dockerfile frontend's flags, instruction by instruction: each one
+        // strata takes is applied (tests of the build show how), the others refused.
+        let buildkit: &[(&str, &[&str])] = &[
+            ("FROM", &["platform"]),
+            ("RUN", &["mount", "network", "security"]),
+            ("COPY", &["from", "chown", "chmod", "link", "parents", "exclude"]),
+            (
+                "ADD",
+                &["chown", "chmod", "checksum", "link", "keep-git-dir", "exclude"],
+            ),
+            (
+                "HEALTHCHECK",
+                &["interval", "timeout", "start-period", "start-interval", "retries"],
+            ),
+        ];
+        for (keyword, flags) in buildkit {
+            for flag in *flags {
+                let taken = allowed_flags(keyword).contains(flag);
+                let refused = refused_flags(keyword).contains(flag);
+                assert!(
+                    taken != refused,
+                    "{keyword} --{flag}: taken or refused, not both or neither"
+                );
+                if refused {
+                    let e = instruction(&format!("{keyword} --{flag}=x a /b"))
+                        .unwrap_err()
+                        .to_string();
+                    assert!(
+                        e.contains(&format!("{keyword} --{flag} is not supported by strata yet")),
+                        "{e}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

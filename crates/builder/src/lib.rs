@@ -10,6 +10,7 @@ pub mod input;
 pub mod instruction;
 mod layer;
 pub mod parser;
+pub mod run_mount;
 mod squash;
 mod steps;
 mod view;

@@ -189,11 +189,43 @@ fn directives(lines: &[&str], file: &str) -> Result<(char, Option<String>, usize
                     }
                 });
             }
-            "syntax" => syntax = Some(value.to_string()),
-            _ => {} // unknown directives are comments
+            "syntax" => {
+                check_frontend(value).map_err(|why| syntax_error(file, i + 1, why))?;
+                syntax = Some(value.to_string());
+            }
+            // `# check=` (BuildKit's build checks) and unknown directives are comments.
+            _ => {}
         }
     }
     Ok((escape.unwrap_or('\\'), syntax, lines.len()))
+}
+
+/// `# syntax=`: BuildKit's Dockerfile frontend, `docker/dockerfile` with a `1`, `1.N`
+/// or `1.N.M` tag (`-labs` too, a digest too, `docker.io/` or not), is strata's own
+/// parser; any other frontend image is refused.
+fn check_frontend(value: &str) -> std::result::Result<(), String> {
+    let name = value.split('@').next().unwrap_or_default();
+    let name = name.strip_prefix("docker.io/").unwrap_or(name);
+    let ours = match name.strip_prefix("docker/dockerfile") {
+        Some("") => true,
+        Some(tag) => tag.strip_prefix(':').is_some_and(|t| {
+            let version = t.strip_suffix("-labs").unwrap_or(t);
+            let parts: Vec<&str> = version.split('.').collect();
+            parts.first() == Some(&"1")
+                && parts.len() <= 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        }),
+        None => false,
+    };
+    match ours {
+        true => Ok(()),
+        false => Err(format!(
+            "# syntax={value}: strata builds with its own Dockerfile frontend (BuildKit's \
+             docker/dockerfile:1); another frontend image is not supported"
+        )),
+    }
 }
 
 /// The heredoc markers of an instruction line, in order: (name, strip tabs, expand).
@@ -231,6 +263,38 @@ fn heredoc_markers(rest: &str) -> Vec<(String, bool, bool)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_syntax_directive_names_buildkits_frontend_or_is_refused() {
+        for ours in [
+            "docker/dockerfile:1",
+            "docker/dockerfile:1.7",
+            "docker/dockerfile:1.7.1",
+            "docker/dockerfile:1-labs",
+            "docker/dockerfile:1.7-labs",
+            "docker.io/docker/dockerfile:1",
+            "docker/dockerfile",
+            "docker/dockerfile:1@sha256:ac85f380a63b13dfcefa89046420e1781752bab202122f8f50032edf31be0021",
+        ] {
+            let text = format!("# syntax={ours}\n# check=skip=all\nFROM scratch\n");
+            assert_eq!(parse(&text, "Dockerfile").unwrap().syntax.as_deref(), Some(ours));
+        }
+        for other in [
+            "docker/dockerfile:2",
+            "tonistiigi/dockerfile:x",
+            "example.com/frontend:1",
+            "docker/dockerfile:1.x",
+        ] {
+            let e = parse(&format!("# syntax={other}\nFROM scratch\n"), "Dockerfile")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("another frontend image is not supported") && e.starts_with("Dockerfile:1:"),
+                "{other}: {e}"
+            );
+        }
+    }
+
     use super::*;
 
     fn one(text: &str) -> RawInstruction {

@@ -40,6 +40,8 @@ enum Action {
         env: Vec<String>,
         network: Option<String>,
         created_by: String,
+        /// `--mount`s: context binds (host paths resolved in the context) and tmpfs.
+        mounts: Vec<StepMount>,
     },
     /// A layer written from files, and the config to go with it.
     Files {
@@ -49,6 +51,57 @@ enum Action {
         /// Views the layer's files are read from, mounted until it is written.
         views: Vec<ImageView>,
     },
+}
+
+/// A `RUN --mount` as the step's container takes it.
+#[derive(Debug, Clone)]
+enum StepMount {
+    /// A `--mount` spec of the container (`type=bind,source=…,target=…,readonly`).
+    Bind(String),
+    /// A `--tmpfs` spec (`/target:size=N`).
+    Tmpfs(String),
+}
+
+/// `RUN --mount=…`s, resolved; `RUN --security=`: `sandbox` (the default) only.
+fn run_mounts(b: &Builder<'_>, ins: &Instruction, vars: &Vars) -> Result<Vec<StepMount>> {
+    match ins.flag("security") {
+        None | Some("sandbox") => {}
+        Some(other) => {
+            return Err(b.syntax(
+                ins,
+                format!(
+                    "RUN --security={other} is not supported by strata: it needs a build with --allow \
+                     security.insecure, which strata does not have (sandbox is the default)"
+                ),
+            ))
+        }
+    }
+    let mut mounts = Vec::new();
+    for spec in ins.flags_named("mount") {
+        let spec = b.expand(ins, spec, vars)?;
+        let mount = crate::run_mount::RunMount::parse(&spec).map_err(|e| b.syntax(ins, e))?;
+        mounts.push(match mount {
+            crate::run_mount::RunMount::Bind { source, target } => {
+                let path = b
+                    .context
+                    .bind_source(&source)
+                    .map_err(|e| b.syntax(ins, e.to_string()))?;
+                let path = path.to_string_lossy();
+                if path.contains(',') || target.contains(',') {
+                    return Err(b.syntax(
+                        ins,
+                        format!("RUN --mount: a path with a comma ({path}, {target}) cannot be bound"),
+                    ));
+                }
+                StepMount::Bind(format!("type=bind,source={path},target={target},readonly"))
+            }
+            crate::run_mount::RunMount::Tmpfs { target, size } => StepMount::Tmpfs(match size {
+                Some(size) => format!("{target}:size={size}"),
+                None => target,
+            }),
+        });
+    }
+    Ok(mounts)
 }
 
 /// What `ins` will do in `state`; None for steps that only change the builder (ARG).
@@ -280,11 +333,18 @@ pub(crate) fn plan(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction) ->
                 Command::Shell(_) => argv.join(" "),
                 Command::Exec(_) => format!("RUN {}", serde_json::to_string(&argv).unwrap_or_default()),
             };
-            let key_text = format!(
-                "{created_by}\0{}\0{}",
+            let mounts = run_mounts(b, ins, &vars)?;
+            let mut key_text = format!(
+                "{created_by}\0{}\0{}\0{:?}",
                 env.join("\0"),
-                network.clone().unwrap_or_default()
+                network.clone().unwrap_or_default(),
+                mounts
             );
+            // A bound context's files are not digested yet: such a step is never taken
+            // from the cache (never stale), where BuildKit keys it by their content.
+            if mounts.iter().any(|m| matches!(m, StepMount::Bind(_))) {
+                key_text.push_str(&format!("\0uncached {:016x}", rand::random::<u64>()));
+            }
             Ok(Some(Plan {
                 key_text,
                 action: Action::Run {
@@ -292,6 +352,7 @@ pub(crate) fn plan(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction) ->
                     env,
                     network,
                     created_by,
+                    mounts,
                 },
             }))
         }
@@ -359,19 +420,39 @@ pub(crate) fn apply(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction, p
             env,
             network,
             created_by,
-        } => run(b, state, ins, argv, env, network, created_by),
+            mounts,
+        } => run(
+            b,
+            state,
+            ins,
+            RunStep {
+                argv,
+                env,
+                network,
+                created_by,
+                mounts,
+            },
+        ),
     }
 }
 
-fn run(
-    b: &mut Builder<'_>,
-    state: &mut Stage,
-    ins: &Instruction,
+/// A planned `RUN` step's container.
+struct RunStep {
     argv: Vec<String>,
     env: Vec<String>,
     network: Option<String>,
     created_by: String,
-) -> Result<ImageRecord> {
+    mounts: Vec<StepMount>,
+}
+
+fn run(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction, step: RunStep) -> Result<ImageRecord> {
+    let RunStep {
+        argv,
+        env,
+        network,
+        created_by,
+        mounts,
+    } = step;
     let Some(image) = state.image.clone() else {
         return Err(b.syntax(
             ins,
@@ -393,6 +474,20 @@ fn run(
         memory: b.opts.run.memory,
         security_opt: b.opts.run.security_opt.clone(),
         resources: b.opts.run.resources.clone(),
+        mounts: mounts
+            .iter()
+            .filter_map(|m| match m {
+                StepMount::Bind(spec) => Some(spec.clone()),
+                StepMount::Tmpfs(_) => None,
+            })
+            .collect(),
+        tmpfs: mounts
+            .iter()
+            .filter_map(|m| match m {
+                StepMount::Tmpfs(spec) => Some(spec.clone()),
+                StepMount::Bind(_) => None,
+            })
+            .collect(),
         ..Default::default()
     };
     let record = containers.create(&options)?;
