@@ -482,6 +482,12 @@ pub fn connect(
 ) -> Result<()> {
     let networks = networks(containers.store());
     let network = networks.find(&mut containers.store().db(), name)?;
+    if !aliases.is_empty() && network.name == DEFAULT_NETWORK {
+        return Err(strata_containers::ContainerError::Invalid(
+            "network-scoped aliases are supported only for containers in user defined networks".into(),
+        )
+        .into());
+    }
     let mut config = containers.config(record)?;
     if config.networks().is_empty() && !config.networks_disconnected {
         return Err(conflict(format!(
