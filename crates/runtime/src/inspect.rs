@@ -210,17 +210,28 @@ fn health(containers: &Containers<'_>, record: &ContainerRecord, config: &strata
     serde_json::to_value(found.unwrap_or_else(strata_containers::health::Health::starting)).unwrap_or(Value::Null)
 }
 
-/// Docker's `Mounts` of a container: its bind mounts.
+/// Docker's `Mounts` of a container: its bind mounts, and its named and anonymous
+/// volumes as Docker shows them (`Type` volume, the volume's `Name` and `Driver`).
 pub fn mounts(config: &strata_containers::ContainerConfig) -> Value {
-    let mount = |b: &strata_containers::Bind| {
-        json!({
+    let mount = |b: &strata_containers::Bind| match &b.volume {
+        Some(name) => json!({
+            "Type": "volume",
+            "Name": name,
+            "Source": b.source,
+            "Destination": b.destination,
+            "Driver": "local",
+            "Mode": if b.readonly { "ro" } else { "" },
+            "RW": !b.readonly,
+            "Propagation": "",
+        }),
+        None => json!({
             "Type": "bind",
             "Source": b.source,
             "Destination": b.destination,
             "Mode": if b.readonly { "ro" } else { "" },
             "RW": !b.readonly,
             "Propagation": "rprivate",
-        })
+        }),
     };
     Value::Array(config.binds.iter().map(mount).collect())
 }
