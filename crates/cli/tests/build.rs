@@ -705,3 +705,28 @@ fn a_build_reaps_the_monitors_of_its_finished_run_steps() {
     assert!(zombies <= 1, "{zombies} monitors of finished steps left unreaped");
     assert!(child.wait().unwrap().success());
 }
+
+/// A build whose last steps change only metadata (ENV, LABEL, CMD after COPY and RUN)
+/// records a config whose rootfs lists every layer: saved, removed and loaded back it
+/// is the same image and runs (the config used to keep the base's layers only, and
+/// load refused it: "rootfs.diff_ids lists 1 layers but the manifest has 3").
+#[test]
+fn an_image_built_with_metadata_steps_after_layers_saves_and_loads_back() {
+    let t = TestRoot::new();
+    busybox(&t);
+    let dir = context(
+        &t,
+        "meta",
+        "FROM busybox:test\nCOPY msg.txt /msg.txt\nRUN echo built > /built\nENV SDK=1\nLABEL k=v\nCMD [\"cat\", \"/msg.txt\", \"/built\"]\n",
+        &[("msg.txt", "copied\n")],
+    );
+    build(&t, &["-t", "meta:1"], &dir);
+    let id = inspect(&t, "{{.Id}}", "meta:1");
+    assert_eq!(inspect(&t, "{{len .RootFS.Layers}}", "meta:1"), "3");
+    let saved = t.path("meta.tar");
+    t.ok(&["save", "-o", saved.to_str().unwrap(), "meta:1"]);
+    t.ok(&["rmi", "meta:1"]);
+    t.ok(&["load", "-i", saved.to_str().unwrap()]);
+    assert_eq!(inspect(&t, "{{.Id}}", "meta:1"), id);
+    assert_eq!(t.ok(&["run", "--rm", "meta:1"]), "copied\nbuilt\n");
+}

@@ -502,6 +502,20 @@ fn named_and_anonymous_volumes() {
         "echo secret > /data/s",
     ]);
     assert!(t.fails(&["volume", "rm", "site"]).contains("volume is in use"));
+    // Inspect shows the volume as Docker does: Type volume, with its name.
+    let user: serde_json::Value = serde_json::from_str(&t.ok(&["inspect", "user"])).unwrap();
+    let m = &user[0]["Mounts"][0];
+    assert_eq!(
+        (&m["Type"], &m["Name"], &m["Source"], &m["Destination"], &m["Driver"]),
+        (
+            &"volume".into(),
+            &"site".into(),
+            &mountpoint.clone().into(),
+            &"/data".into(),
+            &"local".into()
+        ),
+        "{m}"
+    );
     t.ok(&["commit", "user", "with-volume:1"]);
     assert!(!t
         .run(&["run", "--rm", "with-volume:1", "test", "-e", "/data/s"])

@@ -203,10 +203,28 @@ fn the_build_stream_has_dockers_messages_and_takes_a_compressed_context() {
     assert_eq!(listed.trim(), id);
     // Without q, each line of the builder's output is a stream message.
     let reply = post_build(&s, "t=api-gz:2&labels=%7B%22k%22%3A%22v%22%7D&buildargs=%7B%7D", &tar);
-    let text: String = messages(&reply).iter().filter_map(|m| m["stream"].as_str()).collect();
+    let all = messages(&reply);
+    let text: String = all.iter().filter_map(|m| m["stream"].as_str()).collect();
     assert!(
         text.contains("Step 2/2 : COPY x /x") && text.contains("Successfully tagged api-gz:2"),
         "{text}"
+    );
+    // Docker's lines, without strata's timings: docker-py's images.build takes the ID
+    // only from a "Successfully built ID" message that ends with it.
+    let id = all.iter().find_map(|m| m["aux"]["ID"].as_str()).unwrap();
+    let short = &id["sha256:".len()..][..12];
+    let lines: Vec<&str> = all.iter().filter_map(|m| m["stream"].as_str()).collect();
+    assert!(
+        lines.contains(&format!("Successfully built {short}\n").as_str()),
+        "{lines:?}"
+    );
+    let hex12 = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    assert!(
+        lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(" ---> "))
+            .all(|rest| rest == "Using cache\n" || rest.strip_suffix('\n').is_some_and(hex12)),
+        "{lines:?}"
     );
     // What strata cannot do is refused by name before the body is read.
     for (query, words) in [

@@ -395,6 +395,12 @@ fn containers_on_a_user_network_reach_each_other_by_name() {
         .as_str()
         .unwrap();
     assert!(ip.starts_with("10.231.7."), "{ip}");
+    // Aliases as Docker shows them: the --network-alias, then the short ID.
+    let short = &alpha["Id"].as_str().unwrap()[..12];
+    assert_eq!(
+        alpha["NetworkSettings"]["Networks"]["appnet"]["Aliases"],
+        serde_json::json!(["www", short])
+    );
     assert_eq!(endpoints(&t, "appnet"), 1);
 
     // /etc/hosts is kept current: a container started later appears in alpha's.
@@ -417,10 +423,19 @@ fn containers_on_a_user_network_reach_each_other_by_name() {
 
     // connect / disconnect a running container.
     t.ok(&["run", "-d", "--name", "gamma", "busybox:test", "sleep", "600"]);
-    t.ok(&["network", "connect", "appnet", "gamma"]);
+    t.ok(&["network", "connect", "--alias", "g", "appnet", "gamma"]);
     assert_eq!(
         t.ok(&["exec", "gamma", "wget", "-qO-", "http://alpha/"]),
         "hello-from-alpha\n"
+    );
+    let gamma = inspect(&t, &["gamma"]);
+    let short = &gamma["Id"].as_str().unwrap()[..12];
+    let networks = &gamma["NetworkSettings"]["Networks"];
+    assert_eq!(networks["appnet"]["Aliases"], serde_json::json!(["g", short]));
+    assert_eq!(
+        networks["bridge"]["Aliases"],
+        serde_json::Value::Null,
+        "none on the default bridge"
     );
     let interfaces = t.ok(&["exec", "gamma", "ls", "/sys/class/net"]);
     assert_eq!(

@@ -838,7 +838,9 @@ fn check_dns(ip: &str) -> Result<String> {
 
 /// Whether `--network` names a user-defined network (not a mode or the default bridge):
 /// only there are addresses and aliases the user's to choose.
-fn is_user_network(network: &str) -> bool {
+/// Whether `network` is a user-defined network (not bridge, host, none or another
+/// container's).
+pub fn is_user_network(network: &str) -> bool {
     !matches!(network, "bridge" | "default" | "none" | "host" | "private") && !network.starts_with("container:")
 }
 

@@ -22,8 +22,8 @@ pub mod volumes;
 
 pub use changes::{write_layer, write_layer_clamped, Change, Exclusions};
 pub use config::{
-    check_platform, parse_labels, static_ip, static_ip6, Bind, ContainerConfig, CreateOptions, DeviceMapping, Link,
-    RefusedOptions, MAX_ID,
+    check_platform, is_user_network, parse_labels, static_ip, static_ip6, Bind, ContainerConfig, CreateOptions,
+    DeviceMapping, Link, RefusedOptions, MAX_ID,
 };
 pub use container_filter::ContainerFilter;
 pub use error::{ContainerError, Result};

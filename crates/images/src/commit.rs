@@ -59,8 +59,17 @@ impl ImageStore {
     }
 
     /// Records an image with `parent`'s layers and a new config (a build step that
-    /// changes only metadata: ENV, CMD, LABEL, …). Returns the image ID.
-    pub fn add_config(&self, parent: &ImageRecord, config: serde_json::Value) -> Result<String> {
+    /// changes only metadata: ENV, CMD, LABEL, …). Returns the image ID. The config's
+    /// `rootfs.diff_ids` are set to `parent`'s layers, whatever `config` had: a config
+    /// carried from before a layer step would otherwise list too few, and `load`,
+    /// Docker's pull and every reader of the config refuse such an image.
+    pub fn add_config(&self, parent: &ImageRecord, mut config: serde_json::Value) -> Result<String> {
+        let diff_ids: Vec<String> = parent
+            .layers
+            .iter()
+            .map(|l| digest(&l.diff_id).map(|d| d.to_string()))
+            .collect::<Result<_>>()?;
+        config["rootfs"] = serde_json::json!({ "type": "layers", "diff_ids": diff_ids });
         let _lock = self.lock_shared()?;
         self.record_config(parent_layers(parent), &config, None)
     }

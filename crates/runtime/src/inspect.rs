@@ -213,17 +213,28 @@ fn health(containers: &Containers<'_>, record: &ContainerRecord, config: &strata
     serde_json::to_value(found.unwrap_or_else(strata_containers::health::Health::starting)).unwrap_or(Value::Null)
 }
 
-/// Docker's `Mounts` of a container: its bind mounts.
+/// Docker's `Mounts` of a container: its bind mounts, and its named and anonymous
+/// volumes as Docker shows them (`Type` volume, the volume's `Name` and `Driver`).
 pub fn mounts(config: &strata_containers::ContainerConfig) -> Value {
-    let mount = |b: &strata_containers::Bind| {
-        json!({
+    let mount = |b: &strata_containers::Bind| match &b.volume {
+        Some(name) => json!({
+            "Type": "volume",
+            "Name": name,
+            "Source": b.source,
+            "Destination": b.destination,
+            "Driver": "local",
+            "Mode": if b.readonly { "ro" } else { "" },
+            "RW": !b.readonly,
+            "Propagation": "",
+        }),
+        None => json!({
             "Type": "bind",
             "Source": b.source,
             "Destination": b.destination,
             "Mode": if b.readonly { "ro" } else { "" },
             "RW": !b.readonly,
             "Propagation": "rprivate",
-        })
+        }),
     };
     Value::Array(config.binds.iter().map(mount).collect())
 }
@@ -263,7 +274,7 @@ pub fn network_settings(
                 "GlobalIPv6Address": e.map(|e| e.ip6.clone()).unwrap_or_default(),
                 "GlobalIPv6PrefixLen": e.map_or(0, |e| e.prefix6),
                 "IPAMConfig": ipam_config(config, &name),
-                "Aliases": null,
+                "Aliases": aliases(record, config, &name),
             }),
         );
     }
@@ -302,6 +313,21 @@ pub fn network_settings(
 }
 
 /// The addresses asked for on a network (`--ip`, `--ip6`), as Docker's IPAMConfig.
+/// An endpoint's Aliases as Docker shows them: on a user-defined network, the
+/// `--network-alias`es, those of `network connect --alias` there, then the short ID;
+/// elsewhere none (null).
+fn aliases(record: &ContainerRecord, config: &strata_containers::ContainerConfig, network: &str) -> Value {
+    if !strata_containers::is_user_network(network) {
+        return Value::Null;
+    }
+    let mut out: Vec<String> = config.network_aliases.clone();
+    out.extend(config.connect_aliases.get(network).into_iter().flatten().cloned());
+    out.push(record.id[..12].to_string());
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|a| seen.insert(a.clone()));
+    json!(out)
+}
+
 fn ipam_config(config: &strata_containers::ContainerConfig, network: &str) -> Value {
     let mut out = serde_json::Map::new();
     if let Some(ip) = config.static_ips.get(network) {

@@ -235,6 +235,36 @@ fn fetch_base(
     pulled.map_err(|e| e.message)
 }
 
+/// A line of the builder's text as Docker's classic builder writes it: without the
+/// timings strata's own output adds (` ---> ID (0.02s)`, `Successfully built ID in
+/// 0.03s`). The SDKs read the image ID from that last line: docker-py's
+/// `images.build` takes it only when the line ends with the ID.
+fn dockers_line(line: &str) -> String {
+    let (body, newline) = match line.strip_suffix('\n') {
+        Some(body) => (body, "\n"),
+        None => (line, ""),
+    };
+    let is_id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_secs = |s: &str| {
+        s.strip_suffix('s')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+    };
+    if let Some((id, secs)) = body
+        .strip_prefix("Successfully built ")
+        .and_then(|r| r.split_once(" in "))
+    {
+        if is_id(id) && is_secs(secs) {
+            return format!("Successfully built {id}{newline}");
+        }
+    }
+    if let Some((id, secs)) = body.strip_prefix(" ---> ").and_then(|r| r.split_once(" (")) {
+        if is_id(id) && secs.strip_suffix(')').is_some_and(is_secs) {
+            return format!(" ---> {id}{newline}");
+        }
+    }
+    line.to_string()
+}
+
 /// The builder's text as `{"stream": …}` messages, a line each.
 struct StreamLines<'m, W: Write + Send> {
     messages: &'m Messages<W>,
@@ -251,7 +281,7 @@ impl<'m, W: Write + Send> StreamLines<'m, W> {
 
     fn send(&self, bytes: &[u8]) -> std::io::Result<()> {
         let text = String::from_utf8_lossy(bytes);
-        match self.messages.send(&json!({ "stream": text })) {
+        match self.messages.send(&json!({ "stream": dockers_line(&text) })) {
             true => Ok(()),
             false => Err(std::io::Error::new(
                 std::io::ErrorKind::BrokenPipe,

@@ -27,14 +27,46 @@ pub fn options(body: Value, name: Option<&str>) -> Result<CreateOptions, ApiErro
     };
     from_config(&mut fields, &mut options)?;
     fields.rest_are_defaults()?;
+    let config_volumes = options.volumes.len();
     let mut host = Fields {
         object: host,
         prefix: "HostConfig.",
     };
     from_host_config(&mut host, &mut options)?;
     host.rest_are_defaults()?;
+    drop_mounted_volumes(&mut options, config_volumes);
     from_networking(networking, &mut options)?;
     Ok(options)
+}
+
+/// `Config.Volumes` (the first `config_volumes` of `o.volumes`) less the paths that
+/// Binds, Mounts or Tmpfs mount: Docker makes an anonymous volume only for a path
+/// nothing else mounts. docker-py lists each of its binds' paths there too, and each
+/// would otherwise leave an anonymous volume behind.
+fn drop_mounted_volumes(o: &mut CreateOptions, config_volumes: usize) {
+    let clean = |p: &str| p.trim_end_matches('/').to_string();
+    let mut mounted: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for bind in &o.volumes[config_volumes..] {
+        let parts: Vec<&str> = bind.split(':').collect();
+        if parts.len() >= 2 {
+            mounted.insert(clean(parts[1]));
+        }
+    }
+    for mount in &o.mounts {
+        let target = mount.split(',').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            matches!(k, "target" | "destination" | "dst").then_some(v)
+        });
+        mounted.extend(target.map(clean));
+    }
+    for tmpfs in &o.tmpfs {
+        mounted.insert(clean(tmpfs.split(':').next().unwrap_or_default()));
+    }
+    let mut index = 0;
+    o.volumes.retain(|v| {
+        index += 1;
+        index > config_volumes || !mounted.contains(&clean(v))
+    });
 }
 
 fn object(value: Option<Value>, what: &str) -> Result<Map<String, Value>, ApiError> {
@@ -652,6 +684,22 @@ mod tests {
             .unwrap_err()
             .message
             .contains("\"syslog\" is not supported"));
+    }
+
+    #[test]
+    fn config_volumes_that_binds_mounts_or_tmpfs_cover_make_no_anonymous_volume() {
+        // As docker-py sends containers.run(volumes={"data": {"bind": "/data"}}, ...).
+        let body = json!({
+            "Image": "busybox",
+            "Volumes": {"/data": {}, "/m/": {}, "/t": {}, "/anon": {}},
+            "HostConfig": {
+                "Binds": ["data:/data:rw"],
+                "Mounts": [{"Type": "volume", "Source": "m", "Target": "/m"}],
+                "Tmpfs": {"/t": ""}
+            }
+        });
+        let o = options(body, None).unwrap();
+        assert_eq!(o.volumes, ["/anon", "data:/data:rw"]);
     }
 
     #[test]
