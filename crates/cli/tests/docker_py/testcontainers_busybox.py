@@ -1,15 +1,10 @@
 """testcontainers-python (pinned in scripts/docker-py.sh) against strata's Engine API:
 a DockerContainer of the local busybox image with a command and an exposed port;
 wait_for_logs, the port (PortWaitStrategy, then get_exposed_port and an HTTP request
-from here), exec, a file copied in (docker-py's put_archive through
-get_wrapped_container: see below) and out (copy_from_container), a Network with an
-alias, stop.
-
-Not used: testcontainers' own copy_into_container and with_copy_into_container. They
-send a tar whose entry names are absolute ("/var/www/x") to PUT .../archive?path=/,
-which Docker takes as relative to the path; strata refuses it (400: "archive entry
-"/var/www/x" refused: it is an absolute path; layer entries must be relative to the
-layer root"). Called by
+from here), exec, files copied in (testcontainers' copy_into_container, whose tar has
+absolute entry names, taken from the destination as Docker takes them, and docker-py's
+put_archive through get_wrapped_container) and out (copy_from_container), a Network
+with an alias, stop. Called by
 crates/cli/tests/docker_py.rs with DOCKER_HOST pointing at the service,
 TESTCONTAINERS_RYUK_DISABLED=true (Ryuk's image is Docker Hub's) and the image as its
 argument; prints "ok", or exits non-zero with the reason on the first difference."""
@@ -69,6 +64,9 @@ try:
     check("put_archive through get_wrapped_container", web.get_wrapped_container().put_archive("/tmp", data.getvalue()), True)
     result = web.exec(["sh", "-c", "cat /tmp/in.txt; stat -c %a /tmp/in.txt"])
     check("the file copied in and its mode", result.output, b"copied while running\n600\n")
+    web.copy_into_container(b"copied by testcontainers\n", "/tmp/tc.txt")
+    result = web.exec(["cat", "/tmp/tc.txt"])
+    check("copy_into_container (absolute tar names)", result.output, b"copied by testcontainers\n")
     with tempfile.TemporaryDirectory() as out:
         target = pathlib.Path(out) / "out.txt"
         web.copy_from_container("/tmp/in.txt", target)

@@ -422,6 +422,12 @@ struct Extraction<'a> {
     files: HashSet<PathBuf>,
 }
 
+/// A tar name with its leading slashes gone: relative to the destination.
+fn from_destination(raw: &[u8]) -> &[u8] {
+    let start = raw.iter().position(|b| *b != b'/').unwrap_or(raw.len());
+    &raw[start..]
+}
+
 impl Extraction<'_> {
     fn run(mut self, input: impl Read) -> Result<()> {
         let mut archive = tar::Archive::new(input);
@@ -434,7 +440,9 @@ impl Extraction<'_> {
                 entry: shown.clone(),
                 reason,
             };
-            let rel = strata_archive::path::normalize(&raw).map_err(|p| refuse(p.to_string()))?;
+            // An absolute name is taken from the destination, as Docker takes it
+            // (testcontainers sends them); `..` is still refused.
+            let rel = strata_archive::path::normalize(from_destination(&raw)).map_err(|p| refuse(p.to_string()))?;
             // The target itself (`./`): it exists already.
             let Some(name) = rel.file_name().map(OsStr::to_os_string) else {
                 continue;
@@ -504,7 +512,7 @@ impl Extraction<'_> {
                         .link_name_bytes()
                         .ok_or_else(|| refuse("a hard link without a target".into()))?
                         .into_owned();
-                    let target = strata_archive::path::normalize(&raw_target)
+                    let target = strata_archive::path::normalize(from_destination(&raw_target))
                         .map_err(|p| refuse(format!("its link target: {p}")))?;
                     if !self.files.contains(&target) {
                         return Err(refuse(format!(
