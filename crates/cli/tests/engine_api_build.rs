@@ -371,3 +371,66 @@ fn the_projects_hello_example_builds_through_the_socket_with_both_clients() {
         assert!(ran.starts_with("Hello from strata!\n"), "{client}: {ran}");
     }
 }
+
+/// `docker login` through the service: the credentials stay in the client's config.
+fn docker_login(s: &Service, server: &str, user: &str, password: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = s
+        .docker_cmd(&["login", server, "-u", user, "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_base_image_is_pulled_with_the_credentials_of_x_registry_config() {
+    use harness::registry::{Registry, Setup};
+    let t = with_busybox();
+    let reg = Registry::start(
+        &t.path("registry"),
+        Setup::Basic {
+            user: "erin",
+            password: "b4se",
+        },
+    );
+    let login = t.run_with_input(&["login", &reg.addr, "-u", "erin", "--password-stdin"], b"b4se\n");
+    assert!(login.status.success(), "{login:?}");
+    let base = format!("{}/base:1", reg.addr);
+    t.ok(&["tag", "busybox:test", &base]);
+    t.ok(&["push", &base]);
+    // Another root, whose service never lends stored credentials: only the client's.
+    let u = harness::TestRoot::new();
+    let mut s = Service::start(&u);
+    let dir = u.path("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), format!("FROM {base}\nRUN echo built > /f\n")).unwrap();
+    for client in clients() {
+        s.client = client;
+        let _ = s.docker(&["logout", &reg.addr]);
+        let mut cmd = s.docker_cmd(&["build", "-t", "from-registry:1", "."]);
+        cmd.current_dir(&dir).env("DOCKER_BUILDKIT", "0");
+        let anonymous = cmd.output().unwrap();
+        let all = format!("{anonymous:?}");
+        assert!(
+            !anonymous.status.success() && all.contains("unauthorized"),
+            "{client}: {all}"
+        );
+        let login = docker_login(&s, &reg.addr, "erin", "b4se");
+        assert!(login.status.success(), "{client}: {login:?}");
+        let mut cmd = s.docker_cmd(&["build", "-t", "from-registry:1", "."]);
+        cmd.current_dir(&dir).env("DOCKER_BUILDKIT", "0");
+        let built = cmd.output().unwrap();
+        assert!(built.status.success(), "{client}: {built:?}");
+        assert_eq!(s.docker_ok(&["run", "--rm", "from-registry:1", "cat", "/f"]), "built\n");
+        s.docker_ok(&["rmi", "-f", "from-registry:1", &base]);
+    }
+}
