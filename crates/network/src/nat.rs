@@ -168,15 +168,10 @@ fn write_knob(knob: &str, value: &str) -> Result<()> {
 /// accepts them while forwarding, so the host's own IPv6 keeps working.
 pub fn enable_forwarding6() -> Result<()> {
     const KNOB: &str = "/proc/sys/net/ipv6/conf/all/forwarding";
-    let now = std::fs::read_to_string(KNOB).map_err(|e| NetworkError::io(format!("reading {KNOB}"), e))?;
-    if now.trim() == "1" {
+    if !forwarding_off(KNOB)? {
         return Ok(());
     }
-    nft(
-        "adding table ip6 strata-guard",
-        "table ip6 strata-guard {\nchain forward { type filter hook forward priority filter; policy accept; \
-         iifname != \"strata*\" oifname != \"strata*\" drop; }\n}\n",
-    )?;
+    add_guard("ip6")?;
     let links = std::fs::read_dir("/proc/sys/net/ipv6/conf")
         .map_err(|e| NetworkError::io("listing /proc/sys/net/ipv6/conf", e))?;
     for link in links.flatten() {
@@ -188,20 +183,33 @@ pub fn enable_forwarding6() -> Result<()> {
     write_knob(KNOB, "1")
 }
 
+/// Whether the forwarding switch `knob` is off.
+fn forwarding_off(knob: &str) -> Result<bool> {
+    let now = std::fs::read_to_string(knob).map_err(|e| NetworkError::io(format!("reading {knob}"), e))?;
+    Ok(now.trim() != "1")
+}
+
+/// The `strata-guard` table of `family` (`ip`, `ip6`): the host forwards nothing that
+/// neither enters nor leaves one of strata's bridges.
+fn add_guard(family: &str) -> Result<()> {
+    nft(
+        &format!("adding table {family} strata-guard"),
+        &format!(
+            "table {family} strata-guard {{\nchain forward {{ type filter hook forward priority filter; policy accept; \
+             iifname != \"strata*\" oifname != \"strata*\" drop; }}\n}}\n"
+        ),
+    )
+}
+
 /// Turns IPv4 forwarding on. If it was off, a guard table keeps the host from
 /// forwarding anything that neither enters nor leaves one of strata's bridges, so only
 /// our bridges forward, as the host's setting intended for the rest.
 pub fn enable_forwarding() -> Result<()> {
     const KNOB: &str = "/proc/sys/net/ipv4/ip_forward";
-    let now = std::fs::read_to_string(KNOB).map_err(|e| NetworkError::io(format!("reading {KNOB}"), e))?;
-    if now.trim() == "1" {
+    if !forwarding_off(KNOB)? {
         return Ok(());
     }
-    nft(
-        "adding table strata-guard",
-        "table ip strata-guard {\nchain forward { type filter hook forward priority filter; policy accept; \
-         iifname != \"strata*\" oifname != \"strata*\" drop; }\n}\n",
-    )?;
+    add_guard("ip")?;
     std::fs::write(KNOB, "1").map_err(|e| NetworkError::io(format!("writing {KNOB}"), e))
 }
 

@@ -282,35 +282,43 @@ impl Netlink {
     /// The IPv6 destinations of the main and local routing tables, as `routes` gives
     /// the IPv4 ones.
     pub fn routes6(&mut self) -> Result<Vec<(Ipv6Addr, u8)>> {
-        let mut route = RouteMessage::default();
-        route.header.address_family = AddressFamily::Inet6;
-        let replies = self.request("listing IPv6 routes", RouteNetlinkMessage::GetRoute(route), NLM_F_DUMP)?;
-        Ok(replies
-            .into_iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewRoute(r)
-                    if r.header.table == RouteHeader::RT_TABLE_MAIN || r.header.table == RT_TABLE_LOCAL =>
-                {
-                    let dest = r.attributes.iter().find_map(|a| match a {
-                        RouteAttribute::Destination(RouteAddress::Inet6(ip)) => Some(*ip),
-                        _ => None,
-                    });
-                    Some((
-                        dest.unwrap_or(Ipv6Addr::UNSPECIFIED),
-                        r.header.destination_prefix_length,
-                    ))
-                }
+        self.route_destinations(
+            AddressFamily::Inet6,
+            "listing IPv6 routes",
+            |a| match a {
+                RouteAddress::Inet6(ip) => Some(*ip),
                 _ => None,
-            })
-            .collect())
+            },
+            Ipv6Addr::UNSPECIFIED,
+        )
     }
 
     /// The IPv4 destinations of the main and local routing tables (the local one holds
     /// 127.0.0.0/8 and the host's own addresses): (network, prefix length).
     pub fn routes(&mut self) -> Result<Vec<(Ipv4Addr, u8)>> {
+        self.route_destinations(
+            AddressFamily::Inet,
+            "listing routes",
+            |a| match a {
+                RouteAddress::Inet(ip) => Some(*ip),
+                _ => None,
+            },
+            Ipv4Addr::UNSPECIFIED,
+        )
+    }
+
+    /// The destinations of one family's routes in the main and local tables; a route
+    /// without one (the default) is `unspecified`.
+    fn route_destinations<A: Copy>(
+        &mut self,
+        family: AddressFamily,
+        what: &str,
+        address: impl Fn(&RouteAddress) -> Option<A>,
+        unspecified: A,
+    ) -> Result<Vec<(A, u8)>> {
         let mut route = RouteMessage::default();
-        route.header.address_family = AddressFamily::Inet;
-        let replies = self.request("listing routes", RouteNetlinkMessage::GetRoute(route), NLM_F_DUMP)?;
+        route.header.address_family = family;
+        let replies = self.request(what, RouteNetlinkMessage::GetRoute(route), NLM_F_DUMP)?;
         Ok(replies
             .into_iter()
             .filter_map(|m| match m {
@@ -318,13 +326,10 @@ impl Netlink {
                     if r.header.table == RouteHeader::RT_TABLE_MAIN || r.header.table == RT_TABLE_LOCAL =>
                 {
                     let dest = r.attributes.iter().find_map(|a| match a {
-                        RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some(*ip),
+                        RouteAttribute::Destination(d) => address(d),
                         _ => None,
                     });
-                    Some((
-                        dest.unwrap_or(Ipv4Addr::UNSPECIFIED),
-                        r.header.destination_prefix_length,
-                    ))
+                    Some((dest.unwrap_or(unspecified), r.header.destination_prefix_length))
                 }
                 _ => None,
             })
