@@ -8,31 +8,14 @@
 
 mod harness;
 
-use harness::service::{with_busybox, Service};
-use std::io::{Read, Write};
+use harness::free_port;
+use harness::service::{http_get, with_busybox, Service};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 /// Generous: a slow machine never fails a test.
 const BOUND: Duration = Duration::from_secs(180);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_get(port: u16) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    Some(text)
-}
 
 /// Polls `probe` until it gives something, or fails naming `what`.
 fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {

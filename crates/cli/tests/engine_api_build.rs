@@ -372,25 +372,6 @@ fn the_projects_hello_example_builds_through_the_socket_with_both_clients() {
     }
 }
 
-/// `docker login` through the service: the credentials stay in the client's config.
-fn docker_login(s: &Service, server: &str, user: &str, password: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut child = s
-        .docker_cmd(&["login", server, "-u", user, "--password-stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn a_base_image_is_pulled_with_the_credentials_of_x_registry_config() {
     use harness::registry::{Registry, Setup};
@@ -424,7 +405,7 @@ fn a_base_image_is_pulled_with_the_credentials_of_x_registry_config() {
             !anonymous.status.success() && all.contains("unauthorized"),
             "{client}: {all}"
         );
-        let login = docker_login(&s, &reg.addr, "erin", "b4se");
+        let login = s.docker_login(&reg.addr, "erin", "b4se");
         assert!(login.status.success(), "{client}: {login:?}");
         let mut cmd = s.docker_cmd(&["build", "-t", "from-registry:1", "."]);
         cmd.current_dir(&dir).env("DOCKER_BUILDKIT", "0");

@@ -5,7 +5,8 @@
 
 mod harness;
 
-use harness::service::{clients, request, with_busybox, HttpReply, Service, BOUND};
+use harness::free_port;
+use harness::service::{clients, http_get, request, with_busybox, HttpReply, Service, BOUND};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -518,23 +519,6 @@ fn a_client_that_goes_away_mid_attach_leaves_the_container_running_and_the_servi
     service.wait_for_exit();
     assert!(t.ok(&["ps", "--format", "{{.Names}}"]).contains("calm"));
     t.ok(&["rm", "-f", "calm"]);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_get(port: u16) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    Some(text)
 }
 
 #[test]

@@ -12,7 +12,7 @@ use harness::TestRoot;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// `system check` exits 0 and reports neither problems nor garbage.
@@ -26,24 +26,6 @@ fn assert_clean(t: &TestRoot) {
 
 fn image_id(t: &TestRoot, name: &str) -> String {
     t.ok(&["inspect", "--format", "{{.Id}}", name]).trim().to_string()
-}
-
-/// `docker login SERVER -u USER --password-stdin`, the password written to its stdin.
-fn docker_login(service: &Service, server: &str, user: &str, password: &str) -> Output {
-    let mut child = service
-        .docker_cmd(&["login", server, "-u", user, "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn text(out: &Output) -> String {
@@ -186,10 +168,10 @@ fn docker_push_needs_docker_login_on_a_token_registry_with(client: &'static str)
     assert!(text(&anonymous).contains(&format!("The push refers to repository [{a}/bb]")));
     assert!(text(&anonymous).contains("unauthorized"), "{}", text(&anonymous));
 
-    let wrong = docker_login(&service, a, "carol", "nope");
+    let wrong = service.docker_login(a, "carol", "nope");
     assert!(!wrong.status.success(), "{}", text(&wrong));
     assert!(text(&wrong).contains("401 Unauthorized"), "{}", text(&wrong));
-    let login = docker_login(&service, a, "carol", "tok3n");
+    let login = service.docker_login(a, "carol", "tok3n");
     assert!(login.status.success(), "{}", text(&login));
     assert!(text(&login).contains("Login Succeeded"), "{}", text(&login));
 
@@ -239,7 +221,7 @@ fn docker_pull_sends_the_credentials_of_docker_login_to_a_registry_that_wants_th
     assert!(!anonymous.status.success(), "{}", text(&anonymous));
     assert!(text(&anonymous).contains("unauthorized"), "{}", text(&anonymous));
     assert!(u.image_ids().is_empty());
-    let login = docker_login(&service, a, "dave", "s3cret");
+    let login = service.docker_login(a, "dave", "s3cret");
     assert!(login.status.success(), "{}", text(&login));
     service.docker_ok(&["pull", &name]);
     assert_eq!(image_id(&u, &name), image_id(&t, "busybox:test"));

@@ -9,7 +9,7 @@ mod harness;
 
 use harness::images::busybox_rootfs;
 use harness::service::{clients, Service};
-use harness::TestRoot;
+use harness::{bridge_of, free_port, TestRoot};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
@@ -41,22 +41,6 @@ fn prefix(test: u16) -> String {
         pid & 0xffff,
         (nanos >> 16) & 0xffff
     )
-}
-
-/// The host bridge of a network: Docker shows its name for the default network only;
-/// a user network's bridge is the link holding its gateway address.
-fn bridge_of(net: &serde_json::Value) -> String {
-    if let Some(name) = net["Options"]["com.docker.network.bridge.name"].as_str() {
-        return name.to_string();
-    }
-    let gateway = net["IPAM"]["Config"][0]["Gateway"].as_str().expect("a gateway");
-    let links = sh("ip -o -4 addr show");
-    links
-        .lines()
-        .find(|l| l.contains(&format!(" inet {gateway}/")))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or_else(|| panic!("no link holds {gateway}: {links}"))
-        .to_string()
 }
 
 fn sh(command: &str) -> String {
@@ -92,14 +76,6 @@ fn http_get(address: &str) -> String {
             _ => std::thread::sleep(Duration::from_millis(50)),
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

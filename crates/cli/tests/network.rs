@@ -6,7 +6,7 @@
 mod harness;
 
 use harness::images::busybox_rootfs;
-use harness::TestRoot;
+use harness::{bridge_of, TestRoot};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
@@ -55,22 +55,6 @@ fn http_get(address: &str) -> String {
             _ => std::thread::sleep(Duration::from_millis(50)),
         }
     }
-}
-
-/// The host bridge of a network: Docker shows its name for the default network only;
-/// a user network's bridge is the link holding its gateway address.
-fn bridge_of(net: &serde_json::Value) -> String {
-    if let Some(name) = net["Options"]["com.docker.network.bridge.name"].as_str() {
-        return name.to_string();
-    }
-    let gateway = net["IPAM"]["Config"][0]["Gateway"].as_str().expect("a gateway");
-    let links = sh("ip -o -4 addr show");
-    links
-        .lines()
-        .find(|l| l.contains(&format!(" inet {gateway}/")))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or_else(|| panic!("no link holds {gateway}: {links}"))
-        .to_string()
 }
 
 fn sh(command: &str) -> String {

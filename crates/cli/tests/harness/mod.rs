@@ -173,6 +173,32 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
     }
 }
 
+/// A port of 127.0.0.1 free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The host bridge of a network as `network inspect` shows it: Docker shows its name
+/// for the default network only; a user network's bridge is the link holding its
+/// gateway address.
+pub fn bridge_of(net: &serde_json::Value) -> String {
+    if let Some(name) = net["Options"]["com.docker.network.bridge.name"].as_str() {
+        return name.to_string();
+    }
+    let gateway = net["IPAM"]["Config"][0]["Gateway"].as_str().expect("a gateway");
+    let links = host("ip", &["-o", "-4", "addr", "show"]);
+    links
+        .lines()
+        .find(|l| l.contains(&format!(" inet {gateway}/")))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("no link holds {gateway}: {links}"))
+        .to_string()
+}
+
 /// Runs a program from the host, panicking with its output on failure.
 pub fn host(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)

@@ -105,6 +105,25 @@ impl Service {
         cmd
     }
 
+    /// `docker login SERVER` with the password on stdin: the credentials stay in the
+    /// client's config, and go out with the requests that need them.
+    pub fn docker_login(&self, server: &str, user: &str, password: &str) -> Output {
+        let mut child = self
+            .docker_cmd(&["login", server, "-u", user, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     pub fn docker(&self, args: &[&str]) -> Output {
         self.docker_cmd(args)
             .output()
@@ -163,6 +182,17 @@ impl Drop for Service {
 }
 
 /// An HTTP/1.1 request that closes its connection after the answer.
+/// `GET /` over HTTP/1.0 from 127.0.0.1:`port`: the whole answer, or None when nothing
+/// answers (yet).
+pub fn http_get(port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
 pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: strata\r\nConnection: close\r\n");
     for (name, value) in headers {
