@@ -341,30 +341,41 @@ fn fill_cache(dir: &Path, mount: &run_mount::CacheMount, seed: Option<&Path>) ->
 /// A writable bind's throwaway: an overlay over a directory (the writes land in an
 /// upper directory removed after the step), a copy of a file.
 fn throwaway_copy(b: &Builder<'_>, live: &mut Live, source: &Path) -> Result<PathBuf> {
-    let work = b.store.work_path("bind-rw", "");
     let io = |e: std::io::Error| BuildError::io(format!("making a writable bind of {}", source.display()), e);
-    std::fs::create_dir(&work).map_err(io)?;
-    live.dirs.push(work.clone());
+    let layers = b.store.work_path("bind-rw", "");
+    std::fs::create_dir(&layers).map_err(io)?;
+    live.dirs.push(layers.clone());
     if !source.is_dir() {
-        let copy = work.join("file");
+        let copy = layers.join("file");
         std::fs::copy(source, &copy).map_err(io)?;
         return Ok(copy);
     }
-    for dir in ["upper", "work", "merged"] {
-        std::fs::create_dir(work.join(dir)).map_err(io)?;
+    if source.to_string_lossy().contains(':') {
+        return Err(io(std::io::Error::other(
+            "a path with a colon cannot be an overlay's lower directory; bind it read-only",
+        )));
     }
+    for dir in ["upper", "work"] {
+        std::fs::create_dir(layers.join(dir)).map_err(io)?;
+    }
+    // The mount point is a work path of its own, not inside `layers`: garbage
+    // collection after a crash detaches a leftover mount at a work path's top before
+    // removing it, and must never walk into a mounted overlay.
+    let merged = b.store.work_path("bind-rw", "");
+    std::fs::create_dir(&merged).map_err(io)?;
+    live.dirs.push(merged.clone());
     let overlay = strata_snapshots::Mount {
         kind: "overlay".into(),
         source: "overlay".into(),
         options: vec![
             format!("lowerdir={}", source.display()),
-            format!("upperdir={}", work.join("upper").display()),
-            format!("workdir={}", work.join("work").display()),
+            format!("upperdir={}", layers.join("upper").display()),
+            format!("workdir={}", layers.join("work").display()),
         ],
     };
-    strata_runtime::rootfs::mount_all(&[overlay], &work.join("merged"))?;
-    live.host_mounts.push(work.join("merged"));
-    Ok(work.join("merged"))
+    strata_runtime::rootfs::mount_all(&[overlay], &merged)?;
+    live.host_mounts.push(merged.clone());
+    Ok(merged)
 }
 
 /// The step's secrets' home: a tmpfs only root can enter, so their bytes never reach

@@ -119,6 +119,17 @@ fn cache_mounts_outlive_builds_until_builder_prune_and_stay_out_of_images() {
     assert!(!t.ok(&["system", "df", "-v"]).contains("exec.cachemount"));
     build(&t, "cache:3", &dir, &["--no-cache"]);
     assert_eq!(look(&t, "cache:3", "cat /before"), "", "pruned: empty again");
+    let pruned = t.ok(&["system", "prune", "-a", "-f"]);
+    assert!(
+        pruned.contains(&format!("Deleted build cache objects:\n{key}")),
+        "{pruned}"
+    );
+    let df = t.ok(&["system", "df"]);
+    assert!(
+        df.lines()
+            .any(|l| l.split_whitespace().take(3).eq(["Build", "Cache", "0"])),
+        "{df}"
+    );
 }
 
 #[test]
@@ -354,6 +365,7 @@ fn an_ssh_mount_reaches_the_real_agent() {
         .args(["-D", "-a"])
         .arg(&socket)
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("ssh-agent (openssh-client; scripts/test.sh installs it)");
     for _ in 0..200 {

@@ -53,6 +53,7 @@ pub struct CacheMountUsage {
     pub id: String,
     /// The hash its directory is named by: the ID `system df -v` shows.
     pub key: String,
+    /// Its size; 0 while a step uses it.
     pub bytes: u64,
     pub created: Option<SystemTime>,
     pub last_used: Option<SystemTime>,
@@ -205,14 +206,23 @@ impl ImageStore {
                 continue;
             };
             let lock_path = home.join("lock");
-            let in_use = match File::open(&lock_path) {
-                Ok(file) => rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive).is_err(),
-                Err(_) => false,
+            let lock = File::open(&lock_path).ok();
+            let in_use = lock
+                .as_ref()
+                .is_some_and(|file| rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive).is_err());
+            // Walked only while no step can change it under the walk (a step's
+            // container could swap a directory for a link to the host's /): a cache in
+            // use counts 0 bytes until it is idle again.
+            let bytes = if in_use {
+                0
+            } else {
+                strata_snapshots::disk_usage(&home.join("data")).unwrap_or(0)
             };
+            drop(lock);
             caches.push(CacheMountUsage {
                 id,
                 key: entry.file_name().to_string_lossy().into_owned(),
-                bytes: strata_snapshots::disk_usage(&home.join("data")).unwrap_or(0),
+                bytes,
                 created: std::fs::metadata(home.join("id")).and_then(|m| m.modified()).ok(),
                 last_used: std::fs::metadata(&lock_path).and_then(|m| m.modified()).ok(),
                 uses: std::fs::metadata(home.join("uses")).map_or(0, |m| m.len()),
@@ -224,7 +234,7 @@ impl ImageStore {
     }
 
     /// Removes every cache mount no step is using; returns their ids and bytes.
-    pub(crate) fn prune_cache_mounts(&self) -> Result<(Vec<String>, u64)> {
+    pub fn prune_cache_mounts(&self) -> Result<(Vec<String>, u64)> {
         let (mut removed, mut bytes) = (Vec::new(), 0);
         for cache in self.cache_mounts()? {
             let home = self.cache_mounts_dir().join(&cache.key);

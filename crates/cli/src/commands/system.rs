@@ -102,6 +102,11 @@ fn prune(store: &ImageStore, all: bool, volumes: bool, filter: &[String]) -> Res
         println!("Deleted Network: {name}");
     }
     pruned.images.iter().for_each(|e| super::rmi::print_event(e, true));
+    if !pruned.build_cache.is_empty() {
+        println!("Deleted build cache objects:");
+        pruned.build_cache.iter().for_each(|key| println!("{key}"));
+        println!();
+    }
     println!("Total reclaimed space: {}", human_size(pruned.reclaimed as i64));
     Ok(0)
 }
