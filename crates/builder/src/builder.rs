@@ -52,6 +52,8 @@ pub struct BuildOptions {
     pub ssh: Vec<crate::SshAgent>,
     /// `--allow`: entitlements ([`crate::ENTITLEMENTS`]).
     pub allow: Vec<String>,
+    /// `--cache-to`: refused by name (see [`BuildOptions::check`]).
+    pub cache_to: Vec<String>,
 }
 
 impl BuildOptions {
@@ -64,6 +66,15 @@ impl BuildOptions {
                     "strata's build cache matches the images built in this store (by their parent \
                      chain), not the history of other images such as {image}; leave the flag out \
                      (images built here are reused already)"
+                ),
+            });
+        }
+        if let Some(export) = self.cache_to.first() {
+            return Err(BuildError::Unsupported {
+                flag: "--cache-to",
+                reason: format!(
+                    "strata's build cache is the images built in this store; it cannot export it \
+                     ({export}); leave the flag out, and push or save the built image instead"
                 ),
             });
         }

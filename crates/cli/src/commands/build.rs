@@ -47,6 +47,9 @@ pub struct Args {
     /// Images to consider as cache sources (refused: see the error)
     #[arg(long)]
     cache_from: Vec<String>,
+    /// Cache export destinations (refused: see the error)
+    #[arg(long)]
+    cache_to: Vec<String>,
     /// Container isolation technology (default only)
     #[arg(long)]
     isolation: Option<String>,
@@ -145,6 +148,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         secrets: args.secret.iter().map(|s| secret(s)).collect::<Result<_>>()?,
         ssh: args.ssh.iter().map(|s| ssh_agent(s)).collect::<Result<_>>()?,
         allow: args.allow.clone(),
+        cache_to: args.cache_to.clone(),
     };
     // --compress: docker's CLI gzips the context it sends a daemon; strata's build
     // reads the context where it is, so there is nothing to compress (the image is the

@@ -175,6 +175,7 @@ fn options(call: &Call) -> Result<BuildOptions, ApiError> {
         secrets: Vec::new(),
         ssh: Vec::new(),
         allow: Vec::new(),
+        cache_to: Vec::new(),
     })
 }
 
