@@ -221,3 +221,130 @@ fn a_thousand_layer_image_and_a_bomb_within_the_stores_limit() {
     let e = t.fails(&["--max-layer-size", "1MB", "image", "explore", "bomb:1"]);
     assert!(e.contains("expands past the store's limit"), "{e}");
 }
+
+#[test]
+fn archives_compressed_or_not_and_oci_layouts_are_read_without_loading() {
+    let t = TestRoot::new();
+    let layers = [
+        layer(&[E::File("a", &[1; 300])]),
+        layer(&[E::File("a", &[2; 100]), E::File(".wh.gone", b"")]),
+    ];
+    let plain = t.path("plain.tar");
+    std::fs::write(&plain, docker_archive(&layers, "arch:1", "2024-01-01T00:00:00Z")).unwrap();
+    let gz = t.path("plain.tar.gz");
+    harness::host(
+        "sh",
+        &["-c", &format!("gzip -c {} > {}", plain.display(), gz.display())],
+    );
+    // skopeo writes the same image as an OCI layout archive.
+    let oci = t.path("oci.tar");
+    harness::host(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            &format!("docker-archive:{}", plain.display()),
+            &format!("oci-archive:{}:arch:1", oci.display()),
+        ],
+    );
+    for archive in [&plain, &gz, &oci] {
+        let out = t.ok(&["explore", "--format", "json", "--input", archive.to_str().unwrap()]);
+        let a: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(a["layers"].as_array().unwrap().len(), 2, "{}", archive.display());
+        assert_eq!(a["totals"]["wasted_bytes"], 300, "{}", archive.display());
+        assert_eq!(a["layers"][1]["created_by"], "layer 1", "{}", archive.display());
+        assert_eq!(a["layers"][1]["orphan_whiteouts"], 1);
+    }
+    assert!(t.ok(&["images", "-q"]).is_empty(), "nothing was loaded");
+    let tmp = std::fs::read_dir(t.root().join("tmp")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(tmp, 0, "the decompressed copy is gone");
+    let e = t.fails(&["explore", "--input", plain.to_str().unwrap(), "other:1"]);
+    assert!(e.contains("holds no image named other:1"), "{e}");
+    let e = t.fails(&[
+        "explore",
+        "--platform",
+        "linux/arm64",
+        "--input",
+        plain.to_str().unwrap(),
+    ]);
+    assert!(e.contains("--platform linux/arm64 is not supported"), "{e}");
+}
+
+#[test]
+fn a_container_shows_its_writable_layer_on_top() {
+    let t = with_busybox();
+    t.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "busybox:test",
+        "sh",
+        "-c",
+        "head -c 777 /dev/zero > /new && rm /var/www/index.html",
+    ]);
+    let a = explore_json(&t, "writer");
+    let layers = a["layers"].as_array().unwrap();
+    let top = layers.last().unwrap();
+    assert_eq!(top["digest"], "container");
+    assert!(top["created_by"].as_str().unwrap().contains("writer"), "{top}");
+    assert!(paths(top, "added").contains(&"new".to_string()), "{top}");
+    assert_eq!(paths(top, "removed"), ["var/www/index.html"]);
+    assert_eq!(layers.len(), 2, "busybox's layer and the container's");
+    let e = t.fails(&["explore", "nothing-by-this-name"]);
+    assert!(e.contains("No such image or container: nothing-by-this-name"), "{e}");
+}
+
+#[test]
+fn image_diff_shows_the_files_that_differ_and_the_layers_shared() {
+    let t = TestRoot::new();
+    let base = layer(&[E::Dir("etc/"), E::File("etc/os", b"base"), E::File("etc/gone", b"x")]);
+    load(&t, std::slice::from_ref(&base), "base:1");
+    load(&t, &[base.clone(), layer(&[E::File("app", &[1; 10])])], "app:1");
+    load(
+        &t,
+        &[
+            base,
+            layer(&[
+                E::File("app", &[2; 25]),
+                E::File("etc/.wh.gone", b""),
+                E::File("new", b"n"),
+            ]),
+        ],
+        "app:2",
+    );
+    let c: Value = serde_json::from_str(&t.ok(&["image", "diff", "--format", "json", "app:1", "app:2"])).unwrap();
+    assert_eq!(c["common_base"], 1);
+    assert_eq!(c["shared_layers"].as_array().unwrap().len(), 1);
+    let files: Vec<(String, String)> = c["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["change"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("C".into(), "app".into()),
+            ("D".into(), "etc/gone".into()),
+            ("A".into(), "new".into())
+        ]
+    );
+    assert_eq!(c["files"][0]["size_before"], 10);
+    assert_eq!(c["files"][0]["size_after"], 25);
+    let text = t.ok(&["image", "diff", "app:1", "app:2"]);
+    assert!(text.starts_with("Shared layers: 1 (1 at the bottom"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with('C') && l.ends_with("/app")),
+        "{text}"
+    );
+    let same = t.ok(&["image", "diff", "--format", "json", "app:1", "app:1"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&same).unwrap()["files"],
+        serde_json::json!([])
+    );
+}

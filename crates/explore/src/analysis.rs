@@ -119,6 +119,32 @@ pub struct Analysis {
     pub duplicates: Vec<Duplicate>,
 }
 
+/// An entry of the final image, and the layer it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visible {
+    pub kind: Kind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+    pub digest: [u8; 32],
+    pub link: Option<ImagePath>,
+    pub layer: usize,
+}
+
+impl Visible {
+    /// The same entry, wherever it comes from.
+    pub fn same_as(&self, other: &Visible) -> bool {
+        Visible {
+            layer: 0,
+            ..self.clone()
+        } == Visible {
+            layer: 0,
+            ..other.clone()
+        }
+    }
+}
+
 /// A path's state: its visible entry (if `present`) and what all its copies stored.
 struct Node {
     layer: u32,
@@ -324,6 +350,25 @@ impl Analyzer {
         node.present = true;
         node.stored += size;
         node.copies += 1;
+    }
+
+    /// The final image's entries (what the union mount shows), by path.
+    pub fn visible(&self) -> impl Iterator<Item = (&ImagePath, Visible)> + '_ {
+        self.nodes.iter().filter(|(_, n)| n.present).map(|(path, n)| {
+            (
+                path,
+                Visible {
+                    kind: n.kind,
+                    mode: n.mode,
+                    uid: n.uid,
+                    gid: n.gid,
+                    size: n.size,
+                    digest: n.digest,
+                    link: n.link.clone(),
+                    layer: n.layer as usize,
+                },
+            )
+        })
     }
 
     pub fn finish(self) -> Analysis {

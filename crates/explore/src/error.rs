@@ -10,6 +10,8 @@ pub enum ExploreError {
     TooBig { limit: u64 },
     #[error(transparent)]
     Image(#[from] strata_images::ImageError),
+    #[error(transparent)]
+    Container(#[from] strata_containers::ContainerError),
     #[error("{what}: {source}")]
     Io {
         what: String,

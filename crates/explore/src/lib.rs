@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod ci;
+pub mod compare;
 pub mod display;
 pub mod entries;
 pub mod error;

@@ -5,7 +5,7 @@ use crate::output::{human_size, table};
 use anyhow::{bail, Context as _, Result};
 use std::path::PathBuf;
 use strata_explore::ci::{Outcome, Rules};
-use strata_explore::source::{explore_image, ExploreOptions};
+use strata_explore::source::{explore, explore_archive, ExploreOptions};
 use strata_explore::Analysis;
 use strata_images::ImageStore;
 
@@ -32,8 +32,16 @@ pub struct Args {
     /// How many of the largest files and most wasted paths to show (text)
     #[arg(long, default_value_t = 10)]
     top: usize,
-    /// The image: a name, tag, ID or digest in the local store
-    image: String,
+    /// Read the image from an archive (docker-archive or OCI layout, compressed or not)
+    /// instead of the store; IMAGE then picks one of several by name
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// The platform's manifest to read (this machine's only: no other can be chosen yet)
+    #[arg(long)]
+    platform: Option<String>,
+    /// The image (a name, tag, ID or digest in the local store) or a container, whose
+    /// writable layer is shown on top
+    image: Option<String>,
 }
 
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
@@ -41,13 +49,15 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         bail!("invalid --format {:?}: text or json", args.format);
     }
     let rules = args.ci.then(|| rules(&args)).transpose()?;
-    let analysis = explore_image(
-        store,
-        &args.image,
-        &ExploreOptions {
-            largest: args.top.max(20),
-        },
-    )?;
+    strata_containers::check_platform(args.platform.as_deref())?;
+    let opts = ExploreOptions {
+        largest: args.top.max(20),
+    };
+    let analysis = match (&args.input, &args.image) {
+        (Some(path), name) => explore_archive(store, path, name.as_deref(), &opts)?,
+        (None, Some(name)) => explore(store, name, &opts)?,
+        (None, None) => bail!("explore needs an image or container, or --input FILE"),
+    };
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&analysis)?);
     } else if !args.ci {
@@ -168,4 +178,45 @@ fn text(a: &Analysis, top: usize) -> String {
 /// A path for a terminal: control characters (a newline in a name) escaped.
 fn shown(path: &str) -> String {
     strata_explore::display::escape_controls(path.as_bytes())
+}
+
+#[derive(clap::Args)]
+pub struct DiffArgs {
+    /// Output format: text (default) or json
+    #[arg(long, default_value = "text")]
+    format: String,
+    /// The first image
+    first: String,
+    /// The second image
+    second: String,
+}
+
+/// `strata image diff A B`: the files that differ (A added, D deleted, C changed, as
+/// seen going from the first image to the second) and the layers they share.
+pub fn diff(store: &ImageStore, args: DiffArgs) -> Result<u8> {
+    if !matches!(args.format.as_str(), "text" | "json") {
+        bail!("invalid --format {:?}: text or json", args.format);
+    }
+    let c = strata_explore::compare::compare_images(store, &args.first, &args.second)?;
+    if args.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&c)?);
+        return Ok(0);
+    }
+    println!(
+        "Shared layers: {} ({} at the bottom, the same stack)",
+        c.shared_layers.len(),
+        c.common_base
+    );
+    let size = |s: Option<u64>| s.map(|s| human_size(s as i64)).unwrap_or_default();
+    let mut rows = vec![["CHANGE", "BEFORE", "AFTER", "PATH"].map(String::from).to_vec()];
+    for f in &c.files {
+        rows.push(vec![
+            f.change.to_string(),
+            size(f.size_before),
+            size(f.size_after),
+            format!("/{}", shown(&f.path)),
+        ]);
+    }
+    print!("{}", table(&rows));
+    Ok(0)
 }

@@ -174,6 +174,8 @@ pub enum ImageCommand {
     Rm(rmi::Args),
     /// Remove unused images
     Prune(rmi::PruneArgs),
+    /// Show the files that differ between two images and the layers they share
+    Diff(explore::DiffArgs),
 }
 
 #[derive(Subcommand)]
@@ -247,6 +249,7 @@ pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => rmi::tag(&store, a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(&store, a),
         Command::Image(ImageCommand::Prune(a)) => rmi::prune(&store, a),
+        Command::Image(ImageCommand::Diff(a)) => explore::diff(&store, a),
         Command::Builder(BuilderCommand::Prune(a)) => build::prune(&store, a),
         Command::System(c) => system::run(&store, c),
         Command::Info(a) => system::info(&store, a),
