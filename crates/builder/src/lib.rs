@@ -2,6 +2,7 @@
 //! run step by step through strata's image store and runtime, with a build cache.
 
 mod builder;
+pub mod chmod;
 pub mod context;
 mod copy;
 pub mod error;

@@ -1,0 +1,354 @@
+//! BuildKit's Dockerfile frontend (issue 20): `COPY/ADD --exclude`, `COPY --parents`,
+//! `--chmod` (octal and symbolic) and `--chown` in every COPY/ADD form, `ADD
+//! --checksum`, `ADD --unpack`, Git sources refused by name, heredocs as BuildKit runs
+//! them, and the automatic platform ARGs with `--platform` limited to this machine.
+
+mod harness;
+
+use harness::service::with_busybox;
+use harness::TestRoot;
+use std::path::{Path, PathBuf};
+
+/// A context directory `name` holding `files` (path, content) and the Dockerfile.
+fn context(t: &TestRoot, name: &str, dockerfile: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = t.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    for (path, content) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+fn build(t: &TestRoot, tag: &str, dir: &Path) -> String {
+    t.ok(&["build", "-q", "-t", tag, dir.to_str().unwrap()])
+}
+
+fn sh(t: &TestRoot, image: &str, script: &str) -> String {
+    t.ok(&["run", "--rm", image, "sh", "-c", script])
+}
+
+/// Files under each directory, sorted, relative to `/`.
+fn files(t: &TestRoot, image: &str, dirs: &str) -> String {
+    sh(t, image, &format!("cd / && find {dirs} -type f | sort"))
+}
+
+/// A loopback HTTP server (python3's) on `dir`, killed when dropped.
+struct Http {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Http {
+    fn serve(dir: &Path) -> Http {
+        let port = harness::free_port();
+        let child = std::process::Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Http { child, port }
+    }
+
+    fn url(&self, file: &str) -> String {
+        format!("http://127.0.0.1:{}/{file}", self.port)
+    }
+}
+
+impl Drop for Http {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn copy_exclude_leaves_matching_files_out_of_directories_wildcards_and_stages() {
+    let t = with_busybox();
+    let dir = context(
+        &t,
+        "exclude",
+        "# syntax=docker/dockerfile:1.7-labs\n\
+         FROM busybox:test AS stage\n\
+         COPY src/ /staged/\n\
+         FROM busybox:test\n\
+         COPY --exclude=*.log src/ /top/\n\
+         COPY --exclude=**/*.log --exclude=skip src/ /deep/\n\
+         COPY --exclude=*.txt --exclude=*.md hom* /hom/\n\
+         COPY --from=stage --exclude=**/*.log /staged/ /fromstage/\n\
+         COPY --from=stage --exclude=b.* /staged/*.* /fromglob/\n\
+         ADD --exclude=*.log src/ /added/\n",
+        &[
+            ("src/a.txt", "a"),
+            ("src/b.log", "b"),
+            ("src/sub/c.txt", "c"),
+            ("src/sub/d.log", "d"),
+            ("src/skip/e.txt", "e"),
+            ("home.txt", "h"),
+            ("home.md", "h"),
+            ("homer.bin", "h"),
+        ],
+    );
+    build(&t, "exclude:1", &dir);
+    assert_eq!(
+        files(&t, "exclude:1", "top deep hom fromstage fromglob added"),
+        "added/a.txt\nadded/skip/e.txt\nadded/sub/c.txt\nadded/sub/d.log\n\
+         deep/a.txt\ndeep/sub/c.txt\n\
+         fromglob/a.txt\n\
+         fromstage/a.txt\nfromstage/skip/e.txt\nfromstage/sub/c.txt\n\
+         hom/homer.bin\n\
+         top/a.txt\ntop/skip/e.txt\ntop/sub/c.txt\ntop/sub/d.log\n",
+        "*.log is matched from the source directory (nested logs stay), **/*.log everywhere, \
+         a directory pattern drops the whole directory, wildcard matches are tested too"
+    );
+}
+
+#[test]
+fn copy_parents_keeps_source_directories_with_wildcards_and_the_pivot() {
+    let t = with_busybox();
+    let dir = context(
+        &t,
+        "parents",
+        "# syntax=docker/dockerfile:1\n\
+         FROM busybox:test AS stage\n\
+         COPY src/ /app/src/\n\
+         FROM busybox:test\n\
+         COPY --parents src/a/keep.txt /p/\n\
+         COPY --parents ./x/*/f.txt /dst/\n\
+         COPY --parents ./x/./y/*.txt /pivot/\n\
+         COPY --parents src/**/*.txt /deep/\n\
+         COPY --parents src/a /dir/\n\
+         COPY --from=stage --parents /app/./src/a/keep.txt /staged/\n\
+         COPY --from=stage --parents /app/./src/*/keep.txt /stagedglob/\n\
+         COPY --parents=false src/a/keep.txt /flat/\n\
+         COPY ./x/one/f.txt ./x/two/f.txt /collide/\n",
+        &[
+            ("src/a/keep.txt", "keep"),
+            ("src/q.txt", "q"),
+            ("src/r/s.txt", "s"),
+            ("x/one/f.txt", "one"),
+            ("x/two/f.txt", "two"),
+            ("x/two/g.txt", "g"),
+            ("x/y/a.txt", "ya"),
+            ("x/y/b.txt", "yb"),
+        ],
+    );
+    build(&t, "parents:1", &dir);
+    assert_eq!(
+        files(&t, "parents:1", "p dst pivot deep dir staged stagedglob flat collide"),
+        "collide/f.txt\n\
+         deep/src/a/keep.txt\ndeep/src/q.txt\ndeep/src/r/s.txt\n\
+         dir/src/a/keep.txt\n\
+         dst/x/one/f.txt\ndst/x/two/f.txt\n\
+         flat/keep.txt\n\
+         p/src/a/keep.txt\n\
+         pivot/y/a.txt\npivot/y/b.txt\n\
+         staged/src/a/keep.txt\n\
+         stagedglob/src/a/keep.txt\n"
+    );
+    assert_eq!(
+        sh(&t, "parents:1", "cat /dst/x/one/f.txt /dst/x/two/f.txt /collide/f.txt"),
+        "onetwotwo",
+        "with --parents same-named files do not collide; without, the last one wins (BuildKit)"
+    );
+}
+
+#[test]
+fn chmod_and_chown_apply_to_every_copy_and_add_form() {
+    let t = with_busybox();
+    let www = t.path("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("remote.txt"), "remote\n").unwrap();
+    let server = Http::serve(&www);
+    let remote = server.url("remote.txt");
+    let dockerfile = format!(
+        "FROM busybox:test AS stage\n\
+         RUN echo staged > /s.txt && chmod 600 /s.txt\n\
+         FROM busybox:test\n\
+         RUN echo 'app:x:1234:2345::/:/bin/sh' >> /etc/passwd && echo 'grp:x:3456:' >> /etc/group\n\
+         COPY --chmod=751 --chown=app:grp f.txt /plain/f.txt\n\
+         COPY --chmod=u+x,go-r --chown=app tool.sh /sym/tool.sh\n\
+         COPY --chmod=u=rwX,go=rX dir/ /symdir/\n\
+         COPY --from=stage --chmod=644 --chown=1:2 /s.txt /from/s.txt\n\
+         COPY --chmod=700 --chown=app:grp <<EOF /heredoc/h.sh\n\
+         echo hi\n\
+         EOF\n\
+         ADD --chmod=640 --chown=app:grp bundle.tar /tar/\n\
+         ADD --chmod=755 --chown=app:grp {remote} /url/remote\n\
+         ADD --chmod=+x {remote} /url/sym\n\
+         ADD {remote} /url/plain\n"
+    );
+    let dir = context(
+        &t,
+        "modes",
+        &dockerfile,
+        &[
+            ("f.txt", "f"),
+            ("tool.sh", "echo tool"),
+            ("dir/run", "x"),
+            ("dir/data", "d"),
+            ("m/m.txt", "m"),
+        ],
+    );
+    let set = |p: &str, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    set("f.txt", 0o644);
+    set("tool.sh", 0o644);
+    set("dir/run", 0o700);
+    set("dir/data", 0o600);
+    harness::host(
+        "tar",
+        &[
+            "--owner=7",
+            "--group=8",
+            "--mode=0604",
+            "-cf",
+            dir.join("bundle.tar").to_str().unwrap(),
+            "-C",
+            dir.join("m").to_str().unwrap(),
+            "m.txt",
+        ],
+    );
+    build(&t, "modes:1", &dir);
+    let stat = sh(
+        &t,
+        "modes:1",
+        "cd / && stat -c '%a %u %g %n' plain/f.txt sym/tool.sh symdir symdir/run symdir/data from/s.txt \
+         heredoc/h.sh tar/m.txt url/remote url/sym url/plain",
+    );
+    assert_eq!(
+        stat,
+        "751 1234 3456 plain/f.txt\n\
+         700 1234 1234 sym/tool.sh\n\
+         755 0 0 symdir\n\
+         755 0 0 symdir/run\n\
+         644 0 0 symdir/data\n\
+         644 1 2 from/s.txt\n\
+         700 1234 3456 heredoc/h.sh\n\
+         604 1234 3456 tar/m.txt\n\
+         755 1234 3456 url/remote\n\
+         711 0 0 url/sym\n\
+         600 0 0 url/plain\n",
+        "octal and symbolic --chmod on files, directories, --from, heredocs and downloads; an \
+         unpacked archive keeps its members' modes and takes --chown (BuildKit); a user alone \
+         gives its number as the group"
+    );
+    std::fs::write(dir.join("Dockerfile"), "FROM busybox:test\nCOPY --chmod=u+q f.txt /f\n").unwrap();
+    let e = t.fails(&["build", dir.to_str().unwrap()]);
+    assert!(e.contains("--chmod=u+q: expected an octal mode"), "{e}");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox:test\nCOPY --chown=nosuchuser f.txt /f\n",
+    )
+    .unwrap();
+    let e = t.fails(&["build", dir.to_str().unwrap()]);
+    assert!(e.contains("--chown") && e.contains("nosuchuser"), "{e}");
+}
+
+#[test]
+fn add_checksum_and_unpack_check_downloads_and_a_mismatch_tags_nothing() {
+    let t = with_busybox();
+    let www = t.path("www");
+    std::fs::create_dir_all(www.join("m")).unwrap();
+    std::fs::write(www.join("remote.txt"), "remote bytes").unwrap();
+    std::fs::write(www.join("m/member.txt"), "member").unwrap();
+    harness::host(
+        "tar",
+        &[
+            "-czf",
+            www.join("bundle.tar.gz").to_str().unwrap(),
+            "-C",
+            www.join("m").to_str().unwrap(),
+            "member.txt",
+        ],
+    );
+    let server = Http::serve(&www);
+    let sum = harness::images::sha256(b"remote bytes");
+    let good = format!(
+        "FROM busybox:test\n\
+         ADD --checksum={sum} {} /srv/\n\
+         ADD --unpack=true {} /unpacked/\n\
+         ADD {} /packed/\n\
+         COPY bundle.tar.gz /ctx/\n\
+         ADD --unpack=false bundle.tar.gz /kept/\n\
+         ADD bundle.tar.gz /local/\n",
+        server.url("remote.txt"),
+        server.url("bundle.tar.gz"),
+        server.url("bundle.tar.gz"),
+    );
+    let dir = context(&t, "sums", &good, &[]);
+    std::fs::copy(www.join("bundle.tar.gz"), dir.join("bundle.tar.gz")).unwrap();
+    build(&t, "sums:1", &dir);
+    assert_eq!(sh(&t, "sums:1", "cat /srv/remote.txt"), "remote bytes");
+    assert_eq!(
+        files(&t, "sums:1", "unpacked packed kept local"),
+        "kept/bundle.tar.gz\nlocal/member.txt\npacked/bundle.tar.gz\nunpacked/member.txt\n",
+        "a download is unpacked only with --unpack=true, a local archive unless --unpack=false"
+    );
+
+    let cases = [
+        (
+            format!(
+                "ADD --checksum=sha256:{} {} /srv/",
+                "0".repeat(64),
+                server.url("remote.txt")
+            ),
+            "checksum mismatch".to_string(),
+        ),
+        (
+            format!("ADD --checksum={sum} bundle.tar.gz /srv/"),
+            "--checksum can't be specified for non-HTTP(S) sources".to_string(),
+        ),
+        (
+            format!("ADD --checksum=sha256:abc {} /srv/", server.url("remote.txt")),
+            "64 lower-case hex digits".to_string(),
+        ),
+        (
+            format!("ADD --checksum=md5:abc {} /srv/", server.url("remote.txt")),
+            "unsupported digest algorithm md5".to_string(),
+        ),
+        (
+            "ADD --unpack=maybe bundle.tar.gz /x/".to_string(),
+            "--unpack=maybe: expected true or false".to_string(),
+        ),
+    ];
+    for (line, words) in cases {
+        std::fs::write(dir.join("Dockerfile"), format!("FROM busybox:test\n{line}\n")).unwrap();
+        let e = t.fails(&["build", "-t", "bad:1", dir.to_str().unwrap()]);
+        assert!(e.contains(&words), "{line}: {e}");
+        assert!(e.contains("Dockerfile:2"), "{line}: the line is named: {e}");
+    }
+    assert!(!t.ok(&["images"]).contains("bad"), "nothing tagged");
+}
+
+#[test]
+fn add_of_git_sources_and_keep_git_dir_are_refused_by_name() {
+    let t = with_busybox();
+    let dir = context(&t, "git", "FROM busybox:test\n", &[]);
+    for (line, words) in [
+        ("ADD https://github.com/x/y.git /y", "ADD of a Git repository"),
+        ("ADD git@github.com:x/y.git /y", "ADD of a Git repository"),
+        ("ADD https://github.com/x/y.git#v1.0:docs /y", "ADD of a Git repository"),
+        ("ADD git://example.invalid/r /r", "ADD of a Git repository"),
+        (
+            "ADD --keep-git-dir=true https://github.com/x/y.git /y",
+            "ADD --keep-git-dir is not supported",
+        ),
+        ("ADD --parents a /b/", "ADD: unknown flag: --parents"),
+    ] {
+        std::fs::write(dir.join("Dockerfile"), format!("FROM busybox:test\n{line}\n")).unwrap();
+        let e = t.fails(&["build", "-t", "git:1", dir.to_str().unwrap()]);
+        assert!(e.contains(words), "{line}: {e}");
+        assert!(e.contains("Dockerfile:2"), "{line}: {e}");
+    }
+    assert!(!t.ok(&["images"]).contains("git"), "nothing tagged");
+}
