@@ -6,6 +6,7 @@ pub mod chmod;
 pub mod context;
 mod copy;
 pub mod error;
+mod heredoc;
 pub mod ignore;
 pub mod input;
 pub mod instruction;

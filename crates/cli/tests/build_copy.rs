@@ -352,3 +352,78 @@ fn add_of_git_sources_and_keep_git_dir_are_refused_by_name() {
     }
     assert!(!t.ok(&["images"]).contains("git"), "nothing tagged");
 }
+
+#[test]
+fn heredocs_run_and_copy_as_buildkit_runs_them() {
+    let t = with_busybox();
+    let dir = context(
+        &t,
+        "heredocs",
+        "# syntax=docker/dockerfile:1\n\
+         FROM busybox:test\n\
+         ARG NAME=world\n\
+         ENV GREETING=hello\n\
+         RUN <<EOF\n\
+         echo \"$GREETING $NAME\" > /plain\n\
+         echo second line >> /plain\n\
+         EOF\n\
+         RUN <<EOF\n\
+         #!/bin/awk -f\n\
+         BEGIN { print \"awk ran this\" > \"/shebang\" }\n\
+         EOF\n\
+         RUN sh <<EOF > /stdin\n\
+         echo from stdin $NAME\n\
+         EOF\n\
+         RUN cat <<A > /multi-a && cat <<B > /multi-b\n\
+         first $NAME\n\
+         A\n\
+         second\n\
+         B\n\
+         RUN <<-EOF\n\
+         \techo tabs stripped > /tabs\n\
+         \tEOF\n\
+         RUN cat <<\"EOF\" > /quoted\n\
+         literal $NAME\n\
+         EOF\n\
+         COPY <<EOF /copied\n\
+         copy $NAME $GREETING\n\
+         EOF\n\
+         COPY <<\"EOF\" /copied-literal\n\
+         copy $NAME\n\
+         EOF\n\
+         COPY <<a <<b /files/\n\
+         file a\n\
+         a\n\
+         file b\n\
+         b\n",
+        &[],
+    );
+    build(&t, "heredocs:1", &dir);
+    let show = |f: &str| sh(&t, "heredocs:1", &format!("cat {f}"));
+    assert_eq!(
+        show("/plain"),
+        "hello world\nsecond line\n",
+        "the heredoc is the script"
+    );
+    assert_eq!(
+        show("/shebang"),
+        "awk ran this\n",
+        "a #! line runs the heredoc through that interpreter"
+    );
+    assert_eq!(
+        show("/stdin"),
+        "from stdin world\n",
+        "a command reads the heredoc on stdin"
+    );
+    assert_eq!(show("/multi-a /multi-b"), "first world\nsecond\n");
+    assert_eq!(show("/tabs"), "tabs stripped\n", "<<- strips leading tabs");
+    assert_eq!(show("/quoted"), "literal $NAME\n", "a quoted delimiter is not expanded");
+    assert_eq!(show("/copied"), "copy world hello\n", "COPY expands ARG and ENV");
+    assert_eq!(show("/copied-literal"), "copy $NAME\n");
+    assert_eq!(show("/files/a /files/b"), "file a\nfile b\n");
+    assert_eq!(
+        sh(&t, "heredocs:1", "ls -a /dev | grep -c heredoc || true").trim(),
+        "0",
+        "the script file is not in the image"
+    );
+}
