@@ -46,6 +46,10 @@ pub struct BuildOptions {
     pub force_remove: bool,
     /// `--cache-from`: refused by name (see [`BuildOptions::check`]).
     pub cache_from: Vec<String>,
+    // Added for COPY/ADD flags and platform ARGs (issue 20).
+    /// `--platform` (the Engine API's `platform`): this machine's platform only, checked
+    /// by [`crate::platform::check`]; None builds for this machine.
+    pub platform: Option<String>,
 }
 
 impl BuildOptions {
@@ -61,6 +65,10 @@ impl BuildOptions {
                 ),
             });
         }
+        crate::platform::check(self.platform.as_deref()).map_err(|reason| BuildError::Unsupported {
+            flag: "--platform",
+            reason,
+        })?;
         self.run.check()
     }
 }
@@ -417,9 +425,18 @@ impl Builder<'_> {
         self.say(text);
     }
 
-    /// Global ARGs: their defaults, overridden by `--build-arg`.
+    /// Global ARGs: BuildKit's automatic platform ARGs, then the declared ones'
+    /// defaults, overridden by `--build-arg`.
     fn global_args(&mut self, globals: &[&Instruction]) -> Result<Vars> {
         let mut vars = Vars::new();
+        let target =
+            crate::platform::check(self.opts.platform.as_deref()).map_err(|reason| BuildError::Unsupported {
+                flag: "--platform",
+                reason,
+            })?;
+        for (name, value) in crate::platform::automatic_args(&target, &crate::platform::Platform::host()) {
+            vars.insert(name, value);
+        }
         for ins in globals {
             self.announce(ins);
             for (name, default) in self.parse_args(ins, &vars)? {
@@ -545,17 +562,13 @@ impl Builder<'_> {
         }
         if let Some(platform) = ins.flag("platform") {
             let platform = self.expand(ins, platform, globals)?;
-            if platform != "linux/amd64" && !platform.is_empty() && platform != "$BUILDPLATFORM" {
-                return Err(self.syntax(
-                    ins,
-                    format!("--platform={platform}: only this machine's platform (linux/amd64) can be built"),
-                ));
-            }
+            crate::platform::check(Some(&platform)).map_err(|e| self.syntax(ins, format!("FROM {e}")))?;
         }
         if name == "scratch" {
             self.say(" ---> scratch");
+            let host = crate::platform::Platform::host();
             let config = json!({
-                "architecture": "amd64",
+                "architecture": host.arch,
                 "os": "linux",
                 "config": {},
                 "rootfs": {"type": "layers", "diff_ids": []},

@@ -12,6 +12,7 @@ pub mod input;
 pub mod instruction;
 mod layer;
 pub mod parser;
+pub mod platform;
 pub mod run_mount;
 mod squash;
 mod steps;

@@ -427,3 +427,90 @@ fn heredocs_run_and_copy_as_buildkit_runs_them() {
         "the script file is not in the image"
     );
 }
+
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+#[test]
+fn platform_args_are_this_machines_and_other_platforms_are_refused_by_name() {
+    let t = with_busybox();
+    let arch = host_arch();
+    let here = format!("linux/{arch}");
+    let dir = context(
+        &t,
+        "platform",
+        "ARG BASE=busybox:test\n\
+         FROM --platform=$BUILDPLATFORM $BASE AS build\n\
+         ARG TARGETPLATFORM\n\
+         ARG TARGETOS\n\
+         ARG TARGETARCH\n\
+         ARG TARGETVARIANT\n\
+         ARG BUILDPLATFORM\n\
+         ARG BUILDOS\n\
+         ARG BUILDARCH\n\
+         ARG BUILDVARIANT\n\
+         RUN echo \"$TARGETPLATFORM $TARGETOS $TARGETARCH [$TARGETVARIANT] $BUILDPLATFORM $BUILDOS $BUILDARCH [$BUILDVARIANT]\" > /platform\n\
+         FROM --platform=$TARGETPLATFORM busybox:test\n\
+         COPY --from=build /platform /platform\n\
+         RUN echo \"[$TARGETARCH]\" > /undeclared\n",
+        &[],
+    );
+    build(&t, "platform:1", &dir);
+    assert_eq!(
+        sh(&t, "platform:1", "cat /platform /undeclared"),
+        format!("{here} linux {arch} [] {here} linux {arch} []\n[]\n"),
+        "the automatic ARGs are global; a stage sees one after `ARG NAME`"
+    );
+    let mut spellings = vec![here.clone(), arch.to_string(), "linux".to_string()];
+    if arch == "amd64" {
+        spellings.push("linux/x86_64".into());
+    }
+    for platform in &spellings {
+        t.ok(&["build", "-q", "--platform", platform, dir.to_str().unwrap()]);
+    }
+    let other = if arch == "amd64" { "linux/arm64" } else { "linux/amd64" };
+    let e = t.fails(&["build", "--platform", other, "-t", "other:1", dir.to_str().unwrap()]);
+    assert!(e.contains("no emulation") && e.contains(other), "{e}");
+    let list = format!("{here},{other}");
+    let e = t.fails(&["build", "--platform", &list, "-t", "other:1", dir.to_str().unwrap()]);
+    assert!(e.contains("multi-platform builds are not supported"), "{e}");
+    for (from, words) in [
+        (format!("FROM --platform={other} busybox:test"), "no emulation"),
+        (
+            format!("FROM --platform={list} busybox:test"),
+            "multi-platform builds are not supported",
+        ),
+    ] {
+        std::fs::write(dir.join("Dockerfile"), format!("ARG X\n{from}\n")).unwrap();
+        let e = t.fails(&["build", "-t", "other:1", dir.to_str().unwrap()]);
+        assert!(e.contains(words) && e.contains("Dockerfile:2"), "{from}: {e}");
+    }
+    assert!(!t.ok(&["images"]).contains("other"), "nothing tagged");
+}
+
+#[test]
+fn engine_api_build_platform_goes_through_the_same_check() {
+    let t = with_busybox();
+    let service = harness::service::Service::start(&t);
+    let other = if host_arch() == "amd64" {
+        "linux/arm64"
+    } else {
+        "linux/amd64"
+    };
+    let reply = service.http("POST", &format!("/build?platform={}", other.replace('/', "%2F")));
+    assert_eq!(reply.status, 400, "{}", String::from_utf8_lossy(&reply.body));
+    assert!(reply.message().contains("no emulation"), "{}", reply.message());
+    let list = format!("linux%2F{}%2Clinux%2Fs390x", host_arch());
+    let reply = service.http("POST", &format!("/build?platform={list}"));
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.message().contains("multi-platform builds are not supported"),
+        "{}",
+        reply.message()
+    );
+}

@@ -99,6 +99,9 @@ pub struct Args {
     /// in place, it is never sent anywhere)
     #[arg(long)]
     compress: bool,
+    /// Set the target platform: this machine's only (strata has no emulation)
+    #[arg(long)]
+    platform: Option<String>,
     /// Build context: a directory, or "-" for a Dockerfile or a tar archive on stdin
     path: String,
 }
@@ -131,6 +134,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         keep_intermediate: !args.rm,
         force_remove: args.force_rm,
         cache_from: args.cache_from.clone(),
+        platform: args.platform.clone(),
     };
     // --compress: docker's CLI gzips the context it sends a daemon; strata's build
     // reads the context where it is, so there is nothing to compress (the image is the

@@ -148,8 +148,13 @@ fn options(call: &Call) -> Result<BuildOptions, ApiError> {
         },
         isolation: call.query("isolation").filter(|v| !v.is_empty()).map(str::to_string),
     };
-    let platform = call.query("platform").filter(|p| !p.is_empty());
-    strata_containers::check_platform(platform)?;
+    let platform = call.query("platform").filter(|p| !p.is_empty()).map(str::to_string);
+    // Refused before the context is read, by the build library's own check (the one
+    // `build` applies again).
+    strata_builder::platform::check(platform.as_deref()).map_err(|reason| strata_builder::BuildError::Unsupported {
+        flag: "--platform",
+        reason,
+    })?;
     Ok(BuildOptions {
         dockerfile: String::new(),
         dockerfile_name: String::new(),
@@ -170,6 +175,7 @@ fn options(call: &Call) -> Result<BuildOptions, ApiError> {
         keep_intermediate: !bool_param(call, "rm", true),
         force_remove: bool_param(call, "forcerm", false),
         cache_from: json_param::<Vec<String>>(call, "cachefrom")?,
+        platform,
     })
 }
 
