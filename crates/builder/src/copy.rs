@@ -61,6 +61,22 @@ impl Options {
     fn excluded(&self, rel: &str) -> bool {
         self.exclude.as_ref().is_some_and(|e| e.excludes(rel))
     }
+
+    /// Whether `--exclude` leaves out a source `word` resolved to `rel`. BuildKit copies
+    /// a `--parents` source from the root (or the `/./` pivot), so its kept path is
+    /// what patterns see; otherwise a wildcard's match is seen from the directory
+    /// before the wildcard (`--exclude=*.txt hom*` leaves home.txt out), and a source
+    /// named in full is copied as named.
+    fn excluded_source(&self, word: &str, rel: &str, kept: Option<&str>) -> bool {
+        if let Some(kept) = kept {
+            return !kept.is_empty() && self.excluded(kept);
+        }
+        let parts = elements(rel);
+        match wildcard_base(word) {
+            Some(n) => self.excluded(&parts[n.min(parts.len())..].join("/")),
+            None => false,
+        }
+    }
 }
 
 /// A boolean flag as BuildKit takes it: `--flag` alone is true.
@@ -204,13 +220,11 @@ pub(crate) fn plan_copy(
             if found.is_empty() {
                 return Err(b.syntax(ins, format!("{word}: not found in the --from image")));
             }
-            let base = wildcard_base(word);
             for (path, rel) in found {
-                let matched = base.map(|n| elements(&rel)[n.min(elements(&rel).len())..].join("/"));
-                if matched.as_deref().is_some_and(|m| options.excluded(m)) {
+                let kept = parents.then(|| kept_path(word, &rel));
+                if options.excluded_source(word, &rel, kept.as_deref()) {
                     continue;
                 }
-                let kept = parents.then(|| kept_path(word, &rel));
                 origins.push(Origin::Path {
                     path,
                     rel,
@@ -220,16 +234,11 @@ pub(crate) fn plan_copy(
             }
         } else {
             let sources = b.context.resolve(word).map_err(|e| b.syntax(ins, e.to_string()))?;
-            let base = wildcard_base(word);
             for s in sources {
-                // A wildcard's match is tested by its path from the wildcard's base
-                // directory (`--exclude=*.txt hom*` leaves home.txt out); a source
-                // named in full is copied as named.
-                let matched = base.map(|n| elements(&s.rel)[n.min(elements(&s.rel).len())..].join("/"));
-                if matched.as_deref().is_some_and(|m| options.excluded(m)) {
+                let kept = parents.then(|| kept_path(word, &s.rel));
+                if options.excluded_source(word, &s.rel, kept.as_deref()) {
                     continue;
                 }
-                let kept = parents.then(|| kept_path(word, &s.rel));
                 origins.push(Origin::Path {
                     path: s.path,
                     rel: s.rel,
@@ -442,15 +451,15 @@ fn add_origin(
             from_context,
             kept,
             ..
-        } => (path, rel, *from_context, kept),
+        } => (path, rel, *from_context, kept.as_deref().filter(|k| !k.is_empty())),
     };
     let meta = std::fs::symlink_metadata(path).map_err(|e| BuildError::io(format!("reading {}", path.display()), e))?;
     let dest = match kept {
-        Some(kept) if !kept.is_empty() => {
+        Some(kept) => {
             add_kept_parents(layer, view, dest, kept, path, o);
             format!("{dest}/{kept}")
         }
-        _ => dest.to_string(),
+        None => dest.to_string(),
     };
     let dest = dest.as_str();
     if meta.is_dir() {
@@ -458,7 +467,7 @@ fn add_origin(
         add_parents(layer, view, &format!("{dest}/x"), o.epoch);
         let top = existing.as_ref().unwrap_or(&meta);
         layer.add(dest, entry_for(Content::Dir, top, o, existing.is_some()));
-        return copy_tree(b, ins, layer, path, rel, "", dest, from_context, o);
+        return copy_tree(b, ins, layer, path, rel, kept.unwrap_or(""), dest, from_context, o);
     }
     let name = path
         .file_name()
@@ -496,8 +505,7 @@ fn add_kept_parents(layer: &mut Layer, view: &ImageView, dest: &str, kept: &str,
     let parts = elements(kept);
     for n in 1..parts.len() {
         let dir = format!("{dest}/{}", parts[..n].join("/"));
-        let key = dir.trim_start_matches('/');
-        if layer.contains(key) {
+        if layer.contains(&dir) {
             continue;
         }
         let entry = match view.metadata(&dir).filter(|m| m.is_dir()) {
@@ -583,8 +591,8 @@ fn entry_for(content: Content, meta: &std::fs::Metadata, o: &Options, keep: bool
 }
 
 /// A source directory's contents under `dest`, minus what `.dockerignore` and
-/// `--exclude` leave out (`inner`: the path below the source, which `--exclude`
-/// patterns are matched on).
+/// `--exclude` leave out (`inner`: the path `--exclude` patterns see, from the source,
+/// or from the root or pivot with `--parents`).
 #[allow(clippy::too_many_arguments)]
 fn copy_tree(
     b: &Builder<'_>,

@@ -128,6 +128,8 @@ fn copy_parents_keeps_source_directories_with_wildcards_and_the_pivot() {
          COPY --from=stage --parents /app/./src/a/keep.txt /staged/\n\
          COPY --from=stage --parents /app/./src/*/keep.txt /stagedglob/\n\
          COPY --parents=false src/a/keep.txt /flat/\n\
+         COPY --parents --exclude=src/r --exclude=**/keep.txt src /pe/\n\
+         COPY --parents --exclude=x/two ./x/*/f.txt /pe2/\n\
          COPY ./x/one/f.txt ./x/two/f.txt /collide/\n",
         &[
             ("src/a/keep.txt", "keep"),
@@ -142,13 +144,19 @@ fn copy_parents_keeps_source_directories_with_wildcards_and_the_pivot() {
     );
     build(&t, "parents:1", &dir);
     assert_eq!(
-        files(&t, "parents:1", "p dst pivot deep dir staged stagedglob flat collide"),
+        files(
+            &t,
+            "parents:1",
+            "p dst pivot deep dir staged stagedglob flat collide pe pe2"
+        ),
         "collide/f.txt\n\
          deep/src/a/keep.txt\ndeep/src/q.txt\ndeep/src/r/s.txt\n\
          dir/src/a/keep.txt\n\
          dst/x/one/f.txt\ndst/x/two/f.txt\n\
          flat/keep.txt\n\
          p/src/a/keep.txt\n\
+         pe/src/q.txt\n\
+         pe2/x/one/f.txt\n\
          pivot/y/a.txt\npivot/y/b.txt\n\
          staged/src/a/keep.txt\n\
          stagedglob/src/a/keep.txt\n"
