@@ -390,6 +390,9 @@ fn heredocs_run_and_copy_as_buildkit_runs_them() {
          RUN <<-EOF\n\
          \techo tabs stripped > /tabs\n\
          \tEOF\n\
+         RUN <<\"EOF\"\n\
+         echo \"$NAME\" > /bare-quoted\n\
+         EOF\n\
          RUN cat <<\"EOF\" > /quoted\n\
          literal $NAME\n\
          EOF\n\
@@ -426,6 +429,12 @@ fn heredocs_run_and_copy_as_buildkit_runs_them() {
     assert_eq!(show("/multi-a /multi-b"), "first world\nsecond\n");
     assert_eq!(show("/tabs"), "tabs stripped\n", "<<- strips leading tabs");
     assert_eq!(show("/quoted"), "literal $NAME\n", "a quoted delimiter is not expanded");
+    assert_eq!(
+        show("/bare-quoted"),
+        "world\n",
+        "a heredoc that is the whole RUN is the script: BuildKit ignores its quotes and the shell \
+         expands the build arg"
+    );
     assert_eq!(show("/copied"), "copy world hello\n", "COPY expands ARG and ENV");
     assert_eq!(show("/copied-literal"), "copy $NAME\n");
     assert_eq!(show("/files/a /files/b"), "file a\nfile b\n");
