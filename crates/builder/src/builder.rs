@@ -65,10 +65,7 @@ impl BuildOptions {
                 ),
             });
         }
-        crate::platform::check(self.platform.as_deref()).map_err(|reason| BuildError::Unsupported {
-            flag: "--platform",
-            reason,
-        })?;
+        crate::platform::check(self.platform.as_deref()).map_err(BuildError::Platform)?;
         self.run.check()
     }
 }
@@ -429,11 +426,7 @@ impl Builder<'_> {
     /// defaults, overridden by `--build-arg`.
     fn global_args(&mut self, globals: &[&Instruction]) -> Result<Vars> {
         let mut vars = Vars::new();
-        let target =
-            crate::platform::check(self.opts.platform.as_deref()).map_err(|reason| BuildError::Unsupported {
-                flag: "--platform",
-                reason,
-            })?;
+        let target = crate::platform::check(self.opts.platform.as_deref()).map_err(BuildError::Platform)?;
         for (name, value) in crate::platform::automatic_args(&target, &crate::platform::Platform::host()) {
             vars.insert(name, value);
         }

@@ -151,10 +151,7 @@ fn options(call: &Call) -> Result<BuildOptions, ApiError> {
     let platform = call.query("platform").filter(|p| !p.is_empty()).map(str::to_string);
     // Refused before the context is read, by the build library's own check (the one
     // `build` applies again).
-    strata_builder::platform::check(platform.as_deref()).map_err(|reason| strata_builder::BuildError::Unsupported {
-        flag: "--platform",
-        reason,
-    })?;
+    strata_builder::platform::check(platform.as_deref()).map_err(strata_builder::BuildError::Platform)?;
     Ok(BuildOptions {
         dockerfile: String::new(),
         dockerfile_name: String::new(),
