@@ -531,3 +531,29 @@ fn engine_api_build_platform_goes_through_the_same_check() {
         reply.message()
     );
 }
+
+#[test]
+fn chown_names_come_from_the_images_passwd_through_its_links_never_the_hosts() {
+    let t = with_busybox();
+    // The image's /etc/passwd is a link climbing far above its root: resolved inside
+    // the image it is /real/passwd; resolved on the host it would be the host's file.
+    let dir = context(
+        &t,
+        "names",
+        "FROM busybox:test\n\
+         RUN mkdir /real && echo 'web:x:4321:4321::/:/bin/sh' > /real/passwd && \
+         ln -sf ../../../../../../real/passwd /etc/passwd\n\
+         COPY --chown=web f.txt /f.txt\n",
+        &[("f.txt", "f")],
+    );
+    build(&t, "names:1", &dir);
+    assert_eq!(sh(&t, "names:1", "stat -c '%u %g' /f.txt"), "4321 4321\n");
+    // `daemon` is in the host's passwd, not in the image's.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox:test\nCOPY --chown=daemon f.txt /f.txt\n",
+    )
+    .unwrap();
+    let e = t.fails(&["build", dir.to_str().unwrap()]);
+    assert!(e.contains("unable to find user daemon"), "{e}");
+}
