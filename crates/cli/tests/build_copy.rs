@@ -379,6 +379,13 @@ fn heredocs_run_and_copy_as_buildkit_runs_them() {
          #!/bin/awk -f\n\
          BEGIN { print \"awk ran this\" > \"/shebang\" }\n\
          EOF\n\
+         RUN mkdir /out && chmod 777 /out\n\
+         USER nobody\n\
+         RUN <<EOF\n\
+         #!/bin/sh\n\
+         id -u > /out/who\n\
+         EOF\n\
+         USER root\n\
          RUN sh <<EOF > /stdin\n\
          echo from stdin $NAME\n\
          EOF\n\
@@ -421,6 +428,7 @@ fn heredocs_run_and_copy_as_buildkit_runs_them() {
         "awk ran this\n",
         "a #! line runs the heredoc through that interpreter"
     );
+    assert_eq!(show("/out/who"), "65534\n", "a USER step runs a #! heredoc too");
     assert_eq!(
         show("/stdin"),
         "from stdin world\n",
@@ -439,7 +447,7 @@ fn heredocs_run_and_copy_as_buildkit_runs_them() {
     assert_eq!(show("/copied-literal"), "copy $NAME\n");
     assert_eq!(show("/files/a /files/b"), "file a\nfile b\n");
     assert_eq!(
-        sh(&t, "heredocs:1", "ls -a /dev | grep -c heredoc || true").trim(),
+        sh(&t, "heredocs:1", "ls -a /dev /dev/shm | grep -c heredoc || true").trim(),
         "0",
         "the script file is not in the image"
     );
