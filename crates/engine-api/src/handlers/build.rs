@@ -100,10 +100,17 @@ fn refuse_unsupported(call: &Call) -> Result<(), ApiError> {
              (DOCKER_BUILDKIT=0, or a docker CLI without buildx)",
         ));
     }
-    if call.query("outputs").is_some_and(|v| !v.is_empty() && v != "[]") {
-        return Err(ApiError::invalid(
-            "the build parameter outputs is not supported by strata (it is BuildKit's)",
-        ));
+    // Docker documents `outputs` for BuildKit (`[{"Type":"moby","Attrs":{…}}]`); the
+    // classic builder takes none, and a file output would land on the service's host.
+    if let Some(outputs) = call
+        .query("outputs")
+        .filter(|v| !v.is_empty() && *v != "[]" && *v != "null")
+    {
+        return Err(ApiError::invalid(format!(
+            "the build parameter outputs ({outputs}) is not supported by strata's Engine API: it configures \
+             BuildKit's exporters, and the classic builder this endpoint runs exports an image only; leave it \
+             out, or run `strata build --output` on the host"
+        )));
     }
     Ok(())
 }
@@ -170,6 +177,8 @@ fn options(call: &Call) -> Result<BuildOptions, ApiError> {
         keep_intermediate: !bool_param(call, "rm", true),
         force_remove: bool_param(call, "forcerm", false),
         cache_from: json_param::<Vec<String>>(call, "cachefrom")?,
+        output: Default::default(),
+        named_contexts: Vec::new(),
     })
 }
 
@@ -191,6 +200,7 @@ fn build(ctx: &Arc<Context>, call: &Call) -> Result<Reply, ApiError> {
             let callbacks = strata_builder::Callbacks {
                 fetch: Some(&fetch),
                 launcher: &ctx.launcher(),
+                output: None,
             };
             let mut lines = StreamLines::new(&messages);
             let built = strata_builder::build(&store, &input.context, &options, callbacks, &mut lines)?;
