@@ -372,3 +372,32 @@ fn the_engine_apis_outputs_parameter_is_refused_by_name() {
     );
     assert!(!t.ok(&["images"]).contains("api-out"));
 }
+
+#[test]
+fn a_docker_image_context_missing_from_the_store_is_pulled_as_a_base_image() {
+    use harness::registry::{Registry, Setup};
+    let t = with_busybox();
+    let reg = Registry::start(&t.path("registry"), Setup::Plain);
+    let remote = format!("{}/bb:ctx", reg.addr);
+    t.ok(&["tag", "busybox:test", &remote]);
+    t.ok(&["push", &remote]);
+    t.ok(&["rmi", &remote]);
+    let dir = context(
+        &t,
+        "app",
+        "FROM base\nCOPY --from=tools /bin/busybox /bb\nRUN echo ok > /ok\n",
+    );
+    t.ok(&[
+        "build",
+        "-q",
+        "-t",
+        "pulled:1",
+        "--build-context",
+        &format!("base=docker-image://{remote}"),
+        "--build-context",
+        &format!("tools=docker-image://{remote}"),
+        s(&dir),
+    ]);
+    assert!(t.ok(&["images"]).contains(&format!("{}/bb", reg.addr)), "pulled");
+    assert_eq!(t.ok(&["run", "--rm", "pulled:1", "cat", "/ok"]), "ok\n");
+}

@@ -159,7 +159,9 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     // same either way, as docker's).
     let _ = args.compress;
     let mut stdout = std::io::stdout().lock();
-    let mut stderr = std::io::stderr().lock();
+    // Not locked: a base image pulled during the build writes its progress to stderr
+    // from another thread.
+    let mut stderr = std::io::stderr();
     // With the tar on stdout, the progress goes to stderr (as buildx's always does).
     let (progress, stream): (&mut dyn Write, Option<&mut dyn Write>) = match to_stdout {
         true => (&mut stderr, Some(&mut stdout)),
