@@ -544,6 +544,20 @@ impl Builder<'_> {
         let from = stage[0];
         self.announce(from);
         let mut state = self.from(from, globals)?;
+        if let Some(name) = self.directory_context_of(from, globals)? {
+            // `FROM NAME` of a directory context, as BuildKit: the directory's files (its
+            // .dockerignore applied) are the stage's root filesystem, one layer on scratch.
+            let copy = Instruction {
+                line: from.line,
+                keyword: "COPY".into(),
+                flags: vec![("from".into(), name.clone())],
+                args: ". /".into(),
+                json: None,
+                heredocs: Vec::new(),
+                text: format!("COPY --from={name} . /"),
+            };
+            self.execute(&mut state, &copy)?;
+        }
         let base = state.image.clone();
         let triggers = state.config["config"]["OnBuild"]
             .as_array()
@@ -647,7 +661,10 @@ impl Builder<'_> {
                 ));
             }
         }
-        if name == "scratch" {
+        let directory = self
+            .named_index(&name)
+            .is_some_and(|i| matches!(self.named[i].source, crate::named::NamedSource::Dir(_)));
+        if name == "scratch" || directory {
             self.say(" ---> scratch");
             let config = json!({
                 "architecture": "amd64",
@@ -665,15 +682,6 @@ impl Builder<'_> {
         let lower = name.to_ascii_lowercase();
         if let Some(index) = self.named_index(&name) {
             // A named context takes the place of a stage or image of its name.
-            if matches!(self.named[index].source, crate::named::NamedSource::Dir(_)) {
-                return Err(self.syntax(
-                    ins,
-                    format!(
-                        "FROM {name}: the build context {name} is a directory; BuildKit makes it the stage's \
-                         root filesystem, strata does not: start FROM scratch and COPY --from={name} . /"
-                    ),
-                ));
-            }
             let image = self.named_image(ins, index)?;
             self.say(format!(" ---> {}", short(&image.id)));
             let config: Value = serde_json::from_slice(&self.store.config_bytes(&image)?)
@@ -701,6 +709,18 @@ impl Builder<'_> {
             config,
             args: Vars::new(),
         })
+    }
+
+    /// The name of the directory context `FROM` names, if it names one.
+    fn directory_context_of(&self, from: &Instruction, globals: &Vars) -> Result<Option<String>> {
+        let Some(word) = from.args.split_whitespace().next() else {
+            return Ok(None);
+        };
+        let name = self.expand(from, word, globals)?;
+        Ok(self
+            .named_index(&name)
+            .filter(|&i| matches!(self.named[i].source, crate::named::NamedSource::Dir(_)))
+            .map(|_| name))
     }
 
     pub(crate) fn base_image(&mut self, ins: &Instruction, name: &str) -> Result<ImageRecord> {

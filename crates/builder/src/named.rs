@@ -1,5 +1,6 @@
 //! `--build-context NAME=VALUE` (BuildKit's named contexts): a directory of the caller's
-//! or `docker-image://REF`, used where the Dockerfile names `NAME` — `FROM NAME`, `COPY
+//! or `docker-image://REF`, used where the Dockerfile names `NAME` — `FROM NAME` (for a
+//! directory: its files as the root filesystem, one layer on scratch), `COPY
 //! --from=NAME` and `RUN --mount=type=bind,from=NAME` (through [`Builder::resolve_from`])
 //! — in place of a stage or an image of that name, as BuildKit does. A directory context
 //! honours its own `.dockerignore` (BuildKit reads it from the named context's root),

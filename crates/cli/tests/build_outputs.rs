@@ -274,7 +274,7 @@ fn named_contexts_stand_in_for_stages_and_images_and_keep_their_own_dockerignore
 }
 
 #[test]
-fn named_contexts_strata_does_not_have_are_refused_by_name() {
+fn named_contexts_strata_does_not_have_are_refused_by_name_and_from_a_directory_is_its_files() {
     let t = with_busybox();
     let dir = context(&t, "app", "FROM src\n");
     for (spec, words) in [
@@ -297,18 +297,29 @@ fn named_contexts_strata_does_not_have_are_refused_by_name() {
         s(&dir),
     ]);
     assert!(missing.contains("src="), "{missing}");
-    // FROM a directory context: BuildKit makes it a root filesystem; strata says how.
-    std::fs::create_dir_all(t.path("lib")).unwrap();
-    let err = t.fails(&[
+    // FROM a directory context: its files (.dockerignore applied) are the root filesystem.
+    let lib = t.path("lib");
+    std::fs::create_dir_all(lib.join("sub")).unwrap();
+    std::fs::write(lib.join("sub/a.txt"), "a\n").unwrap();
+    std::fs::write(lib.join("secret.txt"), "left out\n").unwrap();
+    std::fs::write(lib.join(".dockerignore"), "secret.txt\n.dockerignore\n").unwrap();
+    let out = t.path("out");
+    t.ok(&[
         "build",
+        "-q",
         "--build-context",
-        &format!("src={}", s(&t.path("lib"))),
+        &format!("src={}", s(&lib)),
+        "-o",
+        s(&out),
         s(&dir),
     ]);
-    assert!(
-        err.contains("FROM src: the build context src is a directory") && err.contains("FROM scratch"),
-        "{err}"
-    );
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["sub"]);
+    assert_eq!(std::fs::read_to_string(out.join("sub/a.txt")).unwrap(), "a\n");
 }
 
 #[test]
