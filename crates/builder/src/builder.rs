@@ -78,6 +78,16 @@ impl BuildOptions {
                 ),
             });
         }
+        if !self.output.is_image() && !self.labels.is_empty() {
+            return Err(BuildError::Unsupported {
+                flag: "--label",
+                reason: format!(
+                    "--output type={} exports no image metadata, so the labels would go nowhere; leave \
+                     --label out, or build without --output",
+                    self.output.kind()
+                ),
+            });
+        }
         Ok(())
     }
 }

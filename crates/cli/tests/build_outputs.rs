@@ -197,6 +197,7 @@ fn outputs_strata_does_not_have_are_refused_by_name() {
         ),
         (vec!["-o", "a", "-o", "b"], "more than one output"),
         (vec!["-t", "named:1", "-o", s(&out)], "--tag is not supported"),
+        (vec!["--label", "a=b", "-o", "-"], "--label is not supported"),
     ] {
         let mut args = vec!["build"];
         args.extend(flags.iter().copied());
