@@ -348,3 +348,86 @@ fn image_diff_shows_the_files_that_differ_and_the_layers_shared() {
         serde_json::json!([])
     );
 }
+
+/// Chromium, headless, as the machine's notes say to run it here: the page's DOM once its
+/// script ran (`#layer=N` shows that layer's files, as a click on it does).
+fn chromium_dom(page: &std::path::Path, hash: &str, profile: &std::path::Path) -> String {
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}#{hash}", page.display()))
+        .output()
+        .expect("chromium (Debian's package; scripts/test.sh installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_html_page_draws_the_layers_and_shows_a_layers_files_in_chromium() {
+    let t = TestRoot::new();
+    load(
+        &t,
+        &[
+            layer(&[
+                E::Dir("etc/"),
+                E::File("etc/os-release", b"base"),
+                E::File("etc/old", &[1; 3000]),
+            ]),
+            layer(&[
+                E::Dir("app/"),
+                E::File("app/<img src=x onerror=alert(1)>", b"hostile name"),
+                E::File("etc/.wh.old", b""),
+            ]),
+        ],
+        "page:1",
+    );
+    let page = t.path("page.html");
+    t.ok(&[
+        "explore",
+        "--format",
+        "text",
+        "--html",
+        page.to_str().unwrap(),
+        "page:1",
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("Content-Security-Policy\" content=\"default-src 'none'"),
+        "fetches nothing"
+    );
+    assert!(
+        !html.contains("src=\"") && !html.contains("href="),
+        "no external resource"
+    );
+    let dom = chromium_dom(&page, "layer=1&open", &t.path("chromium"));
+    assert!(dom.contains("data-ready=\"true\""), "the script ran: {dom}");
+    assert_eq!(dom.matches("class=\"layer").count(), 2, "{dom}");
+    assert!(
+        dom.contains("layer 1") && dom.contains("layer 0"),
+        "labelled by history: {dom}"
+    );
+    // The stack is drawn top first: layer 1 above layer 0.
+    assert!(dom.find("data-index=\"1\"") < dom.find("data-index=\"0\""), "{dom}");
+    assert!(dom.contains("Layer 1: 3 changes"), "layer 1's tree: {dom}");
+    assert!(
+        dom.contains("<li class=\"m-D\">D old"),
+        "the whiteout's path, marked: {dom}"
+    );
+    assert!(
+        dom.contains("A &lt;img src=x onerror=alert(1)&gt;"),
+        "the hostile name as text: {dom}"
+    );
+    assert!(!dom.contains("<img"), "a file name is never markup: {dom}");
+    // Its wasted part is shaded: layer 0 wastes old's 3000 bytes of its 3004.
+    assert!(dom.contains("height:99.9%"), "{dom}");
+}

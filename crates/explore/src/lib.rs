@@ -8,6 +8,7 @@ pub mod compare;
 pub mod display;
 pub mod entries;
 pub mod error;
+pub mod html;
 pub mod source;
 
 pub use analysis::{Analysis, Analyzer, LayerInput};

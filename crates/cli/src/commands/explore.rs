@@ -37,6 +37,9 @@ pub struct Args {
     /// instead of the store; IMAGE then picks one of several by name
     #[arg(long)]
     input: Option<PathBuf>,
+    /// Also write the picture: one self-contained HTML page (layers stacked, files on click)
+    #[arg(long)]
+    html: Option<PathBuf>,
     /// The platform's manifest to read (this machine's only: no other can be chosen yet)
     #[arg(long)]
     platform: Option<String>,
@@ -59,13 +62,18 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         (None, Some(name)) => explore(store, name, &opts)?,
         (None, None) => bail!("explore needs an image or container, or --input FILE"),
     };
-    let interactive = args.format == "auto" && !args.ci && std::io::stdout().is_terminal();
+    let title = args
+        .image
+        .clone()
+        .or_else(|| args.input.as_ref().map(|p| p.display().to_string()))
+        .unwrap_or_default();
+    if let Some(path) = &args.html {
+        strata_explore::html::write_html_file(&analysis, &title, path)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let interactive = args.format == "auto" && args.html.is_none() && !args.ci && std::io::stdout().is_terminal();
     if interactive {
-        let title = args
-            .image
-            .clone()
-            .or_else(|| args.input.as_ref().map(|p| p.display().to_string()));
-        crate::explore_view::run(&analysis, &title.unwrap_or_default())?;
+        crate::explore_view::run(&analysis, &title)?;
         return Ok(0);
     }
     if args.format == "json" {
