@@ -431,3 +431,142 @@ fn the_html_page_draws_the_layers_and_shows_a_layers_files_in_chromium() {
     // Its wasted part is shaded: layer 0 wastes old's 3000 bytes of its 3004.
     assert!(dom.contains("height:99.9%"), "{dom}");
 }
+
+#[test]
+fn a_remote_image_is_streamed_from_its_registry_and_never_stored() {
+    use harness::registry::{Registry, Setup};
+    let t = TestRoot::new();
+    let reg = Registry::start(&t.path("registry"), Setup::Plain);
+    load(
+        &t,
+        &[
+            layer(&[E::File("f", &[1; 40])]),
+            layer(&[E::File("f", &[2; 40]), E::File("g", b"g")]),
+        ],
+        "remote:1",
+    );
+    let local = explore_json(&t, "remote:1");
+    let name = format!("{}/remote:1", reg.addr);
+    t.ok(&["tag", "remote:1", &name]);
+    t.ok(&["push", &name]);
+
+    // Another store, empty: the analysis comes from the registry alone.
+    let u = TestRoot::new();
+    let out = u.ok(&["explore", "--remote", "--format", "json", &name]);
+    let remote: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        remote["totals"], local["totals"],
+        "the same analysis as the local image's"
+    );
+    assert_eq!(remote["layers"][1]["created_by"], "layer 1");
+    assert_eq!(
+        remote["layers"][1]["digest"], local["layers"][1]["digest"],
+        "DiffIDs, not blob digests"
+    );
+    assert!(u.ok(&["images", "-q"]).is_empty(), "nothing was stored");
+    let blobs = u.root().join("content/blobs/sha256");
+    assert_eq!(
+        std::fs::read_dir(&blobs).map(|d| d.count()).unwrap_or(0),
+        0,
+        "no blob was kept"
+    );
+    let out = u.ok(&[
+        "explore",
+        "--remote",
+        "--platform",
+        "linux/arm64",
+        "--format",
+        "json",
+        &name,
+    ]);
+    assert!(
+        out.contains("\"totals\""),
+        "a single-platform image is read for any platform asked"
+    );
+    let e = u.fails(&[
+        "explore",
+        "--remote",
+        "--format",
+        "json",
+        &format!("{}/missing:1", reg.addr),
+    ]);
+    assert!(e.contains("missing"), "{e}");
+}
+
+/// An OCI layout holding an index of an amd64 image, an arm64 image and an attestation
+/// manifest (platform unknown/unknown), as BuildKit pushes them.
+const MULTI_PLATFORM_LAYOUT: &str = r#"
+import hashlib, io, json, os, sys, tarfile
+out = sys.argv[1]
+os.makedirs(out + "/blobs/sha256", exist_ok=True)
+def blob(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(f"{out}/blobs/sha256/{d}", "wb").write(data)
+    return {"digest": "sha256:" + d, "size": len(data)}
+def layer(name, content):
+    buf = io.BytesIO(); t = tarfile.open(fileobj=buf, mode="w")
+    info = tarfile.TarInfo(name); info.size = len(content); t.addfile(info, io.BytesIO(content)); t.close()
+    return buf.getvalue()
+def image(arch, name, content):
+    l = layer(name, content)
+    config = json.dumps({"architecture": arch, "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(l).hexdigest()]},
+        "history": [{"created_by": "made for " + arch}]}).encode()
+    m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": dict(blob(config), mediaType="application/vnd.oci.image.config.v1+json"),
+        "layers": [dict(blob(l), mediaType="application/vnd.oci.image.layer.v1.tar")]}).encode()
+    return dict(blob(m), mediaType="application/vnd.oci.image.manifest.v1+json")
+amd = dict(image("amd64", "amd", b"a" * 10), platform={"os": "linux", "architecture": "amd64"})
+arm = dict(image("arm64", "arm", b"r" * 20), platform={"os": "linux", "architecture": "arm64"})
+att = dict(image("unknown", "attestation.json", b"{}"), platform={"os": "unknown", "architecture": "unknown"},
+    annotations={"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": amd["digest"]})
+index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+    "manifests": [att, amd, arm]}).encode()
+top = dict(blob(index), mediaType="application/vnd.oci.image.index.v1+json",
+    annotations={"org.opencontainers.image.ref.name": "1"})
+open(out + "/index.json", "w").write(json.dumps({"schemaVersion": 2, "manifests": [top]}))
+open(out + "/oci-layout", "w").write(json.dumps({"imageLayoutVersion": "1.0.0"}))
+"#;
+
+#[test]
+fn platform_picks_a_multi_platform_images_manifest_and_attestations_are_skipped() {
+    use harness::registry::{Registry, Setup};
+    let t = TestRoot::new();
+    let reg = Registry::start(&t.path("registry"), Setup::Plain);
+    let layout = t.path("layout");
+    harness::host("python3", &["-c", MULTI_PLATFORM_LAYOUT, layout.to_str().unwrap()]);
+    let name = format!("{}/multi:1", reg.addr);
+    harness::host(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            "--all",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:1", layout.display()),
+            &format!("docker://{name}"),
+        ],
+    );
+    let read = |platform: Option<&str>| -> Value {
+        let mut args = vec!["explore", "--remote", "--format", "json"];
+        if let Some(p) = platform {
+            args.extend(["--platform", p]);
+        }
+        args.push(&name);
+        serde_json::from_str(&t.ok(&args)).unwrap()
+    };
+    let host = read(None);
+    assert_eq!(
+        host["layers"][0]["created_by"], "made for amd64",
+        "this machine's, not the attestation"
+    );
+    assert_eq!(paths(&host["layers"][0], "added"), ["amd"]);
+    let arm = read(Some("linux/arm64"));
+    assert_eq!(paths(&arm["layers"][0], "added"), ["arm"]);
+    let e = t.fails(&["explore", "--remote", "--platform", "linux/s390x", &name]);
+    assert!(e.contains("no matching manifest for linux/s390x"), "{e}");
+    assert!(
+        e.contains("linux/amd64") && e.contains("linux/arm64"),
+        "the platforms it has: {e}"
+    );
+}

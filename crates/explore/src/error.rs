@@ -12,6 +12,8 @@ pub enum ExploreError {
     Image(#[from] strata_images::ImageError),
     #[error(transparent)]
     Container(#[from] strata_containers::ContainerError),
+    #[error(transparent)]
+    Registry(#[from] strata_registry::RegistryError),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -9,6 +9,7 @@ pub mod display;
 pub mod entries;
 pub mod error;
 pub mod html;
+pub mod remote;
 pub mod source;
 
 pub use analysis::{Analysis, Analyzer, LayerInput};

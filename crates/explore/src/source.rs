@@ -206,7 +206,7 @@ impl Drop for PlainArchive {
 }
 
 /// The `created_by` of each layer-making history entry of an image config.
-fn history_of(config: &serde_json::Value) -> Vec<String> {
+pub(crate) fn history_of(config: &serde_json::Value) -> Vec<String> {
     config["history"]
         .as_array()
         .map(|h| {

@@ -18,6 +18,7 @@ pub mod search;
 pub mod settings;
 pub mod transport;
 
+pub use blobs::BlobReader;
 pub use client::{Client, ClientOptions};
 pub use credentials::{CredentialStore, Credentials};
 pub use ensure::{ensure_image, PullPolicy};

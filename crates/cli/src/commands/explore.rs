@@ -40,7 +40,11 @@ pub struct Args {
     /// Also write the picture: one self-contained HTML page (layers stacked, files on click)
     #[arg(long)]
     html: Option<PathBuf>,
-    /// The platform's manifest to read (this machine's only: no other can be chosen yet)
+    /// Read IMAGE from its registry, streaming the layers without storing them
+    #[arg(long)]
+    remote: bool,
+    /// The platform of a multi-platform image to read (with --remote: any; else this
+    /// machine's)
     #[arg(long)]
     platform: Option<String>,
     /// The image (a name, tag, ID or digest in the local store) or a container, whose
@@ -53,14 +57,34 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         bail!("invalid --format {:?}: auto, text or json", args.format);
     }
     let rules = args.ci.then(|| rules(&args)).transpose()?;
-    strata_containers::check_platform(args.platform.as_deref())?;
     let opts = ExploreOptions {
         largest: args.top.max(20),
     };
-    let analysis = match (&args.input, &args.image) {
-        (Some(path), name) => explore_archive(store, path, name.as_deref(), &opts)?,
-        (None, Some(name)) => explore(store, name, &opts)?,
-        (None, None) => bail!("explore needs an image or container, or --input FILE"),
+    if !args.remote {
+        strata_containers::check_platform(args.platform.as_deref())?;
+    }
+    let analysis = match (&args.input, &args.image, args.remote) {
+        (Some(_), _, true) => bail!("--remote and --input name two sources: give one"),
+        (Some(path), name, false) => explore_archive(store, path, name.as_deref(), &opts)?,
+        (None, Some(name), true) => {
+            let reference = strata_images::ImageRef::parse(name)?;
+            let platform = match &args.platform {
+                Some(p) => strata_registry::Platform::parse(p)?,
+                None => strata_registry::Platform::host(),
+            };
+            let client = super::registry::connect(&reference)?;
+            let target = reference.digest().or(reference.tag()).unwrap_or("latest");
+            strata_explore::remote::explore_remote(
+                &client,
+                reference.path(),
+                target,
+                &platform,
+                store.max_layer_bytes(),
+                &opts,
+            )?
+        }
+        (None, Some(name), false) => explore(store, name, &opts)?,
+        (None, None, _) => bail!("explore needs an image or container, or --input FILE"),
     };
     let title = args
         .image

@@ -58,6 +58,15 @@ fn client_options(connect: &ConnectArgs) -> ClientOptions {
     settings(connect).client_options()
 }
 
+/// A client of `reference`'s registry with the caller's settings (credentials, insecure
+/// registries, timeouts), TLS verified.
+pub fn connect(reference: &ImageRef) -> Result<Client> {
+    Ok(Client::connect(
+        reference.domain(),
+        &client_options(&ConnectArgs { tls_verify: true }),
+    )?)
+}
+
 #[derive(clap::Args)]
 pub struct PullArgs {
     /// Download all tagged images in the repository
