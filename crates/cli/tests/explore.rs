@@ -570,3 +570,21 @@ fn platform_picks_a_multi_platform_images_manifest_and_attestations_are_skipped(
         "the platforms it has: {e}"
     );
 }
+
+#[test]
+fn the_engine_api_serves_the_same_analysis() {
+    let t = TestRoot::new();
+    load(
+        &t,
+        &[layer(&[E::File("f", &[1; 40])]), layer(&[E::File("f", &[2; 40])])],
+        "api:1",
+    );
+    let cli = explore_json(&t, "api:1");
+    let service = harness::service::Service::start(&t);
+    let reply = service.http("GET", "/images/api:1/explore");
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let api: Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(api, cli, "one library call behind both front ends");
+    let missing = service.http("GET", "/images/nothing:1/explore");
+    assert_eq!(missing.status, 404, "{}", String::from_utf8_lossy(&missing.body));
+}

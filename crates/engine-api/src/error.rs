@@ -82,7 +82,8 @@ from_library_error!(
     strata_runtime::RuntimeError,
     strata_metadata::MetadataError,
     strata_registry::RegistryError,
-    strata_builder::BuildError
+    strata_builder::BuildError,
+    strata_explore::ExploreError
 );
 
 /// An I/O failure of the service's own (writing a streamed answer, reading a body).

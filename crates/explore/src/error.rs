@@ -22,9 +22,25 @@ pub enum ExploreError {
     },
     #[error("{0}")]
     Config(String),
+    #[error("No such image or container: {0}")]
+    NotFound(String),
 }
 
 impl ExploreError {
+    /// What kind of failure it is, for a front end's status code or exit.
+    pub fn kind(&self) -> strata_metadata::ErrorKind {
+        use strata_metadata::ErrorKind;
+        match self {
+            ExploreError::NotFound(_) => ErrorKind::NotFound,
+            ExploreError::Tar(_) | ExploreError::BadLayer(_) | ExploreError::TooBig { .. } => ErrorKind::Invalid,
+            ExploreError::Config(_) => ErrorKind::Invalid,
+            ExploreError::Io { .. } => ErrorKind::Internal,
+            ExploreError::Image(e) => e.kind(),
+            ExploreError::Container(e) => e.kind(),
+            ExploreError::Registry(e) => e.kind(),
+        }
+    }
+
     pub(crate) fn tar(e: std::io::Error) -> Self {
         ExploreError::Tar(e)
     }

@@ -32,9 +32,7 @@ pub fn explore(store: &ImageStore, name: &str, opts: &ExploreOptions) -> Result<
             let containers = strata_containers::Containers::new(store);
             match containers.resolve(name) {
                 Ok(record) => explore_container(store, &containers, &record, opts),
-                Err(strata_containers::ContainerError::NotFound(_)) => {
-                    Err(ExploreError::Config(format!("No such image or container: {name}")))
-                }
+                Err(strata_containers::ContainerError::NotFound(_)) => Err(ExploreError::NotFound(name.to_string())),
                 Err(e) => Err(e.into()),
             }
         }

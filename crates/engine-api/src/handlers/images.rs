@@ -37,6 +37,9 @@ pub enum Op {
     Save(Option<String>),
     Load,
     Search,
+    /// `GET /images/{name}/explore` (strata's own): the layer explorer's analysis, the
+    /// JSON `strata image explore --format json` prints.
+    Explore(String),
 }
 
 impl Op {
@@ -64,6 +67,7 @@ pub fn route(method: &Method, rest: &str) -> Option<Route> {
         (&Method::DELETE, name) if !name.is_empty() => Op::Remove(name.into()),
         (&Method::GET, _) if rest.ends_with("/get") => Op::Save(Some(named(rest, "/get")?)),
         (&Method::POST, _) if rest.ends_with("/push") => Op::Push(named(rest, "/push")?),
+        (&Method::GET, _) if rest.ends_with("/explore") => Op::Explore(named(rest, "/explore")?),
         (&Method::GET, _) => match named(rest, "/json") {
             Some(name) => Op::Inspect(name),
             None => Op::History(named(rest, "/history")?),
@@ -100,6 +104,10 @@ pub fn handle(store: &ImageStore, registry: &ClientOptions, op: Op, call: &Call)
         Op::Save(name) => archive::save(store, name, call),
         Op::Load => archive::load(store, call),
         Op::Search => search(registry, call),
+        Op::Explore(name) => {
+            let opts = strata_explore::source::ExploreOptions::default();
+            Ok(Reply::ok(&strata_explore::source::explore(store, &name, &opts)?))
+        }
     }
 }
 
