@@ -588,3 +588,56 @@ fn the_engine_api_serves_the_same_analysis() {
     let missing = service.http("GET", "/images/nothing:1/explore");
     assert_eq!(missing.status, 404, "{}", String::from_utf8_lossy(&missing.body));
 }
+
+/// An OCI layout tar of two images: `base:1` (two layers) and `app:1` (three other
+/// layers) whose manifest names base:1's as `org.opencontainers.image.base.digest`.
+const ANNOTATED_LAYOUT: &str = r#"
+import hashlib, io, json, sys, tarfile
+blobs = {}
+def blob(data):
+    d = hashlib.sha256(data).hexdigest(); blobs[d] = data
+    return {"digest": "sha256:" + d, "size": len(data)}
+def layer(name):
+    buf = io.BytesIO(); t = tarfile.open(fileobj=buf, mode="w")
+    info = tarfile.TarInfo(name); info.size = len(name); t.addfile(info, io.BytesIO(name.encode())); t.close()
+    return buf.getvalue()
+def image(names, annotations=None):
+    ls = [layer(n) for n in names]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(l).hexdigest() for l in ls]}}).encode()
+    m = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": dict(blob(config), mediaType="application/vnd.oci.image.config.v1+json"),
+        "layers": [dict(blob(l), mediaType="application/vnd.oci.image.layer.v1.tar") for l in ls]}
+    if annotations: m["annotations"] = annotations
+    return dict(blob(json.dumps(m).encode()), mediaType="application/vnd.oci.image.manifest.v1+json")
+base = image(["b1", "b2"])
+app = image(["a1", "a2", "a3"], {"org.opencontainers.image.base.name": "docker.io/library/base:1",
+    "org.opencontainers.image.base.digest": base["digest"]})
+base["annotations"] = {"org.opencontainers.image.ref.name": "base:1", "io.containerd.image.name": "docker.io/library/base:1"}
+app["annotations"] = {"org.opencontainers.image.ref.name": "app:1", "io.containerd.image.name": "docker.io/library/app:1"}
+out = tarfile.open(sys.argv[1], "w")
+def add(name, data):
+    info = tarfile.TarInfo(name); info.size = len(data); out.addfile(info, io.BytesIO(data))
+add("oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode())
+add("index.json", json.dumps({"schemaVersion": 2, "manifests": [base, app]}).encode())
+for d, data in blobs.items(): add("blobs/sha256/" + d, data)
+out.close()
+"#;
+
+#[test]
+fn the_base_named_by_the_manifests_annotation_wins() {
+    let t = TestRoot::new();
+    let archive = t.path("annotated.tar");
+    harness::host("python3", &["-c", ANNOTATED_LAYOUT, archive.to_str().unwrap()]);
+    t.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    let a = explore_json(&t, "app:1");
+    assert_eq!(
+        a["totals"]["base_layers"], 2,
+        "base:1's two layers, by the annotation (the layers are not shared)"
+    );
+    assert_eq!(
+        explore_json(&t, "base:1")["totals"]["base_layers"],
+        1,
+        "no annotation: layer 0"
+    );
+}

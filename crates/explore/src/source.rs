@@ -229,10 +229,21 @@ fn layer_history(store: &ImageStore, image: &ImageRecord) -> Result<Vec<String>>
     Ok(made)
 }
 
-/// The base image's layers: the most layers of `image` that another tagged local image
-/// has as all of its own (the image it was built from), else the first, as dive takes it.
+/// The annotation OCI names for the manifest of the image this one was built from.
+const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+
+/// The base image's layers: those of the local image whose manifest the image's
+/// `org.opencontainers.image.base.digest` annotation names; else the most layers of
+/// `image` that another tagged local image has as all of its own (the image it was
+/// built from); else the first, as dive takes it.
 pub fn base_layers(store: &ImageStore, image: &ImageRecord) -> Result<usize> {
     let chains: Vec<&str> = image.layers.iter().map(|l| l.chain_id.as_str()).collect();
+    if let Some(base) = annotation(store, image, BASE_DIGEST) {
+        let images = store.list()?;
+        if let Some(named) = images.iter().find(|i| i.manifest_digest == base && i.id != image.id) {
+            return Ok(named.layers.len().min(chains.len()));
+        }
+    }
     let shared = store
         .list()?
         .iter()
@@ -246,4 +257,15 @@ pub fn base_layers(store: &ImageStore, image: &ImageRecord) -> Result<usize> {
         .map(|other| other.layers.len())
         .max();
     Ok(shared.unwrap_or(1.min(chains.len())))
+}
+
+/// An annotation of the image's manifest, when the store keeps the manifest.
+fn annotation(store: &ImageStore, image: &ImageRecord, key: &str) -> Option<String> {
+    let digest = strata_images::parse_stored_digest(&image.manifest_digest).ok()?;
+    let bytes = store
+        .content()
+        .read_blob(&digest, strata_archive::image_archive::MAX_JSON_BYTES)
+        .ok()?;
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    manifest["annotations"][key].as_str().map(str::to_string)
 }
