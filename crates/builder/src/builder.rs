@@ -46,6 +46,14 @@ pub struct BuildOptions {
     pub force_remove: bool,
     /// `--cache-from`: refused by name (see [`BuildOptions::check`]).
     pub cache_from: Vec<String>,
+    /// `--secret`: what `RUN --mount=type=secret` steps may read.
+    pub secrets: Vec<crate::BuildSecret>,
+    /// `--ssh`: the agents `RUN --mount=type=ssh` steps may use.
+    pub ssh: Vec<crate::SshAgent>,
+    /// `--allow`: entitlements ([`crate::ENTITLEMENTS`]).
+    pub allow: Vec<String>,
+    /// `--cache-to`: refused by name (see [`BuildOptions::check`]).
+    pub cache_to: Vec<String>,
 }
 
 impl BuildOptions {
@@ -58,6 +66,24 @@ impl BuildOptions {
                     "strata's build cache matches the images built in this store (by their parent \
                      chain), not the history of other images such as {image}; leave the flag out \
                      (images built here are reused already)"
+                ),
+            });
+        }
+        if let Some(export) = self.cache_to.first() {
+            return Err(BuildError::Unsupported {
+                flag: "--cache-to",
+                reason: format!(
+                    "strata's build cache is the images built in this store; it cannot export it \
+                     ({export}); leave the flag out, and push or save the built image instead"
+                ),
+            });
+        }
+        if let Some(other) = self.allow.iter().find(|a| !crate::ENTITLEMENTS.contains(&a.as_str())) {
+            return Err(BuildError::Unsupported {
+                flag: "--allow",
+                reason: format!(
+                    "{other:?} is not an entitlement strata knows ({})",
+                    crate::ENTITLEMENTS.join(", ")
                 ),
             });
         }
@@ -351,7 +377,8 @@ fn stage_name(from: &Instruction) -> Option<String> {
     }
 }
 
-/// The stages `target` needs (through `FROM stage` and `COPY --from=stage`), in order.
+/// The stages `target` needs (through `FROM stage`, `COPY --from=stage` and
+/// `RUN --mount=from=stage`), in order.
 fn needed_stages(stages: &[Vec<&Instruction>], names: &[Option<String>], target: usize) -> Vec<usize> {
     let refers = |word: &str| -> Option<usize> {
         let word = word.to_ascii_lowercase();
@@ -367,16 +394,22 @@ fn needed_stages(stages: &[Vec<&Instruction>], names: &[Option<String>], target:
             continue;
         }
         for ins in &stages[i] {
-            let dep = match ins.keyword.as_str() {
+            let words: Vec<String> = match ins.keyword.as_str() {
                 "FROM" => ins
                     .args
                     .split_whitespace()
                     .next()
-                    .and_then(|w| refers(w).filter(|d| *d < i)),
-                "COPY" => ins.flag("from").and_then(|w| refers(w).filter(|d| *d < i)),
-                _ => None,
+                    .map(str::to_string)
+                    .into_iter()
+                    .collect(),
+                "COPY" => ins.flag("from").map(str::to_string).into_iter().collect(),
+                "RUN" => ins
+                    .flags_named("mount")
+                    .filter_map(|spec| crate::run_mount::RunMount::parse(spec).ok()?.from().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
             };
-            queue.extend(dep);
+            queue.extend(words.iter().filter_map(|w| refers(w).filter(|d| *d < i)));
         }
     }
     needed.into_iter().collect()

@@ -86,7 +86,7 @@ pub(crate) fn plan_copy(
         epoch: b.opts.source_date_epoch,
     };
     let from_view = match ins.flag("from") {
-        Some(from) => Some(stage_view(b, ins, &b.expand(ins, from, vars)?)?),
+        Some(from) => Some(stage_view(b, ins, &b.expand(ins, from, vars)?)?.1),
         None => None,
     };
     let mut origins = Vec::new();
@@ -174,8 +174,9 @@ pub(crate) fn plan_copy(
     Ok((layer, created_by, key_text, from_view))
 }
 
-/// A view of the stage or image `--from` names.
-fn stage_view(b: &Builder<'_>, ins: &Instruction, from: &str) -> Result<ImageView> {
+/// A view of the stage or image `--from` (or a `RUN --mount`'s `from=`) names, and the
+/// image's ID.
+pub(crate) fn stage_view(b: &Builder<'_>, ins: &Instruction, from: &str) -> Result<(String, ImageView)> {
     let lower = from.to_ascii_lowercase();
     let index = b
         .stage_names
@@ -194,7 +195,7 @@ fn stage_view(b: &Builder<'_>, ins: &Instruction, from: &str) -> Result<ImageVie
             Err(e) => return Err(e.into()),
         },
     };
-    b.view(Some(&image))
+    Ok((image.id.clone(), b.view(Some(&image))?))
 }
 
 /// Downloads an ADD URL (checked against `--checksum` when given).

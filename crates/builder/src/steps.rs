@@ -35,14 +35,7 @@ enum Action {
     /// A new config on the same layers.
     Config { config: Value, created_by: String },
     /// A command run in a container of the current image, its changes one layer.
-    Run {
-        argv: Vec<String>,
-        env: Vec<String>,
-        network: Option<String>,
-        created_by: String,
-        /// `--mount`s: context binds (host paths resolved in the context) and tmpfs.
-        mounts: Vec<StepMount>,
-    },
+    Run(RunStep),
     /// A layer written from files, and the config to go with it.
     Files {
         layer: Layer,
@@ -53,55 +46,33 @@ enum Action {
     },
 }
 
-/// A `RUN --mount` as the step's container takes it.
-#[derive(Debug, Clone)]
-enum StepMount {
-    /// A `--mount` spec of the container (`type=bind,source=…,target=…,readonly`).
-    Bind(String),
-    /// A `--tmpfs` spec (`/target:size=N`).
-    Tmpfs(String),
+/// `RUN --security=`: `sandbox` (the default), or `insecure` (a privileged step) when
+/// the build allows `security.insecure`. Returns whether the step is privileged.
+fn run_security(b: &Builder<'_>, ins: &Instruction) -> Result<bool> {
+    match ins.flag("security") {
+        None | Some("sandbox") => Ok(false),
+        Some("insecure") if b.opts.allow.iter().any(|a| a == "security.insecure") => Ok(true),
+        Some("insecure") => Err(b.syntax(
+            ins,
+            "RUN --security=insecure needs the build to allow it: build with --allow security.insecure",
+        )),
+        Some(other) => Err(b.syntax(
+            ins,
+            format!("RUN --security={other}: BuildKit takes sandbox or insecure"),
+        )),
+    }
 }
 
-/// `RUN --mount=…`s, resolved; `RUN --security=`: `sandbox` (the default) only.
-fn run_mounts(b: &Builder<'_>, ins: &Instruction, vars: &Vars) -> Result<Vec<StepMount>> {
-    match ins.flag("security") {
-        None | Some("sandbox") => {}
-        Some(other) => {
-            return Err(b.syntax(
-                ins,
-                format!(
-                    "RUN --security={other} is not supported by strata: it needs a build with --allow \
-                     security.insecure, which strata does not have (sandbox is the default)"
-                ),
-            ))
-        }
+/// `RUN --network=`: BuildKit's default, none or host; else the build's `--network`.
+fn run_network(b: &Builder<'_>, ins: &Instruction) -> Result<Option<String>> {
+    match ins.flag("network") {
+        None => Ok(b.opts.network.clone()),
+        Some(mode @ ("default" | "none" | "host")) => Ok(Some(mode.to_string())),
+        Some(other) => Err(b.syntax(
+            ins,
+            format!("RUN --network={other}: BuildKit takes default, none or host"),
+        )),
     }
-    let mut mounts = Vec::new();
-    for spec in ins.flags_named("mount") {
-        let spec = b.expand(ins, spec, vars)?;
-        let mount = crate::run_mount::RunMount::parse(&spec).map_err(|e| b.syntax(ins, e))?;
-        mounts.push(match mount {
-            crate::run_mount::RunMount::Bind { source, target } => {
-                let path = b
-                    .context
-                    .bind_source(&source)
-                    .map_err(|e| b.syntax(ins, e.to_string()))?;
-                let path = path.to_string_lossy();
-                if path.contains(',') || target.contains(',') {
-                    return Err(b.syntax(
-                        ins,
-                        format!("RUN --mount: a path with a comma ({path}, {target}) cannot be bound"),
-                    ));
-                }
-                StepMount::Bind(format!("type=bind,source={path},target={target},readonly"))
-            }
-            crate::run_mount::RunMount::Tmpfs { target, size } => StepMount::Tmpfs(match size {
-                Some(size) => format!("{target}:size={size}"),
-                None => target,
-            }),
-        });
-    }
-    Ok(mounts)
 }
 
 /// What `ins` will do in `state`; None for steps that only change the builder (ARG).
@@ -328,32 +299,32 @@ pub(crate) fn plan(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction) ->
                     env.push(format!("{k}={v}"));
                 }
             }
-            let network = ins.flag("network").map(str::to_string).or(b.opts.network.clone());
+            let network = run_network(b, ins)?;
+            let privileged = run_security(b, ins)?;
             let created_by = match &script {
                 Command::Shell(_) => argv.join(" "),
                 Command::Exec(_) => format!("RUN {}", serde_json::to_string(&argv).unwrap_or_default()),
             };
-            let mounts = run_mounts(b, ins, &vars)?;
+            let mounts = crate::step_mounts::plan(b, ins, &vars)?;
             let mut key_text = format!(
-                "{created_by}\0{}\0{}\0{:?}",
+                "{created_by}\0{}\0{}\0{privileged}\0{}",
                 env.join("\0"),
                 network.clone().unwrap_or_default(),
-                mounts
+                mounts.key
             );
-            // A bound context's files are not digested yet: such a step is never taken
-            // from the cache (never stale), where BuildKit keys it by their content.
-            if mounts.iter().any(|m| matches!(m, StepMount::Bind(_))) {
+            if mounts.uncached {
                 key_text.push_str(&format!("\0uncached {:016x}", rand::random::<u64>()));
             }
             Ok(Some(Plan {
                 key_text,
-                action: Action::Run {
+                action: Action::Run(RunStep {
                     argv,
                     env,
                     network,
+                    privileged,
                     created_by,
                     mounts,
-                },
+                }),
             }))
         }
         "COPY" | "ADD" => {
@@ -415,24 +386,7 @@ pub(crate) fn apply(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction, p
             state.config = config;
             b.image(&id)
         }
-        Action::Run {
-            argv,
-            env,
-            network,
-            created_by,
-            mounts,
-        } => run(
-            b,
-            state,
-            ins,
-            RunStep {
-                argv,
-                env,
-                network,
-                created_by,
-                mounts,
-            },
-        ),
+        Action::Run(step) => run(b, state, ins, step),
     }
 }
 
@@ -441,15 +395,18 @@ struct RunStep {
     argv: Vec<String>,
     env: Vec<String>,
     network: Option<String>,
+    /// `RUN --security=insecure`, allowed.
+    privileged: bool,
     created_by: String,
-    mounts: Vec<StepMount>,
+    mounts: crate::step_mounts::Planned,
 }
 
 fn run(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction, step: RunStep) -> Result<ImageRecord> {
     let RunStep {
         argv,
-        env,
+        mut env,
         network,
+        privileged,
         created_by,
         mounts,
     } = step;
@@ -459,6 +416,10 @@ fn run(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction, step: RunStep)
             "the image is empty (FROM scratch): there is no shell or program to run; COPY one in first",
         ));
     };
+    // Made here, taken down when the step ends (after its commit): cache locks, secrets'
+    // tmpfs, writable binds' overlays; the views `from=` named live as long.
+    let live = crate::step_mounts::make_live(b, &mounts.mounts)?;
+    env.extend(live.env.iter().cloned());
     let containers = Containers::new(b.store);
     let options = CreateOptions {
         image: image.id.clone(),
@@ -474,20 +435,9 @@ fn run(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction, step: RunStep)
         memory: b.opts.run.memory,
         security_opt: b.opts.run.security_opt.clone(),
         resources: b.opts.run.resources.clone(),
-        mounts: mounts
-            .iter()
-            .filter_map(|m| match m {
-                StepMount::Bind(spec) => Some(spec.clone()),
-                StepMount::Tmpfs(_) => None,
-            })
-            .collect(),
-        tmpfs: mounts
-            .iter()
-            .filter_map(|m| match m {
-                StepMount::Tmpfs(spec) => Some(spec.clone()),
-                StepMount::Bind(_) => None,
-            })
-            .collect(),
+        privileged,
+        mounts: live.mounts.clone(),
+        tmpfs: live.tmpfs.clone(),
         ..Default::default()
     };
     let record = containers.create(&options)?;

@@ -192,6 +192,10 @@ fn build_refuses_what_it_cannot_apply_by_name_and_accepts_compress() {
             &["--cache-from", "app:previous"][..],
             "--cache-from is not supported by strata's build",
         ),
+        (
+            &["--cache-to", "type=local,dest=/tmp/c"][..],
+            "--cache-to is not supported by strata's build",
+        ),
         (&["--isolation", "hyperv"][..], "--isolation hyperv is not supported"),
         (
             &["--disable-content-trust=false"][..],

@@ -188,8 +188,10 @@ impl Volumes {
     }
 }
 
-/// Copies a directory tree with modes, owners and symlinks (no device nodes).
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Copies a directory tree with modes, owners and symlinks (no device nodes) into the
+/// existing directory `to`. `from` must be a tree nothing changes meanwhile (an image's
+/// read-only view): its paths are walked by name, links never followed.
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let meta = fs::symlink_metadata(from)?;
     fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777))?;

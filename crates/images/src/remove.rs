@@ -165,8 +165,9 @@ impl ImageStore {
     }
 
     /// `builder prune`: the build cache, the images that only exist as intermediate
-    /// steps of earlier builds (and are no container's). Returns their IDs and the
-    /// bytes reclaimed; images built from them keep their layers.
+    /// steps of earlier builds (and are no container's) and the `RUN --mount=type=cache`
+    /// directories no step is using. Returns their IDs and the bytes reclaimed; images
+    /// built from them keep their layers.
     pub fn prune_build_cache(&self) -> Result<PrunedCache> {
         let mut pruned = PrunedCache::default();
         // Listed first: the database guard must not live through the loop.
@@ -186,6 +187,9 @@ impl ImageStore {
             pruned.bytes += self.delete_files(&removed)?;
             pruned.removed.push(image.id);
         }
+        let (caches, bytes) = self.prune_cache_mounts()?;
+        pruned.removed.extend(caches);
+        pruned.bytes += bytes;
         pruned.bytes += self.collect_garbage()?.bytes;
         Ok(pruned)
     }

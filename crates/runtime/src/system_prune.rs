@@ -29,6 +29,8 @@ pub struct SystemPruned {
     pub networks: Vec<String>,
     /// The untag and delete steps of the images removed (image IDs, then their layers).
     pub images: Vec<RemoveEvent>,
+    /// The `RUN --mount=type=cache` directories removed (with `all`), by key.
+    pub build_cache: Vec<String>,
     /// Bytes freed: containers' writable layers, volume data, image layers and blobs,
     /// partial downloads, and the leftovers of killed commands.
     pub reclaimed: u64,
@@ -36,7 +38,8 @@ pub struct SystemPruned {
 
 /// Removes the stopped containers, the anonymous volumes no container uses (with
 /// `volumes`), the networks no container is configured with, the dangling (with `all`,
-/// every unused) images, and the files no record references. A filter volumes refuse
+/// every unused) images and the idle build cache mounts, and the files no record
+/// references. A filter volumes refuse
 /// (`until`) stops the prune before anything is removed.
 pub fn system_prune(containers: &Containers<'_>, options: &SystemPruneOptions) -> Result<SystemPruned> {
     let store = containers.store();
@@ -57,5 +60,12 @@ pub fn system_prune(containers: &Containers<'_>, options: &SystemPruneOptions) -
     let (images, image_bytes) = store.prune_matching(options.all, &options.filter)?;
     pruned.images = images;
     pruned.reclaimed += image_bytes + store.remove_partial_downloads()?;
+    // The build cache's mounts have no labels or creation filter of their own: a
+    // filtered prune leaves them, as it leaves anything the filter cannot judge.
+    if options.all && !options.filter.has_until() && !options.filter.has_labels() {
+        let (caches, bytes) = store.prune_cache_mounts()?;
+        pruned.build_cache = caches;
+        pruned.reclaimed += bytes;
+    }
     Ok(pruned)
 }

@@ -47,6 +47,9 @@ pub struct Args {
     /// Images to consider as cache sources (refused: see the error)
     #[arg(long)]
     cache_from: Vec<String>,
+    /// Cache export destinations (refused: see the error)
+    #[arg(long)]
+    cache_to: Vec<String>,
     /// Container isolation technology (default only)
     #[arg(long)]
     isolation: Option<String>,
@@ -99,6 +102,17 @@ pub struct Args {
     /// in place, it is never sent anywhere)
     #[arg(long)]
     compress: bool,
+    /// Secret to expose to RUN --mount=type=secret steps
+    /// (id=ID[,src=FILE|,env=VAR]; ID alone reads the variable ID)
+    #[arg(long)]
+    secret: Vec<String>,
+    /// SSH agent socket to expose to RUN --mount=type=ssh steps
+    /// (default|ID[=SOCKET]; without SOCKET, $SSH_AUTH_SOCK)
+    #[arg(long)]
+    ssh: Vec<String>,
+    /// Allow extra privileged entitlement (security.insecure, network.host)
+    #[arg(long)]
+    allow: Vec<String>,
     /// Build context: a directory, or "-" for a Dockerfile or a tar archive on stdin
     path: String,
 }
@@ -131,6 +145,10 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         keep_intermediate: !args.rm,
         force_remove: args.force_rm,
         cache_from: args.cache_from.clone(),
+        secrets: args.secret.iter().map(|s| secret(s)).collect::<Result<_>>()?,
+        ssh: args.ssh.iter().map(|s| ssh_agent(s)).collect::<Result<_>>()?,
+        allow: args.allow.clone(),
+        cache_to: args.cache_to.clone(),
     };
     // --compress: docker's CLI gzips the context it sends a daemon; strata's build
     // reads the context where it is, so there is nothing to compress (the image is the
@@ -154,6 +172,78 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     }
     let _ = std::io::stdout().is_terminal();
     Ok(0)
+}
+
+/// `--secret id=ID,src=FILE`, `id=ID,env=VAR`, `id=ID` (the variable ID), buildx's
+/// forms (`type=file|env`, `source=`); read here, at the edge, into memory.
+fn secret(spec: &str) -> Result<strata_builder::BuildSecret> {
+    let (mut id, mut kind, mut src, mut env) = (None, None, None, None);
+    for field in spec.split(',') {
+        match field.split_once('=') {
+            Some(("id", v)) => id = Some(v.to_string()),
+            Some(("type", v)) => kind = Some(v.to_string()),
+            Some(("src" | "source", v)) => src = Some(v.to_string()),
+            Some(("env", v)) => env = Some(v.to_string()),
+            _ => bail!("--secret {spec:?}: unknown field {field:?} (id=ID, src=FILE or env=VAR, type=file|env)"),
+        }
+    }
+    let id = id
+        .filter(|i| !i.is_empty())
+        .or_else(|| {
+            src.as_deref()
+                .and_then(|s| Path::new(s).file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .ok_or_else(|| anyhow::anyhow!("--secret {spec:?}: an id is required (id=ID)"))?;
+    let data = match (kind.as_deref(), src, env) {
+        (Some("file") | None, Some(src), None) => {
+            std::fs::read(&src).with_context(|| format!("--secret id={id}: reading {src}"))?
+        }
+        (Some("env") | None, None, env) => {
+            let var = env.unwrap_or_else(|| id.clone());
+            std::env::var_os(&var)
+                .ok_or_else(|| anyhow::anyhow!("--secret id={id}: the environment variable {var} is not set"))?
+                .into_encoded_bytes()
+        }
+        (Some("env"), Some(src), None) => std::env::var_os(&src)
+            .ok_or_else(|| anyhow::anyhow!("--secret id={id}: the environment variable {src} is not set"))?
+            .into_encoded_bytes(),
+        (Some(other), _, _) if other != "file" && other != "env" => {
+            bail!("--secret {spec:?}: type={other} is not a secret type (file, env)")
+        }
+        _ => bail!("--secret {spec:?}: give src=FILE or env=VAR, not both"),
+    };
+    Ok(strata_builder::BuildSecret { id, data })
+}
+
+/// `--ssh default`, `--ssh ID=SOCKET`: an agent's socket (buildx also takes key files,
+/// which need an agent strata does not run: refused).
+fn ssh_agent(spec: &str) -> Result<strata_builder::SshAgent> {
+    let (id, path) = match spec.split_once('=') {
+        Some((id, path)) => (id.to_string(), PathBuf::from(path)),
+        None => {
+            let sock = std::env::var_os("SSH_AUTH_SOCK").ok_or_else(|| {
+                anyhow::anyhow!("--ssh {spec}: SSH_AUTH_SOCK is not set (start ssh-agent, or give {spec}=SOCKET)")
+            })?;
+            (spec.to_string(), PathBuf::from(sock))
+        }
+    };
+    if path.to_string_lossy().contains(',') {
+        bail!(
+            "--ssh {id}: only one agent socket per id is supported, not a list ({})",
+            path.display()
+        );
+    }
+    let meta = std::fs::metadata(&path).with_context(|| format!("--ssh {id}: {}", path.display()))?;
+    if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+        bail!(
+            "--ssh {id}={}: not an agent socket; strata forwards an ssh agent, not key files \
+             (run ssh-agent, ssh-add the key, and give its $SSH_AUTH_SOCK)",
+            path.display()
+        );
+    }
+    let socket = std::fs::canonicalize(&path).with_context(|| format!("--ssh {id}: {}", path.display()))?;
+    Ok(strata_builder::SshAgent { id, socket })
 }
 
 /// The RUN steps' settings, as `run`'s flags of the same names give them.

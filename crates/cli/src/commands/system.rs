@@ -9,7 +9,11 @@ use strata_runtime::system_prune::{system_prune, SystemPruneOptions};
 #[derive(Subcommand)]
 pub enum Command {
     /// Show disk usage
-    Df,
+    Df {
+        /// Show detailed information on space usage (the build cache's mounts)
+        #[arg(short, long)]
+        verbose: bool,
+    },
     /// Display system-wide information
     Info(InfoArgs),
     /// Verify the store: records, blobs (re-hashed), snapshots, reference counts, leftovers
@@ -46,7 +50,7 @@ pub enum Command {
 
 pub fn run(store: &ImageStore, command: Command) -> Result<u8> {
     match command {
-        Command::Df => df(store),
+        Command::Df { verbose } => df(store, verbose),
         Command::Check { quick, repair } => check(store, quick, repair),
         Command::Info(args) => info(store, args),
         Command::Prune {
@@ -98,12 +102,18 @@ fn prune(store: &ImageStore, all: bool, volumes: bool, filter: &[String]) -> Res
         println!("Deleted Network: {name}");
     }
     pruned.images.iter().for_each(|e| super::rmi::print_event(e, true));
+    if !pruned.build_cache.is_empty() {
+        println!("Deleted build cache objects:");
+        pruned.build_cache.iter().for_each(|key| println!("{key}"));
+        println!();
+    }
     println!("Total reclaimed space: {}", human_size(pruned.reclaimed as i64));
     Ok(0)
 }
 
-fn df(store: &ImageStore) -> Result<u8> {
+fn df(store: &ImageStore, verbose: bool) -> Result<u8> {
     let usage = store.disk_usage()?;
+    let caches = store.cache_mounts()?;
     let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     let rows = vec![
         vec![
@@ -138,9 +148,57 @@ fn df(store: &ImageStore) -> Result<u8> {
             human_size(usage.blob_bytes as i64),
             "0B (0%)".into(),
         ],
+        build_cache_row(&caches),
     ];
     print!("{}", table(&rows));
+    if verbose {
+        println!(
+            "\nBuild cache usage: {}\n",
+            human_size(caches.iter().map(|c| c.bytes).sum::<u64>() as i64)
+        );
+        let mut rows = vec![[
+            "CACHE ID",
+            "CACHE TYPE",
+            "SIZE",
+            "CREATED",
+            "LAST USED",
+            "USAGE",
+            "SHARED",
+        ]
+        .map(String::from)
+        .to_vec()];
+        for cache in &caches {
+            let when = |t: Option<std::time::SystemTime>| {
+                t.map(|t| crate::output::since(Some(&chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339())))
+                    .unwrap_or_default()
+            };
+            rows.push(vec![
+                cache.key[..12].to_string(),
+                "exec.cachemount".into(),
+                human_size(cache.bytes as i64),
+                when(cache.created),
+                when(cache.last_used),
+                cache.uses.to_string(),
+                "true".into(),
+            ]);
+        }
+        print!("{}", table(&rows));
+    }
     Ok(0)
+}
+
+/// Docker's "Build Cache" row: the `RUN --mount=type=cache` directories (the
+/// intermediate images are counted with the images).
+fn build_cache_row(caches: &[strata_images::cache_mounts::CacheMountUsage]) -> Vec<String> {
+    let bytes: u64 = caches.iter().map(|c| c.bytes).sum();
+    let idle: u64 = caches.iter().filter(|c| !c.in_use).map(|c| c.bytes).sum();
+    vec![
+        "Build Cache".into(),
+        caches.len().to_string(),
+        caches.iter().filter(|c| c.in_use).count().to_string(),
+        human_size(bytes as i64),
+        human_size(idle as i64),
+    ]
 }
 
 #[derive(clap::Args)]

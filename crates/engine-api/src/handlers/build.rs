@@ -170,6 +170,12 @@ fn options(call: &Call) -> Result<BuildOptions, ApiError> {
         keep_intermediate: !bool_param(call, "rm", true),
         force_remove: bool_param(call, "forcerm", false),
         cache_from: json_param::<Vec<String>>(call, "cachefrom")?,
+        // Secrets, ssh agents and entitlements come through BuildKit's session, which
+        // the classic API (what this serves) does not have.
+        secrets: Vec::new(),
+        ssh: Vec::new(),
+        allow: Vec::new(),
+        cache_to: Vec::new(),
     })
 }
 

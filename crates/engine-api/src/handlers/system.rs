@@ -142,6 +142,29 @@ pub fn disk_usage(containers: &Containers<'_>) -> Result<Reply, ApiError> {
         "Images": images,
         "Containers": container_summaries,
         "Volumes": volumes_with_usage(containers)?,
-        "BuildCache": [],
+        "BuildCache": build_cache(store)?,
     })))
+}
+
+/// The `RUN --mount=type=cache` directories as Docker's `BuildCache` records.
+fn build_cache(store: &strata_images::ImageStore) -> Result<Vec<Value>, ApiError> {
+    let time = |t: Option<std::time::SystemTime>| t.map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339());
+    Ok(store
+        .cache_mounts()?
+        .into_iter()
+        .map(|cache| {
+            json!({
+                "ID": cache.key,
+                "Parents": null,
+                "Type": "exec.cachemount",
+                "Description": format!("cached mount {}", cache.id),
+                "InUse": cache.in_use,
+                "Shared": true,
+                "Size": cache.bytes,
+                "CreatedAt": time(cache.created),
+                "LastUsedAt": time(cache.last_used),
+                "UsageCount": cache.uses,
+            })
+        })
+        .collect())
 }
