@@ -75,6 +75,9 @@ fn bases() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
+/// How long a fixture took, and what went wrong if anything did.
+type Outcome = (Duration, Result<(), String>);
+
 struct Fixture {
     name: String,
     dir: PathBuf,
@@ -418,7 +421,7 @@ fn every_corpus_dockerfile_parses_and_builds_offline_from_local_bases() {
     let imported = started.elapsed();
     // Two builds at a time.
     let next = AtomicUsize::new(0);
-    let results: Mutex<BTreeMap<String, (Duration, Result<(), String>)>> = Mutex::new(BTreeMap::new());
+    let results: Mutex<BTreeMap<String, Outcome>> = Mutex::new(BTreeMap::new());
     std::thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| loop {
