@@ -8,6 +8,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -114,7 +115,8 @@ impl SplitReader {
                 let size = u64::from_le_bytes(size);
                 // SAFETY of the path: it was written by us from a normalized entry name;
                 // O_NOFOLLOW keeps a swapped-in symlink from redirecting the read.
-                let rel = PathBuf::from(String::from_utf8_lossy(&path).into_owned());
+                // The name's bytes as they are: a name that is not UTF-8 is still a name.
+                let rel = PathBuf::from(std::ffi::OsString::from_vec(path));
                 if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
                     return Err(bad(format!("tar-split names an unsafe path {}", rel.display())));
                 }

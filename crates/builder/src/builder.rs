@@ -54,6 +54,10 @@ pub struct BuildOptions {
     pub allow: Vec<String>,
     /// `--cache-to`: refused by name (see [`BuildOptions::check`]).
     pub cache_to: Vec<String>,
+    // Added for COPY/ADD flags and platform ARGs (issue 20).
+    /// `--platform` (the Engine API's `platform`): this machine's platform only, checked
+    /// by [`crate::platform::check`]; None builds for this machine.
+    pub platform: Option<String>,
 }
 
 impl BuildOptions {
@@ -87,6 +91,7 @@ impl BuildOptions {
                 ),
             });
         }
+        crate::platform::check(self.platform.as_deref()).map_err(BuildError::Platform)?;
         self.run.check()
     }
 }
@@ -450,9 +455,14 @@ impl Builder<'_> {
         self.say(text);
     }
 
-    /// Global ARGs: their defaults, overridden by `--build-arg`.
+    /// Global ARGs: BuildKit's automatic platform ARGs, then the declared ones'
+    /// defaults, overridden by `--build-arg`.
     fn global_args(&mut self, globals: &[&Instruction]) -> Result<Vars> {
         let mut vars = Vars::new();
+        let target = crate::platform::check(self.opts.platform.as_deref()).map_err(BuildError::Platform)?;
+        for (name, value) in crate::platform::automatic_args(&target, &crate::platform::Platform::host()) {
+            vars.insert(name, value);
+        }
         for ins in globals {
             self.announce(ins);
             for (name, default) in self.parse_args(ins, &vars)? {
@@ -578,17 +588,13 @@ impl Builder<'_> {
         }
         if let Some(platform) = ins.flag("platform") {
             let platform = self.expand(ins, platform, globals)?;
-            if platform != "linux/amd64" && !platform.is_empty() && platform != "$BUILDPLATFORM" {
-                return Err(self.syntax(
-                    ins,
-                    format!("--platform={platform}: only this machine's platform (linux/amd64) can be built"),
-                ));
-            }
+            crate::platform::check(Some(&platform)).map_err(|e| self.syntax(ins, format!("FROM {e}")))?;
         }
         if name == "scratch" {
             self.say(" ---> scratch");
+            let host = crate::platform::Platform::host();
             let config = json!({
-                "architecture": "amd64",
+                "architecture": host.arch,
                 "os": "linux",
                 "config": {},
                 "rootfs": {"type": "layers", "diff_ids": []},

@@ -335,7 +335,7 @@ fn elements_keep_parent(path: &str) -> Vec<String> {
 }
 
 /// Visits every entry under `dir` (not following symlinks), with its relative elements.
-fn walk(dir: &Path, rel: &mut Vec<String>, visit: &mut dyn FnMut(&[String], &Path)) -> std::io::Result<()> {
+pub(crate) fn walk(dir: &Path, rel: &mut Vec<String>, visit: &mut dyn FnMut(&[String], &Path)) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {

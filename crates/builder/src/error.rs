@@ -14,6 +14,9 @@ pub enum BuildError {
     /// A flag of `build` this build cannot apply, named, with the reason.
     #[error("{flag} is not supported by strata's build: {reason}")]
     Unsupported { flag: &'static str, reason: String },
+    /// A platform other than this machine's (`--platform`, the Engine API's `platform`).
+    #[error("{0}")]
+    Platform(String),
     #[error("build context {path}: {message}")]
     Context { path: String, message: String },
     #[error("{what}: {source}")]
@@ -44,7 +47,10 @@ impl BuildError {
     pub fn kind(&self) -> strata_metadata::ErrorKind {
         use strata_metadata::ErrorKind;
         match self {
-            BuildError::Syntax { .. } | BuildError::Step { .. } | BuildError::Unsupported { .. } => ErrorKind::Invalid,
+            BuildError::Syntax { .. }
+            | BuildError::Step { .. }
+            | BuildError::Unsupported { .. }
+            | BuildError::Platform(_) => ErrorKind::Invalid,
             BuildError::Context { .. } => ErrorKind::Invalid,
             BuildError::Io { .. } => ErrorKind::Internal,
             BuildError::Image(e) => e.kind(),

@@ -32,8 +32,8 @@ fn allowed_flags(keyword: &str) -> &'static [&'static str] {
     match keyword {
         "FROM" => &["platform"],
         "RUN" => &["network", "mount", "security"],
-        "COPY" => &["from", "chown", "chmod", "link"],
-        "ADD" => &["chown", "chmod", "checksum", "link"],
+        "COPY" => &["from", "chown", "chmod", "link", "parents", "exclude"],
+        "ADD" => &["chown", "chmod", "checksum", "link", "exclude", "unpack"],
         "HEALTHCHECK" => &["interval", "timeout", "start-period", "start-interval", "retries"],
         _ => &[],
     }
@@ -42,8 +42,7 @@ fn allowed_flags(keyword: &str) -> &'static [&'static str] {
 /// BuildKit's flags strata does not apply yet: refused by name, never dropped.
 fn refused_flags(keyword: &str) -> &'static [&'static str] {
     match keyword {
-        "COPY" => &["parents", "exclude"],
-        "ADD" => &["keep-git-dir", "exclude"],
+        "ADD" => &["keep-git-dir"],
         _ => &[],
     }
 }
@@ -152,7 +151,15 @@ mod tests {
             ("COPY", &["from", "chown", "chmod", "link", "parents", "exclude"]),
             (
                 "ADD",
-                &["chown", "chmod", "checksum", "link", "keep-git-dir", "exclude"],
+                &[
+                    "chown",
+                    "chmod",
+                    "checksum",
+                    "link",
+                    "keep-git-dir",
+                    "exclude",
+                    "unpack",
+                ],
             ),
             (
                 "HEALTHCHECK",

@@ -2,14 +2,17 @@
 //! run step by step through strata's image store and runtime, with a build cache.
 
 mod builder;
+pub mod chmod;
 pub mod context;
 mod copy;
 pub mod error;
+mod heredoc;
 pub mod ignore;
 pub mod input;
 pub mod instruction;
 mod layer;
 pub mod parser;
+pub mod platform;
 pub mod run_mount;
 mod squash;
 mod step_mounts;

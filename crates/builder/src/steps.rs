@@ -274,8 +274,10 @@ pub(crate) fn plan(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction) ->
                         .trim_matches(|c| c == '"' || c == '\'')
                         == ins.heredocs[0].name;
                 if bare {
-                    // `RUN <<EOF` alone: the heredoc is the script.
-                    *text = ins.heredocs[0].body.clone();
+                    // `RUN <<EOF` alone: the heredoc is the script, or with a `#!` line
+                    // a file its interpreter runs (BuildKit's rule).
+                    let doc = &ins.heredocs[0];
+                    *text = crate::heredoc::shebang_script(&doc.name, &doc.body).unwrap_or_else(|| doc.body.clone());
                 } else {
                     // Otherwise the shell reads the heredocs itself, as written.
                     for heredoc in &ins.heredocs {

@@ -30,12 +30,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Fixtures strata cannot build yet, and what their failure must say.
-const PENDING: &[(&str, &str)] = &[
-    ("06-go-platform-args", "the automatic platform ARGs are not supported"),
-    ("28-copy-parents", "COPY --parents is not supported"),
-    ("29-copy-exclude", "COPY --exclude is not supported"),
-    ("31-output-local", "unexpected argument '-o'"),
-];
+const PENDING: &[(&str, &str)] = &[("31-output-local", "unexpected argument '-o'")];
 
 /// The names the corpus' Dockerfiles use for the toolchain base (Go, Rust, Node, Python,
 /// GCC in one root: see scripts/corpus-bases.sh); `debian:bookworm-slim` is the other.

@@ -1,7 +1,8 @@
 //! BuildKit's Dockerfile frontend syntax (issue 20, first slice): `# syntax=` naming
 //! docker/dockerfile, `RUN --mount=type=bind` from the context (read-only, resolved inside
 //! it) and `type=tmpfs`, `RUN --security=sandbox`; every other flag refused by name,
-//! never dropped (`RUN --mount=type=cache`, `COPY --parents`, `COPY --exclude`, …).
+//! never dropped (`RUN --mount=type=cache`, `ADD --keep-git-dir`, …); build_copy.rs
+//! has COPY/ADD's flags.
 
 mod harness;
 
@@ -120,14 +121,6 @@ fn flags_and_frontends_strata_does_not_apply_are_refused_by_name() {
         (
             "RUN --network=bridge true",
             "RUN --network=bridge: BuildKit takes default, none or host",
-        ),
-        (
-            "COPY --parents src/a.txt /p/",
-            "COPY --parents is not supported by strata yet",
-        ),
-        (
-            "COPY --exclude=*.txt src/ /x/",
-            "COPY --exclude is not supported by strata yet",
         ),
         (
             "ADD --keep-git-dir=true https://example.invalid/r.git /r",

@@ -30,8 +30,10 @@ fn look(t: &TestRoot, image: &str, cmd: &str) -> String {
 
 /// Every regular file under `dir`, links not followed.
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+    // A `run --rm` may still be removing its container's files: what vanishes is skipped.
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else { continue };
         if meta.is_dir() {
             files_under(&entry.path(), out);
         } else if meta.is_file() {

@@ -473,6 +473,15 @@ impl Containers<'_> {
             .then(|| self.store.snapshots().active_path(id).join("rootfs"))
     }
 
+    /// The container's changes as the layer tar `commit` would add (OCI whiteouts),
+    /// written to `out`; the container is held against removal meanwhile.
+    pub fn write_changes<W: std::io::Write>(&self, record: &ContainerRecord, out: W) -> Result<W> {
+        let _held = self.hold(record)?;
+        let config = self.config(record)?;
+        let skip = self.exclusions(&config);
+        self.with_changes(record, |upper| changes::write_layer(upper, &skip, out))
+    }
+
     /// Makes an image of the container: its image plus one layer of its changes, with
     /// the container's command, environment and working directory as the new config.
     pub fn commit(&self, record: &ContainerRecord, opts: &CommitOptions) -> Result<String> {

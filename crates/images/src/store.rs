@@ -84,6 +84,11 @@ impl ImageStore {
         self.default_bridge_subnet = subnet.filter(|s| !s.is_empty());
     }
 
+    /// The most bytes of file content a layer may expand to.
+    pub fn max_layer_bytes(&self) -> u64 {
+        self.max_layer_bytes
+    }
+
     pub fn default_bridge_subnet(&self) -> Option<&str> {
         self.default_bridge_subnet.as_deref()
     }

@@ -113,6 +113,9 @@ pub struct Args {
     /// Allow extra privileged entitlement (security.insecure, network.host)
     #[arg(long)]
     allow: Vec<String>,
+    /// Set the target platform: this machine's only (strata has no emulation)
+    #[arg(long)]
+    platform: Option<String>,
     /// Build context: a directory, or "-" for a Dockerfile or a tar archive on stdin
     path: String,
 }
@@ -149,6 +152,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         ssh: args.ssh.iter().map(|s| ssh_agent(s)).collect::<Result<_>>()?,
         allow: args.allow.clone(),
         cache_to: args.cache_to.clone(),
+        platform: args.platform.clone(),
     };
     // --compress: docker's CLI gzips the context it sends a daemon; strata's build
     // reads the context where it is, so there is nothing to compress (the image is the

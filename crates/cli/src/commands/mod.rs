@@ -3,6 +3,7 @@
 mod build;
 mod changes;
 mod events;
+mod explore;
 mod history;
 mod images;
 mod import;
@@ -58,6 +59,8 @@ pub enum Command {
     Inspect(inspect::Args),
     /// Show the history of an image
     History(history::Args),
+    /// Show what each layer adds, changes, removes and wastes (also `strata explore`)
+    Explore(explore::Args),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(rmi::TagArgs),
     /// Remove one or more images
@@ -163,12 +166,16 @@ pub enum ImageCommand {
     Build(Box<build::Args>),
     /// Show the history of an image
     History(history::Args),
+    /// Show what each layer adds, changes, removes and wastes (also `strata explore`)
+    Explore(explore::Args),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(rmi::TagArgs),
     /// Remove one or more images
     Rm(rmi::Args),
     /// Remove unused images
     Prune(rmi::PruneArgs),
+    /// Show the files that differ between two images and the layers they share
+    Diff(explore::DiffArgs),
 }
 
 #[derive(Subcommand)]
@@ -238,9 +245,11 @@ pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
         Command::Container(ContainerCommand::Rm(a)) => rm::run(&store, a),
         Command::Container(ContainerCommand::Prune(a)) => rm::prune(&store, a),
         Command::History(a) | Command::Image(ImageCommand::History(a)) => history::run(&store, a),
+        Command::Explore(a) | Command::Image(ImageCommand::Explore(a)) => explore::run(&store, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => rmi::tag(&store, a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(&store, a),
         Command::Image(ImageCommand::Prune(a)) => rmi::prune(&store, a),
+        Command::Image(ImageCommand::Diff(a)) => explore::diff(&store, a),
         Command::Builder(BuilderCommand::Prune(a)) => build::prune(&store, a),
         Command::System(c) => system::run(&store, c),
         Command::Info(a) => system::info(&store, a),

@@ -148,8 +148,10 @@ fn options(call: &Call) -> Result<BuildOptions, ApiError> {
         },
         isolation: call.query("isolation").filter(|v| !v.is_empty()).map(str::to_string),
     };
-    let platform = call.query("platform").filter(|p| !p.is_empty());
-    strata_containers::check_platform(platform)?;
+    let platform = call.query("platform").filter(|p| !p.is_empty()).map(str::to_string);
+    // Refused before the context is read, by the build library's own check (the one
+    // `build` applies again).
+    strata_builder::platform::check(platform.as_deref()).map_err(strata_builder::BuildError::Platform)?;
     Ok(BuildOptions {
         dockerfile: String::new(),
         dockerfile_name: String::new(),
@@ -176,6 +178,7 @@ fn options(call: &Call) -> Result<BuildOptions, ApiError> {
         ssh: Vec::new(),
         allow: Vec::new(),
         cache_to: Vec::new(),
+        platform,
     })
 }
 
