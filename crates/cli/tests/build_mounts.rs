@@ -33,7 +33,9 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     // A `run --rm` may still be removing its container's files: what vanishes is skipped.
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
-        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
         if meta.is_dir() {
             files_under(&entry.path(), out);
         } else if meta.is_file() {
