@@ -8,6 +8,7 @@
 //! A fixture's directory may hold, besides its Dockerfile and context:
 //! - `build.args`: more flags for `strata build` (`${OUT}` is a fresh directory for
 //!   `-o`, `${SSH_AUTH_SOCK}` an ssh-agent holding one new key);
+//! - `build.env`: `NAME=VALUE` lines, the environment of the build (`--secret id=NAME`);
 //! - `prebuild`: `TAG DOCKERFILE` lines, images built from the same context first;
 //! - `expect`: `$ ARGS` lines, each followed by the exact stdout of
 //!   `strata run --rm [RUN-FLAGS] IMAGE ARGS` (ARGS split as a shell would; leading
@@ -276,10 +277,22 @@ fn check(t: &TestRoot, fixture: &Fixture) -> Result<(), String> {
     let parsed: Result<(), String> = dockerfiles.iter().try_for_each(|d| parse_check(fixture, d));
     // Builds run from the fixture's directory, so relative paths in build.args (a
     // secret's src=) are the fixture's.
+    let env: Vec<(String, String)> = read("build.env")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    // A fixture whose result is files (`-o`, checked by expect.out) tags no image: as
+    // with buildx, such a build loads none, and -t is refused with it.
+    let files_only = read("expect.out").is_some();
     let build = |extra: &[String], file: Option<&Path>, tag: &str| {
         let mut cmd = t.cmd();
-        cmd.current_dir(&fixture.dir)
-            .args(["build", "--network", "none", "-t", tag]);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        cmd.current_dir(&fixture.dir).args(["build", "--network", "none"]);
+        if !(files_only && file.is_none()) {
+            cmd.args(["-t", tag]);
+        }
         if let Some(file) = file {
             cmd.arg("-f").arg(file);
         }
