@@ -46,6 +46,10 @@ if [ "${1:-}" = --check ]; then
   exit 1
 fi
 
+# One maker at a time (two test runs at once would debootstrap twice into one cache).
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
 if complete; then
   echo "corpus bases: cached in $dir"
   exit 0
