@@ -58,6 +58,12 @@ pub struct BuildOptions {
     /// `--platform` (the Engine API's `platform`): this machine's platform only, checked
     /// by [`crate::platform::check`]; None builds for this machine.
     pub platform: Option<String>,
+    // Build outputs and named contexts (issue 20, BuildKit-era builds).
+    /// `--output`: where the result goes (an image in the store by default).
+    pub output: crate::output::Output,
+    /// `--build-context NAME=…`: named contexts, which take the place of a stage or an
+    /// image of their name in `FROM`, `COPY --from` and `RUN --mount=…,from=`.
+    pub named_contexts: Vec<(String, crate::named::NamedContext)>,
 }
 
 impl BuildOptions {
@@ -92,7 +98,28 @@ impl BuildOptions {
             });
         }
         crate::platform::check(self.platform.as_deref()).map_err(BuildError::Platform)?;
-        self.run.check()
+        self.run.check()?;
+        if !self.output.is_image() && !self.tags.is_empty() {
+            return Err(BuildError::Unsupported {
+                flag: "--tag",
+                reason: format!(
+                    "--output type={} stores no image to name (as BuildKit's exporters other than image); \
+                     leave -t out, or build again without --output to get a tagged image",
+                    self.output.kind()
+                ),
+            });
+        }
+        if !self.output.is_image() && !self.labels.is_empty() {
+            return Err(BuildError::Unsupported {
+                flag: "--label",
+                reason: format!(
+                    "--output type={} exports no image metadata, so the labels would go nowhere; leave \
+                     --label out, or build without --output",
+                    self.output.kind()
+                ),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -140,6 +167,9 @@ pub type Fetch<'a> = &'a dyn Fn(&str, bool) -> std::result::Result<(), String>;
 pub struct Callbacks<'a> {
     pub fetch: Option<Fetch<'a>>,
     pub launcher: &'a dyn strata_runtime::monitor::Launcher,
+    /// Where `--output type=tar,dest=-` writes (the CLI's stdout); without it such an
+    /// output is refused.
+    pub output: Option<&'a mut dyn Write>,
 }
 
 /// The result: the image ID and the tags now pointing at it.
@@ -147,6 +177,10 @@ pub struct Callbacks<'a> {
 pub struct Built {
     pub id: String,
     pub tags: Vec<String>,
+    /// buildx's `--metadata-file` JSON for this result (`containerimage.digest`,
+    /// `containerimage.config.digest`, `containerimage.descriptor`, `image.name` for an
+    /// image; `{}` for the outputs that export none).
+    pub metadata: Value,
 }
 
 /// One stage being built.
@@ -235,6 +269,12 @@ pub(crate) struct Builder<'a> {
     pub stage_names: Vec<Option<String>>,
     pub step: usize,
     pub steps: usize,
+    /// `--build-context`s, opened.
+    pub named: &'a [crate::named::Named],
+    /// The images of `docker-image://` contexts, once resolved.
+    pub named_images: std::collections::HashMap<String, ImageRecord>,
+    /// Named contexts some step used (the others are reported unused).
+    pub used_named: BTreeSet<String>,
 }
 
 /// Builds the Dockerfile in `opts` with `context`; progress goes to `out`.
@@ -248,6 +288,8 @@ pub fn build(
     // The lease: garbage collection (which takes the lock exclusively) waits until this
     // build ends, so it never removes the intermediate images and layers it builds on.
     opts.check()?;
+    let named = crate::named::open(&opts.named_contexts)?;
+    let stream = callbacks.output;
     let _lease = store.lock_for_adding()?;
     let dockerfile = parser::parse(&opts.dockerfile, &opts.dockerfile_name)?;
     let instructions = dockerfile
@@ -268,7 +310,8 @@ pub fn build(
             })?,
         None => stages.len() - 1,
     };
-    let needed = needed_stages(&stages, &names, target);
+    let is_named = |word: &str| named.iter().any(|n| n.name == word.to_ascii_lowercase());
+    let needed = needed_stages(&stages, &names, target, &is_named);
     let mut builder = Builder {
         store,
         context,
@@ -285,6 +328,9 @@ pub fn build(
         stage_names: names,
         step: 0,
         steps: needed.iter().map(|&i| stages[i].len()).sum::<usize>() + globals.len(),
+        named: &named,
+        named_images: Default::default(),
+        used_named: BTreeSet::new(),
     };
     let global_vars = builder.global_args(&globals)?;
     builder.globals = global_vars.clone();
@@ -318,11 +364,56 @@ pub fn build(
         )
         .ok();
     }
+    let unused: Vec<&str> = named
+        .iter()
+        .map(|n| n.name.as_str())
+        .filter(|n| !builder.used_named.contains(*n))
+        .collect();
+    if !unused.is_empty() && !opts.quiet {
+        writeln!(
+            builder.out,
+            "[Warning] One or more build contexts [{}] were not used",
+            unused.join(" ")
+        )
+        .ok();
+    }
+    if !opts.output.is_image() {
+        // As buildx with an exporter other than image: nothing is loaded or tagged; the
+        // result stays build cache (hidden from `images`, removed by `builder prune`).
+        crate::output::export(store, &image, &opts.output, stream)?;
+        if !opts.quiet {
+            let short = short(&image.id);
+            writeln!(
+                builder.out,
+                "Successfully built {short} in {:.2}s",
+                started.elapsed().as_secs_f64()
+            )
+            .ok();
+            match &opts.output {
+                crate::output::Output::Local(dir) => {
+                    writeln!(builder.out, "Successfully exported to {}", dir.display())
+                }
+                crate::output::Output::Tar(crate::output::TarDest::File(f)) => {
+                    writeln!(builder.out, "Successfully exported to {}", f.display())
+                }
+                _ => Ok(()),
+            }
+            .ok();
+        }
+        let metadata = crate::output::metadata(store, &image, &opts.output, &[]);
+        return Ok(Built {
+            id: image.id,
+            tags: Vec::new(),
+            metadata,
+        });
+    }
     store.db().cache_mark_final(&image.id)?;
     let mut tags = Vec::new();
-    for tag in &opts.tags {
+    let mut full_names = Vec::new();
+    for tag in opts.tags.iter().chain(opts.output.names()) {
         let reference = ImageRef::parse(tag).map_err(strata_images::ImageError::from)?;
         store.tag(&image.id, &reference.to_string())?;
+        full_names.push(reference.to_string());
         tags.push(reference.familiar());
     }
     if !opts.quiet {
@@ -338,7 +429,12 @@ pub fn build(
         }
     }
     store.emit_image("build", &image.id, tags.first().map_or("", String::as_str));
-    Ok(Built { id: image.id, tags })
+    let metadata = crate::output::metadata(store, &image, &opts.output, &full_names);
+    Ok(Built {
+        id: image.id,
+        tags,
+        metadata,
+    })
 }
 
 /// Instructions before the first FROM (only ARG is allowed there) and the stages.
@@ -384,8 +480,17 @@ fn stage_name(from: &Instruction) -> Option<String> {
 
 /// The stages `target` needs (through `FROM stage`, `COPY --from=stage` and
 /// `RUN --mount=from=stage`), in order.
-fn needed_stages(stages: &[Vec<&Instruction>], names: &[Option<String>], target: usize) -> Vec<usize> {
+/// A word a named context takes (`is_named`) names no stage.
+fn needed_stages(
+    stages: &[Vec<&Instruction>],
+    names: &[Option<String>],
+    target: usize,
+    is_named: &dyn Fn(&str) -> bool,
+) -> Vec<usize> {
     let refers = |word: &str| -> Option<usize> {
+        if is_named(word) {
+            return None;
+        }
         let word = word.to_ascii_lowercase();
         names
             .iter()
@@ -492,6 +597,20 @@ impl Builder<'_> {
         let from = stage[0];
         self.announce(from);
         let mut state = self.from(from, globals)?;
+        if let Some(name) = self.directory_context_of(from, globals)? {
+            // `FROM NAME` of a directory context, as BuildKit: the directory's files (its
+            // .dockerignore applied) are the stage's root filesystem, one layer on scratch.
+            let copy = Instruction {
+                line: from.line,
+                keyword: "COPY".into(),
+                flags: vec![("from".into(), name.clone())],
+                args: ". /".into(),
+                json: None,
+                heredocs: Vec::new(),
+                text: format!("COPY --from={name} . /"),
+            };
+            self.execute(&mut state, &copy)?;
+        }
         let base = state.image.clone();
         let triggers = state.config["config"]["OnBuild"]
             .as_array()
@@ -590,7 +709,10 @@ impl Builder<'_> {
             let platform = self.expand(ins, platform, globals)?;
             crate::platform::check(Some(&platform)).map_err(|e| self.syntax(ins, format!("FROM {e}")))?;
         }
-        if name == "scratch" {
+        let directory = self
+            .named_index(&name)
+            .is_some_and(|i| matches!(self.named[i].source, crate::named::NamedSource::Dir(_)));
+        if name == "scratch" || directory {
             self.say(" ---> scratch");
             let host = crate::platform::Platform::host();
             let config = json!({
@@ -607,6 +729,18 @@ impl Builder<'_> {
             });
         }
         let lower = name.to_ascii_lowercase();
+        if let Some(index) = self.named_index(&name) {
+            // A named context takes the place of a stage or image of its name.
+            let image = self.named_image(ins, index)?;
+            self.say(format!(" ---> {}", short(&image.id)));
+            let config: Value = serde_json::from_slice(&self.store.config_bytes(&image)?)
+                .map_err(|e| self.syntax(ins, format!("the config of {name} is not valid JSON: {e}")))?;
+            return Ok(Stage {
+                image: Some(image),
+                config,
+                args: Vars::new(),
+            });
+        }
         let built = self
             .stage_names
             .iter()
@@ -626,7 +760,19 @@ impl Builder<'_> {
         })
     }
 
-    fn base_image(&mut self, ins: &Instruction, name: &str) -> Result<ImageRecord> {
+    /// The name of the directory context `FROM` names, if it names one.
+    fn directory_context_of(&self, from: &Instruction, globals: &Vars) -> Result<Option<String>> {
+        let Some(word) = from.args.split_whitespace().next() else {
+            return Ok(None);
+        };
+        let name = self.expand(from, word, globals)?;
+        Ok(self
+            .named_index(&name)
+            .filter(|&i| matches!(self.named[i].source, crate::named::NamedSource::Dir(_)))
+            .map(|_| name))
+    }
+
+    pub(crate) fn base_image(&mut self, ins: &Instruction, name: &str) -> Result<ImageRecord> {
         let stored = match self.store.resolve(name) {
             Ok(resolved) => Some(resolved.image),
             Err(strata_images::ImageError::NotFound { .. }) => None,

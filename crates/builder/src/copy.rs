@@ -187,7 +187,7 @@ pub(crate) fn plan_copy(
         }
     }
     let from_view = match ins.flag("from") {
-        Some(from) => Some(stage_view(b, ins, &b.expand(ins, from, vars)?)?.1),
+        Some(from) => Some(stage_view(b, ins, &b.expand(ins, from, vars)?)?),
         None => None,
     };
     let mut origins = Vec::new();
@@ -303,9 +303,8 @@ pub(crate) fn plan_copy(
     Ok((layer, created_by, key_text, from_view))
 }
 
-/// A view of the stage or image `--from` (or a `RUN --mount`'s `from=`) names, and the
-/// image's ID.
-pub(crate) fn stage_view(b: &Builder<'_>, ins: &Instruction, from: &str) -> Result<(String, ImageView)> {
+/// A view of the stage or image `--from` names.
+fn stage_view(b: &Builder<'_>, ins: &Instruction, from: &str) -> Result<ImageView> {
     let lower = from.to_ascii_lowercase();
     let index = b
         .stage_names
@@ -324,7 +323,7 @@ pub(crate) fn stage_view(b: &Builder<'_>, ins: &Instruction, from: &str) -> Resu
             Err(e) => return Err(e.into()),
         },
     };
-    Ok((image.id.clone(), b.view(Some(&image))?))
+    b.view(Some(&image))
 }
 
 /// Downloads an ADD URL (checked against `--checksum` when given).

@@ -79,7 +79,7 @@ pub(crate) struct Planned {
 
 /// `RUN --mount=…`s, each resolved where it comes from.
 /// Relative targets are `workdir`'s.
-pub(crate) fn plan(b: &Builder<'_>, ins: &Instruction, vars: &Vars, workdir: &str) -> Result<Planned> {
+pub(crate) fn plan(b: &mut Builder<'_>, ins: &Instruction, vars: &Vars, workdir: &str) -> Result<Planned> {
     let mut planned = Planned {
         mounts: Vec::new(),
         key: String::new(),
@@ -107,12 +107,11 @@ pub(crate) fn plan(b: &Builder<'_>, ins: &Instruction, vars: &Vars, workdir: &st
                             .map_err(|e| b.syntax(ins, e.to_string()))?
                     }
                     Some(from) => {
-                        let (image, view) = crate::copy::stage_view(b, ins, &b.expand(ins, from, vars)?)?;
+                        let from = b.expand(ins, from, vars)?;
+                        let (origin, source) = from_source(b, ins, &from, &bind.source, &mut planned)?;
                         planned
                             .key
-                            .push_str(&format!("bind {image} {} {} {}\0", bind.source, bind.target, bind.rw));
-                        let source = in_view(b, ins, &view, &bind.source, from)?;
-                        planned.views.push(view);
+                            .push_str(&format!("bind {origin} {} {} {}\0", bind.source, bind.target, bind.rw));
                         source
                     }
                 };
@@ -131,10 +130,9 @@ pub(crate) fn plan(b: &Builder<'_>, ins: &Instruction, vars: &Vars, workdir: &st
                 let seed = match &cache.from {
                     None => None,
                     Some(from) => {
-                        let (image, view) = crate::copy::stage_view(b, ins, &b.expand(ins, from, vars)?)?;
-                        planned.key.push_str(&format!("cache-from {image} {}\0", cache.source));
-                        let source = in_view(b, ins, &view, &cache.source, from)?;
-                        planned.views.push(view);
+                        let from = b.expand(ins, from, vars)?;
+                        let (origin, source) = from_source(b, ins, &from, &cache.source, &mut planned)?;
+                        planned.key.push_str(&format!("cache-from {origin} {}\0", cache.source));
                         Some(source)
                     }
                 };
@@ -206,6 +204,31 @@ fn check_path(b: &Builder<'_>, ins: &Instruction, path: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// `source` in what `from=NAME` names (a named context, a stage, an image: the builder's
+/// order), resolved inside it; and what the cache key takes from it: the image's ID, or
+/// for a directory context a random word (its files are not digested: never cached).
+fn from_source(
+    b: &mut Builder<'_>,
+    ins: &Instruction,
+    from: &str,
+    source: &str,
+    planned: &mut Planned,
+) -> Result<(String, PathBuf)> {
+    match b.resolve_from(ins, from)? {
+        crate::named::FromSource::Context(context) => {
+            planned.uncached = true;
+            let path = context.bind_source(source).map_err(|e| b.syntax(ins, e.to_string()))?;
+            Ok((format!("context {from}"), path))
+        }
+        crate::named::FromSource::Image(image) => {
+            let view = ImageView::mount(b.store, Some(&image))?;
+            let path = in_view(b, ins, &view, source, from)?;
+            planned.views.push(view);
+            Ok((image.id, path))
+        }
+    }
 }
 
 /// `source` in the stage or image `from` names, resolved inside it.

@@ -330,7 +330,7 @@ pub(crate) fn plan(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction) ->
             }))
         }
         "COPY" | "ADD" => {
-            let (layer, created_by, key_text, view) = crate::copy::plan_copy(b, state, ins, &vars)?;
+            let (layer, created_by, key_text, view) = crate::named::plan_copy(b, state, ins, &vars)?;
             Ok(Some(Plan {
                 key_text,
                 action: Action::Files {

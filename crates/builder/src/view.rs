@@ -42,6 +42,11 @@ impl ImageView {
         Ok(view)
     }
 
+    /// The directory the image's files are mounted on (read-only).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// `path` inside the image, every symlink resolved within it by the kernel
     /// (openat2 RESOLVE_IN_ROOT); None where nothing is there. A loop or an over-long
     /// chain of links is an error, never a plain join. The view is a read-only mount of

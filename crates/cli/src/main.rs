@@ -3,6 +3,7 @@
 
 mod caller_env;
 mod commands;
+mod explore_view;
 mod fork_launcher;
 mod output;
 mod progress;

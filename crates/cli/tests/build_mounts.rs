@@ -452,7 +452,9 @@ fn bind_mounts_come_from_stages_and_rw_ones_throw_their_writes_away() {
     );
     for (mount, words) in [
         ("from=build,source=/nope,target=/m", "/nope not found there"),
-        ("from=nosuchstage,target=/m", "no stage or local image of that name"),
+        // Neither a stage nor a local image: pulled, as BuildKit does (a loopback port
+        // nothing listens on, so the pull fails here).
+        ("from=127.0.0.1:1/nosuch,target=/m", "pulling 127.0.0.1:1/nosuch"),
     ] {
         std::fs::write(
             dir.join("Dockerfile"),
@@ -501,4 +503,36 @@ fn rand_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(std::process::id() as u64);
     h.finish()
+}
+
+#[test]
+fn bind_and_cache_mounts_take_named_contexts_from_build_context() {
+    let t = with_busybox();
+    let extra = t.path("extra");
+    std::fs::create_dir_all(extra.join("seed")).unwrap();
+    std::fs::write(extra.join("note.txt"), "from the named context\n").unwrap();
+    std::fs::write(extra.join("seed/s"), "seed\n").unwrap();
+    let dir = context(
+        &t,
+        "named",
+        "FROM busybox:test\n\
+         RUN --mount=type=bind,from=extra,source=note.txt,target=/n cat /n > /note\n\
+         RUN --mount=type=bind,from=base,source=/etc/group,target=/g head -1 /g > /group\n\
+         RUN --mount=type=cache,target=/c,id=named-seed,from=extra,source=seed cat /c/s > /seeded\n",
+    );
+    let ctx = format!("extra={}", extra.display());
+    build(
+        &t,
+        "named:1",
+        &dir,
+        &[
+            "--build-context",
+            &ctx,
+            "--build-context",
+            "base=docker-image://busybox:test",
+        ],
+    );
+    assert_eq!(look(&t, "named:1", "cat /note"), "from the named context\n");
+    assert_eq!(look(&t, "named:1", "cat /group"), "root:x:0:\n");
+    assert_eq!(look(&t, "named:1", "cat /seeded"), "seed\n");
 }

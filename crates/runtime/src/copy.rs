@@ -199,10 +199,28 @@ fn copy_dir_out(dir: BorrowedFd<'_>, to: &Path, shown: &str, keep_owners: bool) 
     let stat = rustix::fs::fstat(dir).map_err(sys(format!("reading {shown}")))?;
     match fs::symlink_metadata(to) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => fs::remove_file(to).map_err(io(format!("replacing {}", to.display())))?,
+        // A file or a symlink (never followed) gives way to the directory.
+        Ok(_) => {
+            fs::remove_file(to).map_err(io(format!("replacing {}", to.display())))?;
+            fs::create_dir(to).map_err(io(format!("creating {}", to.display())))?
+        }
         Err(_) => fs::create_dir(to).map_err(io(format!("creating {}", to.display())))?,
     }
     set_host_meta(to, stat.st_mode, keep_owners.then_some((stat.st_uid, stat.st_gid)))?;
+    copy_entries_out(dir, to, shown, keep_owners)
+}
+
+/// The entries of a directory tree (as a descriptor: a mounted image, say) merged into
+/// the host directory `to`, which must exist and whose own metadata is left alone:
+/// directories merge into directories, files and symlinks replace what is there (a
+/// host symlink is replaced, never followed), a directory is never overwritten by a
+/// file. Everything is the caller's (as the docker CLI extracts, and BuildKit's local
+/// exporter writes); devices, sockets and FIFOs are not copied.
+pub fn copy_contents_out(dir: BorrowedFd<'_>, to: &Path) -> Result<()> {
+    copy_entries_out(dir, to, "", false)
+}
+
+fn copy_entries_out(dir: BorrowedFd<'_>, to: &Path, shown: &str, keep_owners: bool) -> Result<()> {
     for (name, kind) in entries(dir, shown)? {
         let child = format!("{shown}/{}", name.to_string_lossy());
         let dst = to.join(&name);

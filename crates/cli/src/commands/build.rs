@@ -116,6 +116,15 @@ pub struct Args {
     /// Set the target platform: this machine's only (strata has no emulation)
     #[arg(long)]
     platform: Option<String>,
+    /// Output destination: type=local,dest=DIR, type=tar,dest=FILE, DIR, or "-" for a tar on stdout
+    #[arg(short, long)]
+    output: Vec<String>,
+    /// Additional build contexts: NAME=DIR or NAME=docker-image://REF
+    #[arg(long)]
+    build_context: Vec<String>,
+    /// Write build result metadata (buildx's JSON) to the file
+    #[arg(long)]
+    metadata_file: Option<PathBuf>,
     /// Build context: a directory, or "-" for a Dockerfile or a tar archive on stdin
     path: String,
 }
@@ -126,6 +135,17 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
             "--disable-content-trust=false is not supported: strata cannot verify image signatures \
              (Docker Content Trust, Notary); leave it at true"
         );
+    }
+    let cwd = std::env::current_dir().context("finding the working directory")?;
+    let output = strata_builder::Output::parse_all(&args.output, &cwd)?;
+    let named_contexts = args
+        .build_context
+        .iter()
+        .map(|spec| Ok(strata_builder::NamedContext::parse(spec, &cwd)?))
+        .collect::<Result<Vec<_>>>()?;
+    let to_stdout = output == strata_builder::Output::Tar(strata_builder::TarDest::Stream);
+    if to_stdout && std::io::stdout().is_terminal() {
+        bail!("--output -: refusing to write a tar to a terminal; redirect stdout, or give type=tar,dest=FILE");
     }
     let input = input(store, &args)?;
     if !matches!(args.progress.as_str(), "auto" | "plain" | "tty") {
@@ -153,12 +173,22 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         allow: args.allow.clone(),
         cache_to: args.cache_to.clone(),
         platform: args.platform.clone(),
+        output,
+        named_contexts,
     };
     // --compress: docker's CLI gzips the context it sends a daemon; strata's build
     // reads the context where it is, so there is nothing to compress (the image is the
     // same either way, as docker's).
     let _ = args.compress;
     let mut stdout = std::io::stdout().lock();
+    // Not locked: a base image pulled during the build writes its progress to stderr
+    // from another thread.
+    let mut stderr = std::io::stderr();
+    // With the tar on stdout, the progress goes to stderr (as buildx's always does).
+    let (progress, stream): (&mut dyn Write, Option<&mut dyn Write>) = match to_stdout {
+        true => (&mut stderr, Some(&mut stdout)),
+        false => (&mut stdout, None),
+    };
     let fetch = |name: &str, always: bool| {
         super::registry::ensure_image(store, name, if always { "always" } else { "missing" })
             .map_err(|e| crate::output::error_chain(&e))
@@ -166,13 +196,24 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     let callbacks = strata_builder::Callbacks {
         fetch: Some(&fetch),
         launcher: &crate::fork_launcher::ForkLauncher,
+        output: stream,
     };
-    let built = strata_builder::build(store, &input.context, &options, callbacks, &mut stdout)?;
+    let built = strata_builder::build(store, &input.context, &options, callbacks, progress)?;
     if args.quiet {
-        writeln!(stdout, "{}", built.id)?;
+        match to_stdout {
+            true => writeln!(std::io::stderr(), "{}", built.id)?,
+            false => writeln!(std::io::stdout(), "{}", built.id)?,
+        }
     }
     if let Some(file) = &args.iidfile {
         std::fs::write(file, &built.id).with_context(|| format!("writing {}", file.display()))?;
+    }
+    if let Some(file) = &args.metadata_file {
+        let text = serde_json::to_vec_pretty(&built.metadata)?;
+        strata_images::save::write_file_atomically(file, |mut f| {
+            f.write_all(&text)?;
+            Ok(f)
+        })?;
     }
     let _ = std::io::stdout().is_terminal();
     Ok(0)

@@ -3,6 +3,7 @@
 
 use crate::output::{human_size, table};
 use anyhow::{bail, Context as _, Result};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use strata_explore::ci::{Outcome, Rules};
 use strata_explore::source::{explore, explore_archive, ExploreOptions};
@@ -11,8 +12,8 @@ use strata_images::ImageStore;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Output format: text (default) or json
-    #[arg(long, default_value = "text")]
+    /// Output format: the interactive view on a terminal (default), text, or json
+    #[arg(long, default_value = "auto")]
     format: String,
     /// Judge the image with dive's rules and exit 1 if one fails
     #[arg(long)]
@@ -45,8 +46,8 @@ pub struct Args {
 }
 
 pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
-    if !matches!(args.format.as_str(), "text" | "json") {
-        bail!("invalid --format {:?}: text or json", args.format);
+    if !matches!(args.format.as_str(), "auto" | "text" | "json") {
+        bail!("invalid --format {:?}: auto, text or json", args.format);
     }
     let rules = args.ci.then(|| rules(&args)).transpose()?;
     strata_containers::check_platform(args.platform.as_deref())?;
@@ -58,6 +59,15 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         (None, Some(name)) => explore(store, name, &opts)?,
         (None, None) => bail!("explore needs an image or container, or --input FILE"),
     };
+    let interactive = args.format == "auto" && !args.ci && std::io::stdout().is_terminal();
+    if interactive {
+        let title = args
+            .image
+            .clone()
+            .or_else(|| args.input.as_ref().map(|p| p.display().to_string()));
+        crate::explore_view::run(&analysis, &title.unwrap_or_default())?;
+        return Ok(0);
+    }
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&analysis)?);
     } else if !args.ci {

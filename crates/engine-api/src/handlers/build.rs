@@ -100,10 +100,17 @@ fn refuse_unsupported(call: &Call) -> Result<(), ApiError> {
              (DOCKER_BUILDKIT=0, or a docker CLI without buildx)",
         ));
     }
-    if call.query("outputs").is_some_and(|v| !v.is_empty() && v != "[]") {
-        return Err(ApiError::invalid(
-            "the build parameter outputs is not supported by strata (it is BuildKit's)",
-        ));
+    // Docker documents `outputs` for BuildKit (`[{"Type":"moby","Attrs":{…}}]`); the
+    // classic builder takes none, and a file output would land on the service's host.
+    if let Some(outputs) = call
+        .query("outputs")
+        .filter(|v| !v.is_empty() && *v != "[]" && *v != "null")
+    {
+        return Err(ApiError::invalid(format!(
+            "the build parameter outputs ({outputs}) is not supported by strata's Engine API: it configures \
+             BuildKit's exporters, and the classic builder this endpoint runs exports an image only; leave it \
+             out, or run `strata build --output` on the host"
+        )));
     }
     Ok(())
 }
@@ -179,6 +186,8 @@ fn options(call: &Call) -> Result<BuildOptions, ApiError> {
         allow: Vec::new(),
         cache_to: Vec::new(),
         platform,
+        output: Default::default(),
+        named_contexts: Vec::new(),
     })
 }
 
@@ -200,6 +209,7 @@ fn build(ctx: &Arc<Context>, call: &Call) -> Result<Reply, ApiError> {
             let callbacks = strata_builder::Callbacks {
                 fetch: Some(&fetch),
                 launcher: &ctx.launcher(),
+                output: None,
             };
             let mut lines = StreamLines::new(&messages);
             let built = strata_builder::build(&store, &input.context, &options, callbacks, &mut lines)?;

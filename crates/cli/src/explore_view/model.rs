@@ -1,0 +1,367 @@
+//! The interactive explorer's state, apart from the terminal: which layer, which tree
+//! (the layer's own changes, or the whole image as of that layer), the filters, the
+//! collapsed directories, the cursor; and the rows the tree pane shows. Keys change the
+//! state; rows are made again only when what they depend on changes, so moving the
+//! cursor costs no more than drawing a screen.
+
+use std::collections::{BTreeMap, HashSet};
+use strata_explore::entries::Kind;
+use strata_explore::Analysis;
+
+/// How an entry stands in the selected layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Added,
+    Modified,
+    Removed,
+    /// The same file written again.
+    Unchanged,
+    /// Hidden later: a later layer modifies or removes it (its bytes are wasted).
+    Shadowed,
+    /// Untouched by the selected layer (whole-image view), or a directory on the way.
+    None,
+}
+
+impl Mark {
+    pub fn letter(self) -> char {
+        match self {
+            Mark::Added => 'A',
+            Mark::Modified => 'M',
+            Mark::Removed => 'D',
+            Mark::Unchanged => 'U',
+            Mark::Shadowed => 'S',
+            Mark::None => ' ',
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    kind: Kind,
+    size: u64,
+    mark: Mark,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub depth: usize,
+    /// The last component, as the layer names it (escaped: see `strata_explore::display`).
+    pub name: String,
+    pub path: String,
+    pub mark: Mark,
+    pub is_dir: bool,
+    pub collapsed: bool,
+    pub size: u64,
+}
+
+/// The minimum sizes `s` cycles through.
+pub const SIZE_STEPS: [u64; 5] = [0, 1_000, 100_000, 1_000_000, 10_000_000];
+
+pub struct Model<'a> {
+    pub analysis: &'a Analysis,
+    pub layer: usize,
+    /// The whole image as of the layer, not only the layer's changes.
+    pub whole_image: bool,
+    pub focus_tree: bool,
+    pub changed_only: bool,
+    pub min_size_step: usize,
+    pub pattern: Option<regex::Regex>,
+    pub pattern_text: String,
+    /// Typing a pattern (after `/`).
+    pub editing: Option<String>,
+    pub show_wasted: bool,
+    pub show_help: bool,
+    pub message: Option<String>,
+    pub cursor: usize,
+    pub scroll: usize,
+    collapsed: HashSet<String>,
+    rows: Vec<Row>,
+    /// Per layer: the paths a later layer shadows.
+    shadowed_later: Vec<HashSet<&'a str>>,
+    pub quit: bool,
+}
+
+/// Path order of a tree: component by component (`a/b` before `a-b`).
+fn tree_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+impl<'a> Model<'a> {
+    pub fn new(analysis: &'a Analysis) -> Self {
+        let mut shadowed_later: Vec<HashSet<&str>> = vec![HashSet::new(); analysis.layers.len()];
+        for layer in &analysis.layers {
+            for s in &layer.shadowed {
+                if let Some(set) = shadowed_later.get_mut(s.layer) {
+                    set.insert(s.path.as_str());
+                }
+            }
+        }
+        let mut model = Model {
+            analysis,
+            layer: 0,
+            whole_image: false,
+            focus_tree: false,
+            changed_only: false,
+            min_size_step: 0,
+            pattern: None,
+            pattern_text: String::new(),
+            editing: None,
+            show_wasted: false,
+            show_help: false,
+            message: None,
+            cursor: 0,
+            scroll: 0,
+            collapsed: HashSet::new(),
+            rows: Vec::new(),
+            shadowed_later,
+            quit: false,
+        };
+        model.rebuild();
+        model
+    }
+
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    /// The selected layer's entries, or the whole image's as of it.
+    fn entries(&self) -> BTreeMap<&'a str, Entry> {
+        let mut map = BTreeMap::new();
+        let layers = &self.analysis.layers;
+        let first = if self.whole_image { 0 } else { self.layer };
+        for (i, layer) in layers.iter().enumerate().take(self.layer + 1).skip(first) {
+            let here = i == self.layer;
+            let mark = |m: Mark| if here { m } else { Mark::None };
+            for path in &layer.removed {
+                map.remove(path.path.as_str());
+                if here {
+                    map.insert(
+                        path.path.as_str(),
+                        Entry {
+                            kind: path.kind,
+                            size: path.size,
+                            mark: Mark::Removed,
+                        },
+                    );
+                }
+            }
+            for (list, m) in [
+                (&layer.added, Mark::Added),
+                (&layer.modified, Mark::Modified),
+                (&layer.unchanged, Mark::Unchanged),
+            ] {
+                for c in list {
+                    map.insert(
+                        c.path.as_str(),
+                        Entry {
+                            kind: c.kind,
+                            size: c.size,
+                            mark: mark(m),
+                        },
+                    );
+                }
+            }
+        }
+        // What a later layer hides of this one's is marked, where nothing else is.
+        if let Some(later) = self.shadowed_later.get(self.layer) {
+            for (path, entry) in map.iter_mut() {
+                if matches!(entry.mark, Mark::Added | Mark::Modified | Mark::Unchanged) && later.contains(path) {
+                    entry.mark = Mark::Shadowed;
+                }
+            }
+        }
+        map
+    }
+
+    fn keeps(&self, path: &str, e: &Entry) -> bool {
+        (!self.changed_only || e.mark != Mark::None)
+            && e.size >= SIZE_STEPS[self.min_size_step]
+            && self.pattern.as_ref().is_none_or(|p| p.is_match(path))
+    }
+
+    /// Makes the rows again: entries in tree order, the directories on their way, the
+    /// filters applied (a directory stays while something below it does), collapsed
+    /// directories' contents left out.
+    pub fn rebuild(&mut self) {
+        let entries = self.entries();
+        let filtering = self.changed_only || self.min_size_step > 0 || self.pattern.is_some();
+        let mut kept: Vec<(&str, &Entry)> = entries
+            .iter()
+            .filter(|(p, e)| !filtering || self.keeps(p, e))
+            .map(|(p, e)| (*p, e))
+            .collect();
+        kept.sort_by(|a, b| tree_order(a.0, b.0));
+        let mut rows: Vec<Row> = Vec::with_capacity(kept.len());
+        let mut open: Vec<String> = Vec::new();
+        let mut hidden_below: Option<String> = None;
+        for (path, entry) in kept {
+            let parts: Vec<&str> = path.split('/').collect();
+            // Directories on the way that no row shows yet.
+            let mut common = 0;
+            while common < open.len() && common < parts.len() - 1 && open[common] == parts[common] {
+                common += 1;
+            }
+            open.truncate(common);
+            for depth in common..parts.len() - 1 {
+                let dir = parts[..=depth].join("/");
+                open.push(parts[depth].to_string());
+                self.push_row(&mut rows, &mut hidden_below, depth, &dir, parts[depth], None);
+            }
+            let is_dir = entry.kind == Kind::Dir;
+            self.push_row(
+                &mut rows,
+                &mut hidden_below,
+                parts.len() - 1,
+                path,
+                parts[parts.len() - 1],
+                Some(entry),
+            );
+            if is_dir {
+                open.push(parts[parts.len() - 1].to_string());
+            }
+        }
+        self.rows = rows;
+        self.cursor = self.cursor.min(self.rows.len().saturating_sub(1));
+        self.scroll = self.scroll.min(self.cursor);
+    }
+
+    fn push_row(
+        &self,
+        rows: &mut Vec<Row>,
+        hidden_below: &mut Option<String>,
+        depth: usize,
+        path: &str,
+        name: &str,
+        entry: Option<&Entry>,
+    ) {
+        if let Some(top) = hidden_below {
+            if path.starts_with(top.as_str()) && path.as_bytes().get(top.len()) == Some(&b'/') {
+                return;
+            }
+            *hidden_below = None;
+        }
+        let is_dir = entry.is_none_or(|e| e.kind == Kind::Dir);
+        let collapsed = is_dir && self.collapsed.contains(path);
+        if collapsed {
+            *hidden_below = Some(path.to_string());
+        }
+        rows.push(Row {
+            depth,
+            name: name.to_string(),
+            path: path.to_string(),
+            mark: entry.map_or(Mark::None, |e| e.mark),
+            is_dir,
+            collapsed,
+            size: entry.map_or(0, |e| e.size),
+        });
+    }
+
+    fn select_layer(&mut self, layer: usize) {
+        if layer < self.analysis.layers.len() && layer != self.layer {
+            self.layer = layer;
+            self.cursor = 0;
+            self.scroll = 0;
+            self.rebuild();
+        }
+    }
+
+    fn move_cursor(&mut self, delta: isize) {
+        if self.focus_tree {
+            let last = self.rows.len().saturating_sub(1) as isize;
+            self.cursor = (self.cursor as isize + delta).clamp(0, last.max(0)) as usize;
+        } else {
+            let last = self.analysis.layers.len().saturating_sub(1) as isize;
+            self.select_layer((self.layer as isize + delta).clamp(0, last.max(0)) as usize);
+        }
+    }
+
+    /// Keeps the cursor inside a window of `height` rows.
+    pub fn follow(&mut self, height: usize) {
+        let height = height.max(1);
+        if self.cursor < self.scroll {
+            self.scroll = self.cursor;
+        } else if self.cursor >= self.scroll + height {
+            self.scroll = self.cursor + 1 - height;
+        }
+    }
+
+    /// One key, as crossterm names it.
+    pub fn key(&mut self, key: crossterm::event::KeyEvent) {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        self.message = None;
+        if let Some(text) = &mut self.editing {
+            match key.code {
+                KeyCode::Enter => {
+                    let text = std::mem::take(text);
+                    self.editing = None;
+                    if text.is_empty() {
+                        self.pattern = None;
+                        self.pattern_text.clear();
+                    } else {
+                        match regex::Regex::new(&text) {
+                            Ok(re) => {
+                                self.pattern = Some(re);
+                                self.pattern_text = text;
+                            }
+                            Err(e) => self.message = Some(format!("bad pattern: {e}")),
+                        }
+                    }
+                    self.rebuild();
+                }
+                KeyCode::Esc => self.editing = None,
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Char(c) => text.push(c),
+                _ => {}
+            }
+            return;
+        }
+        if self.show_help {
+            self.show_help = false;
+            return;
+        }
+        match key.code {
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => self.quit = true,
+            KeyCode::Char('q') | KeyCode::Esc => self.quit = true,
+            KeyCode::Tab | KeyCode::BackTab => self.focus_tree = !self.focus_tree,
+            KeyCode::Left | KeyCode::Char('h') => self.focus_tree = false,
+            KeyCode::Right | KeyCode::Char('l') => self.focus_tree = true,
+            KeyCode::Up | KeyCode::Char('k') => self.move_cursor(-1),
+            KeyCode::Down | KeyCode::Char('j') => self.move_cursor(1),
+            KeyCode::PageUp => self.move_cursor(-20),
+            KeyCode::PageDown => self.move_cursor(20),
+            KeyCode::Home | KeyCode::Char('g') => self.move_cursor(isize::MIN / 2),
+            KeyCode::End | KeyCode::Char('G') => self.move_cursor(isize::MAX / 2),
+            KeyCode::Enter | KeyCode::Char(' ') if self.focus_tree => self.toggle_collapse(),
+            KeyCode::Char('a') => {
+                self.whole_image = !self.whole_image;
+                self.rebuild();
+            }
+            KeyCode::Char('c') => {
+                self.changed_only = !self.changed_only;
+                self.rebuild();
+            }
+            KeyCode::Char('s') => {
+                self.min_size_step = (self.min_size_step + 1) % SIZE_STEPS.len();
+                self.rebuild();
+            }
+            KeyCode::Char('/') => self.editing = Some(String::new()),
+            KeyCode::Char('w') => self.show_wasted = !self.show_wasted,
+            KeyCode::Char('?') => self.show_help = true,
+            _ => {}
+        }
+    }
+
+    fn toggle_collapse(&mut self) {
+        let Some(row) = self.rows.get(self.cursor) else { return };
+        if !row.is_dir {
+            return;
+        }
+        let path = row.path.clone();
+        if !self.collapsed.remove(&path) {
+            self.collapsed.insert(path);
+        }
+        self.rebuild();
+    }
+}
