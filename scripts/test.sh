@@ -6,12 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# debootstrap, zstd: the Dockerfile corpus' base images (scripts/corpus-bases.sh);
+# openssh-client: its ssh-agent, forwarded by RUN --mount=type=ssh.
+# chromium: the layer explorer's HTML page, rendered headless (crates/cli/tests/explore.rs).
 # docker-compose: Debian's compose 1.29 (Python), driven against strata's socket.
 # docker.io: Debian's docker 20.10 client (API 1.41) at /usr/bin/docker, which the Engine
 # API tests drive beside docker 28 at /usr/local/bin/docker. Its daemon is never started:
 # ensure_packages blocks service starts while it installs (policy-rc.d), and nothing runs it.
 packages=(skopeo podman crun runc uidmap busybox-static python3 python3-venv tar procps docker-registry apache2-utils openssl gcc libc6-dev nftables iproute2
-  docker.io docker-compose openssh-client chromium)
+  docker.io docker-compose debootstrap zstd openssh-client chromium)
 source scripts/packages.sh
 ensure_packages "${packages[@]}"
 # The Python Docker SDK (pinned, in .venv-docker-py) for crates/cli/tests/docker_py.rs;
@@ -19,6 +22,9 @@ ensure_packages "${packages[@]}"
 # docker-compose 1.29 for crates/cli/tests/compose.rs.
 scripts/docker-py.sh
 scripts/compose.sh
+# The Dockerfile corpus' base images (crates/cli/tests/build_corpus.rs): debootstrap from
+# deb.debian.org the first time, then cached in /var/cache/strata-corpus.
+scripts/corpus-bases.sh
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings

@@ -140,6 +140,12 @@ impl Context {
         !rel.is_empty() && self.ignore.excludes(rel)
     }
 
+    /// Whether an excluded directory must still be walked: a `.dockerignore` exception
+    /// may re-include something below it.
+    pub fn may_reinclude_under(&self, rel: &str) -> bool {
+        self.ignore.may_reinclude_under(rel)
+    }
+
     /// The host path a `RUN --mount=type=bind,source=…` binds: resolved inside the
     /// context by the kernel (its symlinks cannot lead out), read back from the
     /// descriptor so the path names no link; a source with `.dockerignore`d files in it

@@ -621,13 +621,34 @@ fn copy_tree(
         } else {
             format!("{inner}/{name}")
         };
-        if (from_context && b.context.excludes(&child_rel)) || o.excluded(&child_inner) {
+        if o.excluded(&child_inner) {
+            continue;
+        }
+        let excluded = from_context && b.context.excludes(&child_rel);
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if excluded && !(is_dir && b.context.may_reinclude_under(&child_rel)) {
             continue;
         }
         let path = entry.path();
         let meta =
             std::fs::symlink_metadata(&path).map_err(|e| BuildError::io(format!("reading {}", path.display()), e))?;
         let target = format!("{dest}/{name}");
+        if excluded {
+            // As Docker: an excluded directory an exception reaches into is walked, and
+            // is in the copy only if something below it is.
+            let before = layer.entries.len();
+            copy_tree(b, ins, layer, &path, &child_rel, &child_inner, &target, from_context, o)?;
+            if layer.entries.len() > before {
+                let source = Source {
+                    b,
+                    ins,
+                    rel: &child_rel,
+                    from_context,
+                };
+                layer.add(&target, entry_for(content_of(&path, &meta, &source)?, &meta, o, false));
+            }
+            continue;
+        }
         let source = Source {
             b,
             ins,

@@ -37,6 +37,18 @@ impl Ignore {
         }
         excluded
     }
+
+    /// Whether an exception (`!` line) may re-include something below the directory
+    /// `dir`: Docker walks into an excluded directory then (`docs` then `!docs/keep.md`
+    /// copies docs/keep.md), and skips it otherwise.
+    pub fn may_reinclude_under(&self, dir: &str) -> bool {
+        let parts = elements(dir);
+        self.rules.iter().any(|(pattern, exception)| {
+            *exception
+                && (pattern.iter().any(|p| p == "**")
+                    || (pattern.len() > parts.len() && glob_elements(&pattern[..parts.len()], &parts)))
+        })
+    }
 }
 
 /// A cleaned relative path as elements: no empty, `.` or leading `/` parts; `..` pops.
@@ -141,6 +153,16 @@ mod tests {
         let ignore = Ignore::parse("vendor\n!vendor/keep\n");
         assert!(ignore.excludes("vendor/x"));
         assert!(!ignore.excludes("vendor/keep"));
+    }
+
+    #[test]
+    fn an_excluded_directory_is_walked_only_when_an_exception_reaches_below_it() {
+        let ignore = Ignore::parse("docs\n!docs/keep.md\nbuild\n!src/*/keep\n");
+        assert!(ignore.may_reinclude_under("docs"));
+        assert!(!ignore.may_reinclude_under("build"));
+        assert!(ignore.may_reinclude_under("src/a"));
+        assert!(!ignore.may_reinclude_under("src/a/keep"));
+        assert!(Ignore::parse("x\n!**/keep\n").may_reinclude_under("x"));
     }
 
     #[test]

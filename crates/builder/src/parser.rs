@@ -245,7 +245,9 @@ fn heredoc_markers(rest: &str) -> Vec<(String, bool, bool)> {
                 j += 1;
             }
             let start = j;
-            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == '_') {
+            // A name is a word, as BuildKit reads it (`COPY <<robots.txt <<humans.txt /html/`
+            // in its docs): up to a blank, a quote or a shell operator.
+            while j < bytes.len() && !bytes[j].is_whitespace() && !"\"'<>|&;()".contains(bytes[j]) {
                 j += 1;
             }
             let name: String = bytes[start..j].iter().collect();
@@ -357,6 +359,12 @@ mod tests {
         );
         let copy = one("COPY <<EOF /etc/motd\nhello\nEOF\n");
         assert_eq!(copy.heredocs[0].body, "hello\n");
+        // Names are words: BuildKit's docs write files named by their heredocs.
+        let files = one("COPY <<robots.txt <<humans-v2.txt /html/\nUser-agent: *\nrobots.txt\nus\nhumans-v2.txt\n");
+        let names: Vec<&str> = files.heredocs.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["robots.txt", "humans-v2.txt"]);
+        assert_eq!(files.heredocs[1].body, "us\n");
+        assert_eq!(one("RUN cat <<EOF>out\nx\nEOF\n").heredocs[0].name, "EOF");
         assert!(one("RUN cat <<<\"herestring\"").heredocs.is_empty());
         assert!(one("RUN [\"sh\", \"-c\", \"x <<EOF\"]").heredocs.is_empty());
     }

@@ -109,6 +109,35 @@ impl RunMount {
         }
     }
 
+    /// A relative target made absolute under the step's working directory, as BuildKit
+    /// does (`target=.` is the working directory itself); `.` and `..` are resolved.
+    pub fn resolve_target(&mut self, workdir: &str) {
+        let target = match self {
+            RunMount::Bind(b) => &mut b.target,
+            RunMount::Tmpfs { target, .. } => target,
+            RunMount::Cache(c) => &mut c.target,
+            RunMount::Secret(s) => &mut s.target,
+            RunMount::Ssh(s) => match s.target.as_mut() {
+                Some(t) => t,
+                None => return,
+            },
+        };
+        if target.starts_with('/') {
+            return;
+        }
+        let mut parts: Vec<&str> = Vec::new();
+        for part in workdir.split('/').chain(target.split('/')) {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    parts.pop();
+                }
+                p => parts.push(p),
+            }
+        }
+        *target = format!("/{}", parts.join("/"));
+    }
+
     /// The stage or image a bind or cache mount's `from=` names.
     pub fn from(&self) -> Option<&str> {
         match self {
@@ -207,8 +236,9 @@ impl Options {
 
     fn target(&self, spec: &str, required: bool) -> Result<Option<String>, String> {
         match self.text("target").filter(|t| !t.is_empty()) {
-            Some(t) if t.starts_with('/') => Ok(Some(t)),
-            Some(t) => Err(format!("RUN --mount target {t:?} must be an absolute path")),
+            // A relative target is the working directory's (BuildKit's, and Docker's Go
+            // guide binds the context with `target=.`): resolve_target makes it absolute.
+            Some(t) => Ok(Some(t)),
             None if required => Err(format!("RUN --mount={spec}: a target is required")),
             None => Ok(None),
         }
@@ -341,6 +371,21 @@ mod tests {
     }
 
     #[test]
+    fn relative_targets_are_the_working_directorys() {
+        for (target, workdir, resolved) in [
+            (".", "/src", "/src"),
+            ("out", "/src/", "/src/out"),
+            ("./a/../b", "/", "/b"),
+            ("../up", "/src/app", "/src/up"),
+            ("/abs", "/src", "/abs"),
+        ] {
+            let mut mount = RunMount::parse(&format!("type=bind,target={target}")).unwrap();
+            mount.resolve_target(workdir);
+            assert_eq!(mount.target(), Some(resolved), "{target} in {workdir}");
+        }
+    }
+
+    #[test]
     fn bind_and_tmpfs_mounts_parse_as_buildkits() {
         assert_eq!(
             RunMount::parse("type=bind,source=hello.txt,target=/tmp/h").unwrap(),
@@ -446,7 +491,6 @@ mod tests {
             ("type=secret", "a secret needs an id or a target"),
             ("type=bind,source=a", "a target is required"),
             ("type=cache,id=x", "a target is required"),
-            ("type=bind,source=a,target=rel", "must be an absolute path"),
             ("type=bind,target=/a,rw,ro", "rw and readonly contradict"),
             ("type=bind,target=/a,target=/b", "option target is given twice"),
             ("type=bind,target=/a,rw=maybe", "rw=maybe: true or false"),

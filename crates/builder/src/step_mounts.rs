@@ -78,7 +78,8 @@ pub(crate) struct Planned {
 }
 
 /// `RUN --mount=…`s, each resolved where it comes from.
-pub(crate) fn plan(b: &mut Builder<'_>, ins: &Instruction, vars: &Vars) -> Result<Planned> {
+/// Relative targets are `workdir`'s.
+pub(crate) fn plan(b: &mut Builder<'_>, ins: &Instruction, vars: &Vars, workdir: &str) -> Result<Planned> {
     let mut planned = Planned {
         mounts: Vec::new(),
         key: String::new(),
@@ -88,7 +89,8 @@ pub(crate) fn plan(b: &mut Builder<'_>, ins: &Instruction, vars: &Vars) -> Resul
     let mut ssh_count = 0;
     for spec in ins.flags_named("mount") {
         let spec = b.expand(ins, spec, vars)?;
-        let mount = RunMount::parse(&spec).map_err(|e| b.syntax(ins, e))?;
+        let mut mount = RunMount::parse(&spec).map_err(|e| b.syntax(ins, e))?;
+        mount.resolve_target(workdir);
         if let Some(target) = mount.target() {
             check_path(b, ins, target)?;
         }

@@ -307,7 +307,7 @@ pub(crate) fn plan(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction) ->
                 Command::Shell(_) => argv.join(" "),
                 Command::Exec(_) => format!("RUN {}", serde_json::to_string(&argv).unwrap_or_default()),
             };
-            let mounts = crate::step_mounts::plan(b, ins, &vars)?;
+            let mounts = crate::step_mounts::plan(b, ins, &vars, &state.workdir())?;
             let mut key_text = format!(
                 "{created_by}\0{}\0{}\0{privileged}\0{}",
                 env.join("\0"),

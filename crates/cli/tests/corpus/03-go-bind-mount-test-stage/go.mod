@@ -1,0 +1,5 @@
+module example.com/calc
+
+go 1.19
+
+require example.com/greet v0.1.0

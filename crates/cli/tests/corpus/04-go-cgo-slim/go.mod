@@ -1,0 +1,3 @@
+module example.com/hashsum
+
+go 1.19

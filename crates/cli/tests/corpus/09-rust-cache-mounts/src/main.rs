@@ -1,0 +1,3 @@
+fn main() {
+    println!("built with the target directory in a cache mount");
+}

@@ -1,0 +1,1 @@
+exports.banner = (text) => `*** ${text} ***`;

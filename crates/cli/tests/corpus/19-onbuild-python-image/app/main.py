@@ -1,0 +1,3 @@
+from colorize import bracket
+
+print(bracket("built by ONBUILD triggers"))

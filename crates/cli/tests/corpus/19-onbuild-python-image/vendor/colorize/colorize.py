@@ -1,0 +1,2 @@
+def bracket(text, left="[", right="]"):
+    return f"{left}{text}{right}"

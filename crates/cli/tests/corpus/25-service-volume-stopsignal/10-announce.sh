@@ -1,0 +1,1 @@
+echo "docker-entrypoint.d: site in /data" >&2

@@ -1,0 +1,3 @@
+module example.com/exported
+
+go 1.19
