@@ -20,7 +20,7 @@
 use crate::display::escape;
 use crate::entries::{Change, Entry, ImagePath, Kind};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 
 /// One layer to analyze.
@@ -32,16 +32,24 @@ pub struct LayerInput {
     pub changes: Vec<Change>,
 }
 
+/// A path as its text (see [`crate::display::escape`]): held as the layer's bytes,
+/// shared with the analysis' map, escaped only when written.
+fn escaped<S: serde::Serializer>(path: &ImagePath, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&escape(path))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct FileChange {
-    pub path: String,
+    #[serde(serialize_with = "escaped")]
+    pub path: ImagePath,
     pub kind: Kind,
     pub size: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Shadowed {
-    pub path: String,
+    #[serde(serialize_with = "escaped")]
+    pub path: ImagePath,
     /// The index of the layer whose copy is hidden.
     pub layer: usize,
     pub size: u64,
@@ -124,11 +132,11 @@ pub struct Analysis {
 pub struct Visible {
     pub kind: Kind,
     pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
+    pub uid: u32,
+    pub gid: u32,
     pub size: u64,
+    /// The content's digest (a link's: its target's).
     pub digest: [u8; 32],
-    pub link: Option<ImagePath>,
     pub layer: usize,
 }
 
@@ -146,29 +154,29 @@ impl Visible {
 }
 
 /// A path's state: its visible entry (if `present`) and what all its copies stored.
+/// Kept small (a 200,000-file image holds 200,000 of them): a link's target is known by
+/// its digest, owners by 32 bits (tar's larger IDs compare by their low bits).
 struct Node {
     layer: u32,
-    kind: Kind,
     mode: u32,
-    uid: u64,
-    gid: u64,
-    size: u64,
-    digest: [u8; 32],
-    link: Option<ImagePath>,
-    present: bool,
-    stored: u64,
+    uid: u32,
+    gid: u32,
     copies: u32,
+    kind: Kind,
+    present: bool,
+    size: u64,
+    stored: u64,
+    digest: [u8; 32],
 }
 
 impl Node {
     fn same_as(&self, e: &Entry) -> bool {
         self.kind == e.kind
             && self.mode == e.mode
-            && self.uid == e.uid
-            && self.gid == e.gid
+            && self.uid == e.uid as u32
+            && self.gid == e.gid as u32
             && self.size == e.size
             && self.digest == e.digest
-            && self.link == e.link
     }
 }
 
@@ -266,7 +274,7 @@ impl Analyzer {
         node.present = false;
         let (layer, size, kind) = (node.layer as usize, node.size, node.kind);
         self.layers[layer].wasted_bytes += size;
-        let path = escape(key);
+        let path = key.clone();
         let report = &mut self.layers[index];
         report.removed.push(FileChange {
             path: path.clone(),
@@ -293,7 +301,7 @@ impl Analyzer {
         let size = if entry.kind == Kind::File { entry.size } else { 0 };
         self.layers[index].bytes += size;
         let change = FileChange {
-            path: escape(&entry.path),
+            path: entry.path.clone(),
             kind: entry.kind,
             size,
         };
@@ -334,7 +342,6 @@ impl Analyzer {
             gid: 0,
             size: 0,
             digest: [0; 32],
-            link: None,
             present: false,
             stored: 0,
             copies: 0,
@@ -342,11 +349,10 @@ impl Analyzer {
         node.layer = index as u32;
         node.kind = entry.kind;
         node.mode = entry.mode;
-        node.uid = entry.uid;
-        node.gid = entry.gid;
+        node.uid = entry.uid as u32;
+        node.gid = entry.gid as u32;
         node.size = size;
         node.digest = entry.digest;
-        node.link = entry.link;
         node.present = true;
         node.stored += size;
         node.copies += 1;
@@ -364,7 +370,6 @@ impl Analyzer {
                     gid: n.gid,
                     size: n.size,
                     digest: n.digest,
-                    link: n.link.clone(),
                     layer: n.layer as usize,
                 },
             )
@@ -373,8 +378,11 @@ impl Analyzer {
 
     pub fn finish(self) -> Analysis {
         let mut wasted = Vec::new();
-        let mut largest = Vec::new();
-        let mut by_digest: HashMap<[u8; 32], Vec<&ImagePath>> = HashMap::new();
+        // The largest files: a min-heap of at most `self.largest`; identical content:
+        // (digest, path) pairs sorted, then grouped (no map of vectors for every file).
+        let mut largest: std::collections::BinaryHeap<std::cmp::Reverse<(u64, &ImagePath)>> =
+            std::collections::BinaryHeap::new();
+        let mut contents: Vec<(&[u8; 32], &ImagePath)> = Vec::new();
         let (mut stored, mut visible, mut entries) = (0u64, 0u64, 0usize);
         for (path, node) in &self.nodes {
             let shown = if node.present { node.size } else { 0 };
@@ -394,30 +402,35 @@ impl Analyzer {
             }
             entries += 1;
             if node.kind == Kind::File && node.size > 0 {
-                largest.push((node.size, path));
-                by_digest.entry(node.digest).or_default().push(path);
+                largest.push(std::cmp::Reverse((node.size, path)));
+                if largest.len() > self.largest {
+                    largest.pop();
+                }
+                contents.push((&node.digest, path));
             }
         }
         wasted.sort_by(|a, b| b.wasted.cmp(&a.wasted).then_with(|| a.path.cmp(&b.path)));
+        let mut largest: Vec<(u64, &ImagePath)> = largest.into_iter().map(|r| r.0).collect();
         largest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        largest.truncate(self.largest);
         let largest = largest
             .into_iter()
             .map(|(size, path)| FileChange {
-                path: escape(path),
+                path: path.clone(),
                 kind: Kind::File,
                 size,
             })
             .collect();
-        let mut duplicates: Vec<Duplicate> = by_digest
-            .into_iter()
-            .filter(|(_, paths)| paths.len() > 1)
-            .map(|(digest, paths)| Duplicate {
-                digest: format!("sha256:{}", hex::encode(digest)),
-                size: self.nodes[paths[0]].size,
-                paths: paths.into_iter().map(|p| escape(p)).collect(),
+        contents.sort_unstable();
+        let mut duplicates: Vec<Duplicate> = contents
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter(|group| group.len() > 1)
+            .map(|group| Duplicate {
+                digest: format!("sha256:{}", hex::encode(group[0].0)),
+                size: self.nodes[group[0].1].size,
+                paths: group.iter().map(|(_, p)| escape(p)).collect(),
             })
             .collect();
+        drop(contents);
         duplicates.sort_by(|a, b| {
             (b.size * (b.paths.len() as u64 - 1))
                 .cmp(&(a.size * (a.paths.len() as u64 - 1)))

@@ -32,7 +32,8 @@ pub struct Entry {
     pub gid: u64,
     /// Bytes of content (files only).
     pub size: u64,
-    /// SHA-256 of the content (files with content only; zeros otherwise).
+    /// SHA-256 of the content (files with content), of the target (links); zeros
+    /// otherwise.
     pub digest: [u8; 32],
     /// A symlink's or hard link's target.
     pub link: Option<ImagePath>,
@@ -106,7 +107,8 @@ pub fn read_layer(reader: impl Read, max_bytes: u64) -> Result<Vec<Change>> {
             _ => None,
         };
         let mut size = 0;
-        let mut digest = [0u8; 32];
+        // A link is known by its target's digest (the analysis keeps no targets).
+        let mut digest = link.as_deref().map_or([0u8; 32], |l| Sha256::digest(l).into());
         if kind == Kind::File {
             let mut hasher = Sha256::new();
             loop {

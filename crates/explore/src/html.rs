@@ -65,7 +65,10 @@ fn embedded(analysis: &Analysis) -> io::Result<String> {
                 (&l.removed, "D"),
                 (&l.unchanged, "U"),
             ] {
-                files.extend(list.iter().map(|c| serde_json::json!([c.path, mark, c.size])));
+                files.extend(
+                    list.iter()
+                        .map(|c| serde_json::json!([crate::display::escape(&c.path), mark, c.size])),
+                );
             }
             serde_json::json!({ "files": files })
         })

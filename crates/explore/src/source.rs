@@ -43,16 +43,44 @@ pub fn explore(store: &ImageStore, name: &str, opts: &ExploreOptions) -> Result<
 /// Feeds the image's layers to `analyzer`.
 pub(crate) fn add_image_layers(store: &ImageStore, image: &ImageRecord, analyzer: &mut Analyzer) -> Result<()> {
     let history = layer_history(store, image)?;
-    for (layer, created_by) in image.layers.iter().zip(history) {
-        let digest = strata_images::parse_stored_digest(&layer.blob_digest)?;
-        let chain = strata_snapshots::ChainId::parse(&layer.chain_id)
-            .map_err(|e| ExploreError::BadLayer(format!("layer {}: {e}", layer.diff_id)))?;
-        let (_, blob) = store
-            .open_layer_blob(&digest, Some((&chain, layer.blob_size as u64)))
-            .map_err(|e| ExploreError::io(format!("opening layer {}", layer.diff_id), e))?;
-        analyzer.add_layer(read_input(blob, &layer.diff_id, created_by, store.max_layer_bytes())?);
+    let layers: Vec<_> = image.layers.iter().zip(history).collect();
+    // Reading (decompressing, hashing) is the work: as many layers at once as there are
+    // cores, each batch applied in order before the next is read, so at most one batch
+    // of layers' entries is held.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for batch in layers.chunks(workers) {
+        let inputs: Vec<Result<LayerInput>> = std::thread::scope(|scope| {
+            let readers: Vec<_> = batch
+                .iter()
+                .map(|(layer, created_by)| scope.spawn(move || read_stored_layer(store, layer, created_by.clone())))
+                .collect();
+            readers
+                .into_iter()
+                .map(|r| {
+                    r.join()
+                        .unwrap_or_else(|_| Err(ExploreError::Config("a layer reader panicked".into())))
+                })
+                .collect()
+        });
+        for input in inputs {
+            analyzer.add_layer(input?);
+        }
     }
     Ok(())
+}
+
+fn read_stored_layer(
+    store: &ImageStore,
+    layer: &strata_metadata::LayerRecord,
+    created_by: String,
+) -> Result<LayerInput> {
+    let digest = strata_images::parse_stored_digest(&layer.blob_digest)?;
+    let chain = strata_snapshots::ChainId::parse(&layer.chain_id)
+        .map_err(|e| ExploreError::BadLayer(format!("layer {}: {e}", layer.diff_id)))?;
+    let (_, blob) = store
+        .open_layer_blob(&digest, Some((&chain, layer.blob_size as u64)))
+        .map_err(|e| ExploreError::io(format!("opening layer {}", layer.diff_id), e))?;
+    read_input(blob, &layer.diff_id, created_by, store.max_layer_bytes())
 }
 
 /// One layer's bytes (compressed or not) as the analyzer's input.

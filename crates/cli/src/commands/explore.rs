@@ -101,7 +101,11 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         return Ok(0);
     }
     if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&analysis)?);
+        // Streamed: the document of a large image is never held as one string.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        serde_json::to_writer_pretty(&mut out, &analysis)?;
+        std::io::Write::write_all(&mut out, b"\n")?;
+        std::io::Write::flush(&mut out)?;
     } else if !args.ci {
         print!("{}", text(&analysis, args.top));
     }
@@ -210,16 +214,28 @@ fn text(a: &Analysis, top: usize) -> String {
     if !a.largest.is_empty() {
         let mut rows = vec![["SIZE", "PATH"].map(String::from).to_vec()];
         for f in a.largest.iter().take(top) {
-            rows.push(vec![human_size(f.size as i64), shown(&f.path)]);
+            rows.push(vec![
+                human_size(f.size as i64),
+                strata_explore::display::escape_controls(&f.path),
+            ]);
         }
         out.push_str(&format!("\nLargest files:\n{}", table(&rows)));
     }
     out
 }
 
-/// A path for a terminal: control characters (a newline in a name) escaped.
+/// An escaped path for a terminal: its control characters (a newline in a name) escaped
+/// too.
 fn shown(path: &str) -> String {
-    strata_explore::display::escape_controls(path.as_bytes())
+    path.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[derive(clap::Args)]

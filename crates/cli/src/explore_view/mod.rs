@@ -235,7 +235,7 @@ fn draw_tree(f: &mut Frame, model: &mut Model, area: Rect) {
                 size,
                 "  ".repeat(row.depth),
                 arrow,
-                shown(&row.name)
+                strata_explore::display::escape_controls(row.path.rsplit(|b| *b == b'/').next().unwrap_or_default())
             );
             let mut style = mark_style(row.mark);
             if i == model.cursor && model.focus_tree {

@@ -42,12 +42,12 @@ struct Entry {
     mark: Mark,
 }
 
+/// A row of the tree; its path borrowed from the analysis (a directory on the way is a
+/// prefix of an entry's path), so making 200,000 rows copies no names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub struct Row<'a> {
     pub depth: usize,
-    /// The last component, as the layer names it (escaped: see `strata_explore::display`).
-    pub name: String,
-    pub path: String,
+    pub path: &'a [u8],
     pub mark: Mark,
     pub is_dir: bool,
     pub collapsed: bool,
@@ -65,7 +65,8 @@ pub struct Model<'a> {
     pub focus_tree: bool,
     pub changed_only: bool,
     pub min_size_step: usize,
-    pub pattern: Option<regex::Regex>,
+    /// Matched against the paths' bytes (a name need not be UTF-8).
+    pub pattern: Option<regex::bytes::Regex>,
     pub pattern_text: String,
     /// Typing a pattern (after `/`).
     pub editing: Option<String>,
@@ -74,25 +75,37 @@ pub struct Model<'a> {
     pub message: Option<String>,
     pub cursor: usize,
     pub scroll: usize,
-    collapsed: HashSet<String>,
-    rows: Vec<Row>,
+    collapsed: HashSet<Vec<u8>>,
+    rows: Vec<Row<'a>>,
     /// Per layer: the paths a later layer shadows.
-    shadowed_later: Vec<HashSet<&'a str>>,
+    shadowed_later: Vec<HashSet<&'a [u8]>>,
     pub quit: bool,
 }
 
-/// Path order of a tree: component by component (`a/b` before `a-b`).
-fn tree_order(a: &str, b: &str) -> std::cmp::Ordering {
-    a.split('/').cmp(b.split('/'))
+/// A path in tree order: component by component (`a/b` before `a-b`), so a map of them
+/// iterates as the tree is drawn, with no sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TreeKey<'a>(&'a [u8]);
+
+impl Ord for TreeKey<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.split(|b| *b == b'/').cmp(other.0.split(|b| *b == b'/'))
+    }
+}
+
+impl PartialOrd for TreeKey<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl<'a> Model<'a> {
     pub fn new(analysis: &'a Analysis) -> Self {
-        let mut shadowed_later: Vec<HashSet<&str>> = vec![HashSet::new(); analysis.layers.len()];
+        let mut shadowed_later: Vec<HashSet<&[u8]>> = vec![HashSet::new(); analysis.layers.len()];
         for layer in &analysis.layers {
             for s in &layer.shadowed {
                 if let Some(set) = shadowed_later.get_mut(s.layer) {
-                    set.insert(s.path.as_str());
+                    set.insert(&s.path);
                 }
             }
         }
@@ -120,12 +133,12 @@ impl<'a> Model<'a> {
         model
     }
 
-    pub fn rows(&self) -> &[Row] {
+    pub fn rows(&self) -> &[Row<'a>] {
         &self.rows
     }
 
     /// The selected layer's entries, or the whole image's as of it.
-    fn entries(&self) -> BTreeMap<&'a str, Entry> {
+    fn entries(&self) -> BTreeMap<TreeKey<'a>, Entry> {
         let mut map = BTreeMap::new();
         let layers = &self.analysis.layers;
         let first = if self.whole_image { 0 } else { self.layer };
@@ -133,10 +146,10 @@ impl<'a> Model<'a> {
             let here = i == self.layer;
             let mark = |m: Mark| if here { m } else { Mark::None };
             for path in &layer.removed {
-                map.remove(path.path.as_str());
+                map.remove(&TreeKey(&path.path));
                 if here {
                     map.insert(
-                        path.path.as_str(),
+                        TreeKey(&path.path),
                         Entry {
                             kind: path.kind,
                             size: path.size,
@@ -152,7 +165,7 @@ impl<'a> Model<'a> {
             ] {
                 for c in list {
                     map.insert(
-                        c.path.as_str(),
+                        TreeKey(&c.path),
                         Entry {
                             kind: c.kind,
                             size: c.size,
@@ -165,7 +178,7 @@ impl<'a> Model<'a> {
         // What a later layer hides of this one's is marked, where nothing else is.
         if let Some(later) = self.shadowed_later.get(self.layer) {
             for (path, entry) in map.iter_mut() {
-                if matches!(entry.mark, Mark::Added | Mark::Modified | Mark::Unchanged) && later.contains(path) {
+                if matches!(entry.mark, Mark::Added | Mark::Modified | Mark::Unchanged) && later.contains(path.0) {
                     entry.mark = Mark::Shadowed;
                 }
             }
@@ -173,7 +186,7 @@ impl<'a> Model<'a> {
         map
     }
 
-    fn keeps(&self, path: &str, e: &Entry) -> bool {
+    fn keeps(&self, path: &[u8], e: &Entry) -> bool {
         (!self.changed_only || e.mark != Mark::None)
             && e.size >= SIZE_STEPS[self.min_size_step]
             && self.pattern.as_ref().is_none_or(|p| p.is_match(path))
@@ -185,39 +198,35 @@ impl<'a> Model<'a> {
     pub fn rebuild(&mut self) {
         let entries = self.entries();
         let filtering = self.changed_only || self.min_size_step > 0 || self.pattern.is_some();
-        let mut kept: Vec<(&str, &Entry)> = entries
-            .iter()
-            .filter(|(p, e)| !filtering || self.keeps(p, e))
-            .map(|(p, e)| (*p, e))
-            .collect();
-        kept.sort_by(|a, b| tree_order(a.0, b.0));
-        let mut rows: Vec<Row> = Vec::with_capacity(kept.len());
-        let mut open: Vec<String> = Vec::new();
-        let mut hidden_below: Option<String> = None;
-        for (path, entry) in kept {
-            let parts: Vec<&str> = path.split('/').collect();
+        let mut rows: Vec<Row<'a>> = Vec::with_capacity(entries.len());
+        // The directories of the last row's path, as (start, end) of its components.
+        let mut open: Vec<&'a [u8]> = Vec::new();
+        let mut hidden_below: Option<&'a [u8]> = None;
+        for (key, entry) in &entries {
+            let path = key.0;
+            if filtering && !self.keeps(path, entry) {
+                continue;
+            }
+            let parts: Vec<usize> = path
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'/')
+                .map(|(i, _)| i)
+                .collect();
+            let depth = parts.len();
             // Directories on the way that no row shows yet.
             let mut common = 0;
-            while common < open.len() && common < parts.len() - 1 && open[common] == parts[common] {
+            while common < open.len() && common < depth && open[common] == &path[..parts[common]] {
                 common += 1;
             }
             open.truncate(common);
-            for depth in common..parts.len() - 1 {
-                let dir = parts[..=depth].join("/");
-                open.push(parts[depth].to_string());
-                self.push_row(&mut rows, &mut hidden_below, depth, &dir, parts[depth], None);
+            for (d, end) in parts.iter().enumerate().skip(common) {
+                open.push(&path[..*end]);
+                self.push_row(&mut rows, &mut hidden_below, d, &path[..*end], None);
             }
-            let is_dir = entry.kind == Kind::Dir;
-            self.push_row(
-                &mut rows,
-                &mut hidden_below,
-                parts.len() - 1,
-                path,
-                parts[parts.len() - 1],
-                Some(entry),
-            );
-            if is_dir {
-                open.push(parts[parts.len() - 1].to_string());
+            self.push_row(&mut rows, &mut hidden_below, depth, path, Some(entry));
+            if entry.kind == Kind::Dir {
+                open.push(path);
             }
         }
         self.rows = rows;
@@ -227,15 +236,14 @@ impl<'a> Model<'a> {
 
     fn push_row(
         &self,
-        rows: &mut Vec<Row>,
-        hidden_below: &mut Option<String>,
+        rows: &mut Vec<Row<'a>>,
+        hidden_below: &mut Option<&'a [u8]>,
         depth: usize,
-        path: &str,
-        name: &str,
+        path: &'a [u8],
         entry: Option<&Entry>,
     ) {
         if let Some(top) = hidden_below {
-            if path.starts_with(top.as_str()) && path.as_bytes().get(top.len()) == Some(&b'/') {
+            if path.starts_with(top) && path.get(top.len()) == Some(&b'/') {
                 return;
             }
             *hidden_below = None;
@@ -243,12 +251,11 @@ impl<'a> Model<'a> {
         let is_dir = entry.is_none_or(|e| e.kind == Kind::Dir);
         let collapsed = is_dir && self.collapsed.contains(path);
         if collapsed {
-            *hidden_below = Some(path.to_string());
+            *hidden_below = Some(path);
         }
         rows.push(Row {
             depth,
-            name: name.to_string(),
-            path: path.to_string(),
+            path,
             mark: entry.map_or(Mark::None, |e| e.mark),
             is_dir,
             collapsed,
@@ -298,7 +305,7 @@ impl<'a> Model<'a> {
                         self.pattern = None;
                         self.pattern_text.clear();
                     } else {
-                        match regex::Regex::new(&text) {
+                        match regex::bytes::Regex::new(&text) {
                             Ok(re) => {
                                 self.pattern = Some(re);
                                 self.pattern_text = text;
@@ -358,7 +365,7 @@ impl<'a> Model<'a> {
         if !row.is_dir {
             return;
         }
-        let path = row.path.clone();
+        let path = row.path.to_vec();
         if !self.collapsed.remove(&path) {
             self.collapsed.insert(path);
         }
