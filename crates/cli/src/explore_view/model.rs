@@ -77,10 +77,16 @@ pub struct Model<'a> {
     pub scroll: usize,
     collapsed: HashSet<Vec<u8>>,
     rows: Vec<Row<'a>>,
+    /// The trees last made, by (layer, whole image): switching back and forth between
+    /// two views, or changing a filter, makes no tree again.
+    trees: Vec<((usize, bool), Tree<'a>)>,
     /// Per layer: the paths a later layer shadows.
     shadowed_later: Vec<HashSet<&'a [u8]>>,
     pub quit: bool,
 }
+
+/// A view's entries in tree order, shared between the cache and a rebuild.
+type Tree<'a> = std::rc::Rc<BTreeMap<TreeKey<'a>, Entry>>;
 
 /// A path in tree order: component by component (`a/b` before `a-b`), so a map of them
 /// iterates as the tree is drawn, with no sort.
@@ -88,8 +94,11 @@ pub struct Model<'a> {
 struct TreeKey<'a>(&'a [u8]);
 
 impl Ord for TreeKey<'_> {
+    /// Bytes compared with `/` as the smallest (names never hold a NUL): the same order
+    /// as comparing component by component, without splitting.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.split(|b| *b == b'/').cmp(other.0.split(|b| *b == b'/'))
+        let rank = |b: &u8| if *b == b'/' { 0 } else { *b as u16 + 1 };
+        self.0.iter().map(rank).cmp(other.0.iter().map(rank))
     }
 }
 
@@ -126,6 +135,7 @@ impl<'a> Model<'a> {
             scroll: 0,
             collapsed: HashSet::new(),
             rows: Vec::new(),
+            trees: Vec::new(),
             shadowed_later,
             quit: false,
         };
@@ -195,14 +205,28 @@ impl<'a> Model<'a> {
     /// Makes the rows again: entries in tree order, the directories on their way, the
     /// filters applied (a directory stays while something below it does), collapsed
     /// directories' contents left out.
+    /// The current view's tree, from the cache or made (and cached, the last 3 kept).
+    fn tree(&mut self) -> Tree<'a> {
+        let key = (self.layer, self.whole_image);
+        if let Some((_, tree)) = self.trees.iter().find(|(k, _)| *k == key) {
+            return tree.clone();
+        }
+        let tree = std::rc::Rc::new(self.entries());
+        self.trees.push((key, tree.clone()));
+        if self.trees.len() > 3 {
+            self.trees.remove(0);
+        }
+        tree
+    }
+
     pub fn rebuild(&mut self) {
-        let entries = self.entries();
+        let entries = self.tree();
         let filtering = self.changed_only || self.min_size_step > 0 || self.pattern.is_some();
         let mut rows: Vec<Row<'a>> = Vec::with_capacity(entries.len());
         // The directories of the last row's path, as (start, end) of its components.
         let mut open: Vec<&'a [u8]> = Vec::new();
         let mut hidden_below: Option<&'a [u8]> = None;
-        for (key, entry) in &entries {
+        for (key, entry) in entries.iter() {
             let path = key.0;
             if filtering && !self.keeps(path, entry) {
                 continue;
