@@ -10,7 +10,7 @@
 # Everything lives on the fair filesystem (../shared/reference/fair-fs.sh), sync around
 # every timed run.
 #
-#   bash bench/explore.sh            # RUNS=5 rounds
+#   bash bench/explore.sh            # RUNS=5 rounds (dive in the first DIVE_RUNS=1 only)
 # Needs: target/release/strata (cargo build --release -p strata), dive (scripts/dive.sh
 # builds it into .tools/), the reference images (../shared/reference/setup.sh).
 # Results: $B/results/explore.md
@@ -21,6 +21,7 @@ REPO=$(cd "$HERE/.." && pwd)
 REF=${REFERENCE_SCRIPTS:-/work/shared/reference}
 source "$REF/env.sh"                 # $IMG
 RUNS=${RUNS:-5}
+DIVE_RUNS=${DIVE_RUNS:-1}            # dive takes minutes on the 200,000-file image: its rounds
 STRATA=${STRATA:-$REPO/target/release/strata}
 DIVE=${DIVE:-$REPO/.tools/dive}
 [ -x "$STRATA" ] || { echo "build strata first: cargo build --release -p strata" >&2; exit 1; }
@@ -95,12 +96,13 @@ floor() { # the image's layer tars, each read once: headers parsed, contents has
 export -f floor
 
 : >"$OUT/explore.raw"
-for _ in $(seq 1 "$RUNS"); do
+for round in $(seq 1 "$RUNS"); do
   for image in multi many; do
     tag=$image:1
     measure strata-store "$image" "$STRATA" --root "$ROOT" image explore --format json "$tag"
     measure strata-input "$image" "$STRATA" --root "$ROOT" image explore --format json --input "$W/$image.tar"
-    measure dive "$image" "$DIVE" --source docker-archive --json "$W/dive.json" "$W/$image.tar"
+    [ "$round" -gt "$DIVE_RUNS" ] ||
+      measure dive "$image" "$DIVE" --source docker-archive --json "$W/dive.json" "$W/$image.tar"
     measure floor "$image" bash -c "floor $W/$image-layers"
   done
 done
@@ -126,5 +128,11 @@ store = max(k for (i, l), v in rows.items() if i == "many" and l == "strata-stor
 print(f"\nmany:1 has {files} entries in its final image; strata's peak RSS from the store is "
       f"{store * 1024 / files:.0f} bytes per entry (including the binary's own).")
 PY
+{
+  echo
+  echo "Keypress to redraw in the interactive view of many:1 (80x24 pty, bench/explore_keys.py):"
+  echo
+  python3 "$HERE/explore_keys.py" "$STRATA" --root "$ROOT" explore many:1 | sed 's/^/- /'
+} >>"$OUT/explore.md"
 cat "$OUT/explore.md"
 }

@@ -354,7 +354,8 @@ fn parse_size(text: &str) -> Result<u64, String> {
         'g' => 1 << 30,
         _ => return Err(format!("RUN --mount size {text:?} is not a size")),
     };
-    Ok(n * scale)
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("RUN --mount size {text:?} is too large"))
 }
 
 #[cfg(test)]

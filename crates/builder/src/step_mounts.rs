@@ -107,7 +107,8 @@ pub(crate) fn plan(b: &mut Builder<'_>, ins: &Instruction, vars: &Vars, workdir:
                             .map_err(|e| b.syntax(ins, e.to_string()))?
                     }
                     Some(from) => {
-                        let from = b.expand(ins, from, vars)?;
+                        // The spec was expanded whole already: not again.
+                        let from = from.clone();
                         let (origin, source) = from_source(b, ins, &from, &bind.source, &mut planned)?;
                         planned
                             .key
@@ -127,10 +128,23 @@ pub(crate) fn plan(b: &mut Builder<'_>, ins: &Instruction, vars: &Vars, workdir:
                 planned.mounts.push(StepMount::Tmpfs { target, size });
             }
             RunMount::Cache(cache) => {
+                let twice = planned
+                    .mounts
+                    .iter()
+                    .any(|m| matches!(m, StepMount::Cache { mount, .. } if mount.id == cache.id));
+                if twice {
+                    return Err(b.syntax(
+                        ins,
+                        format!(
+                            "RUN --mount: the cache {:?} is mounted twice in one step; mount it once",
+                            cache.id
+                        ),
+                    ));
+                }
                 let seed = match &cache.from {
                     None => None,
                     Some(from) => {
-                        let from = b.expand(ins, from, vars)?;
+                        let from = from.clone();
                         let (origin, source) = from_source(b, ins, &from, &cache.source, &mut planned)?;
                         planned.key.push_str(&format!("cache-from {origin} {}\0", cache.source));
                         Some(source)
@@ -195,12 +209,14 @@ pub(crate) fn plan(b: &mut Builder<'_>, ins: &Instruction, vars: &Vars, workdir:
     Ok(planned)
 }
 
-/// A container `--mount` spec is comma-separated: a path with a comma cannot be in one.
+/// A container `--mount` spec is comma-separated and a `--tmpfs` one takes options after
+/// a colon: a path with either cannot be mounted (a tmpfs target `/x:exec` would add
+/// options the Dockerfile must not set).
 fn check_path(b: &Builder<'_>, ins: &Instruction, path: &str) -> Result<()> {
-    if path.contains(',') {
+    if path.contains(',') || path.contains(':') {
         return Err(b.syntax(
             ins,
-            format!("RUN --mount: a path with a comma ({path}) cannot be mounted"),
+            format!("RUN --mount: a path with a comma or a colon ({path}) cannot be mounted"),
         ));
     }
     Ok(())
@@ -256,6 +272,14 @@ pub(crate) struct Live {
     dirs: Vec<PathBuf>,
 }
 
+impl Live {
+    /// Whether the step's container binds what only lives as long as the step: a locked
+    /// cache directory, the secrets' tmpfs, a writable bind's overlay or copy.
+    pub fn binds_step_resources(&self) -> bool {
+        !self.leases.is_empty() || !self.host_mounts.is_empty() || !self.dirs.is_empty()
+    }
+}
+
 impl Drop for Live {
     fn drop(&mut self) {
         for dir in self.host_mounts.iter().rev() {
@@ -271,6 +295,29 @@ impl Drop for Live {
 pub(crate) fn make_live(b: &Builder<'_>, mounts: &[StepMount]) -> Result<Live> {
     let mut live = Live::default();
     let mut secrets: Option<PathBuf> = None;
+    // Caches are locked first, in the order of their ids (two builds that lock the same
+    // two `locked` caches never wait for each other crosswise); the mounts then keep the
+    // Dockerfile's order (a cache may sit inside a bind).
+    let mut caches: Vec<(&run_mount::CacheMount, &Option<PathBuf>)> = mounts
+        .iter()
+        .filter_map(|m| match m {
+            StepMount::Cache { mount, seed } => Some((mount, seed)),
+            _ => None,
+        })
+        .collect();
+    caches.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    let mut leases = std::collections::HashMap::new();
+    for (mount, seed) in caches {
+        let mut fill = |dir: &Path| fill_cache(dir, mount, seed.as_deref());
+        let sharing = match mount.sharing {
+            run_mount::Sharing::Shared => Sharing::Shared,
+            run_mount::Sharing::Private => Sharing::Private,
+            run_mount::Sharing::Locked => Sharing::Locked,
+        };
+        let lease = b.store.cache_mount(&mount.id, sharing, &mut fill)?;
+        check_host_path(lease.path())?;
+        leases.insert(mount.id.clone(), lease);
+    }
     for mount in mounts {
         match mount {
             StepMount::Bind {
@@ -290,17 +337,12 @@ pub(crate) fn make_live(b: &Builder<'_>, mounts: &[StepMount]) -> Result<Live> {
                 Some(size) => format!("{target}:size={size}"),
                 None => target.clone(),
             }),
-            StepMount::Cache { mount, seed } => {
-                let mut fill = |dir: &Path| fill_cache(dir, mount, seed.as_deref());
-                let sharing = match mount.sharing {
-                    run_mount::Sharing::Shared => Sharing::Shared,
-                    run_mount::Sharing::Private => Sharing::Private,
-                    run_mount::Sharing::Locked => Sharing::Locked,
-                };
-                let lease = b.store.cache_mount(&mount.id, sharing, &mut fill)?;
-                check_host_path(lease.path())?;
-                live.mounts.push(bind(lease.path(), &mount.target, mount.readonly));
-                live.leases.push(lease);
+            StepMount::Cache { mount, .. } => {
+                // Each id is mounted once per step (checked when planned).
+                if let Some(lease) = leases.remove(&mount.id) {
+                    live.mounts.push(bind(lease.path(), &mount.target, mount.readonly));
+                    live.leases.push(lease);
+                }
             }
             StepMount::Secret(secret) => {
                 let dir = match &secrets {
@@ -367,13 +409,11 @@ fn fill_cache(dir: &Path, mount: &run_mount::CacheMount, seed: Option<&Path>) ->
 /// upper directory removed after the step), a copy of a file.
 fn throwaway_copy(b: &Builder<'_>, live: &mut Live, source: &Path) -> Result<PathBuf> {
     let io = |e: std::io::Error| BuildError::io(format!("making a writable bind of {}", source.display()), e);
-    let layers = b.store.work_path("bind-rw", "");
+    let layers = b.store.work_path("bindrw", "");
     std::fs::create_dir(&layers).map_err(io)?;
     live.dirs.push(layers.clone());
     if !source.is_dir() {
-        let copy = layers.join("file");
-        std::fs::copy(source, &copy).map_err(io)?;
-        return Ok(copy);
+        return copy_regular_file(source, &layers.join("file")).map_err(io);
     }
     if source.to_string_lossy().contains(':') {
         return Err(io(std::io::Error::other(
@@ -386,7 +426,7 @@ fn throwaway_copy(b: &Builder<'_>, live: &mut Live, source: &Path) -> Result<Pat
     // The mount point is a work path of its own, not inside `layers`: garbage
     // collection after a crash detaches a leftover mount at a work path's top before
     // removing it, and must never walk into a mounted overlay.
-    let merged = b.store.work_path("bind-rw", "");
+    let merged = b.store.work_path("bindrw", "");
     std::fs::create_dir(&merged).map_err(io)?;
     live.dirs.push(merged.clone());
     let overlay = strata_snapshots::Mount {
@@ -401,6 +441,29 @@ fn throwaway_copy(b: &Builder<'_>, live: &mut Live, source: &Path) -> Result<Pat
     strata_runtime::rootfs::mount_all(&[overlay], &merged)?;
     live.host_mounts.push(merged.clone());
     Ok(merged)
+}
+
+/// A writable bind's copy of a file: a regular file only (opened without following a
+/// link or blocking on a FIFO a stage left there), its mode and owner kept.
+fn copy_regular_file(source: &Path, copy: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
+    let mut from = std::fs::File::options()
+        .read(true)
+        .custom_flags(flags.bits())
+        .open(source)?;
+    let meta = from.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file or directory; only those can be bound with rw",
+            source.display()
+        )));
+    }
+    let mut to = std::fs::File::create_new(copy)?;
+    std::io::copy(&mut from, &mut to)?;
+    std::os::unix::fs::fchown(&to, Some(meta.uid()), Some(meta.gid()))?;
+    to.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    Ok(copy.to_path_buf())
 }
 
 /// The step's secrets' home: a tmpfs only root can enter, so their bytes never reach

@@ -489,8 +489,11 @@ fn run(b: &mut Builder<'_>, state: &mut Stage, ins: &Instruction, step: RunStep)
         Err(e) => Err(e.into()),
     };
     // Docker's --rm (the default) and --force-rm: a step that succeeded leaves no
-    // container unless --rm=false; a failed one's stays unless --force-rm.
+    // container unless --rm=false; a failed one's stays unless --force-rm. A container
+    // bound to the step's cache directories, secrets or throwaway overlays always goes:
+    // started again later, it would use them without the step's locks, or not find them.
     let remove = match &result {
+        _ if live.binds_step_resources() => true,
         Ok(_) => !b.opts.keep_intermediate || b.opts.force_remove,
         Err(_) => b.opts.force_remove,
     };

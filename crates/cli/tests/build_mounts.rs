@@ -536,3 +536,53 @@ fn bind_and_cache_mounts_take_named_contexts_from_build_context() {
     assert_eq!(look(&t, "named:1", "cat /group"), "root:x:0:\n");
     assert_eq!(look(&t, "named:1", "cat /seeded"), "seed\n");
 }
+
+#[test]
+fn mounts_a_hostile_stage_or_spec_could_abuse_are_refused_and_leave_nothing() {
+    let t = with_busybox();
+    let dir = context(&t, "hostile", "FROM busybox:test\n");
+    for (dockerfile, words) in [
+        // A FIFO left by a stage: a writable bind copies files, and would wait forever.
+        (
+            "FROM busybox:test AS stage\nRUN mkfifo /fifo\nFROM busybox:test\n\
+             RUN --mount=type=bind,from=stage,source=/fifo,target=/x,rw true\n",
+            "is not a regular file or directory",
+        ),
+        // Options smuggled into a tmpfs target.
+        (
+            "FROM busybox:test\nRUN --mount=type=tmpfs,target=/x:exec true\n",
+            "a comma or a colon",
+        ),
+        // One cache locked twice by the same step would wait for itself.
+        (
+            "FROM busybox:test\nRUN --mount=type=cache,id=c,target=/a,sharing=locked \
+             --mount=type=cache,id=c,target=/b,sharing=locked true\n",
+            "mounted twice in one step",
+        ),
+        (
+            "FROM busybox:test\nRUN --mount=type=tmpfs,target=/t,size=99999999999g true\n",
+            "too large",
+        ),
+    ] {
+        std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+        let e = t.fails(&["build", dir.to_str().unwrap()]);
+        assert!(e.contains(words), "{dockerfile}: {e}");
+    }
+    // A failed step whose container binds a cache goes (it is kept otherwise): started
+    // again, it would use the cache without the step's lock.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox:test\nRUN --mount=type=cache,target=/c sh -c 'touch /c/x; exit 3'\n",
+    )
+    .unwrap();
+    let e = t.fails(&["build", dir.to_str().unwrap()]);
+    assert!(e.contains("returned a non-zero code: 3"), "{e}");
+    assert_eq!(t.ok(&["ps", "-aq"]), "", "the failed step's container was removed");
+    std::fs::write(dir.join("Dockerfile"), "FROM busybox:test\nRUN exit 4\n").unwrap();
+    t.fails(&["build", dir.to_str().unwrap()]);
+    assert_ne!(
+        t.ok(&["ps", "-aq"]),
+        "",
+        "a plain failed step's container stays, as Docker keeps it"
+    );
+}

@@ -449,7 +449,7 @@ impl Containers<'_> {
         if self.store.snapshots().driver() == strata_snapshots::Driver::Overlay {
             return f(&self.upper(&record.id));
         }
-        let scratch = self.store.work_path("vfs-changes", "");
+        let scratch = self.store.work_path("vfschanges", "");
         let made = self
             .store
             .snapshots()

@@ -218,7 +218,18 @@ impl Analyzer {
         });
         // Whiteouts and opaque markers apply to the layers below, whatever their place in
         // the tar: first them, then the entries.
+        // Each path's first whiteout or opaque marker only: a layer repeating them (a
+        // hostile one, thousands of times) would make each rescan the tree below.
+        let mut applied = std::collections::HashSet::new();
         for change in &input.changes {
+            let key = match change {
+                Change::Whiteout(path) => (path, false),
+                Change::Opaque(path) => (path, true),
+                Change::Put(_) => continue,
+            };
+            if !applied.insert(key) {
+                continue;
+            }
             match change {
                 Change::Whiteout(path) => {
                     let gone = self.remove(path, true, index);

@@ -290,3 +290,40 @@ fn a_layer_tar_is_read_with_its_whiteouts() {
     let e = read_layer(tar.as_slice(), 5).unwrap_err();
     assert!(e.to_string().contains("past the store's limit of 5 bytes"), "{e}");
 }
+
+#[test]
+fn hostile_whiteouts_and_names_are_bounded() {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |path: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(0);
+        b.append_data(
+            &mut h,
+            std::path::Path::new(std::ffi::OsStr::new(std::str::from_utf8(path).unwrap())),
+            &[][..],
+        )
+        .unwrap();
+    };
+    // A root-level `.wh.` names nothing; the same opaque marker a thousand times counts once.
+    add(b".wh.");
+    for _ in 0..1000 {
+        add(b"d/.wh..wh..opq");
+    }
+    let tar = b.into_inner().unwrap();
+    let changes = read_layer(tar.as_slice(), u64::MAX).unwrap();
+    assert!(!changes.iter().any(|c| *c == Change::Whiteout(b"".as_slice().into())));
+    let a = analyze(vec![vec![dir("d"), file("d/f", b"x"), file("top", b"y")], changes], 0);
+    assert_eq!(
+        paths(&a.layers[1].removed),
+        ["d/f"],
+        "the root is not removed, d/f once"
+    );
+    // A name longer than PATH_MAX is refused.
+    let mut long = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(0);
+    long.append_data(&mut h, "x".repeat(5000), &[][..]).unwrap();
+    let e = read_layer(long.into_inner().unwrap().as_slice(), u64::MAX).unwrap_err();
+    assert!(e.to_string().contains("5000 bytes long"), "{e}");
+}

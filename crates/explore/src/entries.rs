@@ -57,13 +57,27 @@ const OPAQUE: &[u8] = b".wh..wh..opq";
 /// store's applier refuses it. More than `max_bytes` of content (a decompression bomb)
 /// is an error.
 pub fn read_layer(reader: impl Read, max_bytes: u64) -> Result<Vec<Change>> {
-    let mut archive = tar::Archive::new(reader);
+    // Headers and long names are bytes of the stream too: the whole stream is bounded
+    // (the contents by `max_bytes`, and as much again for headers), so a layer of
+    // endless headers or a gigabyte-long name is refused like a content bomb.
+    let limit = max_bytes.saturating_mul(2).saturating_add(64 << 20);
+    let mut archive = tar::Archive::new(Bounded {
+        inner: reader,
+        left: limit,
+        limit,
+    });
     let mut changes = Vec::new();
     let mut total: u64 = 0;
     let mut buf = vec![0u8; 1 << 16];
     for entry in archive.entries().map_err(ExploreError::tar)? {
         let mut entry = entry.map_err(ExploreError::tar)?;
         let raw = entry.path_bytes().into_owned();
+        if raw.len() > MAX_PATH {
+            return Err(ExploreError::BadLayer(format!(
+                "an entry's name is {} bytes long (at most {MAX_PATH})",
+                raw.len()
+            )));
+        }
         let Some(path) = clean(&raw) else {
             return Err(ExploreError::BadLayer(format!(
                 "entry {} climbs out of the image",
@@ -78,7 +92,7 @@ pub fn read_layer(reader: impl Read, max_bytes: u64) -> Result<Vec<Change>> {
             changes.push(Change::Opaque(parent.into()));
             continue;
         }
-        if let Some(hidden) = name.strip_prefix(WHITEOUT) {
+        if let Some(hidden) = name.strip_prefix(WHITEOUT).filter(|h| !h.is_empty()) {
             let mut target = parent.to_vec();
             if !target.is_empty() {
                 target.push(b'/');
@@ -103,7 +117,19 @@ pub fn read_layer(reader: impl Read, max_bytes: u64) -> Result<Vec<Change>> {
         let gid = header.gid().unwrap_or(0);
         let link = match kind {
             Kind::Symlink => entry.link_name_bytes().map(|l| l.into_owned().into()),
-            Kind::Hardlink => entry.link_name_bytes().and_then(|l| clean(&l)).map(Into::into),
+            Kind::Hardlink => match entry.link_name_bytes() {
+                Some(target) => Some(
+                    clean(&target)
+                        .ok_or_else(|| {
+                            ExploreError::BadLayer(format!(
+                                "hard link {} climbs out of the image",
+                                crate::display::escape(&path)
+                            ))
+                        })?
+                        .into(),
+                ),
+                None => None,
+            },
             _ => None,
         };
         let mut size = 0;
@@ -139,6 +165,31 @@ pub fn read_layer(reader: impl Read, max_bytes: u64) -> Result<Vec<Change>> {
         }));
     }
     Ok(changes)
+}
+
+/// Longest entry name or link target taken (Linux's PATH_MAX).
+const MAX_PATH: usize = 4096;
+
+/// A reader that fails once more than `limit` bytes were read.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other(format!(
+                "the layer's tar stream is longer than {} bytes (headers or names without end?)",
+                self.limit
+            )));
+        }
+        let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// `./a//b/` → `a/b`; None if a `..` component would climb out.

@@ -53,7 +53,6 @@ pub struct CacheMountUsage {
     pub id: String,
     /// The hash its directory is named by: the ID `system df -v` shows.
     pub key: String,
-    /// Its size; 0 while a step uses it.
     pub bytes: u64,
     pub created: Option<SystemTime>,
     pub last_used: Option<SystemTime>,
@@ -147,7 +146,7 @@ impl ImageStore {
         id: &str,
         fill: &mut dyn FnMut(&Path) -> std::io::Result<()>,
     ) -> Result<()> {
-        let staging = self.work_path("cache-mount", "");
+        let staging = self.work_path("cachemount", "");
         let made = (|| -> std::io::Result<()> {
             std::fs::create_dir(&staging)?;
             std::fs::create_dir(staging.join("data"))?;
@@ -171,7 +170,7 @@ impl ImageStore {
         id: &str,
         fill: &mut dyn FnMut(&Path) -> std::io::Result<()>,
     ) -> Result<CacheMount> {
-        let dir = self.work_path("cache-mount", "");
+        let dir = self.work_path("cachemount", "");
         let made = (|| -> std::io::Result<File> {
             std::fs::create_dir(&dir)?;
             std::fs::create_dir(dir.join("data"))?;
@@ -206,19 +205,11 @@ impl ImageStore {
                 continue;
             };
             let lock_path = home.join("lock");
-            let lock = File::open(&lock_path).ok();
-            let in_use = lock
-                .as_ref()
-                .is_some_and(|file| rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive).is_err());
-            // Walked only while no step can change it under the walk (a step's
-            // container could swap a directory for a link to the host's /): a cache in
-            // use counts 0 bytes until it is idle again.
-            let bytes = if in_use {
-                0
-            } else {
-                strata_snapshots::disk_usage(&home.join("data")).unwrap_or(0)
-            };
-            drop(lock);
+            let in_use = File::open(&lock_path)
+                .is_ok_and(|file| rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive).is_err());
+            // Walked by descriptors, never following a link: a step's container may be
+            // renaming and swapping what is in it meanwhile.
+            let bytes = tree_bytes(&home.join("data")).unwrap_or(0);
             caches.push(CacheMountUsage {
                 id,
                 key: entry.file_name().to_string_lossy().into_owned(),
@@ -243,9 +234,14 @@ impl ImageStore {
             if rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
                 continue;
             }
+            // Another prune may have removed that cache and a step made a new one since
+            // this lock file was opened: its lock says nothing about the new one.
+            if !same_file(&file, &lock_path) {
+                continue;
+            }
             // Renamed away first, under the lock: a step that opens the cache from now
             // on makes a new one instead of binding a directory being emptied.
-            let doomed = self.work_path("cache-mount", "");
+            let doomed = self.work_path("cachemount", "");
             std::fs::rename(&home, &doomed).map_err(io(format!("removing build cache mount {}", cache.id)))?;
             std::fs::remove_dir_all(&doomed).map_err(io(format!("removing build cache mount {}", cache.id)))?;
             bytes += cache.bytes;
@@ -253,4 +249,51 @@ impl ImageStore {
         }
         Ok((removed, bytes))
     }
+}
+
+/// The bytes of the files under `dir`, walked by descriptors (`openat` with
+/// `O_NOFOLLOW | O_DIRECTORY`, `fstatat` without following): a directory swapped for a
+/// symlink during the walk is never entered. Depth first, one descriptor per level.
+fn tree_bytes(dir: &Path) -> std::io::Result<u64> {
+    let root = rustix::fs::open(dir, walk_flags(), rustix::fs::Mode::empty())?;
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    walk(&root, &mut seen, &mut total, 0)?;
+    Ok(total)
+}
+
+fn walk_flags() -> rustix::fs::OFlags {
+    use rustix::fs::OFlags;
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+/// Deeper than this, a cache's directories are not counted (nor its descriptors spent).
+const MAX_DEPTH: usize = 512;
+
+fn walk(
+    fd: &std::os::fd::OwnedFd,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+    total: &mut u64,
+    depth: usize,
+) -> std::io::Result<()> {
+    use rustix::fs::{AtFlags, FileType};
+    for entry in rustix::fs::Dir::read_from(fd)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_bytes() == b"." || name.to_bytes() == b".." {
+            continue;
+        }
+        let Ok(stat) = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        if seen.insert((stat.st_dev, stat.st_ino)) {
+            *total += stat.st_blocks as u64 * 512;
+        }
+        if FileType::from_raw_mode(stat.st_mode) == FileType::Directory && depth < MAX_DEPTH {
+            if let Ok(child) = rustix::fs::openat(fd, name, walk_flags(), rustix::fs::Mode::empty()) {
+                walk(&child, seen, total, depth + 1)?;
+            }
+        }
+    }
+    Ok(())
 }

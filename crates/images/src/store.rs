@@ -110,6 +110,9 @@ impl ImageStore {
     /// `KIND-<pid>-<random>SUFFIX`. The PID lets garbage collection tell a leftover of a
     /// killed command from the work of one still running.
     pub fn work_path(&self, kind: &str, suffix: &str) -> PathBuf {
+        // The PID is the name's second dash-separated field: a kind with a dash would
+        // make every such path look like a dead command's leftover to garbage collection.
+        debug_assert!(!kind.contains('-'), "work path kind {kind:?} has a dash");
         self.root.join("tmp").join(format!(
             "{kind}-{}-{:016x}{suffix}",
             std::process::id(),
