@@ -258,6 +258,14 @@ fn archives_compressed_or_not_and_oci_layouts_are_read_without_loading() {
     assert!(t.ok(&["images", "-q"]).is_empty(), "nothing was loaded");
     let tmp = std::fs::read_dir(t.root().join("tmp")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(tmp, 0, "the decompressed copy is gone");
+    // A layer whose bytes are not the ones its DiffID names is refused, not analyzed.
+    let mut forged = std::fs::read(&plain).unwrap();
+    let at = forged.windows(300).position(|w| w.iter().all(|b| *b == 1)).unwrap();
+    forged[at + 10] = 9;
+    let forged_path = t.path("forged.tar");
+    std::fs::write(&forged_path, forged).unwrap();
+    let e = t.fails(&["explore", "--input", forged_path.to_str().unwrap()]);
+    assert!(e.contains("the archive is damaged or forged"), "{e}");
     let e = t.fails(&["explore", "--input", plain.to_str().unwrap(), "other:1"]);
     assert!(e.contains("holds no image named other:1"), "{e}");
     let e = t.fails(&[

@@ -11,9 +11,9 @@ use strata_registry::client::Client;
 use strata_registry::manifest::Platform;
 
 /// Hashes what passes through.
-struct Hashing<R> {
-    inner: R,
-    hasher: Option<Hasher>,
+pub(crate) struct Hashing<R> {
+    pub inner: R,
+    pub hasher: Option<Hasher>,
 }
 
 impl<R: Read> Read for Hashing<R> {

@@ -189,10 +189,43 @@ pub fn explore_archive(store: &ImageStore, path: &Path, name: Option<&str>, opts
         let (_, reader) = index
             .open_member(&layer.blob.member)
             .map_err(|e| ExploreError::Config(format!("{}: {e}", path.display())))?;
-        let digest = diff_ids.get(i).cloned().unwrap_or_else(|| layer.blob.member.clone());
-        analyzer.add_layer(read_input(reader, &digest, created_by, store.max_layer_bytes())?);
+        let Some(diff_id) = diff_ids.get(i) else {
+            return Err(ExploreError::BadLayer(format!(
+                "{}: the image config lists fewer layers than its manifest",
+                path.display()
+            )));
+        };
+        analyzer.add_layer(read_verified(reader, diff_id, created_by, store.max_layer_bytes())?);
     }
     Ok(analyzer.finish())
+}
+
+/// An archive's layer: its uncompressed stream hashed as it is read and checked against
+/// the DiffID the config names before the layer is trusted.
+fn read_verified(blob: impl Read, diff_id: &str, created_by: String, max_bytes: u64) -> Result<LayerInput> {
+    let expected = strata_content::parse_digest(diff_id)
+        .map_err(|e| ExploreError::BadLayer(format!("DiffID {diff_id:?}: {e}")))?;
+    let tar = strata_archive::compression::decompress_any(blob)
+        .map_err(|e| ExploreError::io(format!("decompressing layer {diff_id}"), e))?;
+    let mut hashed = crate::remote::Hashing {
+        inner: tar,
+        hasher: Some(strata_content::Hasher::for_digest(&expected).map_err(|e| ExploreError::BadLayer(e.to_string()))?),
+    };
+    let changes = read_layer(&mut hashed, max_bytes)?;
+    std::io::copy(&mut hashed, &mut std::io::sink())
+        .map_err(|e| ExploreError::io(format!("reading layer {diff_id}"), e))?;
+    let actual = hashed.hasher.take().map(strata_content::Hasher::finish);
+    if actual.as_ref() != Some(&expected) {
+        return Err(ExploreError::BadLayer(format!(
+            "layer {diff_id} hashes to {}: the archive is damaged or forged",
+            actual.map(|d| d.to_string()).unwrap_or_default()
+        )));
+    }
+    Ok(LayerInput {
+        digest: diff_id.to_string(),
+        created_by,
+        changes,
+    })
 }
 
 /// An archive as a plain tar file: itself, or a decompressed work copy removed on drop.
