@@ -209,7 +209,7 @@ impl ImageStore {
                 .is_ok_and(|file| rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive).is_err());
             // Walked by descriptors, never following a link: a step's container may be
             // renaming and swapping what is in it meanwhile.
-            let bytes = tree_bytes(&home.join("data")).unwrap_or(0);
+            let bytes = strata_snapshots::disk_usage(&home.join("data")).unwrap_or(0);
             caches.push(CacheMountUsage {
                 id,
                 key: entry.file_name().to_string_lossy().into_owned(),
@@ -249,51 +249,4 @@ impl ImageStore {
         }
         Ok((removed, bytes))
     }
-}
-
-/// The bytes of the files under `dir`, walked by descriptors (`openat` with
-/// `O_NOFOLLOW | O_DIRECTORY`, `fstatat` without following): a directory swapped for a
-/// symlink during the walk is never entered. Depth first, one descriptor per level.
-fn tree_bytes(dir: &Path) -> std::io::Result<u64> {
-    let root = rustix::fs::open(dir, walk_flags(), rustix::fs::Mode::empty())?;
-    let mut seen = std::collections::HashSet::new();
-    let mut total = 0;
-    walk(&root, &mut seen, &mut total, 0)?;
-    Ok(total)
-}
-
-fn walk_flags() -> rustix::fs::OFlags {
-    use rustix::fs::OFlags;
-    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
-}
-
-/// Deeper than this, a cache's directories are not counted (nor its descriptors spent).
-const MAX_DEPTH: usize = 512;
-
-fn walk(
-    fd: &std::os::fd::OwnedFd,
-    seen: &mut std::collections::HashSet<(u64, u64)>,
-    total: &mut u64,
-    depth: usize,
-) -> std::io::Result<()> {
-    use rustix::fs::{AtFlags, FileType};
-    for entry in rustix::fs::Dir::read_from(fd)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name.to_bytes() == b"." || name.to_bytes() == b".." {
-            continue;
-        }
-        let Ok(stat) = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) else {
-            continue;
-        };
-        if seen.insert((stat.st_dev, stat.st_ino)) {
-            *total += stat.st_blocks as u64 * 512;
-        }
-        if FileType::from_raw_mode(stat.st_mode) == FileType::Directory && depth < MAX_DEPTH {
-            if let Ok(child) = rustix::fs::openat(fd, name, walk_flags(), rustix::fs::Mode::empty()) {
-                walk(&child, seen, total, depth + 1)?;
-            }
-        }
-    }
-    Ok(())
 }

@@ -530,25 +530,46 @@ impl Snapshotter {
     }
 }
 
-/// Bytes a directory tree occupies on disk (each inode counted once).
+/// Bytes a directory tree occupies on disk (each inode counted once). Walked by
+/// descriptors (`openat` with `O_NOFOLLOW | O_DIRECTORY`, `fstatat` without following),
+/// one per level: the trees measured include volumes, writable layers and build caches
+/// whose container may swap a directory for a link to the host's `/` meanwhile, and a
+/// link is never entered.
 pub fn disk_usage(dir: &Path) -> io::Result<u64> {
-    use std::os::unix::fs::MetadataExt;
+    let root = rustix::fs::open(dir, walk_flags(), rustix::fs::Mode::empty())?;
     let mut seen = std::collections::HashSet::new();
     let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in fs::read_dir(&d)? {
-            let entry = entry?;
-            let meta = entry.metadata()?;
-            if seen.insert((meta.dev(), meta.ino())) {
-                total += meta.blocks() * 512;
-            }
-            if meta.is_dir() {
-                stack.push(entry.path());
-            }
+    walk_usage(&root, &mut seen, &mut total)?;
+    Ok(total)
+}
+
+fn walk_flags() -> rustix::fs::OFlags {
+    use rustix::fs::OFlags;
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+fn walk_usage(
+    fd: &std::os::fd::OwnedFd,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+    total: &mut u64,
+) -> io::Result<()> {
+    use rustix::fs::{AtFlags, FileType};
+    for entry in rustix::fs::Dir::read_from(fd)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_bytes() == b"." || name.to_bytes() == b".." {
+            continue;
+        }
+        let stat = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        if seen.insert((stat.st_dev, stat.st_ino)) {
+            *total += stat.st_blocks as u64 * 512;
+        }
+        if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+            let child = rustix::fs::openat(fd, name, walk_flags(), rustix::fs::Mode::empty())?;
+            walk_usage(&child, seen, total)?;
         }
     }
-    Ok(total)
+    Ok(())
 }
 
 #[cfg(test)]
