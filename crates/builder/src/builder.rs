@@ -382,13 +382,7 @@ pub fn build(
         // result stays build cache (hidden from `images`, removed by `builder prune`).
         crate::output::export(store, &image, &opts.output, stream)?;
         if !opts.quiet {
-            let short = short(&image.id);
-            writeln!(
-                builder.out,
-                "Successfully built {short} in {:.2}s",
-                started.elapsed().as_secs_f64()
-            )
-            .ok();
+            say_built(&mut builder, &image.id, started);
             match &opts.output {
                 crate::output::Output::Local(dir) => {
                     writeln!(builder.out, "Successfully exported to {}", dir.display())
@@ -417,13 +411,7 @@ pub fn build(
         tags.push(reference.familiar());
     }
     if !opts.quiet {
-        let short = short(&image.id);
-        writeln!(
-            builder.out,
-            "Successfully built {short} in {:.2}s",
-            started.elapsed().as_secs_f64()
-        )
-        .ok();
+        say_built(&mut builder, &image.id, started);
         for t in &tags {
             writeln!(builder.out, "Successfully tagged {t}").ok();
         }
@@ -523,6 +511,17 @@ fn needed_stages(
         }
     }
     needed.into_iter().collect()
+}
+
+/// Docker's closing line of a build, with the time it took.
+fn say_built(builder: &mut Builder<'_>, id: &str, started: std::time::Instant) {
+    writeln!(
+        builder.out,
+        "Successfully built {} in {:.2}s",
+        short(id),
+        started.elapsed().as_secs_f64()
+    )
+    .ok();
 }
 
 pub(crate) fn short(id: &str) -> &str {

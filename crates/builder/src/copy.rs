@@ -305,13 +305,7 @@ pub(crate) fn plan_copy(
 
 /// A view of the stage or image `--from` names.
 fn stage_view(b: &Builder<'_>, ins: &Instruction, from: &str) -> Result<ImageView> {
-    let lower = from.to_ascii_lowercase();
-    let index = b
-        .stage_names
-        .iter()
-        .position(|n| n.as_deref() == Some(lower.as_str()))
-        .or_else(|| from.parse::<usize>().ok().filter(|i| *i < b.done.len()));
-    let image = match index {
+    let image = match b.stage_index(from) {
         Some(i) => b.done[i]
             .clone()
             .ok_or_else(|| b.syntax(ins, format!("--from={from}: that stage is not built before this one")))?,

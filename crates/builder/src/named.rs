@@ -129,6 +129,15 @@ pub(crate) enum FromSource<'a> {
 }
 
 impl<'a> Builder<'a> {
+    /// The stage `name` names (by its name, in lower case, or its number), by position.
+    pub(crate) fn stage_index(&self, name: &str) -> Option<usize> {
+        let lower = name.to_ascii_lowercase();
+        self.stage_names
+            .iter()
+            .position(|n| n.as_deref() == Some(lower.as_str()))
+            .or_else(|| name.parse::<usize>().ok().filter(|i| *i < self.done.len()))
+    }
+
     /// The named context called `name` (compared in lower case), by position.
     pub(crate) fn named_index(&self, name: &str) -> Option<usize> {
         let lower = name.to_ascii_lowercase();
@@ -168,13 +177,7 @@ impl<'a> Builder<'a> {
             }
             return Ok(FromSource::Image(self.named_image(ins, index)?));
         }
-        let lower = name.to_ascii_lowercase();
-        let stage = self
-            .stage_names
-            .iter()
-            .position(|n| n.as_deref() == Some(lower.as_str()))
-            .or_else(|| name.parse::<usize>().ok().filter(|i| *i < self.done.len()));
-        if let Some(i) = stage {
+        if let Some(i) = self.stage_index(name) {
             return self.done[i]
                 .clone()
                 .map(FromSource::Image)

@@ -24,8 +24,13 @@ pub fn escape(bytes: &[u8]) -> String {
 /// [`escape`], with control characters (`\n`, `\t`, ESC…) written `\n`, `\t`, `\u{1b}`
 /// so a name cannot move a terminal's cursor or break a line.
 pub fn escape_controls(bytes: &[u8]) -> String {
-    escape(bytes)
-        .chars()
+    controls_escaped(&escape(bytes))
+}
+
+/// `text` with its control characters written as [`escape_controls`] writes them: for
+/// text already escaped (a report's path) or that never was a name (a layer's command).
+pub fn controls_escaped(text: &str) -> String {
+    text.chars()
         .map(|c| {
             if c.is_control() {
                 c.escape_default().to_string()

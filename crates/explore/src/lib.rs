@@ -3,6 +3,7 @@
 //! CLI and the Engine API service both call.
 
 pub mod analysis;
+mod checked;
 pub mod ci;
 pub mod compare;
 pub mod display;

@@ -3,28 +3,12 @@
 //! every digest matched: a registry's bytes are not trusted before.
 
 use crate::analysis::{Analysis, Analyzer, LayerInput};
+use crate::checked::Checked;
 use crate::error::{ExploreError, Result};
 use crate::source::ExploreOptions;
-use std::io::Read;
-use strata_content::{Digest, Hasher};
+use strata_content::Digest;
 use strata_registry::client::Client;
 use strata_registry::manifest::Platform;
-
-/// Hashes what passes through.
-pub(crate) struct Hashing<R> {
-    pub inner: R,
-    pub hasher: Option<Hasher>,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(h) = &mut self.hasher {
-            h.update(&buf[..n]);
-        }
-        Ok(n)
-    }
-}
 
 /// Analyzes `repository:reference` of `client`'s registry for `platform` (any platform:
 /// nothing runs; an index's attestation manifests name none and are never chosen).
@@ -56,25 +40,16 @@ pub fn explore_remote(
     let mut analyzer = Analyzer::new(1.min(manifest.layers().len()), opts.largest);
     for (i, (layer, created_by)) in manifest.layers().iter().zip(made_by).enumerate() {
         let digest = parse(layer.digest().as_ref())?;
-        let mut blob = Hashing {
-            inner: strata_registry::BlobReader::new(client, repository, &digest, layer.size()),
-            hasher: Some(Hasher::for_digest(&digest).map_err(|e| ExploreError::BadLayer(e.to_string()))?),
-        };
+        let mut blob = Checked::new(
+            strata_registry::BlobReader::new(client, repository, &digest, layer.size()),
+            &digest,
+        )?;
         let changes = {
             let tar = strata_archive::compression::decompress_any(&mut blob)
                 .map_err(|e| ExploreError::io(format!("reading layer {digest}"), e))?;
             crate::entries::read_layer(tar, max_layer_bytes)?
         };
-        // The rest of the blob (padding after the tar's end) counts for its digest too.
-        std::io::copy(&mut blob, &mut std::io::sink())
-            .map_err(|e| ExploreError::io(format!("reading layer {digest}"), e))?;
-        let actual = blob.hasher.take().map(Hasher::finish);
-        if actual.as_ref() != Some(&digest) {
-            return Err(ExploreError::BadLayer(format!(
-                "layer {digest} of {repository}:{reference} hashes to {}: refused",
-                actual.map(|d| d.to_string()).unwrap_or_default()
-            )));
-        }
+        blob.finish(&format!("layer {digest} of {repository}:{reference}"), "refused")?;
         analyzer.add_layer(LayerInput {
             digest: diff_ids.get(i).cloned().unwrap_or_else(|| digest.to_string()),
             created_by,

@@ -207,20 +207,9 @@ fn read_verified(blob: impl Read, diff_id: &str, created_by: String, max_bytes: 
         .map_err(|e| ExploreError::BadLayer(format!("DiffID {diff_id:?}: {e}")))?;
     let tar = strata_archive::compression::decompress_any(blob)
         .map_err(|e| ExploreError::io(format!("decompressing layer {diff_id}"), e))?;
-    let mut hashed = crate::remote::Hashing {
-        inner: tar,
-        hasher: Some(strata_content::Hasher::for_digest(&expected).map_err(|e| ExploreError::BadLayer(e.to_string()))?),
-    };
+    let mut hashed = crate::checked::Checked::new(tar, &expected)?;
     let changes = read_layer(&mut hashed, max_bytes)?;
-    std::io::copy(&mut hashed, &mut std::io::sink())
-        .map_err(|e| ExploreError::io(format!("reading layer {diff_id}"), e))?;
-    let actual = hashed.hasher.take().map(strata_content::Hasher::finish);
-    if actual.as_ref() != Some(&expected) {
-        return Err(ExploreError::BadLayer(format!(
-            "layer {diff_id} hashes to {}: the archive is damaged or forged",
-            actual.map(|d| d.to_string()).unwrap_or_default()
-        )));
-    }
+    hashed.finish(&format!("layer {diff_id}"), "the archive is damaged or forged")?;
     Ok(LayerInput {
         digest: diff_id.to_string(),
         created_by,

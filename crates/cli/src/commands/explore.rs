@@ -6,6 +6,7 @@ use anyhow::{bail, Context as _, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use strata_explore::ci::{Outcome, Rules};
+use strata_explore::display::controls_escaped as shown;
 use strata_explore::source::{explore, explore_archive, ExploreOptions};
 use strata_explore::Analysis;
 use strata_images::ImageStore;
@@ -222,20 +223,6 @@ fn text(a: &Analysis, top: usize) -> String {
         out.push_str(&format!("\nLargest files:\n{}", table(&rows)));
     }
     out
-}
-
-/// An escaped path for a terminal: its control characters (a newline in a name) escaped
-/// too.
-fn shown(path: &str) -> String {
-    path.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 #[derive(clap::Args)]

@@ -15,6 +15,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
+use strata_explore::display::controls_escaped as shown;
 use strata_explore::Analysis;
 
 /// Restores the terminal however the view ends (a panic included).
@@ -46,19 +47,6 @@ pub fn run(analysis: &Analysis, title: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A name for a terminal: control characters (a newline in a file name) escaped.
-fn shown(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 fn mark_style(mark: Mark) -> Style {
