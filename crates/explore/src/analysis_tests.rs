@@ -327,3 +327,17 @@ fn hostile_whiteouts_and_names_are_bounded() {
     let e = read_layer(long.into_inner().unwrap().as_slice(), u64::MAX).unwrap_err();
     assert!(e.to_string().contains("5000 bytes long"), "{e}");
 }
+
+#[test]
+fn a_hard_link_whose_target_climbs_out_is_refused() {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Link);
+    h.set_size(0);
+    b.append_link(&mut h, "escape", "../../etc/shadow").unwrap();
+    let e = read_layer(b.into_inner().unwrap().as_slice(), u64::MAX).unwrap_err();
+    assert!(
+        e.to_string().contains("hard link escape climbs out of the image"),
+        "{e}"
+    );
+}
