@@ -17,11 +17,11 @@
 //!   has no bytes of its own, so linked content counts once. Every copy that stops being
 //!   visible is charged, once, to the layer that holds it.
 
-use crate::display::escape;
-use crate::entries::{Change, Entry, ImagePath, Kind};
+use crate::entries::{Change, Entry, Kind};
+use crate::error::{ExploreError, Result};
+use crate::paths::{PathId, PathTable};
+use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
-use std::collections::BTreeMap;
-use std::ops::Bound;
 
 /// One layer to analyze.
 pub struct LayerInput {
@@ -32,30 +32,25 @@ pub struct LayerInput {
     pub changes: Vec<Change>,
 }
 
-/// A path as its text (see [`crate::display::escape`]): held as the layer's bytes,
-/// shared with the analysis' map, escaped only when written.
-fn escaped<S: serde::Serializer>(path: &ImagePath, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&escape(path))
-}
-
-#[derive(Debug, Clone, Serialize)]
+/// Reports name paths by [`PathId`] (an image of 200,000 files holds its names once, in
+/// [`Analysis::paths`]); they are written as text (see [`crate::display::escape`]) when
+/// the analysis is serialized.
+#[derive(Debug, Clone, Copy)]
 pub struct FileChange {
-    #[serde(serialize_with = "escaped")]
-    pub path: ImagePath,
+    pub path: PathId,
     pub kind: Kind,
     pub size: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Copy)]
 pub struct Shadowed {
-    #[serde(serialize_with = "escaped")]
-    pub path: ImagePath,
+    pub path: PathId,
     /// The index of the layer whose copy is hidden.
     pub layer: usize,
     pub size: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct LayerReport {
     pub index: usize,
     pub digest: String,
@@ -97,9 +92,9 @@ pub struct Totals {
 }
 
 /// A path with bytes wasted on it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct WastedPath {
-    pub path: String,
+    pub path: PathId,
     /// Copies of it over all layers.
     pub copies: u32,
     pub stored: u64,
@@ -108,14 +103,14 @@ pub struct WastedPath {
 }
 
 /// Identical content at different paths of the final image.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Duplicate {
     pub digest: String,
     pub size: u64,
-    pub paths: Vec<String>,
+    pub paths: Vec<PathId>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug)]
 pub struct Analysis {
     pub layers: Vec<LayerReport>,
     pub totals: Totals,
@@ -125,6 +120,8 @@ pub struct Analysis {
     pub largest: Vec<FileChange>,
     /// Content found at more than one path, most bytes first.
     pub duplicates: Vec<Duplicate>,
+    /// The names of every path the reports name.
+    pub paths: PathTable,
 }
 
 /// An entry of the final image, and the layer it comes from.
@@ -153,36 +150,55 @@ impl Visible {
     }
 }
 
-/// A path's state: its visible entry (if `present`) and what all its copies stored.
-/// Kept small (a 200,000-file image holds 200,000 of them): a link's target is known by
-/// its digest, owners by 32 bits (tar's larger IDs compare by their low bits).
+/// A path's state: its visible entry (if `present`). Kept small (a 200,000-file image
+/// holds 200,000 of them): a link's target is known by its digest, owners by 32 bits
+/// (tar's larger IDs compare by their low bits), what its copies stored by its one copy's
+/// size until a second comes (then [`Copies`] holds it). A directory no layer lists (only
+/// its contents) has a node whose `kind` is None.
+#[derive(Clone, Default)]
 struct Node {
-    layer: u32,
+    digest: [u8; 32],
+    size: u64,
     mode: u32,
     uid: u32,
     gid: u32,
-    copies: u32,
-    kind: Kind,
+    layer: u16,
+    kind: Option<Kind>,
     present: bool,
-    size: u64,
-    stored: u64,
-    digest: [u8; 32],
 }
+
+/// Every copy of a path stored more than once.
+#[derive(Clone, Copy)]
+struct Copies {
+    copies: u32,
+    stored: u64,
+}
+
+/// Most layers an image may have for the explorer (Docker stops at 127, overlayfs at 500).
+const MAX_LAYERS: usize = u16::MAX as usize;
 
 impl Node {
     fn same_as(&self, e: &Entry) -> bool {
-        self.kind == e.kind
+        self.kind == Some(e.kind)
             && self.mode == e.mode
-            && self.uid == e.uid as u32
-            && self.gid == e.gid as u32
+            && self.uid == e.uid
+            && self.gid == e.gid
             && self.size == e.size
             && self.digest == e.digest
+    }
+
+    fn kind(&self) -> Kind {
+        self.kind.unwrap_or(Kind::Dir)
     }
 }
 
 /// Layers applied one at a time; [`Analyzer::finish`] gives the analysis.
 pub struct Analyzer {
-    nodes: BTreeMap<ImagePath, Node>,
+    paths: PathTable,
+    /// By [`PathId::index`].
+    nodes: Vec<Node>,
+    /// The paths stored more than once, by [`PathId::index`].
+    copies: std::collections::HashMap<u32, Copies>,
     layers: Vec<LayerReport>,
     base_layers: usize,
     largest: usize,
@@ -193,15 +209,22 @@ impl Analyzer {
     /// of the largest files to list.
     pub fn new(base_layers: usize, largest: usize) -> Self {
         Analyzer {
-            nodes: BTreeMap::new(),
+            paths: PathTable::new(),
+            nodes: Vec::new(),
+            copies: std::collections::HashMap::new(),
             layers: Vec::new(),
             base_layers,
             largest,
         }
     }
 
-    pub fn add_layer(&mut self, input: LayerInput) {
+    pub fn add_layer(&mut self, input: LayerInput) -> Result<()> {
         let index = self.layers.len();
+        if index >= MAX_LAYERS {
+            return Err(ExploreError::BadLayer(format!(
+                "the image has more than {MAX_LAYERS} layers (Docker allows 127)"
+            )));
+        }
         self.layers.push(LayerReport {
             index,
             digest: input.digest,
@@ -232,109 +255,125 @@ impl Analyzer {
             }
             match change {
                 Change::Whiteout(path) => {
-                    let gone = self.remove(path, true, index);
+                    let gone = match self.paths.lookup(path) {
+                        Some(id) => self.remove(Some(id), true, index),
+                        None => 0,
+                    };
                     if gone == 0 {
                         self.layers[index].orphan_whiteouts += 1;
                     }
                 }
+                Change::Opaque(dir) if dir.is_empty() => {
+                    self.remove(None, false, index);
+                }
                 Change::Opaque(dir) => {
-                    self.remove(dir, false, index);
+                    if let Some(id) = self.paths.lookup(dir) {
+                        self.remove(Some(id), false, index);
+                    }
                 }
                 Change::Put(_) => {}
             }
         }
+        drop(applied);
+        // Most of a layer's entries are usually new: one list of that size, trimmed
+        // after, rather than one that doubles (each copy leaves a hole in the heap).
+        let puts = input.changes.iter().filter(|c| matches!(c, Change::Put(_))).count();
+        self.layers[index].added.reserve_exact(puts);
         for change in input.changes {
             if let Change::Put(entry) = change {
-                self.put(entry, index);
+                self.put(entry, index)?;
             }
         }
+        let report = &mut self.layers[index];
+        for list in [
+            &mut report.added,
+            &mut report.modified,
+            &mut report.removed,
+            &mut report.unchanged,
+        ] {
+            list.shrink_to_fit();
+        }
+        report.shadowed.shrink_to_fit();
+        Ok(())
     }
 
-    /// Hides `path` (with `itself`) and every present path below it; returns how many.
-    fn remove(&mut self, path: &[u8], itself: bool, index: usize) -> usize {
-        let mut doomed: Vec<ImagePath> = Vec::new();
-        if itself {
-            if let Some((key, node)) = self.nodes.get_key_value(path) {
-                if node.present {
-                    doomed.push(key.clone());
-                }
-            }
+    fn node(&self, id: PathId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    /// Hides `path` (with `itself`; the root for None) and every present path below it,
+    /// in byte order of their paths; returns how many.
+    fn remove(&mut self, path: Option<PathId>, itself: bool, index: usize) -> usize {
+        let mut doomed: Vec<PathId> = Vec::new();
+        if let Some(id) = path.filter(|id| itself && self.node(*id).present) {
+            doomed.push(id);
         }
-        let prefix: Vec<u8> = if path.is_empty() {
-            Vec::new()
-        } else {
-            [path, b"/"].concat()
-        };
-        let below = self
-            .nodes
-            .range::<[u8], _>((Bound::Included(prefix.as_slice()), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .filter(|(_, n)| n.present)
-            .map(|(k, _)| k.clone());
-        doomed.extend(below);
-        for key in &doomed {
-            self.hide(key, index);
+        doomed.extend(self.paths.below(path).into_iter().filter(|id| self.node(*id).present));
+        if doomed.len() > 1 {
+            doomed.sort_by_cached_key(|id| self.paths.path(*id));
+        }
+        for id in &doomed {
+            self.hide(*id, index);
         }
         doomed.len()
     }
 
-    /// The present `key` stops being visible because of layer `index`: its copy is
+    /// The present `id` stops being visible because of layer `index`: its copy is
     /// wasted, and the layer lists it as removed and shadowed.
-    fn hide(&mut self, key: &ImagePath, index: usize) {
-        let Some(node) = self.nodes.get_mut(key) else { return };
+    fn hide(&mut self, id: PathId, index: usize) {
+        let node = &mut self.nodes[id.index()];
         node.present = false;
-        let (layer, size, kind) = (node.layer as usize, node.size, node.kind);
+        let (layer, size, kind) = (node.layer as usize, node.size, node.kind());
         self.layers[layer].wasted_bytes += size;
-        let path = key.clone();
         let report = &mut self.layers[index];
-        report.removed.push(FileChange {
-            path: path.clone(),
-            kind,
-            size,
-        });
-        report.shadowed.push(Shadowed { path, layer, size });
+        report.removed.push(FileChange { path: id, kind, size });
+        report.shadowed.push(Shadowed { path: id, layer, size });
     }
 
-    fn put(&mut self, entry: Entry, index: usize) {
+    fn put(&mut self, entry: Entry, index: usize) -> Result<()> {
+        let id = self
+            .paths
+            .intern(&entry.path)
+            .map_err(|_| ExploreError::BadLayer("the image has more than 4 billion paths or 4 GiB of names".into()))?;
+        self.nodes.resize(self.paths.len(), Node::default());
         // A path below a lower file or link makes that one a directory: it is replaced.
-        let mut end = 0;
-        while let Some(i) = entry.path[end..].iter().position(|b| *b == b'/') {
-            end += i;
-            let ancestor = &entry.path[..end];
-            if let Some((key, node)) = self.nodes.get_key_value(ancestor) {
-                if node.present && node.kind != Kind::Dir {
-                    let key = key.clone();
-                    self.hide(&key, index);
-                }
+        let mut ancestors = Vec::new();
+        let mut at = id;
+        while let Some(parent) = self.paths.parent(at) {
+            ancestors.push(parent);
+            at = parent;
+        }
+        for ancestor in ancestors.into_iter().rev() {
+            let node = self.node(ancestor);
+            if node.present && node.kind() != Kind::Dir {
+                self.hide(ancestor, index);
             }
-            end += 1;
         }
         let size = if entry.kind == Kind::File { entry.size } else { 0 };
         self.layers[index].bytes += size;
         let change = FileChange {
-            path: entry.path.clone(),
+            path: id,
             kind: entry.kind,
             size,
         };
-        let previous = self
-            .nodes
-            .get(&entry.path)
-            .filter(|n| n.present)
-            .map(|n| (n.same_as(&entry), n.kind, n.layer as usize, n.size));
+        let node = self.node(id);
+        let previous = node
+            .present
+            .then(|| (node.same_as(&entry), node.kind(), node.layer as usize, node.size));
         match previous {
             None => self.layers[index].added.push(change),
             Some((same, kind, layer, old_size)) => {
                 if kind == Kind::Dir && entry.kind != Kind::Dir {
-                    self.remove(&entry.path, false, index);
+                    self.remove(Some(id), false, index);
                 }
                 if same && entry.kind == Kind::Dir {
                     // The same directory listed again: nothing to tell, nothing stored.
-                    return;
+                    return Ok(());
                 }
                 self.layers[layer].wasted_bytes += old_size;
                 let report = &mut self.layers[index];
                 report.shadowed.push(Shadowed {
-                    path: change.path.clone(),
+                    path: id,
                     layer,
                     size: old_size,
                 });
@@ -345,37 +384,34 @@ impl Analyzer {
                 }
             }
         }
-        let node = self.nodes.entry(entry.path).or_insert_with(|| Node {
-            layer: 0,
-            kind: Kind::Dir,
-            mode: 0,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            digest: [0; 32],
-            present: false,
-            stored: 0,
-            copies: 0,
-        });
-        node.layer = index as u32;
-        node.kind = entry.kind;
+        let node = &mut self.nodes[id.index()];
+        if node.kind.is_some() {
+            let copies = self.copies.entry(id.index() as u32).or_insert(Copies {
+                copies: 1,
+                stored: node.size,
+            });
+            copies.copies += 1;
+            copies.stored += size;
+        }
+        node.layer = index as u16;
+        node.kind = Some(entry.kind);
         node.mode = entry.mode;
-        node.uid = entry.uid as u32;
-        node.gid = entry.gid as u32;
+        node.uid = entry.uid;
+        node.gid = entry.gid;
         node.size = size;
         node.digest = entry.digest;
         node.present = true;
-        node.stored += size;
-        node.copies += 1;
+        Ok(())
     }
 
-    /// The final image's entries (what the union mount shows), by path.
-    pub fn visible(&self) -> impl Iterator<Item = (&ImagePath, Visible)> + '_ {
-        self.nodes.iter().filter(|(_, n)| n.present).map(|(path, n)| {
+    /// The final image's entries (what the union mount shows), with their paths' bytes.
+    pub fn visible(&self) -> impl Iterator<Item = (Vec<u8>, Visible)> + '_ {
+        self.paths.ids().filter(|id| self.node(*id).present).map(|id| {
+            let n = self.node(id);
             (
-                path,
+                self.paths.path(id),
                 Visible {
-                    kind: n.kind,
+                    kind: n.kind(),
                     mode: n.mode,
                     uid: n.uid,
                     gid: n.gid,
@@ -388,69 +424,93 @@ impl Analyzer {
     }
 
     pub fn finish(self) -> Analysis {
+        let paths = &self.paths;
+        let by_path = |a: PathId, b: PathId| paths.path(a).cmp(&paths.path(b));
         let mut wasted = Vec::new();
         // The largest files: a min-heap of at most `self.largest`; identical content:
-        // (digest, path) pairs sorted, then grouped (no map of vectors for every file).
-        let mut largest: std::collections::BinaryHeap<std::cmp::Reverse<(u64, &ImagePath)>> =
+        // ids sorted by digest, then grouped (no map of vectors for every file).
+        let mut largest: std::collections::BinaryHeap<std::cmp::Reverse<(u64, PathId)>> =
             std::collections::BinaryHeap::new();
-        let mut contents: Vec<(&[u8; 32], &ImagePath)> = Vec::new();
+        let mut contents: Vec<PathId> = Vec::new();
         let (mut stored, mut visible, mut entries) = (0u64, 0u64, 0usize);
-        for (path, node) in &self.nodes {
+        for id in paths.ids() {
+            let node = &self.nodes[id.index()];
             let shown = if node.present { node.size } else { 0 };
-            stored += node.stored;
+            let copies = match self.copies.get(&(id.index() as u32)) {
+                Some(c) => *c,
+                None if node.kind.is_some() => Copies {
+                    copies: 1,
+                    stored: node.size,
+                },
+                None => Copies { copies: 0, stored: 0 },
+            };
+            stored += copies.stored;
             visible += shown;
-            if node.stored > shown {
+            if copies.stored > shown {
                 wasted.push(WastedPath {
-                    path: escape(path),
-                    copies: node.copies,
-                    stored: node.stored,
+                    path: id,
+                    copies: copies.copies,
+                    stored: copies.stored,
                     visible: shown,
-                    wasted: node.stored - shown,
+                    wasted: copies.stored - shown,
                 });
             }
             if !node.present {
                 continue;
             }
             entries += 1;
-            if node.kind == Kind::File && node.size > 0 {
-                largest.push(std::cmp::Reverse((node.size, path)));
+            if node.kind() == Kind::File && node.size > 0 {
+                largest.push(std::cmp::Reverse((node.size, id)));
                 if largest.len() > self.largest {
                     largest.pop();
                 }
-                contents.push((&node.digest, path));
+                contents.push(id);
             }
         }
-        wasted.sort_by(|a, b| b.wasted.cmp(&a.wasted).then_with(|| a.path.cmp(&b.path)));
-        let mut largest: Vec<(u64, &ImagePath)> = largest.into_iter().map(|r| r.0).collect();
-        largest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        wasted.sort_by(|a, b| b.wasted.cmp(&a.wasted).then_with(|| by_path(a.path, b.path)));
+        let mut largest: Vec<(u64, PathId)> = largest.into_iter().map(|r| r.0).collect();
+        largest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| by_path(a.1, b.1)));
         let largest = largest
             .into_iter()
             .map(|(size, path)| FileChange {
-                path: path.clone(),
+                path,
                 kind: Kind::File,
                 size,
             })
             .collect();
-        contents.sort_unstable();
+        let digest = |id: &PathId| &self.nodes[id.index()].digest;
+        contents.sort_unstable_by(|a, b| digest(a).cmp(digest(b)));
         let mut duplicates: Vec<Duplicate> = contents
-            .chunk_by(|a, b| a.0 == b.0)
+            .chunk_by(|a, b| digest(a) == digest(b))
             .filter(|group| group.len() > 1)
-            .map(|group| Duplicate {
-                digest: format!("sha256:{}", hex::encode(group[0].0)),
-                size: self.nodes[group[0].1].size,
-                paths: group.iter().map(|(_, p)| escape(p)).collect(),
+            .map(|group| {
+                let mut ids = group.to_vec();
+                ids.sort_by_cached_key(|id| paths.path(*id));
+                Duplicate {
+                    digest: format!("sha256:{}", hex::encode(digest(&group[0]))),
+                    size: self.nodes[group[0].index()].size,
+                    paths: ids,
+                }
             })
             .collect();
         drop(contents);
         duplicates.sort_by(|a, b| {
             (b.size * (b.paths.len() as u64 - 1))
                 .cmp(&(a.size * (a.paths.len() as u64 - 1)))
-                .then_with(|| a.paths.cmp(&b.paths))
+                .then_with(|| {
+                    let (x, y) = (
+                        a.paths.iter().map(|p| paths.path(*p)),
+                        b.paths.iter().map(|p| paths.path(*p)),
+                    );
+                    x.cmp(y)
+                })
         });
         let base_layers = self.base_layers.min(self.layers.len());
         let user = &self.layers[base_layers..];
         let user_bytes: u64 = user.iter().map(|l| l.bytes).sum();
         let user_wasted_bytes: u64 = user.iter().map(|l| l.wasted_bytes).sum();
+        drop(self.nodes);
+        drop(self.copies);
         Analysis {
             totals: Totals {
                 stored_bytes: stored,
@@ -475,7 +535,106 @@ impl Analyzer {
             wasted,
             largest,
             duplicates,
+            paths: self.paths,
         }
+    }
+}
+
+/// A report's part with the table that names its paths: what serializes it, paths as
+/// text, with the field names the derived form would have (documented in the README).
+struct Named<'a, T: ?Sized>(&'a PathTable, &'a T);
+
+impl Serialize for Analysis {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let p = &self.paths;
+        let mut st = s.serialize_struct("Analysis", 5)?;
+        st.serialize_field("layers", &Named(p, &self.layers[..]))?;
+        st.serialize_field("totals", &self.totals)?;
+        st.serialize_field("wasted", &Named(p, &self.wasted[..]))?;
+        st.serialize_field("largest", &Named(p, &self.largest[..]))?;
+        st.serialize_field("duplicates", &Named(p, &self.duplicates[..]))?;
+        st.end()
+    }
+}
+
+impl<T> Serialize for Named<'_, [T]>
+where
+    for<'b> Named<'b, T>: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.1.iter().map(|item| Named(self.0, item)))
+    }
+}
+
+impl Serialize for Named<'_, PathId> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.escaped(*self.1))
+    }
+}
+
+impl Serialize for Named<'_, FileChange> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let c = self.1;
+        let mut st = s.serialize_struct("FileChange", 3)?;
+        st.serialize_field("path", &Named(self.0, &c.path))?;
+        st.serialize_field("kind", &c.kind)?;
+        st.serialize_field("size", &c.size)?;
+        st.end()
+    }
+}
+
+impl Serialize for Named<'_, Shadowed> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let c = self.1;
+        let mut st = s.serialize_struct("Shadowed", 3)?;
+        st.serialize_field("path", &Named(self.0, &c.path))?;
+        st.serialize_field("layer", &c.layer)?;
+        st.serialize_field("size", &c.size)?;
+        st.end()
+    }
+}
+
+impl Serialize for Named<'_, LayerReport> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let (p, l) = (self.0, self.1);
+        let mut st = s.serialize_struct("LayerReport", 12)?;
+        st.serialize_field("index", &l.index)?;
+        st.serialize_field("digest", &l.digest)?;
+        st.serialize_field("created_by", &l.created_by)?;
+        st.serialize_field("base", &l.base)?;
+        st.serialize_field("bytes", &l.bytes)?;
+        st.serialize_field("wasted_bytes", &l.wasted_bytes)?;
+        st.serialize_field("added", &Named(p, &l.added[..]))?;
+        st.serialize_field("modified", &Named(p, &l.modified[..]))?;
+        st.serialize_field("removed", &Named(p, &l.removed[..]))?;
+        st.serialize_field("unchanged", &Named(p, &l.unchanged[..]))?;
+        st.serialize_field("shadowed", &Named(p, &l.shadowed[..]))?;
+        st.serialize_field("orphan_whiteouts", &l.orphan_whiteouts)?;
+        st.end()
+    }
+}
+
+impl Serialize for Named<'_, WastedPath> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let w = self.1;
+        let mut st = s.serialize_struct("WastedPath", 5)?;
+        st.serialize_field("path", &Named(self.0, &w.path))?;
+        st.serialize_field("copies", &w.copies)?;
+        st.serialize_field("stored", &w.stored)?;
+        st.serialize_field("visible", &w.visible)?;
+        st.serialize_field("wasted", &w.wasted)?;
+        st.end()
+    }
+}
+
+impl Serialize for Named<'_, Duplicate> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let d = self.1;
+        let mut st = s.serialize_struct("Duplicate", 3)?;
+        st.serialize_field("digest", &d.digest)?;
+        st.serialize_field("size", &d.size)?;
+        st.serialize_field("paths", &Named(self.0, &d.paths[..]))?;
+        st.end()
     }
 }
 

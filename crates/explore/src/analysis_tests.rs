@@ -15,11 +15,11 @@ fn file(path: &str, content: &[u8]) -> Change {
         } else {
             sha2::Sha256::digest(content).into()
         },
-        link: None,
     })
 }
 
 fn node(path: &str, kind: Kind, link: Option<&str>) -> Change {
+    use sha2::Digest;
     Change::Put(Entry {
         path: path.as_bytes().into(),
         kind,
@@ -27,8 +27,7 @@ fn node(path: &str, kind: Kind, link: Option<&str>) -> Change {
         uid: 0,
         gid: 0,
         size: 0,
-        digest: [0; 32],
-        link: link.map(|l| l.as_bytes().into()),
+        digest: link.map_or([0; 32], |l| sha2::Sha256::digest(l).into()),
     })
 }
 
@@ -51,13 +50,14 @@ fn analyze(layers: Vec<Vec<Change>>, base: usize) -> Analysis {
             digest: format!("layer{i}"),
             created_by: format!("step {i}"),
             changes,
-        });
+        })
+        .unwrap();
     }
     a.finish()
 }
 
-fn paths(list: &[FileChange]) -> Vec<String> {
-    list.iter().map(|c| crate::display::escape(&c.path)).collect()
+fn paths(a: &Analysis, list: &[FileChange]) -> Vec<String> {
+    list.iter().map(|c| a.paths.escaped(c.path)).collect()
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn each_copy_that_is_not_finally_visible_is_wasted_once() {
         [100, 100, 0]
     );
     assert_eq!(
-        paths(&a.layers[1].modified),
+        paths(&a, &a.layers[1].modified),
         ["app/data"],
         "the directory listed again is not news"
     );
@@ -95,7 +95,7 @@ fn each_copy_that_is_not_finally_visible_is_wasted_once() {
 #[test]
 fn the_same_file_again_is_unchanged_but_still_wasted() {
     let a = analyze(vec![vec![file("f", b"same")], vec![file("f", b"same")]], 0);
-    assert_eq!(paths(&a.layers[1].unchanged), ["f"]);
+    assert_eq!(paths(&a, &a.layers[1].unchanged), ["f"]);
     assert!(a.layers[1].modified.is_empty());
     assert_eq!(a.totals.wasted_bytes, 4);
 }
@@ -116,7 +116,7 @@ fn a_whiteout_removes_a_path_and_everything_below_it() {
         0,
     );
     assert_eq!(
-        paths(&a.layers[1].removed),
+        paths(&a, &a.layers[1].removed),
         ["a/b", "a/b/c"],
         "a/bb and a/b-x are not below a/b"
     );
@@ -139,8 +139,8 @@ fn an_opaque_directory_hides_the_lower_contents_but_not_its_own_layers() {
         ],
         0,
     );
-    assert_eq!(paths(&a.layers[1].removed), ["etc/old", "etc/sub", "etc/sub/x"]);
-    assert_eq!(paths(&a.layers[1].added), ["etc/new"]);
+    assert_eq!(paths(&a, &a.layers[1].removed), ["etc/old", "etc/sub", "etc/sub/x"]);
+    assert_eq!(paths(&a, &a.layers[1].added), ["etc/new"]);
     assert_eq!(a.totals.visible_bytes, 3);
     assert_eq!(a.totals.wasted_bytes, 4);
 }
@@ -205,12 +205,12 @@ fn types_replacing_each_other_remove_what_they_hide() {
         ],
         0,
     );
-    let removed = paths(&a.layers[1].removed);
+    let removed = paths(&a, &a.layers[1].removed);
     assert!(
         removed.iter().any(|p| p == "d/inner") && removed.iter().any(|p| p == "f"),
         "{removed:?}"
     );
-    assert_eq!(paths(&a.layers[1].modified), ["d"]);
+    assert_eq!(paths(&a, &a.layers[1].modified), ["d"]);
     assert_eq!(a.totals.visible_bytes, 11);
 }
 
@@ -226,8 +226,15 @@ fn duplicates_and_largest_files_come_from_the_final_image() {
         0,
     );
     assert_eq!(a.duplicates.len(), 1);
-    assert_eq!(a.duplicates[0].paths, ["a", "b"]);
-    assert_eq!(paths(&a.largest), ["c", "a", "b"]);
+    assert_eq!(
+        a.duplicates[0]
+            .paths
+            .iter()
+            .map(|p| a.paths.escaped(*p))
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(paths(&a, &a.largest), ["c", "a", "b"]);
 }
 
 #[test]
@@ -240,10 +247,9 @@ fn names_that_are_not_text_are_reported_escaped() {
         gid: 0,
         size: 1,
         digest: [1; 32],
-        link: None,
     })];
     let a = analyze(vec![changes], 0);
-    assert_eq!(crate::display::escape(&a.layers[0].added[0].path), "bad\\xff\nname");
+    assert_eq!(a.paths.escaped(a.layers[0].added[0].path), "bad\\xff\nname");
     let json = serde_json::to_string(&a).unwrap();
     assert!(json.contains("bad\\\\xff\\nname"), "{json}");
 }
@@ -283,9 +289,12 @@ fn a_layer_tar_is_read_with_its_whiteouts() {
     assert_eq!(changes[2], Change::Whiteout(b"etc/old".as_slice().into()));
     assert_eq!(changes[3], Change::Opaque(b"var".as_slice().into()));
     let Change::Put(alias) = &changes[4] else { panic!() };
+    use sha2::Digest;
+    let target: [u8; 32] = sha2::Sha256::digest(b"etc/hosts").into();
     assert_eq!(
-        (alias.kind, alias.link.as_deref()),
-        (Kind::Hardlink, Some(&b"etc/hosts"[..]))
+        (alias.kind, alias.digest),
+        (Kind::Hardlink, target),
+        "the cleaned target's digest"
     );
     let e = read_layer(tar.as_slice(), 5).unwrap_err();
     assert!(e.to_string().contains("past the store's limit of 5 bytes"), "{e}");
@@ -315,7 +324,7 @@ fn hostile_whiteouts_and_names_are_bounded() {
     assert!(!changes.iter().any(|c| *c == Change::Whiteout(b"".as_slice().into())));
     let a = analyze(vec![vec![dir("d"), file("d/f", b"x"), file("top", b"y")], changes], 0);
     assert_eq!(
-        paths(&a.layers[1].removed),
+        paths(&a, &a.layers[1].removed),
         ["d/f"],
         "the root is not removed, d/f once"
     );
@@ -340,4 +349,13 @@ fn a_hard_link_whose_target_climbs_out_is_refused() {
         e.to_string().contains("hard link escape climbs out of the image"),
         "{e}"
     );
+}
+
+#[test]
+fn the_state_kept_per_path_stays_small() {
+    // Issue 21's bar is 200 bytes per file of a 200,000-file image, the binary's own
+    // memory included: these are most of it.
+    assert!(std::mem::size_of::<Node>() <= 56, "{}", std::mem::size_of::<Node>());
+    assert!(std::mem::size_of::<FileChange>() <= 16);
+    assert!(std::mem::size_of::<Change>() <= 72, "a layer waiting for the analysis");
 }

@@ -3,7 +3,7 @@
 
 use crate::analysis::{Analyzer, Visible};
 use crate::display::escape;
-use crate::entries::{ImagePath, Kind};
+use crate::entries::Kind;
 use crate::error::Result;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -30,10 +30,10 @@ pub struct Comparison {
     pub files: Vec<FileDiff>,
 }
 
-fn final_tree(store: &ImageStore, image: &ImageRecord) -> Result<BTreeMap<ImagePath, Visible>> {
+fn final_tree(store: &ImageStore, image: &ImageRecord) -> Result<BTreeMap<Vec<u8>, Visible>> {
     let mut analyzer = Analyzer::new(0, 0);
     crate::source::add_image_layers(store, image, &mut analyzer)?;
-    Ok(analyzer.visible().map(|(p, v)| (p.clone(), v)).collect())
+    Ok(analyzer.visible().collect())
 }
 
 /// Compares the local images `first` and `second`.

@@ -28,15 +28,15 @@ pub struct Entry {
     pub path: ImagePath,
     pub kind: Kind,
     pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
+    /// Owners by their low 32 bits (tar allows larger IDs; no kernel has them).
+    pub uid: u32,
+    pub gid: u32,
     /// Bytes of content (files only).
     pub size: u64,
-    /// SHA-256 of the content (files with content), of the target (links); zeros
-    /// otherwise.
+    /// SHA-256 of the content (files with content), of the target (links, a hard
+    /// link's cleaned); zeros otherwise. A layer of 10,000 entries is held whole while it
+    /// waits for the analysis, so the target itself is not kept.
     pub digest: [u8; 32],
-    /// A symlink's or hard link's target.
-    pub link: Option<ImagePath>,
 }
 
 /// What a layer does to one path.
@@ -113,21 +113,17 @@ pub fn read_layer(reader: impl Read, max_bytes: u64) -> Result<Vec<Change>> {
             _ => continue,
         };
         let mode = header.mode().unwrap_or(0);
-        let uid = header.uid().unwrap_or(0);
-        let gid = header.gid().unwrap_or(0);
-        let link = match kind {
-            Kind::Symlink => entry.link_name_bytes().map(|l| l.into_owned().into()),
+        let uid = header.uid().unwrap_or(0) as u32;
+        let gid = header.gid().unwrap_or(0) as u32;
+        let link: Option<Vec<u8>> = match kind {
+            Kind::Symlink => entry.link_name_bytes().map(|l| l.into_owned()),
             Kind::Hardlink => match entry.link_name_bytes() {
-                Some(target) => Some(
-                    clean(&target)
-                        .ok_or_else(|| {
-                            ExploreError::BadLayer(format!(
-                                "hard link {} climbs out of the image",
-                                crate::display::escape(&path)
-                            ))
-                        })?
-                        .into(),
-                ),
+                Some(target) => Some(clean(&target).ok_or_else(|| {
+                    ExploreError::BadLayer(format!(
+                        "hard link {} climbs out of the image",
+                        crate::display::escape(&path)
+                    ))
+                })?),
                 None => None,
             },
             _ => None,
@@ -161,7 +157,6 @@ pub fn read_layer(reader: impl Read, max_bytes: u64) -> Result<Vec<Change>> {
             gid,
             size,
             digest,
-            link,
         }));
     }
     Ok(changes)

@@ -67,7 +67,7 @@ fn embedded(analysis: &Analysis) -> io::Result<String> {
             ] {
                 files.extend(
                     list.iter()
-                        .map(|c| serde_json::json!([crate::display::escape(&c.path), mark, c.size])),
+                        .map(|c| serde_json::json!([analysis.paths.escaped(c.path), mark, c.size])),
                 );
             }
             serde_json::json!({ "files": files })

@@ -10,6 +10,7 @@ pub mod display;
 pub mod entries;
 pub mod error;
 pub mod html;
+pub mod paths;
 pub mod remote;
 pub mod source;
 

@@ -54,7 +54,7 @@ pub fn explore_remote(
             digest: diff_ids.get(i).cloned().unwrap_or_else(|| digest.to_string()),
             created_by,
             changes,
-        });
+        })?;
     }
     Ok(analyzer.finish())
 }

@@ -63,7 +63,7 @@ pub(crate) fn add_image_layers(store: &ImageStore, image: &ImageRecord, analyzer
                 .collect()
         });
         for input in inputs {
-            analyzer.add_layer(input?);
+            analyzer.add_layer(input?)?;
         }
     }
     Ok(())
@@ -136,7 +136,7 @@ fn explore_container(
         written?;
         read
     })?;
-    analyzer.add_layer(top);
+    analyzer.add_layer(top)?;
     Ok(analyzer.finish())
 }
 
@@ -195,7 +195,7 @@ pub fn explore_archive(store: &ImageStore, path: &Path, name: Option<&str>, opts
                 path.display()
             )));
         };
-        analyzer.add_layer(read_verified(reader, diff_id, created_by, store.max_layer_bytes())?);
+        analyzer.add_layer(read_verified(reader, diff_id, created_by, store.max_layer_bytes())?)?;
     }
     Ok(analyzer.finish())
 }

@@ -208,7 +208,11 @@ fn text(a: &Analysis, top: usize) -> String {
     if !a.wasted.is_empty() {
         let mut rows = vec![["COPIES", "WASTED", "PATH"].map(String::from).to_vec()];
         for w in a.wasted.iter().take(top) {
-            rows.push(vec![w.copies.to_string(), human_size(w.wasted as i64), shown(&w.path)]);
+            rows.push(vec![
+                w.copies.to_string(),
+                human_size(w.wasted as i64),
+                shown(&a.paths.escaped(w.path)),
+            ]);
         }
         out.push_str(&format!("\nWasted space:\n{}", table(&rows)));
     }
@@ -217,7 +221,7 @@ fn text(a: &Analysis, top: usize) -> String {
         for f in a.largest.iter().take(top) {
             rows.push(vec![
                 human_size(f.size as i64),
-                strata_explore::display::escape_controls(&f.path),
+                strata_explore::display::escape_controls(&a.paths.path(f.path)),
             ]);
         }
         out.push_str(&format!("\nLargest files:\n{}", table(&rows)));

@@ -182,7 +182,7 @@ fn draw_wasted(f: &mut Frame, model: &Model, area: Rect) {
                 "{:>3} {:>8} {}",
                 w.copies,
                 human_size(w.wasted as i64),
-                shown(&w.path)
+                shown(&model.analysis.paths.escaped(w.path))
             ))
         })
         .collect();
@@ -223,7 +223,7 @@ fn draw_tree(f: &mut Frame, model: &mut Model, area: Rect) {
                 size,
                 "  ".repeat(row.depth),
                 arrow,
-                strata_explore::display::escape_controls(row.path.rsplit(|b| *b == b'/').next().unwrap_or_default())
+                strata_explore::display::escape_controls(model.analysis.paths.name(row.path))
             );
             let mut style = mark_style(row.mark);
             if i == model.cursor && model.focus_tree {

@@ -4,8 +4,9 @@
 //! state; rows are made again only when what they depend on changes, so moving the
 //! cursor costs no more than drawing a screen.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use strata_explore::entries::Kind;
+use strata_explore::paths::PathId;
 use strata_explore::Analysis;
 
 /// How an entry stands in the selected layer.
@@ -35,19 +36,19 @@ impl Mark {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Entry {
     kind: Kind,
     size: u64,
     mark: Mark,
 }
 
-/// A row of the tree; its path borrowed from the analysis (a directory on the way is a
-/// prefix of an entry's path), so making 200,000 rows copies no names.
+/// A row of the tree: its path by id (the analysis' table names it), so making 200,000
+/// rows copies no names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row<'a> {
+pub struct Row {
     pub depth: usize,
-    pub path: &'a [u8],
+    pub path: PathId,
     pub mark: Mark,
     pub is_dir: bool,
     pub collapsed: bool,
@@ -75,46 +76,31 @@ pub struct Model<'a> {
     pub message: Option<String>,
     pub cursor: usize,
     pub scroll: usize,
-    collapsed: HashSet<Vec<u8>>,
-    rows: Vec<Row<'a>>,
+    collapsed: HashSet<PathId>,
+    rows: Vec<Row>,
+    /// Every path of the analysis as a tree draws it (a directory, then what is in it),
+    /// with its depth: made once, so a view is its entries picked in this order, never
+    /// sorted again.
+    order: Vec<(PathId, u32)>,
     /// The trees last made, by (layer, whole image): switching back and forth between
     /// two views, or changing a filter, makes no tree again.
-    trees: Vec<((usize, bool), Tree<'a>)>,
+    trees: Vec<((usize, bool), Tree)>,
     /// Per layer: the paths a later layer shadows.
-    shadowed_later: Vec<HashSet<&'a [u8]>>,
+    shadowed_later: Vec<HashSet<PathId>>,
     pub quit: bool,
 }
 
-/// A view's entries in tree order, shared between the cache and a rebuild.
-type Tree<'a> = std::rc::Rc<BTreeMap<TreeKey<'a>, Entry>>;
-
-/// A path in tree order: component by component (`a/b` before `a-b`), so a map of them
-/// iterates as the tree is drawn, with no sort.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct TreeKey<'a>(&'a [u8]);
-
-impl Ord for TreeKey<'_> {
-    /// Bytes compared with `/` as the smallest (names never hold a NUL): the same order
-    /// as comparing component by component, without splitting.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let rank = |b: &u8| if *b == b'/' { 0 } else { *b as u16 + 1 };
-        self.0.iter().map(rank).cmp(other.0.iter().map(rank))
-    }
-}
-
-impl PartialOrd for TreeKey<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
+/// A view's entries in tree order (with their depths), shared between the cache and a
+/// rebuild.
+type Tree = std::rc::Rc<Vec<(PathId, u32, Entry)>>;
 
 impl<'a> Model<'a> {
     pub fn new(analysis: &'a Analysis) -> Self {
-        let mut shadowed_later: Vec<HashSet<&[u8]>> = vec![HashSet::new(); analysis.layers.len()];
+        let mut shadowed_later: Vec<HashSet<PathId>> = vec![HashSet::new(); analysis.layers.len()];
         for layer in &analysis.layers {
             for s in &layer.shadowed {
                 if let Some(set) = shadowed_later.get_mut(s.layer) {
-                    set.insert(&s.path);
+                    set.insert(s.path);
                 }
             }
         }
@@ -135,6 +121,7 @@ impl<'a> Model<'a> {
             scroll: 0,
             collapsed: HashSet::new(),
             rows: Vec::new(),
+            order: analysis.paths.tree_order(),
             trees: Vec::new(),
             shadowed_later,
             quit: false,
@@ -143,30 +130,25 @@ impl<'a> Model<'a> {
         model
     }
 
-    pub fn rows(&self) -> &[Row<'a>] {
+    pub fn rows(&self) -> &[Row] {
         &self.rows
     }
 
-    /// The selected layer's entries, or the whole image's as of it.
-    fn entries(&self) -> BTreeMap<TreeKey<'a>, Entry> {
-        let mut map = BTreeMap::new();
+    /// The selected layer's entries, or the whole image's as of it: the layers' changes
+    /// replayed into one slot per path, then picked in tree order.
+    fn entries(&self) -> Vec<(PathId, u32, Entry)> {
+        let mut slots: Vec<Option<Entry>> = vec![None; self.analysis.paths.len()];
         let layers = &self.analysis.layers;
         let first = if self.whole_image { 0 } else { self.layer };
         for (i, layer) in layers.iter().enumerate().take(self.layer + 1).skip(first) {
             let here = i == self.layer;
             let mark = |m: Mark| if here { m } else { Mark::None };
-            for path in &layer.removed {
-                map.remove(&TreeKey(&path.path));
-                if here {
-                    map.insert(
-                        TreeKey(&path.path),
-                        Entry {
-                            kind: path.kind,
-                            size: path.size,
-                            mark: Mark::Removed,
-                        },
-                    );
-                }
+            for c in &layer.removed {
+                slots[c.path.index()] = here.then_some(Entry {
+                    kind: c.kind,
+                    size: c.size,
+                    mark: Mark::Removed,
+                });
             }
             for (list, m) in [
                 (&layer.added, Mark::Added),
@@ -174,39 +156,42 @@ impl<'a> Model<'a> {
                 (&layer.unchanged, Mark::Unchanged),
             ] {
                 for c in list {
-                    map.insert(
-                        TreeKey(&c.path),
-                        Entry {
-                            kind: c.kind,
-                            size: c.size,
-                            mark: mark(m),
-                        },
-                    );
+                    slots[c.path.index()] = Some(Entry {
+                        kind: c.kind,
+                        size: c.size,
+                        mark: mark(m),
+                    });
                 }
             }
         }
         // What a later layer hides of this one's is marked, where nothing else is.
         if let Some(later) = self.shadowed_later.get(self.layer) {
-            for (path, entry) in map.iter_mut() {
-                if matches!(entry.mark, Mark::Added | Mark::Modified | Mark::Unchanged) && later.contains(path.0) {
-                    entry.mark = Mark::Shadowed;
+            for id in later {
+                if let Some(entry) = &mut slots[id.index()] {
+                    if matches!(entry.mark, Mark::Added | Mark::Modified | Mark::Unchanged) {
+                        entry.mark = Mark::Shadowed;
+                    }
                 }
             }
         }
-        map
+        self.order
+            .iter()
+            .filter_map(|(id, depth)| slots[id.index()].map(|e| (*id, *depth, e)))
+            .collect()
     }
 
-    fn keeps(&self, path: &[u8], e: &Entry) -> bool {
-        (!self.changed_only || e.mark != Mark::None)
-            && e.size >= SIZE_STEPS[self.min_size_step]
-            && self.pattern.as_ref().is_none_or(|p| p.is_match(path))
+    fn keeps(&self, path: PathId, e: &Entry, buf: &mut Vec<u8>) -> bool {
+        if self.changed_only && e.mark == Mark::None || e.size < SIZE_STEPS[self.min_size_step] {
+            return false;
+        }
+        let Some(pattern) = &self.pattern else { return true };
+        buf.clear();
+        self.analysis.paths.write_path(path, buf);
+        pattern.is_match(buf)
     }
 
-    /// Makes the rows again: entries in tree order, the directories on their way, the
-    /// filters applied (a directory stays while something below it does), collapsed
-    /// directories' contents left out.
     /// The current view's tree, from the cache or made (and cached, the last 3 kept).
-    fn tree(&mut self) -> Tree<'a> {
+    fn tree(&mut self) -> Tree {
         let key = (self.layer, self.whole_image);
         if let Some((_, tree)) = self.trees.iter().find(|(k, _)| *k == key) {
             return tree.clone();
@@ -219,63 +204,67 @@ impl<'a> Model<'a> {
         tree
     }
 
+    /// Makes the rows again: entries in tree order, the directories on their way, the
+    /// filters applied (a directory stays while something below it does), collapsed
+    /// directories' contents left out.
     pub fn rebuild(&mut self) {
         let entries = self.tree();
         let filtering = self.changed_only || self.min_size_step > 0 || self.pattern.is_some();
-        let mut rows: Vec<Row<'a>> = Vec::with_capacity(entries.len());
-        // The directories of the last row's path, as (start, end) of its components.
-        let mut open: Vec<&'a [u8]> = Vec::new();
-        let mut hidden_below: Option<&'a [u8]> = None;
-        for (key, entry) in entries.iter() {
-            let path = key.0;
-            if filtering && !self.keeps(path, entry) {
+        let mut rows: Vec<Row> = Vec::with_capacity(entries.len());
+        // The last row's path: the ids of its directories and itself, top first.
+        let mut open: Vec<PathId> = Vec::new();
+        let mut chain: Vec<PathId> = Vec::new();
+        let mut buf = Vec::new();
+        // A collapsed directory's (depth, id), while the rows are below it.
+        let mut hidden_below: Option<(usize, PathId)> = None;
+        let paths = &self.analysis.paths;
+        for &(path, depth, entry) in entries.iter() {
+            if filtering && !self.keeps(path, &entry, &mut buf) {
                 continue;
             }
-            let parts: Vec<usize> = path
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'/')
-                .map(|(i, _)| i)
-                .collect();
-            let depth = parts.len();
+            let depth = depth as usize;
+            chain.clear();
+            let mut at = path;
+            while let Some(parent) = paths.parent(at) {
+                chain.push(parent);
+                at = parent;
+            }
+            chain.reverse();
             // Directories on the way that no row shows yet.
-            let mut common = 0;
-            while common < open.len() && common < depth && open[common] == &path[..parts[common]] {
-                common += 1;
-            }
+            let common = open.iter().zip(&chain).take_while(|(a, b)| a == b).count();
             open.truncate(common);
-            for (d, end) in parts.iter().enumerate().skip(common) {
-                open.push(&path[..*end]);
-                self.push_row(&mut rows, &mut hidden_below, d, &path[..*end], None);
+            for (d, dir) in chain.iter().enumerate().skip(common) {
+                open.push(*dir);
+                self.push_row(&mut rows, &mut hidden_below, &chain, d, *dir, None);
             }
-            self.push_row(&mut rows, &mut hidden_below, depth, path, Some(entry));
-            if entry.kind == Kind::Dir {
-                open.push(path);
-            }
+            self.push_row(&mut rows, &mut hidden_below, &chain, depth, path, Some(&entry));
+            open.push(path);
         }
         self.rows = rows;
         self.cursor = self.cursor.min(self.rows.len().saturating_sub(1));
         self.scroll = self.scroll.min(self.cursor);
     }
 
+    /// `chain`: the directories of the path, top first.
     fn push_row(
         &self,
-        rows: &mut Vec<Row<'a>>,
-        hidden_below: &mut Option<&'a [u8]>,
+        rows: &mut Vec<Row>,
+        hidden_below: &mut Option<(usize, PathId)>,
+        chain: &[PathId],
         depth: usize,
-        path: &'a [u8],
+        path: PathId,
         entry: Option<&Entry>,
     ) {
-        if let Some(top) = hidden_below {
-            if path.starts_with(top) && path.get(top.len()) == Some(&b'/') {
+        if let Some((d, top)) = *hidden_below {
+            if chain.get(d) == Some(&top) && depth > d {
                 return;
             }
             *hidden_below = None;
         }
         let is_dir = entry.is_none_or(|e| e.kind == Kind::Dir);
-        let collapsed = is_dir && self.collapsed.contains(path);
+        let collapsed = is_dir && self.collapsed.contains(&path);
         if collapsed {
-            *hidden_below = Some(path);
+            *hidden_below = Some((depth, path));
         }
         rows.push(Row {
             depth,
@@ -389,10 +378,99 @@ impl<'a> Model<'a> {
         if !row.is_dir {
             return;
         }
-        let path = row.path.to_vec();
+        let path = row.path;
         if !self.collapsed.remove(&path) {
             self.collapsed.insert(path);
         }
         self.rebuild();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_explore::entries::{Change, Entry};
+    use strata_explore::{Analyzer, LayerInput};
+
+    fn put(path: &str, kind: Kind) -> Change {
+        Change::Put(Entry {
+            path: path.as_bytes().into(),
+            kind,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: if kind == Kind::File { 10 } else { 0 },
+            digest: [path.len() as u8; 32],
+        })
+    }
+
+    fn analysis(layers: Vec<Vec<Change>>) -> Analysis {
+        let mut a = Analyzer::new(0, 5);
+        for (i, changes) in layers.into_iter().enumerate() {
+            a.add_layer(LayerInput {
+                digest: format!("layer{i}"),
+                created_by: String::new(),
+                changes,
+            })
+            .unwrap();
+        }
+        a.finish()
+    }
+
+    fn shown(model: &Model) -> Vec<String> {
+        model
+            .rows()
+            .iter()
+            .map(|r| {
+                let name = String::from_utf8_lossy(model.analysis.paths.name(r.path));
+                format!("{}{}{}", "  ".repeat(r.depth), r.mark.letter(), name)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_are_in_tree_order_with_the_directories_on_their_way() {
+        let a = analysis(vec![
+            vec![
+                put("a-b", Kind::File),
+                put("a/z/f", Kind::File),
+                put("a/b", Kind::File),
+                put("0", Kind::File),
+            ],
+            vec![put("a/z/g", Kind::File), Change::Whiteout("a/b".as_bytes().into())],
+        ]);
+        let mut m = Model::new(&a);
+        // The first layer never listed a/ or a/z/: they are drawn as the way there; a/b
+        // is shadowed (the next layer removes it).
+        assert_eq!(shown(&m), ["A0", " a", "  Sb", "   z", "    Af", "Aa-b"]);
+        m.select_layer(1);
+        assert_eq!(shown(&m), [" a", "  Db", "   z", "    Ag"]);
+        m.whole_image = true;
+        m.rebuild();
+        assert_eq!(shown(&m), [" 0", " a", "  Db", "   z", "     f", "    Ag", " a-b"]);
+    }
+
+    #[test]
+    fn a_collapsed_directory_hides_what_is_below_it_and_nothing_else() {
+        let a = analysis(vec![vec![
+            put("a", Kind::Dir),
+            put("a/z", Kind::Dir),
+            put("a/z/f", Kind::File),
+            put("a/y", Kind::File),
+            put("a-b", Kind::File),
+        ]]);
+        let mut m = Model::new(&a);
+        m.focus_tree = true;
+        assert_eq!(shown(&m), ["Aa", "  Ay", "  Az", "    Af", "Aa-b"]);
+        m.cursor = 2;
+        m.toggle_collapse();
+        assert_eq!(shown(&m), ["Aa", "  Ay", "  Az", "Aa-b"]);
+        m.cursor = 0;
+        m.toggle_collapse();
+        assert_eq!(shown(&m), ["Aa", "Aa-b"]);
+        m.pattern = Some(regex::bytes::Regex::new("^a/z/f$").unwrap());
+        m.toggle_collapse();
+        // a/ is open again, a/z/ still collapsed; neither matches, both are on the way.
+        assert_eq!(shown(&m), [" a", "   z"], "a filter keeps the directories on the way");
     }
 }
