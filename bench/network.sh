@@ -60,7 +60,7 @@ if have run; then
 import sys, statistics, collections
 t = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    label, us = line.split("\t"); t[label].append(int(us) / 1000)
+    label, us = line.split("\t")[:2]; t[label].append(int(us) / 1000)
 m = {k: statistics.median(v) for k, v in t.items()}
 print(f"bridge adds {m['strata bridge'] - m['strata none']:.1f} ms to run --rm (medians)")
 PY
@@ -135,7 +135,7 @@ if have throughput; then
 import sys, statistics, collections
 t = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    label, us = line.split("\t"); t[label].append(int(us) / 1e6)
+    label, us = line.split("\t")[:2]; t[label].append(int(us) / 1e6)
 mib = int(sys.argv[2])
 print(f"| {mib} MiB through | runs | median MiB/s | / loopback (same direction and congestion control) |")
 print("|---|---:|---:|---:|")

@@ -2,6 +2,9 @@
 # strata vs docker, podman, crun and runc: `run --rm IMAGE true` latency, and `commit` of a
 # container that wrote 100 MB. Interleaved rounds (each engine once per round), medians and
 # ratios; other work on the 2 cores hits every engine alike. Not a test: no thresholds.
+# Every engine's store (strata's root, the fair dockerd's data-root, podman's graphroot,
+# the crun and runc bundles) is on one fresh journaled ext4 (fair-fs.sh reset); each timed
+# run starts after a `sync` and is timed returned and durable (bench/lib.sh).
 #
 #   bash bench/run.sh                 # RUNS=20 rounds for run, RUNS_COMMIT=5 for commit
 #   RUNS=10 bash bench/run.sh run     # groups: run commit
@@ -19,7 +22,6 @@ RUNS_COMMIT=${RUNS_COMMIT:-5}
 GROUPS_=${*:-run commit}
 STRATA=${STRATA:-$REPO/target/release/strata}
 OUT=/var/tmp/strata-bench/run
-ROOT=$OUT/root
 mkdir -p "$OUT"
 have() { [[ " $GROUPS_ " == *" $1 "* ]]; }
 
@@ -27,16 +29,20 @@ have() { [[ " $GROUPS_ " == *" $1 "* ]]; }
 if ! $DOCKER image inspect busybox:local >/dev/null 2>&1 || [ ! -e "$A/bundle-crun/config.json" ]; then
   bash "$REF/setup.sh" >/dev/null
 fi
-start_dockerd
-# A root's bridge and rules live outside it: give them back before deleting it.
-[ ! -d "$ROOT" ] || "$STRATA" --root "$ROOT" system reset --force >/dev/null 2>&1 || true
-rm -rf "$ROOT"
+source "$HERE/lib.sh"   # time_ms, rounds, summary, fair_fs
+fair_fs                 # $FAIR, $FAIR_DOCKER
+DOCKER=$FAIR_DOCKER
+W=$FAIR/run
+ROOT=$W/root
+PODMAN="$PODMAN --root $W/podman --runroot /run/strata-bench-podman"
+mkdir -p "$W"
 "$STRATA" --root "$ROOT" import -c 'CMD ["sh"]' "$IMG/busybox.tar" busybox:local >/dev/null
-
-source "$HERE/lib.sh"   # time_ms, rounds, summary
+$PODMAN import --change 'CMD ["sh"]' "$IMG/busybox.tar" localhost/busybox:local >/dev/null
+cp -a "$A/bundle-crun" "$W/bundle-crun"
+cp -a "$A/bundle-runc" "$W/bundle-runc"
 
 if have run; then
-  B=$A/bundle-crun; BR=$A/bundle-runc
+  B=$W/bundle-crun; BR=$W/bundle-runc
   rounds run "$RUNS" \
     "strata||$STRATA --root $ROOT run --rm --network none busybox:local true" \
     "docker||$DOCKER run --rm --network none busybox:local true" \
@@ -58,5 +64,9 @@ if have commit; then
   summary commit strata | tee "$OUT/commit.md"
   "$STRATA" --root "$ROOT" rm -f c100 >/dev/null; $DOCKER rm -f c100 >/dev/null; $DOCKER rmi big:1 >/dev/null 2>&1 || true
 fi
+# A root's bridge and rules live outside it: give them back; the filesystem stays until
+# the next fair_fs (or fair-fs.sh down).
+"$STRATA" --root "$ROOT" system reset --force >/dev/null 2>&1 || true
+$PODMAN rm -af >/dev/null 2>&1 || true
 exit
 }
