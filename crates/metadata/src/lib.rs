@@ -66,6 +66,7 @@ impl Db {
         // prepared once each (it was a third of an image listing's time).
         conn.set_prepared_statement_cache_capacity(64);
         set_wal(&conn).map_err(err)?;
+        keep_wal(&conn).map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
         let mut db = Db {
@@ -134,6 +135,32 @@ impl Db {
         tx.commit().map_err(|source| MetadataError::Sqlite { path, source })?;
         Ok(value)
     }
+}
+
+/// Keeps the WAL file when the last connection closes (checkpointed and truncated to
+/// nothing, not deleted). Each strata command is a process that opens the database and
+/// closes it: SQLite created the WAL at every open and deleted it at every close, an
+/// inode allocated and freed per command (and per container monitor), which is what
+/// makes an unjournaled ext4 slow to create files (`recently_deleted`), and an `unlink`
+/// on the way out of every `run --rm`.
+fn keep_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mut on: std::ffi::c_int = 1;
+    // SAFETY: the handle is this open connection's; SQLITE_FCNTL_PERSIST_WAL reads and
+    // writes the one int it is given.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&mut on as *mut std::ffi::c_int).cast(),
+        )
+    };
+    if rc != rusqlite::ffi::SQLITE_OK {
+        return Err(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rc), None));
+    }
+    // Without a limit a kept WAL keeps its largest size; with one it is truncated after
+    // each checkpoint that empties it, and to nothing when the last connection closes.
+    conn.pragma_update(None, "journal_size_limit", 1 << 20)
 }
 
 /// Switches to WAL. Changing the journal mode of a new database needs an exclusive lock,

@@ -160,3 +160,23 @@ fn events_are_read_in_order_after_a_row_and_old_ones_are_pruned() {
     assert!(all.iter().all(|e| e.id != first), "the week-old event was pruned");
     assert_eq!(all.len(), 257);
 }
+
+#[test]
+fn the_wal_is_kept_empty_not_deleted_when_the_last_connection_closes() {
+    let (dir, mut db) = db();
+    let wal = dir.path().join("meta.db-wal");
+    db.insert_image(&image("sha256:i1", &[1, 2]), &[], "2024-01-01T00:00:00Z")
+        .unwrap();
+    let before = std::fs::metadata(&wal).unwrap();
+    assert!(before.len() > 0, "the insert went to the WAL");
+    drop(db);
+    let after = std::fs::metadata(&wal).expect("the WAL file is kept");
+    assert_eq!(after.len(), 0, "checkpointed and truncated");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(after.ino(), before.ino(), "the same file, not one made again");
+    let db = Db::open(&dir.path().join("meta.db")).unwrap();
+    assert!(
+        db.image("sha256:i1").unwrap().is_some(),
+        "the checkpoint kept the image"
+    );
+}
