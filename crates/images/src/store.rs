@@ -261,7 +261,12 @@ impl ImageStore {
 
     /// The raw config bytes of an image.
     pub fn config_bytes(&self, image: &ImageRecord) -> Result<Vec<u8>> {
-        Ok(self.content.read_blob(&digest(&image.id)?, MAX_DOCUMENT_BYTES)?)
+        self.config_bytes_of(&image.id)
+    }
+
+    /// The config document of the image with this ID.
+    pub fn config_bytes_of(&self, id: &str) -> Result<Vec<u8>> {
+        Ok(self.content.read_blob(&digest(id)?, MAX_DOCUMENT_BYTES)?)
     }
 
     /// The directories of an image's layers, bottom first.

@@ -2,7 +2,7 @@
 
 use crate::{Db, MetadataError, Result};
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: images, their layers, tags.
     r#"
     CREATE TABLE layers (
@@ -143,6 +143,12 @@ const MIGRATIONS: &[&str] = &[
     // derived from its IPv4 address.
     r#"
     ALTER TABLE endpoints ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+    "#,
+    // 9: an image's config labels (JSON), so that listings (`images`, the API's
+    // images/json, label filters) need not read ten thousand configs. NULL: recorded
+    // before this version; its config is read instead.
+    r#"
+    ALTER TABLE images ADD COLUMN labels TEXT;
     "#,
 ];
 
