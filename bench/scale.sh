@@ -77,7 +77,7 @@ timed() {
 T() { python3 "$HERE/scale.py" time "$RUNS" "$OUT/$1.tsv" "${@:2}"; }
 report() { : >"$OUT/$1.tsv"; T "$@"; python3 "$HERE/scale.py" summary "$1" "$OUT/$1.tsv" | tee "$OUT/$1.md"; }
 each import -c 'CMD ["sh"]' "$IMG/busybox.tar" busybox:local >/dev/null
-echo "strata $("$STRATA" --version) ($(cd "$REPO" && git rev-parse --short HEAD)), $(nproc) cores, $RUNS rounds" | tee "$OUT/about.txt"
+echo "$("$STRATA" --version) ($(cd "$REPO" && git rev-parse --short HEAD)), $(nproc) cores, $RUNS rounds" | tee "$OUT/about.txt"
 
 for group in $GROUPS_; do
   case $group in
