@@ -446,7 +446,7 @@ fn image_network_and_volume_prune_take_docker_prune_filters() {
 }
 
 /// Labels are kept in the database for listings (schema 9); an image recorded before
-/// has none there, and its config is read instead.
+/// has none there, and they are filled in from its config when a strata opens the root.
 #[test]
 fn images_label_filter_works_with_recorded_labels_and_for_images_recorded_before_them() {
     let t = TestRoot::new();
@@ -460,13 +460,20 @@ fn images_label_filter_works_with_recorded_labels_and_for_images_recorded_before
     t.ok(&["import", a.to_str().unwrap(), "plain:1"]);
     let filtered = |t: &TestRoot| t.ok(&["images", "-q", "--no-trunc", "--filter", "label=team=web"]);
     assert_eq!(filtered(&t).trim(), web);
+    let labels = |t: &TestRoot| -> Vec<Option<String>> {
+        let db = rusqlite::Connection::open(t.root().join("metadata.db")).unwrap();
+        let mut stmt = db.prepare("SELECT labels FROM images ORDER BY labels").unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let recorded = labels(&t);
+    let expected = ["null", r#"{"team":"db"}"#, r#"{"team":"web"}"#].map(|l| Some(l.to_string()));
+    assert_eq!(recorded, expected);
+    // As a root written before schema 9 has them.
     let db = rusqlite::Connection::open(t.root().join("metadata.db")).unwrap();
-    let recorded: String = db
-        .query_row("SELECT labels FROM images WHERE id = ?1", [&web], |r| r.get(0))
-        .unwrap();
-    assert_eq!(recorded, r#"{"team":"web"}"#);
     db.execute("UPDATE images SET labels = NULL", []).unwrap();
     drop(db);
     assert_eq!(filtered(&t).trim(), web);
+    assert_eq!(labels(&t), expected, "filled in from the configs");
     assert_eq!(t.ok(&["images", "-q", "--filter", "label=team"]).lines().count(), 2);
 }

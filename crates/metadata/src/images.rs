@@ -282,6 +282,40 @@ impl Db {
         Ok(images)
     }
 
+    /// Images recorded without their labels (before schema 9), at most `limit`.
+    pub fn images_without_labels(&self, limit: usize) -> Result<Vec<String>> {
+        let e = sql(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM images INDEXED BY images_without_labels WHERE labels IS NULL LIMIT ?1")
+            .map_err(&e)?;
+        let ids = stmt
+            .query_map([limit as i64], |r| r.get(0))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        Ok(ids)
+    }
+
+    /// Records the labels (JSON) of images recorded without them; an image that has
+    /// labels already keeps them.
+    pub fn fill_labels(&mut self, labels: &[(String, String)]) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            for (id, json) in labels {
+                tx.execute(
+                    "UPDATE images SET labels = ?2 WHERE id = ?1 AND labels IS NULL",
+                    params![id, json],
+                )
+                .map_err(|source| MetadataError::Sqlite {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            Ok(())
+        })
+    }
+
     fn tags_of(&self, id: &str) -> Result<Vec<String>> {
         let e = sql(&self.path);
         let mut stmt = self

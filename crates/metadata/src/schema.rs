@@ -146,9 +146,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "#,
     // 9: an image's config labels (JSON), so that listings (`images`, the API's
     // images/json, label filters) need not read ten thousand configs. NULL: recorded
-    // before this version; its config is read instead.
+    // before this version; the image store fills it in from the config when it opens
+    // the root (the partial index makes "is there any?" free), and listings read the
+    // config meanwhile.
     r#"
     ALTER TABLE images ADD COLUMN labels TEXT;
+    CREATE INDEX images_without_labels ON images(id) WHERE labels IS NULL;
     "#,
 ];
 

@@ -215,6 +215,13 @@ fn a_schema_8_store_migrates_and_lists_its_images_without_recorded_labels() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].tags, ["docker.io/library/old:1"]);
     assert_eq!(listed[0].labels, None, "unknown, not 'no labels'");
+    assert_eq!(db.images_without_labels(10).unwrap(), ["sha256:old"]);
+    db.fill_labels(&[("sha256:old".into(), r#"{"a":"b"}"#.into())]).unwrap();
+    assert!(db.images_without_labels(10).unwrap().is_empty());
+    assert_eq!(db.image_list().unwrap()[0].labels.as_deref(), Some(r#"{"a":"b"}"#));
+    // Filling in never overwrites what is recorded.
+    db.fill_labels(&[("sha256:old".into(), "null".into())]).unwrap();
+    assert_eq!(db.image_list().unwrap()[0].labels.as_deref(), Some(r#"{"a":"b"}"#));
     db.insert_image(&image("sha256:new", &[1]), &[], "2026-01-01T00:00:00Z")
         .unwrap();
     let new = db
