@@ -283,6 +283,7 @@ impl Db {
     }
 
     /// Images recorded without their labels (before schema 9), at most `limit`.
+    /// (One lookup in the partial index of schema 10 when there are none.)
     pub fn images_without_labels(&self, limit: usize) -> Result<Vec<String>> {
         let e = sql(&self.path);
         let mut stmt = self

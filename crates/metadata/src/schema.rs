@@ -146,11 +146,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "#,
     // 9: an image's config labels (JSON), so that listings (`images`, the API's
     // images/json, label filters) need not read ten thousand configs. NULL: recorded
-    // before this version; the image store fills it in from the config when it opens
-    // the root (the partial index makes "is there any?" free), and listings read the
-    // config meanwhile.
+    // before this version; listings read the config instead.
     r#"
     ALTER TABLE images ADD COLUMN labels TEXT;
+    "#,
+    // 10: the images still without labels, which the image store fills in from their
+    // configs when it opens the root: with this index, "is there any?" is free.
+    r#"
     CREATE INDEX images_without_labels ON images(id) WHERE labels IS NULL;
     "#,
 ];
