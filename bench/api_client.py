@@ -73,8 +73,11 @@ def timed(op, rounds, servers):
 
 
 def images_archive(count, path):
-    """COUNT images sharing one tiny layer, each with its own config (a label), so
-    COUNT image IDs; tagged bench/img:N."""
+    """COUNT images sharing one tiny layer, each with its own config (a label, and a
+    creation time a minute apart, as real images have one), so COUNT image IDs; tagged
+    bench/img:N."""
+    import datetime
+    epoch = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w") as t:
         info = tarfile.TarInfo("hello.txt")
@@ -94,6 +97,7 @@ def images_archive(count, path):
         for n in range(count):
             config = json.dumps({
                 "architecture": "amd64", "os": "linux",
+                "created": (epoch + datetime.timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "config": {"Cmd": ["sh"], "Labels": {"n": str(n)}},
                 "rootfs": {"type": "layers", "diff_ids": [diff_id]},
                 "history": [{"created_by": f"bench image {n}"}],

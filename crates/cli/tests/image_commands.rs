@@ -444,3 +444,36 @@ fn image_network_and_volume_prune_take_docker_prune_filters() {
     let err = t.fails(&["volume", "prune", "-f", "--filter", "until=1h"]);
     assert!(err.contains("\"until\" filter is not supported with volumes"), "{err}");
 }
+
+/// Labels are kept in the database for listings (schema 9); an image recorded before
+/// has none there, and they are filled in from its config when a strata opens the root.
+#[test]
+fn images_label_filter_works_with_recorded_labels_and_for_images_recorded_before_them() {
+    let t = TestRoot::new();
+    let a = t.path("a.tar");
+    std::fs::write(&a, layer(&[E::File("a", b"a")])).unwrap();
+    let web = t
+        .ok(&["import", "-c", "LABEL team=web", a.to_str().unwrap(), "web:1"])
+        .trim()
+        .to_string();
+    t.ok(&["import", "-c", "LABEL team=db", a.to_str().unwrap(), "db:1"]);
+    t.ok(&["import", a.to_str().unwrap(), "plain:1"]);
+    let filtered = |t: &TestRoot| t.ok(&["images", "-q", "--no-trunc", "--filter", "label=team=web"]);
+    assert_eq!(filtered(&t).trim(), web);
+    let labels = |t: &TestRoot| -> Vec<Option<String>> {
+        let db = rusqlite::Connection::open(t.root().join("metadata.db")).unwrap();
+        let mut stmt = db.prepare("SELECT labels FROM images ORDER BY labels").unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let recorded = labels(&t);
+    let expected = ["null", r#"{"team":"db"}"#, r#"{"team":"web"}"#].map(|l| Some(l.to_string()));
+    assert_eq!(recorded, expected);
+    // As a root written before schema 9 has them.
+    let db = rusqlite::Connection::open(t.root().join("metadata.db")).unwrap();
+    db.execute("UPDATE images SET labels = NULL", []).unwrap();
+    drop(db);
+    assert_eq!(filtered(&t).trim(), web);
+    assert_eq!(labels(&t), expected, "filled in from the configs");
+    assert_eq!(t.ok(&["images", "-q", "--filter", "label=team"]).lines().count(), 2);
+}

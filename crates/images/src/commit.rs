@@ -90,6 +90,7 @@ impl ImageStore {
             manifest_digest: manifest_digest.to_string(),
             manifest_media_type: OCI_MANIFEST.into(),
             created: created.clone(),
+            labels: crate::config::labels_json(&config_bytes),
             layers,
         };
         let tags: Vec<String> = reference.iter().map(|r| r.to_string()).collect();

@@ -14,6 +14,16 @@ pub fn parse(bytes: &[u8], archive: &str, what: &str) -> Result<ImageConfigurati
     })
 }
 
+/// The labels (`config.Labels`) of a config document as JSON, as the database keeps
+/// them for listings: `null` when it has none (or is not JSON: it was checked before).
+pub fn labels_json(bytes: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|c| c.pointer("/config/Labels").cloned())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The config of a single-layer image made by `import`.
 pub fn import_config(diff_id: &str, changes: &[String], comment: &str, created: &str) -> Result<ImageConfiguration> {
     let mut config = Config::default();

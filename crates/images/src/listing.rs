@@ -7,7 +7,7 @@ use crate::filter_args::{FilterArgs, LabelFilter};
 use crate::reference::ImageRef;
 use crate::store::ImageStore;
 use chrono::{DateTime, Utc};
-use strata_metadata::ImageRecord;
+use strata_metadata::ListedImage;
 
 /// The filters `images` knows.
 pub const IMAGE_FILTERS: [&str; 5] = ["dangling", "reference", "before", "since", "label"];
@@ -15,7 +15,7 @@ pub const IMAGE_FILTERS: [&str; 5] = ["dangling", "reference", "before", "since"
 /// An image under one of its names, or under `<none>` when it has none.
 #[derive(Debug, Clone)]
 pub struct ImageRow {
-    pub image: ImageRecord,
+    pub image: ListedImage,
     pub repository: String,
     pub tag: String,
 }
@@ -59,17 +59,27 @@ impl ImageFilter {
         })
     }
 
-    /// Whether the row passes; `labels` are the image's config labels.
-    pub fn matches(&self, row: &ImageRow, labels: &serde_json::Value) -> bool {
-        let name = format!("{}:{}", row.repository, row.tag);
-        let created = row.image.created.as_deref().and_then(parse_time);
+    /// Whether the row passes; `labels` are the image's config labels (asked for
+    /// only when a label filter needs them).
+    pub fn matches(&self, row: &ImageRow, labels: impl FnOnce() -> serde_json::Value) -> bool {
+        // Names and times are made only for the filters that compare them: a listing
+        // without filters goes through ten thousand rows.
+        let created = || row.image.created.as_deref().and_then(parse_time);
+        let references = || {
+            let name = format!("{}:{}", row.repository, row.tag);
+            self.references
+                .iter()
+                .any(|p| glob(p, &name) || glob(p, &row.repository))
+        };
         self.dangling.is_none_or(|d| d == row.image.tags.is_empty())
-            && (self.references.is_empty()
-                || self.references.iter().any(|p| glob(p, &name) || glob(p, &row.repository)))
+            && (self.references.is_empty() || references())
             // An image of unknown age is older than any other.
-            && self.before.is_none_or(|b| created.is_none_or(|c| c < b))
-            && self.since.is_none_or(|s| created.is_some_and(|c| c > s))
-            && self.labels.iter().all(|l| l.matches(|k| labels.get(k).and_then(|v| v.as_str())))
+            && self.before.is_none_or(|b| created().is_none_or(|c| c < b))
+            && self.since.is_none_or(|s| created().is_some_and(|c| c > s))
+            && (self.labels.is_empty() || {
+                let labels = labels();
+                self.labels.iter().all(|l| l.matches(|k| labels.get(k).and_then(|v| v.as_str())))
+            })
     }
 }
 
@@ -96,9 +106,9 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 }
 
 /// One row per name of each image, one `<none>` row for an image without names.
-pub fn rows(images: Vec<ImageRecord>) -> Vec<ImageRow> {
-    let mut out = Vec::new();
-    for image in images {
+pub fn rows(images: Vec<ListedImage>) -> Vec<ImageRow> {
+    let mut out = Vec::with_capacity(images.len());
+    for mut image in images {
         if image.tags.is_empty() {
             out.push(ImageRow {
                 image,
@@ -107,49 +117,67 @@ pub fn rows(images: Vec<ImageRecord>) -> Vec<ImageRow> {
             });
             continue;
         }
-        for t in &image.tags {
-            let (repository, tag) = match ImageRef::parse(t) {
-                Ok(r) => (r.familiar_repository(), r.tag().unwrap_or("<none>").to_string()),
-                Err(_) => (t.clone(), "<none>".into()),
+        let names: Vec<(String, String)> = image.tags.iter().map(|t| split_name(t)).collect();
+        let last = names.len() - 1;
+        for (i, (repository, tag)) in names.into_iter().enumerate() {
+            // The image itself goes with its last name: one copy fewer per row.
+            let image = match i == last {
+                true => std::mem::replace(&mut image, empty()),
+                false => image.clone(),
             };
-            out.push(ImageRow {
-                image: image.clone(),
-                repository,
-                tag,
-            });
+            out.push(ImageRow { image, repository, tag });
         }
     }
     out
 }
 
-/// The labels of an image's config (`null` when it has none or cannot be read).
-pub fn config_labels(store: &ImageStore, image: &ImageRecord) -> serde_json::Value {
-    store
-        .config_bytes(image)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|c| c.pointer("/config/Labels").cloned())
+fn empty() -> ListedImage {
+    ListedImage {
+        id: String::new(),
+        created: None,
+        size: 0,
+        added_at: String::new(),
+        tags: Vec::new(),
+        labels: None,
+    }
+}
+
+/// A stored (fully qualified) name as `images` shows it: familiar repository and tag.
+pub fn split_name(name: &str) -> (String, String) {
+    match ImageRef::parse(name) {
+        Ok(r) => (r.familiar_repository(), r.tag().unwrap_or("<none>").to_string()),
+        Err(_) => (name.to_string(), "<none>".into()),
+    }
+}
+
+/// The labels of an image's config (`null` when it has none or cannot be read):
+/// `stored`, the database's copy, when there is one, else read from the config.
+pub fn config_labels(store: &ImageStore, id: &str, stored: Option<&str>) -> serde_json::Value {
+    let from_config = || store.config_bytes_of(id).ok().map(|b| crate::config::labels_json(&b));
+    stored
+        .map(str::to_string)
+        .or_else(from_config)
+        .and_then(|json| serde_json::from_str(&json).ok())
         .unwrap_or_default()
+}
+
+/// The labels of a listed image.
+pub fn labels(store: &ImageStore, image: &ListedImage) -> serde_json::Value {
+    config_labels(store, &image.id, image.labels.as_deref())
 }
 
 /// The rows `images` shows.
 pub fn list_images(store: &ImageStore, options: &ImageListOptions) -> Result<Vec<ImageRow>> {
     let filter = ImageFilter::new(store, &options.filters)?;
-    let mut images = store.list()?;
+    let mut images = store.db().image_list()?;
     if !options.all {
         let intermediate = store.db().intermediate_images()?;
         images.retain(|i| !i.tags.is_empty() || !intermediate.contains(&i.id));
     }
     let wanted = |row: &ImageRow| options.repository.as_ref().is_none_or(|w| is_wanted(row, w));
-    // The config is only read when a label filter needs it.
-    let labels = |row: &ImageRow| match filter.labels.is_empty() {
-        true => serde_json::Value::Null,
-        false => config_labels(store, &row.image),
-    };
-    Ok(rows(images)
-        .into_iter()
-        .filter(|row| wanted(row) && filter.matches(row, &labels(row)))
-        .collect())
+    let mut rows = rows(images);
+    rows.retain(|row| wanted(row) && filter.matches(row, || labels(store, &row.image)));
+    Ok(rows)
 }
 
 /// Every stored tag of `repository`, ordered by tag (what `push --all-tags` and the
@@ -171,29 +199,26 @@ pub fn repository_tags(store: &ImageStore, repository: &ImageRef) -> Result<Vec<
 mod tests {
     use super::*;
 
-    fn image(id: &str, tags: &[&str], created: &str) -> ImageRecord {
-        ImageRecord {
+    fn image(id: &str, tags: &[&str], created: &str) -> ListedImage {
+        ListedImage {
             id: id.into(),
-            manifest_digest: String::new(),
-            manifest_media_type: String::new(),
             created: Some(created.into()),
             size: 0,
             added_at: String::new(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
-            layers: Vec::new(),
+            labels: None,
         }
     }
 
-    fn names(filter: &ImageFilter, images: Vec<ImageRecord>) -> Vec<String> {
-        let labels = serde_json::json!({"team": "web"});
+    fn names(filter: &ImageFilter, images: Vec<ListedImage>) -> Vec<String> {
         rows(images)
             .into_iter()
-            .filter(|r| filter.matches(r, &labels))
+            .filter(|r| filter.matches(r, || serde_json::json!({"team": "web"})))
             .map(|r| format!("{}:{}", r.repository, r.tag))
             .collect()
     }
 
-    fn sample() -> Vec<ImageRecord> {
+    fn sample() -> Vec<ListedImage> {
         vec![
             image(
                 "sha256:a",

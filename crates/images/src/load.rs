@@ -360,6 +360,7 @@ impl ImageStore {
                 manifest_digest: manifest_digest.to_string(),
                 manifest_media_type,
                 created: image.created.clone(),
+                labels: crate::config::labels_json(&image.config),
                 layers,
             };
             let tags: Vec<String> = image.names.iter().map(|n| n.to_string()).collect();

@@ -144,6 +144,7 @@ impl ImageStore {
             manifest_digest: image.manifest_digest.to_string(),
             manifest_media_type: image.manifest_media_type,
             created: image.created,
+            labels: crate::config::labels_json(&image.config),
             layers,
         };
         let tags: Vec<String> = image.tags.iter().map(|t| t.to_string()).collect();

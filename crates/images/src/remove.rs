@@ -142,7 +142,7 @@ impl ImageStore {
                 continue;
             }
             let labels = match filter.has_labels() {
-                true => crate::listing::config_labels(self, &image),
+                true => crate::listing::config_labels(self, &image.id, None),
                 false => serde_json::Value::Null,
             };
             if !filter.matches(image.created.as_deref(), |k| labels.get(k).and_then(|v| v.as_str())) {

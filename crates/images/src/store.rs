@@ -51,7 +51,7 @@ impl ImageStore {
         let content = ContentStore::open(root.join("content"))?;
         let snapshots = Snapshotter::open(root.join("snapshots"))?;
         let db = Db::open(&root.join("metadata.db"))?;
-        Ok(ImageStore {
+        let store = ImageStore {
             root: root.to_path_buf(),
             content,
             snapshots,
@@ -59,7 +59,34 @@ impl ImageStore {
             reopen_pending: std::sync::atomic::AtomicBool::new(false),
             max_layer_bytes: strata_archive::ApplyOptions::default().max_bytes,
             default_bridge_subnet: None,
-        })
+        };
+        store.fill_labels()?;
+        Ok(store)
+    }
+
+    /// Records the config labels of images recorded before the database kept them
+    /// (schema 9), once, so listings need not read their configs. Nothing to do (one
+    /// lookup in an empty index) on a root without such images.
+    fn fill_labels(&self) -> Result<()> {
+        loop {
+            let ids = self.db().images_without_labels(1000)?;
+            if ids.is_empty() {
+                return Ok(());
+            }
+            // A config that cannot be read is recorded as without labels, as a listing
+            // that read it would show it; `system check` reports the missing blob.
+            let labels: Vec<(String, String)> = ids
+                .iter()
+                .map(|id| {
+                    let json = self.config_bytes_of(id).map_or_else(
+                        |_| serde_json::Value::Null.to_string(),
+                        |b| crate::config::labels_json(&b),
+                    );
+                    (id.clone(), json)
+                })
+                .collect();
+            self.db().fill_labels(&labels)?;
+        }
     }
 
     /// Another handle on the same store, with the same settings and a database
@@ -261,7 +288,12 @@ impl ImageStore {
 
     /// The raw config bytes of an image.
     pub fn config_bytes(&self, image: &ImageRecord) -> Result<Vec<u8>> {
-        Ok(self.content.read_blob(&digest(&image.id)?, MAX_DOCUMENT_BYTES)?)
+        self.config_bytes_of(&image.id)
+    }
+
+    /// The config document of the image with this ID.
+    pub fn config_bytes_of(&self, id: &str) -> Result<Vec<u8>> {
+        Ok(self.content.read_blob(&digest(id)?, MAX_DOCUMENT_BYTES)?)
     }
 
     /// The directories of an image's layers, bottom first.

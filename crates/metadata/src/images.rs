@@ -22,6 +22,9 @@ pub struct NewImage {
     pub manifest_digest: String,
     pub manifest_media_type: String,
     pub created: Option<String>,
+    /// The config's `config.Labels` as JSON (`null` without labels), kept so that
+    /// listings need not read every config.
+    pub labels: String,
     /// Bottom layer first.
     pub layers: Vec<NewLayer>,
 }
@@ -47,6 +50,20 @@ pub struct ImageRecord {
     /// Fully qualified names, sorted.
     pub tags: Vec<String>,
     pub layers: Vec<LayerRecord>,
+}
+
+/// An image as listings show it: its row and names, without its layers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedImage {
+    pub id: String,
+    pub created: Option<String>,
+    pub size: i64,
+    pub added_at: String,
+    /// Fully qualified names, sorted.
+    pub tags: Vec<String>,
+    /// The config's `config.Labels` as JSON; `None` for an image recorded by a strata
+    /// older than schema 9 (read its config instead).
+    pub labels: Option<String>,
 }
 
 /// What removing an image freed: the caller deletes these files after the commit.
@@ -205,6 +222,99 @@ impl Db {
             read.commit().map_err(&e)?;
         }
         Ok(images)
+    }
+
+    /// Every image as listings show it, newest first (created, then added, then ID,
+    /// as [`Db::images`] orders them): two scans (images, tags) in one read
+    /// transaction, joined and sorted here. Without the layers, and without SQLite's
+    /// sorter, which spills ten thousand rows to a temporary file.
+    pub fn image_list(&self) -> Result<Vec<ListedImage>> {
+        let e = sql(&self.path);
+        let read = match self.conn.is_autocommit() {
+            true => Some(self.conn.unchecked_transaction().map_err(&e)?),
+            false => None,
+        };
+        let mut tags: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        self.conn
+            .prepare_cached("SELECT image_id, name FROM tags")
+            .and_then(|mut statement| {
+                let mut rows = statement.query([])?;
+                while let Some(r) = rows.next()? {
+                    tags.entry(r.get(0)?).or_default().push(r.get(1)?);
+                }
+                Ok(())
+            })
+            .map_err(&e)?;
+        let mut images: Vec<ListedImage> = self
+            .conn
+            .prepare_cached("SELECT id, created, size, added_at, labels FROM images")
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |r| {
+                        Ok(ListedImage {
+                            id: r.get(0)?,
+                            created: r.get(1)?,
+                            size: r.get(2)?,
+                            added_at: r.get(3)?,
+                            tags: Vec::new(),
+                            labels: r.get(4)?,
+                        })
+                    })?
+                    .collect()
+            })
+            .map_err(&e)?;
+        if let Some(read) = read {
+            read.commit().map_err(&e)?;
+        }
+        for image in &mut images {
+            if let Some(mut names) = tags.remove(&image.id) {
+                names.sort_unstable();
+                image.tags = names;
+            }
+        }
+        // SQLite's `ORDER BY created DESC, added_at DESC, id`: text compares as bytes
+        // (BINARY), and NULL sorts first, so last when descending.
+        images.sort_unstable_by(|a, b| {
+            (&b.created, &b.added_at)
+                .cmp(&(&a.created, &a.added_at))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(images)
+    }
+
+    /// Images recorded without their labels (before schema 9), at most `limit`.
+    /// (One lookup in the partial index of schema 10 when there are none.)
+    pub fn images_without_labels(&self, limit: usize) -> Result<Vec<String>> {
+        let e = sql(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM images INDEXED BY images_without_labels WHERE labels IS NULL LIMIT ?1")
+            .map_err(&e)?;
+        let ids = stmt
+            .query_map([limit as i64], |r| r.get(0))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        Ok(ids)
+    }
+
+    /// Records the labels (JSON) of images recorded without them; an image that has
+    /// labels already keeps them.
+    pub fn fill_labels(&mut self, labels: &[(String, String)]) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            for (id, json) in labels {
+                tx.execute(
+                    "UPDATE images SET labels = ?2 WHERE id = ?1 AND labels IS NULL",
+                    params![id, json],
+                )
+                .map_err(|source| MetadataError::Sqlite {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            Ok(())
+        })
     }
 
     fn tags_of(&self, id: &str) -> Result<Vec<String>> {
@@ -586,15 +696,16 @@ impl Db {
 fn insert_new_image(tx: &Transaction<'_>, image: &NewImage, added_at: &str) -> rusqlite::Result<()> {
     let size: i64 = image.layers.iter().map(|l| l.size).sum();
     tx.execute(
-        "INSERT INTO images (id, manifest_digest, manifest_media_type, created, size, added_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO images (id, manifest_digest, manifest_media_type, created, size, added_at, labels)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             image.id,
             image.manifest_digest,
             image.manifest_media_type,
             image.created,
             size,
-            added_at
+            added_at,
+            image.labels
         ],
     )?;
     let mut parent: Option<&str> = None;

@@ -20,7 +20,7 @@ mod schema;
 pub use containers::{ContainerRecord, ContainerState};
 pub use error_kind::ErrorKind;
 pub use events::{Event, EventFilter, EventType, JournalEntry};
-pub use images::{ImageRecord, LayerRecord, NewImage, NewLayer, RemovedImage};
+pub use images::{ImageRecord, LayerRecord, ListedImage, NewImage, NewLayer, RemovedImage};
 pub use networks::{EndpointRecord, NetworkRecord};
 
 use rusqlite::Connection;

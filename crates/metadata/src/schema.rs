@@ -2,7 +2,7 @@
 
 use crate::{Db, MetadataError, Result};
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: images, their layers, tags.
     r#"
     CREATE TABLE layers (
@@ -143,6 +143,17 @@ const MIGRATIONS: &[&str] = &[
     // derived from its IPv4 address.
     r#"
     ALTER TABLE endpoints ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+    "#,
+    // 9: an image's config labels (JSON), so that listings (`images`, the API's
+    // images/json, label filters) need not read ten thousand configs. NULL: recorded
+    // before this version; listings read the config instead.
+    r#"
+    ALTER TABLE images ADD COLUMN labels TEXT;
+    "#,
+    // 10: the images still without labels, which the image store fills in from their
+    // configs when it opens the root: with this index, "is there any?" is free.
+    r#"
+    CREATE INDEX images_without_labels ON images(id) WHERE labels IS NULL;
     "#,
 ];
 

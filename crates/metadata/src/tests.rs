@@ -17,6 +17,7 @@ fn image(id: &str, layers: &[u8]) -> NewImage {
         manifest_digest: format!("{id}-manifest"),
         manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
         created: Some("2024-01-01T00:00:00Z".into()),
+        labels: "null".into(),
         layers: layers.iter().map(|n| layer(*n)).collect(),
     }
 }
@@ -179,4 +180,75 @@ fn the_wal_is_kept_empty_not_deleted_when_the_last_connection_closes() {
         db.image("sha256:i1").unwrap().is_some(),
         "the checkpoint kept the image"
     );
+}
+
+#[test]
+fn image_list_orders_and_names_images_as_the_full_records_do() {
+    let (_dir, mut db) = db();
+    // Same and missing creation times, so the tie-breakers (added, then ID) decide.
+    let mut newest = image("sha256:n", &[1]);
+    newest.created = Some("2025-01-01T00:00:00Z".into());
+    newest.labels = r#"{"team":"web"}"#.into();
+    let mut unknown = image("sha256:u", &[2]);
+    unknown.created = None;
+    db.insert_image(&newest, &["r/b:1".into(), "r/a:1".into()], "2026-01-01T00:00:00Z")
+        .unwrap();
+    db.insert_image(&unknown, &[], "2026-01-01T00:00:00Z").unwrap();
+    db.insert_image(&image("sha256:y", &[1]), &["r/y:1".into()], "2026-01-02T00:00:00Z")
+        .unwrap();
+    db.insert_image(&image("sha256:x", &[1]), &[], "2026-01-02T00:00:00Z")
+        .unwrap();
+    db.insert_image(&image("sha256:o", &[1]), &[], "2026-01-01T00:00:00Z")
+        .unwrap();
+    let full: Vec<(String, Vec<String>)> = db.images().unwrap().into_iter().map(|i| (i.id, i.tags)).collect();
+    let listed = db.image_list().unwrap();
+    let short: Vec<(String, Vec<String>)> = listed.iter().map(|i| (i.id.clone(), i.tags.clone())).collect();
+    assert_eq!(short, full);
+    let ids: Vec<&str> = listed.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["sha256:n", "sha256:x", "sha256:y", "sha256:o", "sha256:u"]);
+    assert_eq!(listed[0].tags, ["r/a:1", "r/b:1"]);
+    assert_eq!(listed[0].labels.as_deref(), Some(r#"{"team":"web"}"#));
+    assert_eq!(listed[0].size, 100);
+}
+
+#[test]
+fn a_schema_8_store_migrates_and_lists_its_images_without_recorded_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        // A root written by a strata before labels were kept.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &schema::MIGRATIONS[..8] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 8;
+             INSERT INTO images (id, manifest_digest, manifest_media_type, created, size, added_at)
+             VALUES ('sha256:old', 'sha256:m', 'x', '2024-01-01T00:00:00Z', 5, '2024-01-01T00:00:00Z');
+             INSERT INTO tags (name, image_id) VALUES ('docker.io/library/old:1', 'sha256:old');",
+        )
+        .unwrap();
+    }
+    let mut db = Db::open(&path).unwrap();
+    assert_eq!(db.schema_version().unwrap(), schema::CURRENT);
+    let listed = db.image_list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].tags, ["docker.io/library/old:1"]);
+    assert_eq!(listed[0].labels, None, "unknown, not 'no labels'");
+    assert_eq!(db.images_without_labels(10).unwrap(), ["sha256:old"]);
+    db.fill_labels(&[("sha256:old".into(), r#"{"a":"b"}"#.into())]).unwrap();
+    assert!(db.images_without_labels(10).unwrap().is_empty());
+    assert_eq!(db.image_list().unwrap()[0].labels.as_deref(), Some(r#"{"a":"b"}"#));
+    // Filling in never overwrites what is recorded.
+    db.fill_labels(&[("sha256:old".into(), "null".into())]).unwrap();
+    assert_eq!(db.image_list().unwrap()[0].labels.as_deref(), Some(r#"{"a":"b"}"#));
+    db.insert_image(&image("sha256:new", &[1]), &[], "2026-01-01T00:00:00Z")
+        .unwrap();
+    let new = db
+        .image_list()
+        .unwrap()
+        .into_iter()
+        .find(|i| i.id == "sha256:new")
+        .unwrap();
+    assert_eq!(new.labels.as_deref(), Some("null"));
 }

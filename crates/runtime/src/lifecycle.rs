@@ -427,7 +427,7 @@ pub fn reconcile(containers: &Containers<'_>) -> Result<Vec<ContainerRecord>> {
                 .any(|r| r.id == id && r.state == ContainerState::Running && pid_alive(r.pid))
     };
     crate::networking::reconcile(containers, &running);
-    for record in records.clone() {
+    for record in records {
         if record.state == ContainerState::Running && !pid_alive(record.pid) {
             if let Some(fresh) = mark_lost(containers, &record)? {
                 out.push(fresh);

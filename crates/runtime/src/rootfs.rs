@@ -2,6 +2,17 @@
 //! the new mount API (`fsopen`/`fsconfig` with one `lowerdir+` per layer), so images
 //! deeper than what a classic mount's one-page option string fits still mount (up to
 //! the kernel's 500 layers).
+//!
+//! Why `lowerdir+` and not Docker's short names: classic `mount(2)` takes its options
+//! as one page (4096 bytes), which full layer paths (~110 bytes each here) fill at
+//! about 35 layers. Docker's overlay2 keeps a `l/<26 chars>` symlink per layer and
+//! mounts with paths relative to its storage directory after a `chdir` there (in a
+//! re-executed child, since the working directory is process-wide), which fits about
+//! 128 layers. `lowerdir+` (Linux 6.8) takes one layer per call, with no length limit
+//! and no working directory, so nothing process-global is touched and there are no
+//! link names to keep in step with the layers. Deeper stacks than the snapshotter's
+//! `MAX_LOWERS` are mounted over a flattened bottom (see `strata_snapshots::flatten`),
+//! which also keeps path lookups short: a miss in a 500-deep overlay visits 500 layers.
 
 use crate::error::{Result, RuntimeError};
 use rustix::mount::{

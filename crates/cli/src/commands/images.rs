@@ -45,12 +45,18 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     };
     let rows = strata_images::list_images(store, &options)?;
     if args.quiet {
-        let mut seen = std::collections::HashSet::new();
+        // One write for all the lines (println! writes each line: 10,000 system calls).
+        let mut out = String::with_capacity(rows.len() * 13);
+        let mut last: Option<&str> = None;
         for r in &rows {
-            if seen.insert(&r.image.id) {
-                println!("{}", short(&r.image.id, args.no_trunc));
+            // An image's rows are adjacent: it is shown once.
+            if last != Some(r.image.id.as_str()) {
+                out.push_str(&short(&r.image.id, args.no_trunc));
+                out.push('\n');
             }
+            last = Some(&r.image.id);
         }
+        std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes())?;
         return Ok(0);
     }
     let as_json = |r: &ImageRow| {

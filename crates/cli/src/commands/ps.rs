@@ -59,7 +59,9 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
         }
     };
     if args.quiet {
-        kept.iter().for_each(|r| println!("{}", id(&r.record)));
+        // One write for all the lines (println! writes each line on its own).
+        let out: String = kept.iter().map(|r| id(&r.record) + "\n").collect();
+        std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes())?;
         return Ok(0);
     }
     // As docker's: the sizes are computed with --size, or for a template that shows them.

@@ -184,7 +184,7 @@ pub fn summaries(store: &ImageStore, rows: Vec<ImageRow>) -> Vec<ImageSummary> {
             size: row.image.size,
             virtual_size: row.image.size,
             shared_size: -1,
-            labels: strata_images::listing::config_labels(store, &row.image),
+            labels: strata_images::listing::labels(store, &row.image),
             containers: -1,
         });
     }
@@ -199,10 +199,13 @@ pub fn unix_time(text: Option<&str>) -> i64 {
 
 fn history(store: &ImageStore, name: &str) -> Result<Reply, ApiError> {
     let image = store.resolve(name)?.image;
-    let tags: Vec<String> = strata_images::listing::rows(vec![image.clone()])
-        .into_iter()
-        .filter(|row| !row.image.tags.is_empty())
-        .map(|row| format!("{}:{}", row.repository, row.tag))
+    let tags: Vec<String> = image
+        .tags
+        .iter()
+        .map(|name| {
+            let (repository, tag) = strata_images::listing::split_name(name);
+            format!("{repository}:{tag}")
+        })
         .collect();
     let entries: Vec<Value> = store
         .history(&image)?
