@@ -167,7 +167,8 @@ fn an_image_config_over_the_read_limit_is_refused_at_build_and_flagged_by_check(
     .unwrap();
     let db = rusqlite::Connection::open(t.root().join("metadata.db")).unwrap();
     db.execute_batch(&format!(
-        "INSERT INTO images SELECT '{id}', manifest_digest, manifest_media_type, created, size, added_at \
+        "INSERT INTO images (id, manifest_digest, manifest_media_type, created, size, added_at) \
+           SELECT '{id}', manifest_digest, manifest_media_type, created, size, added_at \
            FROM images WHERE id = '{base}';
          INSERT INTO image_layers SELECT '{id}', position, chain_id, blob_digest FROM image_layers \
            WHERE image_id = '{base}';
