@@ -71,9 +71,16 @@ PY
 # fair_fs: one fresh journaled ext4 on a loop file for this run, and the second dockerd
 # whose data-root is on it (../shared/reference/fair-fs.sh reset). Sets $FAIR (its mount
 # point) and $FAIR_DOCKER (that dockerd's CLI); put every engine's store under $FAIR.
+# The strata roots a previous run left there are reset first: a root's bridge and rules
+# live outside it and would outlive the filesystem.
 fair_fs() {
-  bash "$REF/fair-fs.sh" reset >/dev/null
   FAIR=${FAIR:-/mnt/strata-fair}
+  if mountpoint -q "$FAIR"; then
+    find "$FAIR" -maxdepth 3 -name LAYOUT -printf '%h\n' 2>/dev/null | while read -r root; do
+      "$STRATA" --root "$root" system reset --force >/dev/null 2>&1 || true
+    done
+  fi
+  bash "$REF/fair-fs.sh" reset >/dev/null
   FAIR_DOCKER="$DOCKER -H unix:///run/strata-fair-docker.sock"
   mountpoint -q "$FAIR" || { echo "the fair filesystem is not mounted at $FAIR" >&2; return 1; }
 }
