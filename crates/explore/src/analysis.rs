@@ -301,6 +301,20 @@ impl Analyzer {
         &self.nodes[id.index()]
     }
 
+    /// What every copy of the path stored: its one copy's size until a second came
+    /// (a path no layer listed has none).
+    fn copies_of(&self, id: PathId) -> Copies {
+        let node = self.node(id);
+        match self.copies.get(&(id.index() as u32)) {
+            Some(c) => *c,
+            None if node.kind.is_some() => Copies {
+                copies: 1,
+                stored: node.size,
+            },
+            None => Copies { copies: 0, stored: 0 },
+        }
+    }
+
     /// Hides `path` (with `itself`; the root for None) and every present path below it,
     /// in byte order of their paths; returns how many.
     fn remove(&mut self, path: Option<PathId>, itself: bool, index: usize) -> usize {
@@ -337,12 +351,7 @@ impl Analyzer {
             .map_err(|_| ExploreError::BadLayer("the image has more than 4 billion paths or 4 GiB of names".into()))?;
         self.nodes.resize(self.paths.len(), Node::default());
         // A path below a lower file or link makes that one a directory: it is replaced.
-        let mut ancestors = Vec::new();
-        let mut at = id;
-        while let Some(parent) = self.paths.parent(at) {
-            ancestors.push(parent);
-            at = parent;
-        }
+        let ancestors: Vec<PathId> = self.paths.ancestors(id).collect();
         for ancestor in ancestors.into_iter().rev() {
             let node = self.node(ancestor);
             if node.present && node.kind() != Kind::Dir {
@@ -384,15 +393,13 @@ impl Analyzer {
                 }
             }
         }
-        let node = &mut self.nodes[id.index()];
-        if node.kind.is_some() {
-            let copies = self.copies.entry(id.index() as u32).or_insert(Copies {
-                copies: 1,
-                stored: node.size,
-            });
+        if self.node(id).kind.is_some() {
+            let mut copies = self.copies_of(id);
             copies.copies += 1;
             copies.stored += size;
+            self.copies.insert(id.index() as u32, copies);
         }
+        let node = &mut self.nodes[id.index()];
         node.layer = index as u16;
         node.kind = Some(entry.kind);
         node.mode = entry.mode;
@@ -436,14 +443,7 @@ impl Analyzer {
         for id in paths.ids() {
             let node = &self.nodes[id.index()];
             let shown = if node.present { node.size } else { 0 };
-            let copies = match self.copies.get(&(id.index() as u32)) {
-                Some(c) => *c,
-                None if node.kind.is_some() => Copies {
-                    copies: 1,
-                    stored: node.size,
-                },
-                None => Copies { copies: 0, stored: 0 },
-            };
+            let copies = self.copies_of(id);
             stored += copies.stored;
             visible += shown;
             if copies.stored > shown {

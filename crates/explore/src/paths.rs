@@ -157,6 +157,11 @@ impl PathTable {
         }
     }
 
+    /// The directories the path is in, innermost first.
+    pub fn ancestors(&self, id: PathId) -> impl Iterator<Item = PathId> + '_ {
+        std::iter::successors(self.parent(id), move |at| self.parent(*at))
+    }
+
     /// The paths directly in `dir` (the top's, for None), in no particular order.
     pub fn children(&self, dir: Option<PathId>) -> impl Iterator<Item = PathId> + '_ {
         let mut next = dir.map_or(self.first_top, |d| self.nodes[d.index()].first_child);
@@ -182,12 +187,7 @@ impl PathTable {
 
     /// The path's bytes, appended to `out`.
     pub fn write_path(&self, id: PathId, out: &mut Vec<u8>) {
-        let mut chain = vec![id];
-        let mut at = id;
-        while let Some(parent) = self.parent(at) {
-            chain.push(parent);
-            at = parent;
-        }
+        let chain: Vec<PathId> = std::iter::once(id).chain(self.ancestors(id)).collect();
         for (i, part) in chain.iter().rev().enumerate() {
             if i > 0 {
                 out.push(b'/');

@@ -224,11 +224,7 @@ impl<'a> Model<'a> {
             }
             let depth = depth as usize;
             chain.clear();
-            let mut at = path;
-            while let Some(parent) = paths.parent(at) {
-                chain.push(parent);
-                at = parent;
-            }
+            chain.extend(paths.ancestors(path));
             chain.reverse();
             // Directories on the way that no row shows yet.
             let common = open.iter().zip(&chain).take_while(|(a, b)| a == b).count();
