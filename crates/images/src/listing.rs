@@ -121,25 +121,15 @@ pub fn rows(images: Vec<ListedImage>) -> Vec<ImageRow> {
         let last = names.len() - 1;
         for (i, (repository, tag)) in names.into_iter().enumerate() {
             // The image itself goes with its last name: one copy fewer per row.
-            let image = match i == last {
-                true => std::mem::replace(&mut image, empty()),
-                false => image.clone(),
+            let image = if i == last {
+                std::mem::take(&mut image)
+            } else {
+                image.clone()
             };
             out.push(ImageRow { image, repository, tag });
         }
     }
     out
-}
-
-fn empty() -> ListedImage {
-    ListedImage {
-        id: String::new(),
-        created: None,
-        size: 0,
-        added_at: String::new(),
-        tags: Vec::new(),
-        labels: None,
-    }
 }
 
 /// A stored (fully qualified) name as `images` shows it: familiar repository and tag.

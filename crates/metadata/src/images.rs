@@ -53,7 +53,7 @@ pub struct ImageRecord {
 }
 
 /// An image as listings show it: its row and names, without its layers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListedImage {
     pub id: String,
     pub created: Option<String>,
