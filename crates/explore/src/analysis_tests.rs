@@ -359,3 +359,25 @@ fn the_state_kept_per_path_stays_small() {
     assert!(std::mem::size_of::<FileChange>() <= 16);
     assert!(std::mem::size_of::<Change>() <= 72, "a layer waiting for the analysis");
 }
+
+#[test]
+fn an_image_of_more_layers_than_the_explorer_counts_is_refused_by_name() {
+    // Layers are numbered in 16 bits: the 65,536th would wrap to layer 0 unnoticed.
+    let mut a = Analyzer::new(0, 0);
+    for i in 0..MAX_LAYERS {
+        a.add_layer(LayerInput {
+            digest: format!("layer{i}"),
+            created_by: String::new(),
+            changes: Vec::new(),
+        })
+        .unwrap();
+    }
+    let e = a
+        .add_layer(LayerInput {
+            digest: "one too many".into(),
+            created_by: String::new(),
+            changes: vec![file("f", b"x")],
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("more than 65535 layers"), "{e}");
+}
