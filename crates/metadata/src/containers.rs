@@ -137,7 +137,7 @@ impl Db {
         at: &str,
     ) -> Result<()> {
         let path = self.path.clone();
-        self.write(|tx| {
+        self.write_transient(|tx| {
             let sql = match state {
                 ContainerState::Running => {
                     "UPDATE containers SET state = ?2, pid = ?3, exit_code = ?4, started_at = ?5, finished_at = NULL WHERE id = ?1"

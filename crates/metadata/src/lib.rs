@@ -67,6 +67,7 @@ impl Db {
         conn.set_prepared_statement_cache_capacity(64);
         set_wal(&conn).map_err(err)?;
         keep_wal(&conn).map_err(err)?;
+        // Durable commits, but for `write_transient`'s.
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
         let mut db = Db {
@@ -134,6 +135,24 @@ impl Db {
         let value = f(&tx)?;
         tx.commit().map_err(|source| MetadataError::Sqlite { path, source })?;
         Ok(value)
+    }
+
+    /// [`Db::write`] for what need not outlive a power loss, committed without waiting
+    /// for the disk: SQLite's WAL keeps the database whole, and a later durable commit
+    /// (or the checkpoint at close) takes it to the disk too. A container's run state is
+    /// such: after a crash, a "running" record that no monitor holds is exited at the
+    /// next open (`reconcile`), whatever the disk said.
+    pub(crate) fn write_transient<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.set_synchronous("NORMAL")?;
+        let written = self.write(f);
+        self.set_synchronous("FULL")?;
+        written
+    }
+
+    fn set_synchronous(&self, level: &str) -> Result<()> {
+        self.conn
+            .pragma_update(None, "synchronous", level)
+            .map_err(|e| self.err(e))
     }
 }
 

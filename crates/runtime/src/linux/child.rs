@@ -33,13 +33,20 @@ impl<T, E: std::fmt::Display> Fail<T> for Result<T, E> {
 }
 
 /// The child's whole life: set up, then exec. Returns only on failure. `seccomp` is the
-/// spec's filter, compiled by the parent.
+/// spec's filter, compiled by the parent. `placed` waits until the parent has put this
+/// process in the container's control groups (false: it could not).
+///
+/// The root is made while the parent places it: moving a process between v1 groups
+/// waits out an RCU grace period (about 10 ms here, half of a short container's start),
+/// and nothing before the wait runs the container's code or needs its groups. Kernel
+/// memory for the mounts is charged to the engine's group meanwhile.
 pub fn init(
     spec: &Spec,
     rootfs: &Path,
     error_pipe: &OwnedFd,
     stdio: super::Stdio<'_>,
     seccomp: Option<&Program>,
+    placed: &dyn Fn() -> bool,
 ) -> isize {
     // A terminal is opened in the container's devpts, once its root is mounted.
     let (attached, console) = match stdio {
@@ -48,7 +55,9 @@ pub fn init(
         super::Stdio::Inherit => (Ok(()), None),
     };
     let err = match attached
-        .and_then(|()| setup(spec, rootfs, seccomp, console))
+        .and_then(|()| make_root(spec, rootfs, console))
+        .and_then(|()| in_groups(placed))
+        .and_then(|()| become_process(spec, seccomp))
         .and_then(|()| exec(spec, late(spec, seccomp)))
     {
         Ok(never) => match never {},
@@ -158,13 +167,11 @@ fn join_namespaces(spec: &Spec) -> Result<(), ChildError> {
     Ok(())
 }
 
-fn setup(spec: &Spec, rootfs: &Path, seccomp: Option<&Program>, console: Option<&OwnedFd>) -> Result<(), ChildError> {
+/// The container's root, mounts, devices, sysctls, hostname and loopback: everything
+/// before its groups matter.
+fn make_root(spec: &Spec, rootfs: &Path, console: Option<&OwnedFd>) -> Result<(), ChildError> {
     non_dumpable()?;
     join_namespaces(spec)?;
-    if has_namespace(spec, LinuxNamespaceType::Cgroup) {
-        // Now that this process is in the container's groups: they become its root.
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).fail(125, "unsharing the cgroup namespace")?;
-    }
     close_inherited_fds()?;
     // Nothing we mount may propagate back to the host.
     mount(
@@ -212,6 +219,26 @@ fn setup(spec: &Spec, rootfs: &Path, seccomp: Option<&Program>, console: Option<
     if has_namespace(spec, LinuxNamespaceType::Network) {
         // A prepared namespace has it up already; bringing it up again is harmless.
         loopback_up()?;
+    }
+    Ok(())
+}
+
+fn in_groups(placed: &dyn Fn() -> bool) -> Result<(), ChildError> {
+    match placed() {
+        true => Ok(()),
+        false => Err(ChildError {
+            code: 125,
+            message: "the container's control groups could not be joined".into(),
+        }),
+    }
+}
+
+/// In its groups: the cgroup namespace, limits, seccomp, user and capabilities, and the
+/// working directory of the container's process.
+fn become_process(spec: &Spec, seccomp: Option<&Program>) -> Result<(), ChildError> {
+    if has_namespace(spec, LinuxNamespaceType::Cgroup) {
+        // Now that this process is in the container's groups: they become its root.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).fail(125, "unsharing the cgroup namespace")?;
     }
     let process = spec.process().clone().unwrap_or_default();
     set_rlimits(spec)?;

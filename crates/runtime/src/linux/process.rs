@@ -71,14 +71,15 @@ pub fn start(
     let (read_end, write_end) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     let mut stack = vec![0u8; 1 << 20];
-    // The child waits on `go` until `placed` (cgroups) has run for its PID.
+    // The child makes its root meanwhile, then waits on `go` until `placed` (cgroups)
+    // has run for its PID.
     let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     let callback = Box::new(|| {
-        let mut byte = [0u8; 1];
-        if nix::unistd::read(&go_r, &mut byte) != Ok(1) {
-            return 125;
-        }
-        child::init(spec, rootfs, &write_end, stdio, seccomp.as_ref())
+        let go = || {
+            let mut byte = [0u8; 1];
+            nix::unistd::read(&go_r, &mut byte) == Ok(1)
+        };
+        child::init(spec, rootfs, &write_end, stdio, seccomp.as_ref(), &go)
     });
     let pid_namespace = JoinedPidNamespace::enter(spec)?;
     // SAFETY: the child runs on its own stack in a copy of this (single-threaded)
@@ -88,24 +89,34 @@ pub fn start(
     let pid = cloned.map_err(|e| RuntimeError::Sys("clone", e))?;
     drop(write_end);
     drop(go_r);
-    if let Err(e) = placed(pid.as_raw()) {
+    let placing = placed(pid.as_raw());
+    if placing.is_ok() {
+        let _ = nix::unistd::write(&go_w, b"g");
+    } else {
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-        let _ = waitpid(pid, None);
-        return Err(e);
     }
-    let _ = nix::unistd::write(&go_w, b"g");
     drop(go_w);
     let mut report = String::new();
     let _ = std::fs::File::from(read_end).read_to_string(&mut report);
-    if report.is_empty() {
+    if placing.is_ok() && report.is_empty() {
         return Ok(Started { pid: pid.as_raw() });
     }
     let _ = waitpid(pid, None);
-    let (code, message) = report.split_once('\n').unwrap_or(("125", report.as_str()));
-    Err(RuntimeError::Start {
+    match placing {
+        Err(e) if report.is_empty() => Err(e),
+        // A child that failed while it was being placed (making its root) is why
+        // placing it failed too: its report says why.
+        _ => Err(start_failure(&report)),
+    }
+}
+
+/// The child's report ("CODE\nMESSAGE") as the start's error.
+fn start_failure(report: &str) -> RuntimeError {
+    let (code, message) = report.split_once('\n').unwrap_or(("125", report));
+    RuntimeError::Start {
         code: code.parse().unwrap_or(125),
         message: message.to_string(),
-    })
+    }
 }
 
 /// Another container's PID namespace (`--pid container:NAME`), entered for this
