@@ -252,3 +252,31 @@ fn a_schema_8_store_migrates_and_lists_its_images_without_recorded_labels() {
         .unwrap();
     assert_eq!(new.labels.as_deref(), Some("null"));
 }
+
+#[test]
+fn a_run_state_change_is_committed_and_the_connection_is_durable_again_after_it() {
+    let (dir, mut db) = db();
+    let record = ContainerRecord {
+        id: "c1".into(),
+        name: "one".into(),
+        image_id: "sha256:i1".into(),
+        image_name: "i".into(),
+        config: "{}".into(),
+        created: "2024-01-01T00:00:00Z".into(),
+        state: ContainerState::Created,
+        pid: None,
+        exit_code: None,
+        started_at: None,
+        finished_at: None,
+    };
+    db.insert_image(&image("sha256:i1", &[1]), &[], "2024-01-01T00:00:00Z")
+        .unwrap();
+    db.insert_container(&record).unwrap();
+    db.set_container_state("c1", ContainerState::Running, Some(42), None, "2024-01-01T00:00:01Z")
+        .unwrap();
+    let synchronous: i64 = db.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+    assert_eq!(synchronous, 2, "FULL again after the transient write");
+    let other = Db::open(&dir.path().join("meta.db")).unwrap();
+    let seen = other.container("c1").unwrap().unwrap();
+    assert_eq!((seen.state, seen.pid), (ContainerState::Running, Some(42)), "committed");
+}
