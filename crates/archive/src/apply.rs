@@ -423,6 +423,10 @@ impl Applier<'_> {
             )));
         }
         self.stats.bytes += written;
+        if written > 0 {
+            // Beside the rest of the layer, not all at the commit's syncfs.
+            strata_content::start_writeback(&file);
+        }
         let header = entry.header();
         let (uid, gid) = owner(entry);
         std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(write_err(path))?;

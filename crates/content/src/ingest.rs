@@ -5,6 +5,9 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+/// Bytes between two starts of the writeback of a blob being written.
+const WRITEBACK_EVERY: u64 = 8 << 20;
+
 /// A blob write in progress. Bytes are hashed as they are written; [`Ingest::commit`]
 /// verifies, fsyncs and renames the file into place. Dropping an uncommitted ingest
 /// removes its temporary file.
@@ -139,9 +142,15 @@ impl Ingest {
 
 impl Write for Ingest {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.as_mut().expect("ingest not committed").write(buf)?;
+        let writer = self.file.as_mut().expect("ingest not committed");
+        let n = writer.write(buf)?;
         self.hasher.update(&buf[..n]);
+        let before = self.size;
         self.size += n as u64;
+        if before / WRITEBACK_EVERY != self.size / WRITEBACK_EVERY {
+            // Beside the download, not all at the commit's fsync.
+            crate::start_writeback(writer.get_ref());
+        }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {

@@ -271,5 +271,20 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Starts writing `file`'s dirty pages to the disk, without waiting for them. What the
+/// store keeps is made durable (fsync, syncfs) before it is published, and that wait
+/// was the tail of every pull and load (0.3 s for a 185 MB image here); started as the
+/// bytes come, the writeback runs beside the rest of the work and the final sync finds
+/// little left. Advisory: a failure leaves the work to that sync, which reports real I/O
+/// errors.
+pub fn start_writeback(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is open for the call's duration; sync_file_range reads no
+    // memory of ours.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
 #[cfg(test)]
 mod tests;

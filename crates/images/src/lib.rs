@@ -23,6 +23,7 @@ pub mod manifest;
 pub mod progress;
 pub mod prune_filter;
 pub mod reference;
+mod relay;
 pub mod remote;
 pub mod remove;
 pub mod save;

@@ -1,10 +1,12 @@
 //! The layer pipeline shared by import and load (and later pull): one pass over the
 //! input stream stores the blob, computes the DiffID and unpacks the snapshot, with no
-//! layer ever held in memory. Nothing becomes visible here: the caller commits the
+//! layer ever held in memory; the reading and the unpacking run on two threads (see
+//! `relay`). Nothing becomes visible here: the caller commits the
 //! returned ingest and unpack only after every layer of the operation was verified.
 
 use crate::error::{ImageError, Result};
 use crate::progress::{Counted, LayerEvent, Progress};
+use crate::relay::relayed;
 use crate::store::ImageStore;
 use std::io::{self, BufReader, Read, Write};
 use strata_archive::compression::{decoder, Compression};
@@ -172,8 +174,12 @@ pub(crate) fn unpack_layer<R: Read>(
         };
         let writer =
             SplitWriter::create(&unpack.split_path()).map_err(|e| ImageError::io("creating the tar-split", e))?;
-        let (stats, writer) = apply_layer_split(&mut hashed, unpack.path(), options, writer).map_err(layer_err)?;
-        io::copy(&mut hashed, &mut io::sink()).map_err(read_err)?;
+        let root = unpack.path();
+        let (stats, writer) = relayed(&mut hashed, |layer| {
+            let applied = apply_layer_split(&mut *layer, root, options, writer).map_err(layer_err)?;
+            io::copy(layer, &mut io::sink()).map_err(read_err)?;
+            Ok::<_, ImageError>(applied)
+        })?;
         writer
             .finish()
             .map_err(|e| ImageError::io("writing the tar-split", e))?;
@@ -196,9 +202,13 @@ pub(crate) fn unpack_layer<R: Read>(
             hasher: Some(Hasher::sha256()),
             count: 0,
         };
-        let stats = apply_layer(&mut decoded, unpack.path(), options).map_err(layer_err)?;
-        // Read to the end: the compressed stream's checksum, and anything after it.
-        io::copy(&mut decoded, &mut io::sink()).map_err(read_err)?;
+        let root = unpack.path();
+        let stats = relayed(&mut decoded, |layer| {
+            let stats = apply_layer(&mut *layer, root, options).map_err(layer_err)?;
+            // Read to the end: the compressed stream's checksum, and anything after it.
+            io::copy(layer, &mut io::sink()).map_err(read_err)?;
+            Ok::<_, ImageError>(stats)
+        })?;
         let diff = decoded.hasher.take().expect("hashing").finish();
         drop(decoded);
         io::copy(&mut buffered, &mut io::sink()).map_err(read_err)?;
