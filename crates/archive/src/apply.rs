@@ -15,11 +15,12 @@ use crate::tar_split::SplitWriter;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::mpsc::{sync_channel, SyncSender};
 
 use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, CWD};
 
@@ -217,11 +218,41 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Files whose writeback has not been started yet, at most: each is an open descriptor.
+const WRITEBACK_QUEUE: usize = 64;
+
+/// Runs `apply` with a sender of written files, whose writeback a thread of its own
+/// starts (and then closes them). The layer is made durable (syncfs) before it is
+/// published, and that wait was the tail of every pull and load; started file by file,
+/// the writeback runs beside the unpacking, and starting it (the filesystem allocates
+/// the blocks then) costs the unpacking thread nothing.
+fn writing_back<T>(apply: impl FnOnce(SyncSender<File>) -> T) -> T {
+    let (written, files) = sync_channel::<File>(WRITEBACK_QUEUE);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for file in files {
+                strata_content::start_writeback(&file);
+            }
+        });
+        apply(written)
+    })
+}
+
 fn apply_inner(
     reader: impl Read,
     root: &Path,
     opts: &ApplyOptions,
     recorder: Option<Rc<Recorder>>,
+) -> Result<ApplyStats, ApplyError> {
+    writing_back(|written| apply_stream(reader, root, opts, recorder, written))
+}
+
+fn apply_stream(
+    reader: impl Read,
+    root: &Path,
+    opts: &ApplyOptions,
+    recorder: Option<Rc<Recorder>>,
+    written: SyncSender<File>,
 ) -> Result<ApplyStats, ApplyError> {
     let mut applier = Applier {
         root,
@@ -231,6 +262,8 @@ fn apply_inner(
         dir_times: Vec::new(),
         stats: ApplyStats::default(),
         recorder: recorder.clone(),
+        written,
+        buffer: Vec::new(),
     };
     let read = Rc::new(Cell::new(0u64));
     let mut archive = tar::Archive::new(Recording {
@@ -271,6 +304,27 @@ struct Applier<'a> {
     dir_times: Vec<(PathBuf, i64)>,
     stats: ApplyStats,
     recorder: Option<Rc<Recorder>>,
+    /// Written files, whose writeback another thread starts (see `writing_back`).
+    written: SyncSender<File>,
+    /// File contents on their way from the stream to their file.
+    buffer: Vec<u8>,
+}
+
+/// Copies `from` into `to` through `buffer`: a file of the layer is written with a
+/// `write` each 256 KiB (io::copy's 8 KiB made three syscalls of every layer file).
+fn copy_content(from: &mut impl Read, to: &mut File, buffer: &mut Vec<u8>) -> io::Result<u64> {
+    buffer.resize(256 * 1024, 0);
+    let mut copied = 0u64;
+    loop {
+        let n = match from.read(buffer) {
+            Ok(0) => return Ok(copied),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buffer[..n])?;
+        copied += n as u64;
+    }
 }
 
 impl Applier<'_> {
@@ -405,7 +459,7 @@ impl Applier<'_> {
             r.split.borrow_mut().file(rel, size).map_err(write_err(path))?;
             r.in_data.set(true);
         }
-        let copied = io::copy(&mut entry.take(size), &mut file);
+        let copied = copy_content(&mut entry.take(size), &mut file, &mut self.buffer);
         if let Some(r) = &self.recorder {
             r.in_data.set(false);
         }
@@ -423,10 +477,6 @@ impl Applier<'_> {
             )));
         }
         self.stats.bytes += written;
-        if written > 0 {
-            // Beside the rest of the layer, not all at the commit's syncfs.
-            strata_content::start_writeback(&file);
-        }
         let header = entry.header();
         let (uid, gid) = owner(entry);
         std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(write_err(path))?;
@@ -442,7 +492,13 @@ impl Applier<'_> {
             },
         )
         .map_err(|e| write_err(path)(e.into()))?;
-        self.xattrs(entry, path)
+        self.xattrs(entry, path)?;
+        if written > 0 {
+            // Never waited for: when that thread is behind, the final sync writes this
+            // file (the thread is gone only if it panicked, which the scope reports).
+            let _ = self.written.try_send(file);
+        }
+        Ok(())
     }
 
     fn hard_link<R: Read>(&mut self, raw: &[u8], entry: &tar::Entry<'_, R>, path: &Path) -> Result<(), ApplyError> {
