@@ -6,7 +6,7 @@
 # dockerd's data-root) are on one fresh journaled ext4 (fair-fs.sh reset); each timed run
 # starts after a `sync` and is timed returned and durable (bench/lib.sh).
 #
-#   bash bench/build.sh                  # RUNS=10 for noop, RUNS_COLD=3 for cold
+#   bash bench/build.sh                  # RUNS=10 for noop, RUNS_COLD=10 for cold
 #   RUNS=5 bash bench/build.sh noop      # groups: noop cold
 #
 # Needs root and the reference systems of /work/shared/reference (setup.sh is run if its
@@ -18,7 +18,7 @@ REPO=$(cd "$HERE/.." && pwd)
 REF=${REFERENCE_SCRIPTS:-/work/shared/reference}
 source "$REF/env.sh"            # $DOCKER $IMG $A start_dockerd ...
 RUNS=${RUNS:-10}
-RUNS_COLD=${RUNS_COLD:-3}
+RUNS_COLD=${RUNS_COLD:-10}
 GROUPS_=${*:-noop cold}
 STRATA=${STRATA:-$REPO/target/release/strata}
 OUT=/var/tmp/strata-bench/build

@@ -6,7 +6,7 @@
 # the crun and runc bundles) is on one fresh journaled ext4 (fair-fs.sh reset); each timed
 # run starts after a `sync` and is timed returned and durable (bench/lib.sh).
 #
-#   bash bench/run.sh                 # RUNS=20 rounds for run, RUNS_COMMIT=5 for commit
+#   bash bench/run.sh                 # RUNS=20 rounds for run, RUNS_COMMIT=10 for commit
 #   RUNS=10 bash bench/run.sh run     # groups: run commit
 #
 # Needs root and the reference systems of /work/shared/reference (setup.sh is run if the
@@ -18,7 +18,7 @@ REPO=$(cd "$HERE/.." && pwd)
 REF=${REFERENCE_SCRIPTS:-/work/shared/reference}
 source "$REF/env.sh"
 RUNS=${RUNS:-20}
-RUNS_COMMIT=${RUNS_COMMIT:-5}
+RUNS_COMMIT=${RUNS_COMMIT:-10}
 GROUPS_=${*:-run commit}
 STRATA=${STRATA:-$REPO/target/release/strata}
 OUT=/var/tmp/strata-bench/run
