@@ -4,8 +4,8 @@
 //! layer of a pull or load is the whole operation's critical path.
 //!
 //! The unpacking side gets the bytes in buffers that go back and forth over two bounded
-//! channels: at most [`BUFFERS`] × [`BUFFER`] bytes are in flight, and none is allocated
-//! after the first round.
+//! channels: at most [`BUFFERS`] × [`BUFFER`] bytes are in flight, allocated (and
+//! zeroed) once.
 
 use std::io::{self, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -22,11 +22,11 @@ const BUFFERS: usize = 8;
 /// is what says why it stopped. A failure of `source` reaches `consume` as its reader's
 /// error, in the order the bytes came.
 pub(crate) fn relayed<T: Send>(source: &mut impl Read, consume: impl FnOnce(&mut Relayed) -> T + Send) -> T {
-    let (full_tx, full_rx) = sync_channel::<io::Result<Vec<u8>>>(BUFFERS);
+    let (full_tx, full_rx) = sync_channel::<io::Result<Filled>>(BUFFERS);
     let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(BUFFERS);
     for _ in 0..BUFFERS {
         empty_tx
-            .send(Vec::with_capacity(BUFFER))
+            .send(vec![0; BUFFER])
             .expect("the channel has room for every buffer");
     }
     std::thread::scope(|scope| {
@@ -34,7 +34,7 @@ pub(crate) fn relayed<T: Send>(source: &mut impl Read, consume: impl FnOnce(&mut
             let mut reader = Relayed {
                 full: full_rx,
                 empty: empty_tx,
-                current: Vec::new(),
+                current: Filled(Vec::new(), 0),
                 at: 0,
             };
             consume(&mut reader)
@@ -48,13 +48,15 @@ pub(crate) fn relayed<T: Send>(source: &mut impl Read, consume: impl FnOnce(&mut
     })
 }
 
+/// A buffer and how many of its bytes are the stream's (the rest is left over from its
+/// last round: a buffer is never cleared or shrunk).
+struct Filled(Vec<u8>, usize);
+
 /// Fills buffers from `source` until its end, its first failure, or the consumer's end.
-fn feed(source: &mut impl Read, full: &SyncSender<io::Result<Vec<u8>>>, empty: &Receiver<Vec<u8>>) {
+fn feed(source: &mut impl Read, full: &SyncSender<io::Result<Filled>>, empty: &Receiver<Vec<u8>>) {
     while let Ok(mut buffer) = empty.recv() {
-        buffer.resize(BUFFER, 0);
         let (n, failure) = fill(source, &mut buffer);
-        buffer.truncate(n);
-        if n > 0 && full.send(Ok(buffer)).is_err() {
+        if n > 0 && full.send(Ok(Filled(buffer, n))).is_err() {
             return;
         }
         match failure {
@@ -85,17 +87,17 @@ fn fill(source: &mut impl Read, buffer: &mut [u8]) -> (usize, Option<io::Error>)
 
 /// The consuming side's reader.
 pub(crate) struct Relayed {
-    full: Receiver<io::Result<Vec<u8>>>,
+    full: Receiver<io::Result<Filled>>,
     empty: SyncSender<Vec<u8>>,
-    current: Vec<u8>,
+    current: Filled,
     at: usize,
 }
 
 impl Read for Relayed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.current.len() {
-            let spent = std::mem::take(&mut self.current);
-            if spent.capacity() > 0 {
+        while self.at == self.current.1 {
+            let Filled(spent, _) = std::mem::replace(&mut self.current, Filled(Vec::new(), 0));
+            if !spent.is_empty() {
                 // The feeding side may have ended: then nobody needs it back.
                 let _ = self.empty.try_send(spent);
             }
@@ -107,8 +109,8 @@ impl Read for Relayed {
                 Err(_) => return Ok(0),
             }
         }
-        let n = buf.len().min(self.current.len() - self.at);
-        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        let n = buf.len().min(self.current.1 - self.at);
+        buf[..n].copy_from_slice(&self.current.0[self.at..self.at + n]);
         self.at += n;
         Ok(n)
     }

@@ -37,7 +37,7 @@ impl<T, E: std::fmt::Display> Fail<T> for Result<T, E> {
 /// process in the container's control groups (false: it could not).
 ///
 /// The root is made while the parent places it: moving a process between v1 groups
-/// waits out an RCU grace period (about 10 ms here, half of a short container's start),
+/// waits out an RCU grace period (10–30 ms here, the largest part of a `run --rm`),
 /// and nothing before the wait runs the container's code or needs its groups. Kernel
 /// memory for the mounts is charged to the engine's group meanwhile.
 pub fn init(
