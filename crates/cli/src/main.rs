@@ -2,6 +2,7 @@
 //! and prints what Docker would print. No engine logic lives here.
 
 mod caller_env;
+mod closed_stdout;
 mod commands;
 mod explore_view;
 mod fork_launcher;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         }
     };
     env_logger::Builder::new().parse_filters(&cli.log_level).init();
+    closed_stdout::quiet_print_panics();
     let settings = commands::Settings {
         max_layer_size: cli.max_layer_size,
         storage_driver: cli.storage_driver,
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
     };
     match commands::run(&cli.root, settings, cli.command) {
         Ok(code) => ExitCode::from(code),
+        Err(e) if closed_stdout::is_broken_pipe(&e) && closed_stdout::is_closed() => closed_stdout::die_of_sigpipe(),
         Err(e) => {
             eprintln!("Error: {}", output::error_chain(&e));
             ExitCode::from(1)

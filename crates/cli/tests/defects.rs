@@ -267,3 +267,37 @@ fn drawn_names_are_drawn_again_when_taken_never_a_conflict() {
     let unique: std::collections::BTreeSet<&&str> = names.iter().collect();
     assert_eq!(unique.len(), 700, "names are unique");
 }
+
+/// `strata images | head`: a listing whose reader is gone ends as docker's and every C
+/// tool's do, killed by SIGPIPE with nothing on stderr (it panicked: "failed printing to
+/// stdout: Broken pipe", exit 101; `images -q` said "Error: Broken pipe", exit 1).
+#[test]
+fn a_listing_into_a_closed_pipe_ends_quietly_by_sigpipe_not_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let t = with_busybox();
+    for args in [
+        &["images"][..],
+        &["images", "-q"],
+        &["inspect", "busybox:test"],
+        &["ps", "-a"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = t
+            .cmd()
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "strata {args:?}: {out:?}");
+        assert!(
+            out.stderr.is_empty(),
+            "strata {args:?} said: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // An error that is not about standard output is still reported.
+    let e = t.fails(&["inspect", "no-such-image"]);
+    assert!(e.contains("no-such-image"), "{e}");
+}
