@@ -98,20 +98,9 @@ impl Db {
     /// the disk (the next durable write of the store carries it): a `run` records four
     /// or five events, and an event lost to a power cut loses no state.
     pub fn record_event(&mut self, event: &Event) -> Result<i64> {
-        self.conn
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| self.err(e))?;
-        let written = self.append_event(event);
-        self.conn
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| self.err(e))?;
-        written
-    }
-
-    fn append_event(&mut self, event: &Event) -> Result<i64> {
         let attributes = serde_json::to_string(&event.attributes).expect("string maps serialize");
         let path = self.path.clone();
-        self.write(|tx| {
+        self.write_transient(|tx| {
             let e = |source| MetadataError::Sqlite {
                 path: path.clone(),
                 source,

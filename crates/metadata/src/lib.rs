@@ -139,9 +139,9 @@ impl Db {
 
     /// [`Db::write`] for what need not outlive a power loss, committed without waiting
     /// for the disk: SQLite's WAL keeps the database whole, and a later durable commit
-    /// (or the checkpoint at close) takes it to the disk too. A container's run state is
-    /// such: after a crash, a "running" record that no monitor holds is exited at the
-    /// next open (`reconcile`), whatever the disk said.
+    /// (or the checkpoint at close) takes it to the disk too. Events are such, and a
+    /// container's run state: after a crash, a "running" record that no monitor holds is
+    /// exited at the next open (`reconcile`), whatever the disk said.
     pub(crate) fn write_transient<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
         self.set_synchronous("NORMAL")?;
         let written = self.write(f);
