@@ -7,6 +7,7 @@
 //! would be held for the container's life), opens the database again and runs the
 //! monitor's body.
 
+use crate::cgroup_warmup::Warmup;
 use nix::sys::signal::{signal, SigHandler, Signal};
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -15,7 +16,21 @@ use strata_runtime::monitor::{Exec, Job, Launcher};
 use strata_runtime::{Result, RuntimeError};
 
 /// Forks monitors while this process has one thread; otherwise execs them.
-pub struct ForkLauncher;
+#[derive(Default)]
+pub struct ForkLauncher {
+    /// Let go once the first monitor is launched.
+    warmup: std::sync::Mutex<Option<Warmup>>,
+}
+
+impl ForkLauncher {
+    /// A launcher for a start that is coming: the wait of the cgroup move that ends a
+    /// start is taken meanwhile (`cgroup_warmup`).
+    pub fn warming_up() -> Self {
+        ForkLauncher {
+            warmup: std::sync::Mutex::new(Warmup::begin()),
+        }
+    }
+}
 
 impl Launcher for ForkLauncher {
     fn launch(
@@ -25,6 +40,7 @@ impl Launcher for ForkLauncher {
         job: Job<'_>,
         attach_first: bool,
     ) -> Result<File> {
+        let _warmup = self.warmup.lock().unwrap_or_else(|p| p.into_inner()).take();
         if !single_threaded() {
             let exe = std::env::current_exe().map_err(|e| RuntimeError::io("finding strata's binary", e))?;
             return Exec(&exe).launch(containers, record, job, attach_first);
@@ -74,7 +90,7 @@ fn reap_ended_monitors() {
         .retain(|pid| matches!(waitpid(*pid, Some(WaitPidFlag::WNOHANG)), Ok(WaitStatus::StillAlive)));
 }
 
-fn single_threaded() -> bool {
+pub(crate) fn single_threaded() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -2,6 +2,7 @@
 //! and prints what Docker would print. No engine logic lives here.
 
 mod caller_env;
+mod cgroup_warmup;
 mod closed_stdout;
 mod commands;
 mod explore_view;

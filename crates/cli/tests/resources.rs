@@ -317,3 +317,137 @@ fn options_after_the_image_belong_to_the_command() {
     let listing = t.ok(&["run", "--rm", "busybox:test", "ls", "-l", "/bin/sh"]);
     assert!(listing.contains("/bin/sh -> busybox"), "{listing}");
 }
+
+/// A container's groups are made while its process makes its root: one the kernel
+/// refuses (a CPU this machine does not have) is the start's error, with Docker's 125,
+/// and none of its groups stays behind (they once did: made before the process, left
+/// when a limit failed).
+#[test]
+fn a_group_the_kernel_refuses_fails_the_start_and_leaves_no_group_behind() {
+    if !cgroup_v1() {
+        eprintln!("skipped: the v1 hierarchies this test looks in are not here");
+        return;
+    }
+    let t = with_busybox();
+    let cidfile = t.path("refused.cid");
+    let cidfile = cidfile.to_str().unwrap();
+    let out = t.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cidfile",
+        cidfile,
+        "--cpuset-cpus",
+        "1000",
+        "busybox:test",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("cpuset.cpus"), "the refused file is named: {e}");
+    let id = std::fs::read_to_string(cidfile).unwrap();
+    assert_eq!(id.len(), 64, "{id}");
+    for controller in [
+        "memory", "cpu", "pids", "freezer", "devices", "cpuacct", "blkio", "cpuset",
+    ] {
+        let group = format!("/sys/fs/cgroup/{controller}/strata/{id}");
+        assert!(!std::path::Path::new(&group).exists(), "{group} stayed");
+    }
+    assert_eq!(t.ok(&["ps", "-aq"]).trim(), "", "the --rm container is gone");
+}
+
+/// `run` forks a process that takes the wait of its container's cgroup move early
+/// (`cgroup_warmup`); it holds none of the command's output (a shell reading it would
+/// wait for it) and ends by itself soon after the start. The group here is the test's
+/// own, in the pids hierarchy: every process `run` leaves there is gone once its
+/// container is.
+#[test]
+fn the_cgroup_warmup_of_a_run_holds_no_output_and_ends_with_its_start() {
+    use std::os::unix::process::CommandExt;
+    if !cgroup_v1() {
+        eprintln!("skipped: the v1 hierarchy this test makes its group in is not here");
+        return;
+    }
+    let t = with_busybox();
+    let group = std::path::PathBuf::from(format!("/sys/fs/cgroup/pids/strata-test-warmup-{}", std::process::id()));
+    std::fs::create_dir_all(&group).unwrap();
+    let procs = std::fs::File::options()
+        .write(true)
+        .open(group.join("cgroup.procs"))
+        .unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&procs);
+    let in_group = |args: &[&str]| {
+        let mut cmd = t.cmd();
+        cmd.args(args);
+        // SAFETY: one write(2) of a constant into a descriptor opened before the fork.
+        unsafe {
+            cmd.pre_exec(move || match libc::write(fd, b"0".as_ptr().cast(), 1) {
+                1 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            });
+        }
+        cmd
+    };
+    let members = || -> Vec<(String, String)> {
+        let listed = std::fs::read_to_string(group.join("cgroup.procs")).unwrap();
+        listed
+            .lines()
+            .map(|pid| {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                let out = std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap_or_default();
+                (comm.trim().to_string(), out.display().to_string())
+            })
+            .collect()
+    };
+    let emptied = || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !members().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        members()
+    };
+
+    // Detached: the command ends at the start, its output read through a pipe.
+    let mut cli = in_group(&[
+        "run",
+        "-d",
+        "--name",
+        "warm",
+        "--network",
+        "none",
+        "busybox:test",
+        "sleep",
+        "60",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let pipe = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(cli.stdout.as_ref().unwrap())
+    ))
+    .unwrap()
+    .display()
+    .to_string();
+    assert!(cli.wait().unwrap().success());
+    let holders: Vec<_> = members().into_iter().filter(|(_, out)| *out == pipe).collect();
+    assert!(
+        holders.is_empty(),
+        "the command's output is held after it ended: {holders:?}"
+    );
+    t.ok(&["rm", "-f", "warm"]);
+    let left = emptied();
+
+    // In the foreground, until the `--rm` container is gone.
+    let out = in_group(&["run", "--rm", "--network", "none", "busybox:test", "true"])
+        .stdout(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let left_by_rm = emptied();
+    let _ = std::fs::remove_dir(&group);
+    assert!(left.is_empty(), "still in the run's group: {left:?}");
+    assert!(out.status.success(), "{out:?}");
+    assert!(left_by_rm.is_empty(), "still in the run's group: {left_by_rm:?}");
+}

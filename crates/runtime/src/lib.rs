@@ -2,6 +2,7 @@
 //! processes), and the container lifecycle on top of it (start, run, wait).
 
 pub mod attach;
+pub mod cgroup_warmup;
 pub mod cgroups;
 pub mod copy;
 pub mod detach_keys;

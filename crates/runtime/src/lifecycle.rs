@@ -361,8 +361,12 @@ fn start_process(
         return crate::runc::start(&bundle, &record.id, stdio);
     }
     let cgroup = crate::cgroups::Cgroup::of(record);
-    cgroup.create(&limits(&config))?;
-    let started = linux::start(&spec, rootfs, stdio, &|pid| cgroup.add(pid));
+    let limits = limits(&config);
+    // The groups are made while the process makes its root: making one waits while any
+    // move into a group waits out its grace period (the kernel's cgroup mutex).
+    let started = linux::start(&spec, rootfs, stdio, &|pid| {
+        cgroup.create(&limits).and_then(|()| cgroup.add(pid))
+    });
     if started.is_err() {
         cgroup.remove();
     }

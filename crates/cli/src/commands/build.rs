@@ -195,7 +195,7 @@ pub fn run(store: &ImageStore, args: Args) -> Result<u8> {
     };
     let callbacks = strata_builder::Callbacks {
         fetch: Some(&fetch),
-        launcher: &crate::fork_launcher::ForkLauncher,
+        launcher: &crate::fork_launcher::ForkLauncher::default(),
         output: stream,
     };
     let built = strata_builder::build(store, &input.context, &options, callbacks, progress)?;

@@ -228,6 +228,11 @@ pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
         Command::Search(a) => return registry::search(a),
         other => other,
     };
+    // A start is coming: the wait of its cgroup move begins now, before the store opens.
+    let launcher = match command {
+        Command::Run(_) | Command::Start(_) => crate::fork_launcher::ForkLauncher::warming_up(),
+        _ => crate::fork_launcher::ForkLauncher::default(),
+    };
     let store = open_store(root, &settings)?;
     match command {
         Command::System(system::Command::Service(a)) => service::run(store, a),
@@ -255,9 +260,9 @@ pub fn run(root: &Path, settings: Settings, command: Command) -> Result<u8> {
         Command::Info(a) => system::info(&store, a),
         Command::Events(a) => events::run(&store, a),
         Command::Volume(c) => volume::run(&store, c),
-        Command::Run(a) => run::run(&store, a),
+        Command::Run(a) => run::run(&store, a, &launcher),
         Command::Create(a) => run::create(&store, a),
-        Command::Start(a) => run::start(&store, a),
+        Command::Start(a) => run::start(&store, a, &launcher),
         Command::Attach(a) => run::attach(&store, a),
         Command::Ps(a) => ps::run(&store, a),
         Command::Rm(a) => rm::run(&store, a),

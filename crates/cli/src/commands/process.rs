@@ -153,7 +153,7 @@ fn run_exec(
     detach: bool,
     keys: &strata_runtime::detach_keys::DetachKeys,
 ) -> std::result::Result<i32, Box<strata_runtime::RuntimeError>> {
-    let launcher = crate::fork_launcher::ForkLauncher;
+    let launcher = crate::fork_launcher::ForkLauncher::default();
     let exec = strata_runtime::exec::create(containers, record, opts)?;
     if detach {
         strata_runtime::exec::start_detached(containers, &exec, &launcher)?;
@@ -266,7 +266,7 @@ pub fn restart(store: &ImageStore, args: RestartArgs) -> Result<u8> {
             c,
             r,
             lifecycle::stop_timeout(c, r, args.time),
-            &crate::fork_launcher::ForkLauncher,
+            &crate::fork_launcher::ForkLauncher::default(),
         )?)
     })
 }

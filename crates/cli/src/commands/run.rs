@@ -602,7 +602,7 @@ fn exit_code(e: &RuntimeError) -> u8 {
     e.exit_code().clamp(1, 255) as u8
 }
 
-pub fn run(store: &ImageStore, run: RunArgs) -> Result<u8> {
+pub fn run(store: &ImageStore, run: RunArgs, launcher: &ForkLauncher) -> Result<u8> {
     let args = &run.create;
     if let Err(e) = super::registry::ensure_image(store, args.image(), &args.pull) {
         eprintln!("strata: Error: {}", crate::output::error_chain(&e));
@@ -622,7 +622,7 @@ pub fn run(store: &ImageStore, run: RunArgs) -> Result<u8> {
     let cidfile = CidFile::claim(args.cidfile.as_deref())?;
     let mut created = |record: &strata_containers::ContainerRecord| cidfile.write(&record.id);
     if run.detach {
-        return match lifecycle::run_detached(&containers, &options, &ForkLauncher, &mut created) {
+        return match lifecycle::run_detached(&containers, &options, launcher, &mut created) {
             Ok(record) => {
                 println!("{}", record.id);
                 Ok(0)
@@ -641,7 +641,7 @@ pub fn run(store: &ImageStore, run: RunArgs) -> Result<u8> {
         sig_proxy: run.sig_proxy,
         streams: &args.attach,
     };
-    let outcome = attached(&session, &keys, &mut created, &mut |how| {
+    let outcome = attached(&session, &keys, launcher, &mut created, &mut |how| {
         lifecycle::run_attached(&containers, &options, how)
             .map(|(_, end)| end)
             .map_err(Box::new)
@@ -680,6 +680,7 @@ impl Session<'_> {
 fn attached(
     session: &Session<'_>,
     keys: &strata_runtime::detach_keys::DetachKeys,
+    launcher: &ForkLauncher,
     created: &mut dyn FnMut(&strata_containers::ContainerRecord),
     go: &mut dyn FnMut(lifecycle::Attached<'_>) -> std::result::Result<Ended, Box<RuntimeError>>,
 ) -> std::result::Result<Ended, Box<RuntimeError>> {
@@ -703,7 +704,7 @@ fn attached(
         io.stderr = &mut no_stderr;
     }
     go(lifecycle::Attached {
-        launcher: &ForkLauncher,
+        launcher,
         io,
         keys,
         started: &mut started,
@@ -716,6 +717,7 @@ fn start_attached(
     containers: &Containers<'_>,
     record: &strata_containers::ContainerRecord,
     args: &StartArgs,
+    launcher: &ForkLauncher,
 ) -> std::result::Result<u8, Box<RuntimeError>> {
     let keys = strata_runtime::detach_keys::DetachKeys::parse(&args.detach_keys).map_err(Box::new)?;
     let config = containers.config(record).map_err(|e| Box::new(e.into()))?;
@@ -725,7 +727,7 @@ fn start_attached(
         sig_proxy: true,
         streams: &[],
     };
-    attached(&session, &keys, &mut |_| {}, &mut |mut how| {
+    attached(&session, &keys, launcher, &mut |_| {}, &mut |mut how| {
         if !args.interactive {
             how.io.input = None;
         }
@@ -751,15 +753,15 @@ pub fn create(store: &ImageStore, args: CreateArgs) -> Result<u8> {
     Ok(0)
 }
 
-pub fn start(store: &ImageStore, args: StartArgs) -> Result<u8> {
+pub fn start(store: &ImageStore, args: StartArgs, launcher: &ForkLauncher) -> Result<u8> {
     let containers = Containers::new(store);
     let mut status = 0;
     for name in &args.containers {
         let record = containers.resolve(name)?;
         let outcome = if args.attach || args.interactive {
-            start_attached(&containers, &record, &args)
+            start_attached(&containers, &record, &args, launcher)
         } else {
-            monitor::spawn(&containers, &record, &ForkLauncher)
+            monitor::spawn(&containers, &record, launcher)
                 .map(|()| {
                     println!("{name}");
                     0

@@ -71,8 +71,8 @@ pub fn start(
     let (read_end, write_end) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     let mut stack = vec![0u8; 1 << 20];
-    // The child makes its root meanwhile, then waits on `go` until `placed` (cgroups)
-    // has run for its PID.
+    // The child makes its root meanwhile, then waits on `go` until `placed` (its cgroups
+    // made and joined) has run for its PID.
     let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Sys("pipe", e))?;
     let callback = Box::new(|| {
         let go = || {
