@@ -13,11 +13,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::{fork, ForkResult, Pid};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
-use strata_runtime::cgroup_warmup::OwnGroup;
+use strata_runtime::cgroup_warmup::{OwnGroup, REARM};
 
-/// Well inside one grace period (the scheduler's tick here is 4 ms; a grace period
-/// takes several).
-const REARM: Duration = Duration::from_millis(2);
 /// How long it waits for the launch: a `run` that pulls its image first pays the wait
 /// itself.
 const BEFORE_LAUNCH: Duration = Duration::from_secs(2);

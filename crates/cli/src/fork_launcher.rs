@@ -76,6 +76,10 @@ impl Launcher for ForkLauncher {
             }
         }
     }
+
+    fn forks_caller(&self) -> bool {
+        true
+    }
 }
 
 /// The monitors this command forked: its children, reaped once they end (a build

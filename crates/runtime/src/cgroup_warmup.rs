@@ -9,6 +9,13 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Well inside one grace period (a scheduler tick is 4 ms at HZ=250; a grace period
+/// takes several).
+pub const REARM: Duration = Duration::from_millis(2);
 
 /// The `cgroup.procs` file of the calling process's own group.
 pub struct OwnGroup {
@@ -33,9 +40,74 @@ impl OwnGroup {
     }
 }
 
+/// A thread that keeps the fast path open from `begin` until the value is dropped, for
+/// a caller whose monitors are separate processes (the service, a multi-threaded
+/// command): kept across a start until the container's process is placed.
+pub struct Warmup {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Warmup {
+    /// `None` where the thread could not start (the start then waits as before).
+    pub fn begin() -> Option<Self> {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("cgroup-warmup".into())
+            .spawn(move || keep_open(&stopped))
+            .ok()?;
+        Some(Warmup {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Warmup {
+    fn drop(&mut self) {
+        let (stopped, wake) = &*self.stop;
+        *stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn keep_open(stop: &(Mutex<bool>, Condvar)) {
+    let Some(mut group) = OwnGroup::open() else {
+        return;
+    };
+    let (stopped, wake) = stop;
+    // Not held while moving: the first move waits out a grace period.
+    while !*stopped.lock().unwrap_or_else(|p| p.into_inner()) && group.move_in() {
+        let done = stopped.lock().unwrap_or_else(|p| p.into_inner());
+        if *done {
+            break;
+        }
+        let _ = wake.wait_timeout(done, REARM);
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::OwnGroup;
+    use super::{OwnGroup, Warmup};
+
+    #[test]
+    fn a_warmup_thread_is_gone_once_it_is_dropped() {
+        let warmup = Warmup::begin().expect("the thread starts");
+        std::thread::sleep(super::REARM * 3);
+        drop(warmup);
+        let threads: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .collect();
+        assert!(
+            !threads.iter().any(|name| name.trim() == "cgroup-warmup"),
+            "{threads:?}"
+        );
+    }
 
     #[test]
     fn moving_a_process_into_its_own_group_leaves_it_where_it_was() {

@@ -36,6 +36,20 @@ pub trait Launcher {
         job: Job<'_>,
         attach_first: bool,
     ) -> Result<File>;
+
+    /// Whether `launch` forks the calling process, which must then have one thread: no
+    /// `cgroup_warmup::Warmup` thread is started around its starts (such a launcher's
+    /// caller takes the wait its own way).
+    fn forks_caller(&self) -> bool {
+        false
+    }
+}
+
+/// The start's cgroup move waited out meanwhile, where the launcher allows a thread.
+fn warmup_for(launcher: &dyn Launcher) -> Option<crate::cgroup_warmup::Warmup> {
+    (!launcher.forks_caller())
+        .then(crate::cgroup_warmup::Warmup::begin)
+        .flatten()
 }
 
 /// What a monitor looks after: the container itself, or one of its execs.
@@ -84,6 +98,7 @@ pub(crate) fn spawn_job(
     job: Job<'_>,
     launcher: &dyn Launcher,
 ) -> Result<()> {
+    let _warmup = warmup_for(launcher);
     if let Ok(mut stream) = attach::connect(&job.socket(containers, record)) {
         attach::send_hello(&mut stream, None);
         if attach::request_start(&mut stream)?.is_some() {
@@ -114,6 +129,7 @@ pub(crate) fn attach_and_start_job(
     launcher: &dyn Launcher,
     size: Option<linux::tty::WindowSize>,
 ) -> Result<attach::Attachment> {
+    let _warmup = warmup_for(launcher);
     for _ in 0..3 {
         let mut stream = connect_or_launch(containers, record, job, launcher)?;
         attach::send_hello(&mut stream, size);
