@@ -326,21 +326,47 @@ impl<'a> Containers<'a> {
     ///
     /// [`busy`]: crate::busy
     pub fn remove(&self, record: &ContainerRecord, anonymous_volumes: bool) -> Result<()> {
+        self.remove_then(record, anonymous_volumes, &mut || {})
+    }
+
+    /// [`Containers::remove`], calling `forgotten` once no process can see the container
+    /// any more, before its removal is on the disk and its files are deleted: a `--rm`
+    /// container's monitor tells its `run` there (a crash meanwhile may bring back the
+    /// record, never a record without its files).
+    pub fn remove_then(
+        &self,
+        record: &ContainerRecord,
+        anonymous_volumes: bool,
+        forgotten: &mut dyn FnMut(),
+    ) -> Result<()> {
         match self.claim(record, Claim::Wait)? {
-            Some((claim, fresh)) => self.remove_claimed(&claim, &fresh, anonymous_volumes),
+            Some((claim, fresh)) => self.remove_claimed_then(&claim, &fresh, anonymous_volumes, forgotten),
             None => Ok(()),
         }
     }
 
     /// Deletes a claimed container: its record, writable layer and files; with
     /// `anonymous_volumes` also the anonymous volumes it used (`rm -v`, `--rm`).
-    pub fn remove_claimed(&self, _claim: &Removal, record: &ContainerRecord, anonymous_volumes: bool) -> Result<()> {
+    pub fn remove_claimed(&self, claim: &Removal, record: &ContainerRecord, anonymous_volumes: bool) -> Result<()> {
+        self.remove_claimed_then(claim, record, anonymous_volumes, &mut || {})
+    }
+
+    fn remove_claimed_then(
+        &self,
+        _claim: &Removal,
+        record: &ContainerRecord,
+        anonymous_volumes: bool,
+        forgotten: &mut dyn FnMut(),
+    ) -> Result<()> {
         let volumes = self.volumes_of(record).unwrap_or_default();
         // Its labels are read from its files, which go below.
         let destroyed = crate::events::container_event(self, record, "destroy");
         self.store.db().remove_container(&record.id)?;
         // issue 16 §3: tells the container's waiters it is gone (see `run_state`).
         crate::run_state::removed(&self.dir(&record.id));
+        forgotten();
+        // Records go before files, on the disk too.
+        self.store.db().sync()?;
         self.store.emit(destroyed);
         if anonymous_volumes {
             let store = Volumes::new(self.store.root());

@@ -184,9 +184,11 @@ impl Db {
         })
     }
 
+    /// Deletes a container's record: visible to every process at once, durable at the
+    /// next [`Db::sync`] (or durable commit), so that a caller may answer in between.
     pub fn remove_container(&mut self, id: &str) -> Result<()> {
         let path = self.path.clone();
-        self.write(|tx| {
+        self.write_transient(|tx| {
             tx.execute("DELETE FROM containers WHERE id = ?1", [id])
                 .map_err(|source| MetadataError::Sqlite { path, source })?;
             Ok(())

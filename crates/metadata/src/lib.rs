@@ -149,6 +149,21 @@ impl Db {
         written
     }
 
+    /// Takes every commit so far to the disk, the transient ones included: the WAL file
+    /// is synced (frames a checkpoint already moved were synced by it).
+    pub fn sync(&self) -> Result<()> {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        match std::fs::File::open(&wal).and_then(|f| f.sync_data()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_FSYNC),
+                Some(format!("syncing {}: {e}", std::path::Path::new(&wal).display())),
+            ))),
+        }
+    }
+
     fn set_synchronous(&self, level: &str) -> Result<()> {
         self.conn
             .pragma_update(None, "synchronous", level)

@@ -280,3 +280,35 @@ fn a_run_state_change_is_committed_and_the_connection_is_durable_again_after_it(
     let seen = other.container("c1").unwrap().unwrap();
     assert_eq!((seen.state, seen.pid), (ContainerState::Running, Some(42)), "committed");
 }
+
+#[test]
+fn a_removed_container_is_gone_for_every_connection_before_the_sync_that_makes_it_durable() {
+    let (dir, mut db) = db();
+    let record = ContainerRecord {
+        id: "c1".into(),
+        name: "one".into(),
+        image_id: "sha256:i1".into(),
+        image_name: "i".into(),
+        config: "{}".into(),
+        created: "2024-01-01T00:00:00Z".into(),
+        state: ContainerState::Exited,
+        pid: None,
+        exit_code: Some(0),
+        started_at: None,
+        finished_at: None,
+    };
+    db.insert_image(&image("sha256:i1", &[1]), &[], "2024-01-01T00:00:00Z")
+        .unwrap();
+    db.insert_container(&record).unwrap();
+    db.remove_container("c1").unwrap();
+    let other = Db::open(&dir.path().join("meta.db")).unwrap();
+    assert!(other.container("c1").unwrap().is_none(), "visible before the sync");
+    db.sync().unwrap();
+    let synchronous: i64 = db.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+    assert_eq!(synchronous, 2, "FULL again after the transient write");
+    drop(other);
+    drop(db);
+    let reopened = Db::open(&dir.path().join("meta.db")).unwrap();
+    assert!(reopened.container("c1").unwrap().is_none());
+    assert!(reopened.sync().is_ok(), "a sync with nothing to take is fine");
+}

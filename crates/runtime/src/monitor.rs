@@ -408,15 +408,22 @@ fn run(
         let policy = RestartPolicy::parse(if restart.is_empty() { "no" } else { &restart })?;
         let again = !stopped_by_user && policy.restarts(code.as_ref().copied().unwrap_or(255), restarts);
         let mut removed = Ok(());
+        let code = code.as_ref().copied().unwrap_or(255);
+        let mut served = Some(served?);
+        let mut tell = || {
+            if let Some(clients) = served.take() {
+                attach::send_exit(clients, code);
+            }
+        };
         if !again {
             // No one may attach to what has ended.
             let _ = std::fs::remove_file(&socket);
             // `--rm`: gone before an attached `run` hears the exit and returns.
             if config.auto_remove {
-                removed = containers.remove(&record, true);
+                removed = containers.remove_then(&record, true, &mut tell);
             }
         }
-        attach::send_exit(served?, code.as_ref().copied().unwrap_or(255));
+        tell();
         if !again {
             removed?;
             break;
