@@ -9,11 +9,11 @@
 //! it ends by itself a little after its pipe closes (the monitor places the container's
 //! process a few milliseconds after its launch).
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{ppoll, PollFd, PollFlags};
 use nix::unistd::{fork, ForkResult, Pid};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
-use strata_runtime::cgroup_warmup::{OwnGroup, REARM};
+use strata_runtime::cgroup_warmup::OwnGroup;
 
 /// How long it waits for the launch: a `run` that pulls its image first pays the wait
 /// itself.
@@ -62,7 +62,8 @@ impl Drop for Warmup {
     }
 }
 
-/// The warm-up's body: its own group, moves every `REARM` until the pipe closes (or
+/// The warm-up's body: its own group, moved into again and again
+/// (`OwnGroup::interval`) until the pipe closes (or
 /// `BEFORE_LAUNCH` passed), then for `AFTER_LAUNCH` more.
 fn keep_open(watch: OwnedFd) {
     let _ = nix::sys::prctl::set_name(c"strata-warmup");
@@ -79,10 +80,11 @@ fn keep_open(watch: OwnedFd) {
         return;
     };
     let mut fds = [PollFd::new(watch.as_fd(), PollFlags::POLLIN)];
-    let timeout = PollTimeout::try_from(REARM).unwrap_or(PollTimeout::ZERO);
     let begun = Instant::now();
     while begun.elapsed() < BEFORE_LAUNCH && group.move_in() {
-        match poll(&mut fds, timeout) {
+        // ppoll: the interval is below poll's millisecond.
+        let timeout = nix::sys::time::TimeSpec::from_duration(group.interval());
+        match ppoll(&mut fds, Some(timeout), None) {
             Ok(0) => continue,
             Err(nix::errno::Errno::EINTR) => continue,
             _ => break,
@@ -90,7 +92,7 @@ fn keep_open(watch: OwnedFd) {
     }
     let launched = Instant::now();
     while launched.elapsed() < AFTER_LAUNCH && group.move_in() {
-        std::thread::sleep(REARM);
+        std::thread::sleep(group.interval());
     }
 }
 

@@ -11,15 +11,13 @@ use std::fs::File;
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
-
-/// Well inside one grace period (a scheduler tick is 4 ms at HZ=250; a grace period
-/// takes several).
-pub const REARM: Duration = Duration::from_millis(2);
+use std::time::{Duration, Instant};
 
 /// The `cgroup.procs` file of the calling process's own group.
 pub struct OwnGroup {
     procs: File,
+    /// How long the first move waited: about one grace period.
+    first_wait: Option<Duration>,
 }
 
 impl OwnGroup {
@@ -29,14 +27,29 @@ impl OwnGroup {
         crate::cgroups::groups_of(std::process::id() as i32)
             .into_iter()
             .find_map(|(_, dir)| File::options().write(true).open(dir.join("cgroup.procs")).ok())
-            .map(|procs| OwnGroup { procs })
+            .map(|procs| OwnGroup {
+                procs,
+                first_wait: None,
+            })
     }
 
     /// Moves the calling process into the group it is in: nothing changes but the
     /// lock's state. The first such move waits out the grace period. False when the
     /// kernel refused it (it will refuse the next ones too).
     pub fn move_in(&mut self) -> bool {
-        self.procs.write_all(std::process::id().to_string().as_bytes()).is_ok()
+        let begun = Instant::now();
+        let moved = self.procs.write_all(std::process::id().to_string().as_bytes()).is_ok();
+        self.first_wait.get_or_insert_with(|| begun.elapsed());
+        moved
+    }
+
+    /// How often to move again to keep the path open: the path closes one to two grace
+    /// periods after the last move, and a move that finds it closed waits out a grace
+    /// period holding the kernel's cgroup mutex (making a group waits behind it). A
+    /// third of the first move's wait, between 0.5 and 2 ms (grace periods here last
+    /// 2–30 ms).
+    pub fn interval(&self) -> Duration {
+        (self.first_wait.unwrap_or_default() / 3).clamp(Duration::from_micros(500), Duration::from_millis(2))
     }
 }
 
@@ -86,7 +99,7 @@ fn keep_open(stop: &(Mutex<bool>, Condvar)) {
         if *done {
             break;
         }
-        let _ = wake.wait_timeout(done, REARM);
+        let _ = wake.wait_timeout(done, group.interval());
     }
 }
 
@@ -97,7 +110,7 @@ mod tests {
     #[test]
     fn a_warmup_thread_is_gone_once_it_is_dropped() {
         let warmup = Warmup::begin().expect("the thread starts");
-        std::thread::sleep(super::REARM * 3);
+        std::thread::sleep(std::time::Duration::from_millis(6));
         drop(warmup);
         let threads: Vec<String> = std::fs::read_dir("/proc/self/task")
             .unwrap()
