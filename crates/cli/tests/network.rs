@@ -902,3 +902,27 @@ fn a_killed_engine_leaves_nothing_after_the_next_command() {
     assert_eq!(settled_footprint(&t, before), before);
     assert_eq!(endpoints(&t, "bridge"), 0);
 }
+
+/// Starts on a fresh root race to make its bridge: the one that finds it missing makes
+/// it under the host's network lock, and the others find it made (the second creation
+/// once failed with "creating bridge …: File exists").
+#[test]
+fn concurrent_first_starts_on_a_fresh_root_share_one_bridge() {
+    let t = with_busybox(&[]);
+    let runs: Vec<_> = (0..6)
+        .map(|_| {
+            t.cmd()
+                .args(["run", "--rm", "busybox:test", "true"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let bridges = network_inspect(&t, "bridge");
+    assert!(!bridge_of(&bridges).is_empty(), "{bridges}");
+}

@@ -331,8 +331,20 @@ impl Networks {
         Ok(taken)
     }
 
+    /// [`Networks::bring_up`] for a container's start: two starts on a host without the
+    /// bridge (a fresh root, after a reboot) would both find it missing, and the second
+    /// creation fail ("File exists"); the one that finds it missing makes it under the
+    /// host's lock, where the other finds it made.
+    fn ensure_up(&self, nl: &mut Netlink, record: &NetworkRecord) -> Result<u32> {
+        if let Some(index) = nl.link_index(&record.bridge)? {
+            return Ok(index);
+        }
+        let _lock = host_lock()?;
+        self.bring_up(nl, record)
+    }
+
     /// Creates the bridge with the gateway address (if missing) and its rules, through
-    /// `nl`, a socket in the host's namespace.
+    /// `nl`, a socket in the host's namespace. The caller holds the host's lock.
     fn bring_up(&self, nl: &mut Netlink, record: &NetworkRecord) -> Result<u32> {
         if let Some(index) = nl.link_index(&record.bridge)? {
             return Ok(index);
@@ -494,7 +506,7 @@ impl Networks {
             (None, _) => {}
         }
         let mut host = Netlink::open()?;
-        let bridge = self.bring_up(&mut host, network)?;
+        let bridge = self.ensure_up(&mut host, network)?;
         let record = db.allocate_endpoint(
             &network.id,
             container_id,

@@ -45,9 +45,11 @@ pub trait Launcher {
     }
 }
 
-/// The start's cgroup move waited out meanwhile, where the launcher allows a thread.
-fn warmup_for(launcher: &dyn Launcher) -> Option<crate::cgroup_warmup::Warmup> {
-    (!launcher.forks_caller())
+/// A container's start: its cgroup move waited out meanwhile, where the launcher allows
+/// a thread. Not an exec's (a health check's run in the container's monitor, beside
+/// its other threads, every interval).
+fn warmup_for(job: Job<'_>, launcher: &dyn Launcher) -> Option<crate::cgroup_warmup::Warmup> {
+    (job == Job::Container && !launcher.forks_caller())
         .then(crate::cgroup_warmup::Warmup::begin)
         .flatten()
 }
@@ -98,7 +100,7 @@ pub(crate) fn spawn_job(
     job: Job<'_>,
     launcher: &dyn Launcher,
 ) -> Result<()> {
-    let _warmup = warmup_for(launcher);
+    let _warmup = warmup_for(job, launcher);
     if let Ok(mut stream) = attach::connect(&job.socket(containers, record)) {
         attach::send_hello(&mut stream, None);
         if attach::request_start(&mut stream)?.is_some() {
@@ -129,7 +131,7 @@ pub(crate) fn attach_and_start_job(
     launcher: &dyn Launcher,
     size: Option<linux::tty::WindowSize>,
 ) -> Result<attach::Attachment> {
-    let _warmup = warmup_for(launcher);
+    let _warmup = warmup_for(job, launcher);
     for _ in 0..3 {
         let mut stream = connect_or_launch(containers, record, job, launcher)?;
         attach::send_hello(&mut stream, size);
