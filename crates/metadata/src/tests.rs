@@ -253,22 +253,27 @@ fn a_schema_8_store_migrates_and_lists_its_images_without_recorded_labels() {
     assert_eq!(new.labels.as_deref(), Some("null"));
 }
 
-#[test]
-fn a_run_state_change_is_committed_and_the_connection_is_durable_again_after_it() {
-    let (dir, mut db) = db();
-    let record = ContainerRecord {
+/// Container `c1` of image `sha256:i1`, in `state`.
+fn container_c1(state: ContainerState) -> ContainerRecord {
+    ContainerRecord {
         id: "c1".into(),
         name: "one".into(),
         image_id: "sha256:i1".into(),
         image_name: "i".into(),
         config: "{}".into(),
         created: "2024-01-01T00:00:00Z".into(),
-        state: ContainerState::Created,
+        state,
         pid: None,
         exit_code: None,
         started_at: None,
         finished_at: None,
-    };
+    }
+}
+
+#[test]
+fn a_run_state_change_is_committed_and_the_connection_is_durable_again_after_it() {
+    let (dir, mut db) = db();
+    let record = container_c1(ContainerState::Created);
     db.insert_image(&image("sha256:i1", &[1]), &[], "2024-01-01T00:00:00Z")
         .unwrap();
     db.insert_container(&record).unwrap();
@@ -284,19 +289,7 @@ fn a_run_state_change_is_committed_and_the_connection_is_durable_again_after_it(
 #[test]
 fn a_removed_container_is_gone_for_every_connection_before_the_sync_that_makes_it_durable() {
     let (dir, mut db) = db();
-    let record = ContainerRecord {
-        id: "c1".into(),
-        name: "one".into(),
-        image_id: "sha256:i1".into(),
-        image_name: "i".into(),
-        config: "{}".into(),
-        created: "2024-01-01T00:00:00Z".into(),
-        state: ContainerState::Exited,
-        pid: None,
-        exit_code: Some(0),
-        started_at: None,
-        finished_at: None,
-    };
+    let record = container_c1(ContainerState::Exited);
     db.insert_image(&image("sha256:i1", &[1]), &[], "2024-01-01T00:00:00Z")
         .unwrap();
     db.insert_container(&record).unwrap();
