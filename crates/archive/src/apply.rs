@@ -218,24 +218,70 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Files whose writeback has not been started yet, at most: each is an open descriptor.
-const WRITEBACK_QUEUE: usize = 64;
+/// Written files handed over at once: one wake-up of the writeback thread for each
+/// batch, not each file (a wake-up is a few microseconds of the unpacking thread's
+/// time, and layers have thousands of small files).
+const WRITEBACK_BATCH: usize = 32;
+/// A batch goes sooner when its files hold this many bytes: a big file's writeback
+/// starts while the next ones are written.
+const WRITEBACK_BATCH_BYTES: u64 = 4 << 20;
+/// Batches waiting for the writeback thread, at most: with the one being filled,
+/// (this + 1) × [`WRITEBACK_BATCH`] descriptors are open at most.
+const WRITEBACK_QUEUE: usize = 2;
 
-/// Runs `apply` with a sender of written files, whose writeback a thread of its own
-/// starts (and then closes them). The layer is made durable (syncfs) before it is
-/// published, and that wait was the tail of every pull and load; started file by file,
-/// the writeback runs beside the unpacking, and starting it (the filesystem allocates
-/// the blocks then) costs the unpacking thread nothing.
-fn writing_back<T>(apply: impl FnOnce(SyncSender<File>) -> T) -> T {
-    let (written, files) = sync_channel::<File>(WRITEBACK_QUEUE);
+/// Runs `apply` with a [`Writeback`] for its written files, whose writeback a thread of
+/// its own starts (and then closes them). The layer is made durable (syncfs) before it
+/// is published, and that wait was the tail of every pull and load; started as files
+/// are written, the writeback runs beside the unpacking, and starting it (the
+/// filesystem allocates the blocks then) costs the unpacking thread nothing.
+fn writing_back<T>(apply: impl FnOnce(Writeback) -> T) -> T {
+    let (sender, batches) = sync_channel::<Vec<File>>(WRITEBACK_QUEUE);
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            for file in files {
+            for file in batches.into_iter().flatten() {
                 strata_content::start_writeback(&file);
             }
         });
-        apply(written)
+        apply(Writeback {
+            sender,
+            batch: Vec::with_capacity(WRITEBACK_BATCH),
+            bytes: 0,
+        })
     })
+}
+
+/// The unpacking side of [`writing_back`]: collects written files into batches.
+struct Writeback {
+    sender: SyncSender<Vec<File>>,
+    batch: Vec<File>,
+    bytes: u64,
+}
+
+impl Writeback {
+    fn push(&mut self, file: File, bytes: u64) {
+        self.batch.push(file);
+        self.bytes += bytes;
+        if self.batch.len() >= WRITEBACK_BATCH || self.bytes >= WRITEBACK_BATCH_BYTES {
+            self.flush();
+        }
+    }
+
+    /// Never waits: when the thread is behind, the batch is closed here and the final
+    /// sync writes its files (the thread is gone only if it panicked, which the scope
+    /// reports).
+    fn flush(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(WRITEBACK_BATCH));
+        self.bytes = 0;
+        if !batch.is_empty() {
+            let _ = self.sender.try_send(batch);
+        }
+    }
+}
+
+impl Drop for Writeback {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 fn apply_inner(
@@ -252,7 +298,7 @@ fn apply_stream(
     root: &Path,
     opts: &ApplyOptions,
     recorder: Option<Rc<Recorder>>,
-    written: SyncSender<File>,
+    written: Writeback,
 ) -> Result<ApplyStats, ApplyError> {
     let mut applier = Applier {
         root,
@@ -305,7 +351,7 @@ struct Applier<'a> {
     stats: ApplyStats,
     recorder: Option<Rc<Recorder>>,
     /// Written files, whose writeback another thread starts (see `writing_back`).
-    written: SyncSender<File>,
+    written: Writeback,
     /// File contents on their way from the stream to their file.
     buffer: Vec<u8>,
 }
@@ -354,17 +400,18 @@ impl Applier<'_> {
         }
         self.ensure_parent(&raw, &rel)?;
         let path = self.root.join(&rel);
-        let is_dir = kind == tar::EntryType::Directory;
-        if !self.claim(&rel, is_dir, &path) {
-            return Err(entry_err(&raw, EntryProblem::Duplicate));
-        }
+        self.seen.insert(rel.clone());
+        let created = |e| create_err(&raw, &path, e);
         match kind {
             tar::EntryType::Directory => {
                 if !self.dirs.contains(&rel) {
-                    fs::DirBuilder::new()
-                        .mode(0o700)
-                        .create(&path)
-                        .map_err(write_err(&path))?;
+                    match fs::DirBuilder::new().mode(0o700).create(&path) {
+                        Ok(()) => {}
+                        // Only a directory may be repeated (tar writers may repeat one),
+                        // and only as a directory.
+                        Err(e) if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) => drop(e),
+                        Err(e) => return Err(created(e)),
+                    }
                     self.dirs.insert(rel.clone());
                 }
                 self.set_dir_meta(&rel, &mut entry)?;
@@ -373,33 +420,21 @@ impl Applier<'_> {
                 return Err(entry_err(&raw, EntryProblem::UnsupportedType("GNU sparse file".into())));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                self.regular(&mut entry, &path, &rel)?
+                self.regular(&mut entry, &raw, &path, &rel)?
             }
             tar::EntryType::Symlink => {
                 let target = entry.link_name_bytes().unwrap_or_default().into_owned();
-                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), &path).map_err(write_err(&path))?;
+                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), &path).map_err(created)?;
                 self.set_owner_and_times(&path, &entry, false)?;
             }
             tar::EntryType::Link => self.hard_link(&raw, &entry, &path)?,
             tar::EntryType::Fifo => {
-                rustix::fs::mkfifoat(CWD, &path, Mode::from_raw_mode(0o600)).map_err(|e| write_err(&path)(e.into()))?;
+                rustix::fs::mkfifoat(CWD, &path, Mode::from_raw_mode(0o600)).map_err(|e| created(e.into()))?;
                 self.set_owner_and_times(&path, &entry, true)?;
             }
             other => return Err(entry_err(&raw, EntryProblem::UnsupportedType(format!("{other:?}")))),
         }
         Ok(())
-    }
-
-    /// Records that `rel` is written by this entry. False for a duplicate: the same path
-    /// twice, unless both are directories (tar writers may repeat a directory).
-    fn claim(&mut self, rel: &Path, is_dir: bool, path: &Path) -> bool {
-        let existing = fs::symlink_metadata(path).ok();
-        self.seen.insert(rel.to_path_buf());
-        match existing {
-            None => true,
-            // Only a directory may be repeated, and only as a directory.
-            Some(meta) => is_dir && meta.is_dir(),
-        }
     }
 
     /// Creates missing parent directories of `rel`, refusing to go through symlinks.
@@ -441,7 +476,13 @@ impl Applier<'_> {
         Ok(())
     }
 
-    fn regular<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, path: &Path, rel: &Path) -> Result<(), ApplyError> {
+    fn regular<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        raw: &[u8],
+        path: &Path,
+        rel: &Path,
+    ) -> Result<(), ApplyError> {
         let size = entry.size();
         if self.stats.bytes.saturating_add(size) > self.opts.max_bytes {
             return Err(ApplyError::TooLarge {
@@ -454,7 +495,7 @@ impl Applier<'_> {
             .mode(0o600)
             .custom_flags(libc_o_nofollow())
             .open(path)
-            .map_err(write_err(path))?;
+            .map_err(|e| create_err(raw, path, e))?;
         if let Some(r) = &self.recorder {
             r.split.borrow_mut().file(rel, size).map_err(write_err(path))?;
             r.in_data.set(true);
@@ -494,9 +535,7 @@ impl Applier<'_> {
         .map_err(|e| write_err(path)(e.into()))?;
         self.xattrs(entry, path)?;
         if written > 0 {
-            // Never waited for: when that thread is behind, the final sync writes this
-            // file (the thread is gone only if it panicked, which the scope reports).
-            let _ = self.written.try_send(file);
+            self.written.push(file, written);
         }
         Ok(())
     }
@@ -523,7 +562,8 @@ impl Applier<'_> {
             Err(_) => return Err(bad("the target does not exist in this layer")),
         }
         // linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
-        rustix::fs::linkat(CWD, &target_path, CWD, path, AtFlags::empty()).map_err(|e| write_err(path)(e.into()))?;
+        rustix::fs::linkat(CWD, &target_path, CWD, path, AtFlags::empty())
+            .map_err(|e| create_err(raw, path, e.into()))?;
         Ok(())
     }
 
@@ -540,11 +580,9 @@ impl Applier<'_> {
         }
         let hidden = parent.join(std::ffi::OsStr::from_bytes(&name[WHITEOUT_PREFIX.len()..]));
         let path = self.root.join(&hidden);
-        if !self.claim(&hidden, false, &path) {
-            return Err(entry_err(raw, EntryProblem::Duplicate));
-        }
+        self.seen.insert(hidden);
         rustix::fs::mknodat(CWD, &path, FileType::CharacterDevice, Mode::empty(), 0)
-            .map_err(|e| write_err(&path)(e.into()))
+            .map_err(|e| create_err(raw, &path, e.into()))
     }
 
     fn set_dir_meta<R: Read>(&mut self, rel: &Path, entry: &mut tar::Entry<'_, R>) -> Result<(), ApplyError> {
@@ -608,6 +646,16 @@ impl Applier<'_> {
             set_times(path, *mtime)?;
         }
         Ok(self.stats)
+    }
+}
+
+/// A failed creation: a path that exists already is a duplicate entry (the same path
+/// twice in one archive). The exclusive creation answers that, with no lookup before it.
+fn create_err(raw: &[u8], path: &Path, e: io::Error) -> ApplyError {
+    if e.kind() == io::ErrorKind::AlreadyExists {
+        entry_err(raw, EntryProblem::Duplicate)
+    } else {
+        write_err(path)(e)
     }
 }
 

@@ -228,6 +228,45 @@ fn duplicate_entries_are_refused() {
     r.unwrap();
 }
 
+/// A duplicate is found by the exclusive creation of the second entry (no lookup before
+/// it), whatever kind either entry is; the first entry is left as it was.
+#[test]
+fn a_duplicate_of_any_kind_is_refused_by_its_creation() {
+    let fifo = |t: RawTar, name: &str| {
+        let mut t = t;
+        let h = RawTar::header(name, tar::EntryType::Fifo, 0, 0o600);
+        t.0.append(&h, &[][..]).unwrap();
+        t
+    };
+    let cases: Vec<(&str, RawTar)> = vec![
+        ("dir then file", RawTar::new().dir("x/").file("x", b"2")),
+        ("file then dir", RawTar::new().file("x", b"1").dir("x/")),
+        (
+            "symlink to a dir then dir",
+            RawTar::new().dir("d/").symlink("x", "d").dir("x/"),
+        ),
+        (
+            "file then hard link",
+            RawTar::new().file("t", b"1").file("x", b"1").hardlink("x", "t"),
+        ),
+        ("file then fifo", fifo(RawTar::new().file("x", b"1"), "x")),
+        (
+            "file then its whiteout",
+            RawTar::new().file("x", b"1").file(".wh.x", b""),
+        ),
+        ("whiteout then file", RawTar::new().file(".wh.x", b"").file("x", b"1")),
+    ];
+    for (case, tar) in cases {
+        let (dir, result) = apply(tar.bytes(), &ApplyOptions::default());
+        let err = result.expect_err(case).to_string();
+        assert!(err.contains("duplicate"), "{case}: {err}");
+        assert!(
+            dir.path().join("root/x").symlink_metadata().is_ok(),
+            "{case}: the first entry stays"
+        );
+    }
+}
+
 #[test]
 fn truncated_stream_is_reported_as_truncated() {
     let mut tar = RawTar::new().file("big", &[1u8; 10_000]).bytes();
