@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # API tests drive beside docker 28 at /usr/local/bin/docker. Its daemon is never started:
 # ensure_packages blocks service starts while it installs (policy-rc.d), and nothing runs it.
 packages=(skopeo podman crun runc uidmap busybox-static python3 python3-venv tar procps docker-registry apache2-utils openssl gcc libc6-dev nftables iproute2
-  docker.io docker-compose debootstrap zstd openssh-client chromium)
+  docker.io docker-compose debootstrap zstd openssh-client chromium e2fsprogs mount)
 source scripts/packages.sh
 ensure_packages "${packages[@]}"
 # The Python Docker SDK (pinned, in .venv-docker-py) for crates/cli/tests/docker_py.rs;

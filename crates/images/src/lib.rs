@@ -6,6 +6,7 @@
 //! `archive` for the formats.
 
 pub mod age;
+pub mod backing_fs;
 pub mod cache_mounts;
 pub mod check;
 pub mod commit;

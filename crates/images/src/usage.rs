@@ -72,21 +72,6 @@ impl ImageStore {
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self.db().schema_version()?)
     }
-
-    /// The filesystem the store lives on, by name.
-    pub fn backing_filesystem(&self) -> String {
-        let Ok(stat) = rustix::fs::statfs(self.root()) else {
-            return "unknown".into();
-        };
-        match stat.f_type as u64 {
-            0xEF53 => "extfs".into(),
-            0x5846_5342 => "xfs".into(),
-            0x9123_683E => "btrfs".into(),
-            0x0102_1994 => "tmpfs".into(),
-            0x794C_7630 => "overlayfs".into(),
-            other => format!("0x{other:x}"),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ pub fn info(containers: &Containers<'_>) -> Result<Value> {
     if let (Value::Object(info), Value::Object(fixed)) = (&mut info, settled()) {
         info.extend(fixed);
     }
+    info["Warnings"] = json!(store.backing_filesystem_warnings());
     Ok(info)
 }
 
@@ -98,7 +99,6 @@ fn settled() -> Value {
         "ContainerdCommit": {"ID": ""},
         "RuncCommit": {"ID": ""},
         "InitCommit": {"ID": ""},
-        "Warnings": [],
         // No swarm mode: every swarm endpoint answers "not a swarm manager".
         "Swarm": {
             "NodeID": "",

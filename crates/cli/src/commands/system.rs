@@ -214,7 +214,13 @@ pub fn info(store: &ImageStore, args: InfoArgs) -> Result<u8> {
     match args.format.as_deref().map(Format::parse) {
         Some(Format::Json) => println!("{}", serde_json::to_string(&info)?),
         Some(Format::Template { text, .. }) => println!("{}", render(&text, &info)?),
-        None => print!("{}", info_text(&info)),
+        None => {
+            print!("{}", info_text(&info));
+            // As Docker's CLI: after the text, on stderr.
+            for warning in info["Warnings"].as_array().into_iter().flatten() {
+                eprintln!("{}", warning.as_str().unwrap_or_default());
+            }
+        }
     }
     Ok(0)
 }
