@@ -84,3 +84,17 @@ fair_fs() {
   FAIR_DOCKER="$DOCKER -H unix:///run/strata-fair-docker.sock"
   mountpoint -q "$FAIR" || { echo "the fair filesystem is not mounted at $FAIR" >&2; return 1; }
 }
+
+# tar_floor: the floor of a load, GNU tar extracting multi.tar's layer tars (unpacked from
+# the archive into $W/multi, untimed). Defines and exports `floor DIR`, every layer
+# extracted into its own directory under DIR, and $LAYERS.
+tar_floor() {
+  mkdir -p "$W/multi"
+  tar -xf "$IMG/multi.tar" -C "$W/multi"
+  LAYERS=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))[0]["Layers"]))' "$W/multi/manifest.json")
+  floor() { # DIR
+    local i=0 l
+    for l in $LAYERS; do mkdir -p "$1/$i"; tar -xf "$W/multi/$l" -C "$1/$i"; i=$((i + 1)); done
+  }
+  export -f floor; export W LAYERS
+}

@@ -58,14 +58,7 @@ dumpe2fs -h "$FAIR_IMAGE" 2>/dev/null | grep -q has_journal && { echo "the files
 PER_GROUP=$(dumpe2fs -h "$FAIR_IMAGE" 2>/dev/null | awk -F: '/Inodes per group/ {gsub(/ /, "", $2); print $2}')
 
 W=$FAIR/work
-mkdir -p "$W/multi"
-tar -xf "$IMG/multi.tar" -C "$W/multi"
-LAYERS=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))[0]["Layers"]))' "$W/multi/manifest.json")
-floor() { # DIR: every layer of multi.tar extracted under DIR
-  local i=0 l
-  for l in $LAYERS; do mkdir -p "$1/$i"; tar -xf "$W/multi/$l" -C "$1/$i"; i=$((i + 1)); done
-}
-export -f floor; export W LAYERS
+tar_floor                       # floor DIR: multi.tar's layers extracted by GNU tar
 echo "$("$STRATA" --version) ($(cd "$REPO" && git rev-parse --short HEAD)), $(nproc) cores, $PER_GROUP inodes a group" | tee "$OUT/about.txt"
 
 STRATA_DEL="rm -rf $W/strata"

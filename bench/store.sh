@@ -35,15 +35,7 @@ mkdir -p "$W" "$TMPFS"
 mountpoint -q "$TMPFS" || mount -t tmpfs -o size=4g strata-bench "$TMPFS"
 trap 'umount -l "$TMPFS" 2>/dev/null || true' EXIT
 
-# The floor: multi.tar's layer tars, each extracted by GNU tar into its own directory.
-mkdir -p "$W/multi"
-tar -xf "$IMG/multi.tar" -C "$W/multi"
-LAYERS=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))[0]["Layers"]))' "$W/multi/manifest.json")
-floor() { # DIR: every layer of multi.tar extracted under DIR
-  local i=0 l
-  for l in $LAYERS; do mkdir -p "$1/$i"; tar -xf "$W/multi/$l" -C "$1/$i"; i=$((i + 1)); done
-}
-export -f floor; export W LAYERS
+tar_floor                       # floor DIR: multi.tar's layers extracted by GNU tar
 
 # docker's import of the debootstrap rootfs: strata's import refuses device nodes by design,
 # so both get the same device-free copy.
