@@ -75,7 +75,7 @@ fn keep_open(watch: OwnedFd) {
             unsafe { libc::dup2(null.as_raw_fd(), fd) };
         }
     }
-    close_all_but(&[watch.as_raw_fd()]);
+    close_all_but(watch.as_raw_fd());
     let Some(mut group) = OwnGroup::open() else {
         return;
     };
@@ -97,15 +97,12 @@ fn keep_open(watch: OwnedFd) {
 }
 
 /// The store's descriptors (its lock among them) are not this process's to hold.
-fn close_all_but(keep: &[i32]) {
-    let mut from = 3;
-    let mut kept: Vec<i32> = keep.to_vec();
-    kept.sort_unstable();
-    for fd in kept.into_iter().chain([i32::MAX]) {
-        if fd > from {
-            // SAFETY: closes descriptors this process no longer uses.
-            unsafe { libc::close_range(from as u32, (fd - 1) as u32, 0) };
+fn close_all_but(keep: i32) {
+    // SAFETY: closes descriptors this process no longer uses.
+    unsafe {
+        if keep > 3 {
+            libc::close_range(3, (keep - 1) as u32, 0);
         }
-        from = fd.saturating_add(1);
+        libc::close_range(keep as u32 + 1, u32::MAX, 0);
     }
 }

@@ -408,9 +408,9 @@ fn run(
             .and_then(|c| c.restart)
             .unwrap_or_default();
         let policy = RestartPolicy::parse(if restart.is_empty() { "no" } else { &restart })?;
-        let again = !stopped_by_user && policy.restarts(code.as_ref().copied().unwrap_or(255), restarts);
-        let mut removed = Ok(());
         let code = code.as_ref().copied().unwrap_or(255);
+        let again = !stopped_by_user && policy.restarts(code, restarts);
+        let mut removed = Ok(());
         let mut served = Some(served?);
         let mut tell = || {
             if let Some(clients) = served.take() {
